@@ -1,0 +1,135 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using RobotRuntime.Native;
+using RobotRuntime.Onnx;
+using RobotRuntime.Sim.MuJoCo;
+using RobotRuntime.Transport.Zmq;
+using RobotRuntime.Vision.Cameras;
+using RobotRuntime.Vision.OpenCv;
+
+namespace RobotRuntime.Cli.Doctor;
+
+/// <summary>The checks <c>rr doctor</c> runs: every native dependency and shim, and the cameras.</summary>
+public static class DoctorChecks
+{
+    /// <summary>The ONNX Runtime version the project's bootstrap installs and the binding is written for.</summary>
+    public const string ExpectedOnnxRuntimeVersion = "1.30.0";
+
+    private static readonly string InstallFix =
+        $"run `{NativeDependency.InstallCommand}` from the repository root (the README's test command runs it too)";
+
+    /// <summary>Runs every check. Never throws: a failure becomes a <see cref="CheckStatus.Failed"/> line.</summary>
+    public static IReadOnlyList<DoctorCheck> RunAll() =>
+    [
+        new(".NET runtime", CheckStatus.Ok, $"{RuntimeInformation.FrameworkDescription} on {RuntimeInformation.OSDescription} ({RuntimeInformation.ProcessArchitecture}), {Environment.ProcessorCount} cores"),
+        Guard("ONNX Runtime", NativeDependency.OnnxRuntime, CheckOnnxRuntime),
+        Guard("ONNX Runtime GPU (CUDA)", NativeDependency.OnnxRuntime, CheckCudaProvider),
+        Guard("libzmq", NativeDependency.ZeroMq, CheckZeroMq),
+        Guard("MuJoCo", NativeDependency.MuJoCoShim, CheckMuJoCo),
+        Guard("Offscreen rendering (OSMesa)", NativeDependency.MuJoCoShim, CheckOffscreenRendering),
+        Guard("OpenCV video I/O", NativeDependency.OpenCvShim, CheckOpenCv),
+        CheckCameras(),
+    ];
+
+    private static DoctorCheck Guard(string name, NativeDependency dependency, Func<string, DoctorCheck> check)
+    {
+        try
+        {
+            return check(name);
+        }
+        catch (NativeDependencyMissingException e)
+        {
+            return new DoctorCheck(name, CheckStatus.Failed, e.Message, null, InstallFix);
+        }
+        catch (Exception e)
+        {
+            return new DoctorCheck(name, CheckStatus.Failed, $"{e.GetType().Name}: {e.Message}",
+                NativeLibraryLocator.MappedPathOf(dependency.FileName), InstallFix);
+        }
+    }
+
+    private static DoctorCheck CheckOnnxRuntime(string name)
+    {
+        var version = OnnxRuntimeLibrary.Version;
+        var providers = string.Join(", ", OnnxRuntimeLibrary.GetAvailableProviders());
+        var where = NativeLibraryLocator.MappedPathOf(NativeDependency.OnnxRuntime.FileName);
+        return version == ExpectedOnnxRuntimeVersion
+            ? new DoctorCheck(name, CheckStatus.Ok, $"{version}; providers: {providers}", where)
+            : new DoctorCheck(name, CheckStatus.Warning, $"{version} found, {ExpectedOnnxRuntimeVersion} expected; providers: {providers}", where,
+                $"point {NativeLibraryLocator.NativeDirVariable} at ONNX Runtime {ExpectedOnnxRuntimeVersion}, or unset it and {InstallFix}");
+    }
+
+    private static DoctorCheck CheckCudaProvider(string name)
+    {
+        var providers = OnnxRuntimeLibrary.GetAvailableProviders();
+        var library = NativeLibraryLocator.MappedPathOf(NativeDependency.OnnxRuntime.FileName);
+        var folder = library is null ? "the folder of libonnxruntime.so.1" : Path.GetDirectoryName(library)!;
+        string[] needed = ["libonnxruntime_providers_shared.so", "libonnxruntime_providers_cuda.so"];
+        var absent = needed.Where(f => !File.Exists(Path.Combine(folder, f))).ToArray();
+        if (providers.Contains(OnnxRuntimeLibrary.CudaProvider) && absent.Length == 0)
+            return new DoctorCheck(name, CheckStatus.Ok, "CUDA execution provider available", folder);
+        return new DoctorCheck(name, CheckStatus.Warning,
+            $"not available: this ONNX Runtime build lists {string.Join(", ", providers)}; {string.Join(" and ", absent)} not in {folder}. Inference runs on the CPU.",
+            null,
+            $"for a GPU, put {string.Join(" and ", needed)} from the ONNX Runtime {ExpectedOnnxRuntimeVersion} GPU build next to libonnxruntime.so.1, with CUDA 12 and cuDNN 9 installed");
+    }
+
+    private static DoctorCheck CheckZeroMq(string name)
+    {
+        var version = ZmqLibrary.Version;
+        var where = NativeLibraryLocator.MappedPathOf(NativeDependency.ZeroMq.FileName);
+        return version >= new Version(4, 3)
+            ? new DoctorCheck(name, CheckStatus.Ok, version.ToString(), where)
+            : new DoctorCheck(name, CheckStatus.Failed, $"{version} found, 4.3 or later needed", where, InstallFix);
+    }
+
+    private static DoctorCheck CheckMuJoCo(string name)
+    {
+        var library = MuJoCoLibrary.VersionNumber;
+        var header = MuJoCoLibrary.HeaderVersionNumber;
+        var shim = NativeLibraryLocator.MappedPathOf(NativeDependency.MuJoCoShim.FileName);
+        var mujoco = NativeLibraryLocator.MappedPathOf("libmujoco.so.2.2.2") ?? "libmujoco";
+        if (library != header)
+            return new DoctorCheck(name, CheckStatus.Failed,
+                $"the shim was built against mujoco.h {header} but the library is {library}", shim,
+                $"rebuild the shim: delete .native/shims.stamp and {InstallFix}");
+        return new DoctorCheck(name, CheckStatus.Ok, $"{MuJoCoLibrary.Version} (shim {shim}, library {mujoco})", shim);
+    }
+
+    private static DoctorCheck CheckOffscreenRendering(string name)
+    {
+        const int size = 64;
+        var clock = Stopwatch.StartNew();
+        var image = MuJoCoLibrary.RenderSelfTest(size, size);
+        var elapsed = clock.Elapsed.TotalMilliseconds;
+        var where = NativeLibraryLocator.MappedPathOf("libOSMesa.so.8");
+        var distinct = new HashSet<int>();
+        for (var i = 0; i < image.Pixels.Length; i += 3)
+            distinct.Add(image.Pixels[i] << 16 | image.Pixels[i + 1] << 8 | image.Pixels[i + 2]);
+        return distinct.Count > 1
+            ? new DoctorCheck(name, CheckStatus.Ok, $"{size}×{size} test scene rendered in {elapsed:F0} ms (incl. GL context creation)", where)
+            : new DoctorCheck(name, CheckStatus.Failed, $"the {size}×{size} test frame is one flat colour: rendering produced no image", where,
+                $"check libosmesa6 is installed; {InstallFix}");
+    }
+
+    private static DoctorCheck CheckOpenCv(string name)
+    {
+        var backends = OpenCvLibrary.VideoIoBackends();
+        var where = NativeLibraryLocator.MappedPathOf(NativeDependency.OpenCvShim.FileName);
+        var detail = $"{OpenCvLibrary.Version}; backends: {string.Join(", ", backends)}";
+        return backends.Contains("V4L2")
+            ? new DoctorCheck(name, CheckStatus.Ok, detail, where)
+            : new DoctorCheck(name, CheckStatus.Warning, detail + " (no V4L2: USB cameras cannot be opened)", where,
+                "install Debian's libopencv-videoio406 (V4L2 is built into it)");
+    }
+
+    private static DoctorCheck CheckCameras()
+    {
+        var devices = VideoDevices.List();
+        if (devices.Count == 0)
+            return new DoctorCheck("Cameras", CheckStatus.Info,
+                "no /dev/video* devices (normal on a CI machine; the simulator's cameras need none)");
+        var list = string.Join("; ", devices.Select(d => d.Name.Length > 0 ? $"{d.Path} ({d.Name})" : d.Path));
+        return new DoctorCheck("Cameras", CheckStatus.Ok, $"{devices.Count} found: {list}");
+    }
+}

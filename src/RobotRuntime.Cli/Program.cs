@@ -1,0 +1,3 @@
+using RobotRuntime.Cli;
+
+return RrCommand.Create().Parse(args).Invoke();

@@ -1,0 +1,16 @@
+using System.CommandLine;
+using RobotRuntime.Cli.Doctor;
+
+namespace RobotRuntime.Cli;
+
+/// <summary>The <c>rr</c> command line: one root with a verb per task.</summary>
+public static class RrCommand
+{
+    /// <summary>Builds the root command with every verb.</summary>
+    public static RootCommand Create()
+    {
+        var root = new RootCommand("rr — RobotRuntime: vision-based, model-based RL control for robot arms.");
+        root.Subcommands.Add(DoctorCommand.Create());
+        return root;
+    }
+}

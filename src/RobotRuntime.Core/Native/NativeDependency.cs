@@ -1,0 +1,46 @@
+namespace RobotRuntime.Native;
+
+/// <summary>Where a native library comes from, which decides where it is searched for.</summary>
+public enum NativeDependencyOrigin
+{
+    /// <summary>Downloaded or built by <c>scripts/bootstrap</c> into the project's <c>.native/lib</c> folder.</summary>
+    Project,
+
+    /// <summary>A Debian package; found through the system loader path (it may also be placed in the project folder).</summary>
+    System,
+}
+
+/// <summary>
+/// One native library RobotRuntime loads: its file name, what provides it, and how to install it.
+/// </summary>
+/// <param name="DisplayName">What a person calls it, e.g. "ONNX Runtime".</param>
+/// <param name="FileName">The file the loader opens, e.g. <c>libonnxruntime.so.1</c>.</param>
+/// <param name="Origin">Whether the project's bootstrap or a Debian package provides it.</param>
+/// <param name="ProvidedBy">What installs it, e.g. "onnxruntime-node 1.30.0 (npm), verified by checksum".</param>
+public sealed record NativeDependency(string DisplayName, string FileName, NativeDependencyOrigin Origin, string ProvidedBy)
+{
+    /// <summary>The README command that installs every native dependency.</summary>
+    public const string InstallCommand = "scripts/bootstrap";
+
+    /// <summary>ONNX Runtime 1.30.0 CPU, from the npm package onnxruntime-node.</summary>
+    public static NativeDependency OnnxRuntime { get; } = new(
+        "ONNX Runtime", "libonnxruntime.so.1", NativeDependencyOrigin.Project,
+        "onnxruntime-node 1.30.0 from npm, checksum-verified by scripts/bootstrap");
+
+    /// <summary>libzmq 4.3 from Debian's libzmq5.</summary>
+    public static NativeDependency ZeroMq { get; } = new(
+        "libzmq", "libzmq.so.5", NativeDependencyOrigin.System, "Debian package libzmq5");
+
+    /// <summary>The project's MuJoCo shim (built from <c>sim/native</c>; needs Debian's libmujoco2.2.2 and libosmesa6).</summary>
+    public static NativeDependency MuJoCoShim { get; } = new(
+        "MuJoCo shim", "librr_mujoco.so", NativeDependencyOrigin.Project,
+        "sim/native, built by scripts/bootstrap against Debian's libmujoco-dev and libosmesa6-dev");
+
+    /// <summary>The project's OpenCV capture shim (built from <c>src/RobotRuntime.Vision/native</c>).</summary>
+    public static NativeDependency OpenCvShim { get; } = new(
+        "OpenCV capture shim", "librr_opencv.so", NativeDependencyOrigin.Project,
+        "src/RobotRuntime.Vision/native, built by scripts/bootstrap against Debian's libopencv-*-dev");
+
+    /// <summary>Every native library the runtime can load, in the order <c>rr doctor</c> reports them.</summary>
+    public static IReadOnlyList<NativeDependency> All { get; } = [OnnxRuntime, ZeroMq, MuJoCoShim, OpenCvShim];
+}

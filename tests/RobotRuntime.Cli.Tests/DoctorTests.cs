@@ -1,0 +1,84 @@
+using System.CommandLine;
+using System.Text.Json;
+using RobotRuntime.Cli.Doctor;
+
+namespace RobotRuntime.Cli.Tests;
+
+public sealed class DoctorTests
+{
+    [Fact]
+    public void OnABootstrappedMachineNothingFailsAndEveryNativePieceSaysWhereItIs()
+    {
+        var checks = DoctorChecks.RunAll();
+
+        Assert.All(checks, c => Assert.True(c.Status != CheckStatus.Failed, $"{c.Name} failed: {c.Detail}"));
+        foreach (var name in new[] { "ONNX Runtime", "libzmq", "MuJoCo", "OpenCV video I/O", "Offscreen rendering (OSMesa)" })
+        {
+            var check = Assert.Single(checks, c => c.Name == name);
+            Assert.Equal(CheckStatus.Ok, check.Status);
+            Assert.False(string.IsNullOrEmpty(check.Location), $"{name} has no location");
+            Assert.True(File.Exists(check.Location), $"{name} location {check.Location} does not exist");
+        }
+        Assert.Equal(0, DoctorCommand.ExitCode(checks));
+    }
+
+    [Fact]
+    public void WithoutACudaProviderTheGpuLineWarnsAndSaysWhichFilesAreNeeded()
+    {
+        // This machine has no GPU and the npm build carries no provider libraries.
+        var gpu = Assert.Single(DoctorChecks.RunAll(), c => c.Name == "ONNX Runtime GPU (CUDA)");
+        Assert.Equal(CheckStatus.Warning, gpu.Status);
+        Assert.Contains("libonnxruntime_providers_cuda.so", gpu.Detail);
+        Assert.Contains("libonnxruntime_providers_shared.so", gpu.Fix);
+        Assert.Contains("CUDA 12", gpu.Fix);
+    }
+
+    [Fact]
+    public void AnyFailedCheckMakesTheExitCodeOne()
+    {
+        DoctorCheck[] checks =
+        [
+            new("a", CheckStatus.Ok, ""),
+            new("b", CheckStatus.Warning, "", Fix: "x"),
+            new("c", CheckStatus.Info, ""),
+        ];
+        Assert.Equal(0, DoctorCommand.ExitCode(checks));
+        Assert.Equal(1, DoctorCommand.ExitCode([.. checks, new("d", CheckStatus.Failed, "gone", Fix: "y")]));
+    }
+
+    [Fact]
+    public void JsonReportListsEveryCheckWithItsStatus()
+    {
+        var output = new StringWriter();
+        var exit = RrCommand.Create().Parse(["doctor", "--json"]).Invoke(new InvocationConfiguration { Output = output });
+
+        Assert.Equal(0, exit);
+        using var document = JsonDocument.Parse(output.ToString());
+        var names = document.RootElement.EnumerateArray().Select(e => e.GetProperty("name").GetString()).ToList();
+        Assert.Contains("ONNX Runtime", names);
+        Assert.Contains("Cameras", names);
+        Assert.All(document.RootElement.EnumerateArray(),
+            e => Assert.Contains(e.GetProperty("status").GetString(), new[] { "ok", "info", "warning", "failed" }));
+    }
+
+    [Fact]
+    public void TableReportEndsWithWhatToDo()
+    {
+        var output = new StringWriter();
+        RrCommand.Create().Parse(["doctor"]).Invoke(new InvocationConfiguration { Output = output });
+
+        var text = output.ToString();
+        Assert.Contains("rr doctor", text);
+        Assert.Contains("libzmq", text);
+        Assert.Contains("What to do:", text); // the GPU warning always has a fix on this machine
+    }
+
+    [Fact]
+    public void UnknownVerbIsAnErrorNamingIt()
+    {
+        var error = new StringWriter();
+        var exit = RrCommand.Create().Parse(["doctr"]).Invoke(new InvocationConfiguration { Output = new StringWriter(), Error = error });
+        Assert.NotEqual(0, exit);
+        Assert.Contains("doctr", error.ToString());
+    }
+}

@@ -1,0 +1,51 @@
+using System.Diagnostics;
+using System.Reflection;
+using RobotRuntime.Native;
+
+namespace RobotRuntime.EndToEnd.Tests;
+
+/// <summary>Runs the built <c>rr</c> as a separate process, bounded in time.</summary>
+internal static class RrProcess
+{
+    public sealed record Result(int ExitCode, string Output, string Error);
+
+    /// <summary>Path of rr.dll built in the same configuration as these tests.</summary>
+    public static string RrDll
+    {
+        get
+        {
+            var repository = NativeLibraryLocator.FindRepositoryRoot(AppContext.BaseDirectory)
+                ?? throw new InvalidOperationException($"no RobotRuntime.sln above {AppContext.BaseDirectory}");
+            var configuration = typeof(RrProcess).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug";
+            var path = Path.Combine(repository, "src", "RobotRuntime.Cli", "bin", configuration, "net10.0", "rr.dll");
+            return File.Exists(path) ? path : throw new FileNotFoundException($"rr.dll is not built at {path}", path);
+        }
+    }
+
+    public static Result Run(IReadOnlyDictionary<string, string?> environment, TimeSpan timeout, params string[] arguments)
+    {
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add("exec");
+        start.ArgumentList.Add(RrDll);
+        foreach (var argument in arguments)
+            start.ArgumentList.Add(argument);
+        foreach (var (key, value) in environment)
+            start.Environment[key] = value;
+
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(timeout))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"rr {string.Join(' ', arguments)} did not finish in {timeout.TotalSeconds} s");
+        }
+        process.WaitForExit();
+        return new Result(process.ExitCode, output.Result, error.Result);
+    }
+}
