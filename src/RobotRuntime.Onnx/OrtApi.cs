@@ -14,7 +14,6 @@ internal sealed unsafe class OrtApi
     /// <summary>The API version this binding asks for (ONNX Runtime 1.30).</summary>
     public const uint ApiVersion = 30;
 
-    private static readonly Lock Gate = new();
     private static OrtApi? _default;
 
     private OrtApi(nint library)
@@ -51,14 +50,9 @@ internal sealed unsafe class OrtApi
     public delegate* unmanaged[Cdecl]<byte**, int, nint> ReleaseAvailableProviders { get; }
 
     /// <summary>The table from the library the default locator finds; loaded on first use.</summary>
-    public static OrtApi Default
-    {
-        get
-        {
-            lock (Gate)
-                return _default ??= Load(NativeLibraryLocator.Default);
-        }
-    }
+    /// <remarks>Lock-free after the first call (per-call code reads it on every native call).</remarks>
+    public static OrtApi Default =>
+        Volatile.Read(ref _default) ?? LazyInitializer.EnsureInitialized(ref _default, () => Load(NativeLibraryLocator.Default));
 
     /// <summary>Loads ONNX Runtime through <paramref name="locator"/>; throws <see cref="NativeDependencyMissingException"/> if absent.</summary>
     public static OrtApi Load(NativeLibraryLocator locator) => new(locator.Load(NativeDependency.OnnxRuntime));
