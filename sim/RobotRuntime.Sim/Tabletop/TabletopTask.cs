@@ -232,7 +232,7 @@ public sealed class PeekTask : TabletopTask
     /// <inheritdoc/>
     public override string ObjectsMjcf =>
         """
-        <geom name="screen" type="box" pos="0.56 0 0.11" size="0.01 0.45 0.11" rgba="0.55 0.55 0.6 1" contype="1" conaffinity="1"/>
+        <geom name="screen" type="box" pos="0.5 0 0.12" size="0.01 0.45 0.12" rgba="0.55 0.55 0.6 1" contype="1" conaffinity="1"/>
         <body name="pad" mocap="true" pos="0.38 0 0.0005"><geom name="pad" type="cylinder" size="0.03 0.0005" rgba="0.95 0.8 0.1 1"/></body>
         """;
 
