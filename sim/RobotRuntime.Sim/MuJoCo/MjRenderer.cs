@@ -47,10 +47,12 @@ public sealed unsafe class MjRenderer : IDisposable
     public void Render(MjData data, int cameraId, int width, int height, Span<byte> rgb)
     {
         ArgumentNullException.ThrowIfNull(data);
+        int status;
         fixed (byte* destination = rgb)
-            MuJoCoNative.Check(
-                MuJoCoNative.Render(Pointer, Model.Pointer, data.Pointer, cameraId, width, height, destination, rgb.Length),
-                $"Rendering camera {cameraId} at {width}x{height}");
+            status = MuJoCoNative.Render(Pointer, Model.Pointer, data.Pointer, cameraId, width, height, destination, rgb.Length);
+        // The message is built only on failure so a frame allocates nothing.
+        if (status < 0)
+            MuJoCoNative.Check(status, $"Rendering camera {cameraId} at {width}x{height}");
     }
 
     /// <summary>Sends texture <paramref name="textureId"/>'s changed <c>tex_rgb</c> bytes to the GL context.</summary>
