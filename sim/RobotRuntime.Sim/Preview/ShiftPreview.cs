@@ -7,7 +7,7 @@ namespace RobotRuntime.Sim.Preview;
 /// <param name="CellSize">Side of each camera image in pixels (16..256).</param>
 /// <param name="Seed">Episode seed for every task and preset (the same seed gives the same grid).</param>
 /// <param name="FrameSteps">Steps at which the front camera is shown; the wrist camera is shown at the last.</param>
-public sealed record PreviewOptions(int CellSize = 56, int Seed = 1, int[]? FrameSteps = null)
+public sealed record PreviewOptions(int CellSize = 64, int Seed = 1, int[]? FrameSteps = null)
 {
     /// <summary>The steps actually used: <see cref="FrameSteps"/> or 0, 10 and 20.</summary>
     public IReadOnlyList<int> Steps => FrameSteps ?? [0, 10, 20];
