@@ -52,8 +52,11 @@ public sealed class TabletopEnvironmentTests
         environment.Step(new float[] { 1, 0, 0, 1 });
         var again = environment.Reset(11);
         AssertSame(first, again);
-        using var unshifted = Make("push");
-        Assert.NotEqual(first.Camera("front").Rgb, unshifted.Reset(11).Camera("front").Rgb);
+        environment.Shift = VisualShifts.InDistribution;
+        Assert.NotEqual(first.Camera("front").Rgb, environment.Reset(11).Camera("front").Rgb);
+        environment.Shift = "table-hard";
+        AssertSame(first, environment.Reset(11));
+        Assert.Contains("unknown visual shift 'table-medium'", Assert.Throws<ArgumentException>(() => environment.Shift = "table-medium").Message);
     }
 
     [Fact]

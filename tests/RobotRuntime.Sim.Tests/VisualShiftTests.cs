@@ -16,11 +16,12 @@ public sealed class VisualShiftTests
     /// </summary>
     private static Dictionary<string, (double Mean, double Changed)> DifferenceFromInDistribution(string task)
     {
-        var reference = Render(task, VisualShifts.InDistribution);
+        using var environment = new TabletopEnvironment(new TabletopEnvironmentOptions(task, ImageWidth: Size, ImageHeight: Size));
+        var reference = Render(environment, VisualShifts.InDistribution);
         var result = new Dictionary<string, (double, double)>();
         foreach (var preset in VisualShifts.Names)
         {
-            var images = Render(task, preset);
+            var images = Render(environment, preset);
             double total = 0;
             long bytes = 0, changed = 0;
             for (var i = 0; i < images.Count; i++)
@@ -44,9 +45,9 @@ public sealed class VisualShiftTests
         return result;
     }
 
-    private static List<byte[]> Render(string task, string preset)
+    private static List<byte[]> Render(TabletopEnvironment environment, string preset)
     {
-        using var environment = new TabletopEnvironment(new TabletopEnvironmentOptions(task, ImageWidth: Size, ImageHeight: Size, Shift: preset));
+        environment.Shift = preset;
         var images = new List<byte[]>();
         foreach (var seed in Seeds)
         {

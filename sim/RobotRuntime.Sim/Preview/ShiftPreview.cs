@@ -55,12 +55,13 @@ public static class ShiftPreview
         {
             var groupLeft = labelWidth + t * (perTask * pitch + 3 * Gutter);
             Font.Draw(canvas, width, groupLeft, Gutter, $"{tasks[t]}: front x{steps.Count}, wrist", LabelScale, Ink);
+            using var environment = new TabletopEnvironment(new TabletopEnvironmentOptions(tasks[t], ImageWidth: cell, ImageHeight: cell));
             for (var p = 0; p < presets.Count; p++)
             {
                 var top = headerHeight + p * pitch;
                 if (t == 0)
                     Font.Draw(canvas, width, Gutter, top + (cell - Font.Height * LabelScale) / 2, presets[p], LabelScale, Ink);
-                using var environment = new TabletopEnvironment(new TabletopEnvironmentOptions(tasks[t], ImageWidth: cell, ImageHeight: cell, Shift: presets[p]));
+                environment.Shift = presets[p];
                 environment.Reset(options.Seed);
                 var step = 0;
                 var done = false;

@@ -47,7 +47,7 @@ public sealed class TabletopEnvironment : IEnvironment
     private readonly TabletopScene _scene;
     private readonly MjRenderer? _renderer;
     private readonly SceneVisuals _visuals;
-    private readonly VisualShift _shift;
+    private VisualShift _shift;
     private readonly Observation _observation;
     private readonly int _ownerThread;
     private readonly double[] _setpoint = new double[3];
@@ -93,6 +93,19 @@ public sealed class TabletopEnvironment : IEnvironment
             ProprioceptionLabels,
             TabletopScene.PhysicsStepsPerControlStep * _scene.Model.Timestep,
             Task.MaxEpisodeSteps);
+    }
+
+    /// <summary>
+    /// The visual shift preset the next <see cref="Reset"/> applies; starts as
+    /// <see cref="TabletopEnvironmentOptions.Shift"/>. Changing it lets one environment (one GL
+    /// context) serve every preset, e.g. for evaluation sweeps.
+    /// </summary>
+    /// <exception cref="ArgumentException">Unknown preset; the message lists the presets.</exception>
+    /// <remarks>Setup only; takes effect at the next reset.</remarks>
+    public string Shift
+    {
+        get => _shift.Name;
+        set => _shift = VisualShifts.Get(value);
     }
 
     /// <summary>The options the environment was built with.</summary>
