@@ -92,7 +92,7 @@ public static class DoctorChecks
         if (library != header)
             return new DoctorCheck(name, CheckStatus.Failed,
                 $"the shim was built against mujoco.h {header} but the library is {library}", shim,
-                $"rebuild the shim: delete .native/shims.stamp and {InstallFix}");
+                $"rebuild the shim: delete .native/build and {InstallFix}");
         return new DoctorCheck(name, CheckStatus.Ok, $"{MuJoCoLibrary.Version} (shim {shim}, library {mujoco})", shim);
     }
 
