@@ -1,4 +1,10 @@
 using BenchmarkDotNet.Running;
+using RobotRuntime.Benchmarks.Vision;
+
+// pvr-latency: the encoder latency run benchmarks/pvr/compare.sh starts beside PyTorch.
+if (args.Length > 0 && args[0] == "pvr-latency")
+    return PvrLatency.Run(args);
 
 // Every public benchmark class in this assembly is a suite; pick with --filter (see README.md).
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+return 0;
