@@ -20,7 +20,7 @@ public sealed class ZmqArmLink : IArmLink
 {
     private readonly ZmqArmLinkSettings _settings;
     private readonly ZmqContext _context;
-    private readonly ZmqSocket _stateSocket;
+    private ZmqSocket _stateSocket;
     private readonly ZmqSocket _commandSocket;
     private ZmqSocket _controlSocket;
     private readonly ZmqMessage _stateMessage = new();
@@ -32,13 +32,14 @@ public sealed class ZmqArmLink : IArmLink
 
     private ArmState _latest;
     private long _latestArrival;
+    private long _stateSocketOpened;
     private bool _haveState;
     private ArmLinkStatus _status = ArmLinkStatus.Connecting;
     private ArmDescription? _description;
     private uint _commandSequence;
     private uint _controlSequence;
 
-    private long _armRestarts, _linkLosses, _statesAccepted, _framesRejected, _commandsSent, _controlResets;
+    private long _armRestarts, _linkLosses, _statesAccepted, _framesRejected, _commandsSent, _controlResets, _stateReopens;
     private readonly long[] _stateRejections = new long[FirmwareCodec.StatusCount];
 
     private readonly Lock _eventGate = new();
@@ -64,12 +65,7 @@ public sealed class ZmqArmLink : IArmLink
         _context = ZmqContext.Create();
         try
         {
-            _stateSocket = ZmqSocket.Create(_context, ZmqSocketType.Subscriber);
-            _stateSocket.SetConflate(true);
-            _stateSocket.SetMaxMessageSize(FirmwareCodec.SocketMaxMessage);
-            _stateSocket.SetReconnectInterval(20, 200);
-            _stateSocket.Subscribe([]);
-            _stateSocket.Connect(settings.StateAddress);
+            _stateSocket = OpenStateSocket();
 
             _commandSocket = ZmqSocket.Create(_context, ZmqSocketType.Publisher);
             _commandSocket.SetConflate(true);
@@ -108,10 +104,14 @@ public sealed class ZmqArmLink : IArmLink
         }
     }
 
-    /// <summary>State frames rejected for <paramref name="reason"/> since the link was made.</summary>
-    /// <remarks>Real-time.</remarks>
+    /// <summary>State frames rejected for <paramref name="reason"/> since the link was made, as of the last
+    /// call that took in arrived states (<see cref="Health"/>, <see cref="TryGetLatestState"/>, <see cref="Send"/>).</summary>
+    /// <remarks>Real-time; any thread.</remarks>
     public long StateFramesRejected(FrameStatus reason) =>
         (uint)reason < FirmwareCodec.StatusCount ? Interlocked.Read(ref _stateRejections[(int)reason]) : 0;
+
+    /// <summary>Times the state socket was closed and reopened because no valid state arrived for a link timeout.</summary>
+    public long StateReopens => _stateReopens;
 
     /// <summary>Times a control request timed out and the request socket was reopened.</summary>
     public long ControlResets => _controlResets;
@@ -328,8 +328,38 @@ public sealed class ZmqArmLink : IArmLink
         _statesAccepted++;
     }
 
+    private ZmqSocket OpenStateSocket()
+    {
+        var socket = ZmqSocket.Create(_context, ZmqSocketType.Subscriber);
+        try
+        {
+            socket.SetConflate(true);
+            socket.SetMaxMessageSize(FirmwareCodec.SocketMaxMessage);
+            socket.SetReconnectInterval(20, 200);
+            socket.Subscribe([]);
+            socket.Connect(_settings.StateAddress);
+            _stateSocketOpened = Stopwatch.GetTimestamp();
+            return socket;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
     private void UpdateStatus(long now)
     {
+        // A lost link is usually a dead arm that libzmq reconnects to by itself. But a connection
+        // libzmq dropped on a protocol error (e.g. a message over MAXMSGSIZE) may never be retried:
+        // so while lost, start the state socket afresh once per link timeout. Allocates, but only
+        // while the link is down.
+        if (_status == ArmLinkStatus.Lost && now - Math.Max(_latestArrival, _stateSocketOpened) > _linkTimeoutTicks)
+        {
+            _stateReopens++;
+            _stateSocket.Dispose();
+            _stateSocket = OpenStateSocket();
+        }
         var next = !_haveState ? ArmLinkStatus.Connecting
             : now - _latestArrival > _linkTimeoutTicks ? ArmLinkStatus.Lost : ArmLinkStatus.Up;
         if (next == _status)
