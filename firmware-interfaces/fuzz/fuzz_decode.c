@@ -5,6 +5,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    rrfw_check_decode_invariants(data, size);
+    rrfw_check_input(data, size);
     return 0;
 }

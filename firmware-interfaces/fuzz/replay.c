@@ -27,7 +27,7 @@ int main(int argc, char **argv)
                 closedir(d);
                 return 1;
             }
-            rrfw_check_decode_invariants(bytes, size);
+            rrfw_check_input(bytes, size);
             free(bytes);
             replayed++;
         }
