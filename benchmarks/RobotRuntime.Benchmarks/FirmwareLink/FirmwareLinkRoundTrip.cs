@@ -11,7 +11,8 @@ namespace RobotRuntime.Benchmarks.FirmwareLink;
 /// Side-by-side comparison (not a BenchmarkDotNet suite: it needs the distribution of single
 /// exchanges): command → state round trip through <see cref="ZmqArmLink"/> and the reference arm
 /// endpoint, beside a raw libzmq REQ/REP echo of a frame of the same size served by the same
-/// endpoint process, over ipc and tcp loopback, interleaved in blocks within one run.
+/// endpoint process, over ipc and tcp loopback. The two paths alternate exchange by exchange, so
+/// load from other processes on a shared machine falls on both alike.
 /// Run: <c>benchmarks/firmware-link-roundtrip [EXCHANGES]</c>.
 /// </summary>
 public static class FirmwareLinkRoundTrip
@@ -19,15 +20,13 @@ public static class FirmwareLinkRoundTrip
     /// <summary>The first argument that selects this comparison instead of BenchmarkSwitcher.</summary>
     public const string Verb = "firmware-link-roundtrip";
 
-    private const int Blocks = 4;
-
     /// <summary>Runs the comparison and prints a table; returns the process exit code.</summary>
     public static int Run(string[] args)
     {
         var exchanges = 20_000;
-        if (args.Length > 0 && (!int.TryParse(args[0], CultureInfo.InvariantCulture, out exchanges) || exchanges < Blocks))
+        if (args.Length > 0 && (!int.TryParse(args[0], CultureInfo.InvariantCulture, out exchanges) || exchanges < 1))
         {
-            Console.Error.WriteLine($"{Verb}: EXCHANGES must be an integer ≥ {Blocks}, got '{args[0]}'");
+            Console.Error.WriteLine($"{Verb}: EXCHANGES must be a positive integer, got '{args[0]}'");
             return 2;
         }
         var repository = NativeLibraryLocator.FindRepositoryRoot(AppContext.BaseDirectory)
@@ -39,7 +38,7 @@ public static class FirmwareLinkRoundTrip
             return 1;
         }
 
-        Console.WriteLine($"{Verb}: {exchanges} exchanges per configuration in {Blocks} interleaved blocks, " +
+        Console.WriteLine($"{Verb}: {exchanges} exchanges per path and transport, paths alternating, " +
                           $"{Environment.ProcessorCount} cores, .NET {Environment.Version}, libzmq {ZmqLibrary.Version}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
         var results = new List<(string Transport, string Path, double[] Micros)>();
         foreach (var transport in new[] { "ipc", "tcp" })
@@ -48,10 +47,10 @@ public static class FirmwareLinkRoundTrip
             var linkSamples = new List<double>(exchanges);
             var rawSamples = new List<double>(exchanges);
             rig.Warm(2_000);
-            for (var block = 0; block < Blocks; block++)
+            for (var i = 0; i < exchanges; i++)
             {
-                rawSamples.AddRange(rig.RawEcho(exchanges / Blocks));
-                linkSamples.AddRange(rig.LinkRoundTrip(exchanges / Blocks));
+                rawSamples.AddRange(rig.RawEcho(1));
+                linkSamples.AddRange(rig.LinkRoundTrip(1));
             }
             results.Add((transport, "raw REQ/REP echo", rawSamples.ToArray()));
             results.Add((transport, "ZmqArmLink command → state", linkSamples.ToArray()));

@@ -21,8 +21,8 @@ public interface IArmLink : IDisposable
 
     /// <summary>
     /// Connects the request/reply channel's conversation: agrees on the protocol version and reads
-    /// the arm's <see cref="Description"/>. Also tells the arm that this runtime's command sequence
-    /// numbers start again.
+    /// the arm's <see cref="Description"/>. Also tells the arm to forget the command sequence numbers
+    /// it has seen (a restarted runtime numbers its commands from 1 again).
     /// </summary>
     /// <param name="timeout">How long to wait for the reply.</param>
     /// <remarks>Not real-time: blocks up to <paramref name="timeout"/>.</remarks>

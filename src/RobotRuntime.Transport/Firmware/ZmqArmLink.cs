@@ -206,8 +206,10 @@ public sealed class ZmqArmLink : IArmLink
         var status = FirmwareCodec.DecodeDescription(reply, out var header, out var description);
         if (status == FrameStatus.Ok && description is not null)
         {
+            // The arm now forgets the command sequence it saw. This link's numbers keep rising rather
+            // than restart at 1, so a command still in flight from before the hello cannot make every
+            // later one look like it went backwards.
             _description = description;
-            _commandSequence = 0; // the arm starts tracking this runtime's command sequence again
             return new ArmControlResult(ArmControlStatus.Ok, ArmStatusFlags.None, "");
         }
         if (FirmwareCodec.DecodeAck(reply, out _, out var ack) == FrameStatus.Ok && ack.RequestSequence == sequence)

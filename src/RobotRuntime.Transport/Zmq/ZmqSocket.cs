@@ -84,7 +84,11 @@ public sealed unsafe class ZmqSocket : SafeHandle
         if (raw == 0)
         {
             var errnum = ZmqNative.Errno();
-            socket.Dispose();
+            // No native socket, so ReleaseHandle will not run: give the context reference back here.
+            if (socket._contextReferenced)
+                context.DangerousRelease();
+            socket._contextReferenced = false;
+            socket.SetHandleAsInvalid();
             throw new ZmqException(errnum, $"zmq_socket({type}) failed: {ZmqNative.Describe(errnum)}");
         }
         socket.SetHandle(raw);
