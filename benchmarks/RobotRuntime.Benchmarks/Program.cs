@@ -1,5 +1,10 @@
 using BenchmarkDotNet.Running;
 using RobotRuntime.Benchmarks.FirmwareLink;
+using RobotRuntime.Benchmarks.Vision;
+
+// pvr-latency: the encoder latency run benchmarks/pvr/compare.sh starts beside PyTorch.
+if (args.Length > 0 && args[0] == "pvr-latency")
+    return PvrLatency.Run(args);
 
 // Side-by-side comparisons that need per-exchange distributions run as their own verb.
 if (args.Length > 0 && args[0] == FirmwareLinkRoundTrip.Verb)
