@@ -1,4 +1,19 @@
 using BenchmarkDotNet.Running;
+using RobotRuntime.Benchmarks.FirmwareLink;
+using RobotRuntime.Benchmarks.Vision;
+
+// pvr-latency: the encoder latency run benchmarks/pvr/compare.sh starts beside PyTorch.
+if (args.Length > 0 && args[0] == "pvr-latency")
+    return PvrLatency.Run(args);
+
+// capture-latency: frame capture → embedding ready, from a video file and the ZeroMQ frame stream.
+if (args.Length > 0 && args[0] == "capture-latency")
+    return CaptureLatency.Run(args);
+
+// Side-by-side comparisons that need per-exchange distributions run as their own verb.
+if (args.Length > 0 && args[0] == FirmwareLinkRoundTrip.Verb)
+    return FirmwareLinkRoundTrip.Run(args[1..]);
 
 // Every public benchmark class in this assembly is a suite; pick with --filter (see README.md).
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+return 0;
