@@ -1,0 +1,136 @@
+#!/usr/bin/python3
+"""Writes PyTorch reference values for RobotRuntime.Tensors' tests.
+
+Development tool only (Debian python3-torch 1.13.1, run with /usr/bin/python3); the test command
+never runs it. Output: ops.json (forward outputs and gradients of single ops) and
+mlp_training.json (three Adam steps of a small TD-MPC2-style MLP), both next to this script.
+
+Each op case holds its inputs, the output, and the gradient of sum(output * weights) with respect
+to each input, for a fixed random `weights` tensor that is also stored.
+"""
+import json
+import os
+
+import torch
+import torch.nn.functional as F
+
+torch.manual_seed(1234)
+torch.set_num_threads(1)
+here = os.path.dirname(os.path.abspath(__file__))
+
+
+def tensor_json(t):
+    t = t.detach().to(torch.float32).contiguous()
+    # 9 significant digits round-trip a float32 exactly.
+    return {"shape": list(t.shape), "data": [float("%.9g" % v) for v in t.reshape(-1).tolist()]}
+
+
+def case(name, fn, inputs):
+    leaves = [x.clone().requires_grad_(True) for x in inputs]
+    y = fn(*leaves)
+    weights = torch.randn(y.shape)
+    (y * weights).sum().backward()
+    return {
+        "name": name,
+        "inputs": [tensor_json(x) for x in inputs],
+        "output": tensor_json(y),
+        "weights": tensor_json(weights),
+        "grads": [tensor_json(x.grad) for x in leaves],
+    }
+
+
+def simnorm(x, group=8):
+    shape = x.shape
+    return F.softmax(x.reshape(*shape[:-1], -1, group), dim=-1).reshape(shape)
+
+
+r = torch.randn
+cases = [
+    case("linear", lambda x, w, b: F.linear(x, w, b), [r(5, 7), r(6, 7), r(6)]),
+    case("matmul", lambda a, b: a @ b, [r(5, 9), r(9, 4)]),
+    case("matmul_ta", lambda a, b: a.t() @ b, [r(9, 5), r(9, 4)]),
+    case("matmul_tb", lambda a, b: a @ b.t(), [r(5, 9), r(4, 9)]),
+    case("matmul_ta_tb", lambda a, b: a.t() @ b.t(), [r(9, 5), r(4, 9)]),
+    case("bmm", lambda a, b: torch.bmm(a, b), [r(3, 4, 6), r(3, 6, 5)]),
+    case("relu", F.relu, [r(4, 9)]),
+    case("elu", F.elu, [r(4, 9)]),
+    case("gelu", F.gelu, [r(4, 9) * 2]),
+    case("mish", F.mish, [r(4, 9) * 3]),
+    case("tanh", torch.tanh, [r(4, 9)]),
+    case("sigmoid", torch.sigmoid, [r(4, 9)]),
+    case("softmax", lambda x: F.softmax(x, dim=-1), [r(3, 11) * 3]),
+    case("log_softmax", lambda x: F.log_softmax(x, dim=-1), [r(3, 11) * 3]),
+    case("simnorm", simnorm, [r(3, 24) * 2]),
+    case("layer_norm", lambda x, w, b: F.layer_norm(x, (13,), w, b, 1e-5), [r(4, 13) * 2 + 1, r(13), r(13)]),
+    case("mse", lambda a, b: F.mse_loss(a, b), [r(4, 6), r(4, 6)]),
+    case("soft_cross_entropy", lambda z, t: -(F.log_softmax(z, dim=-1) * t).sum(-1).mean(),
+         [r(5, 10) * 2, F.softmax(r(5, 10), dim=-1)]),
+    case("concat", lambda a, b: torch.cat([a, b], dim=-1), [r(3, 4), r(3, 5)]),
+    case("add_broadcast", lambda a, b: a + b, [r(4, 6), r(6)]),
+    case("multiply_broadcast", lambda a, b: a * b, [r(4, 6), r(6)]),
+]
+with open(os.path.join(here, "ops.json"), "w") as f:
+    json.dump({"source": "PyTorch " + torch.__version__, "cases": cases}, f)
+
+
+# A TD-MPC2-style MLP: NormedLinear (Linear -> LayerNorm -> Mish) twice, then a plain Linear.
+class Mlp(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.l0 = torch.nn.Linear(10, 32)
+        self.n0 = torch.nn.LayerNorm(32)
+        self.l1 = torch.nn.Linear(32, 32)
+        self.n1 = torch.nn.LayerNorm(32)
+        self.l2 = torch.nn.Linear(32, 5)
+
+    def forward(self, x):
+        x = F.mish(self.n0(self.l0(x)))
+        x = F.mish(self.n1(self.l1(x)))
+        return self.l2(x)
+
+
+def named(model):
+    return {n: tensor_json(p) for n, p in model.named_parameters()}
+
+
+def training_run(decoupled):
+    torch.manual_seed(99)
+    model = Mlp()
+    target_model = Mlp()
+    initial = named(model)
+    target_initial = named(target_model)
+    x = torch.randn(16, 10)
+    y = torch.randn(16, 5)
+    encoder = [p for n, p in model.named_parameters() if n.startswith("l0.") or n.startswith("n0.")]
+    rest = [p for n, p in model.named_parameters() if not (n.startswith("l0.") or n.startswith("n0."))]
+    groups = [{"params": encoder, "lr": 0.01 * 0.3}, {"params": rest, "lr": 0.01}]
+    opt = (torch.optim.AdamW(groups, weight_decay=0.1) if decoupled
+           else torch.optim.Adam(groups, weight_decay=0.0))
+    losses, norms = [], []
+    for _ in range(3):
+        opt.zero_grad()
+        loss = F.mse_loss(model(x), y)
+        loss.backward()
+        norms.append(float(torch.nn.utils.clip_grad_norm_(model.parameters(), 0.5)))
+        opt.step()
+        with torch.no_grad():
+            for p, tp in zip(model.parameters(), target_model.parameters()):
+                tp.lerp_(p, 0.01)
+        losses.append(float(loss))
+    return {
+        "optimizer": "AdamW(weight_decay=0.1)" if decoupled else "Adam",
+        "input": tensor_json(x), "target": tensor_json(y),
+        "initial": initial, "target_initial": target_initial,
+        "losses": losses, "grad_norms": norms,
+        "final": named(model), "target_final": named(target_model),
+    }
+
+
+with open(os.path.join(here, "mlp_training.json"), "w") as f:
+    json.dump({
+        "source": "PyTorch " + torch.__version__,
+        "description": "Linear(10,32)-LayerNorm-Mish-Linear(32,32)-LayerNorm-Mish-Linear(32,5), MSE loss, "
+                       "batch 16, clip_grad_norm 0.5, groups lr 0.003 (l0,n0) and 0.01, 3 steps, EMA tau 0.01",
+        "runs": [training_run(False), training_run(True)],
+    }, f)
+print("wrote ops.json and mlp_training.json")
