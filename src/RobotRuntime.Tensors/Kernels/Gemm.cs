@@ -27,7 +27,8 @@ internal enum GemmKernel
 /// </summary>
 internal static unsafe class Gemm
 {
-    private const int KcBlock = 256;
+    internal static int KcBlock = 256;
+    internal static int McPanels = 16;
     private const int NcBlock = 2048;
     private const long ParallelThresholdMultiplyAdds = 1L << 20;
 
@@ -125,6 +126,7 @@ internal static unsafe class Gemm
             return (start, count);
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void Compute(int rowStart, int rowCount, int colStart, int colCount, PackBuffers buffers)
         {
             float* c0 = C + (long)rowStart * Ldc + colStart;
@@ -139,7 +141,7 @@ internal static unsafe class Gemm
             {
                 return;
             }
-            int mc = Mr * (Kernel == GemmKernel.Vector512Rows8Columns32 ? 16 : 20);
+            int mc = Mr * McPanels;
             int ncBlock = NcBlock;
             float* packA = buffers.A(mc * KcBlock);
             float* packB = buffers.B(KcBlock * (ncBlock + Nr));
@@ -184,6 +186,7 @@ internal static unsafe class Gemm
     }
 
     /// <summary>Packs an mc×kc block of A into panels of <paramref name="mr"/> rows, k-major, zero-padding the last panel.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackA(int mc, int kc, float* a, int rowStride, int colStride, int mr, float* dst)
     {
         for (int i = 0; i < mc; i += mr)
@@ -228,6 +231,7 @@ internal static unsafe class Gemm
     }
 
     /// <summary>Packs a kc×nc block of B into panels of <paramref name="nr"/> columns, k-major, zero-padding the last panel.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackB(int kc, int nc, float* b, int rowStride, int colStride, int nr, float* dst)
     {
         for (int j = 0; j < nc; j += nr)
@@ -362,6 +366,7 @@ internal static unsafe class Gemm
         AddPartial(tile, 16, c, ldc, mr, nr);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Kernel4x4(int kc, float* pa, float* pb, float* c, int ldc, int mr, int nr)
     {
         float* tile = stackalloc float[16];
@@ -382,6 +387,7 @@ internal static unsafe class Gemm
         AddPartial(tile, 4, c, ldc, mr, nr);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AddPartial(float* tile, int tileStride, float* c, int ldc, int mr, int nr)
     {
         for (int r = 0; r < mr; r++)
