@@ -1,4 +1,12 @@
 using BenchmarkDotNet.Running;
+using RobotRuntime.Benchmarks.Tensors;
+
+// `tensors-compare` prints the engine's side of benchmarks/tensors_vs_pytorch.py.
+if (args.Length > 0 && args[0] == "tensors-compare")
+{
+    return TensorComparison.Run(args[1..]);
+}
 
 // Every public benchmark class in this assembly is a suite; pick with --filter (see README.md).
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+return 0;

@@ -27,8 +27,8 @@ internal enum GemmKernel
 /// </summary>
 internal static unsafe class Gemm
 {
-    internal static int KcBlock = 256;
-    internal static int McPanels = 16;
+    private const int KcBlock = 256;
+    private const int McPanels = 16;
     private const int NcBlock = 2048;
     private const long ParallelThresholdMultiplyAdds = 1L << 20;
 

@@ -1,0 +1,69 @@
+using System.Diagnostics;
+using System.Globalization;
+using RobotRuntime.Tensors;
+
+namespace RobotRuntime.Benchmarks.Tensors;
+
+/// <summary>
+/// `tensors-compare --threads N`: the engine's side of benchmarks/tensors_vs_pytorch.py. Prints
+/// one line per measurement, "name median_ms [extra]", with medians of repeated runs.
+/// </summary>
+public static class TensorComparison
+{
+    public static int Run(string[] args)
+    {
+        int threads = args.Length >= 2 && args[0] == "--threads" ? int.Parse(args[1], CultureInfo.InvariantCulture) : 1;
+        TensorEngine.ThreadCount = threads;
+        var inv = CultureInfo.InvariantCulture;
+
+        FmaPeak.Run(10_000);
+        double peak = Median(15, () => FmaPeak.Run(2_000_000));
+        Console.WriteLine(string.Create(inv, $"fma_peak_1core {peak * 1e3:F4} gflops={FmaPeak.FlopsPerIteration * 2_000_000 / peak / 1e9:F1}"));
+
+        foreach (var shape in new[] { "512x512x512", "256x135x512", "512x135x512" })
+        {
+            var (m, k, n) = MatMulBenchmarks.Parse(shape);
+            var x = Tensor.RandomNormal(new Random(1), 1f, m, k);
+            var w = Tensor.RandomNormal(new Random(2), 1f, n, k);
+            for (int i = 0; i < 10; i++)
+            {
+                Ops.Linear(x, w, null);
+            }
+            double t = Median(60, () => Ops.Linear(x, w, null));
+            Console.WriteLine(string.Create(inv, $"linear_{shape} {t * 1e3:F4} gflops={2.0 * m * n * k / t / 1e9:F1}"));
+        }
+
+        var step = new WorldModelStep();
+        for (int i = 0; i < 5; i++)
+        {
+            step.Step();
+        }
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        const int counted = 10;
+        for (int i = 0; i < counted; i++)
+        {
+            step.Step();
+        }
+        long bytesPerStep = (GC.GetAllocatedBytesForCurrentThread() - before) / counted;
+        double stepTime = Median(30, () => step.Step());
+        Console.WriteLine(string.Create(inv, $"training_step {stepTime * 1e3:F4} bytes_per_step={bytesPerStep} parameters={step.ParameterCount}"));
+        return 0;
+    }
+
+    private static double Median(int repetitions, Action action)
+    {
+        var times = new double[repetitions];
+        for (int i = 0; i < repetitions; i++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            action();
+            times[i] = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        }
+        Array.Sort(times);
+        return times[repetitions / 2];
+    }
+
+    private static double Median(int repetitions, Func<object> action) => Median(repetitions, () => { action(); });
+
+    private static double Median<T>(int repetitions, Func<T> action) where T : struct => Median(repetitions, () => { action(); });
+}
