@@ -10,6 +10,7 @@ to each input, for a fixed random `weights` tensor that is also stored.
 """
 import json
 import os
+import struct
 
 import torch
 import torch.nn.functional as F
@@ -93,11 +94,29 @@ def named(model):
     return {n: tensor_json(p) for n, p in model.named_parameters()}
 
 
+def write_safetensors(path, tensors):
+    """The safetensors layout written by hand (u64 header length, JSON header, raw F32 data)."""
+    header, blobs, offset = {}, [], 0
+    for name, t in tensors.items():
+        blob = t.detach().contiguous().numpy().astype("<f4").tobytes()
+        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(blob)]}
+        offset += len(blob)
+        blobs.append(blob)
+    encoded = json.dumps(header).encode()
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(encoded)))
+        f.write(encoded)
+        f.write(b"".join(blobs))
+
+
 def training_run(decoupled):
     torch.manual_seed(99)
     model = Mlp()
     target_model = Mlp()
     initial = named(model)
+    if not decoupled:
+        # The same initial weights as a safetensors checkpoint written independently of the engine.
+        write_safetensors(os.path.join(here, "mlp_initial.safetensors"), dict(model.named_parameters()))
     target_initial = named(target_model)
     x = torch.randn(16, 10)
     y = torch.randn(16, 5)
