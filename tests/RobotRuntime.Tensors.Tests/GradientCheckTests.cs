@@ -68,6 +68,15 @@ public class GradientCheckTests
         ["SliceRows"] = new(x => Ops.Mish(x[0].SliceRows(1, 2)), r => [R(r, 4, 3)]),
         ["Concat"] = new(x => Ops.Concat(x[0], x[1]), r => [R(r, 3, 2), R(r, 3, 4)]),
         ["Narrow"] = new(x => Ops.Narrow(x[0], 1, 3), r => [R(r, 3, 5)]),
+        ["Conv2dStride2Padding1"] = new(x => Ops.Conv2d(x[0], x[1], x[2], 2, 1), r => [R(r, 2, 2, 5, 4), R(r, 3, 2, 3, 3), R(r, 3)]),
+        ["Conv2dNoBias"] = new(x => Ops.Conv2d(x[0], x[1], null), r => [R(r, 1, 3, 4, 4), R(r, 2, 3, 2, 2)]),
+        ["MaxPool2d"] = new(x => Ops.MaxPool2d(x[0], 2, 2), r => [R(r, 2, 2, 4, 5)]),
+        ["AvgPool2d"] = new(x => Ops.AvgPool2d(x[0], 2, 1), r => [R(r, 1, 2, 4, 3)]),
+        ["BatchNormTraining"] = new(x => Ops.BatchNorm(x[0], Tensor.Zeros(3), Tensor.Zeros(3), x[1], x[2], training: true), r => [R(r, 4, 3, 2, 2), R(r, 3), R(r, 3)]),
+        ["BatchNormEvaluation"] = new(x => Ops.BatchNorm(x[0], Tensor.FromArray([0.1f, -0.2f, 0.3f], 3), Tensor.FromArray([0.5f, 1f, 2f], 3), x[1], x[2], training: false), r => [R(r, 4, 3, 2), R(r, 3), R(r, 3)]),
+        ["DropoutWithFixedMask"] = new(x => Ops.Dropout(x[0], 0.3f, training: true, new Random(7)), r => [R(r, 4, 6)]),
+        ["SwapAxes12"] = new(x => Ops.SwapAxes12(x[0]), r => [R(r, 2, 3, 2, 4)]),
+        ["MultiHeadSelfAttention"] = new(x => Ops.MultiHeadSelfAttention(x[0], 2, x[1], x[2], x[3], x[4]), r => [R(r, 2, 3, 4), R(r, 12, 4), R(r, 12), R(r, 4, 4), R(r, 4)]),
         ["GatherWithRepeats"] = new(x => Ops.Gather(x[0], [2, 0, 2]), r => [R(r, 3, 4)]),
     };
 

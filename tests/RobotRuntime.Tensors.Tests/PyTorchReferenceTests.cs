@@ -14,6 +14,20 @@ public class PyTorchReferenceTests
     // different summation order; GELU's erf approximation is within 1.5e-7).
     private const double OpAbsolute = 1e-5, OpRelative = 1e-4;
 
+    private static Tensor Stat(JsonElement c, string name) => TestSupport.ToTensor(c.GetProperty(name));
+
+    private static readonly Dictionary<string, Func<Tensor[], JsonElement, Tensor>> CaseFunctions = new()
+    {
+        ["conv2d"] = (x, _) => Ops.Conv2d(x[0], x[1], x[2], stride: 2, padding: 1),
+        ["conv2d_k2_s1_p0"] = (x, _) => Ops.Conv2d(x[0], x[1], x[2]),
+        ["max_pool2d"] = (x, _) => Ops.MaxPool2d(x[0], 2, 2),
+        ["avg_pool2d"] = (x, _) => Ops.AvgPool2d(x[0], 3, 2),
+        ["batch_norm_train"] = (x, c) => Ops.BatchNorm(x[0], Stat(c, "running_mean_before"), Stat(c, "running_var_before"), x[1], x[2], training: true),
+        ["batch_norm_eval"] = (x, c) => Ops.BatchNorm(x[0], Stat(c, "running_mean_before"), Stat(c, "running_var_before"), x[1], x[2], training: false),
+        ["swap_axes12"] = (x, _) => Ops.SwapAxes12(x[0]),
+        ["multi_head_self_attention"] = (x, _) => Ops.MultiHeadSelfAttention(x[0], 2, x[1], x[2], x[3], x[4]),
+    };
+
     private static readonly Dictionary<string, Func<Tensor[], Tensor>> OpFunctions = new()
     {
         ["linear"] = x => Ops.Linear(x[0], x[1], x[2]),
@@ -39,14 +53,14 @@ public class PyTorchReferenceTests
         ["multiply_broadcast"] = x => Ops.Multiply(x[0], x[1]),
     };
 
-    public static TheoryData<string> OpNames => new(OpFunctions.Keys);
+    public static TheoryData<string> OpNames => new(OpFunctions.Keys.Concat(CaseFunctions.Keys));
 
     [Fact]
     public void ReferenceFileCoversEveryOpCaseHere()
     {
         using var doc = TestSupport.LoadReference("ops.json");
         var names = doc.RootElement.GetProperty("cases").EnumerateArray().Select(c => c.GetProperty("name").GetString()!).ToHashSet();
-        Assert.Equal(OpFunctions.Keys.ToHashSet(), names);
+        Assert.Equal(OpFunctions.Keys.Concat(CaseFunctions.Keys).ToHashSet(), names);
     }
 
     [Theory]
@@ -66,7 +80,7 @@ public class PyTorchReferenceTests
         using var tape = new Tape();
         using (tape.Record())
         {
-            var y = OpFunctions[name](inputs);
+            var y = OpFunctions.TryGetValue(name, out var f) ? f(inputs) : CaseFunctions[name](inputs, c);
             Assert.Equal(expectedOutput.Shape.ToArray(), y.Shape.ToArray());
             TestSupport.AssertClose(expectedOutput.Span, y.Span, OpAbsolute, OpRelative, $"{name} output");
             tape.Backward(Ops.Sum(Ops.Multiply(y, weights)));
@@ -75,6 +89,19 @@ public class PyTorchReferenceTests
         {
             TestSupport.AssertClose(expectedGrads[i].Span, inputs[i].Grad!.Span, OpAbsolute, OpRelative, $"{name} gradient of input {i}");
         }
+    }
+
+    [Fact]
+    public void BatchNormTrainingUpdatesRunningStatisticsAsPyTorch()
+    {
+        using var doc = TestSupport.LoadReference("ops.json");
+        var c = doc.RootElement.GetProperty("cases").EnumerateArray().Single(e => e.GetProperty("name").GetString() == "batch_norm_train");
+        var inputs = c.GetProperty("inputs").EnumerateArray().Select(TestSupport.ToTensor).ToArray();
+        var mean = Stat(c, "running_mean_before");
+        var variance = Stat(c, "running_var_before");
+        Ops.BatchNorm(inputs[0], mean, variance, inputs[1], inputs[2], training: true);
+        TestSupport.AssertClose(Stat(c, "running_mean_after").Span, mean.Span, OpAbsolute, OpRelative, "running mean");
+        TestSupport.AssertClose(Stat(c, "running_var_after").Span, variance.Span, OpAbsolute, OpRelative, "running variance");
     }
 
     /// <summary>

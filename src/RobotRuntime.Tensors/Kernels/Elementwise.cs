@@ -153,28 +153,28 @@ internal readonly struct MishOperator : IUnaryOperator, IGradientOperator
     {
         float n = MathF.Exp(MathF.Min(x, Clamp));
         float t = n * (n + 2f);
-        return x * t / (t + 2f);
+        return x * (t / (t + 2f));
     }
 
     public Vector512<float> Invoke(Vector512<float> x)
     {
         var n = Vector512.Exp(Vector512.Min(x, Vector512.Create(Clamp)));
         var t = n * (n + Vector512.Create(2f));
-        return x * t / (t + Vector512.Create(2f));
+        return x * (t / (t + Vector512.Create(2f)));
     }
 
     public Vector256<float> Invoke(Vector256<float> x)
     {
         var n = Vector256.Exp(Vector256.Min(x, Vector256.Create(Clamp)));
         var t = n * (n + Vector256.Create(2f));
-        return x * t / (t + Vector256.Create(2f));
+        return x * (t / (t + Vector256.Create(2f)));
     }
 
     public Vector128<float> Invoke(Vector128<float> x)
     {
         var n = Vector128.Exp(Vector128.Min(x, Vector128.Create(Clamp)));
         var t = n * (n + Vector128.Create(2f));
-        return x * t / (t + Vector128.Create(2f));
+        return x * (t / (t + Vector128.Create(2f)));
     }
 
     // d/dx = tanh(sp) + x·(1 − tanh²(sp))·σ(x), with σ(x) = n / (1 + n).

@@ -152,3 +152,144 @@ public sealed class Sequential(params Module[] layers) : Module
     /// <inheritdoc />
     public override IEnumerable<Parameter> Parameters() => Layers.SelectMany(l => l.Parameters());
 }
+
+/// <summary>2-D convolution layer with PyTorch's layout ([O, C, KH, KW]) and default initialisation.</summary>
+public sealed class Conv2d : Module
+{
+    /// <summary>Creates the layer with weights and bias from U(−1/√(C·KH·KW), 1/√(C·KH·KW)). Setup only.</summary>
+    public Conv2d(string name, int inChannels, int outChannels, int kernel, Random random, int stride = 1, int padding = 0, bool bias = true)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(inChannels);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(outChannels);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(kernel);
+        float bound = 1f / MathF.Sqrt(inChannels * kernel * kernel);
+        Weight = new Parameter(name + ".weight", Tensor.RandomUniform(random, -bound, bound, outChannels, inChannels, kernel, kernel));
+        Bias = bias ? new Parameter(name + ".bias", Tensor.RandomUniform(random, -bound, bound, outChannels)) : null;
+        Stride = stride;
+        Padding = padding;
+    }
+
+    /// <summary>Weight [O, C, KH, KW].</summary>
+    public Parameter Weight { get; }
+
+    /// <summary>Bias [O], or null.</summary>
+    public Parameter? Bias { get; }
+
+    /// <summary>Step between windows.</summary>
+    public int Stride { get; }
+
+    /// <summary>Zero padding on each side.</summary>
+    public int Padding { get; }
+
+    /// <inheritdoc />
+    public override Tensor Forward(Tensor input) => Ops.Conv2d(input, Weight.Value, Bias?.Value, Stride, Padding);
+
+    /// <inheritdoc />
+    public override IEnumerable<Parameter> Parameters()
+    {
+        yield return Weight;
+        if (Bias is not null)
+        {
+            yield return Bias;
+        }
+    }
+}
+
+/// <summary>Batch normalisation over channels with running statistics; <see cref="Training"/> selects batch or running statistics.</summary>
+public sealed class BatchNorm : Module
+{
+    /// <summary>Creates the layer (gain 1, bias 0, running mean 0, running variance 1). Setup only.</summary>
+    public BatchNorm(string name, int channels, float momentum = 0.1f, float eps = 1e-5f)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(channels);
+        var w = Tensor.Zeros(channels);
+        w.Span.Fill(1f);
+        Weight = new Parameter(name + ".weight", w);
+        Bias = new Parameter(name + ".bias", Tensor.Zeros(channels));
+        RunningMean = Tensor.Zeros(channels);
+        RunningVariance = Tensor.Zeros(channels);
+        RunningVariance.Span.Fill(1f);
+        Momentum = momentum;
+        Eps = eps;
+    }
+
+    /// <summary>Gain [C].</summary>
+    public Parameter Weight { get; }
+
+    /// <summary>Bias [C].</summary>
+    public Parameter Bias { get; }
+
+    /// <summary>Running mean [C], updated in training mode (not a parameter).</summary>
+    public Tensor RunningMean { get; }
+
+    /// <summary>Running variance [C], updated in training mode (not a parameter).</summary>
+    public Tensor RunningVariance { get; }
+
+    /// <summary>Weight of the newest batch in the running statistics.</summary>
+    public float Momentum { get; }
+
+    /// <summary>Added to the variance.</summary>
+    public float Eps { get; }
+
+    /// <summary>True: normalise with batch statistics and update the running ones; false: use the running ones.</summary>
+    public bool Training { get; set; } = true;
+
+    /// <inheritdoc />
+    public override Tensor Forward(Tensor input) =>
+        Ops.BatchNorm(input, RunningMean, RunningVariance, Weight.Value, Bias.Value, Training, Momentum, Eps);
+
+    /// <inheritdoc />
+    public override IEnumerable<Parameter> Parameters()
+    {
+        yield return Weight;
+        yield return Bias;
+    }
+}
+
+/// <summary>Multi-head self-attention with torch.nn.MultiheadAttention's parameter names and layout.</summary>
+public sealed class MultiHeadSelfAttention : Module
+{
+    /// <summary>Creates the layer: in-projection Xavier-uniform, biases zero, out-projection as Linear. Setup only.</summary>
+    public MultiHeadSelfAttention(string name, int model, int heads, Random random)
+    {
+        if (heads <= 0 || model % heads != 0)
+        {
+            throw new ArgumentException($"model width {model} must be a positive multiple of heads = {heads}.", nameof(heads));
+        }
+        Heads = heads;
+        float bound = MathF.Sqrt(6f / (model + 3 * model));
+        InProjectionWeight = new Parameter(name + ".in_proj_weight", Tensor.RandomUniform(random, -bound, bound, 3 * model, model));
+        InProjectionBias = new Parameter(name + ".in_proj_bias", Tensor.Zeros(3 * model));
+        var output = new Linear(name + ".out_proj", model, model, random);
+        OutProjectionWeight = output.Weight;
+        OutProjectionBias = new Parameter(name + ".out_proj.bias", Tensor.Zeros(model));
+    }
+
+    /// <summary>Number of heads.</summary>
+    public int Heads { get; }
+
+    /// <summary>q, k, v projections stacked: [3D, D].</summary>
+    public Parameter InProjectionWeight { get; }
+
+    /// <summary>[3D].</summary>
+    public Parameter InProjectionBias { get; }
+
+    /// <summary>[D, D].</summary>
+    public Parameter OutProjectionWeight { get; }
+
+    /// <summary>[D].</summary>
+    public Parameter OutProjectionBias { get; }
+
+    /// <inheritdoc />
+    public override Tensor Forward(Tensor input) => Ops.MultiHeadSelfAttention(input, Heads,
+        InProjectionWeight.Value, InProjectionBias.Value, OutProjectionWeight.Value, OutProjectionBias.Value);
+
+    /// <inheritdoc />
+    public override IEnumerable<Parameter> Parameters()
+    {
+        yield return InProjectionWeight;
+        yield return InProjectionBias;
+        yield return OutProjectionWeight;
+        yield return OutProjectionBias;
+    }
+}

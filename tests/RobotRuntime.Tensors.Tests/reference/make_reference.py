@@ -26,12 +26,12 @@ def tensor_json(t):
     return {"shape": list(t.shape), "data": [float("%.9g" % v) for v in t.reshape(-1).tolist()]}
 
 
-def case(name, fn, inputs):
+def case(name, fn, inputs, extra=None):
     leaves = [x.clone().requires_grad_(True) for x in inputs]
     y = fn(*leaves)
     weights = torch.randn(y.shape)
     (y * weights).sum().backward()
-    return {
+    return {**(extra or {}),
         "name": name,
         "inputs": [tensor_json(x) for x in inputs],
         "output": tensor_json(y),
@@ -46,6 +46,25 @@ def simnorm(x, group=8):
 
 
 r = torch.randn
+bn_mean, bn_var = torch.randn(3) * 0.1, torch.rand(3) + 0.5
+bn_mean_after, bn_var_after = bn_mean.clone(), bn_var.clone()
+bn_x = r(4, 3, 5, 2) * 2 + 0.5
+
+
+def batch_norm_train(x, w, b):
+    return F.batch_norm(x, bn_mean_after, bn_var_after, w, b, training=True, momentum=0.1, eps=1e-5)
+
+
+mha = torch.nn.MultiheadAttention(8, 2, batch_first=True)
+
+
+def attention(x, w_in, b_in, w_out, b_out):
+    out, _ = F.multi_head_attention_forward(
+        x.transpose(0, 1), x.transpose(0, 1), x.transpose(0, 1), 8, 2, w_in, b_in, None, None, False, 0.0,
+        w_out, b_out, training=False, need_weights=False)
+    return out.transpose(0, 1)
+
+
 cases = [
     case("linear", lambda x, w, b: F.linear(x, w, b), [r(5, 7), r(6, 7), r(6)]),
     case("matmul", lambda a, b: a @ b, [r(5, 9), r(9, 4)]),
@@ -69,7 +88,22 @@ cases = [
     case("concat", lambda a, b: torch.cat([a, b], dim=-1), [r(3, 4), r(3, 5)]),
     case("add_broadcast", lambda a, b: a + b, [r(4, 6), r(6)]),
     case("multiply_broadcast", lambda a, b: a * b, [r(4, 6), r(6)]),
+    case("conv2d", lambda x, w, b: F.conv2d(x, w, b, stride=2, padding=1), [r(2, 3, 7, 6), r(4, 3, 3, 3), r(4)]),
+    case("conv2d_k2_s1_p0", lambda x, w, b: F.conv2d(x, w, b), [r(1, 2, 5, 5), r(3, 2, 2, 2), r(3)]),
+    case("max_pool2d", lambda x: F.max_pool2d(x, 2, 2), [r(2, 3, 6, 5)]),
+    case("avg_pool2d", lambda x: F.avg_pool2d(x, 3, 2), [r(2, 2, 7, 7)]),
+    case("batch_norm_train", batch_norm_train, [bn_x, r(3), r(3)],
+         {"running_mean_before": tensor_json(bn_mean), "running_var_before": tensor_json(bn_var)}),
+    case("batch_norm_eval", lambda x, w, b: F.batch_norm(x, bn_mean, bn_var, w, b, training=False, eps=1e-5),
+         [bn_x, r(3), r(3)], {"running_mean_before": tensor_json(bn_mean), "running_var_before": tensor_json(bn_var)}),
+    case("swap_axes12", lambda x: x.transpose(1, 2).contiguous(), [r(2, 3, 4, 5)]),
+    case("multi_head_self_attention", attention,
+         [r(2, 5, 8), mha.in_proj_weight.detach().clone(), r(24) * 0.1, r(8, 8) * 0.3, r(8) * 0.1]),
 ]
+for c in cases:
+    if c["name"] == "batch_norm_train":
+        c["running_mean_after"] = tensor_json(bn_mean_after)
+        c["running_var_after"] = tensor_json(bn_var_after)
 with open(os.path.join(here, "ops.json"), "w") as f:
     json.dump({"source": "PyTorch " + torch.__version__, "cases": cases}, f)
 
