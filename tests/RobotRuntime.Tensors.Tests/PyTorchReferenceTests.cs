@@ -155,6 +155,53 @@ public class PyTorchReferenceTests
         Compare(target, r.GetProperty("target_final"), "EMA target");
     }
 
+    /// <summary>
+    /// Three Adam steps (lr 0.01) of Conv2d(3→4, k3, stride 2, pad 1, no bias) → BatchNorm (training) →
+    /// ReLU → MaxPool(2) → Linear(64→5) with MSE on a 6×3×16×16 batch, from PyTorch's initial
+    /// weights. Tolerance: losses 1e-5 relative; parameters and running statistics 2e-5 absolute
+    /// + 1e-4 relative.
+    /// </summary>
+    [Fact]
+    public void CnnTrainingStepsMatchPyTorch()
+    {
+        using var doc = TestSupport.LoadReference("cnn_training.json");
+        var r = doc.RootElement;
+        var random = new Random(0);
+        var conv = new Conv2d("conv", 3, 4, 3, random, stride: 2, padding: 1, bias: false);
+        var bn = new BatchNorm("bn", 4);
+        var head = new Linear("head", 64, 5, random);
+        Module[] layers = [conv, bn, head];
+        var initial = r.GetProperty("initial");
+        foreach (var p in layers.SelectMany(l => l.Parameters()))
+        {
+            p.Value.CopyFrom(TestSupport.ToTensor(initial.GetProperty(p.Name)));
+        }
+        var optimizer = new Adam([new ParameterGroup(layers.SelectMany(l => l.Parameters()), 0.01f)]);
+        var x = TestSupport.ToTensor(r.GetProperty("input"));
+        var y = TestSupport.ToTensor(r.GetProperty("target"));
+        var expectedLosses = r.GetProperty("losses").EnumerateArray().Select(e => e.GetSingle()).ToArray();
+        using var tape = new Tape();
+        for (int step = 0; step < 3; step++)
+        {
+            optimizer.ZeroGrad();
+            using (tape.Record())
+            {
+                var h = Ops.MaxPool2d(Ops.Relu(bn.Forward(conv.Forward(x))), 2, 2);
+                var loss = Ops.MseLoss(head.Forward(h.Reshape(h.Size(0), -1)), y);
+                Assert.Equal(expectedLosses[step], loss.Item(), 1e-5f * Math.Abs(expectedLosses[step]));
+                tape.Backward(loss);
+            }
+            optimizer.Step();
+            tape.Reset();
+        }
+        foreach (var layer in layers)
+        {
+            Compare(layer, r.GetProperty("final"), "trained");
+        }
+        TestSupport.AssertClose(TestSupport.ToTensor(r.GetProperty("running_mean")).Span, bn.RunningMean.Span, 2e-5, 1e-4, "running mean");
+        TestSupport.AssertClose(TestSupport.ToTensor(r.GetProperty("running_var")).Span, bn.RunningVariance.Span, 2e-5, 1e-4, "running variance");
+    }
+
     private static Sequential BuildMlp()
     {
         var random = new Random(0);

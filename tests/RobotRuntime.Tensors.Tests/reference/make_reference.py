@@ -186,4 +186,40 @@ with open(os.path.join(here, "mlp_training.json"), "w") as f:
                        "batch 16, clip_grad_norm 0.5, groups lr 0.003 (l0,n0) and 0.01, 3 steps, EMA tau 0.01",
         "runs": [training_run(False), training_run(True)],
     }, f)
-print("wrote ops.json and mlp_training.json")
+
+
+# A small CNN: Conv(3->4, k3, s2, p1) -> BatchNorm -> ReLU -> MaxPool(2) -> flatten -> Linear(64->5).
+class Cnn(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        # No conv bias: BatchNorm cancels it, its gradient is rounding noise that Adam would amplify.
+        self.conv = torch.nn.Conv2d(3, 4, 3, stride=2, padding=1, bias=False)
+        self.bn = torch.nn.BatchNorm2d(4)
+        self.head = torch.nn.Linear(64, 5)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.bn(self.conv(x))), 2, 2)
+        return self.head(x.reshape(x.shape[0], -1))
+
+
+torch.manual_seed(7)
+cnn = Cnn()
+cnn_initial = named(cnn)
+cnn_x, cnn_y = torch.randn(6, 3, 16, 16), torch.randn(6, 5)
+cnn_opt = torch.optim.Adam(cnn.parameters(), lr=0.01)
+cnn_losses = []
+for _ in range(3):
+    cnn_opt.zero_grad()
+    loss = F.mse_loss(cnn(cnn_x), cnn_y)
+    loss.backward()
+    cnn_opt.step()
+    cnn_losses.append(float(loss))
+with open(os.path.join(here, "cnn_training.json"), "w") as f:
+    json.dump({
+        "source": "PyTorch " + torch.__version__,
+        "description": "Conv2d(3,4,3,stride 2,pad 1,no bias)-BatchNorm2d(4)-ReLU-MaxPool2d(2)-Linear(64,5), MSE, batch 6x3x16x16, Adam lr 0.01, 3 steps",
+        "input": tensor_json(cnn_x), "target": tensor_json(cnn_y), "initial": cnn_initial,
+        "losses": cnn_losses, "final": named(cnn),
+        "running_mean": tensor_json(cnn.bn.running_mean), "running_var": tensor_json(cnn.bn.running_var),
+    }, f)
+print("wrote ops.json, mlp_training.json and cnn_training.json")
