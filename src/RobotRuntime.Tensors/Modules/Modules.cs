@@ -293,3 +293,49 @@ public sealed class MultiHeadSelfAttention : Module
         yield return OutProjectionBias;
     }
 }
+
+/// <summary>Flattens every dimension after the first: [N, ...] → [N, product].</summary>
+public sealed class Flatten : Module
+{
+    /// <inheritdoc />
+    public override Tensor Forward(Tensor input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        return input.Reshape(input.Size(0), -1);
+    }
+
+    /// <inheritdoc />
+    public override IEnumerable<Parameter> Parameters() => [];
+}
+
+/// <summary>Max or average pooling over square windows without padding.</summary>
+public sealed class Pool2d(bool max, int kernel, int stride) : Module
+{
+    /// <summary>True for max pooling, false for average pooling.</summary>
+    public bool Max { get; } = max;
+
+    /// <summary>Window size.</summary>
+    public int Kernel { get; } = kernel;
+
+    /// <summary>Step between windows.</summary>
+    public int Stride { get; } = stride;
+
+    /// <inheritdoc />
+    public override Tensor Forward(Tensor input) => Max ? Ops.MaxPool2d(input, Kernel, Stride) : Ops.AvgPool2d(input, Kernel, Stride);
+
+    /// <inheritdoc />
+    public override IEnumerable<Parameter> Parameters() => [];
+}
+
+/// <summary>SimNorm (TD-MPC2): softmax within consecutive groups of the last dimension.</summary>
+public sealed class SimNorm(int groupSize = 8) : Module
+{
+    /// <summary>Elements per group.</summary>
+    public int GroupSize { get; } = groupSize;
+
+    /// <inheritdoc />
+    public override Tensor Forward(Tensor input) => Ops.SimNorm(input, GroupSize);
+
+    /// <inheritdoc />
+    public override IEnumerable<Parameter> Parameters() => [];
+}

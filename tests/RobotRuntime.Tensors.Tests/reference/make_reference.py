@@ -222,4 +222,15 @@ with open(os.path.join(here, "cnn_training.json"), "w") as f:
         "losses": cnn_losses, "final": named(cnn),
         "running_mean": tensor_json(cnn.bn.running_mean), "running_var": tensor_json(cnn.bn.running_var),
     }, f)
-print("wrote ops.json, mlp_training.json and cnn_training.json")
+
+# An ONNX file exported by PyTorch whose initializers the engine imports by name.
+torch.manual_seed(5)
+onnx_model = Mlp().eval()
+onnx_x = torch.randn(3, 10)
+torch.onnx.export(onnx_model, onnx_x, os.path.join(here, "mlp_torch_export.onnx"), opset_version=17,
+                  input_names=["input"], output_names=["output"], do_constant_folding=False)
+with open(os.path.join(here, "mlp_torch_export.json"), "w") as f:
+    json.dump({"source": "PyTorch " + torch.__version__ + " torch.onnx.export opset 17",
+               "parameters": named(onnx_model), "input": tensor_json(onnx_x),
+               "output": tensor_json(onnx_model(onnx_x))}, f)
+print("wrote ops.json, mlp_training.json, cnn_training.json and mlp_torch_export.onnx/.json")
