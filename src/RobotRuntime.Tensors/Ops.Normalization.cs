@@ -1,5 +1,7 @@
 using System.Buffers;
 using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace RobotRuntime.Tensors;
 
@@ -42,7 +44,11 @@ public static partial class Ops
         var y = Tape.NewOutput(x.ShapeArray);
         var xs = x.Span;
         var ys = y.Span;
-        if (group > 0)
+        if (group == 8 && !log && Vector256.IsHardwareAccelerated)
+        {
+            SoftmaxGroupsOf8(xs, ys);
+        }
+        else if (group > 0)
         {
             for (int offset = 0; offset < xs.Length; offset += group)
             {
@@ -106,6 +112,37 @@ public static partial class Ops
             {
                 ArrayPool<float>.Shared.Return(scratch);
             }
+        }
+    }
+
+    // SimNorm's groups of 8 are one Vector256 each: the per-call overhead of the general path
+    // (five TensorPrimitives calls per group) would dominate.
+    private static void SoftmaxGroupsOf8(ReadOnlySpan<float> x, Span<float> y)
+    {
+        ref float xr = ref MemoryMarshal.GetReference(x);
+        ref float yr = ref MemoryMarshal.GetReference(y);
+        for (nuint i = 0; i < (nuint)x.Length; i += 8)
+        {
+            var v = Vector256.LoadUnsafe(ref xr, i);
+            var m = Vector256.Max(v, Vector256.Shuffle(v, Vector256.Create(4, 5, 6, 7, 0, 1, 2, 3)));
+            m = Vector256.Max(m, Vector256.Shuffle(m, Vector256.Create(2, 3, 0, 1, 6, 7, 4, 5)));
+            m = Vector256.Max(m, Vector256.Shuffle(m, Vector256.Create(1, 0, 3, 2, 5, 4, 7, 6)));
+            var e = Vector256.Exp(v - m);
+            (e / Vector256.Create(Vector256.Sum(e))).StoreUnsafe(ref yr, i);
+        }
+    }
+
+    private static void SoftmaxGroupsOf8Backward(ReadOnlySpan<float> dy, ReadOnlySpan<float> y, Span<float> dx)
+    {
+        ref float gr = ref MemoryMarshal.GetReference(dy);
+        ref float yr = ref MemoryMarshal.GetReference(y);
+        ref float dr = ref MemoryMarshal.GetReference(dx);
+        for (nuint i = 0; i < (nuint)dy.Length; i += 8)
+        {
+            var g = Vector256.LoadUnsafe(ref gr, i);
+            var yv = Vector256.LoadUnsafe(ref yr, i);
+            var dot = Vector256.Create(Vector256.Sum(g * yv));
+            (Vector256.LoadUnsafe(ref dr, i) + yv * (g - dot)).StoreUnsafe(ref dr, i);
         }
     }
 

@@ -57,6 +57,7 @@ public class GradientCheckTests
         ["Softmax"] = new(x => Ops.Softmax(x[0]), r => [R(r, 3, 7)]),
         ["LogSoftmax"] = new(x => Ops.LogSoftmax(x[0]), r => [R(r, 3, 7)]),
         ["SimNorm"] = new(x => Ops.SimNorm(x[0], 4), r => [R(r, 3, 12)]),
+        ["SimNormGroupsOf8"] = new(x => Ops.SimNorm(x[0], 8), r => [R(r, 2, 24)]),
         ["LayerNorm"] = new(x => Ops.LayerNorm(x[0], x[1], x[2]), r => [R(r, 4, 9), R(r, 9), R(r, 9)]),
         ["Sum"] = new(x => Ops.Sum(x[0]), r => [R(r, 3, 4)]),
         ["Mean"] = new(x => Ops.Mean(x[0]), r => [R(r, 3, 4)]),
