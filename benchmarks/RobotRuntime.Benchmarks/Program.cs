@@ -1,5 +1,10 @@
 using BenchmarkDotNet.Running;
 using RobotRuntime.Benchmarks.Tensors;
+using RobotRuntime.Benchmarks.Vision;
+
+// pvr-latency: the encoder latency run benchmarks/pvr/compare.sh starts beside PyTorch.
+if (args.Length > 0 && args[0] == "pvr-latency")
+    return PvrLatency.Run(args);
 
 // `tensors-compare` prints the engine's side of benchmarks/tensors_vs_pytorch.py.
 if (args.Length > 0 && args[0] == "tensors-compare")

@@ -74,6 +74,35 @@ public sealed class DoctorTests
     }
 
     [Fact]
+    public void ThePvrZooLineCountsExportedModelsAndSaysHowToExportTheRest()
+    {
+        var folder = Path.Combine(Path.GetTempPath(), "rr-doctor-zoo-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(folder);
+        try
+        {
+            var manifest = Path.Combine(folder, "zoo.json");
+            File.WriteAllText(manifest, File.ReadAllText(RobotRuntime.Vision.Encoders.PvrZoo.DefaultManifestPath()));
+            var none = DoctorChecks.CheckPvrZoo(manifest);
+            Assert.Equal(CheckStatus.Info, none.Status);
+            Assert.StartsWith("none of 9 PVRs exported yet", none.Detail);
+            Assert.Contains("models/export/export_pvr.py", none.Fix);
+
+            Directory.CreateDirectory(Path.Combine(folder, "pvr"));
+            File.WriteAllBytes(Path.Combine(folder, "pvr", "resnet18-pieg.onnx"), [0]);
+            var one = DoctorChecks.CheckPvrZoo(manifest);
+            Assert.Equal(CheckStatus.Ok, one.Status);
+            Assert.Equal("1 of 9 exported: resnet18-pieg", one.Detail);
+
+            File.WriteAllText(manifest, "{ \"version\": 2 }");
+            Assert.Equal(CheckStatus.Failed, DoctorChecks.CheckPvrZoo(manifest).Status);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
     public void UnknownVerbIsAnErrorNamingIt()
     {
         var error = new StringWriter();

@@ -5,6 +5,7 @@ using RobotRuntime.Onnx;
 using RobotRuntime.Sim.MuJoCo;
 using RobotRuntime.Transport.Zmq;
 using RobotRuntime.Vision.Cameras;
+using RobotRuntime.Vision.Encoders;
 using RobotRuntime.Vision.OpenCv;
 
 namespace RobotRuntime.Cli.Doctor;
@@ -29,6 +30,7 @@ public static class DoctorChecks
         Guard("Offscreen rendering (OSMesa)", NativeDependency.MuJoCoShim, CheckOffscreenRendering),
         Guard("OpenCV video I/O", NativeDependency.OpenCvShim, CheckOpenCv),
         CheckCameras(),
+        CheckPvrZoo(PvrZoo.DefaultManifestPath()),
     ];
 
     private static DoctorCheck Guard(string name, NativeDependency dependency, Func<string, DoctorCheck> check)
@@ -92,7 +94,7 @@ public static class DoctorChecks
         if (library != header)
             return new DoctorCheck(name, CheckStatus.Failed,
                 $"the shim was built against mujoco.h {header} but the library is {library}", shim,
-                $"rebuild the shim: delete .native/shims.stamp and {InstallFix}");
+                $"rebuild the shim: delete .native/build and {InstallFix}");
         return new DoctorCheck(name, CheckStatus.Ok, $"{MuJoCoLibrary.Version} (shim {shim}, library {mujoco})", shim);
     }
 
@@ -121,6 +123,27 @@ public static class DoctorChecks
             ? new DoctorCheck(name, CheckStatus.Ok, detail, where)
             : new DoctorCheck(name, CheckStatus.Warning, detail + " (no V4L2: USB cameras cannot be opened)", where,
                 "install Debian's libopencv-videoio406 (V4L2 is built into it)");
+    }
+
+    /// <summary>Which PVRs of the zoo manifest have their ONNX file in place.</summary>
+    public static DoctorCheck CheckPvrZoo(string manifestPath)
+    {
+        const string name = "PVR zoo";
+        PvrZoo zoo;
+        try
+        {
+            zoo = PvrZoo.Load(manifestPath);
+        }
+        catch (Exception e) when (e is FileNotFoundException or InvalidDataException)
+        {
+            return new DoctorCheck(name, CheckStatus.Failed, e.Message, manifestPath, "restore models/pvr-zoo.json from the repository");
+        }
+        var present = zoo.Models.Where(m => File.Exists(Path.Combine(Path.GetDirectoryName(zoo.ManifestPath)!, m.File))).Select(m => m.Id).ToList();
+        var detail = present.Count == 0
+            ? $"none of {zoo.Models.Count} PVRs exported yet ({string.Join(", ", zoo.Models.Select(m => m.Id))})"
+            : $"{present.Count} of {zoo.Models.Count} exported: {string.Join(", ", present)}";
+        return new DoctorCheck(name, present.Count == 0 ? CheckStatus.Info : CheckStatus.Ok, detail, zoo.ManifestPath,
+            present.Count == zoo.Models.Count ? null : "export a PVR with `python3 models/export/export_pvr.py <id>` where its weights can be downloaded (models/export/README.md)");
     }
 
     private static DoctorCheck CheckCameras()

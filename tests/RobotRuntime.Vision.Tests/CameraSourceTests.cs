@@ -1,0 +1,147 @@
+using RobotRuntime.Cameras;
+using RobotRuntime.Vision.Cameras;
+
+namespace RobotRuntime.Vision.Tests;
+
+/// <summary>The three reads and the lost-camera behaviour every capturing source shares, through the synthetic camera.</summary>
+public sealed class CameraSourceTests
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
+
+    [Fact]
+    public void ReadsBeforeStartSayTheSourceIsNotRunning()
+    {
+        using var camera = new SyntheticCameraSource("wrist", 8, 6, fps: 100);
+        var frame = new CameraFrame(8, 6);
+        Assert.Equal(CameraReadStatus.NotRunning, camera.TryReadLatest(TimeSpan.FromSeconds(1), frame));
+        Assert.Equal(CameraReadStatus.NotRunning, camera.Read(frame, TimeSpan.Zero));
+    }
+
+    [Fact]
+    public void BlockingReadsDeliverNewFramesInOrderWithTheirPixels()
+    {
+        using var camera = new SyntheticCameraSource("wrist", 8, 6, fps: 200);
+        camera.Start();
+        var frame = new CameraFrame(8, 6);
+        long previous = 0;
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.Equal(CameraReadStatus.Ok, camera.Read(frame, Patience));
+            Assert.True(frame.Sequence > previous);
+            Assert.Equal(SyntheticCameraSource.PatternValue(frame.Sequence), frame.Pixels[0]);
+            Assert.True(frame.CaptureTimestampNs > 0);
+            previous = frame.Sequence;
+        }
+    }
+
+    [Fact]
+    public void AFrameOlderThanTheAllowedAgeIsRefusedAndNotCopied()
+    {
+        using var camera = new SyntheticCameraSource("slow", 8, 6, fps: 2);
+        camera.Start();
+        var frame = new CameraFrame(8, 6);
+        Assert.Equal(CameraReadStatus.Ok, camera.Read(frame, Patience));
+        var sequence = frame.Sequence;
+        frame.Sequence = -1;
+        Thread.Sleep(30);
+
+        // The newest frame is now ≥ 30 ms old and the next is ~500 ms away.
+        Assert.Equal(CameraReadStatus.Stale, camera.TryReadLatest(TimeSpan.FromMilliseconds(5), frame));
+        Assert.Equal(-1, frame.Sequence);
+        Assert.Equal(CameraReadStatus.Ok, camera.TryReadLatest(TimeSpan.FromSeconds(5), frame));
+        Assert.Equal(sequence, frame.Sequence);
+    }
+
+    [Fact]
+    public void ReadLatestGivesTheNewestFrameEvenWhenNothingNewArrives()
+    {
+        using var camera = new SyntheticCameraSource("slow", 8, 6, fps: 2);
+        camera.Start();
+        var frame = new CameraFrame(8, 6);
+        Assert.Equal(CameraReadStatus.Ok, camera.Read(frame, Patience));
+        var first = frame.Sequence;
+        Assert.Equal(CameraReadStatus.Ok, camera.ReadLatest(frame, TimeSpan.FromMilliseconds(10)));
+        Assert.Equal(first, frame.Sequence);
+        Assert.Equal(CameraReadStatus.Timeout, camera.Read(frame, TimeSpan.FromMilliseconds(10)));
+    }
+
+    [Fact]
+    public void ALostCameraIsReportedByTheSourceAndReadsSayLost()
+    {
+        using var camera = new SyntheticCameraSource("unplugged", 8, 6, fps: 200, stopAfterFrames: 3);
+        camera.Start();
+        var frame = new CameraFrame(8, 6);
+        var deadline = DateTime.UtcNow + Patience;
+        while (camera.Health.IsConnected && DateTime.UtcNow < deadline)
+            Thread.Sleep(5);
+
+        var health = camera.Health;
+        Assert.False(health.IsConnected);
+        Assert.Equal(3, health.FramesCaptured);
+        Assert.Contains("camera 'unplugged': stream ended", health.Reason);
+        Assert.Equal(CameraReadStatus.Lost, camera.TryReadLatest(TimeSpan.FromMilliseconds(1), frame));
+        Assert.Equal(CameraReadStatus.Lost, camera.Read(frame, TimeSpan.FromMilliseconds(50)));
+    }
+
+    [Fact]
+    public void ALostCameraComesBackWhenReconnectIsConfigured()
+    {
+        var options = new CaptureOptions(ReconnectInterval: TimeSpan.FromMilliseconds(20));
+        using var camera = new SyntheticCameraSource("flaky", 8, 6, fps: 500, stopAfterFrames: 3, options: options);
+        camera.Start();
+        var deadline = DateTime.UtcNow + Patience;
+        while (camera.Health.FramesCaptured < 7 && DateTime.UtcNow < deadline)
+            Thread.Sleep(5);
+        Assert.True(camera.Health.FramesCaptured >= 7, $"captured {camera.Health.FramesCaptured} frames; reconnects should have delivered more than 3");
+    }
+
+    [Fact]
+    public void AWrongSizedDestinationIsRefusedWithoutThrowing()
+    {
+        using var camera = new SyntheticCameraSource("wrist", 8, 6, fps: 200);
+        camera.Start();
+        Assert.Equal(CameraReadStatus.WrongFrameSize, camera.Read(new CameraFrame(6, 8), Patience));
+    }
+
+    [Fact]
+    public void NonBlockingReadsAllocateNothingInSteadyState()
+    {
+        using var camera = new SyntheticCameraSource("wrist", 32, 24, fps: 1000);
+        camera.Start();
+        var frame = new CameraFrame(32, 24);
+        var maxAge = TimeSpan.FromSeconds(1);
+        Assert.Equal(CameraReadStatus.Ok, camera.Read(frame, Patience));
+        for (var i = 0; i < 100; i++)
+            camera.TryReadLatest(maxAge, frame);
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var ok = 0;
+        for (var i = 0; i < 10_000; i++)
+            if (camera.TryReadLatest(maxAge, frame) == CameraReadStatus.Ok)
+                ok++;
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Equal(0, allocated);
+        Assert.Equal(10_000, ok);
+    }
+
+    [Fact]
+    public void TheFactoryNamesKnownBackendsWhenGivenAnUnknownOne()
+    {
+        var error = Assert.Throws<ArgumentException>(() => CameraFactory.Create(new CameraSettings { Name = "top", Backend = "webcam" }));
+        Assert.Contains("camera 'top': unknown backend 'webcam'", error.Message);
+        Assert.Contains("device", error.Message);
+        Assert.Contains("synthetic", error.Message);
+        var missing = Assert.Throws<ArgumentException>(() => CameraFactory.Create(new CameraSettings { Name = "top", Backend = "file" }));
+        Assert.Contains("backend 'file' needs 'path'", missing.Message);
+    }
+
+    [Fact]
+    public void TestDoublesRegisterLikeRealBackends()
+    {
+        CameraFactory.Register("test-double", s => new SyntheticCameraSource(s.Name, s.Width, s.Height, 50));
+        using var camera = CameraFactory.Create(new CameraSettings { Name = "double", Backend = "test-double", Width = 4, Height = 4 });
+        Assert.IsType<SyntheticCameraSource>(camera);
+        Assert.Contains("test-double", CameraFactory.Backends);
+    }
+}
