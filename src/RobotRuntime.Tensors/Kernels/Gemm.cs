@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace RobotRuntime.Tensors.Kernels;
 
@@ -185,6 +186,61 @@ internal static unsafe class Gemm
         }
     }
 
+    /// <summary>
+    /// dst[p·dstStride + r] = src[r·srcStride + p] for r &lt; 8, p &lt; count: eight source rows
+    /// become eight destination columns, 8×8 blocks transposed in AVX registers.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Transpose8(float* src, long srcStride, float* dst, int dstStride, int count)
+    {
+        int p = 0;
+        for (; p + 8 <= count; p += 8)
+        {
+            float* s = src + p;
+            var r0 = Avx.LoadVector256(s);
+            var r1 = Avx.LoadVector256(s + srcStride);
+            var r2 = Avx.LoadVector256(s + 2 * srcStride);
+            var r3 = Avx.LoadVector256(s + 3 * srcStride);
+            var r4 = Avx.LoadVector256(s + 4 * srcStride);
+            var r5 = Avx.LoadVector256(s + 5 * srcStride);
+            var r6 = Avx.LoadVector256(s + 6 * srcStride);
+            var r7 = Avx.LoadVector256(s + 7 * srcStride);
+            var t0 = Avx.UnpackLow(r0, r1);
+            var t1 = Avx.UnpackHigh(r0, r1);
+            var t2 = Avx.UnpackLow(r2, r3);
+            var t3 = Avx.UnpackHigh(r2, r3);
+            var t4 = Avx.UnpackLow(r4, r5);
+            var t5 = Avx.UnpackHigh(r4, r5);
+            var t6 = Avx.UnpackLow(r6, r7);
+            var t7 = Avx.UnpackHigh(r6, r7);
+            var u0 = Avx.Shuffle(t0, t2, 0x44);
+            var u1 = Avx.Shuffle(t0, t2, 0xEE);
+            var u2 = Avx.Shuffle(t1, t3, 0x44);
+            var u3 = Avx.Shuffle(t1, t3, 0xEE);
+            var u4 = Avx.Shuffle(t4, t6, 0x44);
+            var u5 = Avx.Shuffle(t4, t6, 0xEE);
+            var u6 = Avx.Shuffle(t5, t7, 0x44);
+            var u7 = Avx.Shuffle(t5, t7, 0xEE);
+            float* d = dst + (long)p * dstStride;
+            Avx.Store(d, Avx.Permute2x128(u0, u4, 0x20));
+            Avx.Store(d + dstStride, Avx.Permute2x128(u1, u5, 0x20));
+            Avx.Store(d + 2 * dstStride, Avx.Permute2x128(u2, u6, 0x20));
+            Avx.Store(d + 3 * dstStride, Avx.Permute2x128(u3, u7, 0x20));
+            Avx.Store(d + 4 * dstStride, Avx.Permute2x128(u0, u4, 0x31));
+            Avx.Store(d + 5 * dstStride, Avx.Permute2x128(u1, u5, 0x31));
+            Avx.Store(d + 6 * dstStride, Avx.Permute2x128(u2, u6, 0x31));
+            Avx.Store(d + 7 * dstStride, Avx.Permute2x128(u3, u7, 0x31));
+        }
+        for (; p < count; p++)
+        {
+            float* d = dst + (long)p * dstStride;
+            for (int r = 0; r < 8; r++)
+            {
+                d[r] = src[r * srcStride + p];
+            }
+        }
+    }
+
     /// <summary>Packs an mc×kc block of A into panels of <paramref name="mr"/> rows, k-major, zero-padding the last panel.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackA(int mc, int kc, float* a, int rowStride, int colStride, int mr, float* dst)
@@ -193,7 +249,20 @@ internal static unsafe class Gemm
         {
             int rows = Math.Min(mr, mc - i);
             float* panel = dst + (long)i * kc;
-            if (colStride == 1)
+            if (colStride == 1 && rows == 8 && mr == 8 && Avx.IsSupported)
+            {
+                // Eight contiguous rows become eight panel columns: 8×8 register transposes.
+                Transpose8(a + (long)i * rowStride, rowStride, panel, 8, kc);
+            }
+            else if (colStride != 1 && rowStride == 1 && rows == 8 && mr == 8)
+            {
+                // Transposed A: the panel's eight rows are contiguous in memory at each k.
+                for (int p = 0; p < kc; p++)
+                {
+                    Vector256.Load(a + (long)p * colStride + i).Store(panel + p * 8);
+                }
+            }
+            else if (colStride == 1)
             {
                 // Rows are contiguous: read each row once, scatter into the panel.
                 for (int r = 0; r < rows; r++)
@@ -260,6 +329,15 @@ internal static unsafe class Gemm
                             d[cIndex] = 0f;
                         }
                     }
+                }
+            }
+            else if (rowStride == 1 && cols == nr && nr % 8 == 0 && Avx.IsSupported)
+            {
+                // Columns of B are contiguous rows of the stored (transposed) matrix: transpose
+                // them eight at a time into the panel.
+                for (int g = 0; g < nr; g += 8)
+                {
+                    Transpose8(b + (long)(j + g) * colStride, colStride, panel + g, nr, kc);
                 }
             }
             else
