@@ -1,10 +1,15 @@
 using BenchmarkDotNet.Running;
+using RobotRuntime.Benchmarks.FirmwareLink;
 using RobotRuntime.Benchmarks.Tensors;
 using RobotRuntime.Benchmarks.Vision;
 
 // pvr-latency: the encoder latency run benchmarks/pvr/compare.sh starts beside PyTorch.
 if (args.Length > 0 && args[0] == "pvr-latency")
     return PvrLatency.Run(args);
+
+// Side-by-side comparisons that need per-exchange distributions run as their own verb.
+if (args.Length > 0 && args[0] == FirmwareLinkRoundTrip.Verb)
+    return FirmwareLinkRoundTrip.Run(args[1..]);
 
 // `tensors-compare` prints the engine's side of benchmarks/tensors_vs_pytorch.py.
 if (args.Length > 0 && args[0] == "tensors-compare")

@@ -73,6 +73,41 @@ public sealed class OnnxPvrEncoderTests
     }
 
     [Fact]
+    public void CameraToEmbeddingAllocatesNothingPerFrame()
+    {
+        // The whole per-frame path: newest frame from the capture thread, preprocess, encode.
+        using var wrist = new Cameras.SyntheticCameraSource("wrist", 32, 24, fps: 1000);
+        using var top = new Cameras.SyntheticCameraSource("top", 32, 24, fps: 1000);
+        wrist.Start();
+        top.Start();
+        using var encoder = Create("test-conv-batched", cameras: 2);
+        CameraFrame[] frames = [new CameraFrame(32, 24), new CameraFrame(32, 24)];
+        var embedding = new float[encoder.EmbeddingSize];
+        var maxAge = TimeSpan.FromSeconds(1);
+        Assert.Equal(CameraReadStatus.Ok, wrist.Read(frames[0], TimeSpan.FromSeconds(10)));
+        Assert.Equal(CameraReadStatus.Ok, top.Read(frames[1], TimeSpan.FromSeconds(10)));
+        for (var i = 0; i < 10; i++)
+        {
+            wrist.TryReadLatest(maxAge, frames[0]);
+            top.TryReadLatest(maxAge, frames[1]);
+            encoder.Encode(frames, embedding);
+        }
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var ok = 0;
+        for (var i = 0; i < 300; i++)
+        {
+            if (wrist.TryReadLatest(maxAge, frames[0]) == CameraReadStatus.Ok
+                && top.TryReadLatest(maxAge, frames[1]) == CameraReadStatus.Ok
+                && encoder.Encode(frames, embedding) == EncodeStatus.Ok)
+                ok++;
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(300, ok);
+    }
+
+    [Fact]
     public void NaNFromTheNetworkIsReportedNotPassedOn()
     {
         using var encoder = Create("test-nan", cameras: 1, width: 4, height: 4);

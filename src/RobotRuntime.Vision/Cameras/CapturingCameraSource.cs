@@ -67,6 +67,13 @@ public abstract class CapturingCameraSource : ICameraSource
     /// <summary>Captures one frame into <paramref name="frame"/>'s pixels (capture thread). May block for up to one frame period.</summary>
     protected abstract CaptureOutcome Capture(CameraFrame frame, out string? failure);
 
+    /// <summary>
+    /// When the frame just captured was taken, on this process's monotonic clock. By default the
+    /// moment capture returned; a source that knows the frame was older (a frame stream carries
+    /// its age) says so.
+    /// </summary>
+    protected virtual long CaptureTimeOnOurClock(CameraFrame frame, long nowNs) => nowNs;
+
     /// <summary>Releases the device or stream (capture thread or <see cref="Dispose"/>); must be safe to call twice.</summary>
     protected abstract void Close();
 
@@ -124,7 +131,7 @@ public abstract class CapturingCameraSource : ICameraSource
             {
                 failures = 0;
                 frame.Sequence = ++_sequence;
-                frame.CaptureTimestampNs = MonotonicClock.NowNanoseconds;
+                frame.CaptureTimestampNs = CaptureTimeOnOurClock(frame, MonotonicClock.NowNanoseconds);
                 Interlocked.Increment(ref _captured);
                 _exchange.Publish();
                 continue;
@@ -161,6 +168,9 @@ public abstract class CapturingCameraSource : ICameraSource
     {
         if (_thread is null)
             return CameraReadStatus.NotRunning;
+        // A camera known to be gone delivers nothing more, not even a recent last frame.
+        if (!_connected)
+            return CameraReadStatus.Lost;
         _exchange.TryTake(out var frame);
         if (frame.Sequence == 0)
             return _connected ? CameraReadStatus.Stale : CameraReadStatus.Lost;
@@ -174,6 +184,8 @@ public abstract class CapturingCameraSource : ICameraSource
     {
         if (_thread is null)
             return CameraReadStatus.NotRunning;
+        if (!_connected)
+            return CameraReadStatus.Lost;
         if (!_exchange.WaitForFresh(timeout))
             return _connected ? CameraReadStatus.Timeout : CameraReadStatus.Lost;
         _exchange.TryTake(out var frame);
@@ -185,6 +197,8 @@ public abstract class CapturingCameraSource : ICameraSource
     {
         if (_thread is null)
             return CameraReadStatus.NotRunning;
+        if (!_connected)
+            return CameraReadStatus.Lost;
         if (!_exchange.TryTake(out var frame) && _exchange.WaitForFresh(timeout))
             _exchange.TryTake(out frame);
         if (frame.Sequence == 0)

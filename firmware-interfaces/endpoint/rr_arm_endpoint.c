@@ -1,0 +1,688 @@
+/*
+ * rr-arm-endpoint — a reference arm for the firmware protocol (../PROTOCOL.md), libzmq only.
+ *
+ * It plays the firmware's side: binds the state PUB, command SUB and control REP sockets,
+ * integrates a simple joint model, publishes state at a fixed rate (and right after each
+ * applied command), applies valid commands, rejects and counts everything else, and holds on
+ * its own when no valid command arrives within the watchdog time, saying why.
+ *
+ * Usage: rr-arm-endpoint [--state ADDR] [--command ADDR] [--control ADDR] [--joints N]
+ *                        [--rate HZ] [--watchdog-ms MS] [--echo ADDR] [--quiet]
+ * Prints one "ready" line on stdout when bound; logs rejections and holds on stderr;
+ * SIGTERM or SIGINT end it cleanly.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "rrfw.h"
+
+#define LINK_LENGTH_M 0.2
+#define GRIPPER_SPEED_PER_S 2.0
+#define EFFORT_PER_VELOCITY 2.0
+
+typedef struct options {
+    const char *state_address;
+    const char *command_address;
+    const char *control_address;
+    const char *echo_address; /* optional raw REP echo, a baseline for benchmarks */
+    int joints;
+    int rate_hz;
+    int watchdog_ms;
+    int quiet;
+} options;
+
+typedef struct arm {
+    options opt;
+    rrfw_description description;
+    uint32_t session;
+    /* joint model */
+    double positions[RRFW_MAX_JOINTS], velocities[RRFW_MAX_JOINTS], efforts[RRFW_MAX_JOINTS];
+    double targets[RRFW_MAX_JOINTS]; /* position targets or velocities, by mode */
+    uint8_t mode;
+    double gripper, gripper_target;
+    uint64_t last_step_ns;
+    /* safety state */
+    int enabled, estop;
+    uint32_t fault_flags;
+    uint16_t hold_reason;
+    uint64_t last_valid_command_ns;
+    /* sequence tracking of the command channel */
+    int have_command_sequence;
+    uint32_t last_command_sequence_seen;
+    uint32_t last_command_sequence_applied;
+    /* counters for FAULT_REPORT */
+    uint32_t rejected[RRFW_STATUS_COUNT];
+    uint32_t commands_rejected, commands_applied, watchdog_trips;
+    uint32_t state_sequence, reply_sequence;
+} arm;
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig) { (void)sig; stop_requested = 1; }
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void usage(void)
+{
+    fprintf(stderr,
+        "usage: rr-arm-endpoint [--state ADDR] [--command ADDR] [--control ADDR] [--joints N]\n"
+        "                       [--rate HZ] [--watchdog-ms MS] [--echo ADDR] [--quiet]\n"
+        "defaults: --state tcp://127.0.0.1:5601 --command tcp://127.0.0.1:5602 --control tcp://127.0.0.1:5603\n"
+        "          --joints 6 --rate 250 --watchdog-ms 100\n");
+}
+
+static int parse_int(const char *name, const char *text, int min, int max, int *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || v < min || v > max) {
+        fprintf(stderr, "rr-arm-endpoint: %s must be an integer from %d to %d, got '%s'\n", name, min, max, text);
+        return 0;
+    }
+    *out = (int)v;
+    return 1;
+}
+
+static int parse_options(int argc, char **argv, options *o)
+{
+    o->state_address = "tcp://127.0.0.1:5601";
+    o->command_address = "tcp://127.0.0.1:5602";
+    o->control_address = "tcp://127.0.0.1:5603";
+    o->echo_address = NULL;
+    o->joints = 6;
+    o->rate_hz = 250;
+    o->watchdog_ms = 100;
+    o->quiet = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--quiet") == 0) {
+            o->quiet = 1;
+            continue;
+        }
+        if (strcmp(a, "--help") == 0) {
+            usage();
+            exit(0);
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "rr-arm-endpoint: unknown option or missing value: '%s'\n", a);
+            usage();
+            return 0;
+        }
+        const char *v = argv[++i];
+        if (strcmp(a, "--state") == 0) o->state_address = v;
+        else if (strcmp(a, "--command") == 0) o->command_address = v;
+        else if (strcmp(a, "--control") == 0) o->control_address = v;
+        else if (strcmp(a, "--echo") == 0) o->echo_address = v;
+        else if (strcmp(a, "--joints") == 0) { if (!parse_int(a, v, 1, RRFW_MAX_JOINTS, &o->joints)) return 0; }
+        else if (strcmp(a, "--rate") == 0) { if (!parse_int(a, v, 1, 10000, &o->rate_hz)) return 0; }
+        else if (strcmp(a, "--watchdog-ms") == 0) { if (!parse_int(a, v, 1, 60000, &o->watchdog_ms)) return 0; }
+        else {
+            fprintf(stderr, "rr-arm-endpoint: unknown option '%s'\n", a);
+            usage();
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static uint32_t new_session(void)
+{
+    uint32_t s = 0;
+    int fd = open("/dev/urandom", O_RDONLY);
+    if (fd >= 0) {
+        if (read(fd, &s, sizeof s) != (ssize_t)sizeof s)
+            s = 0;
+        close(fd);
+    }
+    if (s == 0)
+        s = (uint32_t)now_ns() ^ ((uint32_t)getpid() << 16);
+    return s ? s : 1;
+}
+
+static void arm_init(arm *a, const options *o)
+{
+    memset(a, 0, sizeof *a);
+    a->opt = *o;
+    a->session = new_session();
+    rrfw_description *d = &a->description;
+    d->session = a->session;
+    d->version = RRFW_VERSION;
+    d->joint_count = (uint8_t)o->joints;
+    d->command_modes = (1u << (RRFW_MODE_JOINT_POSITION - 1)) | (1u << (RRFW_MODE_JOINT_VELOCITY - 1));
+    d->state_rate_hz = (uint16_t)(o->rate_hz > 65535 ? 65535 : o->rate_hz);
+    d->watchdog_ms = (uint16_t)o->watchdog_ms;
+    d->ee_max_translation_m = 0.0; /* end-effector deltas are not supported by this arm */
+    d->ee_max_rotation_rad = 0.0;
+    for (int j = 0; j < o->joints; j++) {
+        d->joints[j].position_min = -3.0;
+        d->joints[j].position_max = 3.0;
+        d->joints[j].velocity_max = 2.0;
+        d->joints[j].effort_max = 50.0;
+    }
+    a->hold_reason = RRFW_HOLD_DISABLED;
+    a->last_step_ns = now_ns();
+}
+
+static void log_line(const arm *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void log_line(const arm *a, const char *fmt, ...)
+{
+    (void)a;
+    va_list args;
+    va_start(args, fmt);
+    fputs("rr-arm-endpoint: ", stderr);
+    vfprintf(stderr, fmt, args);
+    fputc('\n', stderr);
+    va_end(args);
+}
+
+static const char *status_detail(rrfw_status st)
+{
+    switch (st) {
+    case RRFW_TRUNCATED: return "fewer bytes than a header + trailer or than payload_length announces";
+    case RRFW_BAD_MAGIC: return "first four bytes are not 'RRFW'";
+    case RRFW_UNSUPPORTED_VERSION: return "protocol version is not 1";
+    case RRFW_OVERSIZED: return "frame or payload_length larger than the protocol maximum (1052 / 1024 bytes)";
+    case RRFW_LENGTH_MISMATCH: return "payload_length does not match the frame or the message type";
+    case RRFW_BAD_CRC: return "CRC32C trailer does not match header + payload";
+    case RRFW_UNKNOWN_TYPE: return "message type is not defined by the protocol";
+    case RRFW_BAD_PAYLOAD: return "a field is outside its domain (count, mode, reserved, NaN/Inf)";
+    case RRFW_SEQUENCE_REPEAT: return "sequence number equal to the last command seen";
+    case RRFW_SEQUENCE_BACKWARDS: return "sequence number lower than the last command seen";
+    case RRFW_WRONG_SESSION: return "addressed to another arm session";
+    case RRFW_EXPIRED: return "arrived at or after its expiry time";
+    case RRFW_NOT_ENABLED: return "arm is disabled, e-stopped or faulted";
+    case RRFW_UNEXPECTED_TYPE: return "valid frame of a type this channel does not carry";
+    case RRFW_OUT_OF_LIMITS: return "a value is outside the limits in the arm's description";
+    default: return "";
+    }
+}
+
+/* Counts and logs a rejected frame. Logs the first 20 of each reason, then every power of two,
+ * so a flood of bad frames cannot flood the log. */
+static void reject(arm *a, const char *channel, rrfw_status st, uint32_t sequence, size_t size, const char *extra)
+{
+    a->rejected[st]++;
+    a->fault_flags |= RRFW_FAULT_BAD_FRAMES;
+    uint32_t n = a->rejected[st];
+    if (a->opt.quiet || !(n <= 20 || (n & (n - 1)) == 0))
+        return;
+    log_line(a, "rejected %s frame (%zu bytes, sequence %u): %s: %s%s%s [%u so far]", channel, size, sequence,
+        rrfw_status_name(st), status_detail(st), extra ? "; " : "", extra ? extra : "", n);
+}
+
+static void hold(arm *a, uint16_t reason)
+{
+    for (int j = 0; j < a->opt.joints; j++) {
+        a->velocities[j] = 0.0;
+        a->targets[j] = a->positions[j];
+    }
+    a->mode = RRFW_MODE_JOINT_POSITION;
+    a->hold_reason = reason;
+}
+
+static uint32_t status_flags(const arm *a)
+{
+    uint32_t f = 0;
+    if (a->enabled) f |= RRFW_STATUS_ENABLED;
+    if (a->hold_reason != RRFW_HOLD_NONE) f |= RRFW_STATUS_HOLDING;
+    if (a->estop) f |= RRFW_STATUS_ESTOP;
+    if (a->fault_flags & RRFW_FAULT_OVER_EFFORT) f |= RRFW_STATUS_FAULT;
+    for (int j = 0; j < a->opt.joints; j++)
+        if (a->velocities[j] != 0.0) {
+            f |= RRFW_STATUS_MOVING;
+            break;
+        }
+    return f;
+}
+
+/* ---- joint model ----------------------------------------------------------------------------- */
+
+static void step_model(arm *a, uint64_t now)
+{
+    double dt = (double)(now - a->last_step_ns) * 1e-9;
+    a->last_step_ns = now;
+    if (dt <= 0)
+        return;
+    int moving = a->enabled && !a->estop && a->hold_reason == RRFW_HOLD_NONE;
+    for (int j = 0; j < a->opt.joints; j++) {
+        const rrfw_joint_limits *l = &a->description.joints[j];
+        double v = 0.0;
+        if (moving && a->mode == RRFW_MODE_JOINT_VELOCITY) {
+            v = a->targets[j];
+        } else if (moving || a->hold_reason != RRFW_HOLD_NONE) {
+            /* Position mode, and holding (target = where the joint was when the hold began). */
+            double err = a->targets[j] - a->positions[j];
+            double max_step = l->velocity_max * dt;
+            double s = err > max_step ? max_step : err < -max_step ? -max_step : err;
+            v = s / dt;
+        }
+        double p = a->positions[j] + v * dt;
+        if (p < l->position_min || p > l->position_max) {
+            p = p < l->position_min ? l->position_min : l->position_max;
+            v = 0.0;
+            a->fault_flags |= RRFW_FAULT_JOINT_LIMIT;
+        }
+        a->positions[j] = p;
+        a->velocities[j] = v;
+        a->efforts[j] = EFFORT_PER_VELOCITY * v;
+    }
+    if (moving) {
+        double err = a->gripper_target - a->gripper, max_step = GRIPPER_SPEED_PER_S * dt;
+        a->gripper += err > max_step ? max_step : err < -max_step ? -max_step : err;
+    }
+}
+
+static void fill_state(const arm *a, rrfw_state *s)
+{
+    memset(s, 0, sizeof *s);
+    s->session = a->session;
+    s->last_command_sequence = a->last_command_sequence_applied;
+    s->status_flags = status_flags(a);
+    s->fault_flags = a->fault_flags;
+    s->hold_reason = a->hold_reason;
+    s->joint_count = (uint8_t)a->opt.joints;
+    s->active_mode = a->commands_applied ? a->mode : 0;
+    s->commands_rejected = a->commands_rejected;
+    s->gripper_position = a->gripper;
+    s->gripper_effort = 10.0 * a->gripper;
+    /* Planar chain of equal links about z: a stand-in for forward kinematics. */
+    double angle = 0.0, x = 0.0, y = 0.0;
+    for (int j = 0; j < a->opt.joints; j++) {
+        angle += a->positions[j];
+        x += LINK_LENGTH_M * cos(angle);
+        y += LINK_LENGTH_M * sin(angle);
+        s->positions[j] = a->positions[j];
+        s->velocities[j] = a->velocities[j];
+        s->efforts[j] = a->efforts[j];
+    }
+    s->ee_pose[0] = x;
+    s->ee_pose[1] = y;
+    s->ee_pose[2] = 0.3;
+    s->ee_pose[3] = cos(angle / 2);
+    s->ee_pose[6] = sin(angle / 2);
+}
+
+/* ---- channels -------------------------------------------------------------------------------- */
+
+static int send_frame(void *socket, const rrfw_message *m)
+{
+    uint8_t buf[RRFW_MAX_FRAME];
+    size_t n = rrfw_encode(m, buf, sizeof buf);
+    if (n == 0)
+        return -1;
+    for (;;) {
+        int rc = zmq_send(socket, buf, n, ZMQ_DONTWAIT);
+        if (rc >= 0 || errno != EINTR)
+            return rc;
+    }
+}
+
+static void publish_state(arm *a, void *pub)
+{
+    rrfw_message m;
+    m.header.type = RRFW_STATE;
+    m.header.sequence = ++a->state_sequence;
+    m.header.timestamp_ns = now_ns();
+    fill_state(a, &m.body.state);
+    /* EAGAIN (no subscriber room) is fine: state is latest-only. */
+    (void)send_frame(pub, &m);
+}
+
+static void handle_command(arm *a, const uint8_t *frame, size_t size, uint64_t now)
+{
+    rrfw_message m;
+    memset(&m, 0, sizeof m);
+    rrfw_status st = rrfw_decode(frame, size, &m);
+    uint32_t seq = (st == RRFW_OK || size >= RRFW_HEADER_SIZE) ? m.header.sequence : 0;
+    if (st == RRFW_OK && m.header.type != RRFW_COMMAND)
+        st = RRFW_UNEXPECTED_TYPE;
+    if (st != RRFW_OK) {
+        a->commands_rejected++;
+        reject(a, "command", st, seq, size, NULL);
+        return;
+    }
+    if (a->have_command_sequence && seq <= a->last_command_sequence_seen) {
+        a->commands_rejected++;
+        char extra[64];
+        snprintf(extra, sizeof extra, "last seen %u", a->last_command_sequence_seen);
+        reject(a, "command", seq == a->last_command_sequence_seen ? RRFW_SEQUENCE_REPEAT : RRFW_SEQUENCE_BACKWARDS,
+            seq, size, extra);
+        return;
+    }
+    a->have_command_sequence = 1;
+    a->last_command_sequence_seen = seq;
+
+    const rrfw_command *c = &m.body.command;
+    rrfw_status verdict = RRFW_OK;
+    char extra[96] = "";
+    if (c->session != a->session) {
+        verdict = RRFW_WRONG_SESSION;
+        snprintf(extra, sizeof extra, "session %08X, this arm is %08X", c->session, a->session);
+    } else if (now >= c->expires_at_ns) {
+        verdict = RRFW_EXPIRED;
+        snprintf(extra, sizeof extra, "%.3f ms late", (double)(now - c->expires_at_ns) * 1e-6);
+    } else if (!a->enabled || a->estop || (a->fault_flags & RRFW_FAULT_OVER_EFFORT)) {
+        verdict = RRFW_NOT_ENABLED;
+    } else if (!(a->description.command_modes & (1u << (c->mode - 1)))) {
+        verdict = RRFW_BAD_PAYLOAD;
+        snprintf(extra, sizeof extra, "mode %u is not supported by this arm", c->mode);
+    } else if (c->value_count != a->opt.joints) {
+        verdict = RRFW_BAD_PAYLOAD;
+        snprintf(extra, sizeof extra, "%u values, this arm has %d joints", c->value_count, a->opt.joints);
+    } else if (!(c->gripper_target >= 0.0 && c->gripper_target <= 1.0)) {
+        verdict = RRFW_OUT_OF_LIMITS;
+        snprintf(extra, sizeof extra, "gripper target %g outside [0, 1]", c->gripper_target);
+    } else {
+        for (int j = 0; j < a->opt.joints && verdict == RRFW_OK; j++) {
+            const rrfw_joint_limits *l = &a->description.joints[j];
+            double v = c->values[j];
+            int ok = c->mode == RRFW_MODE_JOINT_POSITION ? (v >= l->position_min && v <= l->position_max)
+                                                         : (fabs(v) <= l->velocity_max);
+            if (!ok) {
+                verdict = RRFW_OUT_OF_LIMITS;
+                snprintf(extra, sizeof extra, "joint %d value %g", j, v);
+            }
+        }
+    }
+    if (verdict != RRFW_OK) {
+        a->commands_rejected++;
+        reject(a, "command", verdict, seq, size, extra);
+        return;
+    }
+    if (a->hold_reason == RRFW_HOLD_WATCHDOG && !a->opt.quiet)
+        log_line(a, "watchdog: valid command %u arrived, leaving hold", seq);
+    a->mode = c->mode;
+    for (int j = 0; j < a->opt.joints; j++)
+        a->targets[j] = c->values[j];
+    a->gripper_target = c->gripper_target;
+    a->hold_reason = RRFW_HOLD_NONE;
+    a->last_valid_command_ns = now;
+    a->last_command_sequence_applied = seq;
+    a->commands_applied++;
+}
+
+static void reply_ack(arm *a, void *rep, const rrfw_header *request, uint16_t result, uint16_t reason)
+{
+    rrfw_message m;
+    memset(&m, 0, sizeof m);
+    m.header.type = RRFW_ACK;
+    m.header.sequence = ++a->reply_sequence;
+    m.header.timestamp_ns = now_ns();
+    m.body.ack.session = a->session;
+    m.body.ack.request_sequence = request ? request->sequence : 0;
+    m.body.ack.request_type = request ? request->type : 0;
+    m.body.ack.result = result;
+    m.body.ack.reason = reason;
+    m.body.ack.status_flags = status_flags(a);
+    send_frame(rep, &m);
+}
+
+static void handle_control(arm *a, void *rep, const uint8_t *frame, size_t size, uint64_t now)
+{
+    rrfw_message m;
+    memset(&m, 0, sizeof m);
+    rrfw_status st = rrfw_decode(frame, size, &m);
+    int header_readable = st != RRFW_TRUNCATED && st != RRFW_OVERSIZED && st != RRFW_BAD_MAGIC;
+    if (st == RRFW_OK && (m.header.type == RRFW_STATE || m.header.type == RRFW_COMMAND || m.header.type == RRFW_ACK
+                          || m.header.type == RRFW_DESCRIPTION || m.header.type == RRFW_FAULT_REPORT))
+        st = RRFW_UNEXPECTED_TYPE;
+    if (st != RRFW_OK) {
+        reject(a, "control", st, header_readable ? m.header.sequence : 0, size, NULL);
+        reply_ack(a, rep, header_readable ? &m.header : NULL, RRFW_ACK_BAD_REQUEST, (uint16_t)st);
+        return;
+    }
+    uint16_t type = m.header.type;
+    if (type == RRFW_HELLO) {
+        if (m.body.hello.min_version > RRFW_VERSION || m.body.hello.max_version < RRFW_VERSION) {
+            if (!a->opt.quiet)
+                log_line(a, "hello from client %08X refused: it speaks versions %u..%u, this arm speaks %u",
+                    m.body.hello.client_id, m.body.hello.min_version, m.body.hello.max_version, RRFW_VERSION);
+            reply_ack(a, rep, &m.header, RRFW_ACK_UNSUPPORTED_VERSION, 0);
+            return;
+        }
+        /* A new runtime session: its command sequence numbers start again. */
+        a->have_command_sequence = 0;
+        if (!a->opt.quiet)
+            log_line(a, "hello from client %08X: version %u, session %08X", m.body.hello.client_id, RRFW_VERSION, a->session);
+        rrfw_message r;
+        memset(&r, 0, sizeof r);
+        r.header.type = RRFW_DESCRIPTION;
+        r.header.sequence = ++a->reply_sequence;
+        r.header.timestamp_ns = now_ns();
+        r.body.description = a->description;
+        send_frame(rep, &r);
+        return;
+    }
+    if (type == RRFW_FAULT_QUERY) {
+        rrfw_message r;
+        memset(&r, 0, sizeof r);
+        r.header.type = RRFW_FAULT_REPORT;
+        r.header.sequence = ++a->reply_sequence;
+        r.header.timestamp_ns = now_ns();
+        rrfw_fault_report *f = &r.body.fault_report;
+        f->session = a->session;
+        f->status_flags = status_flags(a);
+        f->fault_flags = a->fault_flags;
+        f->hold_reason = a->hold_reason;
+        f->watchdog_trips = a->watchdog_trips;
+        f->commands_applied = a->commands_applied;
+        f->last_command_sequence = a->last_command_sequence_applied;
+        memcpy(f->rejected, a->rejected, sizeof f->rejected);
+        send_frame(rep, &r);
+        return;
+    }
+    /* ESTOP is obeyed whatever session it names: stopping is always allowed. */
+    if (type == RRFW_ESTOP) {
+        a->estop = 1;
+        a->enabled = 0;
+        hold(a, RRFW_HOLD_ESTOP);
+        if (!a->opt.quiet)
+            log_line(a, "e-stop: latched, holding; RESET then ENABLE to move again");
+        reply_ack(a, rep, &m.header, RRFW_ACK_OK, 0);
+        return;
+    }
+    if (m.body.session_request.session != a->session) {
+        reject(a, "control", RRFW_WRONG_SESSION, m.header.sequence, size, NULL);
+        reply_ack(a, rep, &m.header, RRFW_ACK_WRONG_SESSION, RRFW_WRONG_SESSION);
+        return;
+    }
+    switch (type) {
+    case RRFW_HEARTBEAT:
+        reply_ack(a, rep, &m.header, RRFW_ACK_OK, 0);
+        return;
+    case RRFW_ENABLE:
+        if (a->estop) {
+            reply_ack(a, rep, &m.header, RRFW_ACK_REFUSED_ESTOP, 0);
+            return;
+        }
+        if (a->fault_flags & RRFW_FAULT_OVER_EFFORT) {
+            reply_ack(a, rep, &m.header, RRFW_ACK_REFUSED_FAULT, 0);
+            return;
+        }
+        if (!a->enabled) {
+            a->enabled = 1;
+            hold(a, RRFW_HOLD_NONE);
+            a->last_valid_command_ns = now; /* the watchdog counts from enabling */
+            if (!a->opt.quiet)
+                log_line(a, "enabled; watchdog %d ms", a->opt.watchdog_ms);
+        }
+        reply_ack(a, rep, &m.header, RRFW_ACK_OK, 0);
+        return;
+    case RRFW_DISABLE:
+        a->enabled = 0;
+        hold(a, a->estop ? RRFW_HOLD_ESTOP : RRFW_HOLD_DISABLED);
+        reply_ack(a, rep, &m.header, RRFW_ACK_OK, 0);
+        return;
+    case RRFW_RESET:
+        a->estop = 0;
+        a->enabled = 0;
+        a->fault_flags = 0;
+        hold(a, RRFW_HOLD_DISABLED);
+        if (!a->opt.quiet)
+            log_line(a, "reset: e-stop and faults cleared, disabled");
+        reply_ack(a, rep, &m.header, RRFW_ACK_OK, 0);
+        return;
+    default:
+        reply_ack(a, rep, &m.header, RRFW_ACK_BAD_REQUEST, RRFW_UNEXPECTED_TYPE);
+        return;
+    }
+}
+
+static void check_watchdog(arm *a, uint64_t now)
+{
+    if (!a->enabled || a->estop || a->hold_reason != RRFW_HOLD_NONE)
+        return;
+    uint64_t limit = (uint64_t)a->opt.watchdog_ms * 1000000ull;
+    if (now - a->last_valid_command_ns <= limit)
+        return;
+    hold(a, RRFW_HOLD_WATCHDOG);
+    a->watchdog_trips++;
+    a->fault_flags |= RRFW_FAULT_WATCHDOG;
+    if (!a->opt.quiet)
+        log_line(a, "watchdog: no valid command for %.1f ms (limit %d ms); holding at the current position",
+            (double)(now - a->last_valid_command_ns) * 1e-6, a->opt.watchdog_ms);
+}
+
+/* ---- sockets --------------------------------------------------------------------------------- */
+
+static void *open_socket(void *ctx, int type, const char *address, int conflate, int limit_size)
+{
+    void *s = zmq_socket(ctx, type);
+    if (!s)
+        return NULL;
+    int zero = 0, one = 1;
+    int64_t max_message = RRFW_SOCKET_MAX_MESSAGE;
+    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+    if (conflate)
+        zmq_setsockopt(s, ZMQ_CONFLATE, &one, sizeof one);
+    if (limit_size)
+        zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max_message, sizeof max_message);
+    if (type == ZMQ_SUB)
+        zmq_setsockopt(s, ZMQ_SUBSCRIBE, "", 0);
+    if (zmq_bind(s, address) != 0) {
+        fprintf(stderr, "rr-arm-endpoint: cannot bind %s: %s\n", address, zmq_strerror(zmq_errno()));
+        zmq_close(s);
+        return NULL;
+    }
+    return s;
+}
+
+/* Receives one message without waiting; returns its size, or -1 when there is none. */
+static int receive(void *socket, zmq_msg_t *msg)
+{
+    for (;;) {
+        int rc = zmq_msg_recv(msg, socket, ZMQ_DONTWAIT);
+        if (rc >= 0 || errno != EINTR)
+            return rc;
+    }
+}
+
+int main(int argc, char **argv)
+{
+    options opt;
+    if (!parse_options(argc, argv, &opt))
+        return 2;
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+
+    static arm a;
+    arm_init(&a, &opt);
+
+    void *ctx = zmq_ctx_new();
+    void *state_pub = open_socket(ctx, ZMQ_PUB, opt.state_address, 1, 0);
+    void *command_sub = state_pub ? open_socket(ctx, ZMQ_SUB, opt.command_address, 1, 1) : NULL;
+    void *control_rep = command_sub ? open_socket(ctx, ZMQ_REP, opt.control_address, 0, 1) : NULL;
+    void *echo_rep = NULL;
+    if (control_rep && opt.echo_address)
+        echo_rep = open_socket(ctx, ZMQ_REP, opt.echo_address, 0, 1);
+    if (!control_rep || (opt.echo_address && !echo_rep)) {
+        if (state_pub) zmq_close(state_pub);
+        if (command_sub) zmq_close(command_sub);
+        if (control_rep) zmq_close(control_rep);
+        zmq_ctx_term(ctx);
+        return 1;
+    }
+    printf("rr-arm-endpoint: ready session=%08X joints=%d rate=%d watchdog-ms=%d state=%s command=%s control=%s\n",
+        a.session, opt.joints, opt.rate_hz, opt.watchdog_ms, opt.state_address, opt.command_address,
+        opt.control_address);
+    fflush(stdout);
+
+    uint64_t period = 1000000000ull / (uint64_t)opt.rate_hz;
+    uint64_t next_state = now_ns();
+    zmq_msg_t msg;
+    zmq_msg_init(&msg);
+    zmq_pollitem_t items[3] = {
+        { command_sub, 0, ZMQ_POLLIN, 0 },
+        { control_rep, 0, ZMQ_POLLIN, 0 },
+        { echo_rep, 0, ZMQ_POLLIN, 0 },
+    };
+    int item_count = echo_rep ? 3 : 2;
+
+    while (!stop_requested) {
+        uint64_t now = now_ns();
+        long timeout_ms = next_state > now ? (long)((next_state - now + 999999) / 1000000) : 0;
+        int rc = zmq_poll(items, item_count, timeout_ms);
+        if (rc < 0) {
+            if (errno == EINTR)
+                continue;
+            fprintf(stderr, "rr-arm-endpoint: zmq_poll failed: %s\n", zmq_strerror(errno));
+            break;
+        }
+        now = now_ns();
+        step_model(&a, now);
+        int applied_before = (int)a.commands_applied;
+        if (items[0].revents & ZMQ_POLLIN) {
+            int n;
+            while ((n = receive(command_sub, &msg)) >= 0)
+                handle_command(&a, zmq_msg_data(&msg), (size_t)n, now);
+        }
+        if (items[1].revents & ZMQ_POLLIN) {
+            int n = receive(control_rep, &msg);
+            if (n >= 0)
+                handle_control(&a, control_rep, zmq_msg_data(&msg), (size_t)n, now);
+        }
+        if (item_count == 3 && (items[2].revents & ZMQ_POLLIN)) {
+            int n = receive(echo_rep, &msg);
+            if (n >= 0)
+                while (zmq_msg_send(&msg, echo_rep, 0) < 0 && errno == EINTR) { }
+        }
+        check_watchdog(&a, now);
+        if (now >= next_state || (int)a.commands_applied != applied_before) {
+            publish_state(&a, state_pub);
+            if (now >= next_state)
+                next_state = now - next_state > period ? now + period : next_state + period;
+        }
+    }
+
+    zmq_msg_close(&msg);
+    zmq_close(state_pub);
+    zmq_close(command_sub);
+    zmq_close(control_rep);
+    if (echo_rep)
+        zmq_close(echo_rep);
+    zmq_ctx_term(ctx);
+    if (!opt.quiet)
+        log_line(&a, "stopped: %u commands applied, %u rejected, %u watchdog trips", a.commands_applied,
+            a.commands_rejected, a.watchdog_trips);
+    return 0;
+}
