@@ -2,11 +2,14 @@
 """Side by side: RobotRuntime.Tensors against PyTorch 1.13 (Debian python3-torch, CPU eager,
 OpenBLAS) on the same shapes, at 1 and 2 threads, one process per engine and thread count.
 
-    /usr/bin/python3 benchmarks/tensors_vs_pytorch.py          (from the repository root)
+    /usr/bin/python3 benchmarks/tensors_vs_pytorch.py [ROUNDS]  (from the repository root; default 3)
 
 Needs: python3-torch, libopenblas0-pthread (loaded with LD_PRELOAD for fair timings, see
 /work/shared/NATIVE-NOTES.md), and a Release build of benchmarks/RobotRuntime.Benchmarks.
-Prints medians in ms and the ratio PyTorch time / engine time (> 1: the engine is faster).
+Prints medians in ms and the ratio PyTorch time / engine time (> 1: the engine is faster). The
+machine is shared, so each thread count runs ROUNDS alternating engine/PyTorch processes and
+reports, per measurement, the median over rounds of each side and the median of the per-round
+ratios.
 The world-model step is defined identically in Tensors/WorldModelStep.cs.
 """
 import os
@@ -116,17 +119,28 @@ def main():
     import torch
     print(f"PyTorch {torch.__version__} (OpenBLAS via LD_PRELOAD: {os.path.exists(OPENBLAS)}); "
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+    print(f"{rounds} alternating rounds per thread count; load average before: {os.getloadavg()[0]:.1f}")
     print(f"{'measurement':<26}{'threads':>8}{'engine ms':>12}{'torch ms':>12}{'torch/engine':>14}  notes")
     for threads in (1, 2):
-        engine = run_engine(threads)
-        reference = run_torch(threads)
-        peak = engine.get("fma_peak_1core")
-        if peak:
-            print(f"{'fma_peak_1core':<26}{threads:>8}{peak[0] * 1e3:>12.3f}{'':>12}{'':>14}  {peak[1]}")
-        for name, (t_ref, extra_ref) in reference.items():
-            t_eng, extra_eng = engine[name]
-            print(f"{name:<26}{threads:>8}{t_eng * 1e3:>12.3f}{t_ref * 1e3:>12.3f}{t_ref / t_eng:>14.2f}  "
-                  f"engine {extra_eng}; torch {extra_ref}")
+        engines, references = [], []
+        for _ in range(rounds):
+            engines.append(run_engine(threads))
+            references.append(run_torch(threads))
+        peak = [e["fma_peak_1core"] for e in engines]
+        gflops = sorted(float(p[1].split("=")[1]) for p in peak)
+        print(f"{'fma_peak_1core':<26}{threads:>8}{sorted(p[0] for p in peak)[len(peak) // 2] * 1e3:>12.3f}"
+              f"{'':>12}{'':>14}  gflops={gflops[len(gflops) // 2]:.1f}")
+        for name in references[0]:
+            t_eng = sorted(e[name][0] for e in engines)[rounds // 2]
+            t_ref = sorted(r[name][0] for r in references)[rounds // 2]
+            ratio = sorted(r[name][0] / e[name][0] for e, r in zip(engines, references))[rounds // 2]
+            extra = engines[0][name][1]
+            if name.startswith("linear_"):
+                m, k, n = map(int, name[len("linear_"):].split("x"))
+                extra = f"engine gflops={2 * m * n * k / t_eng / 1e9:.1f}; torch gflops={2 * m * n * k / t_ref / 1e9:.1f}"
+            print(f"{name:<26}{threads:>8}{t_eng * 1e3:>12.3f}{t_ref * 1e3:>12.3f}{ratio:>14.2f}  {extra}")
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":
