@@ -6,7 +6,9 @@ OpenBLAS) on the same shapes, at 1 and 2 threads, one process per engine and thr
 
 Needs: python3-torch, libopenblas0-pthread (loaded with LD_PRELOAD for fair timings, see
 /work/shared/NATIVE-NOTES.md), and a Release build of benchmarks/RobotRuntime.Benchmarks.
-Prints medians in ms and the ratio PyTorch time / engine time (> 1: the engine is faster). The
+Prints medians in ms and the ratio PyTorch time / engine time (> 1: the engine is faster); the
+row "mlp_forward vs ORT" compares instead with ONNX Runtime running the engine's exported MLP
+(batch 512, three 512-wide Linear-LayerNorm-Mish layers) in the engine's process. The
 machine is shared, so each thread count runs ROUNDS alternating engine/PyTorch processes and
 reports, per measurement, the median over rounds of each side and the median of the per-round
 ratios.
@@ -140,6 +142,12 @@ def main():
                 m, k, n = map(int, name[len("linear_"):].split("x"))
                 extra = f"engine gflops={2 * m * n * k / t_eng / 1e9:.1f}; torch gflops={2 * m * n * k / t_ref / 1e9:.1f}"
             print(f"{name:<26}{threads:>8}{t_eng * 1e3:>12.3f}{t_ref * 1e3:>12.3f}{ratio:>14.2f}  {extra}")
+        if "mlp_forward_engine" in engines[0]:
+            # Engine against ONNX Runtime on the engine's exported MLP, both in the engine's process.
+            t_eng = sorted(e["mlp_forward_engine"][0] for e in engines)[rounds // 2]
+            ort = sorted(float(e["mlp_forward_engine"][1].split()[0].split("=")[1]) / 1e3 for e in engines)[rounds // 2]
+            print(f"{'mlp_forward vs ORT':<26}{threads:>8}{t_eng * 1e3:>12.3f}{ort * 1e3:>12.3f}{ort / t_eng:>14.2f}  "
+                  f"peer column is ONNX Runtime 1.30 (same process, exported model), not PyTorch")
     print(f"load average after: {os.getloadavg()[0]:.1f}")
 
 
