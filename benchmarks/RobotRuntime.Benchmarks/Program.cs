@@ -7,6 +7,10 @@ using RobotRuntime.Benchmarks.Vision;
 if (args.Length > 0 && args[0] == "pvr-latency")
     return PvrLatency.Run(args);
 
+// capture-latency: frame capture → embedding ready, from a video file and the ZeroMQ frame stream.
+if (args.Length > 0 && args[0] == "capture-latency")
+    return CaptureLatency.Run(args);
+
 // Side-by-side comparisons that need per-exchange distributions run as their own verb.
 if (args.Length > 0 && args[0] == FirmwareLinkRoundTrip.Verb)
     return FirmwareLinkRoundTrip.Run(args[1..]);

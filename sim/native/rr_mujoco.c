@@ -2,6 +2,8 @@
 
 #include <GL/osmesa.h>
 #include <mujoco/mujoco.h>
+#include <mujoco/mjxmacro.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -164,4 +166,376 @@ done:
   if (gl) OSMesaDestroyContext(gl);
   free(gl_buffer);
   return result;
+}
+
+/* ---- guards -------------------------------------------------------------------------------- */
+
+/* Runs a block of MuJoCo calls with error_target set, so an mju_error inside returns
+ * RRMJ_ERR_MUJOCO (message set by on_mujoco_error) instead of ending the process. */
+#define GUARDED(block)                                   \
+  do {                                                   \
+    jmp_buf target_;                                     \
+    jmp_buf* previous_ = error_target;                   \
+    error_target = &target_;                             \
+    if (setjmp(target_)) {                               \
+      error_target = previous_;                          \
+      return RRMJ_ERR_MUJOCO;                            \
+    }                                                    \
+    block;                                               \
+    error_target = previous_;                            \
+  } while (0)
+
+#define REQUIRE(condition, ...)       \
+  do {                                \
+    if (!(condition)) {               \
+      set_error(__VA_ARGS__);         \
+      return RRMJ_ERR_ARGUMENT;       \
+    }                                 \
+  } while (0)
+
+/* ---- models and data ------------------------------------------------------------------------ */
+
+int rrmj_model_load_xml(const char* xml, mjModel** model) {
+  last_error[0] = 0;
+  REQUIRE(model, "model out-pointer is NULL");
+  *model = NULL;
+  REQUIRE(xml, "MJCF text is NULL");
+  size_t length = strlen(xml);
+  REQUIRE(length > 0, "MJCF text is empty; expected a <mujoco> document");
+  mjVFS* vfs = malloc(sizeof *vfs);
+  if (!vfs) { set_error("out of memory"); return RRMJ_ERR_MODEL; }
+  mj_defaultVFS(vfs);
+  if (mj_makeEmptyFileVFS(vfs, "model.xml", (int)length) != 0) {
+    free(vfs);
+    set_error("could not place the MJCF text (%zu bytes) in MuJoCo's virtual file system", length);
+    return RRMJ_ERR_MODEL;
+  }
+  memcpy(vfs->filedata[mj_findFileVFS(vfs, "model.xml")], xml, length);
+  char load_error[1000] = "";
+  mjModel* volatile loaded = NULL;
+  jmp_buf target;
+  jmp_buf* previous = error_target;
+  error_target = &target;
+  if (setjmp(target) == 0) loaded = mj_loadXML("model.xml", vfs, load_error, sizeof load_error);
+  error_target = previous;
+  mj_deleteVFS(vfs);
+  free(vfs);
+  if (!loaded) {
+    if (load_error[0]) set_error("MuJoCo rejected the MJCF: %s", load_error);
+    else if (!last_error[0]) set_error("MuJoCo rejected the MJCF without a message");
+    return RRMJ_ERR_MODEL;
+  }
+  last_error[0] = 0; /* warnings during a successful load are not errors */
+  *model = loaded;
+  return RRMJ_OK;
+}
+
+void rrmj_model_free(mjModel* model) {
+  if (model) mj_deleteModel(model);
+}
+
+int rrmj_model_size(const mjModel* model, const char* name, int* value) {
+  last_error[0] = 0;
+  REQUIRE(model && name && value, "model, name and value must not be NULL");
+#define X(field) \
+  if (strcmp(name, #field) == 0) { *value = model->field; return RRMJ_OK; }
+  MJMODEL_INTS
+#undef X
+  set_error("mjModel has no int size named '%s' (expected one of nq, nv, nu, nbody, ngeom, ... as in mjxmacro.h)", name);
+  return RRMJ_ERR_NOT_FOUND;
+}
+
+/* Element type of an array field from its pointer type; -1 for struct arrays (e.g. contacts). */
+#define TYPE_CODE(pointer) \
+  _Generic((pointer), double*: RRMJ_TYPE_DOUBLE, float*: RRMJ_TYPE_FLOAT, int*: RRMJ_TYPE_INT, unsigned char*: RRMJ_TYPE_BYTE, char*: RRMJ_TYPE_BYTE, default: -1)
+
+int rrmj_model_field(mjModel* model, const char* name, void** address, int* rows, int* columns, int* type) {
+  last_error[0] = 0;
+  REQUIRE(model && name && address && rows && columns && type, "model, name and out-pointers must not be NULL");
+  MJMODEL_POINTERS_PREAMBLE(model)
+#define X(element, field, row_count, column_count)                   \
+  if (strcmp(name, #field) == 0) {                                   \
+    *address = model->field;                                         \
+    *rows = model->row_count;                                        \
+    *columns = column_count;                                         \
+    *type = TYPE_CODE(model->field);                                 \
+    return RRMJ_OK;                                                  \
+  }
+  MJMODEL_POINTERS
+#undef X
+  (void)nuser_body; (void)nuser_jnt; (void)nuser_geom; (void)nuser_site; (void)nuser_cam;
+  (void)nuser_tendon; (void)nuser_actuator; (void)nuser_sensor; (void)nq; (void)nv; (void)na; (void)nu; (void)nmocap;
+  set_error("mjModel has no array named '%s' (expected a name from mjxmacro.h's MJMODEL_POINTERS, e.g. geom_rgba)", name);
+  return RRMJ_ERR_NOT_FOUND;
+}
+
+int rrmj_model_get_timestep(const mjModel* model, double* seconds) {
+  last_error[0] = 0;
+  REQUIRE(model && seconds, "model and seconds must not be NULL");
+  *seconds = model->opt.timestep;
+  return RRMJ_OK;
+}
+
+int rrmj_model_set_timestep(mjModel* model, double seconds) {
+  last_error[0] = 0;
+  REQUIRE(model, "model must not be NULL");
+  REQUIRE(seconds > 0 && seconds <= 1, "timestep must be in (0, 1] seconds, got %g", seconds);
+  model->opt.timestep = seconds;
+  return RRMJ_OK;
+}
+
+static int object_type(const char* kind) {
+  static const struct { const char* name; int type; } kinds[] = {
+      {"body", mjOBJ_BODY},         {"joint", mjOBJ_JOINT},     {"geom", mjOBJ_GEOM},
+      {"site", mjOBJ_SITE},         {"camera", mjOBJ_CAMERA},   {"light", mjOBJ_LIGHT},
+      {"material", mjOBJ_MATERIAL}, {"texture", mjOBJ_TEXTURE}, {"actuator", mjOBJ_ACTUATOR},
+      {"sensor", mjOBJ_SENSOR},     {"mesh", mjOBJ_MESH},       {"tendon", mjOBJ_TENDON},
+  };
+  for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; ++i)
+    if (strcmp(kind, kinds[i].name) == 0) return kinds[i].type;
+  return mjOBJ_UNKNOWN;
+}
+
+int rrmj_name_to_id(const mjModel* model, const char* kind, const char* name, int* id) {
+  last_error[0] = 0;
+  REQUIRE(model && kind && name && id, "model, kind, name and id must not be NULL");
+  int type = object_type(kind);
+  REQUIRE(type != mjOBJ_UNKNOWN, "unknown object kind '%s' (expected body, joint, geom, site, camera, light, material, texture, actuator, sensor, mesh or tendon)", kind);
+  int found = -1;
+  GUARDED(found = mj_name2id(model, type, name));
+  if (found < 0) {
+    set_error("the model has no %s named '%s'", kind, name);
+    *id = -1;
+    return RRMJ_ERR_NOT_FOUND;
+  }
+  *id = found;
+  return RRMJ_OK;
+}
+
+int rrmj_data_make(const mjModel* model, mjData** data) {
+  last_error[0] = 0;
+  REQUIRE(model && data, "model and data out-pointer must not be NULL");
+  *data = NULL;
+  mjData* volatile made = NULL;
+  GUARDED(made = mj_makeData(model));
+  if (!made) { set_error("MuJoCo could not allocate mjData (out of memory?)"); return RRMJ_ERR_MUJOCO; }
+  *data = made;
+  return RRMJ_OK;
+}
+
+void rrmj_data_free(mjData* data) {
+  if (data) mj_deleteData(data);
+}
+
+int rrmj_data_field(const mjModel* model, mjData* data, const char* name, void** address, int* rows, int* columns, int* type) {
+  last_error[0] = 0;
+  REQUIRE(model && data && name && address && rows && columns && type, "model, data, name and out-pointers must not be NULL");
+  MJDATA_POINTERS_PREAMBLE(model)
+#define X(element, field, row_count, column_count) \
+  if (strcmp(name, #field) == 0) {                 \
+    *address = data->field;                        \
+    *rows = model->row_count;                      \
+    *columns = column_count;                       \
+    *type = TYPE_CODE(data->field);                \
+    return RRMJ_OK;                                \
+  }
+  MJDATA_POINTERS
+#undef X
+  (void)nv; (void)njmax;
+  set_error("mjData has no array named '%s' (expected a name from mjxmacro.h's MJDATA_POINTERS, e.g. qpos)", name);
+  return RRMJ_ERR_NOT_FOUND;
+}
+
+int rrmj_data_get_time(const mjData* data, double* seconds) {
+  last_error[0] = 0;
+  REQUIRE(data && seconds, "data and seconds must not be NULL");
+  *seconds = data->time;
+  return RRMJ_OK;
+}
+
+int rrmj_reset(const mjModel* model, mjData* data) {
+  last_error[0] = 0;
+  REQUIRE(model && data, "model and data must not be NULL");
+  GUARDED(mj_resetData(model, data));
+  return RRMJ_OK;
+}
+
+int rrmj_forward(const mjModel* model, mjData* data) {
+  last_error[0] = 0;
+  REQUIRE(model && data, "model and data must not be NULL");
+  GUARDED(mj_forward(model, data));
+  return RRMJ_OK;
+}
+
+int rrmj_step(const mjModel* model, mjData* data, int count) {
+  last_error[0] = 0;
+  REQUIRE(model && data, "model and data must not be NULL");
+  REQUIRE(count >= 0, "step count must be >= 0, got %d", count);
+  GUARDED(for (int i = 0; i < count; ++i) mj_step(model, data));
+  return RRMJ_OK;
+}
+
+int rrmj_jacobian_site(const mjModel* model, const mjData* data, int site, double* jacobian, int capacity) {
+  last_error[0] = 0;
+  REQUIRE(model && data && jacobian, "model, data and jacobian must not be NULL");
+  REQUIRE(site >= 0 && site < model->nsite, "site id %d out of range 0..%d", site, model->nsite - 1);
+  REQUIRE(capacity >= 3 * model->nv, "jacobian holds %d doubles, 3*nv = %d needed", capacity, 3 * model->nv);
+  GUARDED(mj_jacSite(model, data, jacobian, NULL, site));
+  return RRMJ_OK;
+}
+
+/* ---- rendering ------------------------------------------------------------------------------- */
+
+struct rrmj_renderer {
+  OSMesaContext gl;
+  unsigned char* gl_buffer;
+  unsigned char* bottom_up;
+  int width, height;
+  pthread_t owner;
+  mjvScene scene;
+  mjrContext context;
+  mjvOption option;
+  int scene_made, context_made;
+};
+
+static int bind(rrmj_renderer* renderer) {
+  if (!OSMesaMakeCurrent(renderer->gl, renderer->gl_buffer, GL_UNSIGNED_BYTE, renderer->width, renderer->height)) {
+    set_error("could not make the renderer's OSMesa context current");
+    return RRMJ_ERR_GL;
+  }
+  return RRMJ_OK;
+}
+
+/* The context is never left current, so it can be freed from any thread. */
+static void unbind(void) { OSMesaMakeCurrent(NULL, NULL, 0, 0, 0); }
+
+void rrmj_renderer_free(rrmj_renderer* renderer) {
+  if (!renderer) return;
+  if (renderer->gl && bind(renderer) == RRMJ_OK) {
+    jmp_buf target;
+    jmp_buf* previous = error_target;
+    error_target = &target;
+    if (setjmp(target) == 0 && renderer->context_made) mjr_freeContext(&renderer->context);
+    error_target = previous;
+    unbind();
+  }
+  if (renderer->scene_made) mjv_freeScene(&renderer->scene);
+  if (renderer->gl) OSMesaDestroyContext(renderer->gl);
+  free(renderer->gl_buffer);
+  free(renderer->bottom_up);
+  free(renderer);
+}
+
+int rrmj_renderer_create(mjModel* model, int width, int height, rrmj_renderer** out) {
+  last_error[0] = 0;
+  REQUIRE(model && out, "model and renderer out-pointer must not be NULL");
+  *out = NULL;
+  REQUIRE(width > 0 && height > 0 && width <= 4096 && height <= 4096, "width and height must be in 1..4096, got %dx%d", width, height);
+  rrmj_renderer* renderer = calloc(1, sizeof *renderer);
+  if (!renderer) { set_error("out of memory"); return RRMJ_ERR_GL; }
+  renderer->width = width;
+  renderer->height = height;
+  renderer->owner = pthread_self();
+  renderer->gl = OSMesaCreateContextExt(OSMESA_RGBA, 24, 8, 0, NULL);
+  renderer->gl_buffer = malloc((size_t)width * height * 4);
+  renderer->bottom_up = malloc((size_t)width * height * 3);
+  if (!renderer->gl || !renderer->gl_buffer || !renderer->bottom_up || bind(renderer) != RRMJ_OK) {
+    set_error("could not create an OSMesa offscreen GL context of %dx%d", width, height);
+    rrmj_renderer_free(renderer);
+    return RRMJ_ERR_GL;
+  }
+  model->vis.global.offwidth = width;
+  model->vis.global.offheight = height;
+  jmp_buf target;
+  jmp_buf* previous = error_target;
+  error_target = &target;
+  if (setjmp(target)) {
+    error_target = previous;
+    unbind();
+    rrmj_renderer_free(renderer);
+    return RRMJ_ERR_MUJOCO;
+  }
+  mjv_defaultOption(&renderer->option);
+  mjv_defaultScene(&renderer->scene);
+  mjv_makeScene(model, &renderer->scene, 1000);
+  renderer->scene_made = 1;
+  /* Shadows and reflections cost most of a software-rendered frame and the tasks need neither. */
+  renderer->scene.flags[mjRND_SHADOW] = 0;
+  renderer->scene.flags[mjRND_REFLECTION] = 0;
+  mjr_defaultContext(&renderer->context);
+  mjr_makeContext(model, &renderer->context, mjFONTSCALE_100);
+  renderer->context_made = 1;
+  mjr_setBuffer(mjFB_OFFSCREEN, &renderer->context);
+  error_target = previous;
+  if (renderer->context.currentBuffer != mjFB_OFFSCREEN) {
+    set_error("MuJoCo has no offscreen framebuffer in this GL context");
+    unbind();
+    rrmj_renderer_free(renderer);
+    return RRMJ_ERR_GL;
+  }
+  unbind();
+  *out = renderer;
+  return RRMJ_OK;
+}
+
+static int check_owner(const rrmj_renderer* renderer) {
+  if (!pthread_equal(renderer->owner, pthread_self())) {
+    set_error("the renderer's GL context belongs to the thread that created it; render from that thread");
+    return RRMJ_ERR_THREAD;
+  }
+  return RRMJ_OK;
+}
+
+int rrmj_renderer_upload_texture(rrmj_renderer* renderer, const mjModel* model, int texture_id) {
+  last_error[0] = 0;
+  if (!renderer) { set_error("no render context: create a renderer before uploading textures"); return RRMJ_ERR_GL; }
+  REQUIRE(model, "model must not be NULL");
+  REQUIRE(texture_id >= 0 && texture_id < model->ntex, "texture id %d out of range 0..%d", texture_id, model->ntex - 1);
+  int status = check_owner(renderer);
+  if (status != RRMJ_OK) return status;
+  if ((status = bind(renderer)) != RRMJ_OK) return status;
+  jmp_buf target;
+  jmp_buf* previous = error_target;
+  error_target = &target;
+  if (setjmp(target) == 0) mjr_uploadTexture(model, &renderer->context, texture_id);
+  else status = RRMJ_ERR_MUJOCO;
+  error_target = previous;
+  unbind();
+  return status;
+}
+
+int rrmj_render(rrmj_renderer* renderer, const mjModel* model, mjData* data, int camera_id, int width, int height, unsigned char* rgb, int rgb_capacity) {
+  last_error[0] = 0;
+  if (!renderer) { set_error("no render context: create a renderer (rrmj_renderer_create) before rendering"); return RRMJ_ERR_GL; }
+  REQUIRE(model && data, "model and data must not be NULL");
+  REQUIRE(camera_id >= 0 && camera_id < model->ncam, "camera id %d out of range 0..%d", camera_id, model->ncam - 1);
+  REQUIRE(width > 0 && height > 0 && width <= renderer->width && height <= renderer->height,
+          "image size %dx%d must be within the renderer's %dx%d", width, height, renderer->width, renderer->height);
+  REQUIRE(rgb && rgb_capacity >= width * height * 3, "rgb buffer holds %d bytes, %d needed for %dx%d RGB", rgb_capacity, width * height * 3, width, height);
+  int status = check_owner(renderer);
+  if (status != RRMJ_OK) return status;
+  if ((status = bind(renderer)) != RRMJ_OK) return status;
+  mjvCamera camera;
+  mjv_defaultCamera(&camera);
+  camera.type = mjCAMERA_FIXED;
+  camera.fixedcamid = camera_id;
+  mjrRect viewport = {0, 0, width, height};
+  jmp_buf target;
+  jmp_buf* previous = error_target;
+  error_target = &target;
+  if (setjmp(target) == 0) {
+    mjv_updateScene(model, data, &renderer->option, NULL, &camera, mjCAT_ALL, &renderer->scene);
+    mjr_render(viewport, &renderer->scene, &renderer->context);
+    mjr_readPixels(renderer->bottom_up, NULL, viewport, &renderer->context);
+  } else {
+    status = RRMJ_ERR_MUJOCO;
+  }
+  error_target = previous;
+  unbind();
+  if (status != RRMJ_OK) return status;
+  /* OpenGL returns rows bottom-up; callers get images top row first. */
+  size_t row_bytes = (size_t)width * 3;
+  for (int row = 0; row < height; ++row)
+    memcpy(rgb + row * row_bytes, renderer->bottom_up + (size_t)(height - 1 - row) * row_bytes, row_bytes);
+  return RRMJ_OK;
 }

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using RobotRuntime.Cli.Doctor;
+using RobotRuntime.Cli.Sim;
 
 namespace RobotRuntime.Cli;
 
@@ -11,6 +12,7 @@ public static class RrCommand
     {
         var root = new RootCommand("rr — RobotRuntime: vision-based, model-based RL control for robot arms.");
         root.Subcommands.Add(DoctorCommand.Create());
+        root.Subcommands.Add(SimCommand.Create());
         return root;
     }
 }

@@ -44,3 +44,16 @@ public sealed class DoctorProcessTests
         }
     }
 }
+
+public sealed class ScriptTests
+{
+    [Fact]
+    public void TheRrScriptTheReadmeNamesRunsDoctor()
+    {
+        var result = RrProcess.RunScript("scripts/rr", TimeSpan.FromMinutes(3), "doctor", "--json");
+
+        Assert.True(result.ExitCode == 0, $"scripts/rr doctor --json exited {result.ExitCode}:\n{result.Output}\n{result.Error}");
+        Assert.StartsWith("[", result.Output.TrimStart());
+        Assert.Contains("\"name\": \"ONNX Runtime\"", result.Output);
+    }
+}

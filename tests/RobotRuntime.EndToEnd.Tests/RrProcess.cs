@@ -22,16 +22,25 @@ internal static class RrProcess
         }
     }
 
-    public static Result Run(IReadOnlyDictionary<string, string?> environment, TimeSpan timeout, params string[] arguments)
+    /// <summary>Runs the built rr.dll with <paramref name="arguments"/>.</summary>
+    public static Result Run(IReadOnlyDictionary<string, string?> environment, TimeSpan timeout, params string[] arguments) =>
+        Start("dotnet", ["exec", RrDll, .. arguments], environment, timeout);
+
+    /// <summary>Runs a script of the repository (e.g. scripts/rr) with bash.</summary>
+    public static Result RunScript(string script, TimeSpan timeout, params string[] arguments)
     {
-        var start = new ProcessStartInfo("dotnet")
+        var repository = NativeLibraryLocator.FindRepositoryRoot(AppContext.BaseDirectory)!;
+        return Start("bash", [Path.Combine(repository, script), .. arguments], new Dictionary<string, string?>(), timeout);
+    }
+
+    private static Result Start(string program, string[] arguments, IReadOnlyDictionary<string, string?> environment, TimeSpan timeout)
+    {
+        var start = new ProcessStartInfo(program)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        start.ArgumentList.Add("exec");
-        start.ArgumentList.Add(RrDll);
         foreach (var argument in arguments)
             start.ArgumentList.Add(argument);
         foreach (var (key, value) in environment)
@@ -43,7 +52,7 @@ internal static class RrProcess
         if (!process.WaitForExit(timeout))
         {
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"rr {string.Join(' ', arguments)} did not finish in {timeout.TotalSeconds} s");
+            throw new TimeoutException($"{program} {string.Join(' ', arguments)} did not finish in {timeout.TotalSeconds} s");
         }
         process.WaitForExit();
         return new Result(process.ExitCode, output.Result, error.Result);

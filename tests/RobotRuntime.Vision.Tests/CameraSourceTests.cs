@@ -145,3 +145,47 @@ public sealed class CameraSourceTests
         Assert.Contains("test-double", CameraFactory.Backends);
     }
 }
+
+public sealed class PushCameraSourceTests
+{
+    [Fact]
+    public void PushedImagesAreReadWithTheProducersCaptureTime()
+    {
+        using var camera = new PushCameraSource("sim-wrist", 2, 2);
+        camera.Start();
+        var captured = RobotRuntime.Timing.MonotonicClock.NowNanoseconds - 5_000_000;
+        Assert.True(camera.Push(new byte[] { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 }, captured));
+        Assert.False(camera.Push(new byte[3], captured));
+
+        var frame = new CameraFrame(2, 2);
+        Assert.Equal(CameraReadStatus.Ok, camera.Read(frame, TimeSpan.FromSeconds(10)));
+
+        Assert.Equal(captured, frame.CaptureTimestampNs);
+        Assert.Equal(new byte[] { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 }, frame.Pixels);
+        Assert.Equal(CameraReadStatus.Stale, camera.TryReadLatest(TimeSpan.FromMilliseconds(1), frame));
+    }
+
+    [Fact]
+    public void WhenPushesStopTheCameraIsLostAndComesBackWhenTheyResume()
+    {
+        var options = new CaptureOptions(LostAfterFailures: 2, ReconnectInterval: TimeSpan.FromMilliseconds(10));
+        using var camera = new PushCameraSource("sim-top", 1, 1, TimeSpan.FromMilliseconds(30), options);
+        camera.Start();
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (camera.Health.IsConnected && DateTime.UtcNow < deadline)
+            Thread.Sleep(5);
+        Assert.False(camera.Health.IsConnected);
+        Assert.Contains("nothing pushed for 30 ms", camera.Health.Reason);
+
+        var frame = new CameraFrame(1, 1);
+        deadline = DateTime.UtcNow.AddSeconds(10);
+        var status = CameraReadStatus.Lost;
+        while (status != CameraReadStatus.Ok && DateTime.UtcNow < deadline)
+        {
+            camera.Push(new byte[] { 9, 9, 9 }, RobotRuntime.Timing.MonotonicClock.NowNanoseconds);
+            status = camera.Read(frame, TimeSpan.FromMilliseconds(20));
+        }
+        Assert.Equal(CameraReadStatus.Ok, status);
+        Assert.True(camera.Health.IsConnected);
+    }
+}

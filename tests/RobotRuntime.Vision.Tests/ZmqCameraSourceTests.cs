@@ -166,6 +166,35 @@ public sealed class ZmqCameraSourceTests
     }
 
     [Fact]
+    public void AnOversizedFrameCannotStallTheCameraForGood()
+    {
+        // libzmq drops the connection of a peer that sends more than MAXMSGSIZE and a connecting
+        // SUB does not reconnect by itself (libzmq 4.3.4): the camera must notice and reopen.
+        var endpoint = $"tcp://127.0.0.1:{FreePort()}";
+        var options = new CaptureOptions(LostAfterFailures: 2, ReconnectInterval: TimeSpan.FromMilliseconds(50));
+        using var camera = new ZmqCameraSource("top", endpoint, 4, 4, frameTimeout: TimeSpan.FromMilliseconds(100), options: options);
+        camera.Start();
+        var frame = new CameraFrame(4, 4);
+        using (var big = new CameraFramePublisher(endpoint, 64, 64))
+        using (new Feed(big, n => Pattern(64, 64, n, MonotonicClock.NowNanoseconds)))
+        {
+            var lostBy = DateTime.UtcNow + Patience;
+            while (camera.Health.IsConnected && DateTime.UtcNow < lostBy)
+                Thread.Sleep(10);
+            Assert.False(camera.Health.IsConnected);
+            Assert.Equal(0, camera.Health.FramesCaptured);
+        }
+
+        using var right = new CameraFramePublisher(endpoint, 4, 4);
+        using var feed = new Feed(right, n => Pattern(4, 4, n, MonotonicClock.NowNanoseconds));
+        var deadline = DateTime.UtcNow + Patience;
+        var status = CameraReadStatus.Lost;
+        while (status != CameraReadStatus.Ok && DateTime.UtcNow < deadline)
+            status = camera.Read(frame, TimeSpan.FromMilliseconds(100));
+        Assert.Equal(CameraReadStatus.Ok, status);
+    }
+
+    [Fact]
     public void TheCodecRejectsEveryKindOfBadMessage()
     {
         var frame = new CameraFrame(4, 4);

@@ -5,7 +5,7 @@ namespace RobotRuntime.Vision.Cameras;
 /// <summary>
 /// One camera's configuration. Which fields matter depends on <see cref="Backend"/>:
 /// <c>device</c> (Device), <c>file</c> (Path, Loop), <c>gstreamer</c> (Pipeline),
-/// <c>replay</c> (Path = recording folder, RecordedCamera), <c>synthetic</c> (Fps).
+/// <c>replay</c> (Path = recording folder, RecordedCamera), <c>stream</c> (Endpoint), <c>synthetic</c> (Fps).
 /// </summary>
 public sealed record CameraSettings
 {
@@ -33,6 +33,9 @@ public sealed record CameraSettings
     /// <summary>The camera's name inside a recording, for <c>replay</c> (default: <see cref="Name"/>).</summary>
     public string? RecordedCamera { get; init; }
 
+    /// <summary>The publisher's ZeroMQ endpoint for <c>stream</c>, e.g. <c>tcp://127.0.0.1:5610</c>.</summary>
+    public string? Endpoint { get; init; }
+
     /// <summary>A GStreamer pipeline ending in appsink, for <c>gstreamer</c>.</summary>
     public string? Pipeline { get; init; }
 
@@ -53,6 +56,7 @@ public static class CameraFactory
         ["file"] = s => new OpenCvCameraSource(s.Name, OpenCvInput.File, Require(s, s.Path, "path"), s.Width, s.Height, s.Fps, loop: s.Loop),
         ["gstreamer"] = s => new OpenCvCameraSource(s.Name, OpenCvInput.Pipeline, Require(s, s.Pipeline, "pipeline"), s.Width, s.Height, s.Fps),
         ["replay"] = s => new ReplayCameraSource(s.Name, Require(s, s.Path, "path"), s.RecordedCamera ?? s.Name, s.Width, s.Height, loop: s.Loop),
+        ["stream"] = s => new ZmqCameraSource(s.Name, Require(s, s.Endpoint, "endpoint"), s.Width, s.Height),
         ["synthetic"] = s => new SyntheticCameraSource(s.Name, s.Width, s.Height, s.Fps > 0 ? s.Fps : 30),
     };
     private static readonly Lock Gate = new();
