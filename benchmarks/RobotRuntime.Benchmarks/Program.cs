@@ -1,5 +1,6 @@
 using BenchmarkDotNet.Running;
 using RobotRuntime.Benchmarks.FirmwareLink;
+using RobotRuntime.Benchmarks.Tensors;
 using RobotRuntime.Benchmarks.Vision;
 
 // pvr-latency: the encoder latency run benchmarks/pvr/compare.sh starts beside PyTorch.
@@ -13,6 +14,12 @@ if (args.Length > 0 && args[0] == "capture-latency")
 // Side-by-side comparisons that need per-exchange distributions run as their own verb.
 if (args.Length > 0 && args[0] == FirmwareLinkRoundTrip.Verb)
     return FirmwareLinkRoundTrip.Run(args[1..]);
+
+// `tensors-compare` prints the engine's side of benchmarks/tensors_vs_pytorch.py.
+if (args.Length > 0 && args[0] == "tensors-compare")
+{
+    return TensorComparison.Run(args[1..]);
+}
 
 // Every public benchmark class in this assembly is a suite; pick with --filter (see README.md).
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

@@ -1,0 +1,514 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace RobotRuntime.Tensors.Kernels;
+
+/// <summary>Which register-blocked micro-kernel a GEMM call uses.</summary>
+internal enum GemmKernel
+{
+    /// <summary>Picked from the hardware: Vector512 when accelerated, else Vector256, else scalar.</summary>
+    Auto,
+
+    /// <summary>8 rows × 32 columns with Vector512 FMA (16 accumulators).</summary>
+    Vector512Rows8Columns32,
+
+    /// <summary>6 rows × 16 columns with Vector256 FMA (12 accumulators).</summary>
+    Vector256Rows6Columns16,
+
+    /// <summary>4 × 4 scalar, the portable fallback.</summary>
+    ScalarRows4Columns4,
+}
+
+/// <summary>
+/// Single-precision general matrix multiply C (+)= A·B over strided operands: packed A and B
+/// blocks sized for the caches (GotoBLAS loop order), a register-blocked FMA micro-kernel, and
+/// the rows or columns of C split over the worker threads.
+/// </summary>
+internal static unsafe class Gemm
+{
+    private const int KcBlock = 256;
+    private const int McPanels = 16;
+    private const int NcBlock = 2048;
+    private const long ParallelThresholdMultiplyAdds = 1L << 20;
+
+    [ThreadStatic] private static GemmJob? t_job;
+    [ThreadStatic] private static PackBuffers? t_buffers;
+
+    /// <summary>The kernel <see cref="GemmKernel.Auto"/> resolves to on this machine.</summary>
+    public static GemmKernel HardwareKernel { get; } =
+        Vector512.IsHardwareAccelerated ? GemmKernel.Vector512Rows8Columns32
+        : Vector256.IsHardwareAccelerated ? GemmKernel.Vector256Rows6Columns16
+        : GemmKernel.ScalarRows4Columns4;
+
+    /// <summary>
+    /// C[i, j] (+)= Σ_k A(i, k)·B(k, j) for i &lt; m, j &lt; n, k &lt; depth, where
+    /// A(i, k) = a[i·aRowStride + k·aColStride], B(k, j) = b[k·bRowStride + j·bColStride] and
+    /// C[i, j] = c[i·ldc + j]. Without <paramref name="accumulate"/>, C is overwritten.
+    /// </summary>
+    public static void Multiply(
+        int m, int n, int depth,
+        float* a, int aRowStride, int aColStride,
+        float* b, int bRowStride, int bColStride,
+        float* c, int ldc, bool accumulate,
+        int threads, GemmKernel kernel = GemmKernel.Auto)
+    {
+        if (m <= 0 || n <= 0)
+        {
+            return;
+        }
+        if (kernel == GemmKernel.Auto)
+        {
+            kernel = HardwareKernel;
+        }
+        var job = t_job ??= new GemmJob();
+        job.M = m; job.N = n; job.K = depth;
+        job.A = a; job.ARow = aRowStride; job.ACol = aColStride;
+        job.B = b; job.BRow = bRowStride; job.BCol = bColStride;
+        job.C = c; job.Ldc = ldc; job.Accumulate = accumulate; job.Kernel = kernel;
+        (job.Mr, job.Nr) = TileOf(kernel);
+        job.SplitRows = m >= n;
+        long work = (long)m * n * Math.Max(depth, 1);
+        int parts = work < ParallelThresholdMultiplyAdds ? 1 : Math.Max(1, threads);
+        int splitUnits = job.SplitRows ? (m + job.Mr - 1) / job.Mr : (n + job.Nr - 1) / job.Nr;
+        parts = Math.Min(parts, splitUnits);
+        if (parts <= 1)
+        {
+            job.Run(0, 1);
+        }
+        else
+        {
+            WorkerPool.Shared.Run(job, parts);
+        }
+    }
+
+    internal static (int Mr, int Nr) TileOf(GemmKernel kernel) => kernel switch
+    {
+        GemmKernel.Vector512Rows8Columns32 => (8, 32),
+        GemmKernel.Vector256Rows6Columns16 => (6, 16),
+        _ => (4, 4),
+    };
+
+    private sealed class GemmJob : IParallelWork
+    {
+        public int M, N, K, ARow, ACol, BRow, BCol, Ldc, Mr, Nr;
+        public float* A, B, C;
+        public bool Accumulate, SplitRows;
+        public GemmKernel Kernel;
+
+        public void Run(int part, int parts)
+        {
+            int rowStart = 0, rowCount = M, colStart = 0, colCount = N;
+            if (SplitRows)
+            {
+                (rowStart, rowCount) = Split(M, Mr, part, parts);
+            }
+            else
+            {
+                (colStart, colCount) = Split(N, Nr, part, parts);
+            }
+            if (rowCount <= 0 || colCount <= 0)
+            {
+                return;
+            }
+            var buffers = t_buffers ??= new PackBuffers();
+            Compute(rowStart, rowCount, colStart, colCount, buffers);
+        }
+
+        private static (int Start, int Count) Split(int total, int unit, int part, int parts)
+        {
+            int units = (total + unit - 1) / unit;
+            int perPart = units / parts, extra = units % parts;
+            int startUnit = part * perPart + Math.Min(part, extra);
+            int myUnits = perPart + (part < extra ? 1 : 0);
+            int start = startUnit * unit;
+            int count = Math.Min(total - start, myUnits * unit);
+            return (start, count);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private void Compute(int rowStart, int rowCount, int colStart, int colCount, PackBuffers buffers)
+        {
+            float* c0 = C + (long)rowStart * Ldc + colStart;
+            if (!Accumulate)
+            {
+                for (int i = 0; i < rowCount; i++)
+                {
+                    new Span<float>(c0 + (long)i * Ldc, colCount).Clear();
+                }
+            }
+            if (K <= 0)
+            {
+                return;
+            }
+            int mc = Mr * McPanels;
+            int ncBlock = NcBlock;
+            float* packA = buffers.A(mc * KcBlock);
+            float* packB = buffers.B(KcBlock * (ncBlock + Nr));
+            for (int jc = 0; jc < colCount; jc += ncBlock)
+            {
+                int nc = Math.Min(ncBlock, colCount - jc);
+                for (int pc = 0; pc < K; pc += KcBlock)
+                {
+                    int kc = Math.Min(KcBlock, K - pc);
+                    PackB(kc, nc, B + (long)pc * BRow + (long)(colStart + jc) * BCol, BRow, BCol, Nr, packB);
+                    for (int ic = 0; ic < rowCount; ic += mc)
+                    {
+                        int mcCur = Math.Min(mc, rowCount - ic);
+                        PackA(mcCur, kc, A + (long)(rowStart + ic) * ARow + (long)pc * ACol, ARow, ACol, Mr, packA);
+                        for (int jr = 0; jr < nc; jr += Nr)
+                        {
+                            int nr = Math.Min(Nr, nc - jr);
+                            float* pb = packB + (long)jr * kc;
+                            for (int ir = 0; ir < mcCur; ir += Mr)
+                            {
+                                int mr = Math.Min(Mr, mcCur - ir);
+                                float* pa = packA + (long)ir * kc;
+                                float* cTile = c0 + (long)(ic + ir) * Ldc + jc + jr;
+                                switch (Kernel)
+                                {
+                                    case GemmKernel.Vector512Rows8Columns32:
+                                        Kernel8x32(kc, pa, pb, cTile, Ldc, mr, nr);
+                                        break;
+                                    case GemmKernel.Vector256Rows6Columns16:
+                                        Kernel6x16(kc, pa, pb, cTile, Ldc, mr, nr);
+                                        break;
+                                    default:
+                                        Kernel4x4(kc, pa, pb, cTile, Ldc, mr, nr);
+                                        break;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// dst[p·dstStride + r] = src[r·srcStride + p] for r &lt; 8, p &lt; count: eight source rows
+    /// become eight destination columns, 8×8 blocks transposed in AVX registers.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Transpose8(float* src, long srcStride, float* dst, int dstStride, int count)
+    {
+        int p = 0;
+        for (; p + 8 <= count; p += 8)
+        {
+            float* s = src + p;
+            var r0 = Avx.LoadVector256(s);
+            var r1 = Avx.LoadVector256(s + srcStride);
+            var r2 = Avx.LoadVector256(s + 2 * srcStride);
+            var r3 = Avx.LoadVector256(s + 3 * srcStride);
+            var r4 = Avx.LoadVector256(s + 4 * srcStride);
+            var r5 = Avx.LoadVector256(s + 5 * srcStride);
+            var r6 = Avx.LoadVector256(s + 6 * srcStride);
+            var r7 = Avx.LoadVector256(s + 7 * srcStride);
+            var t0 = Avx.UnpackLow(r0, r1);
+            var t1 = Avx.UnpackHigh(r0, r1);
+            var t2 = Avx.UnpackLow(r2, r3);
+            var t3 = Avx.UnpackHigh(r2, r3);
+            var t4 = Avx.UnpackLow(r4, r5);
+            var t5 = Avx.UnpackHigh(r4, r5);
+            var t6 = Avx.UnpackLow(r6, r7);
+            var t7 = Avx.UnpackHigh(r6, r7);
+            var u0 = Avx.Shuffle(t0, t2, 0x44);
+            var u1 = Avx.Shuffle(t0, t2, 0xEE);
+            var u2 = Avx.Shuffle(t1, t3, 0x44);
+            var u3 = Avx.Shuffle(t1, t3, 0xEE);
+            var u4 = Avx.Shuffle(t4, t6, 0x44);
+            var u5 = Avx.Shuffle(t4, t6, 0xEE);
+            var u6 = Avx.Shuffle(t5, t7, 0x44);
+            var u7 = Avx.Shuffle(t5, t7, 0xEE);
+            float* d = dst + (long)p * dstStride;
+            Avx.Store(d, Avx.Permute2x128(u0, u4, 0x20));
+            Avx.Store(d + dstStride, Avx.Permute2x128(u1, u5, 0x20));
+            Avx.Store(d + 2 * dstStride, Avx.Permute2x128(u2, u6, 0x20));
+            Avx.Store(d + 3 * dstStride, Avx.Permute2x128(u3, u7, 0x20));
+            Avx.Store(d + 4 * dstStride, Avx.Permute2x128(u0, u4, 0x31));
+            Avx.Store(d + 5 * dstStride, Avx.Permute2x128(u1, u5, 0x31));
+            Avx.Store(d + 6 * dstStride, Avx.Permute2x128(u2, u6, 0x31));
+            Avx.Store(d + 7 * dstStride, Avx.Permute2x128(u3, u7, 0x31));
+        }
+        for (; p < count; p++)
+        {
+            float* d = dst + (long)p * dstStride;
+            for (int r = 0; r < 8; r++)
+            {
+                d[r] = src[r * srcStride + p];
+            }
+        }
+    }
+
+    /// <summary>Packs an mc×kc block of A into panels of <paramref name="mr"/> rows, k-major, zero-padding the last panel.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PackA(int mc, int kc, float* a, int rowStride, int colStride, int mr, float* dst)
+    {
+        for (int i = 0; i < mc; i += mr)
+        {
+            int rows = Math.Min(mr, mc - i);
+            float* panel = dst + (long)i * kc;
+            if (colStride == 1 && rows == 8 && mr == 8 && Avx.IsSupported)
+            {
+                // Eight contiguous rows become eight panel columns: 8×8 register transposes.
+                Transpose8(a + (long)i * rowStride, rowStride, panel, 8, kc);
+            }
+            else if (colStride != 1 && rowStride == 1 && rows == 8 && mr == 8)
+            {
+                // Transposed A: the panel's eight rows are contiguous in memory at each k.
+                for (int p = 0; p < kc; p++)
+                {
+                    Vector256.Load(a + (long)p * colStride + i).Store(panel + p * 8);
+                }
+            }
+            else if (colStride == 1)
+            {
+                // Rows are contiguous: read each row once, scatter into the panel.
+                for (int r = 0; r < rows; r++)
+                {
+                    float* src = a + (long)(i + r) * rowStride;
+                    for (int p = 0; p < kc; p++)
+                    {
+                        panel[p * mr + r] = src[p];
+                    }
+                }
+            }
+            else
+            {
+                for (int p = 0; p < kc; p++)
+                {
+                    float* src = a + (long)p * colStride + (long)i * rowStride;
+                    float* d = panel + p * mr;
+                    for (int r = 0; r < rows; r++)
+                    {
+                        d[r] = src[(long)r * rowStride];
+                    }
+                }
+            }
+            if (rows < mr)
+            {
+                for (int p = 0; p < kc; p++)
+                {
+                    for (int r = rows; r < mr; r++)
+                    {
+                        panel[p * mr + r] = 0f;
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>Packs a kc×nc block of B into panels of <paramref name="nr"/> columns, k-major, zero-padding the last panel.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PackB(int kc, int nc, float* b, int rowStride, int colStride, int nr, float* dst)
+    {
+        for (int j = 0; j < nc; j += nr)
+        {
+            int cols = Math.Min(nr, nc - j);
+            float* panel = dst + (long)j * kc;
+            if (colStride == 1)
+            {
+                for (int p = 0; p < kc; p++)
+                {
+                    float* src = b + (long)p * rowStride + j;
+                    float* d = panel + p * nr;
+                    if (cols == nr)
+                    {
+                        new ReadOnlySpan<float>(src, nr).CopyTo(new Span<float>(d, nr));
+                    }
+                    else
+                    {
+                        int cIndex = 0;
+                        for (; cIndex < cols; cIndex++)
+                        {
+                            d[cIndex] = src[cIndex];
+                        }
+                        for (; cIndex < nr; cIndex++)
+                        {
+                            d[cIndex] = 0f;
+                        }
+                    }
+                }
+            }
+            else if (rowStride == 1 && cols == nr && nr % 8 == 0 && Avx.IsSupported)
+            {
+                // Columns of B are contiguous rows of the stored (transposed) matrix: transpose
+                // them eight at a time into the panel.
+                for (int g = 0; g < nr; g += 8)
+                {
+                    Transpose8(b + (long)(j + g) * colStride, colStride, panel + g, nr, kc);
+                }
+            }
+            else
+            {
+                if (cols < nr)
+                {
+                    new Span<float>(panel, kc * nr).Clear();
+                }
+                // Columns of B are rows of the stored (transposed) matrix when the row stride is 1.
+                for (int cIndex = 0; cIndex < cols; cIndex++)
+                {
+                    float* src = b + (long)(j + cIndex) * colStride;
+                    for (int p = 0; p < kc; p++)
+                    {
+                        panel[p * nr + cIndex] = src[(long)p * rowStride];
+                    }
+                }
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Kernel8x32(int kc, float* pa, float* pb, float* c, int ldc, int mr, int nr)
+    {
+        Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default;
+        Vector512<float> c20 = default, c21 = default, c30 = default, c31 = default;
+        Vector512<float> c40 = default, c41 = default, c50 = default, c51 = default;
+        Vector512<float> c60 = default, c61 = default, c70 = default, c71 = default;
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector512.Load(pb);
+            var b1 = Vector512.Load(pb + 16);
+            var a = Vector512.Create(pa[0]);
+            c00 = Vector512.FusedMultiplyAdd(a, b0, c00); c01 = Vector512.FusedMultiplyAdd(a, b1, c01);
+            a = Vector512.Create(pa[1]);
+            c10 = Vector512.FusedMultiplyAdd(a, b0, c10); c11 = Vector512.FusedMultiplyAdd(a, b1, c11);
+            a = Vector512.Create(pa[2]);
+            c20 = Vector512.FusedMultiplyAdd(a, b0, c20); c21 = Vector512.FusedMultiplyAdd(a, b1, c21);
+            a = Vector512.Create(pa[3]);
+            c30 = Vector512.FusedMultiplyAdd(a, b0, c30); c31 = Vector512.FusedMultiplyAdd(a, b1, c31);
+            a = Vector512.Create(pa[4]);
+            c40 = Vector512.FusedMultiplyAdd(a, b0, c40); c41 = Vector512.FusedMultiplyAdd(a, b1, c41);
+            a = Vector512.Create(pa[5]);
+            c50 = Vector512.FusedMultiplyAdd(a, b0, c50); c51 = Vector512.FusedMultiplyAdd(a, b1, c51);
+            a = Vector512.Create(pa[6]);
+            c60 = Vector512.FusedMultiplyAdd(a, b0, c60); c61 = Vector512.FusedMultiplyAdd(a, b1, c61);
+            a = Vector512.Create(pa[7]);
+            c70 = Vector512.FusedMultiplyAdd(a, b0, c70); c71 = Vector512.FusedMultiplyAdd(a, b1, c71);
+            pa += 8;
+            pb += 32;
+        }
+        if (mr == 8 && nr == 32)
+        {
+            AddRow512(c, c00, c01); AddRow512(c + ldc, c10, c11);
+            AddRow512(c + 2 * ldc, c20, c21); AddRow512(c + 3 * ldc, c30, c31);
+            AddRow512(c + 4 * ldc, c40, c41); AddRow512(c + 5 * ldc, c50, c51);
+            AddRow512(c + 6 * ldc, c60, c61); AddRow512(c + 7 * ldc, c70, c71);
+            return;
+        }
+        float* tile = stackalloc float[8 * 32];
+        c00.Store(tile); c01.Store(tile + 16); c10.Store(tile + 32); c11.Store(tile + 48);
+        c20.Store(tile + 64); c21.Store(tile + 80); c30.Store(tile + 96); c31.Store(tile + 112);
+        c40.Store(tile + 128); c41.Store(tile + 144); c50.Store(tile + 160); c51.Store(tile + 176);
+        c60.Store(tile + 192); c61.Store(tile + 208); c70.Store(tile + 224); c71.Store(tile + 240);
+        AddPartial(tile, 32, c, ldc, mr, nr);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddRow512(float* c, Vector512<float> v0, Vector512<float> v1)
+    {
+        (Vector512.Load(c) + v0).Store(c);
+        (Vector512.Load(c + 16) + v1).Store(c + 16);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Kernel6x16(int kc, float* pa, float* pb, float* c, int ldc, int mr, int nr)
+    {
+        Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default;
+        Vector256<float> c20 = default, c21 = default, c30 = default, c31 = default;
+        Vector256<float> c40 = default, c41 = default, c50 = default, c51 = default;
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector256.Load(pb);
+            var b1 = Vector256.Load(pb + 8);
+            var a = Vector256.Create(pa[0]);
+            c00 = Vector256.FusedMultiplyAdd(a, b0, c00); c01 = Vector256.FusedMultiplyAdd(a, b1, c01);
+            a = Vector256.Create(pa[1]);
+            c10 = Vector256.FusedMultiplyAdd(a, b0, c10); c11 = Vector256.FusedMultiplyAdd(a, b1, c11);
+            a = Vector256.Create(pa[2]);
+            c20 = Vector256.FusedMultiplyAdd(a, b0, c20); c21 = Vector256.FusedMultiplyAdd(a, b1, c21);
+            a = Vector256.Create(pa[3]);
+            c30 = Vector256.FusedMultiplyAdd(a, b0, c30); c31 = Vector256.FusedMultiplyAdd(a, b1, c31);
+            a = Vector256.Create(pa[4]);
+            c40 = Vector256.FusedMultiplyAdd(a, b0, c40); c41 = Vector256.FusedMultiplyAdd(a, b1, c41);
+            a = Vector256.Create(pa[5]);
+            c50 = Vector256.FusedMultiplyAdd(a, b0, c50); c51 = Vector256.FusedMultiplyAdd(a, b1, c51);
+            pa += 6;
+            pb += 16;
+        }
+        float* tile = stackalloc float[6 * 16];
+        c00.Store(tile); c01.Store(tile + 8); c10.Store(tile + 16); c11.Store(tile + 24);
+        c20.Store(tile + 32); c21.Store(tile + 40); c30.Store(tile + 48); c31.Store(tile + 56);
+        c40.Store(tile + 64); c41.Store(tile + 72); c50.Store(tile + 80); c51.Store(tile + 88);
+        AddPartial(tile, 16, c, ldc, mr, nr);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Kernel4x4(int kc, float* pa, float* pb, float* c, int ldc, int mr, int nr)
+    {
+        float* tile = stackalloc float[16];
+        new Span<float>(tile, 16).Clear();
+        for (int p = 0; p < kc; p++)
+        {
+            for (int r = 0; r < 4; r++)
+            {
+                float av = pa[r];
+                tile[r * 4] = MathF.FusedMultiplyAdd(av, pb[0], tile[r * 4]);
+                tile[r * 4 + 1] = MathF.FusedMultiplyAdd(av, pb[1], tile[r * 4 + 1]);
+                tile[r * 4 + 2] = MathF.FusedMultiplyAdd(av, pb[2], tile[r * 4 + 2]);
+                tile[r * 4 + 3] = MathF.FusedMultiplyAdd(av, pb[3], tile[r * 4 + 3]);
+            }
+            pa += 4;
+            pb += 4;
+        }
+        AddPartial(tile, 4, c, ldc, mr, nr);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AddPartial(float* tile, int tileStride, float* c, int ldc, int mr, int nr)
+    {
+        for (int r = 0; r < mr; r++)
+        {
+            float* row = c + (long)r * ldc;
+            float* t = tile + r * tileStride;
+            for (int j = 0; j < nr; j++)
+            {
+                row[j] += t[j];
+            }
+        }
+    }
+
+    /// <summary>Per-thread packing buffers, 64-byte aligned, grown on demand and kept for the thread's life.</summary>
+    private sealed class PackBuffers
+    {
+        private float* _a;
+        private float* _b;
+        private nuint _aLength;
+        private nuint _bLength;
+
+        public float* A(int length) => Ensure(ref _a, ref _aLength, length);
+
+        public float* B(int length) => Ensure(ref _b, ref _bLength, length);
+
+        ~PackBuffers()
+        {
+            NativeMemory.AlignedFree(_a);
+            NativeMemory.AlignedFree(_b);
+        }
+
+        private static float* Ensure(ref float* buffer, ref nuint current, int length)
+        {
+            if ((nuint)length > current)
+            {
+                if (buffer is not null)
+                {
+                    NativeMemory.AlignedFree(buffer);
+                }
+                buffer = (float*)NativeMemory.AlignedAlloc((nuint)length * sizeof(float), 64);
+                current = (nuint)length;
+            }
+            return buffer;
+        }
+    }
+}

@@ -1,0 +1,490 @@
+using System.Buffers;
+using System.Numerics.Tensors;
+using RobotRuntime.Tensors.Kernels;
+
+namespace RobotRuntime.Tensors;
+
+public static partial class Ops
+{
+    /// <summary>
+    /// 2-D convolution (cross-correlation, as PyTorch): x [N, C, H, W], weight [O, C, KH, KW],
+    /// bias [O] or null → [N, O, OH, OW] with OH = (H + 2·padding − KH)/stride + 1. Computed per
+    /// sample as an im2col buffer times the weight matrix on the GEMM kernels.
+    /// </summary>
+    /// <exception cref="ArgumentException">Shapes disagree or the kernel does not fit the padded input.</exception>
+    public static Tensor Conv2d(Tensor x, Tensor weight, Tensor? bias, int stride = 1, int padding = 0)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        ArgumentNullException.ThrowIfNull(weight);
+        Shapes.RequireRank(x, 4, nameof(x));
+        Shapes.RequireRank(weight, 4, nameof(weight));
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(stride);
+        ArgumentOutOfRangeException.ThrowIfNegative(padding);
+        var g = new ConvGeometry(x, weight, stride, padding);
+        if (bias is not null)
+        {
+            Shapes.RequireShape(bias, [g.O], nameof(bias));
+        }
+        var y = Tape.NewOutput([g.N, g.O, g.OH, g.OW]);
+        float[] cols = ArrayPool<float>.Shared.Rent(g.Ckk * g.Ohw);
+        try
+        {
+            unsafe
+            {
+                fixed (float* pw = weight.Storage, py = y.Storage, pc = cols)
+                {
+                    for (int n = 0; n < g.N; n++)
+                    {
+                        Im2Col(x.Span.Slice(n * g.C * g.H * g.W, g.C * g.H * g.W), cols, g);
+                        Gemm.Multiply(g.O, g.Ohw, g.Ckk, pw + weight.Offset, g.Ckk, 1, pc, g.Ohw, 1,
+                            py + y.Offset + (long)n * g.O * g.Ohw, g.Ohw, accumulate: false, TensorEngine.ThreadCount);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(cols);
+        }
+        if (bias is not null)
+        {
+            var ys = y.Span;
+            for (int n = 0; n < g.N; n++)
+            {
+                for (int o = 0; o < g.O; o++)
+                {
+                    var plane = ys.Slice((n * g.O + o) * g.Ohw, g.Ohw);
+                    TensorPrimitives.Add(plane, bias.Span[o], plane);
+                }
+            }
+        }
+        if (Tape.ShouldRecord(x, weight, bias))
+        {
+            Tape.Push(new Conv2dNode(y, x, weight, bias, g));
+        }
+        return y;
+    }
+
+    private readonly struct ConvGeometry
+    {
+        public readonly int N, C, H, W, O, KH, KW, OH, OW, Stride, Padding, Ckk, Ohw;
+
+        public ConvGeometry(Tensor x, Tensor weight, int stride, int padding)
+        {
+            N = x.Shape[0]; C = x.Shape[1]; H = x.Shape[2]; W = x.Shape[3];
+            O = weight.Shape[0]; KH = weight.Shape[2]; KW = weight.Shape[3];
+            if (weight.Shape[1] != C)
+            {
+                throw new ArgumentException($"weight has shape {weight.ShapeString} but its second dimension must be {C}, the channels of x of shape {x.ShapeString}.", nameof(weight));
+            }
+            if (H + 2 * padding < KH || W + 2 * padding < KW)
+            {
+                throw new ArgumentException($"x of shape {x.ShapeString} with padding {padding} is smaller than the kernel of weight {weight.ShapeString}.", nameof(x));
+            }
+            Stride = stride; Padding = padding;
+            OH = (H + 2 * padding - KH) / stride + 1;
+            OW = (W + 2 * padding - KW) / stride + 1;
+            Ckk = C * KH * KW;
+            Ohw = OH * OW;
+        }
+    }
+
+    // cols[(c·KH + i)·KW + j, oh·OW + ow] = x[c, oh·s − p + i, ow·s − p + j] (0 outside).
+    private static void Im2Col(ReadOnlySpan<float> x, Span<float> cols, in ConvGeometry g)
+    {
+        for (int c = 0; c < g.C; c++)
+        {
+            for (int i = 0; i < g.KH; i++)
+            {
+                for (int j = 0; j < g.KW; j++)
+                {
+                    var row = cols.Slice(((c * g.KH + i) * g.KW + j) * g.Ohw, g.Ohw);
+                    for (int oh = 0; oh < g.OH; oh++)
+                    {
+                        int h = oh * g.Stride - g.Padding + i;
+                        var dst = row.Slice(oh * g.OW, g.OW);
+                        if ((uint)h >= (uint)g.H)
+                        {
+                            dst.Clear();
+                            continue;
+                        }
+                        var src = x.Slice((c * g.H + h) * g.W, g.W);
+                        for (int ow = 0; ow < g.OW; ow++)
+                        {
+                            int w = ow * g.Stride - g.Padding + j;
+                            dst[ow] = (uint)w < (uint)g.W ? src[w] : 0f;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    // The adjoint of Im2Col: dx[c, h, w] += Σ over the columns that read it.
+    private static void Col2ImAdd(ReadOnlySpan<float> cols, Span<float> dx, in ConvGeometry g)
+    {
+        for (int c = 0; c < g.C; c++)
+        {
+            for (int i = 0; i < g.KH; i++)
+            {
+                for (int j = 0; j < g.KW; j++)
+                {
+                    var row = cols.Slice(((c * g.KH + i) * g.KW + j) * g.Ohw, g.Ohw);
+                    for (int oh = 0; oh < g.OH; oh++)
+                    {
+                        int h = oh * g.Stride - g.Padding + i;
+                        if ((uint)h >= (uint)g.H)
+                        {
+                            continue;
+                        }
+                        var dst = dx.Slice((c * g.H + h) * g.W, g.W);
+                        for (int ow = 0; ow < g.OW; ow++)
+                        {
+                            int w = ow * g.Stride - g.Padding + j;
+                            if ((uint)w < (uint)g.W)
+                            {
+                                dst[w] += row[oh * g.OW + ow];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private sealed class Conv2dNode(Tensor output, Tensor x, Tensor weight, Tensor? bias, ConvGeometry g) : Node(output)
+    {
+        public override unsafe void Backward(Tape tape)
+        {
+            var dy = Output.Grad!;
+            float[] cols = ArrayPool<float>.Shared.Rent(g.Ckk * g.Ohw);
+            try
+            {
+                var gw = weight.RequiresGrad ? tape.GradientOf(weight) : null;
+                var gx = x.RequiresGrad ? tape.GradientOf(x) : null;
+                fixed (float* pdy = dy.Storage, pw = weight.Storage, pc = cols)
+                {
+                    for (int n = 0; n < g.N; n++)
+                    {
+                        float* dyn = pdy + dy.Offset + (long)n * g.O * g.Ohw;
+                        if (gw is not null)
+                        {
+                            Im2Col(x.Span.Slice(n * g.C * g.H * g.W, g.C * g.H * g.W), cols, g);
+                            fixed (float* pgw = gw.Storage)
+                            {
+                                // dW [O, CKK] += dY_n [O, OHW] · colsᵀ.
+                                Gemm.Multiply(g.O, g.Ckk, g.Ohw, dyn, g.Ohw, 1, pc, 1, g.Ohw,
+                                    pgw + gw.Offset, g.Ckk, accumulate: true, TensorEngine.ThreadCount);
+                            }
+                        }
+                        if (gx is not null)
+                        {
+                            // dcols [CKK, OHW] = Wᵀ · dY_n, then scattered back onto the input.
+                            Gemm.Multiply(g.Ckk, g.Ohw, g.O, pw + weight.Offset, 1, g.Ckk, dyn, g.Ohw, 1,
+                                pc, g.Ohw, accumulate: false, TensorEngine.ThreadCount);
+                            Col2ImAdd(cols.AsSpan(0, g.Ckk * g.Ohw), gx.Span.Slice(n * g.C * g.H * g.W, g.C * g.H * g.W), g);
+                        }
+                    }
+                }
+            }
+            finally
+            {
+                ArrayPool<float>.Shared.Return(cols);
+            }
+            if (bias is { RequiresGrad: true })
+            {
+                var gb = tape.GradientOf(bias).Span;
+                var ds = dy.Span;
+                for (int n = 0; n < g.N; n++)
+                {
+                    for (int o = 0; o < g.O; o++)
+                    {
+                        gb[o] += TensorPrimitives.Sum(ds.Slice((n * g.O + o) * g.Ohw, g.Ohw));
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>Max pooling over KH×KW windows (no padding): [N, C, H, W] → [N, C, OH, OW], OH = (H − k)/stride + 1.</summary>
+    /// <exception cref="ArgumentException">x is not rank 4 or smaller than the window.</exception>
+    public static Tensor MaxPool2d(Tensor x, int kernel, int stride) => Pool2d(x, kernel, stride, max: true);
+
+    /// <summary>Average pooling over k×k windows (no padding): [N, C, H, W] → [N, C, OH, OW].</summary>
+    /// <exception cref="ArgumentException">x is not rank 4 or smaller than the window.</exception>
+    public static Tensor AvgPool2d(Tensor x, int kernel, int stride) => Pool2d(x, kernel, stride, max: false);
+
+    private static Tensor Pool2d(Tensor x, int kernel, int stride, bool max)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        Shapes.RequireRank(x, 4, nameof(x));
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(kernel);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(stride);
+        int n = x.Shape[0], c = x.Shape[1], h = x.Shape[2], w = x.Shape[3];
+        if (h < kernel || w < kernel)
+        {
+            throw new ArgumentException($"x has shape {x.ShapeString} but its spatial size must be at least the pooling window {kernel}×{kernel}.", nameof(x));
+        }
+        int oh = (h - kernel) / stride + 1, ow = (w - kernel) / stride + 1;
+        var y = Tape.NewOutput([n, c, oh, ow]);
+        bool record = Tape.ShouldRecord(x);
+        // For max pooling, the flat input index of each output's maximum (exact in float up to 2^24).
+        Tensor? argmax = record && max ? Tape.NewOutput([n, c, oh, ow]) : null;
+        var xs = x.Span;
+        var ys = y.Span;
+        float inv = 1f / (kernel * kernel);
+        for (int plane = 0; plane < n * c; plane++)
+        {
+            int baseIn = plane * h * w;
+            for (int i = 0; i < oh; i++)
+            {
+                for (int j = 0; j < ow; j++)
+                {
+                    float best = float.NegativeInfinity, sum = 0f;
+                    int bestIndex = -1;
+                    for (int a = 0; a < kernel; a++)
+                    {
+                        int rowBase = baseIn + (i * stride + a) * w + j * stride;
+                        for (int b = 0; b < kernel; b++)
+                        {
+                            float v = xs[rowBase + b];
+                            sum += v;
+                            if (v > best || bestIndex < 0)
+                            {
+                                best = v;
+                                bestIndex = rowBase + b;
+                            }
+                        }
+                    }
+                    int o = (plane * oh + i) * ow + j;
+                    ys[o] = max ? best : sum * inv;
+                    if (argmax is not null)
+                    {
+                        argmax.Span[o] = bestIndex;
+                    }
+                }
+            }
+        }
+        if (record)
+        {
+            Tape.Push(new Pool2dNode(y, x, argmax, kernel, stride));
+        }
+        return y;
+    }
+
+    private sealed class Pool2dNode(Tensor output, Tensor x, Tensor? argmax, int kernel, int stride) : Node(output)
+    {
+        public override void Backward(Tape tape)
+        {
+            var g = Output.Grad!.Span;
+            var gx = tape.GradientOf(x).Span;
+            if (argmax is not null)
+            {
+                var idx = argmax.Span;
+                for (int o = 0; o < g.Length; o++)
+                {
+                    gx[(int)idx[o]] += g[o];
+                }
+                return;
+            }
+            int h = x.Shape[2], w = x.Shape[3], oh = Output.Shape[2], ow = Output.Shape[3];
+            float inv = 1f / (kernel * kernel);
+            for (int plane = 0; plane < x.Shape[0] * x.Shape[1]; plane++)
+            {
+                for (int i = 0; i < oh; i++)
+                {
+                    for (int j = 0; j < ow; j++)
+                    {
+                        float share = g[(plane * oh + i) * ow + j] * inv;
+                        for (int a = 0; a < kernel; a++)
+                        {
+                            var row = gx.Slice(plane * h * w + (i * stride + a) * w + j * stride, kernel);
+                            TensorPrimitives.Add(row, share, row);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Batch normalisation over dimension 1 of x [N, C, ...]. In training, normalises with the
+    /// batch mean and biased variance and updates <paramref name="runningMean"/> and
+    /// <paramref name="runningVariance"/> in place (momentum-weighted, unbiased variance, as
+    /// PyTorch); in evaluation, normalises with the running statistics.
+    /// </summary>
+    /// <exception cref="ArgumentException">A statistic, weight or bias is not [C].</exception>
+    public static Tensor BatchNorm(Tensor x, Tensor runningMean, Tensor runningVariance, Tensor? weight, Tensor? bias,
+        bool training, float momentum = 0.1f, float eps = 1e-5f)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        ArgumentNullException.ThrowIfNull(runningMean);
+        ArgumentNullException.ThrowIfNull(runningVariance);
+        Shapes.RequireAtLeastRank(x, 2, nameof(x));
+        int n = x.Shape[0], c = x.Shape[1];
+        int spatial = n * c == 0 ? 0 : x.Length / (n * c);
+        Shapes.RequireShape(runningMean, [c], nameof(runningMean));
+        Shapes.RequireShape(runningVariance, [c], nameof(runningVariance));
+        if (weight is not null)
+        {
+            Shapes.RequireShape(weight, [c], nameof(weight));
+        }
+        if (bias is not null)
+        {
+            Shapes.RequireShape(bias, [c], nameof(bias));
+        }
+        var y = Tape.NewOutput(x.ShapeArray);
+        bool record = Tape.ShouldRecord(x, weight, bias);
+        Tensor stats = record ? Tape.NewOutput([c, 2]) : Tensor.Zeros(c, 2);
+        var xs = x.Span;
+        var ys = y.Span;
+        int count = n * spatial;
+        for (int ch = 0; ch < c; ch++)
+        {
+            float mean, rstd;
+            if (training)
+            {
+                double sum = 0, sumSquares = 0;
+                for (int b = 0; b < n; b++)
+                {
+                    sum += TensorPrimitives.Sum(xs.Slice((b * c + ch) * spatial, spatial));
+                }
+                mean = (float)(sum / count);
+                for (int b = 0; b < n; b++)
+                {
+                    var part = xs.Slice((b * c + ch) * spatial, spatial);
+                    for (int i = 0; i < part.Length; i++)
+                    {
+                        double d = part[i] - mean;
+                        sumSquares += d * d;
+                    }
+                }
+                float variance = (float)(sumSquares / count);
+                rstd = 1f / MathF.Sqrt(variance + eps);
+                float unbiased = count > 1 ? (float)(sumSquares / (count - 1)) : variance;
+                runningMean.Span[ch] = (1f - momentum) * runningMean.Span[ch] + momentum * mean;
+                runningVariance.Span[ch] = (1f - momentum) * runningVariance.Span[ch] + momentum * unbiased;
+            }
+            else
+            {
+                mean = runningMean.Span[ch];
+                rstd = 1f / MathF.Sqrt(runningVariance.Span[ch] + eps);
+            }
+            float scale = rstd * (weight?.Span[ch] ?? 1f);
+            float shift = (bias?.Span[ch] ?? 0f) - mean * scale;
+            for (int b = 0; b < n; b++)
+            {
+                var src = xs.Slice((b * c + ch) * spatial, spatial);
+                var dst = ys.Slice((b * c + ch) * spatial, spatial);
+                TensorPrimitives.Multiply(src, scale, dst);
+                TensorPrimitives.Add(dst, shift, dst);
+            }
+            stats.Span[2 * ch] = mean;
+            stats.Span[2 * ch + 1] = rstd;
+        }
+        if (record)
+        {
+            Tape.Push(new BatchNormNode(y, x, weight, bias, stats, training, n, c, spatial));
+        }
+        return y;
+    }
+
+    private sealed class BatchNormNode(Tensor output, Tensor x, Tensor? weight, Tensor? bias, Tensor stats, bool training, int n, int c, int spatial) : Node(output)
+    {
+        public override void Backward(Tape tape)
+        {
+            var g = Output.Grad!.Span;
+            var xs = x.Span;
+            Span<float> gx = x.RequiresGrad ? tape.GradientOf(x).Span : default;
+            Span<float> gw = weight is { RequiresGrad: true } ? tape.GradientOf(weight).Span : default;
+            Span<float> gb = bias is { RequiresGrad: true } ? tape.GradientOf(bias).Span : default;
+            int count = n * spatial;
+            for (int ch = 0; ch < c; ch++)
+            {
+                float mean = stats.Span[2 * ch], rstd = stats.Span[2 * ch + 1];
+                float w = weight?.Span[ch] ?? 1f;
+                double sumDy = 0, sumDyXhat = 0;
+                for (int b = 0; b < n; b++)
+                {
+                    var dy = g.Slice((b * c + ch) * spatial, spatial);
+                    var xv = xs.Slice((b * c + ch) * spatial, spatial);
+                    for (int i = 0; i < spatial; i++)
+                    {
+                        sumDy += dy[i];
+                        sumDyXhat += dy[i] * (xv[i] - mean) * rstd;
+                    }
+                }
+                if (!gw.IsEmpty)
+                {
+                    gw[ch] += (float)sumDyXhat;
+                }
+                if (!gb.IsEmpty)
+                {
+                    gb[ch] += (float)sumDy;
+                }
+                if (gx.IsEmpty)
+                {
+                    continue;
+                }
+                // Training: dx = w·rstd·(dy − mean(dy) − x̂·mean(dy·x̂)); evaluation: dx = w·rstd·dy.
+                float meanDy = training ? (float)(sumDy / count) : 0f;
+                float meanDyXhat = training ? (float)(sumDyXhat / count) : 0f;
+                float k = w * rstd;
+                for (int b = 0; b < n; b++)
+                {
+                    var dy = g.Slice((b * c + ch) * spatial, spatial);
+                    var xv = xs.Slice((b * c + ch) * spatial, spatial);
+                    var dst = gx.Slice((b * c + ch) * spatial, spatial);
+                    for (int i = 0; i < spatial; i++)
+                    {
+                        float xhat = (xv[i] - mean) * rstd;
+                        dst[i] += k * (dy[i] - meanDy - xhat * meanDyXhat);
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Inverted dropout: while <paramref name="training"/>, zeroes each element with probability
+    /// <paramref name="probability"/> (drawn from <paramref name="random"/>) and scales the rest by
+    /// 1/(1 − p); otherwise returns x unchanged.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">p outside [0, 1).</exception>
+    public static Tensor Dropout(Tensor x, float probability, bool training, Random random)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        ArgumentNullException.ThrowIfNull(random);
+        if (probability is < 0f or >= 1f)
+        {
+            throw new ArgumentOutOfRangeException(nameof(probability), probability, "Dropout probability must lie in [0, 1).");
+        }
+        if (!training || probability == 0f)
+        {
+            return x;
+        }
+        var mask = Tape.NewOutput(x.ShapeArray);
+        var ms = mask.Span;
+        float keep = 1f / (1f - probability);
+        for (int i = 0; i < ms.Length; i++)
+        {
+            ms[i] = random.NextSingle() < probability ? 0f : keep;
+        }
+        var y = Tape.NewOutput(x.ShapeArray);
+        TensorPrimitives.Multiply(x.Span, ms, y.Span);
+        if (Tape.ShouldRecord(x))
+        {
+            Tape.Push(new MaskNode(y, x, mask));
+        }
+        return y;
+    }
+
+    private sealed class MaskNode(Tensor output, Tensor x, Tensor mask) : Node(output)
+    {
+        public override void Backward(Tape tape)
+        {
+            var gx = tape.GradientOf(x).Span;
+            TensorPrimitives.MultiplyAdd(Output.Grad!.Span, mask.Span, gx, gx);
+        }
+    }
+}

@@ -1,0 +1,111 @@
+using RobotRuntime.Tensors.Kernels;
+
+namespace RobotRuntime.Tensors.Tests;
+
+/// <summary>
+/// The packed GEMM against a naive triple loop in double precision. Tolerance: |c − ref| ≤ 1e-5 ·
+/// Σ_k |a_ik·b_kj| + 1e-6 (float32 accumulation error bound for these depths).
+/// </summary>
+public class GemmTests
+{
+    public static TheoryData<int, int, int> OddShapes => new()
+    {
+        { 1, 1, 1 }, { 3, 5, 7 }, { 9, 33, 17 }, { 8, 32, 256 }, { 13, 31, 257 },
+        { 129, 65, 300 }, { 37, 200, 513 }, { 300, 70, 45 }, { 7, 2100, 11 },
+    };
+
+    [Theory]
+    [MemberData(nameof(OddShapes))]
+    public void MatMulMatchesNaiveReferenceOnOddShapesWithEveryKernelAndLayout(int m, int n, int k)
+    {
+        var random = new Random(m * 1000 + n * 10 + k);
+        foreach (var kernel in new[] { GemmKernel.Vector512Rows8Columns32, GemmKernel.Vector256Rows6Columns16, GemmKernel.ScalarRows4Columns4 })
+        {
+            foreach (bool ta in new[] { false, true })
+            {
+                foreach (bool tb in new[] { false, true })
+                {
+                    foreach (int threads in new[] { 1, 2 })
+                    {
+                        Check(random, m, n, k, ta, tb, kernel, threads, accumulate: tb);
+                    }
+                }
+            }
+        }
+    }
+
+    private static unsafe void Check(Random random, int m, int n, int k, bool ta, bool tb, GemmKernel kernel, int threads, bool accumulate)
+    {
+        var a = RandomArray(random, m * k);
+        var b = RandomArray(random, k * n);
+        var c = RandomArray(random, m * n);
+        var initial = (float[])c.Clone();
+        // op(a) is [m, k]: stored [m, k] or, transposed, [k, m].
+        int aRow = ta ? 1 : k, aCol = ta ? m : 1;
+        int bRow = tb ? 1 : n, bCol = tb ? k : 1;
+        fixed (float* pa = a, pb = b, pc = c)
+        {
+            Gemm.Multiply(m, n, k, pa, aRow, aCol, pb, bRow, bCol, pc, n, accumulate, threads, kernel);
+        }
+        for (int i = 0; i < m; i++)
+        {
+            for (int j = 0; j < n; j++)
+            {
+                double sum = accumulate ? initial[i * n + j] : 0, bound = 0;
+                for (int p = 0; p < k; p++)
+                {
+                    double term = (double)a[i * aRow + p * aCol] * b[p * bRow + j * bCol];
+                    sum += term;
+                    bound += Math.Abs(term);
+                }
+                double error = Math.Abs(c[i * n + j] - sum);
+                if (error > 1e-5 * bound + 1e-6)
+                {
+                    Assert.Fail($"{kernel} m={m} n={n} k={k} ta={ta} tb={tb} threads={threads}: C[{i},{j}] = {c[i * n + j]}, expected {sum}.");
+                }
+            }
+        }
+    }
+
+    private static float[] RandomArray(Random random, int length)
+    {
+        var values = new float[length];
+        for (int i = 0; i < length; i++)
+        {
+            values[i] = (float)(random.NextDouble() * 2 - 1);
+        }
+        return values;
+    }
+
+    [Fact]
+    public void MatMulOpMatchesNaiveReferenceAtWorldModelShapeOnTwoThreads()
+    {
+        var random = new Random(5);
+        var x = TestSupport.Random(random, 64, 135);
+        var w = TestSupport.Random(random, 135, 96);
+        var y = Ops.MatMul(x, w);
+        var expected = new float[64 * 96];
+        for (int i = 0; i < 64; i++)
+        {
+            for (int j = 0; j < 96; j++)
+            {
+                double s = 0;
+                for (int p = 0; p < 135; p++)
+                {
+                    s += (double)x.Span[i * 135 + p] * w.Span[p * 96 + j];
+                }
+                expected[i * 96 + j] = (float)s;
+            }
+        }
+        TestSupport.AssertClose(expected, y.Span, 1e-4, 1e-5, "x·w");
+    }
+
+    [Fact]
+    public void MatMulWithMismatchedInnerDimensionsNamesBothShapes()
+    {
+        var error = Assert.Throws<ArgumentException>(() => Ops.MatMul(Tensor.Zeros(3, 4), Tensor.Zeros(5, 6)));
+        Assert.Contains("[5, 6]", error.Message);
+        Assert.Contains("[3, 4]", error.Message);
+        Assert.Equal("b", error.ParamName);
+    }
+}

@@ -1,0 +1,170 @@
+using RobotRuntime.Tensors.Modules;
+using RobotRuntime.Tensors.Optim;
+
+namespace RobotRuntime.Tensors.Tests;
+
+public class TapeTests
+{
+    private static (Sequential Model, Tensor Input, Tensor Target) SmallProblem()
+    {
+        var random = new Random(3);
+        var model = new Sequential(
+            new Linear("a", 6, 16, random), new LayerNorm("n", 16), new Activation(ActivationKind.Mish),
+            new Linear("b", 16, 3, random));
+        return (model, TestSupport.Random(random, 8, 6), TestSupport.Random(random, 8, 3));
+    }
+
+    [Fact]
+    public void SecondTrainingStepTakesAllTensorStorageFromThePool()
+    {
+        var (model, x, y) = SmallProblem();
+        var optimizer = new Adam([new ParameterGroup(model.Parameters(), 1e-3f)]);
+        using var tape = new Tape();
+        long afterFirst = 0;
+        for (int step = 0; step < 4; step++)
+        {
+            optimizer.ZeroGrad();
+            using (tape.Record())
+            {
+                tape.Backward(Ops.MseLoss(model.Forward(x), y));
+            }
+            optimizer.Step();
+            tape.Reset();
+            if (step == 0)
+            {
+                afterFirst = tape.StorageBytesAllocated;
+            }
+        }
+        Assert.True(afterFirst > 0);
+        Assert.Equal(afterFirst, tape.StorageBytesAllocated);
+    }
+
+    [Fact]
+    public void NoGradScopeRecordsNothingAndLeavesGradientsAlone()
+    {
+        var (model, x, _) = SmallProblem();
+        using var tape = new Tape();
+        using (tape.Record())
+        using (Tape.NoGrad())
+        {
+            var output = model.Forward(x);
+            Assert.False(output.RequiresGrad);
+            Assert.False(Tape.IsGradEnabled);
+        }
+        Assert.True(Tape.IsGradEnabled);
+        Assert.Equal(0, tape.NodeCount);
+        Assert.All(model.Parameters(), p => Assert.Null(p.Grad));
+    }
+
+    [Fact]
+    public void FrozenParametersGetNoGradientAndAreNotUpdated()
+    {
+        var (model, x, y) = SmallProblem();
+        var first = (Linear)model.Layers[0];
+        first.SetFrozen(true);
+        var before = first.Weight.Value.Clone();
+        var optimizer = new Adam([new ParameterGroup(model.Parameters(), 1e-2f)]);
+        using var tape = new Tape();
+        using (tape.Record())
+        {
+            tape.Backward(Ops.MseLoss(model.Forward(x), y));
+        }
+        optimizer.Step();
+        Assert.Null(first.Weight.Grad);
+        Assert.Equal(before.Span.ToArray(), first.Weight.Value.Span.ToArray());
+        var last = (Linear)model.Layers[3];
+        Assert.NotNull(last.Weight.Grad);
+    }
+
+    [Fact]
+    public void GradientsOfTwoBackwardPassesAccumulateUntilZeroed()
+    {
+        var w = new Parameter("w", Tensor.FromArray([2f], 1));
+        var x = Tensor.FromArray([3f], 1);
+        using var tape = new Tape();
+        for (int i = 0; i < 2; i++)
+        {
+            using (tape.Record())
+            {
+                tape.Backward(Ops.Sum(Ops.Multiply(w.Value, x)));
+            }
+            tape.Reset();
+        }
+        Assert.Equal(6f, w.Grad!.Span[0]);
+        w.Value.ZeroGrad();
+        Assert.Equal(0f, w.Grad!.Span[0]);
+    }
+
+    [Fact]
+    public void BackwardOfNonScalarNamesTheShape()
+    {
+        var x = Tensor.Zeros(2, 3);
+        x.RequiresGrad = true;
+        using var tape = new Tape();
+        using (tape.Record())
+        {
+            var y = Ops.Relu(x);
+            var error = Assert.Throws<ArgumentException>(() => tape.Backward(y));
+            Assert.Contains("[2, 3]", error.Message);
+        }
+    }
+
+    [Fact]
+    public void LinearWithWrongInputWidthNamesInputAndWeightShapes()
+    {
+        var error = Assert.Throws<ArgumentException>(() => Ops.Linear(Tensor.Zeros(4, 5), Tensor.Zeros(3, 6), null));
+        Assert.Equal("x", error.ParamName);
+        Assert.Contains("[4, 5]", error.Message);
+        Assert.Contains("[3, 6]", error.Message);
+    }
+
+    [Fact]
+    public void AddWithIncompatibleShapeNamesTheExpectedShape()
+    {
+        var error = Assert.Throws<ArgumentException>(() => Ops.Add(Tensor.Zeros(4, 5), Tensor.Zeros(4)));
+        Assert.Equal("b", error.ParamName);
+        Assert.Contains("[4, 5]", error.Message);
+    }
+
+    [Fact]
+    public void SimNormRejectsWidthNotDivisibleByGroup()
+    {
+        var error = Assert.Throws<ArgumentException>(() => Ops.SimNorm(Tensor.Zeros(2, 10), 8));
+        Assert.Contains("[2, 10]", error.Message);
+    }
+
+    [Fact]
+    public void SimNormGroupsEachSumToOne()
+    {
+        var z = Ops.SimNorm(TestSupport.Random(new Random(1), 3, 32), 8);
+        for (int g = 0; g < 12; g++)
+        {
+            Assert.Equal(1f, z.Span.Slice(g * 8, 8).ToArray().Sum(), 5);
+        }
+    }
+
+    [Fact]
+    public void ReshapeSharesStorageWithItsSource()
+    {
+        var x = Tensor.Zeros(2, 6);
+        var view = x.Reshape(3, -1);
+        Assert.Equal(new[] { 3, 4 }, view.Shape.ToArray());
+        view.Span[5] = 7f;
+        Assert.Equal(7f, x.Span[5]);
+    }
+
+    [Fact]
+    public void ClippingScalesGradientsToTheMaximumNorm()
+    {
+        var p = new Parameter("p", Tensor.FromArray([3f, 4f], 2));
+        using var tape = new Tape();
+        using (tape.Record())
+        {
+            tape.Backward(Ops.Sum(Ops.Multiply(p.Value, Tensor.FromArray([3f, 4f], 2))));
+        }
+        float norm = GradientClipping.ClipByGlobalNorm([p], 1f);
+        Assert.Equal(5f, norm, 5);
+        Assert.Equal(0.6f, p.Grad!.Span[0], 5);
+        Assert.Equal(0.8f, p.Grad!.Span[1], 5);
+    }
+}
