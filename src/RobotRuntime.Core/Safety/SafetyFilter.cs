@@ -45,6 +45,7 @@ public sealed class SafetyFilter : ISafetyFilter
     // E-stop inputs, written by any thread.
     private int _pressCount;
     private int _acknowledgedPressCount;
+    private int _seenPressCount;
     private int _assertedMask;
     private readonly string[] _sourceText = new string[SourceCount];
     private volatile string _lastPressText = "";
@@ -231,7 +232,8 @@ public sealed class SafetyFilter : ISafetyFilter
     private HoldReason Evaluate(in SafetyInput input, out string text)
     {
         _filteredOnce = true;
-        bool stopPressed = Volatile.Read(ref _pressCount) != _acknowledgedPressCount;
+        _seenPressCount = Volatile.Read(ref _pressCount);
+        bool stopPressed = _seenPressCount != _acknowledgedPressCount;
         int asserted = Volatile.Read(ref _assertedMask);
         _sawLinkDown = input.LinkStatus != ArmLinkStatus.Up;
         _sawStaleState = !input.HasArmState || input.ArmStateAgeNs > _armStateMaxAgeNs || input.ArmStateAgeNs < 0;
@@ -291,10 +293,11 @@ public sealed class SafetyFilter : ISafetyFilter
             double target = allowed.Values[i];
             double measured = input.ArmState.Positions[i];
             double step = _positionStepMax[i];
-            if (target > measured + step) { target = measured + step; clipped |= ClipKinds.ChangePerCycle; }
-            else if (target < measured - step) { target = measured - step; clipped |= ClipKinds.ChangePerCycle; }
             if (target > _positionHigh[i]) { target = _positionHigh[i]; clipped |= ClipKinds.JointPosition; }
             else if (target < _positionLow[i]) { target = _positionLow[i]; clipped |= ClipKinds.JointPosition; }
+            // The step limit comes last, so a joint found beyond its limit is brought back at most one step per cycle.
+            if (target > measured + step) { target = measured + step; clipped |= ClipKinds.ChangePerCycle; }
+            else if (target < measured - step) { target = measured - step; clipped |= ClipKinds.ChangePerCycle; }
             allowed.Values[i] = target;
         }
         return clipped;
@@ -371,6 +374,8 @@ public sealed class SafetyFilter : ISafetyFilter
             var source = (EmergencyStopSource)System.Numerics.BitOperations.TrailingZeroCount(asserted);
             return Refuse(HoldReason.EmergencyStop, $"the {source} e-stop input is still asserted ({Volatile.Read(ref _sourceText[(int)source])}); release it first");
         }
+        if (Volatile.Read(ref _pressCount) != _seenPressCount)
+            return Refuse(HoldReason.EmergencyStop, $"an e-stop ({_lastPressText}) arrived after the last cycle; it must reach a cycle before a reset");
         if (_filteredOnce)
         {
             if (_sawLinkDown) return Refuse(HoldReason.ArmLinkLost, "the arm link is still not up; reconnect the arm (or restart the sim-server) first");
@@ -382,7 +387,7 @@ public sealed class SafetyFilter : ISafetyFilter
 
         var previous = _holdReason;
         var previousText = _holdText;
-        _acknowledgedPressCount = Volatile.Read(ref _pressCount);
+        _acknowledgedPressCount = _seenPressCount;
         _holdReason = HoldReason.None;
         _holdText = "";
         _lastVelocity = default;

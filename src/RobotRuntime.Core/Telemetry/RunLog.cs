@@ -38,6 +38,8 @@ public sealed class RunLog
         byte[] bytes;
         using (var stream = new FileStream(fullPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete))
         {
+            if (stream.Length > Array.MaxLength)
+                throw new InvalidDataException($"run log {fullPath}: {stream.Length} bytes; this reader holds at most {Array.MaxLength} bytes in memory (split the run)");
             bytes = new byte[stream.Length];
             stream.ReadExactly(bytes);
         }

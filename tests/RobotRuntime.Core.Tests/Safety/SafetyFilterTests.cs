@@ -432,3 +432,40 @@ public class SafetyFilterTests
         Assert.Contains(option, error.Message);
     }
 }
+
+public class SafetyFilterRaceTests
+{
+    [Fact]
+    public void EmergencyStopPressedBeforeTheFirstCycleRefusesTheArmingReset()
+    {
+        var filter = new SafetyFilter(SafetyFilterTests.Options());
+        filter.EmergencyStop(EmergencyStopSource.Operator, "pressed before start");
+        var refused = filter.Reset();
+        Assert.False(refused.Succeeded);
+        Assert.Equal(HoldReason.EmergencyStop, refused.PersistingCause);
+    }
+
+    [Fact]
+    public void EmergencyStopArrivingBetweenACycleAndAResetIsNotLost()
+    {
+        var filter = SafetyFilterTests.ArmedFilter();
+        filter.Filter(SafetyFilterTests.Healthy(SafetyFilterTests.Positions(double.NaN, 0)), out _);
+        filter.EmergencyStop(EmergencyStopSource.ControlChannel, "remote stop");
+        Assert.False(filter.Reset().Succeeded);
+        filter.Filter(SafetyFilterTests.Healthy(SafetyFilterTests.Positions(0.2, -0.3)), out _);
+        Assert.True(filter.Reset().Succeeded);
+        filter.Filter(SafetyFilterTests.Healthy(SafetyFilterTests.Positions(0.2, -0.3)), out var result);
+        Assert.Equal(SafetyStatus.Pass, result.Status);
+    }
+
+    [Fact]
+    public void JointFoundBeyondItsLimitIsBroughtBackAtMostOneStepPerCycle()
+    {
+        var filter = SafetyFilterTests.ArmedFilter();
+        var input = SafetyFilterTests.Healthy(SafetyFilterTests.Positions(0.0, -0.3));
+        input.ArmState.Positions[0] = 0.95; // beyond 1.0 − 0.1 margin
+        filter.Filter(input, out var result);
+        Assert.Equal(0.94, result.Allowed.Values[0], 12);
+        Assert.True(result.Clipped.HasFlag(ClipKinds.ChangePerCycle));
+    }
+}
