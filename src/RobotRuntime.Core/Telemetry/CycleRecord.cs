@@ -53,7 +53,7 @@ public struct CycleRecord
     public ArmCommandMode SentMode;
     /// <summary>How many of <see cref="Requested"/> and <see cref="Sent"/> are used.</summary>
     public byte ValueCount;
-    /// <summary>1 if this cycle's work ended after its deadline (the next cycle's start), else 0.</summary>
+    /// <summary>1 if this cycle's work ended after its deadline (<see cref="EndNs"/> &gt; <c>CycleTiming.DeadlineNs</c>, the next tick), else 0.</summary>
     public byte MissedDeadline;
     /// <summary>What the safety filter did.</summary>
     public SafetyStatus Safety;
