@@ -264,4 +264,32 @@ public class RunLogTests
         Assert.Equal(10, svg.Descendants(ns + "circle").Count(c => (string?)c.Attribute("class") == "missed"));
         Assert.Equal(2, svg.Descendants(ns + "rect").Count(r => (string?)r.Attribute("class") == "hold"));
     }
+
+    [Fact]
+    public void EmptyLogGivesAnEmptySummaryAndWellFormedPlots()
+    {
+        using var folder = new TemporaryDirectory();
+        var log = WriteLog(Path.Combine(folder.Path, "empty.rrlog"), 0);
+        Assert.Empty(log.Records);
+        var summary = RunLogSummary.Compute(log);
+        Assert.Equal(0, summary.Cycles);
+        Assert.Equal(0, summary[CycleStage.Compute].Max);
+        Assert.Contains("holds: none", summary.ToText());
+        var histogram = new StringWriter();
+        RunLogPlots.WriteLatencyHistogram(log, histogram);
+        var timeline = new StringWriter();
+        RunLogPlots.WriteTimeline(log, timeline);
+        Assert.NotNull(XDocument.Parse(histogram.ToString()).Root);
+        Assert.NotNull(XDocument.Parse(timeline.ToString()).Root);
+    }
+
+    [Fact]
+    public void LogCutInsideItsHeaderIsRejectedNamingTheFile()
+    {
+        using var folder = new TemporaryDirectory();
+        string path = Path.Combine(folder.Path, "cut.rrlog");
+        File.WriteAllBytes(path, RunLogFormat.BuildHeader(Metadata)[..100]);
+        var error = Assert.Throws<InvalidDataException>(() => RunLog.Read(path));
+        Assert.Contains(path, error.Message);
+    }
 }
