@@ -1,0 +1,399 @@
+using RobotRuntime.Arm;
+
+namespace RobotRuntime.Safety;
+
+/// <summary>
+/// The safety layer: joint position and velocity limits with margins, a workspace box, maximum
+/// change per cycle, a NaN/Inf guard, command expiry, stale arm state and camera frames, K
+/// consecutive deadline misses, arm-link loss and e-stops from any thread. A hold is latched with
+/// its reason and released only by <see cref="Reset"/>, which refuses while a cause persists.
+/// The filter starts held (<see cref="HoldReason.NotArmed"/>).
+/// </summary>
+/// <remarks>
+/// Threading: <see cref="Filter"/> and <see cref="Reset"/> on the control loop's thread;
+/// <see cref="EmergencyStop"/> and <see cref="SetEmergencyStopInput"/> from any thread.
+/// </remarks>
+public sealed class SafetyFilter : ISafetyFilter
+{
+    private const int SourceCount = 5;
+
+    private readonly SafetyFilterOptions _options;
+    private readonly int _jointCount;
+    private readonly double[] _positionLow;
+    private readonly double[] _positionHigh;
+    private readonly double[] _velocityMax;
+    private readonly double[] _positionStepMax;
+    private readonly double _periodSeconds;
+    private readonly double _translationMax;
+    private readonly double _rotationMax;
+    private readonly long _commandExpiryNs;
+    private readonly long _armStateMaxAgeNs;
+    private readonly long _frameMaxAgeNs;
+    private readonly bool _holdCommandSupported;
+
+    // The last joint velocities allowed (for the change-per-cycle limit); zero after a hold.
+    private JointVector _lastVelocity;
+
+    // Latched hold.
+    private HoldReason _holdReason = HoldReason.NotArmed;
+    private string _holdText = NotArmedText;
+
+    // Conditions seen in the last Filter call, for Reset to judge whether a cause persists.
+    private bool _sawLinkDown, _sawStaleState, _sawStaleFrame, _sawMisses, _sawOutsideWorkspace;
+    private bool _filteredOnce;
+
+    // E-stop inputs, written by any thread.
+    private int _pressCount;
+    private int _acknowledgedPressCount;
+    private int _seenPressCount;
+    private int _assertedMask;
+    private readonly string[] _sourceText = new string[SourceCount];
+    private volatile string _lastPressText = "";
+
+    private const string NotArmedText = "not armed yet: the filter starts held; reset once the arm link is up";
+    private const string LinkText = "arm link is not up (connecting or lost)";
+    private const string StaleStateText = "arm state is older than the configured bound";
+    private const string NoStateText = "no arm state received yet";
+    private const string StaleFrameText = "camera frame is older than the configured bound (or missing)";
+    private const string MissesText = "too many consecutive missed deadlines";
+    private const string ExpiredText = "command is older than the configured expiry";
+    private const string NonFiniteText = "command holds NaN or infinity";
+    private const string BadModeText = "command mode is not supported by the arm";
+    private const string BadCountText = "command value count does not match the mode";
+    private const string OutsideText = "end effector is outside the workspace box";
+
+    /// <summary>Builds a filter for <paramref name="options"/>.</summary>
+    /// <exception cref="ArgumentException">An option is out of range, naming it and what was expected.</exception>
+    /// <remarks>Setup only.</remarks>
+    public SafetyFilter(SafetyFilterOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(options.Arm, nameof(options.Arm));
+        var arm = options.Arm;
+        if (arm.JointCount < 1 || arm.JointCount > JointVector.Capacity)
+            throw new ArgumentException($"Arm.Joints: expected 1 to {JointVector.Capacity} joints, got {arm.JointCount}", nameof(options));
+        if (!(options.CyclePeriod > TimeSpan.Zero))
+            throw new ArgumentException($"CyclePeriod: expected > 0, got {options.CyclePeriod}", nameof(options));
+        RequireFiniteNonNegative(options.JointPositionMargin, nameof(options.JointPositionMargin));
+        RequireFiniteNonNegative(options.WorkspaceMargin, nameof(options.WorkspaceMargin));
+        if (!(options.VelocityScale > 0 && options.VelocityScale <= 1))
+            throw new ArgumentException($"VelocityScale: expected a value in (0, 1], got {options.VelocityScale}", nameof(options));
+        RequirePositive(options.MaxJointPositionChangePerCycle, nameof(options.MaxJointPositionChangePerCycle));
+        RequirePositive(options.MaxJointVelocityChangePerCycle, nameof(options.MaxJointVelocityChangePerCycle));
+        RequirePositive(options.MaxEndEffectorTranslation, nameof(options.MaxEndEffectorTranslation));
+        RequirePositive(options.MaxEndEffectorRotation, nameof(options.MaxEndEffectorRotation));
+        if (!(options.CommandExpiry > TimeSpan.Zero))
+            throw new ArgumentException($"CommandExpiry: expected > 0, got {options.CommandExpiry}", nameof(options));
+        if (!(options.MaxArmStateAge > TimeSpan.Zero))
+            throw new ArgumentException($"MaxArmStateAge: expected > 0, got {options.MaxArmStateAge}", nameof(options));
+        if (options.MaxFrameAge is { } frameAge && !(frameAge > TimeSpan.Zero))
+            throw new ArgumentException($"MaxFrameAge: expected > 0 or null (no cameras), got {frameAge}", nameof(options));
+        if (options.MaxConsecutiveDeadlineMisses < 1)
+            throw new ArgumentException($"MaxConsecutiveDeadlineMisses: expected ≥ 1, got {options.MaxConsecutiveDeadlineMisses}", nameof(options));
+        if (options.Workspace is { } box)
+        {
+            if (!(double.IsFinite(box.MinX) && double.IsFinite(box.MinY) && double.IsFinite(box.MinZ) &&
+                  double.IsFinite(box.MaxX) && double.IsFinite(box.MaxY) && double.IsFinite(box.MaxZ)))
+                throw new ArgumentException($"Workspace: expected finite bounds, got {box}", nameof(options));
+            double m = options.WorkspaceMargin;
+            if (!(box.MinX + m < box.MaxX - m && box.MinY + m < box.MaxY - m && box.MinZ + m < box.MaxZ - m))
+                throw new ArgumentException($"Workspace: expected Min + WorkspaceMargin < Max - WorkspaceMargin on every axis, got {box} with margin {m}", nameof(options));
+        }
+
+        _options = options;
+        _jointCount = arm.JointCount;
+        _periodSeconds = options.CyclePeriod.TotalSeconds;
+        _positionLow = new double[_jointCount];
+        _positionHigh = new double[_jointCount];
+        _velocityMax = new double[_jointCount];
+        _positionStepMax = new double[_jointCount];
+        for (int i = 0; i < _jointCount; i++)
+        {
+            var joint = arm.Joints[i];
+            double low = joint.PositionMin + options.JointPositionMargin;
+            double high = joint.PositionMax - options.JointPositionMargin;
+            if (!(double.IsFinite(low) && double.IsFinite(high) && low < high))
+                throw new ArgumentException($"Arm.Joints[{i}]: expected PositionMin + JointPositionMargin < PositionMax - JointPositionMargin, got [{joint.PositionMin}, {joint.PositionMax}] with margin {options.JointPositionMargin}", nameof(options));
+            if (!(joint.VelocityMax > 0 && double.IsFinite(joint.VelocityMax)))
+                throw new ArgumentException($"Arm.Joints[{i}].VelocityMax: expected a finite value > 0, got {joint.VelocityMax}", nameof(options));
+            _positionLow[i] = low;
+            _positionHigh[i] = high;
+            _velocityMax[i] = joint.VelocityMax * options.VelocityScale;
+            _positionStepMax[i] = Math.Min(options.MaxJointPositionChangePerCycle, _velocityMax[i] * _periodSeconds);
+        }
+        _translationMax = Math.Min(options.MaxEndEffectorTranslation, arm.EndEffectorMaxTranslation > 0 ? arm.EndEffectorMaxTranslation : double.PositiveInfinity);
+        _rotationMax = Math.Min(options.MaxEndEffectorRotation, arm.EndEffectorMaxRotation > 0 ? arm.EndEffectorMaxRotation : double.PositiveInfinity);
+        _commandExpiryNs = options.CommandExpiry.Ticks * 100;
+        _armStateMaxAgeNs = options.MaxArmStateAge.Ticks * 100;
+        _frameMaxAgeNs = options.MaxFrameAge is { } age ? age.Ticks * 100 : long.MaxValue;
+        _holdCommandSupported = arm.SupportedModes.Contains(ArmCommandMode.JointPosition);
+        for (int i = 0; i < SourceCount; i++) _sourceText[i] = "";
+    }
+
+    private static void RequireFiniteNonNegative(double value, string name)
+    {
+        if (!(value >= 0 && double.IsFinite(value)))
+            throw new ArgumentException($"{name}: expected a finite value ≥ 0, got {value}", "options");
+    }
+
+    private static void RequirePositive(double value, string name)
+    {
+        if (!(value > 0))
+            throw new ArgumentException($"{name}: expected a value > 0 (or infinity for no limit), got {value}", "options");
+    }
+
+    /// <summary>The options the filter was built with.</summary>
+    public SafetyFilterOptions Options => _options;
+
+    /// <inheritdoc/>
+    public bool IsHolding => _holdReason != HoldReason.None;
+
+    /// <inheritdoc/>
+    public HoldReason HoldReason => _holdReason;
+
+    /// <inheritdoc/>
+    public string HoldText => _holdText;
+
+    /// <inheritdoc/>
+    public void EmergencyStop(EmergencyStopSource source, string detail)
+    {
+        _lastPressText = string.IsNullOrEmpty(detail) ? SourceName(source) : detail;
+        Interlocked.Increment(ref _pressCount);
+    }
+
+    /// <inheritdoc/>
+    public void SetEmergencyStopInput(EmergencyStopSource source, bool asserted, string detail)
+    {
+        int index = (int)source;
+        if ((uint)index >= SourceCount) return;
+        Volatile.Write(ref _sourceText[index], string.IsNullOrEmpty(detail) ? SourceName(source) : detail);
+        int bit = 1 << index;
+        if (asserted) Interlocked.Or(ref _assertedMask, bit);
+        else Interlocked.And(ref _assertedMask, ~bit);
+    }
+
+    private static string SourceName(EmergencyStopSource source) => source switch
+    {
+        EmergencyStopSource.Operator => "e-stop from the operator",
+        EmergencyStopSource.File => "e-stop from the watched file",
+        EmergencyStopSource.Signal => "e-stop from a signal",
+        EmergencyStopSource.ControlChannel => "e-stop from the control channel",
+        EmergencyStopSource.Hardware => "e-stop from a hardware input",
+        _ => "e-stop",
+    };
+
+    /// <inheritdoc/>
+    public SafetyStatus Filter(in SafetyInput input, out SafetyResult result)
+    {
+        result = default;
+        result.Requested = input.Requested;
+        result.ReasonText = "";
+
+        HoldReason cause = Evaluate(in input, out string causeText);
+        if (_holdReason == HoldReason.None && cause != HoldReason.None)
+        {
+            _holdReason = cause;
+            _holdText = causeText;
+            result.HoldStarted = true;
+        }
+
+        if (_holdReason != HoldReason.None)
+        {
+            _lastVelocity = default;
+            result.Status = SafetyStatus.Hold;
+            result.Reason = _holdReason;
+            result.ReasonText = _holdText;
+            FillHoldCommand(in input, ref result.Allowed);
+            return SafetyStatus.Hold;
+        }
+
+        result.Allowed = input.Requested;
+        result.Allowed.Sequence = 0;
+        ClipKinds clipped = input.Requested.Mode switch
+        {
+            ArmCommandMode.JointPosition => ClipJointPositions(in input, ref result.Allowed),
+            ArmCommandMode.JointVelocity => ClipJointVelocities(in input, ref result.Allowed),
+            _ => ClipEndEffectorDelta(in input, ref result.Allowed),
+        };
+        if (input.Requested.Mode != ArmCommandMode.JointVelocity) _lastVelocity = default;
+
+        double gripper = result.Allowed.GripperTarget;
+        if (gripper < 0 || gripper > 1)
+        {
+            result.Allowed.GripperTarget = Math.Clamp(gripper, 0, 1);
+            clipped |= ClipKinds.Gripper;
+        }
+        result.Clipped = clipped;
+        result.Status = clipped == ClipKinds.None ? SafetyStatus.Pass : SafetyStatus.Clipped;
+        return result.Status;
+    }
+
+    // Checks every hold cause, records the persistent ones for Reset, and returns the first that applies.
+    private HoldReason Evaluate(in SafetyInput input, out string text)
+    {
+        _filteredOnce = true;
+        _seenPressCount = Volatile.Read(ref _pressCount);
+        bool stopPressed = _seenPressCount != _acknowledgedPressCount;
+        int asserted = Volatile.Read(ref _assertedMask);
+        _sawLinkDown = input.LinkStatus != ArmLinkStatus.Up;
+        _sawStaleState = !input.HasArmState || input.ArmStateAgeNs > _armStateMaxAgeNs || input.ArmStateAgeNs < 0;
+        _sawStaleFrame = _options.MaxFrameAge is not null && (input.FrameAgeNs > _frameMaxAgeNs || input.FrameAgeNs < 0);
+        _sawMisses = input.ConsecutiveDeadlineMisses >= _options.MaxConsecutiveDeadlineMisses;
+        _sawOutsideWorkspace = input.HasArmState && _options.Workspace is { } box &&
+            !box.Contains(input.ArmState.EndEffectorX, input.ArmState.EndEffectorY, input.ArmState.EndEffectorZ);
+
+        if (asserted != 0)
+        {
+            text = Volatile.Read(ref _sourceText[System.Numerics.BitOperations.TrailingZeroCount(asserted)]);
+            return HoldReason.EmergencyStop;
+        }
+        if (stopPressed)
+        {
+            text = _lastPressText;
+            return HoldReason.EmergencyStop;
+        }
+        if (_sawLinkDown) { text = LinkText; return HoldReason.ArmLinkLost; }
+        if (_sawStaleState) { text = input.HasArmState ? StaleStateText : NoStateText; return HoldReason.StaleArmState; }
+        if (_sawStaleFrame) { text = StaleFrameText; return HoldReason.StaleCameraFrame; }
+        if (_sawMisses) { text = MissesText; return HoldReason.DeadlineMisses; }
+        if (_sawOutsideWorkspace) { text = OutsideText; return HoldReason.OutsideWorkspace; }
+
+        long commandAge = input.NowNs - input.CommandTimestampNs;
+        if (commandAge > _commandExpiryNs) { text = ExpiredText; return HoldReason.CommandExpired; }
+
+        ref readonly var command = ref input.Requested;
+        if (!_options.Arm.SupportedModes.Contains(command.Mode)) { text = BadModeText; return HoldReason.InvalidCommand; }
+        int expectedCount = command.Mode == ArmCommandMode.EndEffectorDelta ? 6 : _jointCount;
+        if (command.ValueCount != expectedCount) { text = BadCountText; return HoldReason.InvalidCommand; }
+        if (!double.IsFinite(command.GripperTarget)) { text = NonFiniteText; return HoldReason.NonFiniteCommand; }
+        for (int i = 0; i < expectedCount; i++)
+        {
+            if (!double.IsFinite(command.Values[i])) { text = NonFiniteText; return HoldReason.NonFiniteCommand; }
+        }
+        text = "";
+        return HoldReason.None;
+    }
+
+    private void FillHoldCommand(in SafetyInput input, ref ArmCommand hold)
+    {
+        hold = default;
+        if (!_holdCommandSupported || !input.HasArmState || _sawLinkDown || _sawStaleState || input.ArmState.JointCount != _jointCount)
+            return;
+        hold.Mode = ArmCommandMode.JointPosition;
+        hold.ValueCount = _jointCount;
+        for (int i = 0; i < _jointCount; i++) hold.Values[i] = input.ArmState.Positions[i];
+        hold.GripperTarget = double.IsFinite(input.ArmState.GripperPosition) ? Math.Clamp(input.ArmState.GripperPosition, 0, 1) : 0;
+    }
+
+    private ClipKinds ClipJointPositions(in SafetyInput input, ref ArmCommand allowed)
+    {
+        var clipped = ClipKinds.None;
+        for (int i = 0; i < _jointCount; i++)
+        {
+            double target = allowed.Values[i];
+            double measured = input.ArmState.Positions[i];
+            double step = _positionStepMax[i];
+            if (target > _positionHigh[i]) { target = _positionHigh[i]; clipped |= ClipKinds.JointPosition; }
+            else if (target < _positionLow[i]) { target = _positionLow[i]; clipped |= ClipKinds.JointPosition; }
+            // The step limit comes last, so a joint found beyond its limit is brought back at most one step per cycle.
+            if (target > measured + step) { target = measured + step; clipped |= ClipKinds.ChangePerCycle; }
+            else if (target < measured - step) { target = measured - step; clipped |= ClipKinds.ChangePerCycle; }
+            allowed.Values[i] = target;
+        }
+        return clipped;
+    }
+
+    private ClipKinds ClipJointVelocities(in SafetyInput input, ref ArmCommand allowed)
+    {
+        var clipped = ClipKinds.None;
+        double changeMax = _options.MaxJointVelocityChangePerCycle;
+        for (int i = 0; i < _jointCount; i++)
+        {
+            double velocity = allowed.Values[i];
+            double max = _velocityMax[i];
+            if (velocity > max) { velocity = max; clipped |= ClipKinds.JointVelocity; }
+            else if (velocity < -max) { velocity = -max; clipped |= ClipKinds.JointVelocity; }
+            double previous = _lastVelocity[i];
+            if (velocity > previous + changeMax) { velocity = previous + changeMax; clipped |= ClipKinds.ChangePerCycle; }
+            else if (velocity < previous - changeMax) { velocity = previous - changeMax; clipped |= ClipKinds.ChangePerCycle; }
+            // Do not let one period at this velocity carry the joint past its limit (less the margin);
+            // a joint already beyond it may only move back.
+            double position = input.ArmState.Positions[i];
+            double upward = Math.Max(0, (_positionHigh[i] - position) / _periodSeconds);
+            double downward = Math.Min(0, (_positionLow[i] - position) / _periodSeconds);
+            if (velocity > upward) { velocity = upward; clipped |= ClipKinds.JointPosition; }
+            else if (velocity < downward) { velocity = downward; clipped |= ClipKinds.JointPosition; }
+            allowed.Values[i] = velocity;
+            _lastVelocity[i] = velocity;
+        }
+        return clipped;
+    }
+
+    private ClipKinds ClipEndEffectorDelta(in SafetyInput input, ref ArmCommand allowed)
+    {
+        var clipped = ClipKinds.None;
+        if (_options.Workspace is { } box)
+        {
+            double margin = _options.WorkspaceMargin;
+            ref readonly var state = ref input.ArmState;
+            clipped |= ClipAxis(ref allowed.Values[0], state.EndEffectorX, box.MinX + margin, box.MaxX - margin);
+            clipped |= ClipAxis(ref allowed.Values[1], state.EndEffectorY, box.MinY + margin, box.MaxY - margin);
+            clipped |= ClipAxis(ref allowed.Values[2], state.EndEffectorZ, box.MinZ + margin, box.MaxZ - margin);
+        }
+        clipped |= ClipNorm(ref allowed.Values[0], ref allowed.Values[1], ref allowed.Values[2], _translationMax);
+        clipped |= ClipNorm(ref allowed.Values[3], ref allowed.Values[4], ref allowed.Values[5], _rotationMax);
+        return clipped;
+    }
+
+    private static ClipKinds ClipAxis(ref double delta, double position, double low, double high)
+    {
+        double target = position + delta;
+        if (target > high) { delta = Math.Max(high - position, Math.Min(delta, 0)); return ClipKinds.Workspace; }
+        if (target < low) { delta = Math.Min(low - position, Math.Max(delta, 0)); return ClipKinds.Workspace; }
+        return ClipKinds.None;
+    }
+
+    private static ClipKinds ClipNorm(ref double x, ref double y, ref double z, double max)
+    {
+        double norm = Math.Sqrt(x * x + y * y + z * z);
+        if (norm <= max) return ClipKinds.None;
+        double scale = max / norm;
+        x *= scale; y *= scale; z *= scale;
+        return ClipKinds.EndEffectorStep;
+    }
+
+    /// <inheritdoc/>
+    public SafetyResetResult Reset()
+    {
+        if (_holdReason == HoldReason.None)
+            return new SafetyResetResult(true, HoldReason.None, "not holding; nothing to reset");
+
+        int asserted = Volatile.Read(ref _assertedMask);
+        if (asserted != 0)
+        {
+            var source = (EmergencyStopSource)System.Numerics.BitOperations.TrailingZeroCount(asserted);
+            return Refuse(HoldReason.EmergencyStop, $"the {source} e-stop input is still asserted ({Volatile.Read(ref _sourceText[(int)source])}); release it first");
+        }
+        if (Volatile.Read(ref _pressCount) != _seenPressCount)
+            return Refuse(HoldReason.EmergencyStop, $"an e-stop ({_lastPressText}) arrived after the last cycle; it must reach a cycle before a reset");
+        if (_filteredOnce)
+        {
+            if (_sawLinkDown) return Refuse(HoldReason.ArmLinkLost, "the arm link is still not up; reconnect the arm (or restart the sim-server) first");
+            if (_sawStaleState) return Refuse(HoldReason.StaleArmState, $"the arm state is still older than {_options.MaxArmStateAge.TotalMilliseconds} ms (or missing)");
+            if (_sawStaleFrame) return Refuse(HoldReason.StaleCameraFrame, $"camera frames are still older than {_options.MaxFrameAge?.TotalMilliseconds} ms (or missing); check the cameras");
+            if (_sawMisses) return Refuse(HoldReason.DeadlineMisses, $"the loop still misses {_options.MaxConsecutiveDeadlineMisses} or more deadlines in a row; lower the rate or speed up the policy");
+            if (_sawOutsideWorkspace) return Refuse(HoldReason.OutsideWorkspace, "the end effector is still outside the workspace box; move it back inside first");
+        }
+
+        var previous = _holdReason;
+        var previousText = _holdText;
+        _acknowledgedPressCount = _seenPressCount;
+        _holdReason = HoldReason.None;
+        _holdText = "";
+        _lastVelocity = default;
+        return new SafetyResetResult(true, HoldReason.None, $"released the hold ({previous}: {previousText})");
+    }
+
+    private SafetyResetResult Refuse(HoldReason cause, string why) =>
+        new(false, cause, $"reset refused while holding for {_holdReason} ({_holdText}): {why}");
+}

@@ -1,0 +1,146 @@
+using System.Globalization;
+using System.Text;
+using RobotRuntime.Safety;
+
+namespace RobotRuntime.Telemetry;
+
+/// <summary>The stages of a cycle that the run log times.</summary>
+public enum CycleStage
+{
+    /// <summary>Age of the oldest camera frame used.</summary>
+    FrameAge,
+    /// <summary>Preprocessing.</summary>
+    Preprocess,
+    /// <summary>Encoding (PVR).</summary>
+    Encode,
+    /// <summary>Planning (policy).</summary>
+    Plan,
+    /// <summary>Safety filter.</summary>
+    Safety,
+    /// <summary>Send to the arm.</summary>
+    Send,
+    /// <summary>Whole cycle: start to end of the work.</summary>
+    Compute,
+}
+
+/// <summary>Distribution of one stage's duration over a run, ms (nearest-rank percentiles).</summary>
+/// <param name="Stage">Which stage.</param>
+/// <param name="P50">Median.</param>
+/// <param name="P95">95th percentile.</param>
+/// <param name="P99">99th percentile.</param>
+/// <param name="Max">Largest.</param>
+public readonly record struct StageStatistics(CycleStage Stage, double P50, double P95, double P99, double Max);
+
+/// <summary>What a run did, computed from its log: per-stage timing, missed deadlines, holds by reason, clips.</summary>
+public sealed class RunLogSummary
+{
+    private RunLogSummary(int cycles, double rateHz, IReadOnlyList<StageStatistics> stages, int missed, long skipped,
+        int clipped, IReadOnlyDictionary<HoldReason, int> holds, IReadOnlyDictionary<HoldReason, int> heldCycles)
+    {
+        Cycles = cycles;
+        RateHz = rateHz;
+        Stages = stages;
+        MissedDeadlines = missed;
+        SkippedTicks = skipped;
+        ClippedCycles = clipped;
+        HoldsByReason = holds;
+        HeldCyclesByReason = heldCycles;
+    }
+
+    /// <summary>Cycles in the log.</summary>
+    public int Cycles { get; }
+
+    /// <summary>The run's control rate, Hz.</summary>
+    public double RateHz { get; }
+
+    /// <summary>One entry per <see cref="CycleStage"/>, in enum order.</summary>
+    public IReadOnlyList<StageStatistics> Stages { get; }
+
+    /// <summary>Cycles whose work ended after their deadline.</summary>
+    public int MissedDeadlines { get; }
+
+    /// <summary>Scheduler ticks skipped after overruns.</summary>
+    public long SkippedTicks { get; }
+
+    /// <summary>Cycles whose command was clipped.</summary>
+    public int ClippedCycles { get; }
+
+    /// <summary>Holds latched (hold events), by reason.</summary>
+    public IReadOnlyDictionary<HoldReason, int> HoldsByReason { get; }
+
+    /// <summary>Cycles spent holding, by reason.</summary>
+    public IReadOnlyDictionary<HoldReason, int> HeldCyclesByReason { get; }
+
+    /// <summary>Statistics of one stage.</summary>
+    public StageStatistics this[CycleStage stage] => Stages[(int)stage];
+
+    /// <summary>Duration of <paramref name="stage"/> in <paramref name="record"/>, ns.</summary>
+    public static long StageNanoseconds(in CycleRecord record, CycleStage stage) => stage switch
+    {
+        CycleStage.FrameAge => record.FrameAgeNs,
+        CycleStage.Preprocess => record.PreprocessNs,
+        CycleStage.Encode => record.EncodeNs,
+        CycleStage.Plan => record.PlanNs,
+        CycleStage.Safety => record.SafetyNs,
+        CycleStage.Send => record.SendNs,
+        _ => record.ComputeNs,
+    };
+
+    /// <summary>Summarises <paramref name="log"/>.</summary>
+    /// <remarks>Setup only.</remarks>
+    public static RunLogSummary Compute(RunLog log)
+    {
+        ArgumentNullException.ThrowIfNull(log);
+        var records = log.Records;
+        var stages = new List<StageStatistics>();
+        var values = new double[records.Count];
+        foreach (CycleStage stage in Enum.GetValues<CycleStage>())
+        {
+            for (int i = 0; i < records.Count; i++) values[i] = StageNanoseconds(records[i], stage) / 1e6;
+            Array.Sort(values);
+            stages.Add(new StageStatistics(stage, Percentile(values, 50), Percentile(values, 95), Percentile(values, 99),
+                values.Length == 0 ? 0 : values[^1]));
+        }
+        int missed = 0, clipped = 0;
+        long skipped = 0;
+        var holds = new SortedDictionary<HoldReason, int>();
+        var held = new SortedDictionary<HoldReason, int>();
+        foreach (var r in records)
+        {
+            missed += r.MissedDeadline != 0 ? 1 : 0;
+            skipped += r.SkippedTicks;
+            clipped += r.Safety == SafetyStatus.Clipped ? 1 : 0;
+            if (r.Safety == SafetyStatus.Hold)
+            {
+                held[r.HoldReason] = held.GetValueOrDefault(r.HoldReason) + 1;
+                if (r.HoldStarted != 0) holds[r.HoldReason] = holds.GetValueOrDefault(r.HoldReason) + 1;
+            }
+        }
+        return new RunLogSummary(records.Count, log.Metadata.RateHz, stages, missed, skipped, clipped, holds, held);
+    }
+
+    /// <summary>Nearest-rank percentile of sorted values; 0 for none.</summary>
+    internal static double Percentile(double[] sorted, double percent)
+    {
+        if (sorted.Length == 0) return 0;
+        int rank = (int)Math.Ceiling(percent / 100.0 * sorted.Length);
+        return sorted[Math.Clamp(rank, 1, sorted.Length) - 1];
+    }
+
+    /// <summary>The summary as text for the operator's terminal.</summary>
+    public string ToText()
+    {
+        var c = CultureInfo.InvariantCulture;
+        var text = new StringBuilder();
+        text.Append(c, $"{Cycles} cycles at {RateHz} Hz\n");
+        text.Append(c, $"{"stage",-12}{"p50 ms",10}{"p95 ms",10}{"p99 ms",10}{"max ms",10}\n");
+        foreach (var s in Stages)
+            text.Append(c, $"{s.Stage,-12}{s.P50,10:F3}{s.P95,10:F3}{s.P99,10:F3}{s.Max,10:F3}\n");
+        text.Append(c, $"missed deadlines: {MissedDeadlines} ({SkippedTicks} ticks skipped)\n");
+        text.Append(c, $"clipped cycles: {ClippedCycles}\n");
+        if (HoldsByReason.Count == 0 && HeldCyclesByReason.Count == 0) text.Append("holds: none\n");
+        foreach (var (reason, cycles) in HeldCyclesByReason)
+            text.Append(c, $"hold {reason}: {HoldsByReason.GetValueOrDefault(reason)} time(s), {cycles} cycle(s)\n");
+        return text.ToString();
+    }
+}

@@ -1,0 +1,295 @@
+using System.Xml.Linq;
+using RobotRuntime.Arm;
+using RobotRuntime.Safety;
+using RobotRuntime.Telemetry;
+
+namespace RobotRuntime.Core.Tests.Telemetry;
+
+public class RunLogTests
+{
+    private static readonly RunLogMetadata Metadata = new(100, "unit test run, scripted controller");
+
+    /// <summary>Record i: compute time (i + 1) ms; every 10th misses its deadline; cycles 20–24 hold for a stale frame; cycle 30 holds for NaN.</summary>
+    private static CycleRecord Record(int i)
+    {
+        var record = new CycleRecord
+        {
+            CycleIndex = i,
+            ScheduledStartNs = 1_000_000_000L + i * 10_000_000L,
+            StartNs = 1_000_000_000L + i * 10_000_000L + 1000,
+            FrameAgeNs = 5_000_000 + i,
+            PreprocessNs = 100_000 + i,
+            EncodeNs = 2_000_000 + i,
+            PlanNs = 3_000_000 + i,
+            SafetyNs = 10_000 + i,
+            SendNs = 50_000 + i,
+            MissedDeadline = (byte)(i % 10 == 9 ? 1 : 0),
+            ConsecutiveMisses = i % 10 == 9 ? 1 : 0,
+            SkippedTicks = i % 10 == 9 ? 2 : 0,
+            Safety = SafetyStatus.Pass,
+            SendStatus = (byte)ArmSendStatus.Sent,
+        };
+        record.EndNs = record.StartNs + (i + 1) * 1_000_000L;
+        record.SetRequested(ArmCommand.JointPositions([0.1 * i, -0.2, 0.3], 0.5));
+        record.SetSent(ArmCommand.JointPositions([0.1 * i, -0.2, 0.3], 0.5));
+        if (i is >= 20 and < 25)
+        {
+            record.Safety = SafetyStatus.Hold;
+            record.HoldReason = HoldReason.StaleCameraFrame;
+            record.HoldStarted = (byte)(i == 20 ? 1 : 0);
+            record.SetSent(default);
+            record.SendStatus = CycleRecord.NotSent;
+        }
+        if (i == 30)
+        {
+            record.Safety = SafetyStatus.Hold;
+            record.HoldReason = HoldReason.NonFiniteCommand;
+            record.HoldStarted = 1;
+        }
+        if (i == 40)
+        {
+            record.Safety = SafetyStatus.Clipped;
+            record.Clipped = ClipKinds.JointPosition | ClipKinds.ChangePerCycle;
+        }
+        return record;
+    }
+
+    private static RunLog WriteLog(string path, int count)
+    {
+        using (var writer = RunLogWriter.Create(path, Metadata))
+        {
+            for (int i = 0; i < count; i++) Assert.True(writer.TryAppend(Record(i)));
+        }
+        return RunLog.Read(path);
+    }
+
+    [Fact]
+    public void RecordsReadBackEqualTheRecordsWritten()
+    {
+        using var folder = new TemporaryDirectory();
+        var log = WriteLog(Path.Combine(folder.Path, "run.rrlog"), 50);
+        Assert.Equal(50, log.Records.Count);
+        Assert.Equal(0, log.TrailingBytes);
+        Assert.Equal(100, log.Metadata.RateHz);
+        Assert.Equal(Metadata.Description, log.Metadata.Description);
+        for (int i = 0; i < 50; i++)
+        {
+            var expected = Record(i);
+            var actual = log.Records[i];
+            Assert.Equal(expected.CycleIndex, actual.CycleIndex);
+            Assert.Equal(expected.EndNs, actual.EndNs);
+            Assert.Equal(expected.PlanNs, actual.PlanNs);
+            Assert.Equal(expected.Requested[0], actual.Requested[0]);
+            Assert.Equal(expected.Sent[2], actual.Sent[2]);
+            Assert.Equal(expected.SentMode, actual.SentMode);
+            Assert.Equal(expected.HoldReason, actual.HoldReason);
+            Assert.Equal(expected.Clipped, actual.Clipped);
+            Assert.Equal(expected.MissedDeadline, actual.MissedDeadline);
+            Assert.Equal(3, actual.ValueCount);
+        }
+    }
+
+    [Fact]
+    public void LogIsCompleteWhileTheWriterIsStillOpenAsAfterAKill()
+    {
+        using var folder = new TemporaryDirectory();
+        string path = Path.Combine(folder.Path, "run.rrlog");
+        using var writer = RunLogWriter.Create(path, Metadata);
+        for (int i = 0; i < 37; i++) writer.TryAppend(Record(i));
+        // No Dispose, no Flush: a process killed here leaves exactly what the kernel has.
+        var log = RunLog.Read(path);
+        Assert.Equal(37, log.Records.Count);
+        Assert.Equal(36, log.Records[^1].CycleIndex);
+    }
+
+    [Fact]
+    public void RecordCutMidwayAtTheEndIsIgnored()
+    {
+        using var folder = new TemporaryDirectory();
+        string path = Path.Combine(folder.Path, "run.rrlog");
+        var writer = RunLogWriter.Create(path, Metadata);
+        for (int i = 0; i < 12; i++) writer.TryAppend(Record(i));
+        // Simulate a kill in the middle of the 13th write: the handle goes away with no finalisation
+        // and only part of the record reached the file.
+        writer.Dispose();
+        int half = RunLogFormat.RecordSize / 2;
+        using (var stream = new FileStream(path, FileMode.Append)) stream.Write(new byte[half]);
+
+        var log = RunLog.Read(path);
+        Assert.Equal(12, log.Records.Count);
+        Assert.Equal(half, log.TrailingBytes);
+        Assert.Equal(11, log.Records[^1].CycleIndex);
+    }
+
+    [Fact]
+    public void AppendingARecordAllocatesNothing()
+    {
+        using var folder = new TemporaryDirectory();
+        using var writer = RunLogWriter.Create(Path.Combine(folder.Path, "run.rrlog"), Metadata);
+        var record = Record(3);
+        writer.TryAppend(record);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 500; i++)
+        {
+            record.CycleIndex = i;
+            writer.TryAppend(record);
+        }
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(501, writer.RecordsWritten);
+        Assert.Equal(0, writer.WriteFailures);
+    }
+
+    [Fact]
+    public void AppendAfterDisposeReturnsFalseInsteadOfThrowing()
+    {
+        using var folder = new TemporaryDirectory();
+        var writer = RunLogWriter.Create(Path.Combine(folder.Path, "run.rrlog"), Metadata);
+        writer.Dispose();
+        Assert.False(writer.TryAppend(Record(0)));
+        Assert.Equal(1, writer.WriteFailures);
+    }
+
+    [Fact]
+    public void CreatingOverAnExistingFileThrowsNamingIt()
+    {
+        using var folder = new TemporaryDirectory();
+        string path = Path.Combine(folder.Path, "run.rrlog");
+        File.WriteAllText(path, "precious");
+        var error = Assert.Throws<IOException>(() => RunLogWriter.Create(path, Metadata));
+        Assert.Contains(path, error.Message);
+        Assert.Equal("precious", File.ReadAllText(path));
+    }
+
+    [Fact]
+    public void ReadingAFileThatIsNotARunLogThrowsNamingIt()
+    {
+        using var folder = new TemporaryDirectory();
+        string path = Path.Combine(folder.Path, "notes.txt");
+        File.WriteAllText(path, "these are not the records you are looking for");
+        var error = Assert.Throws<InvalidDataException>(() => RunLog.Read(path));
+        Assert.Contains(path, error.Message);
+        Assert.Contains("RRRUNLOG", error.Message);
+    }
+
+    [Fact]
+    public void HeaderDescribesEveryRecordField()
+    {
+        byte[] header = RunLogFormat.BuildHeader(Metadata);
+        string text = System.Text.Encoding.UTF8.GetString(header);
+        Assert.Contains("rate_hz=100", text);
+        Assert.Contains("field CycleIndex i64 0 8", text);
+        Assert.Contains("field Requested f64x16", text);
+        Assert.Contains("field HoldReason u8", text);
+        Assert.Equal(0, header.Length % 512);
+    }
+
+    [Fact]
+    public void SummaryGivesStagePercentilesMissesClipsAndHoldsByReason()
+    {
+        using var folder = new TemporaryDirectory();
+        var summary = RunLogSummary.Compute(WriteLog(Path.Combine(folder.Path, "run.rrlog"), 100));
+        var compute = summary[CycleStage.Compute];
+        // Compute times are 1..100 ms: nearest-rank percentiles are the ranks themselves.
+        Assert.Equal(50, compute.P50, 9);
+        Assert.Equal(95, compute.P95, 9);
+        Assert.Equal(99, compute.P99, 9);
+        Assert.Equal(100, compute.Max, 9);
+        Assert.Equal(3.0 + 99e-6, summary[CycleStage.Plan].Max, 9);
+        Assert.Equal(10, summary.MissedDeadlines);
+        Assert.Equal(20, summary.SkippedTicks);
+        Assert.Equal(1, summary.ClippedCycles);
+        Assert.Equal(1, summary.HoldsByReason[HoldReason.StaleCameraFrame]);
+        Assert.Equal(5, summary.HeldCyclesByReason[HoldReason.StaleCameraFrame]);
+        Assert.Equal(1, summary.HoldsByReason[HoldReason.NonFiniteCommand]);
+        string text = summary.ToText();
+        Assert.Contains("missed deadlines: 10", text);
+        Assert.Contains("hold StaleCameraFrame: 1 time(s), 5 cycle(s)", text);
+    }
+
+    [Fact]
+    public void CsvHasOneRowPerCycleWithRequestedAndSentValues()
+    {
+        using var folder = new TemporaryDirectory();
+        var log = WriteLog(Path.Combine(folder.Path, "run.rrlog"), 25);
+        var csv = new StringWriter();
+        RunLogCsv.Write(log, csv);
+        string[] lines = csv.ToString().TrimEnd('\n').Split('\n');
+        Assert.Equal(26, lines.Length);
+        string[] columns = lines[0].Split(',');
+        Assert.Contains("requested_2", columns);
+        Assert.Contains("sent_gripper", columns);
+        Assert.All(lines, line => Assert.Equal(columns.Length, line.Split(',').Length));
+        string[] row = lines[21].Split(',');
+        Assert.Equal("20", row[0]);
+        Assert.Equal("StaleCameraFrame", row[Array.IndexOf(columns, "hold_reason")]);
+        Assert.Equal("NotSent", row[Array.IndexOf(columns, "send_status")]);
+        Assert.Equal("", row[Array.IndexOf(columns, "sent_0")]);
+        // Record 1 planned for 3,000,001 ns.
+        Assert.Equal("3.000001", lines[2].Split(',')[Array.IndexOf(columns, "plan_ms")]);
+    }
+
+    [Fact]
+    public void HistogramIsWellFormedSvgWithTheComputeSeriesAndMarkers()
+    {
+        using var folder = new TemporaryDirectory();
+        var log = WriteLog(Path.Combine(folder.Path, "run.rrlog"), 100);
+        var output = new StringWriter();
+        RunLogPlots.WriteLatencyHistogram(log, output, bins: 20);
+        var svg = XDocument.Parse(output.ToString());
+        XNamespace ns = "http://www.w3.org/2000/svg";
+        Assert.Equal(ns + "svg", svg.Root!.Name);
+        var series = svg.Descendants(ns + "g").Single(g => (string?)g.Attribute("id") == "series-compute");
+        var bars = series.Elements(ns + "rect").ToList();
+        Assert.Equal(20, bars.Count);
+        Assert.Equal(100, bars.Sum(b => int.Parse(b.Element(ns + "title")!.Value.Split(": ")[1].Split(' ')[0])));
+        Assert.Contains(svg.Descendants(ns + "g"), g => (string?)g.Attribute("id") == "marker-p99");
+    }
+
+    [Fact]
+    public void TimelineIsWellFormedSvgWithEveryStageMissedDeadlinesAndHolds()
+    {
+        using var folder = new TemporaryDirectory();
+        var log = WriteLog(Path.Combine(folder.Path, "run.rrlog"), 100);
+        var (histogramPath, timelinePath) = RunLogPlots.WriteFiles(log, Path.Combine(folder.Path, "run"));
+        XDocument.Load(histogramPath);
+        var svg = XDocument.Load(timelinePath);
+        XNamespace ns = "http://www.w3.org/2000/svg";
+        var ids = svg.Descendants(ns + "g").Select(g => (string?)g.Attribute("id")).ToHashSet();
+        foreach (var stage in new[] { "preprocess", "encode", "plan", "safety", "send", "compute" })
+        {
+            Assert.Contains("series-" + stage, ids);
+            var line = svg.Descendants(ns + "g").Single(g => (string?)g.Attribute("id") == "series-" + stage).Element(ns + "polyline")!;
+            Assert.Equal(100, line.Attribute("points")!.Value.Split(' ').Length);
+        }
+        Assert.Equal(10, svg.Descendants(ns + "circle").Count(c => (string?)c.Attribute("class") == "missed"));
+        Assert.Equal(2, svg.Descendants(ns + "rect").Count(r => (string?)r.Attribute("class") == "hold"));
+    }
+
+    [Fact]
+    public void EmptyLogGivesAnEmptySummaryAndWellFormedPlots()
+    {
+        using var folder = new TemporaryDirectory();
+        var log = WriteLog(Path.Combine(folder.Path, "empty.rrlog"), 0);
+        Assert.Empty(log.Records);
+        var summary = RunLogSummary.Compute(log);
+        Assert.Equal(0, summary.Cycles);
+        Assert.Equal(0, summary[CycleStage.Compute].Max);
+        Assert.Contains("holds: none", summary.ToText());
+        var histogram = new StringWriter();
+        RunLogPlots.WriteLatencyHistogram(log, histogram);
+        var timeline = new StringWriter();
+        RunLogPlots.WriteTimeline(log, timeline);
+        Assert.NotNull(XDocument.Parse(histogram.ToString()).Root);
+        Assert.NotNull(XDocument.Parse(timeline.ToString()).Root);
+    }
+
+    [Fact]
+    public void LogCutInsideItsHeaderIsRejectedNamingTheFile()
+    {
+        using var folder = new TemporaryDirectory();
+        string path = Path.Combine(folder.Path, "cut.rrlog");
+        File.WriteAllBytes(path, RunLogFormat.BuildHeader(Metadata)[..100]);
+        var error = Assert.Throws<InvalidDataException>(() => RunLog.Read(path));
+        Assert.Contains(path, error.Message);
+    }
+}
