@@ -116,13 +116,16 @@ internal sealed class SimulatedArm
                 // Set points have reached their targets: the rest can run in one native call.
                 _scene.Data.Step((int)(due - step));
                 _stepsDone += due - step;
-                CheckLimits();
-                return;
+                break;
             }
             _scene.Data.Step(1);
             _stepsDone++;
             CheckLimits();
         }
+        // mj_step leaves positions of bodies and sites from before its integration: recompute them so
+        // the published pose, the efforts and the camera images match the published joints.
+        _scene.Data.Forward();
+        CheckLimits();
     }
 
     private void CheckLimits()
