@@ -62,6 +62,50 @@ public sealed partial class SimServerTaskTests
         Assert.True(end.GoalDistance < 0.03);
     }
 
+    [Fact]
+    public void ScriptedControllerPushesThePuckIntoTheGoalThroughZmqArmLink()
+    {
+        using var host = SimServerHost.Start(Loopback("push") with { Seed = 2, WatchdogMilliseconds = 500 });
+        using var link = Connect(host.Endpoints);
+        Assert.True(link.Request(ArmControlRequest.Enable, ControlTimeout).Succeeded);
+        var start = host.Server.Snapshot;
+        Assert.False(start.IsSuccess);
+        var solved = DriveTip(link, state => PushWaypoint(host.Server.Snapshot, state), () => host.Server.Snapshot.IsSuccess,
+            TimeSpan.FromSeconds(25), gripper: 1);
+        var end = host.Server.Snapshot;
+        Assert.True(solved, $"puck stayed {end.GoalDistance:0.000} m from the goal");
+        // Success came from pushing: the puck travelled most of the way it started from the goal.
+        var travelled = Math.Sqrt(Math.Pow(end.Object.X - start.Object.X, 2) + Math.Pow(end.Object.Y - start.Object.Y, 2));
+        Assert.True(travelled > start.GoalDistance - PushSuccessRadius - 0.01,
+            $"puck moved {travelled:0.000} m; it started {start.GoalDistance:0.000} m from the goal");
+        Assert.True(end.SimulationTime > start.SimulationTime);
+    }
+
+    /// <summary>ScriptedController's push rule, with the fingertip measured from the arm's STATE and the
+    /// puck and goal from the server's privileged snapshot.</summary>
+    private static (double X, double Y, double Z) PushWaypoint(SimTaskSnapshot task, ArmState state)
+    {
+        const double PushHeight = 0.015, TravelHeight = 0.07;
+        var (puckX, puckY, _) = task.Object;
+        var (goalX, goalY, _) = task.Goal;
+        var (tipX, tipY, tipZ) = (state.EndEffectorX, state.EndEffectorY, state.EndEffectorZ);
+        var length = Math.Max(Math.Sqrt((goalX - puckX) * (goalX - puckX) + (goalY - puckY) * (goalY - puckY)), 1e-6);
+        var (dirX, dirY) = ((goalX - puckX) / length, (goalY - puckY) / length);
+        var along = (tipX - puckX) * dirX + (tipY - puckY) * dirY;
+        var across = Math.Abs(-(tipX - puckX) * dirY + (tipY - puckY) * dirX);
+        var (behindX, behindY) = (puckX - 0.06 * dirX, puckY - 0.06 * dirY);
+        if (tipZ < 0.035 && along < -0.03 && across < 0.012)
+            return (puckX + 0.04 * dirX, puckY + 0.04 * dirY, PushHeight);
+        if (Math.Sqrt((tipX - behindX) * (tipX - behindX) + (tipY - behindY) * (tipY - behindY)) < 0.012)
+            return (behindX, behindY, PushHeight);
+        var nearPuck = Math.Sqrt((tipX - puckX) * (tipX - puckX) + (tipY - puckY) * (tipY - puckY)) < 0.08;
+        if (tipZ < TravelHeight - 0.02 && nearPuck)
+            return (tipX, tipY, TravelHeight);
+        return (behindX, behindY, TravelHeight);
+    }
+
+    private const double PushSuccessRadius = Sim.Tabletop.PushTask.SuccessRadius;
+
     private static double Parse(Group group) => double.Parse(group.Value, CultureInfo.InvariantCulture);
 
     /// <summary>rr running as a child process, its stdout and stderr collected line by line; killed on dispose.</summary>
