@@ -1,6 +1,12 @@
 namespace RobotRuntime.Environments;
 
-/// <summary>The command modes an arm accepts, matching the firmware protocol's command modes.</summary>
+/// <summary>
+/// The command modes an agent acts in, matching the firmware protocol's
+/// <see cref="RobotRuntime.Arm.ArmCommandMode"/>: <see cref="EndEffectorDelta"/> is its
+/// <c>EndEffectorDelta</c> (translation only; the environment keeps the gripper's orientation)
+/// and <see cref="JointPositionTargets"/> its <c>JointPosition</c>, both normalised to [-1, 1]
+/// for learning and followed by a gripper value.
+/// </summary>
 public enum ActionMode
 {
     /// <summary>
