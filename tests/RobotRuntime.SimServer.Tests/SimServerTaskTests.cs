@@ -45,6 +45,10 @@ public sealed partial class SimServerTaskTests
         Assert.True(link.TryGetLatestState(TimeSpan.MaxValue, out var state, out _));
         var distance = Math.Sqrt(Math.Pow(state.EndEffectorX - goal.X, 2) + Math.Pow(state.EndEffectorY - goal.Y, 2) + Math.Pow(state.EndEffectorZ - goal.Z, 2));
         Assert.True(distance < 0.05, $"the arm's own state puts the tip {distance:0.000} m from the goal");
+
+        // SIGTERM stops it cleanly: exit code 0 and its closing summary.
+        Assert.Equal(0, server.Terminate(TimeSpan.FromSeconds(10)));
+        Assert.True(server.ErrorContains("stopped:"), server.ErrorText);
     }
 
     [Fact]
@@ -170,15 +174,26 @@ public sealed partial class SimServerTaskTests
             return found!;
         }
 
-        public void Dispose()
+        /// <summary>Sends SIGTERM and waits for the exit; returns the exit code (killed and -1 if it does not exit in time).</summary>
+        public int Terminate(TimeSpan bound)
         {
             if (!_process.HasExited)
             {
-                // SIGTERM first: the server must stop cleanly; kill only if it does not.
-                Process.Start("kill", ["-TERM", _process.Id.ToString(CultureInfo.InvariantCulture)])?.WaitForExit(2000);
-                if (!_process.WaitForExit(5000))
+                using var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(CultureInfo.InvariantCulture)]);
+                kill?.WaitForExit(2000);
+                if (!_process.WaitForExit(bound))
+                {
                     _process.Kill(entireProcessTree: true);
+                    return -1;
+                }
             }
+            _process.WaitForExit(); // drains the output readers
+            return _process.ExitCode;
+        }
+
+        public void Dispose()
+        {
+            Terminate(TimeSpan.FromSeconds(5));
             _process.Dispose();
         }
     }
