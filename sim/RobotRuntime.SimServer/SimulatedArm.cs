@@ -19,7 +19,7 @@ internal sealed class SimulatedArm
     public const double VelocityMax = 3.0;
 
     /// <summary>Largest actuator torque before the arm faults, N·m (the description's effort_max).</summary>
-    public const double EffortMax = 40.0;
+    public const double EffortMax = 100.0;
 
     /// <summary>Joint speed above which the arm reports itself moving, rad/s.</summary>
     private const double MovingSpeed = 0.01;

@@ -77,6 +77,49 @@ public sealed class SimServerProtocolTests
     }
 
     [Fact]
+    public void FullSpeedMoveAcrossTheYawRangeDoesNotFaultTheArm()
+    {
+        using var host = SimServerHost.Start(Loopback(watchdogMilliseconds: 5000));
+        using var link = Connect(host.Endpoints);
+        Assert.True(link.Request(ArmControlRequest.Enable, ControlTimeout).Succeeded);
+        var peak = 0.0;
+        ArmState state = default;
+        foreach (var yaw in new[] { 1.55, -1.55 })
+        {
+            link.Send(ArmCommand.JointPositions([yaw, 0.9, 1.2, 1.0], 0), out _);
+            Assert.True(Eventually(() =>
+            {
+                link.WaitForState(TimeSpan.FromMilliseconds(50));
+                if (!link.TryGetLatestState(TimeSpan.MaxValue, out state, out _))
+                    return false;
+                for (var j = 0; j < 4; j++)
+                    peak = Math.Max(peak, Math.Abs(state.Efforts[j]));
+                return Math.Abs(state.Positions[0] - yaw) < 0.02 || state.HoldReason == ArmHoldReason.Fault;
+            }), $"yaw stayed at {state.Positions[0]}");
+        }
+        Assert.False(state.Faults.HasFlag(ArmFaultFlags.OverEffort), $"peak effort {peak:0.0} N·m faulted the arm");
+        Assert.True(peak < link.Description!.Joints[0].EffortMax, $"peak effort {peak:0.0} N·m");
+    }
+
+    [Fact]
+    public void DrivingTheHandIntoTheTableFaultsTheArmUntilReset()
+    {
+        using var host = SimServerHost.Start(Loopback(watchdogMilliseconds: 5000));
+        using var link = Connect(host.Endpoints);
+        Assert.True(link.Request(ArmControlRequest.Enable, ControlTimeout).Succeeded);
+        // Shoulder fully forward, elbow straight: the hand goes through the table top, which stops it.
+        link.Send(ArmCommand.JointPositions([0, 2.2, 0, 0], 0), out _);
+        ArmState state = default;
+        Assert.True(Eventually(() => link.TryGetLatestState(TimeSpan.MaxValue, out state, out _) && state.HoldReason == ArmHoldReason.Fault),
+            $"no fault; hold reason {state.HoldReason}, efforts {state.Efforts[0]:0.0}, {state.Efforts[1]:0.0}, {state.Efforts[2]:0.0}, {state.Efforts[3]:0.0}");
+        Assert.True(state.Faults.HasFlag(ArmFaultFlags.OverEffort));
+        Assert.True(state.Status.HasFlag(ArmStatusFlags.Fault));
+        Assert.Equal(ArmControlStatus.Refused, link.Request(ArmControlRequest.Enable, ControlTimeout).Status);
+        Assert.True(link.Request(ArmControlRequest.Reset, ControlTimeout).Succeeded);
+        Assert.True(link.Request(ArmControlRequest.Enable, ControlTimeout).Succeeded);
+    }
+
+    [Fact]
     public void CommandsWhileDisabledAreRejectedAndCounted()
     {
         using var host = SimServerHost.Start(Loopback(watchdogMilliseconds: 5000));
