@@ -1,6 +1,7 @@
 using BenchmarkDotNet.Running;
 using RobotRuntime.Benchmarks.FirmwareLink;
 using RobotRuntime.Benchmarks.Tensors;
+using RobotRuntime.Benchmarks.Simulator;
 using RobotRuntime.Benchmarks.Vision;
 
 // pvr-latency: the encoder latency run benchmarks/pvr/compare.sh starts beside PyTorch.
@@ -10,6 +11,10 @@ if (args.Length > 0 && args[0] == "pvr-latency")
 // capture-latency: frame capture → embedding ready, from a video file and the ZeroMQ frame stream.
 if (args.Length > 0 && args[0] == "capture-latency")
     return CaptureLatency.Run(args);
+
+// sim-server-rate: sim-server's state rate achieved vs configured, both cameras streaming.
+if (args.Length > 0 && args[0] == SimServerRate.Verb)
+    return SimServerRate.Run(args[1..]);
 
 // Side-by-side comparisons that need per-exchange distributions run as their own verb.
 if (args.Length > 0 && args[0] == FirmwareLinkRoundTrip.Verb)

@@ -13,6 +13,7 @@ public static class RrCommand
         var root = new RootCommand("rr — RobotRuntime: vision-based, model-based RL control for robot arms.");
         root.Subcommands.Add(DoctorCommand.Create());
         root.Subcommands.Add(SimCommand.Create());
+        root.Subcommands.Add(SimServerCommand.Create());
         return root;
     }
 }

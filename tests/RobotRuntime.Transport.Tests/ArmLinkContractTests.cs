@@ -4,8 +4,10 @@ namespace RobotRuntime.Transport.Tests;
 
 /// <summary>
 /// What every <see cref="IArmLink"/> must do, whatever is behind it (the firmware over ZeroMQ, a
-/// simulator in process). Subclass it with a factory for a connected link to a 6-joint arm
-/// that supports joint-position commands and whose watchdog is longer than a test step.
+/// simulator in process). Subclass it with a factory for a connected link to an arm of
+/// <see cref="ExpectedJointCount"/> joints (6 unless overridden) that supports joint-position
+/// commands, whose joint ranges hold 0 (and 0.5 for the first joint), and whose watchdog is
+/// longer than a test step.
 /// </summary>
 public abstract class ArmLinkContractTests
 {
@@ -13,6 +15,17 @@ public abstract class ArmLinkContractTests
 
     /// <summary>A link whose arm is reachable and which has completed its handshake; disposing it also stops the arm.</summary>
     protected abstract IArmLink CreateConnectedLink();
+
+    /// <summary>Joints the arm behind <see cref="CreateConnectedLink"/> has.</summary>
+    protected virtual int ExpectedJointCount => 6;
+
+    /// <summary>A joint-position vector for the arm: <paramref name="first"/> for joint 0, zero for the rest.</summary>
+    private double[] Positions(double first)
+    {
+        var positions = new double[ExpectedJointCount];
+        positions[0] = first;
+        return positions;
+    }
 
     private static ArmState WaitForState(IArmLink link, Func<ArmState, bool> condition, string what)
     {
@@ -26,7 +39,7 @@ public abstract class ArmLinkContractTests
     {
         using var link = CreateConnectedLink();
         Assert.NotNull(link.Description);
-        Assert.Equal(6, link.Description.JointCount);
+        Assert.Equal(ExpectedJointCount, link.Description.JointCount);
         Assert.Equal(ArmLinkStatus.Up, link.Health.Status);
     }
 
@@ -35,7 +48,7 @@ public abstract class ArmLinkContractTests
     {
         using var link = CreateConnectedLink();
         Assert.True(link.Request(ArmControlRequest.Enable, ControlTimeout).Succeeded);
-        Assert.Equal(ArmSendStatus.Sent, link.Send(ArmCommand.JointPositions([0.5, 0, 0, 0, 0, 0], 0), out var sent));
+        Assert.Equal(ArmSendStatus.Sent, link.Send(ArmCommand.JointPositions(Positions(0.5), 0), out var sent));
         Assert.NotEqual(0u, sent.Sequence);
         var state = WaitForState(link, s => s.LastCommandSequence == sent.Sequence, "the command was never reported as applied");
         Assert.Equal(ArmCommandMode.JointPosition, state.ActiveMode);
@@ -47,7 +60,7 @@ public abstract class ArmLinkContractTests
         using var link = CreateConnectedLink();
         Assert.True(link.Request(ArmControlRequest.Enable, ControlTimeout).Succeeded);
         var limits = link.Description!.Joints[0];
-        var status = link.Send(ArmCommand.JointPositions([limits.PositionMax + 10, 0, 0, 0, 0, 0], 2.0), out var sent);
+        var status = link.Send(ArmCommand.JointPositions(Positions(limits.PositionMax + 10), 2.0), out var sent);
         Assert.Equal(ArmSendStatus.SentClipped, status);
         Assert.Equal(limits.PositionMax, sent.Values[0]);
         Assert.Equal(1.0, sent.GripperTarget);
@@ -58,7 +71,9 @@ public abstract class ArmLinkContractTests
     public void NonFiniteCommandIsNotSent()
     {
         using var link = CreateConnectedLink();
-        var status = link.Send(ArmCommand.JointPositions([0, double.PositiveInfinity, 0, 0, 0, 0], 0), out var sent);
+        var positions = Positions(0);
+        positions[1] = double.PositiveInfinity;
+        var status = link.Send(ArmCommand.JointPositions(positions, 0), out var sent);
         Assert.Equal(ArmSendStatus.InvalidCommand, status);
         Assert.Equal(0u, sent.Sequence);
     }

@@ -1,0 +1,157 @@
+using System.Globalization;
+using RobotRuntime.Sim.Shifts;
+using RobotRuntime.Sim.Tabletop;
+
+namespace RobotRuntime.SimServer;
+
+/// <summary>
+/// What <c>rr sim-server</c> simulates, where it binds, how fast it publishes and which faults it
+/// injects. The defaults are the reference arm's loopback ports (5601–5603) and the camera stream's
+/// (5610 front, 5611 wrist).
+/// </summary>
+public sealed record SimServerOptions
+{
+    /// <summary>Task name: reach, push or peek.</summary>
+    public string Task { get; init; } = "reach";
+
+    /// <summary>Visual shift preset (see <see cref="VisualShifts.Names"/>).</summary>
+    public string Shift { get; init; } = VisualShifts.InDistribution;
+
+    /// <summary>Episode seed (scene reset and shift sampling); also seeds the injected jitter and frame drops.</summary>
+    public int Seed { get; init; } = 1;
+
+    /// <summary>STATE publisher (PUB, bound). Default <c>tcp://127.0.0.1:5601</c>.</summary>
+    public string StateEndpoint { get; init; } = "tcp://127.0.0.1:5601";
+
+    /// <summary>COMMAND subscriber (SUB, bound). Default <c>tcp://127.0.0.1:5602</c>.</summary>
+    public string CommandEndpoint { get; init; } = "tcp://127.0.0.1:5602";
+
+    /// <summary>Control replier (REP, bound). Default <c>tcp://127.0.0.1:5603</c>.</summary>
+    public string ControlEndpoint { get; init; } = "tcp://127.0.0.1:5603";
+
+    /// <summary>Camera stream publisher of the "front" camera. Default <c>tcp://127.0.0.1:5610</c>.</summary>
+    public string FrontCameraEndpoint { get; init; } = "tcp://127.0.0.1:5610";
+
+    /// <summary>Camera stream publisher of the "wrist" camera. Default <c>tcp://127.0.0.1:5611</c>.</summary>
+    public string WristCameraEndpoint { get; init; } = "tcp://127.0.0.1:5611";
+
+    /// <summary>STATE publishing rate, Hz (1..2000). Default 250.</summary>
+    public int StateRateHz { get; init; } = 250;
+
+    /// <summary>Camera frame rate, Hz, each camera (0 turns the cameras off; at most 240). Default 30.</summary>
+    public double CameraRateHz { get; init; } = 30;
+
+    /// <summary>Camera frame width in pixels (16..512). Default 84.</summary>
+    public int CameraWidth { get; init; } = 84;
+
+    /// <summary>Camera frame height in pixels (16..512). Default 84.</summary>
+    public int CameraHeight { get; init; } = 84;
+
+    /// <summary>The arm holds when no valid COMMAND arrives for this long, ms (1..60000). Default 100.</summary>
+    public int WatchdogMilliseconds { get; init; } = 100;
+
+    /// <summary>Delay between sampling the simulation and publishing it (states and camera frames). Default 0.</summary>
+    public TimeSpan SensorDelay { get; init; } = TimeSpan.Zero;
+
+    /// <summary>Sensor delay varies uniformly within ± this (never below 0; order is kept). Default 0.</summary>
+    public TimeSpan SensorJitter { get; init; } = TimeSpan.Zero;
+
+    /// <summary>Delay between accepting a COMMAND and applying it to the simulation. Default 0.</summary>
+    public TimeSpan ActuationDelay { get; init; } = TimeSpan.Zero;
+
+    /// <summary>Actuation delay varies uniformly within ± this (never below 0; order is kept). Default 0.</summary>
+    public TimeSpan ActuationJitter { get; init; } = TimeSpan.Zero;
+
+    /// <summary>Probability (0..1) that a rendered camera frame is not published (a gap in its sequence numbers). Default 0.</summary>
+    public double FrameDropProbability { get; init; }
+
+    /// <summary>No log lines on the log writer except the ready line and errors.</summary>
+    public bool Quiet { get; init; }
+
+    /// <summary>Largest delay or jitter accepted.</summary>
+    public static readonly TimeSpan MaxDelay = TimeSpan.FromSeconds(5);
+
+    /// <summary>Throws an <see cref="ArgumentException"/> naming the first option that is not usable and what is valid.</summary>
+    public void Validate()
+    {
+        if (!TabletopTask.Names.Contains(Task))
+            throw new ArgumentException($"--task: unknown task '{Task}'; expected one of {string.Join(", ", TabletopTask.Names)}", nameof(Task));
+        if (!VisualShifts.Names.Contains(Shift))
+            throw new ArgumentException($"--shift: unknown visual shift '{Shift}'; expected one of {string.Join(", ", VisualShifts.Names)}", nameof(Shift));
+        CheckEndpoint("--state", StateEndpoint);
+        CheckEndpoint("--command", CommandEndpoint);
+        CheckEndpoint("--control", ControlEndpoint);
+        CheckEndpoint("--camera-front", FrontCameraEndpoint);
+        CheckEndpoint("--camera-wrist", WristCameraEndpoint);
+        if (StateRateHz is < 1 or > 2000)
+            throw new ArgumentException($"--state-rate must be 1..2000 Hz, got {StateRateHz}", nameof(StateRateHz));
+        if (!(CameraRateHz >= 0 && CameraRateHz <= 240))
+            throw new ArgumentException($"--camera-rate must be 0 (no cameras) to 240 Hz, got {CameraRateHz}", nameof(CameraRateHz));
+        if (CameraWidth is < 16 or > 512 || CameraHeight is < 16 or > 512)
+            throw new ArgumentException($"--camera-size must be 16..512 pixels on each side, got {CameraWidth}x{CameraHeight}", nameof(CameraWidth));
+        if (WatchdogMilliseconds is < 1 or > 60000)
+            throw new ArgumentException($"--watchdog must be 1..60000 ms, got {WatchdogMilliseconds}", nameof(WatchdogMilliseconds));
+        CheckDelay("--delay", SensorDelay);
+        CheckDelay("--jitter", SensorJitter);
+        CheckDelay("--actuation-delay", ActuationDelay);
+        CheckDelay("--actuation-jitter", ActuationJitter);
+        if (!(FrameDropProbability >= 0 && FrameDropProbability <= 1))
+            throw new ArgumentException($"--frame-drop must be a probability from 0 to 1, got {FrameDropProbability.ToString(CultureInfo.InvariantCulture)}", nameof(FrameDropProbability));
+    }
+
+    /// <summary>
+    /// Parses a duration such as <c>15ms</c>, <c>2.5ms</c>, <c>0.1s</c>, <c>500us</c> or a bare number of
+    /// milliseconds. Throws an <see cref="ArgumentException"/> naming <paramref name="option"/> on anything else.
+    /// </summary>
+    public static TimeSpan ParseDuration(string option, string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var t = text.Trim();
+        (string Suffix, double Scale)[] units = [("ms", 1e-3), ("us", 1e-6), ("µs", 1e-6), ("s", 1.0)];
+        var scale = 1e-3;
+        foreach (var (suffix, unitScale) in units)
+        {
+            if (t.EndsWith(suffix, StringComparison.OrdinalIgnoreCase))
+            {
+                t = t[..^suffix.Length];
+                scale = unitScale;
+                break;
+            }
+        }
+        if (!double.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) || !double.IsFinite(value))
+            throw new ArgumentException($"{option}: '{text}' is not a duration; expected a number with ms, us or s (e.g. 15ms, 0.5s)", option);
+        if (value < 0)
+            throw new ArgumentException($"{option}: duration must not be negative, got '{text}'", option);
+        return TimeSpan.FromTicks((long)Math.Round(value * scale * TimeSpan.TicksPerSecond));
+    }
+
+    /// <summary>Parses a camera size such as <c>84</c> (square) or <c>112x84</c> (width x height).</summary>
+    public static (int Width, int Height) ParseSize(string option, string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var parts = text.Trim().ToLowerInvariant().Split('x');
+        if (parts.Length is 1 or 2 && int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var width))
+        {
+            if (parts.Length == 1)
+                return (width, width);
+            if (int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var height))
+                return (width, height);
+        }
+        throw new ArgumentException($"{option}: '{text}' is not a size; expected N (square) or WxH, e.g. 84 or 112x84", option);
+    }
+
+    private static void CheckEndpoint(string option, string value)
+    {
+        if (string.IsNullOrWhiteSpace(value) || !(value.StartsWith("tcp://", StringComparison.Ordinal)
+            || value.StartsWith("ipc://", StringComparison.Ordinal) || value.StartsWith("inproc://", StringComparison.Ordinal))
+            || value.EndsWith("://", StringComparison.Ordinal))
+            throw new ArgumentException(
+                $"{option} must be a ZeroMQ endpoint: tcp://HOST:PORT (e.g. tcp://127.0.0.1:5601, port * for any free one), ipc://PATH or inproc://NAME; got '{value}'", option);
+    }
+
+    private static void CheckDelay(string option, TimeSpan value)
+    {
+        if (value < TimeSpan.Zero || value > MaxDelay)
+            throw new ArgumentException($"{option} must be 0 to {MaxDelay.TotalSeconds:0} s, got {value.TotalMilliseconds.ToString(CultureInfo.InvariantCulture)} ms", option);
+    }
+}

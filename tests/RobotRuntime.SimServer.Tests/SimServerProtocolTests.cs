@@ -1,0 +1,160 @@
+using RobotRuntime.Arm;
+using RobotRuntime.Sim.Tabletop;
+using static RobotRuntime.SimServer.Tests.SimServerTestSupport;
+
+namespace RobotRuntime.SimServer.Tests;
+
+/// <summary>sim-server as an arm on the wire: description, commands, watchdog, faults.</summary>
+public sealed class SimServerProtocolTests
+{
+    [Fact]
+    public void DescriptionIsBuiltFromTheSimulatedArm()
+    {
+        using var host = SimServerHost.Start(Loopback() with { StateRateHz = 321, WatchdogMilliseconds = 77 });
+        using var link = Connect(host.Endpoints);
+        var description = link.Description!;
+        Assert.Equal(host.Endpoints.Session, description.Session);
+        Assert.Equal(4, description.JointCount);
+        for (var j = 0; j < 4; j++)
+        {
+            Assert.Equal(ArmKinematics.JointLow[j], description.Joints[j].PositionMin);
+            Assert.Equal(ArmKinematics.JointHigh[j], description.Joints[j].PositionMax);
+        }
+        Assert.Equal(new HashSet<ArmCommandMode> { ArmCommandMode.JointPosition, ArmCommandMode.EndEffectorDelta }, description.SupportedModes);
+        Assert.Equal(321, description.StateRateHz);
+        Assert.Equal(77, description.WatchdogMilliseconds);
+        Assert.Equal(TabletopEnvironment.MaxEndEffectorStep, description.EndEffectorMaxTranslation);
+    }
+
+    [Fact]
+    public void JointPositionCommandMovesTheSimulatedJoint()
+    {
+        using var host = SimServerHost.Start(Loopback(watchdogMilliseconds: 5000));
+        using var link = Connect(host.Endpoints);
+        Assert.True(link.Request(ArmControlRequest.Enable, ControlTimeout).Succeeded);
+        ArmState state = default;
+        Assert.True(Eventually(() => link.TryGetLatestState(TimeSpan.MaxValue, out state, out _)));
+        double[] target = [0.8, state.Positions[1], state.Positions[2], state.Positions[3]];
+        Assert.Equal(ArmSendStatus.Sent, link.Send(ArmCommand.JointPositions(target, 0), out var sent));
+        Assert.True(Eventually(() => link.TryGetLatestState(TimeSpan.MaxValue, out state, out _)
+            && state.LastCommandSequence == sent.Sequence && Math.Abs(state.Positions[0] - 0.8) < 0.02), $"yaw stayed at {state.Positions[0]}");
+        Assert.Equal(ArmCommandMode.JointPosition, state.ActiveMode);
+        Assert.Equal(ArmHoldReason.None, state.HoldReason);
+        // The end-effector pose follows the yaw: the tip lies in the arm's vertical plane at the measured yaw.
+        Assert.Equal(state.Positions[0], Math.Atan2(state.EndEffectorY, state.EndEffectorX), 3);
+    }
+
+    [Fact]
+    public void RuntimeThatStopsSendingLeavesTheArmHoldingWithTheWatchdogReported()
+    {
+        using var host = SimServerHost.Start(Loopback(watchdogMilliseconds: 100));
+        using var link = Connect(host.Endpoints);
+        Assert.True(link.Request(ArmControlRequest.Enable, ControlTimeout).Succeeded);
+        uint last = 0;
+        for (var i = 0; i < 10; i++)
+        {
+            link.Send(ArmCommand.Create(ArmCommandMode.EndEffectorDelta, [0.005, 0, 0, 0, 0, 0], 0), out var sent);
+            last = sent.Sequence;
+            Thread.Sleep(20);
+        }
+        ArmState state = default;
+        Assert.True(Eventually(() => link.TryGetLatestState(TimeSpan.MaxValue, out state, out _) && state.LastCommandSequence == last));
+        // The runtime goes quiet: the arm must hold by itself and say why.
+        Assert.True(Eventually(() => link.TryGetLatestState(TimeSpan.MaxValue, out state, out _) && state.HoldReason == ArmHoldReason.Watchdog),
+            $"hold reason stayed {state.HoldReason}");
+        Assert.True(state.Status.HasFlag(ArmStatusFlags.Holding));
+        Assert.True(state.Faults.HasFlag(ArmFaultFlags.Watchdog));
+        var query = link.QueryFaults(ControlTimeout, out var report);
+        Assert.True(query.Succeeded, query.Detail);
+        Assert.Equal(1u, report!.WatchdogTrips);
+        Assert.Equal(ArmHoldReason.Watchdog, report.HoldReason);
+        Assert.Equal(last, report.LastCommandSequence);
+
+        // The next valid command ends the hold.
+        link.Send(ArmCommand.Create(ArmCommandMode.EndEffectorDelta, [0, 0, 0, 0, 0, 0], 0), out var resume);
+        Assert.True(Eventually(() => link.TryGetLatestState(TimeSpan.MaxValue, out state, out _) && state.LastCommandSequence == resume.Sequence));
+        Assert.Equal(ArmHoldReason.None, state.HoldReason);
+    }
+
+    [Fact]
+    public void FullSpeedMoveAcrossTheYawRangeDoesNotFaultTheArm()
+    {
+        using var host = SimServerHost.Start(Loopback(watchdogMilliseconds: 5000));
+        using var link = Connect(host.Endpoints);
+        Assert.True(link.Request(ArmControlRequest.Enable, ControlTimeout).Succeeded);
+        var peak = 0.0;
+        ArmState state = default;
+        foreach (var yaw in new[] { 1.55, -1.55 })
+        {
+            link.Send(ArmCommand.JointPositions([yaw, 0.9, 1.2, 1.0], 0), out _);
+            Assert.True(Eventually(() =>
+            {
+                link.WaitForState(TimeSpan.FromMilliseconds(50));
+                if (!link.TryGetLatestState(TimeSpan.MaxValue, out state, out _))
+                    return false;
+                for (var j = 0; j < 4; j++)
+                    peak = Math.Max(peak, Math.Abs(state.Efforts[j]));
+                return Math.Abs(state.Positions[0] - yaw) < 0.02 || state.HoldReason == ArmHoldReason.Fault;
+            }), $"yaw stayed at {state.Positions[0]}");
+        }
+        Assert.False(state.Faults.HasFlag(ArmFaultFlags.OverEffort), $"peak effort {peak:0.0} N·m faulted the arm");
+        Assert.True(peak < link.Description!.Joints[0].EffortMax, $"peak effort {peak:0.0} N·m");
+    }
+
+    [Fact]
+    public void DrivingTheHandIntoTheTableFaultsTheArmUntilReset()
+    {
+        using var host = SimServerHost.Start(Loopback(watchdogMilliseconds: 5000));
+        using var link = Connect(host.Endpoints);
+        Assert.True(link.Request(ArmControlRequest.Enable, ControlTimeout).Succeeded);
+        // Shoulder fully forward, elbow straight: the hand goes through the table top, which stops it.
+        link.Send(ArmCommand.JointPositions([0, 2.2, 0, 0], 0), out _);
+        ArmState state = default;
+        Assert.True(Eventually(() => link.TryGetLatestState(TimeSpan.MaxValue, out state, out _) && state.HoldReason == ArmHoldReason.Fault),
+            $"no fault; hold reason {state.HoldReason}, efforts {state.Efforts[0]:0.0}, {state.Efforts[1]:0.0}, {state.Efforts[2]:0.0}, {state.Efforts[3]:0.0}");
+        Assert.True(state.Faults.HasFlag(ArmFaultFlags.OverEffort));
+        Assert.True(state.Status.HasFlag(ArmStatusFlags.Fault));
+        Assert.Equal(ArmControlStatus.Refused, link.Request(ArmControlRequest.Enable, ControlTimeout).Status);
+        Assert.True(link.Request(ArmControlRequest.Reset, ControlTimeout).Succeeded);
+        Assert.True(link.Request(ArmControlRequest.Enable, ControlTimeout).Succeeded);
+    }
+
+    [Fact]
+    public void CommandsWhileDisabledAreRejectedAndCounted()
+    {
+        using var host = SimServerHost.Start(Loopback(watchdogMilliseconds: 5000));
+        using var link = Connect(host.Endpoints);
+        link.Send(ArmCommand.JointPositions([0.3, 0.5, 0.5, 0.5], 0), out _);
+        Assert.True(Eventually(() => link.QueryFaults(ControlTimeout, out var r).Succeeded && r!.RejectedFor(Transport.Firmware.FrameStatus.NotEnabled) == 1));
+        Assert.True(link.TryGetLatestState(TimeSpan.MaxValue, out var state, out _));
+        Assert.Equal(0u, state.LastCommandSequence);
+        Assert.Equal(ArmHoldReason.Disabled, state.HoldReason);
+    }
+
+    [Fact]
+    public void UnknownTaskShiftOrNegativeDelayIsRefusedNamingWhatIsValid()
+    {
+        var task = Assert.Throws<ArgumentException>(() => (Loopback() with { Task = "stack" }).Validate());
+        Assert.Contains("'stack'", task.Message);
+        Assert.Contains("reach, push, peek", task.Message);
+        var shift = Assert.Throws<ArgumentException>(() => (Loopback() with { Shift = "fog" }).Validate());
+        Assert.Contains("in-distribution", shift.Message);
+        var delay = Assert.Throws<ArgumentException>(() => SimServerOptions.ParseDuration("--delay", "-5ms"));
+        Assert.Contains("--delay", delay.Message);
+        Assert.Equal(TimeSpan.FromMilliseconds(15), SimServerOptions.ParseDuration("--delay", "15ms"));
+        Assert.Equal(TimeSpan.FromMilliseconds(2.5), SimServerOptions.ParseDuration("--jitter", "2500us"));
+        var endpoint = Assert.Throws<ArgumentException>(() => (Loopback() with { CommandEndpoint = "localhost:5602" }).Validate());
+        Assert.Contains("--command", endpoint.Message);
+        var drop = Assert.Throws<ArgumentException>(() => (Loopback() with { FrameDropProbability = 1.5 }).Validate());
+        Assert.Contains("--frame-drop", drop.Message);
+    }
+
+    [Fact]
+    public void EndpointAlreadyInUseIsReportedWithTheOptionName()
+    {
+        using var first = SimServerHost.Start(Loopback());
+        var error = Assert.Throws<ArgumentException>(() => SimServerHost.Start(Loopback() with { ControlEndpoint = first.Endpoints.Control }));
+        Assert.Contains("--control", error.Message);
+        Assert.Contains(first.Endpoints.Control, error.Message);
+    }
+}

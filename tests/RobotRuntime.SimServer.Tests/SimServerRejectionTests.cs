@@ -1,0 +1,112 @@
+using System.Buffers.Binary;
+using RobotRuntime.Arm;
+using RobotRuntime.Transport.Firmware;
+using RobotRuntime.Transport.Zmq;
+using static RobotRuntime.SimServer.Tests.SimServerTestSupport;
+
+namespace RobotRuntime.SimServer.Tests;
+
+/// <summary>
+/// Bad COMMAND frames injected at sim-server, as the reference arm's tests do: each is rejected,
+/// counted under its reason in the fault report, logged, and never applied.
+/// </summary>
+public sealed class SimServerRejectionTests
+{
+    public static TheoryData<string, FrameStatus> Cases() => new()
+    {
+        { "bad-crc", FrameStatus.BadCrc },
+        { "state-on-command-channel", FrameStatus.UnexpectedType },
+        { "wrong-session", FrameStatus.WrongSession },
+        { "expired", FrameStatus.Expired },
+        { "joint-out-of-limits", FrameStatus.OutOfLimits },
+        { "rotation-requested", FrameStatus.OutOfLimits },
+        { "joint-velocity-mode", FrameStatus.BadPayload },
+        { "wrong-joint-count", FrameStatus.BadPayload },
+        { "sequence-backwards", FrameStatus.SequenceBackwards },
+        { "sequence-repeat", FrameStatus.SequenceRepeat },
+    };
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void BadCommandFrameIsRejectedCountedLoggedAndNeverApplied(string kind, FrameStatus reason)
+    {
+        var text = new StringWriter();
+        var log = TextWriter.Synchronized(text);
+        string Logged()
+        {
+            lock (log) // the synchronised writer locks itself while the server writes
+                return text.ToString();
+        }
+        using var host = SimServerHost.Start(Loopback(watchdogMilliseconds: 5000), log);
+        using var link = Connect(host.Endpoints);
+        Assert.True(link.Request(ArmControlRequest.Enable, ControlTimeout).Succeeded);
+        using var context = ZmqContext.Create();
+        using var injector = ZmqSocket.Create(context, ZmqSocketType.Publisher);
+        injector.Connect(host.Endpoints.Command);
+
+        Assert.True(link.TryGetLatestState(TimeSpan.MaxValue, out var state, out _));
+        var session = state.Session;
+        var fresh = state.ArmTimeNanoseconds + 60_000_000_000UL; // a minute after the state: not expired
+        var valid = Command(100, session, fresh, ArmCommand.JointPositions([0.25, 0.3, 0.8, 1.0], 0));
+        FaultReport? report = null;
+        Assert.True(Eventually(() =>
+        {
+            injector.TrySend(valid);
+            return link.QueryFaults(ControlTimeout, out report).Succeeded && report!.LastCommandSequence == 100;
+        }), $"the valid command was never applied; log:\n{Logged()}");
+        var applied = report!.CommandsApplied;
+
+        var moved = ArmCommand.JointPositions([1.5, 0.3, 0.8, 1.0], 0);
+        var bad = kind switch
+        {
+            "bad-crc" => Corrupt(Command(200, session, fresh, moved)),
+            "state-on-command-channel" => StateFrame(state),
+            "wrong-session" => Command(200, session ^ 0xFFFF, fresh, moved),
+            "expired" => Command(200, session, 1, moved),
+            "joint-out-of-limits" => Command(200, session, fresh, ArmCommand.JointPositions([2.5, 0.3, 0.8, 1.0], 0)),
+            "rotation-requested" => Command(200, session, fresh, ArmCommand.Create(ArmCommandMode.EndEffectorDelta, [0.01, 0, 0, 0, 0, 0.2], 0)),
+            "joint-velocity-mode" => Command(200, session, fresh, ArmCommand.JointVelocities([0.5, 0, 0, 0], 0)),
+            "wrong-joint-count" => Command(200, session, fresh, ArmCommand.JointPositions([1.5, 0.3, 0.8, 1.0, 0, 0], 0)),
+            "sequence-backwards" => Command(50, session, fresh, moved),
+            "sequence-repeat" => Command(100, session, fresh, moved),
+            _ => throw new ArgumentException(kind),
+        };
+        Assert.True(Eventually(() =>
+        {
+            injector.TrySend(bad);
+            return link.QueryFaults(ControlTimeout, out report).Succeeded && report!.RejectedFor(reason) > 0;
+        }), $"sim-server never counted a {kind} frame as {reason}");
+
+        Assert.Equal(applied, report!.CommandsApplied);
+        Assert.Equal(100u, report.LastCommandSequence);
+        Assert.True(report.Faults.HasFlag(ArmFaultFlags.BadFrames));
+        Assert.Contains("rejected command frame", Logged());
+        Assert.Contains(FirmwareCodec.StatusName(reason), Logged());
+        Assert.True(link.TryGetLatestState(TimeSpan.MaxValue, out var after, out _));
+        Assert.True(Math.Abs(after.Positions[0] - 1.5) > 0.5, "the rejected command moved the arm");
+    }
+
+    private static byte[] Command(uint sequence, uint session, ulong expiresAt, in ArmCommand command)
+    {
+        var buffer = new byte[FirmwareCodec.MaxFrame];
+        var length = FirmwareCodec.EncodeCommand(buffer, sequence, 1, session, expiresAt, command);
+        Assert.True(length > 0);
+        return buffer[..length];
+    }
+
+    private static byte[] StateFrame(in ArmState state)
+    {
+        var buffer = new byte[FirmwareCodec.MaxFrame];
+        var length = FirmwareCodec.EncodeState(buffer, state);
+        Assert.True(length > 0);
+        return buffer[..length];
+    }
+
+    private static byte[] Corrupt(byte[] frame)
+    {
+        var copy = (byte[])frame.Clone();
+        var crc = BinaryPrimitives.ReadUInt32LittleEndian(copy.AsSpan(copy.Length - 4));
+        BinaryPrimitives.WriteUInt32LittleEndian(copy.AsSpan(copy.Length - 4), crc ^ 1);
+        return copy;
+    }
+}
