@@ -21,21 +21,4 @@ public sealed class SimServerContractTests : ArmLinkContractTests
             throw;
         }
     }
-
-    /// <summary>The link, which also stops its server when disposed.</summary>
-    private sealed class OwningLink(IArmLink inner, IDisposable server) : IArmLink
-    {
-        public ArmDescription? Description => inner.Description;
-        public ArmLinkHealth Health => inner.Health;
-        public ArmControlResult Handshake(TimeSpan timeout) => inner.Handshake(timeout);
-        public bool TryGetLatestState(TimeSpan maxAge, out ArmState state, out TimeSpan age) => inner.TryGetLatestState(maxAge, out state, out age);
-        public ArmSendStatus Send(in ArmCommand command, out ArmCommand sent) => inner.Send(command, out sent);
-        public ArmControlResult Request(ArmControlRequest request, TimeSpan timeout) => inner.Request(request, timeout);
-
-        public void Dispose()
-        {
-            inner.Dispose();
-            server.Dispose();
-        }
-    }
 }

@@ -11,6 +11,23 @@ namespace RobotRuntime.Transport.Tests;
 /// </summary>
 public abstract class ArmLinkContractTests
 {
+    /// <summary>A link that also disposes what serves it (an endpoint process, a sim-server) when disposed.</summary>
+    protected sealed class OwningLink(IArmLink inner, IDisposable server) : IArmLink
+    {
+        public ArmDescription? Description => inner.Description;
+        public ArmLinkHealth Health => inner.Health;
+        public ArmControlResult Handshake(TimeSpan timeout) => inner.Handshake(timeout);
+        public bool TryGetLatestState(TimeSpan maxAge, out ArmState state, out TimeSpan age) => inner.TryGetLatestState(maxAge, out state, out age);
+        public ArmSendStatus Send(in ArmCommand command, out ArmCommand sent) => inner.Send(command, out sent);
+        public ArmControlResult Request(ArmControlRequest request, TimeSpan timeout) => inner.Request(request, timeout);
+
+        public void Dispose()
+        {
+            inner.Dispose();
+            server.Dispose();
+        }
+    }
+
     protected static readonly TimeSpan ControlTimeout = TimeSpan.FromSeconds(5);
 
     /// <summary>A link whose arm is reachable and which has completed its handshake; disposing it also stops the arm.</summary>
@@ -119,23 +136,6 @@ public sealed class ZmqArmLinkContractTests : ArmLinkContractTests
         {
             endpoint.Dispose();
             throw;
-        }
-    }
-
-    /// <summary>The link, which also stops its endpoint process when disposed.</summary>
-    private sealed class OwningLink(IArmLink inner, IDisposable endpoint) : IArmLink
-    {
-        public ArmDescription? Description => inner.Description;
-        public ArmLinkHealth Health => inner.Health;
-        public ArmControlResult Handshake(TimeSpan timeout) => inner.Handshake(timeout);
-        public bool TryGetLatestState(TimeSpan maxAge, out ArmState state, out TimeSpan age) => inner.TryGetLatestState(maxAge, out state, out age);
-        public ArmSendStatus Send(in ArmCommand command, out ArmCommand sent) => inner.Send(command, out sent);
-        public ArmControlResult Request(ArmControlRequest request, TimeSpan timeout) => inner.Request(request, timeout);
-
-        public void Dispose()
-        {
-            inner.Dispose();
-            endpoint.Dispose();
         }
     }
 }
