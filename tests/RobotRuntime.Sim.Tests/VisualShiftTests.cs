@@ -111,6 +111,17 @@ public sealed class VisualShiftTests
     }
 
     [Fact]
+    public void PresetsAnswerToTheNamesUsersTypeToo()
+    {
+        // USERS.md: `rr sim-server --shift hard-textures`.
+        Assert.Equal("table-hard", VisualShifts.Get("hard-textures").Name);
+        Assert.Equal("lighting-easy", VisualShifts.Get("easy-lighting").Name);
+        Assert.Equal("object-colour-hard", VisualShifts.Get("hard-colors").Name);
+        Assert.Equal("distractors-hard", VisualShifts.Get("hard-distractors").Name);
+        Assert.Throws<ArgumentException>(() => VisualShifts.Get("hard-fog"));
+    }
+
+    [Fact]
     public void PresetsAreInDistributionPlusEasyAndHardPerFamilyAndUnknownNamesAreListed()
     {
         Assert.Equal(13, VisualShifts.Names.Count);

@@ -76,11 +76,35 @@ public static class VisualShifts
     /// <summary>Every preset name.</summary>
     public static IReadOnlyList<string> Names { get; } = Presets.Select(p => p.Name).ToArray();
 
-    /// <summary>The preset called <paramref name="name"/>.</summary>
+    /// <summary>
+    /// The preset called <paramref name="name"/>. The severity may also come first and the table
+    /// family be called by what it shifts, as people say it: "hard-textures" is "table-hard",
+    /// "easy-lighting" is "lighting-easy".
+    /// </summary>
     /// <exception cref="ArgumentException">Unknown name; the message lists the presets.</exception>
     public static VisualShift Get(string name) =>
         Presets.FirstOrDefault(p => p.Name == name)
+        ?? Presets.FirstOrDefault(p => p.Name == CanonicalName(name))
         ?? throw new ArgumentException($"unknown visual shift '{name}'; expected one of {string.Join(", ", Names)}", nameof(name));
+
+    private static string CanonicalName(string name)
+    {
+        foreach (var severity in new[] { "easy", "hard" })
+        {
+            if (!name.StartsWith(severity + "-", StringComparison.Ordinal))
+                continue;
+            var family = name[(severity.Length + 1)..] switch
+            {
+                "textures" or "texture" or "table-textures" => "table",
+                "colours" or "colors" or "object-colours" or "object-colors" => "object-colour",
+                "lights" or "light" => "lighting",
+                "cameras" or "camera-pose" => "camera",
+                var other => other,
+            };
+            return $"{family}-{severity}";
+        }
+        return name;
+    }
 
     /// <summary>A seed for a preset's random choices derived from the episode seed and the preset name (stable across processes).</summary>
     public static int SeedFor(int episodeSeed, string presetName)
