@@ -17,8 +17,11 @@ internal sealed class ModelHandle() : SafeHandle(0, ownsHandle: true)
     }
 }
 
-/// <summary>Owns an <c>mjData*</c>; holds a reference on its model's handle so the model outlives it.</summary>
-internal sealed class DataHandle() : SafeHandle(0, ownsHandle: true)
+/// <summary>
+/// A native object that points into an <c>mjModel</c>: holds a reference on the model's handle
+/// so the model outlives it, and drops that reference after freeing the object.
+/// </summary>
+internal abstract class ModelDependentHandle() : SafeHandle(0, ownsHandle: true)
 {
     private ModelHandle? _model;
 
@@ -35,35 +38,25 @@ internal sealed class DataHandle() : SafeHandle(0, ownsHandle: true)
         _model = model;
     }
 
-    protected override bool ReleaseHandle()
+    /// <summary>Frees the native object (the model is still alive when this runs).</summary>
+    protected abstract void Free(nint raw);
+
+    protected sealed override bool ReleaseHandle()
     {
-        MuJoCoNative.DataFree(handle);
+        Free(handle);
         _model?.DangerousRelease();
         return true;
     }
 }
 
-/// <summary>Owns an <c>rrmj_renderer*</c> (OSMesa context, scene, MuJoCo render context); any thread may free it.</summary>
-internal sealed class RendererHandle() : SafeHandle(0, ownsHandle: true)
+/// <summary>Owns an <c>mjData*</c>; its model outlives it.</summary>
+internal sealed class DataHandle : ModelDependentHandle
 {
-    private ModelHandle? _model;
+    protected override void Free(nint raw) => MuJoCoNative.DataFree(raw);
+}
 
-    public override bool IsInvalid => handle == 0;
-
-    /// <summary>Takes ownership of a pointer the shim returned (0 leaves the handle invalid).</summary>
-    internal void Adopt(nint raw) => SetHandle(raw);
-
-    internal void Retain(ModelHandle model)
-    {
-        var added = false;
-        model.DangerousAddRef(ref added);
-        _model = model;
-    }
-
-    protected override bool ReleaseHandle()
-    {
-        MuJoCoNative.RendererFree(handle);
-        _model?.DangerousRelease();
-        return true;
-    }
+/// <summary>Owns an <c>rrmj_renderer*</c> (OSMesa context, scene, MuJoCo render context); any thread may free it; its model outlives it.</summary>
+internal sealed class RendererHandle : ModelDependentHandle
+{
+    protected override void Free(nint raw) => MuJoCoNative.RendererFree(raw);
 }
