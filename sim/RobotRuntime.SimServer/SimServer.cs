@@ -105,6 +105,26 @@ public sealed class SimServer
         _options = options;
         _output = output;
         _log = log;
+        _localCameras = options.CameraRateHz > 0
+            ? TabletopScene.CameraNames.ToDictionary(name => name, name => new PushCameraSource(name, options.CameraWidth, options.CameraHeight))
+            : new Dictionary<string, PushCameraSource>();
+        LocalCameras = _localCameras.ToDictionary(pair => pair.Key, pair => (ICameraSource)pair.Value);
+    }
+
+    private readonly Dictionary<string, PushCameraSource> _localCameras;
+
+    /// <summary>
+    /// The cameras as in-process sources, by name ("front", "wrist"); empty when the cameras are off.
+    /// Each gets the same frames as its ZeroMQ stream, after the same injected delay and drops, so a
+    /// runtime in this process can read the simulator without a socket. Call <c>Start</c> on the
+    /// ones you read; <see cref="SimServerHost"/> disposes them.
+    /// </summary>
+    public IReadOnlyDictionary<string, ICameraSource> LocalCameras { get; }
+
+    internal void DisposeLocalCameras()
+    {
+        foreach (var camera in _localCameras.Values)
+            camera.Dispose();
     }
 
     /// <summary>The options the server runs with.</summary>
@@ -185,7 +205,7 @@ public sealed class SimServer
         using var commandSocket = Bind(context, ZmqSocketType.Subscriber, o.CommandEndpoint, "--command");
         using var controlSocket = Bind(context, ZmqSocketType.Reply, o.ControlEndpoint, "--control");
         using var message = new ZmqMessage();
-        var cameraSet = cameras ? new CameraSet(o, faultRandom) : null;
+        var cameraSet = cameras ? new CameraSet(o, faultRandom, _localCameras) : null;
         try
         {
             var endpoints = new SimServerEndpoints(stateSocket.LastEndpoint, commandSocket.LastEndpoint, controlSocket.LastEndpoint,
