@@ -91,6 +91,8 @@ public sealed class SimServer
     private bool _moving;
     private long _statesPublished, _deadlinesMissed;
     private bool _everSucceeded, _wasSuccess;
+    private int _episode;
+    private TabletopEnvironment? _environment;
     private DelayLine<ArmCommand> _actuation = null!;
 
     /// <summary>Checks the options; nothing is bound or loaded until <see cref="Run"/>.</summary>
@@ -187,6 +189,7 @@ public sealed class SimServer
         using var environment = new TabletopEnvironment(new TabletopEnvironmentOptions(
             o.Task, ActionMode.EndEffectorDelta, o.CameraWidth, o.CameraHeight, o.Shift, RenderImages: cameras));
         environment.Reset(o.Seed);
+        _environment = environment;
         var arm = new SimulatedArm(environment, MonotonicClock.NowNanoseconds);
 
         _session = NewSession();
@@ -336,13 +339,16 @@ public sealed class SimServer
         _log.Flush();
     }
 
+    /// <summary>Episode k (0 first) runs with seed + k, so every RESET gives a new, reproducible scene.</summary>
+    private int EpisodeSeed => _options.Seed + _episode;
+
     private void LogGoal(TabletopEnvironment environment)
     {
         var snapshot = Observe(environment, 0);
         lock (_gate)
             _snapshot = snapshot;
         if (!_options.Quiet)
-            Log($"episode: task {_options.Task}, seed {_options.Seed}, goal ({snapshot.Goal.X:0.000}, {snapshot.Goal.Y:0.000}, {snapshot.Goal.Z:0.000}) m, " +
+            Log($"episode: {_episode}, task {_options.Task}, seed {EpisodeSeed}, goal ({snapshot.Goal.X:0.000}, {snapshot.Goal.Y:0.000}, {snapshot.Goal.Z:0.000}) m, " +
                 $"object ({snapshot.Object.X:0.000}, {snapshot.Object.Y:0.000}, {snapshot.Object.Z:0.000}) m, fingertip ({snapshot.Tip.X:0.000}, {snapshot.Tip.Y:0.000}, {snapshot.Tip.Z:0.000}) m");
     }
 
@@ -681,9 +687,17 @@ public sealed class SimServer
                 _estop = false;
                 _enabled = false;
                 _faults = ArmFaultFlags.None;
+                // The simulator's RESET also starts the next episode: a new seeded scene, the arm
+                // at its start pose (a real arm stays where it is; the protocol only promises the
+                // cleared faults and the disabled state, which hold for both).
+                _episode++;
+                _environment!.Reset(EpisodeSeed);
+                _everSucceeded = false;
+                _wasSuccess = false;
                 Hold(ArmHoldReason.Disabled, arm, actuation);
                 if (!_options.Quiet)
-                    Log("reset: e-stop and faults cleared, disabled");
+                    Log("reset: e-stop and faults cleared, disabled, new episode");
+                LogGoal(_environment);
                 Ack(reply, buffer, header, AckResult.Ok, FrameStatus.Ok);
                 return;
             default:
