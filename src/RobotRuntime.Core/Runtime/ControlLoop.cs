@@ -330,7 +330,7 @@ public sealed class ControlLoop : IDisposable
         // Frames: the newest of each camera, none older than the limit, all captured close together.
         long frameAge = ReadFrames(start);
         long afterFrames = MonotonicClock.NowNanoseconds;
-        record.FrameAgeNs = frameAge;
+        record.FrameAgeNs = frameAge == long.MaxValue ? -1 : frameAge; // -1: no usable frame this cycle
 
         // Encode only what may be acted on (warm-up encodes whatever is in the buffers, to warm the encoder).
         bool usable = frameAge <= _maxFrameAgeNs || !send;

@@ -23,7 +23,7 @@ public struct CycleRecord
     public long StartNs;
     /// <summary>When the cycle's work ended (after the send).</summary>
     public long EndNs;
-    /// <summary>Age of the oldest camera frame used, at the cycle's start.</summary>
+    /// <summary>Age of the oldest camera frame used, at the cycle's start; -1 when the cycle had no usable frame (missing, stale or unpaired).</summary>
     public long FrameAgeNs;
     /// <summary>Preprocessing (resize, normalise) duration.</summary>
     public long PreprocessNs;

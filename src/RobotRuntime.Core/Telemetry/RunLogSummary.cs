@@ -96,10 +96,17 @@ public sealed class RunLogSummary
         var values = new double[records.Count];
         foreach (CycleStage stage in Enum.GetValues<CycleStage>())
         {
-            for (int i = 0; i < records.Count; i++) values[i] = StageNanoseconds(records[i], stage) / 1e6;
-            Array.Sort(values);
-            stages.Add(new StageStatistics(stage, Percentile(values, 50), Percentile(values, 95), Percentile(values, 99),
-                values.Length == 0 ? 0 : values[^1]));
+            // A negative stage time means "not measured" (a cycle without a usable frame has no frame age).
+            int count = 0;
+            for (int i = 0; i < records.Count; i++)
+            {
+                long ns = StageNanoseconds(records[i], stage);
+                if (ns >= 0) values[count++] = ns / 1e6;
+            }
+            var measured = values.AsSpan(0, count).ToArray();
+            Array.Sort(measured);
+            stages.Add(new StageStatistics(stage, Percentile(measured, 50), Percentile(measured, 95), Percentile(measured, 99),
+                measured.Length == 0 ? 0 : measured[^1]));
         }
         int missed = 0, clipped = 0;
         long skipped = 0;

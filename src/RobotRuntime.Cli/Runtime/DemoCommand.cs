@@ -1,0 +1,131 @@
+using System.CommandLine;
+using System.Globalization;
+using RobotRuntime.Arm;
+using RobotRuntime.Native;
+using RobotRuntime.SimServer;
+
+namespace RobotRuntime.Cli.Runtime;
+
+/// <summary>
+/// <c>rr demo</c>: the README's main job. Starts the simulator in this process as an arm behind the
+/// firmware protocol on loopback ports, and runs the same runtime as <c>rr run</c> against it: the
+/// simulator's two cameras, a project-made ONNX encoder, the scripted reach controller, the safety
+/// layer, the run log. Each episode ends on the simulator's success (or a timeout); RESET starts
+/// the next. Ends with the episodes, the latency summary and the plots.
+/// </summary>
+public static class DemoCommand
+{
+    /// <summary>Builds the <c>demo</c> verb.</summary>
+    public static Command Create()
+    {
+        var episodes = new Option<int>("--episodes") { Description = "Episodes to run (1..50).", DefaultValueFactory = _ => 3 };
+        var seed = new Option<int>("--seed") { Description = "First episode's seed (episode k uses seed + k).", DefaultValueFactory = _ => 1 };
+        var rate = new Option<double>("--rate") { Description = "Control rate, Hz (10..100).", DefaultValueFactory = _ => 30 };
+        var shift = new Option<string>("--shift") { Description = "Visual shift preset of the simulator.", DefaultValueFactory = _ => "in-distribution" };
+        var timeout = new Option<string>("--episode-timeout") { Description = "An episode not solved by then counts as failed.", DefaultValueFactory = _ => "15s" };
+        var runs = new Option<string>("--runs") { Description = "Folder for the run folder.", DefaultValueFactory = _ => "runs" };
+        var verb = new Command("demo", "Run the runtime against the simulator in one go: sim-server in this process, cameras → encoder → scripted reach → safety → arm over ZeroMQ; " +
+            "prints each episode, the latency summary and where the run log and plots are.")
+        {
+            episodes, seed, rate, shift, timeout, runs,
+        };
+        verb.SetAction(result =>
+        {
+            var output = result.InvocationConfiguration.Output;
+            var error = result.InvocationConfiguration.Error;
+            int count = result.GetValue(episodes);
+            if (count is < 1 or > 50)
+            {
+                error.WriteLine($"rr demo: --episodes must be 1..50, got {count}");
+                return 2;
+            }
+            TimeSpan episodeTimeout;
+            try
+            {
+                episodeTimeout = SimServerOptions.ParseDuration("--episode-timeout", result.GetValue(timeout)!);
+            }
+            catch (ArgumentException e)
+            {
+                error.WriteLine($"rr demo: {e.Message}");
+                return 2;
+            }
+            return Run(count, result.GetValue(seed), result.GetValue(rate), result.GetValue(shift)!, episodeTimeout, result.GetValue(runs)!, output, error);
+        });
+        return verb;
+    }
+
+    private static int Run(int episodes, int seed, double rateHz, string shift, TimeSpan episodeTimeout, string runsFolder, TextWriter output, TextWriter error)
+    {
+        var repository = NativeLibraryLocator.FindRepositoryRoot(AppContext.BaseDirectory) ?? Directory.GetCurrentDirectory();
+        var zoo = Path.Combine(repository, "models", "test", "test-zoo.json");
+        SimServerHost host;
+        try
+        {
+            host = SimServerHost.Start(new SimServerOptions
+            {
+                Task = "reach", Shift = shift, Seed = seed,
+                StateEndpoint = "tcp://127.0.0.1:*", CommandEndpoint = "tcp://127.0.0.1:*", ControlEndpoint = "tcp://127.0.0.1:*",
+                FrontCameraEndpoint = "tcp://127.0.0.1:*", WristCameraEndpoint = "tcp://127.0.0.1:*",
+                CameraRateHz = 30, CameraWidth = 64, CameraHeight = 64, WatchdogMilliseconds = 200, Quiet = true,
+            });
+        }
+        catch (Exception e) when (e is ArgumentException or NativeDependencyMissingException)
+        {
+            error.WriteLine($"rr demo: cannot start the simulator: {e.Message}");
+            return e is NativeDependencyMissingException ? 3 : 2;
+        }
+        using (host)
+        {
+            var endpoints = host.Endpoints;
+            output.WriteLine($"rr demo: simulator up (task reach, shift {shift}, seed {seed}); arm on {endpoints.Control}, cameras front + wrist at 64×64, 30 fps");
+            var config = new RunConfig
+            {
+                RateHz = rateHz, RunsFolder = runsFolder, Policy = "scripted-reach",
+                ArmState = endpoints.State, ArmCommand = endpoints.Command, ArmControl = endpoints.Control,
+                EncoderZoo = zoo, EncoderId = "test-conv-batched",
+                MaxFrameAge = TimeSpan.FromMilliseconds(150),
+            };
+            var results = new List<(int Episode, bool Success, double Seconds)>();
+            var episodeStart = DateTime.UtcNow;
+            var successSince = (DateTime?)null;
+            var hooks = new RuntimeHooks
+            {
+                Cameras = [host.Server.LocalCameras["front"], host.Server.LocalCameras["wrist"]],
+                Goal = () => host.Server.Snapshot.Goal,
+                Tick = session =>
+                {
+                    var snapshot = host.Server.Snapshot;
+                    var now = DateTime.UtcNow;
+                    var elapsed = (now - episodeStart).TotalSeconds;
+                    // Success must hold for 0.3 s, so a pass through the goal does not count.
+                    successSince = snapshot.IsSuccess ? successSince ?? now : null;
+                    bool solved = successSince is { } since && now - since >= TimeSpan.FromSeconds(0.3);
+                    if (!solved && elapsed < episodeTimeout.TotalSeconds)
+                        return true;
+                    results.Add((results.Count, solved, elapsed));
+                    session.Say(string.Create(CultureInfo.InvariantCulture,
+                        $"rr demo: episode {results.Count - 1}: {(solved ? "reached the goal" : "NOT reached")} in {elapsed:0.0} s (goal distance {snapshot.GoalDistance:0.000} m)"));
+                    if (results.Count >= episodes)
+                        return false;
+                    // The simulator's RESET starts the next episode; ENABLE lets the arm move again.
+                    var reset = session.Link.Request(ArmControlRequest.Reset, TimeSpan.FromSeconds(2));
+                    var enable = session.Link.Request(ArmControlRequest.Enable, TimeSpan.FromSeconds(2));
+                    if (!reset.Succeeded || !enable.Succeeded)
+                    {
+                        session.Say($"rr demo: could not start the next episode: {reset.Detail} {enable.Detail}");
+                        return false;
+                    }
+                    episodeStart = DateTime.UtcNow;
+                    successSince = null;
+                    return true;
+                },
+            };
+            int code = RunCommand.Execute(config, hooks, output, error, input: null);
+            int solvedCount = results.Count(r => r.Success);
+            output.WriteLine($"rr demo: {solvedCount} of {results.Count} episode(s) reached the goal");
+            if (code != 0)
+                return code;
+            return results.Count == episodes && solvedCount == episodes ? 0 : 1;
+        }
+    }
+}

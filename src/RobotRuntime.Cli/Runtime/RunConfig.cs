@@ -1,0 +1,286 @@
+using System.Globalization;
+using RobotRuntime.SimServer;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace RobotRuntime.Cli.Runtime;
+
+/// <summary>A configuration file or override that cannot be used; the message names the key, where it is, and what was expected.</summary>
+public sealed class ConfigException(string message) : Exception(message);
+
+/// <summary>One camera of a run.</summary>
+/// <param name="Name">Camera name.</param>
+/// <param name="Backend">A <see cref="Vision.Cameras.CameraFactory"/> backend (stream, device, file, gstreamer, replay, synthetic).</param>
+/// <param name="Endpoint">ZeroMQ endpoint for <c>stream</c>.</param>
+/// <param name="Path">File or recording folder for <c>file</c>/<c>replay</c>.</param>
+/// <param name="Device">V4L2 index for <c>device</c>.</param>
+/// <param name="Pipeline">GStreamer pipeline for <c>gstreamer</c>.</param>
+/// <param name="Width">Frame width.</param>
+/// <param name="Height">Frame height.</param>
+/// <param name="Fps">Frame rate for devices and synthetic cameras (0: the source's own).</param>
+public sealed record CameraConfig(string Name, string Backend, string? Endpoint, string? Path, int Device, string? Pipeline, int Width, int Height, double Fps);
+
+/// <summary>Everything <c>rr run</c> needs, read from YAML with command-line overrides.</summary>
+public sealed record RunConfig
+{
+    /// <summary>Cycles per second (10–100).</summary>
+    public double RateHz { get; init; } = 30;
+
+    /// <summary>How long to run; null: until Ctrl-C.</summary>
+    public TimeSpan? Duration { get; init; }
+
+    /// <summary>Folder in which each run gets its own timestamped folder.</summary>
+    public string RunsFolder { get; init; } = "runs";
+
+    /// <summary>The arm's state endpoint (its PUB socket).</summary>
+    public string ArmState { get; init; } = "tcp://127.0.0.1:5601";
+
+    /// <summary>The arm's command endpoint (its SUB socket).</summary>
+    public string ArmCommand { get; init; } = "tcp://127.0.0.1:5602";
+
+    /// <summary>The arm's control endpoint (its REP socket).</summary>
+    public string ArmControl { get; init; } = "tcp://127.0.0.1:5603";
+
+    /// <summary>The cameras, in the encoder's order.</summary>
+    public IReadOnlyList<CameraConfig> Cameras { get; init; } = [];
+
+    /// <summary>The PVR zoo manifest (null: no encoder).</summary>
+    public string? EncoderZoo { get; init; }
+
+    /// <summary>The encoder's id in the zoo.</summary>
+    public string? EncoderId { get; init; }
+
+    /// <summary>ONNX Runtime intra-op threads for the encoder.</summary>
+    public int EncoderThreads { get; init; } = 1;
+
+    /// <summary><c>scripted-reach</c> or <c>hold-still</c>.</summary>
+    public string Policy { get; init; } = "hold-still";
+
+    /// <summary>The scripted reach's goal (metres, arm base frame).</summary>
+    public (double X, double Y, double Z)? Goal { get; init; }
+
+    /// <summary>Camera frames older than this hold the arm.</summary>
+    public TimeSpan MaxFrameAge { get; init; } = TimeSpan.FromMilliseconds(150);
+
+    /// <summary>Arm states older than this hold the arm.</summary>
+    public TimeSpan MaxArmStateAge { get; init; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>Consecutive missed deadlines that hold the arm.</summary>
+    public int MaxDeadlineMisses { get; init; } = 3;
+
+    /// <summary>Margin kept from each joint limit (rad).</summary>
+    public double JointMargin { get; init; } = 0.02;
+
+    /// <summary>Workspace box (min x, y, z, max x, y, z in metres); null: none.</summary>
+    public double[]? Workspace { get; init; }
+
+    /// <summary>SCHED_FIFO priority asked for the loop's thread; null: do not ask.</summary>
+    public int? FifoPriority { get; init; }
+
+    /// <summary>CPUs the loop's thread is pinned to; null: any.</summary>
+    public int[]? Cpus { get; init; }
+
+    /// <summary>While this file exists the arm holds (e-stop input); null: no file.</summary>
+    public string? StopFile { get; init; }
+
+    /// <summary>The sections and keys a file may hold, for error messages.</summary>
+    internal static readonly IReadOnlyDictionary<string, string[]> Schema = new Dictionary<string, string[]>
+    {
+        [""] = ["rate_hz", "duration", "runs_folder", "arm", "cameras", "encoder", "policy", "safety", "realtime", "stop_file"],
+        ["arm"] = ["state", "command", "control"],
+        ["cameras[]"] = ["name", "backend", "endpoint", "path", "device", "pipeline", "width", "height", "fps"],
+        ["encoder"] = ["zoo", "id", "threads"],
+        ["policy"] = ["kind", "goal"],
+        ["safety"] = ["max_frame_age", "max_state_age", "max_deadline_misses", "joint_margin", "workspace"],
+        ["realtime"] = ["fifo_priority", "cpus"],
+    };
+
+    /// <summary>Reads a YAML file; every key is checked.</summary>
+    public static RunConfig Load(string path)
+    {
+        if (!File.Exists(path))
+            throw new ConfigException($"config file '{path}' does not exist");
+        try
+        {
+            return Parse(File.ReadAllText(path), path);
+        }
+        catch (YamlException error)
+        {
+            throw new ConfigException($"{path}:{error.Start.Line}: not valid YAML: {error.InnerException?.Message ?? error.Message}");
+        }
+    }
+
+    /// <summary>Parses YAML text (<paramref name="source"/> names it in errors).</summary>
+    public static RunConfig Parse(string yaml, string source)
+    {
+        var stream = new YamlStream();
+        stream.Load(new StringReader(yaml));
+        var config = new RunConfig();
+        if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is YamlScalarNode { Value: null or "" })
+            return config;
+        var root = stream.Documents[0].RootNode as YamlMappingNode
+            ?? throw new ConfigException($"{source}: the file must be a mapping of keys (rate_hz, arm, cameras, ...), not a {Kind(stream.Documents[0].RootNode)}");
+        foreach (var (keyNode, value) in root.Children)
+            config = config.Apply(source, "", Key(keyNode), value);
+        return config;
+    }
+
+    /// <summary>Applies one override <c>key.path=value</c> (value in YAML syntax, e.g. <c>policy.goal=[0.1,0,0.2]</c>).</summary>
+    public RunConfig WithOverride(string assignment)
+    {
+        var equals = assignment.IndexOf('=', StringComparison.Ordinal);
+        if (equals <= 0)
+            throw new ConfigException($"--set '{assignment}': expected key.path=value, e.g. --set rate_hz=50 or --set policy.goal=[0.3,0,0.1]");
+        var path = assignment[..equals].Trim();
+        var valueText = assignment[(equals + 1)..];
+        var stream = new YamlStream();
+        stream.Load(new StringReader(valueText.Length == 0 ? "''" : valueText));
+        var value = stream.Documents[0].RootNode;
+        var dot = path.IndexOf('.', StringComparison.Ordinal);
+        if (dot < 0)
+            return Apply("--set", "", path, value);
+        var section = path[..dot];
+        var key = path[(dot + 1)..];
+        if (section == "cameras")
+            throw new ConfigException($"--set '{assignment}': cameras are a list; change them in the config file");
+        var mapping = new YamlMappingNode { { key, value } };
+        return Apply("--set", "", section, mapping);
+    }
+
+    private RunConfig Apply(string source, string section, string key, YamlNode value)
+    {
+        var where = section.Length == 0 ? key : $"{section}.{key}";
+        string[] allowed = Schema[section];
+        if (!allowed.Contains(key))
+            throw new ConfigException($"{source}:{value.Start.Line}: unknown key '{where}'; {(section.Length == 0 ? "top-level keys" : $"keys under '{section}'")} are: {string.Join(", ", allowed)}");
+        switch (where)
+        {
+            case "rate_hz":
+                var rate = Number(source, where, value);
+                if (rate is < 10 or > 100)
+                    throw new ConfigException($"{source}:{value.Start.Line}: 'rate_hz' must be 10–100, got {rate.ToString(CultureInfo.InvariantCulture)}");
+                return this with { RateHz = rate };
+            case "duration": return this with { Duration = ParseDuration(source, where, value) };
+            case "runs_folder": return this with { RunsFolder = Text(source, where, value) };
+            case "stop_file": return this with { StopFile = Text(source, where, value) };
+            case "arm" or "encoder" or "policy" or "safety" or "realtime":
+                var config = this;
+                foreach (var (k, v) in Mapping(source, where, value).Children)
+                    config = config.Apply(source, key, Key(k), v);
+                return config;
+            case "cameras":
+                if (value is not YamlSequenceNode list)
+                    throw new ConfigException($"{source}:{value.Start.Line}: 'cameras' must be a list of cameras (- name: front ...), not a {Kind(value)}");
+                return this with { Cameras = list.Children.Select((c, i) => Camera(source, i, c)).ToList() };
+            case "arm.state": return this with { ArmState = Text(source, where, value) };
+            case "arm.command": return this with { ArmCommand = Text(source, where, value) };
+            case "arm.control": return this with { ArmControl = Text(source, where, value) };
+            case "encoder.zoo": return this with { EncoderZoo = Text(source, where, value) };
+            case "encoder.id": return this with { EncoderId = Text(source, where, value) };
+            case "encoder.threads": return this with { EncoderThreads = Integer(source, where, value, 1, 64) };
+            case "policy.kind":
+                var kind = Text(source, where, value);
+                if (kind is not ("scripted-reach" or "hold-still"))
+                    throw new ConfigException($"{source}:{value.Start.Line}: 'policy.kind' must be scripted-reach or hold-still, got '{kind}'");
+                return this with { Policy = kind };
+            case "policy.goal":
+                var goal = Numbers(source, where, value, 3);
+                return this with { Goal = (goal[0], goal[1], goal[2]) };
+            case "safety.max_frame_age": return this with { MaxFrameAge = ParseDuration(source, where, value) };
+            case "safety.max_state_age": return this with { MaxArmStateAge = ParseDuration(source, where, value) };
+            case "safety.max_deadline_misses": return this with { MaxDeadlineMisses = Integer(source, where, value, 1, 1000) };
+            case "safety.joint_margin": return this with { JointMargin = Number(source, where, value) };
+            case "safety.workspace":
+                var box = Numbers(source, where, value, 6);
+                if (box[0] >= box[3] || box[1] >= box[4] || box[2] >= box[5])
+                    throw new ConfigException($"{source}:{value.Start.Line}: 'safety.workspace' is [min x, min y, min z, max x, max y, max z] with each min below its max");
+                return this with { Workspace = box };
+            case "realtime.fifo_priority": return this with { FifoPriority = Integer(source, where, value, 1, 99) };
+            case "realtime.cpus": return this with { Cpus = Numbers(source, where, value, -1).Select(c => (int)c).ToArray() };
+            default:
+                throw new ConfigException($"{source}:{value.Start.Line}: '{where}' is not handled");
+        }
+    }
+
+    private static CameraConfig Camera(string source, int index, YamlNode node)
+    {
+        var where = $"cameras[{index}]";
+        var map = Mapping(source, where, node);
+        string? name = null, backend = null, endpoint = null, path = null, pipeline = null;
+        int device = 0, width = 64, height = 64;
+        double fps = 0;
+        foreach (var (k, v) in map.Children)
+        {
+            var key = Key(k);
+            var at = $"{where}.{key}";
+            switch (key)
+            {
+                case "name": name = Text(source, at, v); break;
+                case "backend": backend = Text(source, at, v); break;
+                case "endpoint": endpoint = Text(source, at, v); break;
+                case "path": path = Text(source, at, v); break;
+                case "pipeline": pipeline = Text(source, at, v); break;
+                case "device": device = Integer(source, at, v, 0, 255); break;
+                case "width": width = Integer(source, at, v, 1, 4096); break;
+                case "height": height = Integer(source, at, v, 1, 4096); break;
+                case "fps": fps = Number(source, at, v); break;
+                default:
+                    throw new ConfigException($"{source}:{v.Start.Line}: unknown key '{at}'; keys of a camera are: {string.Join(", ", Schema["cameras[]"])}");
+            }
+        }
+        if (name is null || backend is null)
+            throw new ConfigException($"{source}:{node.Start.Line}: '{where}' needs 'name' and 'backend'");
+        return new CameraConfig(name, backend, endpoint, path, device, pipeline, width, height, fps);
+    }
+
+    private static string Key(YamlNode node) => node is YamlScalarNode { Value: { } text } ? text : node.ToString();
+
+    private static string Kind(YamlNode node) => node switch
+    {
+        YamlMappingNode => "mapping",
+        YamlSequenceNode => "list",
+        _ => "single value",
+    };
+
+    private static YamlMappingNode Mapping(string source, string where, YamlNode node) =>
+        node as YamlMappingNode ?? throw new ConfigException($"{source}:{node.Start.Line}: '{where}' must be a mapping of keys, not a {Kind(node)}");
+
+    private static string Text(string source, string where, YamlNode node) =>
+        node is YamlScalarNode { Value: { Length: > 0 } text } ? text : throw new ConfigException($"{source}:{node.Start.Line}: '{where}' must be a non-empty text value");
+
+    private static double Number(string source, string where, YamlNode node)
+    {
+        if (node is YamlScalarNode { Value: { } text } && double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && double.IsFinite(value))
+            return value;
+        throw new ConfigException($"{source}:{node.Start.Line}: '{where}' must be a number, got {Describe(node)}");
+    }
+
+    private static int Integer(string source, string where, YamlNode node, int min, int max)
+    {
+        if (node is YamlScalarNode { Value: { } text } && int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) && value >= min && value <= max)
+            return value;
+        throw new ConfigException($"{source}:{node.Start.Line}: '{where}' must be a whole number {min}–{max}, got {Describe(node)}");
+    }
+
+    private static double[] Numbers(string source, string where, YamlNode node, int count)
+    {
+        if (node is not YamlSequenceNode list || (count >= 0 && list.Children.Count != count))
+            throw new ConfigException($"{source}:{node.Start.Line}: '{where}' must be a list of {(count >= 0 ? count.ToString(CultureInfo.InvariantCulture) + " " : "")}numbers, got {Describe(node)}");
+        return list.Children.Select(n => Number(source, where, n)).ToArray();
+    }
+
+    private static TimeSpan ParseDuration(string source, string where, YamlNode node)
+    {
+        var text = node is YamlScalarNode { Value: { } t } ? t : throw new ConfigException($"{source}:{node.Start.Line}: '{where}' must be a duration such as 150ms or 30s, got {Describe(node)}");
+        try
+        {
+            return SimServerOptions.ParseDuration(where, text);
+        }
+        catch (ArgumentException error)
+        {
+            throw new ConfigException($"{source}:{node.Start.Line}: {error.Message.Split(" (Parameter", 2)[0]}");
+        }
+    }
+
+    private static string Describe(YamlNode node) => node is YamlScalarNode { Value: { } text } ? $"'{text}'" : $"a {Kind(node)}";
+}

@@ -1,0 +1,322 @@
+using System.Globalization;
+using RobotRuntime.Arm;
+using RobotRuntime.Cameras;
+using RobotRuntime.Encoders;
+using RobotRuntime.Policies;
+using RobotRuntime.Runtime;
+using RobotRuntime.Safety;
+using RobotRuntime.Telemetry;
+using RobotRuntime.Transport.Firmware;
+using RobotRuntime.Vision.Encoders;
+using Spectre.Console;
+
+namespace RobotRuntime.Cli.Runtime;
+
+/// <summary>What a host adds to a run: where the goal comes from, and a hook called ~10 times a second.</summary>
+internal sealed class RuntimeHooks
+{
+    /// <summary>The scripted reach's goal, read every cycle (null: the config's fixed goal).</summary>
+    public Func<(double X, double Y, double Z)>? Goal { get; init; }
+
+    /// <summary>Called about every 100 ms from the operator thread; return false to end the run.</summary>
+    public Func<RuntimeSession, bool>? Tick { get; init; }
+
+    /// <summary>Cameras the host made itself (the demo's in-process simulator cameras); null: from the config.</summary>
+    public IReadOnlyList<ICameraSource>? Cameras { get; init; }
+}
+
+/// <summary>
+/// One run of the runtime as <c>rr run</c> and <c>rr demo</c> do it: connect the arm, open the cameras
+/// and the encoder, run the <see cref="ControlLoop"/> on its own thread, take the operator's commands
+/// (stdin lines <c>reset</c>, <c>estop</c>, <c>stop</c>; Ctrl-C; the stop file; SIGUSR1), report every
+/// hold as it happens, and at the end write the summary, the plots and the CSV next to the run log.
+/// </summary>
+internal sealed class RuntimeSession : IDisposable
+{
+    private static readonly TimeSpan ControlTimeout = TimeSpan.FromSeconds(2);
+    private readonly RunConfig _config;
+    private readonly TextWriter _out;
+    private readonly List<IDisposable> _owned = [];
+    private readonly Lock _printGate = new();
+
+    private RuntimeSession(RunConfig config, TextWriter output, string folder)
+    {
+        _config = config;
+        _out = output;
+        Folder = folder;
+    }
+
+    /// <summary>The run's folder (run log, summary, plots, CSV).</summary>
+    public string Folder { get; }
+
+    /// <summary>The arm link.</summary>
+    public ZmqArmLink Link { get; private set; } = null!;
+
+    /// <summary>The loop.</summary>
+    public ControlLoop Loop { get; private set; } = null!;
+
+    /// <summary>The safety layer.</summary>
+    public SafetyFilter Safety { get; private set; } = null!;
+
+    /// <summary>The board watchers read.</summary>
+    public LiveStatusBoard Board { get; private set; } = null!;
+
+    /// <summary>Prints one line for the operator (any thread).</summary>
+    public void Say(string line)
+    {
+        lock (_printGate)
+        {
+            _out.WriteLine(line);
+            _out.Flush();
+        }
+    }
+
+    /// <summary>Runs to the end (duration, Ctrl-C, <c>stop</c>, or the hook); returns the process exit code.</summary>
+    public static int Run(RunConfig config, RuntimeHooks hooks, TextWriter output, TextReader? operatorInput, CancellationToken cancellation)
+    {
+        var folder = Path.Combine(config.RunsFolder, DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture) + "-" + config.Policy);
+        for (var n = 2; Directory.Exists(folder); n++)
+            folder = Path.Combine(config.RunsFolder, DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture) + "-" + config.Policy + "-" + n);
+        Directory.CreateDirectory(folder);
+        using var session = new RuntimeSession(config, output, Path.GetFullPath(folder));
+        return session.Execute(hooks, operatorInput, cancellation);
+    }
+
+    private int Execute(RuntimeHooks hooks, TextReader? operatorInput, CancellationToken cancellation)
+    {
+        Say($"rr: run folder {Folder}");
+        Link = Own(new ZmqArmLink(new ZmqArmLinkSettings { StateAddress = _config.ArmState, CommandAddress = _config.ArmCommand, ControlAddress = _config.ArmControl }));
+        var hello = Link.Handshake(ControlTimeout);
+        if (!hello.Succeeded)
+        {
+            Say($"rr: the arm does not answer at {_config.ArmControl}: {hello.Detail}. Is the arm (or rr sim-server) running and are arm.state/command/control right?");
+            return 1;
+        }
+        if (!SpinWait.SpinUntil(() => Link.Health.Status == ArmLinkStatus.Up, ControlTimeout))
+        {
+            Say($"rr: the arm answered the handshake but sends no state on {_config.ArmState} within {ControlTimeout.TotalSeconds:0} s; check arm.state");
+            return 1;
+        }
+        var arm = Link.Description!;
+        Say($"rr: arm session {arm.Session:X8}, {arm.JointCount} joints, modes {string.Join("/", arm.SupportedModes)}, watchdog {arm.WatchdogMilliseconds} ms");
+
+        var cameras = hooks.Cameras ?? _config.Cameras.Select(c => Own(Vision.Cameras.CameraFactory.Create(new Vision.Cameras.CameraSettings
+        {
+            Name = c.Name, Backend = c.Backend, Endpoint = c.Endpoint, Path = c.Path, Device = c.Device, Pipeline = c.Pipeline,
+            Width = c.Width, Height = c.Height, Fps = c.Fps,
+        }))).ToList();
+        IEncoder? encoder = null;
+        if (_config.EncoderZoo is not null || _config.EncoderId is not null)
+        {
+            if (_config.EncoderZoo is null || _config.EncoderId is null)
+                throw new ConfigException("encoder: both 'zoo' and 'id' are needed");
+            if (cameras.Count == 0)
+                throw new ConfigException("encoder: an encoder needs at least one camera under 'cameras'");
+            var zoo = PvrZoo.Load(_config.EncoderZoo);
+            var model = zoo.Get(_config.EncoderId);
+            encoder = Own(new OnnxPvrEncoder(model, zoo.ResolveFile(model), cameras.Count, cameras[0].Width, cameras[0].Height,
+                new OnnxEncoderOptions { IntraOpThreads = _config.EncoderThreads }));
+            Say($"rr: encoder {model.Id} ({encoder.EmbeddingSize} floats from {cameras.Count} camera(s))");
+        }
+
+        IPolicy policy = _config.Policy switch
+        {
+            "scripted-reach" => new ScriptedReachPolicy(hooks.Goal ?? FixedGoal(), arm.EndEffectorMaxTranslation > 0 ? arm.EndEffectorMaxTranslation : 0.01),
+            _ => new HoldStillPolicy(),
+        };
+        Own(policy);
+        Safety = new SafetyFilter(new SafetyFilterOptions
+        {
+            Arm = arm,
+            CyclePeriod = TimeSpan.FromSeconds(1 / _config.RateHz),
+            JointPositionMargin = _config.JointMargin,
+            MaxFrameAge = cameras.Count > 0 ? _config.MaxFrameAge : null,
+            MaxArmStateAge = _config.MaxArmStateAge,
+            MaxConsecutiveDeadlineMisses = _config.MaxDeadlineMisses,
+            CommandExpiry = TimeSpan.FromSeconds(1 / _config.RateHz),
+            Workspace = _config.Workspace is { } w ? new WorkspaceBox(w[0], w[1], w[2], w[3], w[4], w[5]) : null,
+        });
+        var log = Own(RunLogWriter.Create(Path.Combine(Folder, "run.rrlog"),
+            new RunLogMetadata(_config.RateHz, $"rr {policy.Name}; encoder {_config.EncoderId ?? "none"}; cameras {string.Join(",", cameras.Select(c => c.Name))}")));
+        var width = cameras.Count > 0 ? cameras[0].Width : 1;
+        var height = cameras.Count > 0 ? cameras[0].Height : 1;
+        Board = new LiveStatusBoard(cameras.Select(c => c.Name).ToList(), width, height, _config.RateHz, policy.Name);
+        RealTimeRequest? realTime = _config.FifoPriority is not null || _config.Cpus is not null
+            ? new RealTimeRequest(_config.FifoPriority, _config.Cpus, LowLatencyGc: true)
+            : new RealTimeRequest(null, null, LowLatencyGc: true);
+        Loop = Own(new ControlLoop(new ControlLoopOptions
+        {
+            RateHz = _config.RateHz, MaxFrameAge = _config.MaxFrameAge, MaxArmStateAge = _config.MaxArmStateAge, RealTime = realTime,
+        }, cameras, encoder, policy, Safety, Link, log, Board));
+        if (_config.StopFile is not null)
+            Own(new EmergencyStopWatcher(Safety, _config.StopFile, TimeSpan.FromMilliseconds(50), watchSignal: OperatingSystem.IsLinux()));
+        else if (OperatingSystem.IsLinux())
+            Own(new EmergencyStopWatcher(Safety, null, TimeSpan.FromMilliseconds(50), watchSignal: true));
+
+        Loop.Start();
+        Say($"rr: loop running at {_config.RateHz.ToString(CultureInfo.InvariantCulture)} Hz; policy {policy.Name}; e-stop: type 'estop', touch the stop file or kill -USR1 {Environment.ProcessId}");
+        var enable = Link.Request(ArmControlRequest.Enable, ControlTimeout);
+        Say(enable.Succeeded ? "rr: arm enabled" : $"rr: the arm refused ENABLE: {enable.Detail}");
+        if (SpinWait.SpinUntil(() => Loop.RealTimeReport is not null || !Loop.IsRunning, ControlTimeout) && Loop.RealTimeReport is { } report)
+            foreach (var line in report.ToText().Split('\n', StringSplitOptions.RemoveEmptyEntries))
+                Say("rr: real-time: " + line.Trim());
+        Arm(TimeSpan.FromSeconds(10));
+
+        var operatorThread = operatorInput is null ? null : StartOperator(operatorInput);
+        var started = DateTime.UtcNow;
+        var lastHold = HoldReason.None;
+        var lastStatusLine = DateTime.UtcNow;
+        string ending = "stopped";
+        while (true)
+        {
+            if (cancellation.IsCancellationRequested) { ending = "Ctrl-C"; break; }
+            if (_stopTyped) { ending = "'stop' typed"; break; }
+            if (_config.Duration is { } duration && DateTime.UtcNow - started >= duration) { ending = $"duration {duration.TotalSeconds:0.#} s reached"; break; }
+            if (!Loop.IsRunning) { ending = "the loop ended: " + Loop.Failure?.Message; break; }
+            if (hooks.Tick is { } tick && !tick(this)) { ending = "the host ended the run"; break; }
+            var status = Loop.Status;
+            if (status.HoldReason != lastHold)
+            {
+                Say(status.Holding
+                    ? $"rr: HOLD {status.HoldReason}: {status.HoldText}{(status.HoldReason == HoldReason.PolicyFailed ? " (" + status.PolicyError + ")" : "")} — type 'reset' once the cause is gone"
+                    : "rr: released, acting");
+                lastHold = status.HoldReason;
+            }
+            if (DateTime.UtcNow - lastStatusLine >= TimeSpan.FromSeconds(5))
+            {
+                lastStatusLine = DateTime.UtcNow;
+                Say($"rr: {status.Cycles} cycles, {status.MissedDeadlines} missed deadlines, {(status.Holding ? "holding (" + status.HoldReason + ")" : "acting")}");
+            }
+            Thread.Sleep(100);
+        }
+        Say($"rr: stopping ({ending}): holding the arm");
+        Loop.Stop("run ended: " + ending, TimeSpan.FromSeconds(5));
+        Link.Request(ArmControlRequest.Disable, ControlTimeout);
+        _stopTyped = true;
+        log.Flush();
+        log.Dispose();
+        _owned.Remove(log);
+        Report();
+        return Loop.Failure is null ? 0 : 1;
+    }
+
+    /// <summary>Releases the initial NotArmed hold, retrying while the cameras and the arm come up.</summary>
+    private void Arm(TimeSpan patience)
+    {
+        var deadline = DateTime.UtcNow + patience;
+        SafetyResetResult result;
+        do
+        {
+            result = Loop.RequestReset(ControlTimeout);
+            if (result.Succeeded)
+            {
+                Say("rr: armed: " + result.Message);
+                return;
+            }
+            Thread.Sleep(100);
+        }
+        while (DateTime.UtcNow < deadline && Loop.IsRunning);
+        Say("rr: could not arm: " + result.Message);
+    }
+
+    /// <summary>What an operator's 'reset' does: enable the arm (re-handshaking if it restarted), then release the safety hold.</summary>
+    public SafetyResetResult OperatorReset()
+    {
+        var enable = Link.Request(ArmControlRequest.Enable, ControlTimeout);
+        if (!enable.Succeeded)
+            return new SafetyResetResult(false, Safety.HoldReason, "the arm refused ENABLE: " + enable.Detail);
+        // The enable may have re-handshaken with a restarted arm: wait for its state before resetting.
+        SpinWait.SpinUntil(() => Link.Health.Status == ArmLinkStatus.Up, ControlTimeout);
+        Thread.Sleep((int)Math.Ceiling(3000 / _config.RateHz)); // a few cycles see the link up before the reset is judged
+        return Loop.RequestReset(ControlTimeout);
+    }
+
+    private volatile bool _stopTyped;
+
+    private Thread StartOperator(TextReader input)
+    {
+        var thread = new Thread(() =>
+        {
+            while (!_stopTyped)
+            {
+                string? line;
+                try
+                {
+                    line = input.ReadLine();
+                }
+                catch (IOException)
+                {
+                    return;
+                }
+                if (line is null)
+                    return;
+                switch (line.Trim().ToLowerInvariant())
+                {
+                    case "":
+                        break;
+                    case "reset":
+                        var result = OperatorReset();
+                        Say(result.Succeeded ? "rr: reset: " + result.Message : "rr: reset refused: " + result.Message);
+                        break;
+                    case "estop" or "e-stop":
+                        Safety.EmergencyStop(EmergencyStopSource.Operator, "e-stop typed on the operator's terminal");
+                        break;
+                    case "stop" or "quit" or "exit":
+                        _stopTyped = true;
+                        break;
+                    default:
+                        Say($"rr: unknown command '{line.Trim()}'; type reset, estop or stop");
+                        break;
+                }
+            }
+        }) { IsBackground = true, Name = "rr operator" };
+        thread.Start();
+        return thread;
+    }
+
+    private (double X, double Y, double Z) _fixedGoal;
+
+    private Func<(double X, double Y, double Z)> FixedGoal()
+    {
+        _fixedGoal = _config.Goal ?? throw new ConfigException("policy.goal: the scripted-reach policy needs a goal [x, y, z] in metres");
+        return () => _fixedGoal;
+    }
+
+    private void Report()
+    {
+        var log = RunLog.Read(Path.Combine(Folder, "run.rrlog"));
+        var summary = RunLogSummary.Compute(log);
+        var table = new Table().Title($"{summary.Cycles} cycles at {summary.RateHz.ToString(CultureInfo.InvariantCulture)} Hz")
+            .AddColumn("stage").AddColumn(new TableColumn("p50 ms").RightAligned()).AddColumn(new TableColumn("p95 ms").RightAligned())
+            .AddColumn(new TableColumn("p99 ms").RightAligned()).AddColumn(new TableColumn("max ms").RightAligned());
+        foreach (var stage in summary.Stages)
+            table.AddRow(stage.Stage.ToString(), Ms(stage.P50), Ms(stage.P95), Ms(stage.P99), Ms(stage.Max));
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(_out), Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors });
+        lock (_printGate)
+            console.Write(table);
+        Say($"missed deadlines: {summary.MissedDeadlines} ({summary.SkippedTicks} ticks skipped); clipped cycles: {summary.ClippedCycles}");
+        if (summary.HeldCyclesByReason.Count == 0)
+            Say("holds: none");
+        foreach (var (reason, cycles) in summary.HeldCyclesByReason)
+            Say($"hold {reason}: {summary.HoldsByReason.GetValueOrDefault(reason)} time(s), {cycles} cycle(s)");
+        var (histogram, timeline) = RunLogPlots.WriteFiles(log, Path.Combine(Folder, "run"));
+        RunLogCsv.Write(log, Path.Combine(Folder, "run.csv"));
+        File.WriteAllText(Path.Combine(Folder, "summary.txt"), summary.ToText());
+        Say($"rr: wrote {Path.Combine(Folder, "run.rrlog")}, run.csv, summary.txt, {Path.GetFileName(histogram)}, {Path.GetFileName(timeline)}");
+
+        static string Ms(double ms) => ms.ToString("0.000", CultureInfo.InvariantCulture);
+    }
+
+    private T Own<T>(T item) where T : IDisposable
+    {
+        _owned.Add(item);
+        return item;
+    }
+
+    public void Dispose()
+    {
+        _stopTyped = true;
+        for (var i = _owned.Count - 1; i >= 0; i--)
+            _owned[i].Dispose();
+    }
+}

@@ -1,0 +1,126 @@
+using RobotRuntime.Cli.Runtime;
+
+namespace RobotRuntime.Cli.Tests;
+
+/// <summary>rr run's YAML configuration: what a file sets, and the errors for what it must not.</summary>
+public class RunConfigTests
+{
+    private const string Full = """
+        rate_hz: 50
+        duration: 30s
+        runs_folder: /tmp/rr-runs
+        stop_file: /tmp/rr-stop
+        arm:
+          state: tcp://10.0.0.2:5601
+          command: tcp://10.0.0.2:5602
+          control: tcp://10.0.0.2:5603
+        cameras:
+          - name: front
+            backend: stream
+            endpoint: tcp://10.0.0.2:5610
+            width: 112
+            height: 112
+          - name: wrist
+            backend: device
+            device: 2
+        encoder:
+          zoo: models/pvr-zoo.json
+          id: resnet18-pieg
+          threads: 2
+        policy:
+          kind: scripted-reach
+          goal: [0.3, -0.1, 0.12]
+        safety:
+          max_frame_age: 80ms
+          max_state_age: 50ms
+          max_deadline_misses: 5
+          joint_margin: 0.05
+          workspace: [-0.5, -0.5, 0.0, 0.5, 0.5, 0.6]
+        realtime:
+          fifo_priority: 80
+          cpus: [1]
+        """;
+
+    [Fact]
+    public void EveryKeyOfAFullFileLandsInItsSetting()
+    {
+        var c = RunConfig.Parse(Full, "cell.yaml");
+        Assert.Equal(50, c.RateHz);
+        Assert.Equal(TimeSpan.FromSeconds(30), c.Duration);
+        Assert.Equal("/tmp/rr-runs", c.RunsFolder);
+        Assert.Equal("/tmp/rr-stop", c.StopFile);
+        Assert.Equal(("tcp://10.0.0.2:5601", "tcp://10.0.0.2:5602", "tcp://10.0.0.2:5603"), (c.ArmState, c.ArmCommand, c.ArmControl));
+        Assert.Equal(2, c.Cameras.Count);
+        Assert.Equal(new CameraConfig("front", "stream", "tcp://10.0.0.2:5610", null, 0, null, 112, 112, 0), c.Cameras[0]);
+        Assert.Equal(("wrist", "device", 2, 64), (c.Cameras[1].Name, c.Cameras[1].Backend, c.Cameras[1].Device, c.Cameras[1].Width));
+        Assert.Equal(("models/pvr-zoo.json", "resnet18-pieg", 2), (c.EncoderZoo, c.EncoderId, c.EncoderThreads));
+        Assert.Equal("scripted-reach", c.Policy);
+        Assert.Equal((0.3, -0.1, 0.12), c.Goal);
+        Assert.Equal(TimeSpan.FromMilliseconds(80), c.MaxFrameAge);
+        Assert.Equal(TimeSpan.FromMilliseconds(50), c.MaxArmStateAge);
+        Assert.Equal(5, c.MaxDeadlineMisses);
+        Assert.Equal(0.05, c.JointMargin);
+        Assert.Equal([-0.5, -0.5, 0.0, 0.5, 0.5, 0.6], c.Workspace!);
+        Assert.Equal(80, c.FifoPriority);
+        Assert.Equal([1], c.Cpus!);
+    }
+
+    [Fact]
+    public void OverridesChangeOneSettingAndKeepTheRest()
+    {
+        var c = RunConfig.Parse(Full, "cell.yaml").WithOverride("rate_hz=100").WithOverride("policy.goal=[0.1, 0.2, 0.3]").WithOverride("safety.max_frame_age=120ms");
+        Assert.Equal(100, c.RateHz);
+        Assert.Equal((0.1, 0.2, 0.3), c.Goal);
+        Assert.Equal(TimeSpan.FromMilliseconds(120), c.MaxFrameAge);
+        Assert.Equal("resnet18-pieg", c.EncoderId);
+    }
+
+    [Theory]
+    [InlineData("rate_hz: 30\nratehz: 50\n", "cell.yaml:2: unknown key 'ratehz'; top-level keys are: rate_hz, duration")]
+    [InlineData("arm:\n  stat: tcp://x:1\n", "cell.yaml:2: unknown key 'arm.stat'; keys under 'arm' are: state, command, control")]
+    [InlineData("cameras:\n  - name: front\n    backend: stream\n    fsp: 30\n", "cell.yaml:4: unknown key 'cameras[0].fsp'; keys of a camera are: name, backend")]
+    [InlineData("rate_hz: fast\n", "cell.yaml:1: 'rate_hz' must be a number, got 'fast'")]
+    [InlineData("rate_hz: 500\n", "'rate_hz' must be 10–100, got 500")]
+    [InlineData("policy:\n  goal: [0.1, 0.2]\n", "'policy.goal' must be a list of 3 numbers")]
+    [InlineData("policy:\n  kind: mppi\n", "'policy.kind' must be scripted-reach or hold-still, got 'mppi'")]
+    [InlineData("safety:\n  max_frame_age: soon\n", "safety.max_frame_age: 'soon' is not a duration")]
+    [InlineData("encoder:\n  threads: 0\n", "'encoder.threads' must be a whole number 1–64, got '0'")]
+    [InlineData("safety:\n  workspace: [0, 0, 0, -1, 1, 1]\n", "each min below its max")]
+    [InlineData("cameras: front\n", "'cameras' must be a list of cameras")]
+    [InlineData("cameras:\n  - name: front\n", "'cameras[0]' needs 'name' and 'backend'")]
+    [InlineData("- rate_hz\n", "the file must be a mapping of keys")]
+    public void ABadFileIsRefusedNamingTheKeyAndWhatWasExpected(string yaml, string expected)
+    {
+        var error = Assert.Throws<ConfigException>(() => RunConfig.Parse(yaml, "cell.yaml"));
+        Assert.Contains(expected, error.Message);
+    }
+
+    [Theory]
+    [InlineData("rate_hz", "expected key.path=value")]
+    [InlineData("arm.stat=tcp://x:1", "unknown key 'arm.stat'")]
+    [InlineData("cameras.front=1", "cameras are a list; change them in the config file")]
+    [InlineData("rate_hz=abc", "'rate_hz' must be a number, got 'abc'")]
+    public void ABadOverrideIsRefusedNamingIt(string assignment, string expected)
+    {
+        var error = Assert.Throws<ConfigException>(() => new RunConfig().WithOverride(assignment));
+        Assert.Contains(expected, error.Message);
+    }
+
+    [Fact]
+    public void AMissingFileOrInvalidYamlSaysWhich()
+    {
+        Assert.Contains("does not exist", Assert.Throws<ConfigException>(() => RunConfig.Load("/nonexistent/cell.yaml")).Message);
+        var path = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllText(path, "arm: [unclosed\n");
+            var error = Assert.Throws<ConfigException>(() => RunConfig.Load(path));
+            Assert.Contains(path, error.Message);
+            Assert.Contains("not valid YAML", error.Message);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+}
