@@ -103,7 +103,7 @@ public sealed class ControlLoop : IDisposable
     private readonly PolicyObservation _observation;
     private readonly CycleScheduler _scheduler;
     private readonly long _maxFrameAgeNs, _pairingNs, _maxStateAgeNs, _budgetNs, _liveFramePeriodNs;
-    private readonly TimeSpan _maxFrameAge, _maxStateAge;
+    private readonly TimeSpan _maxFrameAge;
     private readonly Lock _resetGate = new();
     private readonly ManualResetEventSlim _resetDone = new();
     private Thread? _thread;
@@ -168,7 +168,6 @@ public sealed class ControlLoop : IDisposable
         _observation = new PolicyObservation(embedding, _frames);
         _scheduler = new CycleScheduler(new CycleSchedulerOptions { RateHz = options.RateHz }, options.TimeSource);
         _maxFrameAge = options.MaxFrameAge;
-        _maxStateAge = options.MaxArmStateAge;
         _maxFrameAgeNs = (long)options.MaxFrameAge.TotalNanoseconds;
         _pairingNs = (long)options.FramePairingTolerance.TotalNanoseconds;
         _maxStateAgeNs = (long)options.MaxArmStateAge.TotalNanoseconds;
@@ -353,15 +352,18 @@ public sealed class ControlLoop : IDisposable
         // Arm state and policy.
         var input = default(SafetyInput);
         input.LinkStatus = _link.Health.Status;
-        input.HasArmState = _link.TryGetLatestState(_maxStateAge, out input.ArmState, out var stateAge);
+        // The newest state whatever its age: the safety layer judges the age (and says "older than"
+        // rather than "none received"); the policy only gets a state young enough to act on.
+        input.HasArmState = _link.TryGetLatestState(TimeSpan.MaxValue, out input.ArmState, out var stateAge);
         input.ArmStateAgeNs = input.HasArmState ? (long)stateAge.TotalNanoseconds : long.MaxValue;
+        bool freshState = input.HasArmState && input.ArmStateAgeNs <= _maxStateAgeNs;
         input.FrameAgeNs = frameAge;
         input.ConsecutiveDeadlineMisses = timing.ConsecutiveMisses;
         var policyStatus = PolicyStatus.NoAction;
         if (usable && encoded)
         {
             _observation.ArmState = input.ArmState;
-            _observation.HasArmState = input.HasArmState;
+            _observation.HasArmState = freshState;
             _observation.CycleIndex = timing.Index;
             _observation.CycleStartNs = start;
             _observation.DeadlineNs = Math.Min(start + _budgetNs, timing.DeadlineNs);

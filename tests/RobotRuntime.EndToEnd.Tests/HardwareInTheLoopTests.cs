@@ -1,0 +1,171 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.RegularExpressions;
+using RobotRuntime.Safety;
+using RobotRuntime.Telemetry;
+
+namespace RobotRuntime.EndToEnd.Tests;
+
+/// <summary>
+/// Hardware in the loop, with the simulator standing in for the arm: <c>rr run</c> in one process
+/// drives <c>rr sim-server</c> in another over ZeroMQ, seeing through the simulator's camera streams
+/// and a PVR encoder. Success is the server's own task evaluation, read from its log.
+/// </summary>
+public sealed partial class HardwareInTheLoopTests : IDisposable
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(40);
+    private readonly string _folder = Directory.CreateTempSubdirectory("rr-hil-").FullName;
+
+    public void Dispose() => Directory.Delete(_folder, recursive: true);
+
+    [GeneratedRegex(@"goal \(([-0-9.]+), ([-0-9.]+), ([-0-9.]+)\) m")]
+    private static partial Regex GoalLine();
+
+    /// <summary>Five free loopback ports (state, command, control, front camera, wrist camera), fixed so a restarted server takes the same ones.</summary>
+    private static int[] FreePorts()
+    {
+        var listeners = Enumerable.Range(0, 5).Select(_ => new TcpListener(IPAddress.Loopback, 0)).ToList();
+        listeners.ForEach(l => l.Start());
+        var ports = listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port).ToArray();
+        listeners.ForEach(l => l.Stop());
+        return ports;
+    }
+
+    private static RrChild StartServer(int[] ports) => RrChild.Start("sim-server", "--task", "reach", "--seed", "3",
+        "--camera-rate", "30", "--camera-size", "64", "--watchdog", "300ms",
+        "--state", $"tcp://127.0.0.1:{ports[0]}", "--command", $"tcp://127.0.0.1:{ports[1]}", "--control", $"tcp://127.0.0.1:{ports[2]}",
+        "--camera-front", $"tcp://127.0.0.1:{ports[3]}", "--camera-wrist", $"tcp://127.0.0.1:{ports[4]}");
+
+    private string WriteConfig(int[] ports, (double X, double Y, double Z) goal, double rateHz)
+    {
+        var c = CultureInfo.InvariantCulture;
+        var zoo = Path.Combine(Native.NativeLibraryLocator.FindRepositoryRoot(AppContext.BaseDirectory)!, "models", "test", "test-zoo.json");
+        var path = Path.Combine(_folder, "cell.yaml");
+        File.WriteAllText(path, string.Create(c, $"""
+            rate_hz: {rateHz}
+            runs_folder: {Path.Combine(_folder, "runs")}
+            arm:
+              state: tcp://127.0.0.1:{ports[0]}
+              command: tcp://127.0.0.1:{ports[1]}
+              control: tcp://127.0.0.1:{ports[2]}
+            cameras:
+              - name: front
+                backend: stream
+                endpoint: tcp://127.0.0.1:{ports[3]}
+                width: 64
+                height: 64
+              - name: wrist
+                backend: stream
+                endpoint: tcp://127.0.0.1:{ports[4]}
+                width: 64
+                height: 64
+            encoder:
+              zoo: {zoo}
+              id: test-conv-batched
+            policy:
+              kind: scripted-reach
+              goal: [{goal.X}, {goal.Y}, {goal.Z}]
+            safety:
+              max_frame_age: 500ms
+              max_state_age: 400ms
+            """));
+        return path;
+    }
+
+    private static (double X, double Y, double Z) Goal(RrChild server)
+    {
+        var match = GoalLine().Match(server.WaitFor(l => l.Contains("episode:"), Patience));
+        static double Parse(Group g) => double.Parse(g.Value, CultureInfo.InvariantCulture);
+        return (Parse(match.Groups[1]), Parse(match.Groups[2]), Parse(match.Groups[3]));
+    }
+
+    [Fact]
+    public void RrRunReachesTheGoalThroughRrSimServerHoldsWhenTheServerDiesAndRecoversAfterReset()
+    {
+        var ports = FreePorts();
+        var server = StartServer(ports);
+        try
+        {
+            server.WaitFor(l => l.Contains("ready"), Patience);
+            var goal = Goal(server);
+            using var runtime = RrChild.Start("run", "--config", WriteConfig(ports, goal, rateHz: 20));
+            runtime.WaitFor(l => l.StartsWith("rr: armed", StringComparison.Ordinal), Patience);
+            runtime.WaitFor(l => l.StartsWith("rr: encoder test-conv-batched (8 floats from 2 camera(s))", StringComparison.Ordinal), TimeSpan.FromSeconds(1));
+            server.WaitFor(l => l.Contains("task reach: success"), Patience);
+
+            // The arm goes away mid-run: the runtime holds and says why. (The link is declared lost
+            // after 250 ms of silence, before the state (400 ms) or the frames (500 ms) count as stale.)
+            server.KillHard();
+            server.Dispose();
+            runtime.WaitFor(l => l.StartsWith("rr: HOLD ArmLinkLost", StringComparison.Ordinal), Patience);
+            // A reset is refused while the arm is gone.
+            int before = runtime.LineCount;
+            runtime.Type("reset");
+            runtime.WaitFor(l => l.StartsWith("rr: reset refused", StringComparison.Ordinal), Patience, skip: before);
+
+            // The arm comes back on the same ports (a new session): the runtime stays held until the operator's reset.
+            server = StartServer(ports);
+            server.WaitFor(l => l.Contains("ready"), Patience);
+            Thread.Sleep(500);
+            Assert.DoesNotContain(runtime.Lines.Skip(before), l => l.StartsWith("rr: released", StringComparison.Ordinal));
+            before = runtime.LineCount;
+            runtime.Type("reset");
+            runtime.WaitFor(l => l.StartsWith("rr: reset: released the hold (ArmLinkLost", StringComparison.Ordinal), Patience, skip: before);
+            server.WaitFor(l => l.Contains("task reach: success"), Patience);
+
+            runtime.Type("stop");
+            Assert.Equal(0, runtime.WaitForExit(Patience));
+            Assert.Contains("rr: stopping ('stop' typed): holding the arm", runtime.Text);
+
+            // The run log tells the same story: acting, the link-loss hold, acting again.
+            var runFolder = Directory.GetDirectories(Path.Combine(_folder, "runs")).Single();
+            var log = RunLog.Read(Path.Combine(runFolder, "run.rrlog"));
+            var holds = log.Records.Where(r => r.HoldStarted != 0).Select(r => r.HoldReason).ToList();
+            Assert.Contains(HoldReason.ArmLinkLost, holds);
+            int lost = log.Records.ToList().FindIndex(r => r.HoldStarted != 0 && r.HoldReason == HoldReason.ArmLinkLost);
+            Assert.Contains(log.Records.Take(lost), r => r.Safety != SafetyStatus.Hold);
+            Assert.Contains(log.Records.Skip(lost), r => r.Safety != SafetyStatus.Hold);
+            Assert.True(File.Exists(Path.Combine(runFolder, "summary.txt")));
+            Assert.True(File.Exists(Path.Combine(runFolder, "run-timeline.svg")));
+        }
+        finally
+        {
+            server.Dispose();
+        }
+    }
+
+    [Fact]
+    public void AfterKillMinus9TheRunLogHoldsEveryCycleUpToTheKill()
+    {
+        var ports = FreePorts();
+        using var server = StartServer(ports);
+        server.WaitFor(l => l.Contains("ready"), Patience);
+        var goal = Goal(server);
+        using var runtime = RrChild.Start("run", "--config", WriteConfig(ports, goal, rateHz: 50));
+        runtime.WaitFor(l => l.StartsWith("rr: armed", StringComparison.Ordinal), Patience);
+        Thread.Sleep(1500);
+        runtime.KillHard();
+
+        var runFolder = Directory.GetDirectories(Path.Combine(_folder, "runs")).Single();
+        var log = RunLog.Read(Path.Combine(runFolder, "run.rrlog"));
+        Assert.True(log.Records.Count >= 20, $"{log.Records.Count} records after ~1.5 s at 50 Hz");
+        // Complete: consecutive records, increasing cycle numbers, every record whole (a torn last one is dropped by the reader).
+        for (var i = 1; i < log.Records.Count; i++)
+            Assert.True(log.Records[i].CycleIndex > log.Records[i - 1].CycleIndex);
+        Assert.All(log.Records, r => Assert.True(r.EndNs >= r.StartNs));
+        Assert.Contains(log.Records, r => r.Safety != SafetyStatus.Hold);
+    }
+
+    [Fact]
+    public void RrDemoSolvesEveryEpisodeAndWritesItsRunFolder()
+    {
+        var result = RrProcess.Run(new Dictionary<string, string?>(), TimeSpan.FromMinutes(3), "demo", "--episodes", "2", "--runs", Path.Combine(_folder, "demo"));
+        Assert.True(result.ExitCode == 0, $"exit {result.ExitCode}\n{result.Output}\n{result.Error}");
+        Assert.Contains("rr demo: 2 of 2 episode(s) reached the goal", result.Output);
+        Assert.Contains("missed deadlines:", result.Output);
+        var runFolder = Directory.GetDirectories(Path.Combine(_folder, "demo")).Single();
+        foreach (var file in new[] { "run.rrlog", "run.csv", "summary.txt", "run-histogram.svg", "run-timeline.svg" })
+            Assert.True(File.Exists(Path.Combine(runFolder, file)), $"{file} missing in {runFolder}");
+    }
+}
