@@ -17,6 +17,7 @@ public static class RrCommand
         root.Subcommands.Add(SimServerCommand.Create());
         root.Subcommands.Add(RunCommand.Create());
         root.Subcommands.Add(DemoCommand.Create());
+        root.Subcommands.Add(BenchCommand.Create());
         return root;
     }
 }

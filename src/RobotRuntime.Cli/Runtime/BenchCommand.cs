@@ -1,0 +1,149 @@
+using System.CommandLine;
+using System.Globalization;
+using RobotRuntime.Arm;
+using RobotRuntime.Native;
+using RobotRuntime.Policies;
+using RobotRuntime.Runtime;
+using RobotRuntime.Safety;
+using RobotRuntime.SimServer;
+using RobotRuntime.Telemetry;
+using RobotRuntime.Transport.Firmware;
+using RobotRuntime.Vision.Cameras;
+using RobotRuntime.Vision.Encoders;
+
+namespace RobotRuntime.Cli.Runtime;
+
+/// <summary>
+/// <c>rr bench</c>: the control loop's figures at several rates against the simulator — the same
+/// path as <c>rr run</c> (sim-server's camera streams over ZeroMQ, an ONNX PVR for both cameras, the
+/// scripted reach, the safety layer, the arm over ZeroMQ, the run log), with cycles run on the
+/// benchmark's own thread so the bytes it allocates can be counted.
+/// </summary>
+public static class BenchCommand
+{
+    /// <summary>Builds the <c>bench</c> verb.</summary>
+    public static Command Create()
+    {
+        var rates = new Option<string>("--rates") { Description = "Comma-separated loop rates, Hz.", DefaultValueFactory = _ => "10,30,100" };
+        var seconds = new Option<double>("--seconds") { Description = "Seconds per rate.", DefaultValueFactory = _ => 20 };
+        var zoo = new Option<string?>("--zoo") { Description = "PVR zoo manifest (default: models/test/test-zoo.json)." };
+        var encoder = new Option<string>("--encoder") { Description = "Encoder id in the zoo.", DefaultValueFactory = _ => "test-conv-batched" };
+        var modelFile = new Option<string?>("--model-file") { Description = "Use this ONNX file instead of the zoo's path (e.g. an export with random weights)." };
+        var size = new Option<int>("--size") { Description = "Camera frame size, pixels (square).", DefaultValueFactory = _ => 112 };
+        var threads = new Option<int>("--threads") { Description = "ONNX Runtime intra-op threads.", DefaultValueFactory = _ => 1 };
+        var verb = new Command("bench", "Measure the control loop against the simulator at several rates: compute p50/p99/max, missed deadlines per 10,000 cycles, " +
+            "capture→command latency and bytes allocated per cycle. Prints a table and one JSON line per rate.")
+        {
+            rates, seconds, zoo, encoder, modelFile, size, threads,
+        };
+        verb.SetAction(result =>
+        {
+            var output = result.InvocationConfiguration.Output;
+            var error = result.InvocationConfiguration.Error;
+            try
+            {
+                var rateList = result.GetValue(rates)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+                    .Select(r => double.TryParse(r, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && v is >= 10 and <= 100
+                        ? v : throw new ArgumentException($"--rates: '{r}' is not a rate of 10–100 Hz")).ToList();
+                var duration = result.GetValue(seconds);
+                if (!(duration is > 0 and <= 3600))
+                    throw new ArgumentException($"--seconds must be in (0, 3600], got {duration}");
+                var repository = NativeLibraryLocator.FindRepositoryRoot(AppContext.BaseDirectory) ?? Directory.GetCurrentDirectory();
+                var manifest = PvrZoo.Load(result.GetValue(zoo) ?? Path.Combine(repository, "models", "test", "test-zoo.json"));
+                var model = manifest.Get(result.GetValue(encoder)!);
+                var file = result.GetValue(modelFile) ?? manifest.ResolveFile(model);
+                output.WriteLine($"rr bench: encoder {model.Id} ({file}), two cameras at {result.GetValue(size)} px, {result.GetValue(threads)} thread(s), {duration} s per rate");
+                output.WriteLine("| rate | cycles | compute p50 | p99 | max | missed / 10k | capture→command p50 | p99 | bytes/cycle |");
+                output.WriteLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+                var json = new List<string>();
+                foreach (var rate in rateList)
+                {
+                    var (row, line) = Measure(rate, duration, model, file, result.GetValue(size), result.GetValue(threads));
+                    output.WriteLine(row);
+                    json.Add(line);
+                }
+                foreach (var line in json)
+                    output.WriteLine(line);
+                return 0;
+            }
+            catch (Exception e) when (e is ArgumentException or InvalidDataException or FileNotFoundException or KeyNotFoundException)
+            {
+                error.WriteLine($"rr bench: {e.Message}");
+                return 2;
+            }
+            catch (NativeDependencyMissingException e)
+            {
+                error.WriteLine($"rr bench: {e.Message}");
+                return 3;
+            }
+        });
+        return verb;
+    }
+
+    private static (string Row, string Json) Measure(double rateHz, double seconds, PvrModel model, string file, int size, int threads)
+    {
+        using var host = SimServerHost.Start(new SimServerOptions
+        {
+            StateEndpoint = "tcp://127.0.0.1:*", CommandEndpoint = "tcp://127.0.0.1:*", ControlEndpoint = "tcp://127.0.0.1:*",
+            FrontCameraEndpoint = "tcp://127.0.0.1:*", WristCameraEndpoint = "tcp://127.0.0.1:*",
+            CameraRateHz = 30, CameraWidth = size, CameraHeight = size, WatchdogMilliseconds = 500, Quiet = true,
+        });
+        var endpoints = host.Endpoints;
+        using var link = new ZmqArmLink(endpoints.LinkSettings);
+        if (!link.Handshake(TimeSpan.FromSeconds(2)).Succeeded || !SpinWait.SpinUntil(() => link.Health.Status == ArmLinkStatus.Up, TimeSpan.FromSeconds(2)))
+            throw new InvalidDataException("the simulator's arm did not answer");
+        link.Request(ArmControlRequest.Enable, TimeSpan.FromSeconds(2));
+        using var front = new ZmqCameraSource("front", endpoints.Cameras["front"], size, size);
+        using var wrist = new ZmqCameraSource("wrist", endpoints.Cameras["wrist"], size, size);
+        using var encoder = new OnnxPvrEncoder(model, file, 2, size, size, new OnnxEncoderOptions { IntraOpThreads = threads });
+        using var policy = new ScriptedReachPolicy(() => host.Server.Snapshot.Goal, link.Description!.EndEffectorMaxTranslation);
+        var safety = new SafetyFilter(new SafetyFilterOptions
+        {
+            Arm = link.Description!, CyclePeriod = TimeSpan.FromSeconds(1 / rateHz), JointPositionMargin = 0.02,
+            MaxFrameAge = TimeSpan.FromMilliseconds(150), CommandExpiry = TimeSpan.FromSeconds(1 / rateHz),
+        });
+        var logPath = Path.Combine(Path.GetTempPath(), $"rr-bench-{Environment.ProcessId}-{rateHz}.rrlog");
+        try
+        {
+            using (var log = RunLogWriter.Create(logPath, new RunLogMetadata(rateHz, "rr bench")))
+            {
+                var board = new LiveStatusBoard(["front", "wrist"], size, size, rateHz, policy.Name);
+                using var loop = new ControlLoop(new ControlLoopOptions { RateHz = rateHz, MaxFrameAge = TimeSpan.FromMilliseconds(150) },
+                    [front, wrist], encoder, policy, safety, link, log, board);
+                RealTimeSetup.ConfigureCurrentThread(new RealTimeRequest(null, null, LowLatencyGc: true));
+                // Let the cameras deliver, then arm (retrying while frames are not there yet).
+                var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+                do
+                    loop.RunCycles(5);
+                while (!loop.RequestReset(TimeSpan.FromSeconds(1)).Succeeded && DateTime.UtcNow < deadline);
+                loop.RunCycles((int)rateHz); // one second settling
+                int cycles = (int)Math.Round(seconds * rateHz);
+                long before = GC.GetAllocatedBytesForCurrentThread();
+                loop.RunCycles(cycles);
+                long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+                log.Flush();
+                var records = RunLog.Read(logPath).Records.TakeLast(cycles).ToList();
+                var compute = records.Select(r => r.ComputeNs / 1e6).Order().ToArray();
+                var latency = records.Where(r => r.FrameAgeNs >= 0).Select(r => (r.FrameAgeNs + (r.EndNs - r.StartNs)) / 1e6).Order().ToArray();
+                int missed = records.Count(r => r.MissedDeadline != 0);
+                int held = records.Count(r => r.Safety == SafetyStatus.Hold);
+                double perTenK = records.Count == 0 ? 0 : missed * 10_000.0 / records.Count;
+                double bytesPerCycle = (double)allocated / cycles;
+                var c = CultureInfo.InvariantCulture;
+                string row = string.Create(c,
+                    $"| {rateHz:0} Hz | {records.Count} | {P(compute, 50):0.00} ms | {P(compute, 99):0.00} ms | {compute[^1]:0.00} ms | {perTenK:0.#} | {P(latency, 50):0.0} ms | {P(latency, 99):0.0} ms | {bytesPerCycle:0.#} |");
+                string json = string.Create(c,
+                    $"{{\"rate_hz\": {rateHz}, \"cycles\": {records.Count}, \"held_cycles\": {held}, \"compute_ms\": {{\"p50\": {P(compute, 50):0.000}, \"p99\": {P(compute, 99):0.000}, \"max\": {compute[^1]:0.000}}}, " +
+                    $"\"missed\": {missed}, \"missed_per_10k\": {perTenK:0.##}, \"capture_to_command_ms\": {{\"p50\": {P(latency, 50):0.00}, \"p99\": {P(latency, 99):0.00}}}, \"bytes_per_cycle\": {bytesPerCycle:0.##}}}");
+                return (row, json);
+            }
+        }
+        finally
+        {
+            File.Delete(logPath);
+        }
+
+        static double P(double[] sorted, double percent) =>
+            sorted.Length == 0 ? double.NaN : sorted[Math.Clamp((int)Math.Ceiling(percent / 100 * sorted.Length), 1, sorted.Length) - 1];
+    }
+}
