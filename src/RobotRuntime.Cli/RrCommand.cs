@@ -1,5 +1,6 @@
 using System.CommandLine;
 using RobotRuntime.Cli.Doctor;
+using RobotRuntime.Cli.Recording;
 using RobotRuntime.Cli.Sim;
 
 namespace RobotRuntime.Cli;
@@ -14,6 +15,8 @@ public static class RrCommand
         root.Subcommands.Add(DoctorCommand.Create());
         root.Subcommands.Add(SimCommand.Create());
         root.Subcommands.Add(SimServerCommand.Create());
+        root.Subcommands.Add(RecordCommand.Create());
+        root.Subcommands.Add(ReplayCommand.Create());
         return root;
     }
 }
