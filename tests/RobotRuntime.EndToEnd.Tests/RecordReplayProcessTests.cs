@@ -1,0 +1,208 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
+using RobotRuntime.Native;
+using RobotRuntime.Vision.Cameras;
+using RobotRuntime.Vision.Recording;
+
+namespace RobotRuntime.EndToEnd.Tests;
+
+/// <summary><c>rr record</c> and <c>rr replay</c> as their own processes: killed, stopped by a signal, encoding, serving the live page.</summary>
+public sealed class RecordReplayProcessTests : IDisposable
+{
+    // Bounds every wait; reached only when something hangs (dotnet start-up on a loaded machine takes seconds).
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(90);
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "rr-record-e2e-" + Guid.NewGuid().ToString("N"));
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_root))
+            Directory.Delete(_root, recursive: true);
+    }
+
+    [Fact]
+    public void ARecordingKilledWithSigkillReplaysEveryFrameItsSidecarLists()
+    {
+        var folder = Path.Combine(_root, "killed");
+        using var rr = Background.Start("record", "--camera", "front=synthetic,fps=60,size=32", "--camera", "wrist=synthetic,fps=30,size=24x16", "--out", folder);
+        WaitFor(() => Lines(Path.Combine(folder, "front.frames.csv")) > 30 && Lines(Path.Combine(folder, "wrist.frames.csv")) > 15, rr, "frames in both sidecars");
+
+        rr.Process.Kill(); // SIGKILL: no handler runs, nothing is closed
+        Assert.True(rr.Process.WaitForExit(Patience), "rr record did not die");
+
+        var manifest = RecordingManifest.TryRead(folder)!;
+        Assert.False(manifest.Complete); // the one written at the start: the process never closed it
+        Assert.Equal(["front", "wrist"], manifest.Cameras.Select(c => c.Name));
+        using var replay = new RecordingReplay(folder, new ReplayOptions { RealTime = false });
+        replay.Run(new CancellationTokenSource(Patience).Token);
+        Assert.True(replay.FramesRecorded(0) > 30, $"front: {replay.FramesRecorded(0)} frames");
+        Assert.Equal(replay.FramesRecorded(0), replay.FramesReplayed(0));
+        Assert.Equal(replay.FramesRecorded(1), replay.FramesReplayed(1));
+    }
+
+    [Fact]
+    public void SigtermClosesTheRecordingCleanlyWithFinalCounts()
+    {
+        var folder = Path.Combine(_root, "stopped");
+        using var rr = Background.Start("record", "--camera", "front=synthetic,fps=60,size=32", "--out", folder);
+        WaitFor(() => Lines(Path.Combine(folder, "front.frames.csv")) > 10, rr, "frames in the sidecar");
+
+        Background.Signal(rr.Process, "TERM");
+        Assert.True(rr.Process.WaitForExit(Patience), "rr record did not stop on SIGTERM");
+        Assert.True(rr.Process.ExitCode == 0, $"rr record exited {rr.Process.ExitCode}:\n{rr.Output}");
+
+        var manifest = RecordingManifest.TryRead(folder)!;
+        Assert.True(manifest.Complete);
+        var frames = Recordings.ReadSidecar(folder, "front").Count;
+        Assert.Equal(frames, manifest.Cameras[0].Frames);
+        Assert.Contains($"front: {frames} frames", rr.Output);
+        Assert.Contains("recording closed", rr.Output);
+    }
+
+    [Fact]
+    public void ReplayAsFastAsPossibleWritesOneEmbeddingPerRecordedFrame()
+    {
+        var folder = RecordInProcess("encode", minimumFrames: 10);
+        var csv = Path.Combine(_root, "embeddings.csv");
+        var zoo = Path.Combine(RepositoryRoot, "models", "test", "test-zoo.json");
+
+        var result = RrProcess.Run(new Dictionary<string, string?>(), Patience, "replay", folder, "--as-fast-as-possible", "--encoder", "test-conv", "--zoo", zoo, "--embeddings", csv);
+
+        Assert.True(result.ExitCode == 0, $"rr replay exited {result.ExitCode}:\n{result.Output}\n{result.Error}");
+        var frames = Recordings.ReadSidecar(folder, "front").Count;
+        Assert.Contains($"front: {frames} frames replayed ({frames} recorded), {frames} encoded", result.Output);
+        var lines = File.ReadAllLines(csv);
+        Assert.Equal("camera,frame,sequence,capture_ns,e0,e1,e2,e3", lines[0]);
+        Assert.Equal(frames, lines.Length - 1);
+        Assert.All(lines.Skip(1), line => Assert.StartsWith("front,", line));
+    }
+
+    [Fact]
+    public async Task ReplayShowsTheRecordingOnTheLivePageUntilStopped()
+    {
+        var folder = RecordInProcess("live", minimumFrames: 5);
+        using var rr = Background.Start("replay", folder, "--loop", "--live-port", "0");
+        string? url = null;
+        WaitFor(() => (url = rr.OutputLine("live page: ")) is not null, rr, "the live page's address");
+
+        using var http = new HttpClient { BaseAddress = new Uri(url!["live page: ".Length..].Trim()), Timeout = Patience };
+        var status = JsonDocument.Parse(await http.GetStringAsync("/status")).RootElement;
+        Assert.Equal(["front"], status.GetProperty("cameras").EnumerateArray().Select(c => c.GetString()));
+        var deadline = DateTime.UtcNow + Patience;
+        HttpResponseMessage frame;
+        while (!(frame = await http.GetAsync("/frames/front.png")).IsSuccessStatusCode)
+        {
+            Assert.True(DateTime.UtcNow < deadline && !rr.Process.HasExited, $"no frame on the page:\n{rr.Output}");
+            await Task.Delay(50);
+        }
+        Assert.Equal("image/png", frame.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(0x89, (await frame.Content.ReadAsByteArrayAsync())[0]);
+
+        Background.Signal(rr.Process, "TERM");
+        Assert.True(rr.Process.WaitForExit(Patience), "rr replay did not stop on SIGTERM");
+        Assert.True(rr.Process.ExitCode == 0, $"rr replay exited {rr.Process.ExitCode}:\n{rr.Output}");
+    }
+
+    [Fact]
+    public void ReplayOfAMissingFolderOrWithOptionsThatNeedAnEncoderSaysWhy()
+    {
+        var missing = RrProcess.Run(new Dictionary<string, string?>(), Patience, "replay", Path.Combine(_root, "nowhere"));
+        Assert.Equal(1, missing.ExitCode);
+        Assert.Contains($"rr replay: recording folder {Path.Combine(_root, "nowhere")} does not exist.", missing.Error);
+
+        var zooOnly = RrProcess.Run(new Dictionary<string, string?>(), Patience, "replay", _root, "--zoo", "z.json");
+        Assert.Equal(2, zooOnly.ExitCode);
+        Assert.Contains("--zoo and --embeddings need --encoder", zooOnly.Error);
+    }
+
+    private string RecordInProcess(string name, int minimumFrames)
+    {
+        var folder = Path.Combine(_root, name);
+        using var session = new RecordingSession(folder, [(CameraSpec.Parse("front=synthetic,fps=100,size=16"), "front=synthetic,fps=100,size=16")]);
+        var deadline = DateTime.UtcNow + Patience;
+        while (session.FramesRecorded(0) < minimumFrames && DateTime.UtcNow < deadline)
+            Thread.Sleep(10);
+        return folder;
+    }
+
+    private static string RepositoryRoot => NativeLibraryLocator.FindRepositoryRoot(AppContext.BaseDirectory)!;
+
+    private static int Lines(string path)
+    {
+        if (!File.Exists(path))
+            return 0;
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd().Count(c => c == '\n') - 1;
+    }
+
+    private static void WaitFor(Func<bool> condition, Background rr, string what)
+    {
+        var deadline = DateTime.UtcNow + Patience;
+        while (!condition())
+        {
+            if (rr.Process.HasExited)
+                Assert.Fail($"rr exited {rr.Process.ExitCode} before {what}:\n{rr.Output}");
+            if (DateTime.UtcNow > deadline)
+                Assert.Fail($"timed out waiting for {what}:\n{rr.Output}");
+            Thread.Sleep(50);
+        }
+    }
+
+    /// <summary>rr running in the background with its output collected; killed when disposed.</summary>
+    private sealed class Background : IDisposable
+    {
+        private readonly StringBuilder _output = new();
+
+        private Background(Process process) => Process = process;
+
+        public Process Process { get; }
+
+        public string Output
+        {
+            get
+            {
+                lock (_output)
+                    return _output.ToString();
+            }
+        }
+
+        public string? OutputLine(string prefix) =>
+            Output.Split('\n').FirstOrDefault(l => l.StartsWith(prefix, StringComparison.Ordinal));
+
+        public static Background Start(params string[] arguments)
+        {
+            var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            foreach (var argument in (string[])["exec", RrProcess.RrDll, .. arguments])
+                start.ArgumentList.Add(argument);
+            var background = new Background(Process.Start(start)!);
+            background.Process.OutputDataReceived += (_, line) => background.Append(line.Data);
+            background.Process.ErrorDataReceived += (_, line) => background.Append(line.Data);
+            background.Process.BeginOutputReadLine();
+            background.Process.BeginErrorReadLine();
+            return background;
+        }
+
+        public static void Signal(Process process, string signal)
+        {
+            using var kill = Process.Start("kill", ["-" + signal, process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!;
+            kill.WaitForExit();
+        }
+
+        private void Append(string? line)
+        {
+            if (line is null)
+                return;
+            lock (_output)
+                _output.AppendLine(line);
+        }
+
+        public void Dispose()
+        {
+            if (!Process.HasExited)
+                Process.Kill(entireProcessTree: true);
+            Process.WaitForExit();
+            Process.Dispose();
+        }
+    }
+}
