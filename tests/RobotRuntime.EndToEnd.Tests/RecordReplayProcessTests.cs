@@ -2,6 +2,8 @@ using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 using RobotRuntime.Native;
+using RobotRuntime.Safety;
+using RobotRuntime.Telemetry;
 using RobotRuntime.Vision.Cameras;
 using RobotRuntime.Vision.Recording;
 
@@ -81,7 +83,22 @@ public sealed class RecordReplayProcessTests : IDisposable
     public async Task ReplayShowsTheRecordingOnTheLivePageUntilStopped()
     {
         var folder = RecordInProcess("live", minimumFrames: 5);
-        using var rr = Background.Start("replay", folder, "--loop", "--live-port", "0");
+        // A run log of 100 cycles at 100 Hz: the last 40 hold for missed deadlines.
+        var log = Path.Combine(_root, "run.log");
+        using (var writer = RunLogWriter.Create(log, new RunLogMetadata(100, "scripted reach, seed 3")))
+        {
+            for (var i = 0; i < 100; i++)
+            {
+                var hold = i >= 60;
+                writer.TryAppend(new CycleRecord
+                {
+                    CycleIndex = i, StartNs = i * 10_000_000L, EndNs = i * 10_000_000L + 4_000_000, PlanNs = 2_000_000,
+                    Safety = hold ? SafetyStatus.Hold : SafetyStatus.Pass, HoldReason = hold ? HoldReason.DeadlineMisses : HoldReason.None,
+                    HoldStarted = (byte)(i == 60 ? 1 : 0), MissedDeadline = (byte)(i is >= 57 and < 60 ? 1 : 0),
+                });
+            }
+        }
+        using var rr = Background.Start("replay", folder, "--loop", "--live-port", "0", "--run-log", log);
         string? url = null;
         WaitFor(() => (url = rr.OutputLine("live page: ")) is not null, rr, "the live page's address");
 
@@ -97,6 +114,18 @@ public sealed class RecordReplayProcessTests : IDisposable
         }
         Assert.Equal("image/png", frame.Content.Headers.ContentType?.MediaType);
         Assert.Equal(0x89, (await frame.Content.ReadAsByteArrayAsync())[0]);
+
+        // The run log's cycles come in at their logged timing, holds with their logged reason.
+        JsonElement holding;
+        while (!(holding = JsonDocument.Parse(await http.GetStringAsync("/status")).RootElement).TryGetProperty("holding", out var h) || !h.GetBoolean())
+        {
+            Assert.True(DateTime.UtcNow < deadline && !rr.Process.HasExited, $"the run log's hold never showed:\n{rr.Output}");
+            await Task.Delay(50);
+        }
+        Assert.Equal("DeadlineMisses", holding.GetProperty("holdReason").GetString());
+        Assert.Equal(100, holding.GetProperty("rateHz").GetDouble());
+        Assert.InRange(holding.GetProperty("cycle").GetInt64(), 60, 99);
+        Assert.Equal("rr replay (scripted reach, seed 3)", holding.GetProperty("policy").GetString());
 
         Background.Signal(rr.Process, "TERM");
         Assert.True(rr.Process.WaitForExit(Patience), "rr replay did not stop on SIGTERM");
