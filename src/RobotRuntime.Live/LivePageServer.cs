@@ -24,8 +24,8 @@ namespace RobotRuntime.Live;
 /// </summary>
 /// <remarks>
 /// Endpoints: <c>GET /</c> the page; <c>GET /events</c> an event stream of status objects;
-/// <c>GET /status</c> one status object; <c>GET /frames/{camera}.png</c> a camera's newest frame
-/// (by index or name; 503 until the first frame); <c>POST /estop</c> and <c>POST /reset</c> only
+/// <c>GET /status</c> one status object; <c>GET /frames/{camera}</c> a camera's newest frame as an
+/// image (by index or name; PNG unless <see cref="LivePageOptions.CreateFrameEncoder"/> says otherwise; 503 until the first frame); <c>POST /estop</c> and <c>POST /reset</c> only
 /// when the host supplied <see cref="LivePageOptions.EmergencyStop"/> / <see cref="LivePageOptions.Reset"/>.
 /// Anything else is 404. Requests whose Host is not a loopback name are refused (421), and the
 /// POSTs need the header <c>X-RR-Live: 1</c>, which a page from another origin cannot send without
@@ -53,7 +53,7 @@ public sealed class LivePageServer : IDisposable, IAsyncDisposable
         _options = options;
         _framePeriodNs = (long)(1e9 / options.FrameRateHz);
         _updatePeriod = TimeSpan.FromSeconds(1 / options.UpdateRateHz);
-        _cameras = board.CameraNames.Select(_ => new CameraCache(board.FrameWidth, board.FrameHeight)).ToArray();
+        _cameras = board.CameraNames.Select(_ => new CameraCache(board.FrameWidth, board.FrameHeight, options.CreateFrameEncoder?.Invoke() ?? new PngFrameEncoder())).ToArray();
 
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ApplicationName = typeof(LivePageServer).Assembly.GetName().Name });
         builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel =>
@@ -134,13 +134,13 @@ public sealed class LivePageServer : IDisposable, IAsyncDisposable
                 await CommandAsync(context, reset);
                 return;
         }
-        if (isGet && path.StartsWith("/frames/", StringComparison.Ordinal) && path.EndsWith(".png", StringComparison.Ordinal))
+        if (isGet && path.StartsWith("/frames/", StringComparison.Ordinal) && path.Length > "/frames/".Length)
         {
-            await ServeFrameAsync(context, path["/frames/".Length..^".png".Length]);
+            await ServeFrameAsync(context, path["/frames/".Length..]);
             return;
         }
         response.StatusCode = StatusCodes.Status404NotFound;
-        await WriteTextAsync(response, $"no such page: {request.Method} {path}; the live page serves GET /, /events, /status and /frames/<camera>.png.");
+        await WriteTextAsync(response, $"no such page: {request.Method} {path}; the live page serves GET /, /events, /status and /frames/<camera>.");
     }
 
     private async Task StreamEventsAsync(HttpContext context)
@@ -187,17 +187,18 @@ public sealed class LivePageServer : IDisposable, IAsyncDisposable
             await WriteTextAsync(response, $"no camera '{camera}'; cameras: {string.Join(", ", _board.CameraNames.Select((name, i) => $"{i} ({name})"))}.");
             return;
         }
-        var png = _cameras[index].Newest(_board, index, _framePeriodNs);
-        if (png is null)
+        var cache = _cameras[index];
+        var image = cache.Newest(_board, index, _framePeriodNs);
+        if (image is null)
         {
             response.StatusCode = StatusCodes.Status503ServiceUnavailable;
             response.Headers.RetryAfter = "1";
             await WriteTextAsync(response, $"camera '{_board.CameraNames[index]}' has published no frame yet.");
             return;
         }
-        response.ContentType = "image/png";
-        response.ContentLength = png.Length;
-        await response.Body.WriteAsync(png, context.RequestAborted);
+        response.ContentType = cache.ContentType;
+        response.ContentLength = image.Length;
+        await response.Body.WriteAsync(image, context.RequestAborted);
     }
 
     private int FindCamera(string camera)
@@ -273,13 +274,14 @@ public sealed class LivePageServer : IDisposable, IAsyncDisposable
     /// <summary>Stops serving (see <see cref="DisposeAsync"/>).</summary>
     public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 
-    /// <summary>One camera's newest frame as PNG, re-encoded at most once per frame period and only when asked for.</summary>
-    private sealed class CameraCache(int width, int height)
+    /// <summary>One camera's newest frame as an image, re-encoded at most once per frame period and only when asked for.</summary>
+    private sealed class CameraCache(int width, int height, ILiveFrameEncoder encoder)
     {
         private readonly Lock _gate = new();
         private readonly CameraFrame _scratch = new(width, height);
-        private readonly PngFrameEncoder _encoder = new();
-        private byte[]? _png;
+        private byte[]? _image;
+
+        public string ContentType => encoder.ContentType;
         private long _checkedNs = long.MinValue;
 
         public byte[]? Newest(LiveStatusBoard board, int index, long periodNs)
@@ -287,12 +289,12 @@ public sealed class LivePageServer : IDisposable, IAsyncDisposable
             lock (_gate)
             {
                 var now = MonotonicClock.NowNanoseconds;
-                if (_png is not null && now - _checkedNs < periodNs)
-                    return _png;
+                if (_image is not null && now - _checkedNs < periodNs)
+                    return _image;
                 _checkedNs = now;
                 if (board.TryReadFrame(index, _scratch))
-                    _png = _encoder.Encode(_scratch.Pixels, _scratch.Width, _scratch.Height);
-                return _png;
+                    _image = encoder.Encode(_scratch.Pixels, _scratch.Width, _scratch.Height);
+                return _image;
             }
         }
     }

@@ -8,14 +8,19 @@ namespace RobotRuntime.Live;
 /// the fastest level — a few milliseconds for a 224×224 frame, no native library. Scratch
 /// buffers are kept between calls; each result is a new array the caller may share freely.
 /// </summary>
-/// <remarks>Not thread-safe: one encoder per thread (or under a lock). Not for the control loop's thread.</remarks>
-internal sealed class PngFrameEncoder
+/// <remarks>The live page's default: it needs no native library. A 224×224 frame costs ~3 ms and, at
+/// ~150 kB, lands on the large-object heap; a host with OpenCV passes a JPEG encoder instead
+/// (benchmarks/RESULTS.md, "Live page"). Not thread-safe: one encoder per camera. Not for the control loop's thread.</remarks>
+public sealed class PngFrameEncoder : ILiveFrameEncoder
 {
     private static readonly uint[] CrcTable = BuildCrcTable();
     private readonly MemoryStream _compressed = new();
     private byte[] _filtered = [];
 
-    /// <summary>Encodes <paramref name="width"/> × <paramref name="height"/> RGB pixels (rows top first).</summary>
+    /// <inheritdoc />
+    public string ContentType => "image/png";
+
+    /// <inheritdoc />
     public byte[] Encode(ReadOnlySpan<byte> rgb, int width, int height)
     {
         var stride = width * 3;

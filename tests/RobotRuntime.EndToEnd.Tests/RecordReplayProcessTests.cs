@@ -107,13 +107,14 @@ public sealed class RecordReplayProcessTests : IDisposable
         Assert.Equal(["front"], status.GetProperty("cameras").EnumerateArray().Select(c => c.GetString()));
         var deadline = DateTime.UtcNow + Patience;
         HttpResponseMessage frame;
-        while (!(frame = await http.GetAsync("/frames/front.png")).IsSuccessStatusCode)
+        while (!(frame = await http.GetAsync("/frames/front")).IsSuccessStatusCode)
         {
             Assert.True(DateTime.UtcNow < deadline && !rr.Process.HasExited, $"no frame on the page:\n{rr.Output}");
             await Task.Delay(50);
         }
-        Assert.Equal("image/png", frame.Content.Headers.ContentType?.MediaType);
-        Assert.Equal(0x89, (await frame.Content.ReadAsByteArrayAsync())[0]);
+        // rr serves JPEG (OpenCV is there after scripts/bootstrap): starts with the SOI marker.
+        Assert.Equal("image/jpeg", frame.Content.Headers.ContentType?.MediaType);
+        Assert.Equal([0xFF, 0xD8], (await frame.Content.ReadAsByteArrayAsync())[..2]);
 
         // The run log's cycles come in at their logged timing, holds with their logged reason.
         JsonElement holding;

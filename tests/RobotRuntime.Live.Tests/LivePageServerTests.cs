@@ -101,7 +101,7 @@ public sealed class LivePageServerTests : IAsyncLifetime
         var frame = _loop.Frame(seed: 5);
         _loop.Board.PublishFrame(1, frame);
 
-        foreach (var path in new[] { "/frames/1.png", "/frames/wrist.png" })
+        foreach (var path in new[] { "/frames/1", "/frames/wrist" })
         {
             using var response = await _http.GetAsync(path);
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
@@ -116,7 +116,7 @@ public sealed class LivePageServerTests : IAsyncLifetime
     public async Task ANewerFrameReplacesTheServedOneAfterTheFramePeriod()
     {
         _loop.Board.PublishFrame(0, _loop.Frame(seed: 1));
-        var first = PngDecoder.Decode(await _http.GetByteArrayAsync("/frames/0.png")).Rgb;
+        var first = PngDecoder.Decode(await _http.GetByteArrayAsync("/frames/0")).Rgb;
         var newer = _loop.Frame(seed: 2);
         _loop.Board.PublishFrame(0, newer);
 
@@ -125,7 +125,7 @@ public sealed class LivePageServerTests : IAsyncLifetime
         do
         {
             await Task.Delay(40); // the frame period at 30 Hz is 33 ms
-            served = PngDecoder.Decode(await _http.GetByteArrayAsync("/frames/0.png")).Rgb;
+            served = PngDecoder.Decode(await _http.GetByteArrayAsync("/frames/0")).Rgb;
         }
         while (!served.AsSpan().SequenceEqual(newer.Pixels) && DateTime.UtcNow < deadline);
         Assert.Equal(newer.Pixels, served);
@@ -135,19 +135,42 @@ public sealed class LivePageServerTests : IAsyncLifetime
     [Fact]
     public async Task ACameraWithoutFramesYetIs503AndAnUnknownCameraIs404NamingTheCameras()
     {
-        using var none = await _http.GetAsync("/frames/front.png");
+        using var none = await _http.GetAsync("/frames/front");
         Assert.Equal(HttpStatusCode.ServiceUnavailable, none.StatusCode);
         Assert.Contains("camera 'front' has published no frame yet", await none.Content.ReadAsStringAsync());
 
-        using var unknown = await _http.GetAsync("/frames/elbow.png");
+        using var unknown = await _http.GetAsync("/frames/elbow");
         Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
         Assert.Contains("no camera 'elbow'; cameras: 0 (front), 1 (wrist)", await unknown.Content.ReadAsStringAsync());
-        using var outOfRange = await _http.GetAsync("/frames/2.png");
+        using var outOfRange = await _http.GetAsync("/frames/2");
         Assert.Equal(HttpStatusCode.NotFound, outOfRange.StatusCode);
+    }
+
+    [Fact]
+    public async Task EachCameraGetsItsOwnEncoderFromTheHostsFactory()
+    {
+        var made = 0;
+        var options = new LivePageOptions { CreateFrameEncoder = () => new CountingEncoder(Interlocked.Increment(ref made)) };
+        await using var server = LivePageServer.Start(_loop.Board, options);
+        using var http = new HttpClient { BaseAddress = server.Url, Timeout = Patience };
+        _loop.Board.PublishFrame(1, _loop.Frame(seed: 4));
+
+        using var response = await http.GetAsync("/frames/wrist");
+        Assert.Equal("image/x-test", response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal([2, 32, 24], await response.Content.ReadAsByteArrayAsync()); // the second camera's encoder
+        Assert.Equal(2, made);
+    }
+
+    private sealed class CountingEncoder(int id) : ILiveFrameEncoder
+    {
+        public string ContentType => "image/x-test";
+
+        public byte[] Encode(ReadOnlySpan<byte> rgb, int width, int height) => [(byte)id, (byte)width, (byte)height];
     }
 
     [Theory]
     [InlineData("GET", "/favicon.ico")]
+    [InlineData("GET", "/frames/")]
     [InlineData("GET", "/events/extra")]
     [InlineData("POST", "/")]
     [InlineData("POST", "/estop")]
@@ -263,7 +286,7 @@ public sealed class LivePageServerTests : IAsyncLifetime
             while (!cancel.IsCancellationRequested)
             {
                 await NextSnapshot(reader, cancel.Token);
-                await _http.GetAsync("/frames/0.png", cancel.Token);
+                await _http.GetAsync("/frames/0", cancel.Token);
             }
         });
 

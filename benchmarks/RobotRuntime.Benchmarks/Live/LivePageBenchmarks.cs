@@ -31,6 +31,7 @@ internal static class LiveTestImage
 /// Sub filter, fastest deflate) beside OpenCV's JPEG (quality 80) through the Vision shim.
 /// </summary>
 [MemoryDiagnoser]
+[MedianColumn]
 [SimpleJob(launchCount: 1, warmupCount: 3, iterationCount: 15)]
 public class LivePageFrameBenchmarks
 {
@@ -61,6 +62,7 @@ public class LivePageFrameBenchmarks
 /// the server's thread (formatting one status update).
 /// </summary>
 [MemoryDiagnoser]
+[MedianColumn]
 [SimpleJob(launchCount: 1, warmupCount: 3, iterationCount: 15)]
 public class LivePageBoardBenchmarks
 {
