@@ -13,6 +13,8 @@ namespace RobotRuntime.Cli.Recording;
 /// <summary><c>rr record</c>: records cameras to a folder (MJPG AVI + timestamp sidecar per camera, and a manifest).</summary>
 public static class RecordCommand
 {
+    private static readonly TimeSpan ReportEvery = TimeSpan.FromSeconds(10);
+
     /// <summary>Builds the <c>record</c> verb.</summary>
     public static Command Create()
     {
@@ -65,8 +67,17 @@ public static class RecordCommand
                 stdout.WriteLine($"recording {string.Join(", ", session.CameraNames)} to {session.Folder} ({(limit is { } l ? $"for {l.TotalSeconds:0.###} s" : "until Ctrl-C")})");
                 stdout.Flush();
                 var until = limit is { } span ? DateTime.UtcNow + span : DateTime.MaxValue;
+                var nextReport = DateTime.UtcNow + ReportEvery;
                 while (!stop.IsCancellationRequested && DateTime.UtcNow < until && !session.AllCamerasEnded)
+                {
                     stop.Token.WaitHandle.WaitOne(TimeSpan.FromMilliseconds(Math.Clamp((until - DateTime.UtcNow).TotalMilliseconds, 1, 100)));
+                    if (DateTime.UtcNow >= nextReport)
+                    {
+                        nextReport += ReportEvery;
+                        stdout.WriteLine("  so far: " + string.Join(", ", session.CameraNames.Select((name, i) => $"{name} {session.FramesRecorded(i)} frames")));
+                        stdout.Flush();
+                    }
+                }
                 session.Dispose();
                 for (var i = 0; i < session.CameraNames.Count; i++)
                 {
