@@ -55,6 +55,59 @@ public sealed class LivePageInChromiumTests
         Assert.Equal("hold", holding.SafetyClass);
     }
 
+    [ChromiumFact]
+    public async Task TheEStopButtonReachesTheHostAndResetShowsItsRefusal()
+    {
+        var loop = new FakeLoop("front");
+        loop.Cycle(1);
+        var stops = 0;
+        var options = new LivePageOptions
+        {
+            EmergencyStop = _ => { Interlocked.Increment(ref stops); return new LiveCommandResult(true, "e-stop latched"); },
+            Reset = () => new LiveCommandResult(false, "reset refused: e-stop input still asserted"),
+        };
+        await using var server = LivePageServer.Start(loop.Board, options);
+        await using var browser = await HeadlessChromium.StartAsync(StartTimeout);
+        using var cancel = new CancellationTokenSource(RenderTimeout);
+        await browser.NavigateAsync(server.Url, cancel.Token);
+        await WaitForDom(browser, d => d.Cycle == "1", cancel.Token);
+        Assert.Equal("false", await browser.EvaluateAsync("document.getElementById('estop').hidden", cancel.Token));
+
+        await browser.EvaluateAsync("document.getElementById('estop').click()", cancel.Token);
+        await WaitForText(browser, "message", "e-stop latched", cancel.Token);
+        Assert.Equal(1, stops);
+
+        await browser.EvaluateAsync("document.getElementById('reset').click()", cancel.Token);
+        await WaitForText(browser, "message", "reset refused: e-stop input still asserted", cancel.Token);
+    }
+
+    [ChromiumFact]
+    public async Task WithoutHostDelegatesThePageOffersNoButtons()
+    {
+        var loop = new FakeLoop("front");
+        loop.Cycle(3);
+        await using var server = LivePageServer.Start(loop.Board, new LivePageOptions());
+        await using var browser = await HeadlessChromium.StartAsync(StartTimeout);
+        using var cancel = new CancellationTokenSource(RenderTimeout);
+        await browser.NavigateAsync(server.Url, cancel.Token);
+        await WaitForDom(browser, d => d.Cycle == "3", cancel.Token);
+        Assert.Equal("true", await browser.EvaluateAsync("document.getElementById('controls').hidden", cancel.Token));
+    }
+
+    private static async Task WaitForText(HeadlessChromium browser, string id, string text, CancellationToken cancel)
+    {
+        var last = "";
+        try
+        {
+            while ((last = await browser.EvaluateAsync($"document.getElementById('{id}').textContent", cancel)) != JsonSerializer.Serialize(text))
+                await Task.Delay(100, cancel);
+        }
+        catch (OperationCanceledException)
+        {
+            throw new TimeoutException($"#{id} never read '{text}'; last: {last}\nchromium:\n{browser.Log}");
+        }
+    }
+
     private sealed record Dom(string Cycle, string State, string Reason, string Text, string SafetyClass, string Misses, string? Plan, string Connection, int Front, int Wrist);
 
     private static async Task<Dom> WaitForDom(HeadlessChromium browser, Func<Dom, bool> wanted, CancellationToken cancel)
