@@ -134,6 +134,23 @@ public sealed class RecordReplayProcessTests : IDisposable
     }
 
     [Fact]
+    public void RecordingWithoutTheJpegEncodersLibraryFailsAtOnceNamingIt()
+    {
+        var empty = Path.Combine(_root, "no-native");
+        Directory.CreateDirectory(empty);
+        var folder = Path.Combine(_root, "unwritable");
+
+        var result = RrProcess.Run(new Dictionary<string, string?> { [NativeLibraryLocator.NativeDirVariable] = empty }, Patience,
+            "record", "--camera", "front=synthetic,size=16", "--out", folder, "--duration", "30s");
+
+        // Found out before any camera starts or any file is made.
+        Assert.Equal(1, result.ExitCode);
+        Assert.StartsWith("rr record: OpenCV capture shim (librr_opencv.so) was not found", result.Error);
+        Assert.Contains("scripts/bootstrap", result.Error);
+        Assert.False(Directory.Exists(folder));
+    }
+
+    [Fact]
     public void ReplayOfAMissingFolderOrWithOptionsThatNeedAnEncoderSaysWhy()
     {
         var missing = RrProcess.Run(new Dictionary<string, string?>(), Patience, "replay", Path.Combine(_root, "nowhere"));

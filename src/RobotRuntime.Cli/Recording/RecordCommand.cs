@@ -79,13 +79,19 @@ public static class RecordCommand
                     }
                 }
                 session.Dispose();
+                var failed = false;
                 for (var i = 0; i < session.CameraNames.Count; i++)
                 {
                     var ended = session.EndReason(i) is { } reason ? $" (stopped early: {reason})" : "";
                     stdout.WriteLine($"  {session.CameraNames[i]}: {session.FramesRecorded(i)} frames{ended}");
+                    if (session.WriteFailed(i))
+                    {
+                        stderr.WriteLine($"rr record: {session.EndReason(i)}");
+                        failed = true;
+                    }
                 }
                 stdout.WriteLine($"recording closed: {Path.Combine(session.Folder, RecordingManifest.FileName)}");
-                return 0;
+                return failed ? 1 : 0;
 
                 void Cancel(PosixSignalContext context)
                 {

@@ -1,5 +1,6 @@
 using RobotRuntime.Cameras;
 using RobotRuntime.Vision.Cameras;
+using RobotRuntime.Vision.OpenCv;
 
 namespace RobotRuntime.Vision.Recording;
 
@@ -20,6 +21,7 @@ public sealed class RecordingSession : IDisposable
     private readonly Thread[] _threads;
     private readonly string?[] _endReasons;
     private readonly int[] _counts;
+    private readonly bool[] _writeFailed;
     private readonly RecordingManifest _manifest;
     private readonly Action<int, CameraFrame>? _onFrame;
     private volatile bool _stopping;
@@ -32,6 +34,7 @@ public sealed class RecordingSession : IDisposable
     /// <param name="onFrame">Called on a camera's recording thread with each frame after it is written (e.g. to show it live); must not keep the frame.</param>
     /// <exception cref="ArgumentException">No cameras, two with one name, or the folder already holds a recording.</exception>
     /// <exception cref="VisionException">A camera cannot be opened; the message names it.</exception>
+    /// <exception cref="RobotRuntime.Native.NativeDependencyMissingException">OpenCV's shim (the JPEG encoder) is missing; the message says how to install it.</exception>
     public RecordingSession(string folder, IReadOnlyList<(CameraSettings Settings, string Spec)> cameras, int jpegQuality = 90, Action<int, CameraFrame>? onFrame = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(folder);
@@ -46,7 +49,10 @@ public sealed class RecordingSession : IDisposable
             throw new ArgumentException($"{_folder} already holds a recording; choose a new folder (recordings are never overwritten).", nameof(folder));
         _onFrame = onFrame;
 
+        // The videos need OpenCV's JPEG encoder: find out now, before any camera starts or file is made.
+        new JpegEncoder(8, 8).Encode(new byte[8 * 8 * 3], 8, 8);
         var started = new List<ICameraSource>();
+        var recorders = new List<CameraRecorder>();
         try
         {
             foreach (var (settings, _) in cameras)
@@ -55,25 +61,30 @@ public sealed class RecordingSession : IDisposable
                 started.Add(source);
                 source.Start();
             }
+            Directory.CreateDirectory(_folder);
+            foreach (var (settings, _) in cameras)
+                recorders.Add(new CameraRecorder(_folder, settings.Name, settings.Width, settings.Height, settings.Fps > 0 ? settings.Fps : 30, jpegQuality));
+            _manifest = new RecordingManifest
+            {
+                StartedUtc = DateTime.UtcNow,
+                Cameras = cameras.Select(c => new RecordedCamera(c.Settings.Name, c.Spec, c.Settings.Width, c.Settings.Height)).ToArray(),
+            };
+            _manifest.Write(_folder);
         }
         catch
         {
+            // Nothing keeps running when setup fails half-way: cameras stop, files close.
             foreach (var source in started)
                 source.Dispose();
+            foreach (var recorder in recorders)
+                recorder.Dispose();
             throw;
         }
         _sources = started.ToArray();
-        Directory.CreateDirectory(_folder);
-        _recorders = cameras.Select(c => new CameraRecorder(_folder, c.Settings.Name, c.Settings.Width, c.Settings.Height,
-            c.Settings.Fps > 0 ? c.Settings.Fps : 30, jpegQuality)).ToArray();
+        _recorders = recorders.ToArray();
         _endReasons = new string?[_sources.Length];
+        _writeFailed = new bool[_sources.Length];
         _counts = new int[_sources.Length];
-        _manifest = new RecordingManifest
-        {
-            StartedUtc = DateTime.UtcNow,
-            Cameras = cameras.Select(c => new RecordedCamera(c.Settings.Name, c.Spec, c.Settings.Width, c.Settings.Height)).ToArray(),
-        };
-        _manifest.Write(_folder);
         _threads = Enumerable.Range(0, _sources.Length)
             .Select(i => new Thread(() => Record(i)) { IsBackground = true, Name = $"record {_sources[i].Name}" })
             .ToArray();
@@ -92,6 +103,9 @@ public sealed class RecordingSession : IDisposable
 
     /// <summary>Why camera <paramref name="camera"/> stopped delivering, or null while it records.</summary>
     public string? EndReason(int camera) => Volatile.Read(ref _endReasons[camera]);
+
+    /// <summary>Camera <paramref name="camera"/> stopped because writing its files failed (disk full, encoder missing), not because its stream ended.</summary>
+    public bool WriteFailed(int camera) => Volatile.Read(ref _writeFailed[camera]);
 
     /// <summary>Every camera has stopped (its stream ended or it was lost): nothing more will be recorded.</summary>
     public bool AllCamerasEnded => _threads.All(t => !t.IsAlive);
@@ -125,6 +139,7 @@ public sealed class RecordingSession : IDisposable
         }
         catch (Exception failure)
         {
+            Volatile.Write(ref _writeFailed[index], true);
             Volatile.Write(ref _endReasons[index], $"camera '{source.Name}': writing the recording failed: {failure.Message}");
         }
     }
