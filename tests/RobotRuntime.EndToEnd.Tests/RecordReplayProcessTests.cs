@@ -80,6 +80,32 @@ public sealed class RecordReplayProcessTests : IDisposable
     }
 
     [Fact]
+    public void EmbeddingsWrittenBeforeAKillAreAllThere()
+    {
+        var folder = RecordInProcess("encode-killed", minimumFrames: 10);
+        var csv = Path.Combine(_root, "killed.csv");
+        var zoo = Path.Combine(RepositoryRoot, "models", "test", "test-zoo.json");
+        using var rr = Background.Start("replay", folder, "--loop", "--encoder", "test-conv", "--zoo", zoo, "--embeddings", csv);
+        WaitFor(() => Lines(csv) >= 25, rr, "25 embeddings");
+
+        rr.Process.Kill();
+        Assert.True(rr.Process.WaitForExit(Patience), "rr replay did not die");
+
+        using var stream = new FileStream(csv, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        var lines = new StreamReader(stream).ReadToEnd().Split('\n');
+        Assert.Equal("camera,frame,sequence,capture_ns,e0,e1,e2,e3", lines[0]);
+        // Every line handed to the OS before the kill is whole; only the very last may be cut.
+        var whole = lines.Skip(1).SkipLast(1).ToList();
+        Assert.True(whole.Count >= 24, $"{whole.Count} lines");
+        Assert.All(whole, line =>
+        {
+            var fields = line.Split(',');
+            Assert.Equal(8, fields.Length);
+            Assert.All(fields[4..], f => float.Parse(f, System.Globalization.CultureInfo.InvariantCulture));
+        });
+    }
+
+    [Fact]
     public async Task ReplayShowsTheRecordingOnTheLivePageUntilStopped()
     {
         var folder = RecordInProcess("live", minimumFrames: 5);
