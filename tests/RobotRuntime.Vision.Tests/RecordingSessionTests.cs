@@ -129,6 +129,36 @@ public sealed class RecordingSessionTests : IDisposable
     }
 
     [Fact]
+    public void FramesFromAZeroMqStreamAreRecordedWithTheirPixels()
+    {
+        // The sim-server's cameras reach a runtime this way: CameraFramePublisher on one side, the "stream" backend on the other.
+        var endpoint = $"ipc://{Path.Combine(Path.GetTempPath(), "rr-rec-stream-" + Guid.NewGuid().ToString("N"))}";
+        using var publisher = new CameraFramePublisher(endpoint, 16, 12);
+        var sent = new CameraFrame(16, 12);
+        for (var i = 0; i < sent.Pixels.Length; i++)
+            sent.Pixels[i] = (byte)(i % 3 == 0 ? 200 : 40); // a flat colour survives JPEG within a few levels
+        var folder = Folder("stream");
+        using (var session = new RecordingSession(folder, Cameras($"front=stream,endpoint={endpoint},size=16x12")))
+        {
+            WaitFor(() =>
+            {
+                sent.Sequence++;
+                sent.CaptureTimestampNs = RobotRuntime.Timing.MonotonicClock.NowNanoseconds;
+                publisher.Publish(sent);
+                Thread.Sleep(10);
+                return session.FramesRecorded(0) >= 5;
+            }, "5 streamed frames recorded");
+        }
+
+        using var replay = new ReplayCameraSource("front", folder, "front", 16, 12, realTime: false);
+        replay.Start();
+        var frame = new CameraFrame(16, 12);
+        Assert.Equal(CameraReadStatus.Ok, replay.Read(frame, Patience));
+        var worst = frame.Pixels.Zip(sent.Pixels, (a, b) => Math.Abs(a - b)).Max();
+        Assert.True(worst <= 8, $"largest pixel difference after JPEG: {worst}");
+    }
+
+    [Fact]
     public void ARecordingIsNeverOverwrittenAndCameraNamesMustDiffer()
     {
         var folder = RecordTwoCameras("once", frames: 1);
