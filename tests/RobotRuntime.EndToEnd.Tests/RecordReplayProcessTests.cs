@@ -62,6 +62,32 @@ public sealed class RecordReplayProcessTests : IDisposable
     }
 
     [Fact]
+    public async Task RecordShowsItsCamerasOnTheLivePage()
+    {
+        var folder = Path.Combine(_root, "watched");
+        using var rr = Background.Start("record", "--camera", "front=synthetic,fps=30,size=32", "--out", folder, "--live-port", "0");
+        string? url = null;
+        WaitFor(() => (url = rr.OutputLine("live page: ")) is not null, rr, "the live page's address");
+        using var http = new HttpClient { BaseAddress = new Uri(url!["live page: ".Length..].Trim()), Timeout = Patience };
+        var deadline = DateTime.UtcNow + Patience;
+        HttpResponseMessage frame;
+        while (!(frame = await http.GetAsync("/frames/front")).IsSuccessStatusCode)
+        {
+            Assert.True(DateTime.UtcNow < deadline && !rr.Process.HasExited, $"no frame on the page:\n{rr.Output}");
+            await Task.Delay(50);
+        }
+        Assert.Equal("image/jpeg", frame.Content.Headers.ContentType?.MediaType);
+        var status = JsonDocument.Parse(await http.GetStringAsync("/status")).RootElement;
+        Assert.Equal("rr record (no control loop)", status.GetProperty("policy").GetString());
+
+        // SIGTERM rather than SIGINT: a shell without job control starts background jobs with SIGINT ignored.
+        Background.Signal(rr.Process, "TERM");
+        Assert.True(rr.Process.WaitForExit(Patience), "rr record did not stop on SIGTERM");
+        Assert.True(rr.Process.ExitCode == 0, $"rr record exited {rr.Process.ExitCode}:\n{rr.Output}");
+        Assert.True(RecordingManifest.TryRead(folder)!.Complete);
+    }
+
+    [Fact]
     public void ReplayAsFastAsPossibleWritesOneEmbeddingPerRecordedFrame()
     {
         var folder = RecordInProcess("encode", minimumFrames: 10);
