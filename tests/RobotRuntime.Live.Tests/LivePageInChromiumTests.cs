@@ -23,6 +23,7 @@ public sealed class LivePageInChromiumTests
           connection: document.getElementById('conn').textContent,
           front: (document.getElementById('cam-0') || {}).naturalWidth || 0,
           wrist: (document.getElementById('cam-1') || {}).naturalWidth || 0,
+          trendPoints: Number(document.getElementById('trend').dataset.points),
         }); } catch (e) { return null; } })()
         """;
 
@@ -53,6 +54,7 @@ public sealed class LivePageInChromiumTests
         Assert.Equal("StaleCameraFrame", holding.Reason);
         Assert.Equal(why, holding.Text);
         Assert.Equal("hold", holding.SafetyClass);
+        Assert.Equal(2, holding.TrendPoints); // one point per new cycle seen: 100, 101
     }
 
     [ChromiumFact]
@@ -108,7 +110,7 @@ public sealed class LivePageInChromiumTests
         }
     }
 
-    private sealed record Dom(string Cycle, string State, string Reason, string Text, string SafetyClass, string Misses, string? Plan, string Connection, int Front, int Wrist);
+    private sealed record Dom(string Cycle, string State, string Reason, string Text, string SafetyClass, string Misses, string? Plan, string Connection, int Front, int Wrist, int TrendPoints);
 
     private static async Task<Dom> WaitForDom(HeadlessChromium browser, Func<Dom, bool> wanted, CancellationToken cancel)
     {
