@@ -16,7 +16,7 @@ internal sealed class CameraSet : IDisposable
     private readonly double _dropProbability;
     private readonly Random _random;
 
-    public CameraSet(SimServerOptions options, Random random)
+    public CameraSet(SimServerOptions options, Random random, IReadOnlyDictionary<string, PushCameraSource> localCameras)
     {
         _dropProbability = options.FrameDropProbability;
         _random = random;
@@ -27,7 +27,7 @@ internal sealed class CameraSet : IDisposable
         try
         {
             for (var i = 0; i < TabletopScene.CameraNames.Count; i++)
-                cameras.Add(new Camera(TabletopScene.CameraNames[i], endpoints[i], options, inFlight, random));
+                cameras.Add(new Camera(TabletopScene.CameraNames[i], endpoints[i], options, inFlight, random, localCameras.GetValueOrDefault(TabletopScene.CameraNames[i])));
         }
         catch
         {
@@ -87,8 +87,10 @@ internal sealed class CameraSet : IDisposable
         {
             while (camera.Line.TryDequeueDue(nowNs, out var index))
             {
-                if (camera.Publisher.Publish(camera.Pool[index]))
+                var frame = camera.Pool[index];
+                if (camera.Publisher.Publish(frame))
                     Published++;
+                camera.Local?.Push(frame.Pixels, frame.CaptureTimestampNs);
                 camera.Free.Push(index);
             }
         }
@@ -102,9 +104,10 @@ internal sealed class CameraSet : IDisposable
 
     private sealed class Camera : IDisposable
     {
-        public Camera(string name, string endpoint, SimServerOptions options, int poolSize, Random random)
+        public Camera(string name, string endpoint, SimServerOptions options, int poolSize, Random random, PushCameraSource? local)
         {
             Name = name;
+            Local = local;
             Pool = new CameraFrame[poolSize];
             Free = new Stack<int>(poolSize);
             for (var i = poolSize - 1; i >= 0; i--)
@@ -129,6 +132,7 @@ internal sealed class CameraSet : IDisposable
         public Stack<int> Free { get; }
         public DelayLine<int> Line { get; }
         public CameraFramePublisher Publisher { get; }
+        public PushCameraSource? Local { get; }
         public long Sequence;
 
         /// <summary>A free frame; if every frame is still in the delay line, the oldest waiting one is given up.</summary>

@@ -91,6 +91,8 @@ public sealed class SimServer
     private bool _moving;
     private long _statesPublished, _deadlinesMissed;
     private bool _everSucceeded, _wasSuccess;
+    private int _episode;
+    private TabletopEnvironment? _environment;
     private DelayLine<ArmCommand> _actuation = null!;
 
     /// <summary>Checks the options; nothing is bound or loaded until <see cref="Run"/>.</summary>
@@ -105,6 +107,26 @@ public sealed class SimServer
         _options = options;
         _output = output;
         _log = log;
+        _localCameras = options.CameraRateHz > 0
+            ? TabletopScene.CameraNames.ToDictionary(name => name, name => new PushCameraSource(name, options.CameraWidth, options.CameraHeight))
+            : new Dictionary<string, PushCameraSource>();
+        LocalCameras = _localCameras.ToDictionary(pair => pair.Key, pair => (ICameraSource)pair.Value);
+    }
+
+    private readonly Dictionary<string, PushCameraSource> _localCameras;
+
+    /// <summary>
+    /// The cameras as in-process sources, by name ("front", "wrist"); empty when the cameras are off.
+    /// Each gets the same frames as its ZeroMQ stream, after the same injected delay and drops, so a
+    /// runtime in this process can read the simulator without a socket. Call <c>Start</c> on the
+    /// ones you read; <see cref="SimServerHost"/> disposes them.
+    /// </summary>
+    public IReadOnlyDictionary<string, ICameraSource> LocalCameras { get; }
+
+    internal void DisposeLocalCameras()
+    {
+        foreach (var camera in _localCameras.Values)
+            camera.Dispose();
     }
 
     /// <summary>The options the server runs with.</summary>
@@ -167,6 +189,7 @@ public sealed class SimServer
         using var environment = new TabletopEnvironment(new TabletopEnvironmentOptions(
             o.Task, ActionMode.EndEffectorDelta, o.CameraWidth, o.CameraHeight, o.Shift, RenderImages: cameras));
         environment.Reset(o.Seed);
+        _environment = environment;
         var arm = new SimulatedArm(environment, MonotonicClock.NowNanoseconds);
 
         _session = NewSession();
@@ -185,7 +208,7 @@ public sealed class SimServer
         using var commandSocket = Bind(context, ZmqSocketType.Subscriber, o.CommandEndpoint, "--command");
         using var controlSocket = Bind(context, ZmqSocketType.Reply, o.ControlEndpoint, "--control");
         using var message = new ZmqMessage();
-        var cameraSet = cameras ? new CameraSet(o, faultRandom) : null;
+        var cameraSet = cameras ? new CameraSet(o, faultRandom, _localCameras) : null;
         try
         {
             var endpoints = new SimServerEndpoints(stateSocket.LastEndpoint, commandSocket.LastEndpoint, controlSocket.LastEndpoint,
@@ -316,13 +339,16 @@ public sealed class SimServer
         _log.Flush();
     }
 
+    /// <summary>Episode k (0 first) runs with seed + k, so every RESET gives a new, reproducible scene.</summary>
+    private int EpisodeSeed => _options.Seed + _episode;
+
     private void LogGoal(TabletopEnvironment environment)
     {
         var snapshot = Observe(environment, 0);
         lock (_gate)
             _snapshot = snapshot;
         if (!_options.Quiet)
-            Log($"episode: task {_options.Task}, seed {_options.Seed}, goal ({snapshot.Goal.X:0.000}, {snapshot.Goal.Y:0.000}, {snapshot.Goal.Z:0.000}) m, " +
+            Log($"episode: {_episode}, task {_options.Task}, seed {EpisodeSeed}, goal ({snapshot.Goal.X:0.000}, {snapshot.Goal.Y:0.000}, {snapshot.Goal.Z:0.000}) m, " +
                 $"object ({snapshot.Object.X:0.000}, {snapshot.Object.Y:0.000}, {snapshot.Object.Z:0.000}) m, fingertip ({snapshot.Tip.X:0.000}, {snapshot.Tip.Y:0.000}, {snapshot.Tip.Z:0.000}) m");
     }
 
@@ -661,9 +687,17 @@ public sealed class SimServer
                 _estop = false;
                 _enabled = false;
                 _faults = ArmFaultFlags.None;
+                // The simulator's RESET also starts the next episode: a new seeded scene, the arm
+                // at its start pose (a real arm stays where it is; the protocol only promises the
+                // cleared faults and the disabled state, which hold for both).
+                _episode++;
+                _environment!.Reset(EpisodeSeed);
+                _everSucceeded = false;
+                _wasSuccess = false;
                 Hold(ArmHoldReason.Disabled, arm, actuation);
                 if (!_options.Quiet)
-                    Log("reset: e-stop and faults cleared, disabled");
+                    Log("reset: e-stop and faults cleared, disabled, new episode");
+                LogGoal(_environment);
                 Ack(reply, buffer, header, AckResult.Ok, FrameStatus.Ok);
                 return;
             default:

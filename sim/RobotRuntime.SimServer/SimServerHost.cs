@@ -57,5 +57,6 @@ public sealed class SimServerHost : IDisposable
         _stop.Cancel();
         _thread.Join(TimeSpan.FromSeconds(10));
         _stop.Dispose();
+        Server.DisposeLocalCameras();
     }
 }

@@ -1,6 +1,8 @@
+#define _GNU_SOURCE
 #include "rr_mujoco.h"
 
 #include <GL/osmesa.h>
+#include <dlfcn.h>
 #include <mujoco/mujoco.h>
 #include <mujoco/mjxmacro.h>
 #include <pthread.h>
@@ -9,6 +11,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* ---- GL loading ------------------------------------------------------------------------- */
+
+/* MuJoCo's GL loader looks for a GL provider among the libraries visible to dlsym(RTLD_DEFAULT).
+ * .NET loads this shim (and with it libOSMesa) with RTLD_LOCAL, so OSMesa is not visible; if
+ * another library has pulled libGLX into the process (OpenCV's video I/O does), the loader binds
+ * GLX, finds no context and fails with "gladLoadGL error". Promoting the already-loaded OSMesa to
+ * global scope makes the loader pick it whatever else the process has loaded. */
+static pthread_once_t osmesa_exposed = PTHREAD_ONCE_INIT;
+
+static void expose_osmesa_once(void) {
+  Dl_info info;
+  if (dladdr((void*)&OSMesaGetProcAddress, &info) && info.dli_fname)
+    dlopen(info.dli_fname, RTLD_NOW | RTLD_GLOBAL | RTLD_NOLOAD);
+}
+
+static void expose_osmesa(void) { pthread_once(&osmesa_exposed, expose_osmesa_once); }
 
 /* ---- errors ------------------------------------------------------------------------------ */
 
@@ -88,6 +107,7 @@ int rrmj_render_selftest(int width, int height, unsigned char* rgb, int rgb_capa
   jmp_buf target;
   jmp_buf* previous_target = error_target;
 
+  expose_osmesa();
   gl = OSMesaCreateContextExt(OSMESA_RGBA, 24, 8, 0, NULL);
   gl_buffer = malloc((size_t)width * height * 4);
   if (!gl || !gl_buffer || !OSMesaMakeCurrent(gl, gl_buffer, GL_UNSIGNED_BYTE, width, height)) {
@@ -436,6 +456,7 @@ int rrmj_renderer_create(mjModel* model, int width, int height, rrmj_renderer** 
   renderer->width = width;
   renderer->height = height;
   renderer->owner = pthread_self();
+  expose_osmesa();
   renderer->gl = OSMesaCreateContextExt(OSMESA_RGBA, 24, 8, 0, NULL);
   renderer->gl_buffer = malloc((size_t)width * height * 4);
   renderer->bottom_up = malloc((size_t)width * height * 3);

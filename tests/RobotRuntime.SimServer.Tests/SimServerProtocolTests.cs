@@ -120,6 +120,24 @@ public sealed class SimServerProtocolTests
     }
 
     [Fact]
+    public void ResetStartsTheNextSeededEpisodeWithANewGoal()
+    {
+        var log = new StringWriter();
+        using var host = SimServerHost.Start(Loopback(watchdogMilliseconds: 5000) with { Seed = 7 }, TextWriter.Synchronized(log));
+        using var link = Connect(host.Endpoints);
+        var first = host.Server.Snapshot.Goal;
+        Assert.True(link.Request(ArmControlRequest.Reset, ControlTimeout).Succeeded);
+        var second = host.Server.Snapshot.Goal;
+        Assert.NotEqual(first, second);
+        Assert.True(Eventually(() => log.ToString().Contains("episode: 1, task reach, seed 8,")), log.ToString());
+        // Episode k uses seed + k: a server started with seed 8 has episode 1's goal as its first.
+        using var other = SimServerHost.Start(Loopback() with { Seed = 8 });
+        Assert.Equal(second, other.Server.Snapshot.Goal);
+        // The arm is disabled after RESET and comes back with ENABLE.
+        Assert.True(link.Request(ArmControlRequest.Enable, ControlTimeout).Succeeded);
+    }
+
+    [Fact]
     public void CommandsWhileDisabledAreRejectedAndCounted()
     {
         using var host = SimServerHost.Start(Loopback(watchdogMilliseconds: 5000));

@@ -44,6 +44,52 @@ public sealed class SimServerSensorTests
     }
 
     [Fact]
+    public void InProcessCamerasCarryTheSameRenderedFramesAsTheStreamWithoutASocket()
+    {
+        // The arm is not enabled, so the scene is (nearly) still and every render of a camera is
+        // (nearly) the same image: the in-process front camera must match the streamed front camera,
+        // not the wrist. Tolerance: a mean absolute difference under 0.5 grey levels (settling moves
+        // a few pixels by one level between renders); front vs wrist differ by far more than 2.
+        using var host = SimServerHost.Start(Loopback(cameraRateHz: 30, watchdogMilliseconds: 5000));
+        Assert.Equal(["front", "wrist"], host.Server.LocalCameras.Keys.Order());
+        var local = host.Server.LocalCameras["front"];
+        local.Start();
+        using var front = new ZmqCameraSource("front", host.Endpoints.Cameras["front"], 64, 64);
+        using var wrist = new ZmqCameraSource("wrist", host.Endpoints.Cameras["wrist"], 64, 64);
+        front.Start();
+        wrist.Start();
+        var fromLocal = new CameraFrame(64, 64);
+        var fromFront = new CameraFrame(64, 64);
+        var fromWrist = new CameraFrame(64, 64);
+        Assert.Equal(CameraReadStatus.Ok, local.Read(fromLocal, TimeSpan.FromSeconds(10)));
+        Assert.Equal(CameraReadStatus.Ok, front.Read(fromFront, TimeSpan.FromSeconds(10)));
+        Assert.Equal(CameraReadStatus.Ok, wrist.Read(fromWrist, TimeSpan.FromSeconds(10)));
+        Assert.True(fromLocal.Pixels.Any(p => p != 0), "the in-process front frame is black");
+        Assert.True(MeanAbsoluteDifference(fromFront, fromLocal) < 0.5, "the in-process front frame differs from the streamed one");
+        Assert.True(MeanAbsoluteDifference(fromWrist, fromLocal) > 2, "the in-process front frame looks like the wrist camera");
+        // Frames keep coming, each newer than the last, stamped with the render time.
+        var previous = fromLocal.CaptureTimestampNs;
+        Assert.Equal(CameraReadStatus.Ok, local.Read(fromLocal, TimeSpan.FromSeconds(5)));
+        Assert.True(fromLocal.CaptureTimestampNs > previous);
+        Assert.True(fromLocal.CaptureTimestampNs <= MonotonicClock.NowNanoseconds);
+    }
+
+    [Fact]
+    public void InProcessCamerasHonourTheInjectedSensorDelay()
+    {
+        using var host = SimServerHost.Start(Loopback(cameraRateHz: 30, watchdogMilliseconds: 5000) with { SensorDelay = TimeSpan.FromMilliseconds(80) });
+        var local = host.Server.LocalCameras["wrist"];
+        local.Start();
+        var frame = new CameraFrame(64, 64);
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.Equal(CameraReadStatus.Ok, local.Read(frame, TimeSpan.FromSeconds(10)));
+            var ageMs = (MonotonicClock.NowNanoseconds - frame.CaptureTimestampNs) / 1e6;
+            Assert.True(ageMs >= 80, $"frame {i} arrived {ageMs:0.0} ms after it was rendered, with an 80 ms sensor delay");
+        }
+    }
+
+    [Fact]
     public void InjectedSensorDelayShowsInTheStateAge()
     {
         // Both processes' monotonic clocks are the same CLOCK_MONOTONIC, so now − the state's own

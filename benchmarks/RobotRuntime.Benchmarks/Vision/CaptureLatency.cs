@@ -1,5 +1,6 @@
 using System.Globalization;
 using RobotRuntime.Cameras;
+using RobotRuntime.SimServer;
 using RobotRuntime.Timing;
 using RobotRuntime.Vision.Cameras;
 using RobotRuntime.Vision.Encoders;
@@ -10,7 +11,8 @@ namespace RobotRuntime.Benchmarks.Vision;
 
 /// <summary>
 /// Capture → embedding latency: how old a frame is when its embedding is ready, for a video file
-/// camera and for the ZeroMQ frame stream, with an ONNX PVR in the path. A 30 Hz source, the
+/// camera, for the ZeroMQ frame stream fed by a synthetic publisher and for rr sim-server's
+/// rendered stream (in this process), with an ONNX PVR in the path. A 30 Hz source, the
 /// newest frame taken every cycle with <c>Read</c>, then encoded.
 /// Usage: capture-latency &lt;model.onnx&gt; &lt;size&gt; &lt;frames&gt;
 /// </summary>
@@ -56,6 +58,18 @@ public static class CaptureLatency
             Report("stream", Measure(stream, encoder, frames), encoder);
             Volatile.Write(ref running, false);
             feeder.Join();
+
+            // The real thing: sim-server rendering the tabletop's front camera with MuJoCo and
+            // publishing it at 30 Hz, the runtime's ZmqCameraSource on the other end. It renders after
+            // OpenCV has loaded libGLX into this process (the shim makes MuJoCo pick OSMesa regardless).
+            using (var server = SimServerHost.Start(new SimServerOptions
+            {
+                StateEndpoint = "tcp://127.0.0.1:*", CommandEndpoint = "tcp://127.0.0.1:*", ControlEndpoint = "tcp://127.0.0.1:*",
+                FrontCameraEndpoint = "tcp://127.0.0.1:*", WristCameraEndpoint = "tcp://127.0.0.1:*",
+                CameraRateHz = 30, CameraWidth = size, CameraHeight = size, Quiet = true,
+            }))
+            using (var rendered = new ZmqCameraSource("sim-server", server.Endpoints.Cameras["front"], size, size))
+                Report("sim-server", Measure(rendered, encoder, frames), encoder);
             return 0;
         }
         finally

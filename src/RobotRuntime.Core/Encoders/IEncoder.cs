@@ -51,3 +51,13 @@ public interface IEncoder : IDisposable
     /// <summary>Encodes <paramref name="frames"/> (one per camera, in order) into <paramref name="embedding"/>.</summary>
     EncodeStatus Encode(IReadOnlyList<CameraFrame> frames, Span<float> embedding);
 }
+
+/// <summary>An encoder that can say how its last <see cref="IEncoder.Encode"/> split between preprocessing and inference.</summary>
+public interface IEncoderStageTimes
+{
+    /// <summary>Preprocessing time of the last call, microseconds.</summary>
+    double LastPreprocessMicroseconds { get; }
+
+    /// <summary>Inference time of the last call, microseconds.</summary>
+    double LastInferenceMicroseconds { get; }
+}

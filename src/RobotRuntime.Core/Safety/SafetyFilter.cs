@@ -56,6 +56,7 @@ public sealed class SafetyFilter : ISafetyFilter
     private const string NoStateText = "no arm state received yet";
     private const string StaleFrameText = "camera frame is older than the configured bound (or missing)";
     private const string MissesText = "too many consecutive missed deadlines";
+    private const string PolicyFailedText = "the policy produced no action";
     private const string ExpiredText = "command is older than the configured expiry";
     private const string NonFiniteText = "command holds NaN or infinity";
     private const string BadModeText = "command mode is not supported by the arm";
@@ -257,6 +258,7 @@ public sealed class SafetyFilter : ISafetyFilter
         if (_sawStaleFrame) { text = StaleFrameText; return HoldReason.StaleCameraFrame; }
         if (_sawMisses) { text = MissesText; return HoldReason.DeadlineMisses; }
         if (_sawOutsideWorkspace) { text = OutsideText; return HoldReason.OutsideWorkspace; }
+        if (input.PolicyFailed) { text = PolicyFailedText; return HoldReason.PolicyFailed; }
 
         long commandAge = input.NowNs - input.CommandTimestampNs;
         if (commandAge > _commandExpiryNs) { text = ExpiredText; return HoldReason.CommandExpired; }

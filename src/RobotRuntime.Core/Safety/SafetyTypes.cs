@@ -27,6 +27,9 @@ public enum HoldReason : byte
     InvalidCommand = 9,
     /// <summary>The measured end effector is outside the workspace box.</summary>
     OutsideWorkspace = 10,
+
+    /// <summary>The policy produced no action (it failed or lacked an input); see the loop's log for its error.</summary>
+    PolicyFailed = 11,
 }
 
 /// <summary>Where an emergency stop came from.</summary>
@@ -99,6 +102,8 @@ public struct SafetyInput
     public long FrameAgeNs;
     /// <summary>Consecutive cycles that missed their deadline, up to and including the previous one.</summary>
     public int ConsecutiveDeadlineMisses;
+    /// <summary>True when the policy produced no action this cycle (the requested command is then meaningless).</summary>
+    public bool PolicyFailed;
 }
 
 /// <summary>The outcome of one <see cref="ISafetyFilter.Filter"/> call: what was asked, what is allowed, and why.</summary>

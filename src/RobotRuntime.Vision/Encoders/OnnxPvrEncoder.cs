@@ -25,7 +25,7 @@ public sealed record OnnxEncoderOptions
 /// dimension is free, otherwise one run per camera) and takes the embedding from the output the
 /// zoo names, with its selector. Nothing is allocated per call.
 /// </summary>
-public sealed class OnnxPvrEncoder : IEncoder
+public sealed class OnnxPvrEncoder : IEncoder, IEncoderStageTimes
 {
     private readonly InferenceSession _session;
     private readonly RunOptions _runOptions = new();

@@ -1,0 +1,456 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime;
+using RobotRuntime.Arm;
+using RobotRuntime.Cameras;
+using RobotRuntime.Encoders;
+using RobotRuntime.Policies;
+using RobotRuntime.Safety;
+using RobotRuntime.Telemetry;
+using RobotRuntime.Timing;
+
+namespace RobotRuntime.Runtime;
+
+/// <summary>How the control loop runs.</summary>
+public sealed class ControlLoopOptions
+{
+    /// <summary>Cycles per second, 10–100.</summary>
+    public required double RateHz { get; init; }
+
+    /// <summary>A camera frame older than this is not used: the cycle holds instead (StaleCameraFrame).</summary>
+    public TimeSpan MaxFrameAge { get; init; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>The cameras' frames of one cycle must have been captured within this of each other.</summary>
+    public TimeSpan FramePairingTolerance { get; init; } = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>An arm state older than this is not handed to the policy.</summary>
+    public TimeSpan MaxArmStateAge { get; init; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>
+    /// How long the policy may take per cycle, from the cycle start; its <see cref="PolicyObservation.DeadlineNs"/>.
+    /// Default: 70% of the period.
+    /// </summary>
+    public TimeSpan? PolicyBudget { get; init; }
+
+    /// <summary>Real-time scheduling asked for the loop's thread (null: none; the report says so).</summary>
+    public RealTimeRequest? RealTime { get; init; }
+
+    /// <summary>Cycles run before cycle 0 with nothing sent or logged and the safety layer untouched, so the capture, encode and policy paths are compiled and warm.</summary>
+    public int WarmupCycles { get; init; } = 30;
+
+    /// <summary>How often camera frames go to the live status board (cycles go every cycle).</summary>
+    public double LiveFrameRateHz { get; init; } = 5;
+
+    /// <summary>Where the scheduler reads time and sleeps (tests); the system clock by default.</summary>
+    public ICycleTimeSource? TimeSource { get; init; }
+
+    internal void Validate()
+    {
+        if (!(RateHz >= CycleSchedulerOptions.MinRateHz && RateHz <= CycleSchedulerOptions.MaxRateHz))
+            throw new ArgumentException($"rate must be {CycleSchedulerOptions.MinRateHz}–{CycleSchedulerOptions.MaxRateHz} Hz, got {RateHz}", nameof(RateHz));
+        if (MaxFrameAge <= TimeSpan.Zero)
+            throw new ArgumentException($"the largest frame age must be positive, got {MaxFrameAge}", nameof(MaxFrameAge));
+        if (FramePairingTolerance < TimeSpan.Zero)
+            throw new ArgumentException($"the frame pairing tolerance must not be negative, got {FramePairingTolerance}", nameof(FramePairingTolerance));
+        if (MaxArmStateAge <= TimeSpan.Zero)
+            throw new ArgumentException($"the largest arm state age must be positive, got {MaxArmStateAge}", nameof(MaxArmStateAge));
+        if (PolicyBudget is { } budget && (budget <= TimeSpan.Zero || budget.TotalSeconds > 1 / RateHz))
+            throw new ArgumentException($"the policy budget must be positive and at most one period ({1000 / RateHz:0.#} ms), got {budget.TotalMilliseconds} ms", nameof(PolicyBudget));
+        if (WarmupCycles < 0)
+            throw new ArgumentException($"warm-up cycles must not be negative, got {WarmupCycles}", nameof(WarmupCycles));
+        if (!(LiveFrameRateHz > 0))
+            throw new ArgumentException($"the live frame rate must be positive, got {LiveFrameRateHz}", nameof(LiveFrameRateHz));
+    }
+}
+
+/// <summary>What the loop's last cycle came to, for an operator's status line (read from any thread).</summary>
+/// <param name="Cycles">Cycles run (warm-up excluded).</param>
+/// <param name="MissedDeadlines">Cycles whose work ended after their deadline.</param>
+/// <param name="Holding">Whether the safety layer holds the arm.</param>
+/// <param name="HoldReason">Why it holds.</param>
+/// <param name="HoldText">The hold's text.</param>
+/// <param name="PolicyError">The policy's last error, if it produced no action.</param>
+public readonly record struct ControlLoopStatus(long Cycles, long MissedDeadlines, bool Holding, HoldReason HoldReason, string HoldText, string PolicyError);
+
+/// <summary>
+/// The real-time control loop: on each tick of a <see cref="CycleScheduler"/> it takes the newest
+/// frame of every camera (refusing old or badly paired ones), encodes them, asks the policy for a
+/// command with a time budget, passes it through the safety layer, sends what the safety layer
+/// allows to the arm, and writes one <see cref="CycleRecord"/> to the run log and the live board.
+/// </summary>
+/// <remarks>
+/// <para>Threading: <see cref="Start"/> runs the loop on its own thread (with the requested real-time
+/// scheduling); <see cref="RunCycles"/> runs cycles on the caller's thread instead (tests,
+/// benchmarks). Operators act through <see cref="RequestReset"/> and the safety filter's e-stop
+/// methods from any thread; a reset is carried out by the loop thread between cycles, because the
+/// safety filter is single-threaded.</para>
+/// <para>Steady state allocates nothing: every buffer is made in the constructor, and the cycle
+/// uses only structs, the preallocated frames and the preallocated observation.</para>
+/// <para>A stale, missing or unpaired frame never reaches the policy: that cycle passes
+/// <see cref="long.MaxValue"/> as the frame age and the safety layer holds (StaleCameraFrame).</para>
+/// </remarks>
+public sealed class ControlLoop : IDisposable
+{
+    private readonly ControlLoopOptions _options;
+    private readonly ICameraSource[] _cameras;
+    private readonly CameraFrame[] _frames;
+    private readonly IEncoder? _encoder;
+    private readonly IEncoderStageTimes? _encoderTimes;
+    private readonly IPolicy _policy;
+    private readonly ISafetyFilter _safety;
+    private readonly IArmLink _link;
+    private readonly RunLogWriter? _log;
+    private readonly LiveStatusBoard? _board;
+    private readonly PolicyObservation _observation;
+    private readonly CycleScheduler _scheduler;
+    private readonly long _maxFrameAgeNs, _pairingNs, _maxStateAgeNs, _budgetNs, _liveFramePeriodNs;
+    private readonly TimeSpan _maxFrameAge, _maxStateAge;
+    private readonly Lock _resetGate = new();
+    private readonly ManualResetEventSlim _resetDone = new();
+    private Thread? _thread;
+    private volatile bool _stopRequested;
+    private volatile bool _resetRequested;
+    private SafetyResetResult _resetResult;
+    private Exception? _failure;
+    private long _nextLiveFrameNs;
+    private uint _sequence;
+    private ArmCommand _requested;
+    private long _cycles, _missed;
+    private volatile bool _holding;
+    private volatile string _policyError = "";
+
+    /// <summary>Wires the loop. Nothing runs until <see cref="Start"/> or <see cref="RunCycles"/>.</summary>
+    /// <param name="options">Rate, ages, budget, real-time request.</param>
+    /// <param name="cameras">The cameras, in the order the encoder and policy expect; started here if they are not.</param>
+    /// <param name="encoder">Frames → embedding; null when the policy does not use vision.</param>
+    /// <param name="policy">The decision.</param>
+    /// <param name="safety">The safety layer (starts held; released by <see cref="RequestReset"/>).</param>
+    /// <param name="link">The arm.</param>
+    /// <param name="log">Where each cycle's record goes (optional).</param>
+    /// <param name="board">Where watchers read the newest cycle and frames (optional).</param>
+    /// <exception cref="ArgumentException">The pieces do not fit together; the message says which and why.</exception>
+    public ControlLoop(ControlLoopOptions options, IReadOnlyList<ICameraSource> cameras, IEncoder? encoder, IPolicy policy,
+        ISafetyFilter safety, IArmLink link, RunLogWriter? log = null, LiveStatusBoard? board = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(cameras);
+        ArgumentNullException.ThrowIfNull(policy);
+        ArgumentNullException.ThrowIfNull(safety);
+        ArgumentNullException.ThrowIfNull(link);
+        options.Validate();
+        if (encoder is not null)
+        {
+            if (encoder.CameraCount != cameras.Count)
+                throw new ArgumentException($"encoder '{encoder.Name}' takes {encoder.CameraCount} camera(s), the loop has {cameras.Count}", nameof(encoder));
+            foreach (var camera in cameras)
+            {
+                if (camera.Width != encoder.FrameWidth || camera.Height != encoder.FrameHeight)
+                    throw new ArgumentException($"camera '{camera.Name}' gives {camera.Width}×{camera.Height} frames, encoder '{encoder.Name}' takes {encoder.FrameWidth}×{encoder.FrameHeight}", nameof(cameras));
+            }
+        }
+        int embedding = encoder?.EmbeddingSize ?? 0;
+        if (policy.EmbeddingSize != 0 && policy.EmbeddingSize != embedding)
+            throw new ArgumentException(encoder is null
+                ? $"policy '{policy.Name}' needs a {policy.EmbeddingSize}-float embedding but the loop has no encoder"
+                : $"policy '{policy.Name}' needs a {policy.EmbeddingSize}-float embedding, encoder '{encoder.Name}' gives {embedding}", nameof(policy));
+        if (board is not null && (board.CameraNames.Count != cameras.Count || cameras.Any(c => c.Width != board.FrameWidth || c.Height != board.FrameHeight)))
+            throw new ArgumentException($"the live board is for {board.CameraNames.Count} camera(s) of {board.FrameWidth}×{board.FrameHeight}; the loop's cameras differ", nameof(board));
+
+        _options = options;
+        _cameras = [.. cameras];
+        _frames = _cameras.Select(c => new CameraFrame(c.Width, c.Height)).ToArray();
+        _encoder = encoder;
+        _encoderTimes = encoder as IEncoderStageTimes;
+        _policy = policy;
+        _safety = safety;
+        _link = link;
+        _log = log;
+        _board = board;
+        _observation = new PolicyObservation(embedding, _frames);
+        _scheduler = new CycleScheduler(new CycleSchedulerOptions { RateHz = options.RateHz }, options.TimeSource);
+        _maxFrameAge = options.MaxFrameAge;
+        _maxStateAge = options.MaxArmStateAge;
+        _maxFrameAgeNs = (long)options.MaxFrameAge.TotalNanoseconds;
+        _pairingNs = (long)options.FramePairingTolerance.TotalNanoseconds;
+        _maxStateAgeNs = (long)options.MaxArmStateAge.TotalNanoseconds;
+        _budgetNs = (long)(options.PolicyBudget ?? TimeSpan.FromSeconds(0.7 / options.RateHz)).TotalNanoseconds;
+        _liveFramePeriodNs = (long)(1e9 / options.LiveFrameRateHz);
+        foreach (var camera in _cameras)
+            camera.Start();
+    }
+
+    /// <summary>What the real-time request came to on the loop's thread; null before <see cref="Start"/> or without a request.</summary>
+    public RealTimeReport? RealTimeReport { get; private set; }
+
+    /// <summary>The scheduler (cycle counters, missed deadlines, wake lateness).</summary>
+    public CycleScheduler Scheduler => _scheduler;
+
+    /// <summary>The newest status, for an operator's display.</summary>
+    public ControlLoopStatus Status =>
+        new(Interlocked.Read(ref _cycles), Interlocked.Read(ref _missed), _holding, _safety.HoldReason, _safety.HoldText, _policyError);
+
+    /// <summary>Whether the loop thread is running.</summary>
+    public bool IsRunning => _thread is { IsAlive: true };
+
+    /// <summary>The exception that ended the loop thread, if one did (the loop holds the arm before it ends).</summary>
+    public Exception? Failure => Volatile.Read(ref _failure);
+
+    /// <summary>Starts the loop on its own thread: real-time setup, warm-up, then cycles until <see cref="Stop"/>.</summary>
+    public void Start()
+    {
+        if (_thread is not null)
+            throw new InvalidOperationException("the control loop has already been started");
+        _thread = new Thread(ThreadMain) { IsBackground = true, Name = "rr control loop", Priority = ThreadPriority.Highest };
+        _thread.Start();
+    }
+
+    /// <summary>
+    /// Asks the loop to end: the next cycle holds the arm (e-stop from the operator with
+    /// <paramref name="reason"/>), sends the hold, and the thread exits. Waits up to <paramref name="timeout"/>.
+    /// </summary>
+    /// <returns>True when the loop thread has ended.</returns>
+    public bool Stop(string reason, TimeSpan timeout)
+    {
+        _safety.EmergencyStop(EmergencyStopSource.Operator, reason);
+        _stopRequested = true;
+        return _thread?.Join(timeout) ?? true;
+    }
+
+    /// <summary>
+    /// Asks the loop thread to reset the safety layer between two cycles and waits for the answer.
+    /// The reset is refused (with the reason) while a hold's cause persists.
+    /// </summary>
+    public SafetyResetResult RequestReset(TimeSpan timeout)
+    {
+        lock (_resetGate)
+        {
+            if (!IsRunning)
+                return _safety.Reset();
+            _resetDone.Reset();
+            _resetRequested = true;
+            if (!_resetDone.Wait(timeout))
+            {
+                _resetRequested = false;
+                return new SafetyResetResult(false, _safety.HoldReason, $"the control loop did not take the reset within {timeout.TotalMilliseconds:0} ms");
+            }
+            return _resetResult;
+        }
+    }
+
+    /// <summary>Warms up (once) and runs <paramref name="count"/> cycles on the calling thread.</summary>
+    /// <remarks>For tests and benchmarks; a loop started with <see cref="Start"/> must not also be run here.</remarks>
+    public void RunCycles(int count)
+    {
+        if (_thread is not null)
+            throw new InvalidOperationException("the control loop runs on its own thread; RunCycles is for loops that were not started");
+        EnsureWarm();
+        for (var i = 0; i < count; i++)
+            Cycle(send: true);
+    }
+
+    /// <summary>Takes a pending reset request (call between cycles on the loop's thread).</summary>
+    private void ServeReset()
+    {
+        if (!_resetRequested)
+            return;
+        _resetRequested = false;
+        _resetResult = _safety.Reset();
+        if (_resetResult.Succeeded)
+            _policy.Reset();
+        _resetDone.Set();
+    }
+
+    private bool _warm;
+
+    private void EnsureWarm()
+    {
+        if (_warm)
+            return;
+        _warm = true;
+        for (var i = 0; i < _options.WarmupCycles; i++)
+            Cycle(send: false);
+        _policy.Reset();
+        _policyError = "";
+    }
+
+    private void ThreadMain()
+    {
+        try
+        {
+            if (_options.RealTime is { } request)
+                RealTimeReport = RealTimeSetup.ConfigureCurrentThread(request);
+            EnsureWarm();
+            while (!_stopRequested)
+            {
+                ServeReset();
+                Cycle(send: true);
+            }
+            // The operator's e-stop from Stop() reaches this cycle: the arm is told to hold.
+            Cycle(send: true);
+        }
+        catch (Exception error)
+        {
+            Volatile.Write(ref _failure, error);
+            _safety.EmergencyStop(EmergencyStopSource.Operator, "the control loop failed: " + error.Message);
+            TryHoldAfterFailure();
+        }
+        finally
+        {
+            if (RealTimeReport is { } report)
+                GCSettings.LatencyMode = report.PreviousGcLatencyMode;
+            _resetDone.Set();
+        }
+    }
+
+    [SuppressMessage("Design", "CA1031:Do not catch general exception types", Justification = "last-ditch hold after a failure")]
+    private void TryHoldAfterFailure()
+    {
+        try
+        {
+            Cycle(send: true);
+        }
+        catch (Exception)
+        {
+            // Nothing more to do here: the arm's own watchdog holds when commands stop.
+        }
+    }
+
+    /// <summary>One cycle. <paramref name="send"/> false: warm-up (nothing sent, logged or published).</summary>
+    private void Cycle(bool send)
+    {
+        var timing = send ? _scheduler.WaitForNextCycle() : new CycleTiming(-1, MonotonicClock.NowNanoseconds, MonotonicClock.NowNanoseconds, MonotonicClock.NowNanoseconds + _budgetNs, false, 0, 0);
+        long start = MonotonicClock.NowNanoseconds;
+        var record = default(CycleRecord);
+        record.CycleIndex = timing.Index;
+        record.ScheduledStartNs = timing.ScheduledStartNs;
+        record.StartNs = start;
+        record.SkippedTicks = timing.SkippedTicks;
+        record.ConsecutiveMisses = timing.ConsecutiveMisses;
+        record.SendStatus = CycleRecord.NotSent;
+
+        // Frames: the newest of each camera, none older than the limit, all captured close together.
+        long frameAge = ReadFrames(start);
+        long afterFrames = MonotonicClock.NowNanoseconds;
+        record.FrameAgeNs = frameAge;
+
+        // Encode only what may be acted on (warm-up encodes whatever is in the buffers, to warm the encoder).
+        bool usable = frameAge <= _maxFrameAgeNs || !send;
+        bool encoded = true;
+        if (usable && _encoder is not null)
+        {
+            encoded = _encoder.Encode(_frames, _observation.Embedding) == EncodeStatus.Ok;
+            if (_encoderTimes is not null)
+            {
+                record.PreprocessNs = (long)(_encoderTimes.LastPreprocessMicroseconds * 1000);
+                record.EncodeNs = (long)(_encoderTimes.LastInferenceMicroseconds * 1000);
+            }
+            else
+            {
+                record.EncodeNs = MonotonicClock.NowNanoseconds - afterFrames;
+            }
+        }
+        long afterEncode = MonotonicClock.NowNanoseconds;
+
+        // Arm state and policy.
+        var input = default(SafetyInput);
+        input.LinkStatus = _link.Health.Status;
+        input.HasArmState = _link.TryGetLatestState(_maxStateAge, out input.ArmState, out var stateAge);
+        input.ArmStateAgeNs = input.HasArmState ? (long)stateAge.TotalNanoseconds : long.MaxValue;
+        input.FrameAgeNs = frameAge;
+        input.ConsecutiveDeadlineMisses = timing.ConsecutiveMisses;
+        var policyStatus = PolicyStatus.NoAction;
+        if (usable && encoded)
+        {
+            _observation.ArmState = input.ArmState;
+            _observation.HasArmState = input.HasArmState;
+            _observation.CycleIndex = timing.Index;
+            _observation.CycleStartNs = start;
+            _observation.DeadlineNs = Math.Min(start + _budgetNs, timing.DeadlineNs);
+            _requested = default;
+            policyStatus = _policy.Act(_observation, ref _requested);
+            if (policyStatus is PolicyStatus.NoAction or PolicyStatus.Failed)
+                _policyError = _policy.LastError;
+        }
+        else
+        {
+            _requested = default;
+        }
+        long afterPlan = MonotonicClock.NowNanoseconds;
+        record.PlanNs = afterPlan - afterEncode;
+
+        // Safety. A stale frame is already in FrameAgeNs; an encoder or policy failure on usable
+        // frames is a policy failure. Both hold.
+        input.Requested = _requested;
+        input.Requested.Sequence = ++_sequence;
+        input.CommandTimestampNs = afterPlan;
+        input.NowNs = afterPlan;
+        input.PolicyFailed = usable && !(encoded && policyStatus is PolicyStatus.Ok or PolicyStatus.BudgetExhausted);
+        // Warm-up leaves the safety layer alone: its latched state belongs to real cycles only.
+        SafetyResult result = default;
+        if (send)
+            _safety.Filter(in input, out result);
+        long afterSafety = MonotonicClock.NowNanoseconds;
+        record.SafetyNs = afterSafety - afterPlan;
+        record.SetRequested(in _requested);
+        record.Safety = result.Status;
+        record.HoldReason = result.Reason;
+        record.Clipped = result.Clipped;
+        record.HoldStarted = (byte)(result.HoldStarted ? 1 : 0);
+        _holding = result.Status == SafetyStatus.Hold;
+
+        // Send what the safety layer allows (on a hold: the measured joints when known, else nothing).
+        if (send && result.Allowed.Mode != ArmCommandMode.None)
+        {
+            var status = _link.Send(in result.Allowed, out var sent);
+            record.SendStatus = (byte)status;
+            record.SetSent(in sent);
+        }
+        long end = MonotonicClock.NowNanoseconds;
+        record.SendNs = end - afterSafety;
+        record.EndNs = end;
+        record.MissedDeadline = (byte)(end > timing.DeadlineNs ? 1 : 0);
+        if (!send)
+            return;
+
+        Interlocked.Increment(ref _cycles);
+        if (record.MissedDeadline != 0)
+            Interlocked.Increment(ref _missed);
+        _log?.TryAppend(in record);
+        if (_board is not null)
+        {
+            _board.PublishCycle(in record, _holding, result.Reason, result.ReasonText ?? "", end);
+            if (end >= _nextLiveFrameNs && frameAge != long.MaxValue)
+            {
+                _nextLiveFrameNs = end + _liveFramePeriodNs;
+                for (var i = 0; i < _frames.Length; i++)
+                    _board.PublishFrame(i, _frames[i]);
+            }
+        }
+    }
+
+    /// <summary>Reads every camera's newest frame; returns the age of the oldest, or long.MaxValue if any is missing, stale or unpaired.</summary>
+    private long ReadFrames(long nowNs)
+    {
+        if (_cameras.Length == 0)
+            return 0;
+        long oldest = long.MaxValue, newest = long.MinValue;
+        for (var i = 0; i < _cameras.Length; i++)
+        {
+            if (_cameras[i].TryReadLatest(_maxFrameAge, _frames[i]) != CameraReadStatus.Ok)
+                return long.MaxValue;
+            long captured = _frames[i].CaptureTimestampNs;
+            oldest = Math.Min(oldest, captured);
+            newest = Math.Max(newest, captured);
+        }
+        if (newest - oldest > _pairingNs)
+            return long.MaxValue;
+        return Math.Max(0, nowNs - oldest);
+    }
+
+    /// <summary>Stops the loop (holding the arm) if it runs. Does not dispose the pieces it was given.</summary>
+    public void Dispose()
+    {
+        if (IsRunning)
+            Stop("the control loop was disposed", TimeSpan.FromSeconds(5));
+        _resetDone.Dispose();
+    }
+}
