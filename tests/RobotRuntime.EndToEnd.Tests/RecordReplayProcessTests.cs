@@ -43,6 +43,31 @@ public sealed class RecordReplayProcessTests : IDisposable
     }
 
     [Fact]
+    public void RecordsTheSimServersCameraStreamsFromAnotherProcess()
+    {
+        // Hardware-in-the-loop wiring: the simulator in its own process publishes both cameras over ZeroMQ.
+        var sockets = Path.Combine(Path.GetTempPath(), "rr-rec-sim-" + Guid.NewGuid().ToString("N")[..8]);
+        string Endpoint(string name) => $"ipc://{sockets}-{name}";
+        using var sim = Background.Start("sim-server", "--camera-rate", "20", "--camera-size", "32",
+            "--state", Endpoint("state"), "--command", Endpoint("command"), "--control", Endpoint("control"),
+            "--camera-front", Endpoint("front"), "--camera-wrist", Endpoint("wrist"));
+        WaitFor(() => sim.OutputLine("rr sim-server: ready") is not null, sim, "the sim-server to be ready");
+        var folder = Path.Combine(_root, "from-sim");
+
+        var result = RrProcess.Run(new Dictionary<string, string?>(), Patience, "record",
+            "--camera", $"front=stream,endpoint={Endpoint("front")},size=32", "--camera", $"wrist=stream,endpoint={Endpoint("wrist")},size=32",
+            "--out", folder, "--duration", "2s");
+
+        Assert.True(result.ExitCode == 0, $"rr record exited {result.ExitCode}:\n{result.Output}\n{result.Error}");
+        var manifest = RecordingManifest.TryRead(folder)!;
+        Assert.True(manifest.Complete);
+        // 20 frames a second for 2 s; the stream is latest-only and starts with the first frame after connecting.
+        Assert.All(manifest.Cameras, camera => Assert.InRange(camera.Frames!.Value, 10, 45));
+        Background.Signal(sim.Process, "TERM");
+        Assert.True(sim.Process.WaitForExit(Patience), "sim-server did not stop");
+    }
+
+    [Fact]
     public void SigtermClosesTheRecordingCleanlyWithFinalCounts()
     {
         var folder = Path.Combine(_root, "stopped");
