@@ -1,5 +1,6 @@
 using System.CommandLine;
 using RobotRuntime.Cli.Doctor;
+using RobotRuntime.Cli.Recording;
 using RobotRuntime.Cli.Runtime;
 using RobotRuntime.Cli.Sim;
 
@@ -18,6 +19,8 @@ public static class RrCommand
         root.Subcommands.Add(RunCommand.Create());
         root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
+        root.Subcommands.Add(RecordCommand.Create());
+        root.Subcommands.Add(ReplayCommand.Create());
         return root;
     }
 }

@@ -19,6 +19,9 @@ public sealed class LiveStatusBoard
     private readonly Lock[] _frameGates;
     private LiveCycleSnapshot _latest;
     private long _published;
+    private long _offered;
+    private long _missed;
+    private long _holds;
 
     /// <summary>Creates a board for cameras of the given names and frame size, for a loop at <paramref name="rateHz"/>.</summary>
     public LiveStatusBoard(IReadOnlyList<string> cameraNames, int frameWidth, int frameHeight, double rateHz, string policyName)
@@ -52,9 +55,25 @@ public sealed class LiveStatusBoard
     /// <summary>Number of cycles published so far.</summary>
     public long CyclesPublished => Interlocked.Read(ref _published);
 
-    /// <summary>Publishes one cycle. Never blocks for long: if a reader holds the gate, the cycle is skipped.</summary>
+    /// <summary>Cycles offered to <see cref="PublishCycle"/> so far, including those skipped because a reader held the gate.</summary>
+    public long CyclesOffered => Interlocked.Read(ref _offered);
+
+    /// <summary>Offered cycles whose record says they missed their deadline.</summary>
+    public long MissedDeadlines => Interlocked.Read(ref _missed);
+
+    /// <summary>Offered cycles in which a hold was latched (the record's <see cref="CycleRecord.HoldStarted"/>).</summary>
+    public long HoldsStarted => Interlocked.Read(ref _holds);
+
+    /// <summary>Publishes one cycle. Never blocks for long: if a reader holds the gate, the cycle is skipped
+    /// (its counts still go into <see cref="CyclesOffered"/>, <see cref="MissedDeadlines"/> and <see cref="HoldsStarted"/>).</summary>
+    /// <remarks>Real-time: no allocation, no blocking.</remarks>
     public void PublishCycle(in CycleRecord record, bool holding, HoldReason reason, string holdText, long nowNs)
     {
+        Interlocked.Increment(ref _offered);
+        if (record.MissedDeadline != 0)
+            Interlocked.Increment(ref _missed);
+        if (record.HoldStarted != 0)
+            Interlocked.Increment(ref _holds);
         if (!_cycleGate.TryEnter())
             return;
         try
