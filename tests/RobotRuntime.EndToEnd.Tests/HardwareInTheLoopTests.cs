@@ -37,13 +37,14 @@ public sealed partial class HardwareInTheLoopTests : IDisposable
         "--state", $"tcp://127.0.0.1:{ports[0]}", "--command", $"tcp://127.0.0.1:{ports[1]}", "--control", $"tcp://127.0.0.1:{ports[2]}",
         "--camera-front", $"tcp://127.0.0.1:{ports[3]}", "--camera-wrist", $"tcp://127.0.0.1:{ports[4]}");
 
-    private string WriteConfig(int[] ports, (double X, double Y, double Z) goal, double rateHz)
+    private string WriteConfig(int[] ports, (double X, double Y, double Z) goal, double rateHz, bool livePage = false)
     {
         var c = CultureInfo.InvariantCulture;
         var zoo = Path.Combine(Native.NativeLibraryLocator.FindRepositoryRoot(AppContext.BaseDirectory)!, "models", "test", "test-zoo.json");
         var path = Path.Combine(_folder, "cell.yaml");
         File.WriteAllText(path, string.Create(c, $"""
             rate_hz: {rateHz}
+            {(livePage ? "live_port: 0" : "")}
             runs_folder: {Path.Combine(_folder, "runs")}
             arm:
               state: tcp://127.0.0.1:{ports[0]}
@@ -81,7 +82,7 @@ public sealed partial class HardwareInTheLoopTests : IDisposable
     }
 
     [Fact]
-    public void RrRunReachesTheGoalThroughRrSimServerHoldsWhenTheServerDiesAndRecoversAfterReset()
+    public async Task RrRunReachesTheGoalThroughRrSimServerHoldsWhenTheServerDiesAndRecoversAfterReset()
     {
         var ports = FreePorts();
         var server = StartServer(ports);
@@ -89,8 +90,10 @@ public sealed partial class HardwareInTheLoopTests : IDisposable
         {
             server.WaitFor(l => l.Contains("ready"), Patience);
             var goal = Goal(server);
-            using var runtime = RrChild.Start("run", "--config", WriteConfig(ports, goal, rateHz: 20));
+            using var runtime = RrChild.Start("run", "--config", WriteConfig(ports, goal, rateHz: 20, livePage: true));
             runtime.WaitFor(l => l.StartsWith("rr: armed", StringComparison.Ordinal), Patience);
+            var page = new Uri(runtime.WaitFor(l => l.StartsWith("rr: live page ", StringComparison.Ordinal), TimeSpan.FromSeconds(1))["rr: live page ".Length..]);
+            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
             runtime.WaitFor(l => l.StartsWith("rr: encoder test-conv-batched (8 floats from 2 camera(s))", StringComparison.Ordinal), TimeSpan.FromSeconds(1));
             server.WaitFor(l => l.Contains("task reach: success"), Patience);
 
@@ -99,6 +102,8 @@ public sealed partial class HardwareInTheLoopTests : IDisposable
             server.KillHard();
             server.Dispose();
             runtime.WaitFor(l => l.StartsWith("rr: HOLD ArmLinkLost", StringComparison.Ordinal), Patience);
+            // The live page shows the hold and its reason.
+            Assert.Contains("ArmLinkLost", await http.GetStringAsync(new Uri(page, "status")));
             // A reset is refused while the arm is gone.
             int before = runtime.LineCount;
             runtime.Type("reset");

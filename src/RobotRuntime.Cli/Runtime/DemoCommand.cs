@@ -24,10 +24,11 @@ public static class DemoCommand
         var shift = new Option<string>("--shift") { Description = "Visual shift preset of the simulator.", DefaultValueFactory = _ => "in-distribution" };
         var timeout = new Option<string>("--episode-timeout") { Description = "An episode not solved by then counts as failed.", DefaultValueFactory = _ => "15s" };
         var runs = new Option<string>("--runs") { Description = "Folder for the run folder.", DefaultValueFactory = _ => "runs" };
+        var livePort = new Option<int?>("--live-port") { Description = "Serve the live page on this localhost port while the demo runs (0: a free one)." };
         var verb = new Command("demo", "Run the runtime against the simulator in one go: sim-server in this process, cameras → encoder → scripted reach → safety → arm over ZeroMQ; " +
             "prints each episode, the latency summary and where the run log and plots are.")
         {
-            episodes, seed, rate, shift, timeout, runs,
+            episodes, seed, rate, shift, timeout, runs, livePort,
         };
         verb.SetAction(result =>
         {
@@ -49,12 +50,12 @@ public static class DemoCommand
                 error.WriteLine($"rr demo: {e.Message}");
                 return 2;
             }
-            return Run(count, result.GetValue(seed), result.GetValue(rate), result.GetValue(shift)!, episodeTimeout, result.GetValue(runs)!, output, error);
+            return Run(count, result.GetValue(seed), result.GetValue(rate), result.GetValue(shift)!, episodeTimeout, result.GetValue(runs)!, result.GetValue(livePort), output, error);
         });
         return verb;
     }
 
-    private static int Run(int episodes, int seed, double rateHz, string shift, TimeSpan episodeTimeout, string runsFolder, TextWriter output, TextWriter error)
+    private static int Run(int episodes, int seed, double rateHz, string shift, TimeSpan episodeTimeout, string runsFolder, int? livePort, TextWriter output, TextWriter error)
     {
         var repository = NativeLibraryLocator.FindRepositoryRoot(AppContext.BaseDirectory) ?? Directory.GetCurrentDirectory();
         var zoo = Path.Combine(repository, "models", "test", "test-zoo.json");
@@ -84,6 +85,7 @@ public static class DemoCommand
                 ArmState = endpoints.State, ArmCommand = endpoints.Command, ArmControl = endpoints.Control,
                 EncoderZoo = zoo, EncoderId = "test-conv-batched",
                 MaxFrameAge = TimeSpan.FromMilliseconds(150),
+                LivePort = livePort,
             };
             var results = new List<(int Episode, bool Success, double Seconds)>();
             var episodeStart = DateTime.UtcNow;

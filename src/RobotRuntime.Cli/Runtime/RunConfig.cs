@@ -83,10 +83,13 @@ public sealed record RunConfig
     /// <summary>While this file exists the arm holds (e-stop input); null: no file.</summary>
     public string? StopFile { get; init; }
 
+    /// <summary>Serve the live page on this localhost port (0: a free one); null: no page.</summary>
+    public int? LivePort { get; init; }
+
     /// <summary>The sections and keys a file may hold, for error messages.</summary>
     internal static readonly IReadOnlyDictionary<string, string[]> Schema = new Dictionary<string, string[]>
     {
-        [""] = ["rate_hz", "duration", "runs_folder", "arm", "cameras", "encoder", "policy", "safety", "realtime", "stop_file"],
+        [""] = ["rate_hz", "duration", "runs_folder", "arm", "cameras", "encoder", "policy", "safety", "realtime", "stop_file", "live_port"],
         ["arm"] = ["state", "command", "control"],
         ["cameras[]"] = ["name", "backend", "endpoint", "path", "device", "pipeline", "width", "height", "fps"],
         ["encoder"] = ["zoo", "id", "threads"],
@@ -163,6 +166,7 @@ public sealed record RunConfig
             case "duration": return this with { Duration = ParseDuration(source, where, value) };
             case "runs_folder": return this with { RunsFolder = Text(source, where, value) };
             case "stop_file": return this with { StopFile = Text(source, where, value) };
+            case "live_port": return this with { LivePort = Integer(source, where, value, 0, 65535) };
             case "arm" or "encoder" or "policy" or "safety" or "realtime":
                 var config = this;
                 foreach (var (k, v) in Mapping(source, where, value).Children)

@@ -154,6 +154,26 @@ internal sealed class RuntimeSession : IDisposable
             Own(new EmergencyStopWatcher(Safety, null, TimeSpan.FromMilliseconds(50), watchSignal: true));
 
         Loop.Start();
+        if (_config.LivePort is { } port)
+        {
+            var page = Own(Live.LivePageServer.Start(Board, new Live.LivePageOptions
+            {
+                Port = port,
+                Title = $"rr {policy.Name}",
+                CreateFrameEncoder = Recording.JpegFrames.FactoryOrNull(_out),
+                EmergencyStop = text =>
+                {
+                    Safety.EmergencyStop(EmergencyStopSource.Operator, string.IsNullOrWhiteSpace(text) ? "e-stop pressed on the live page" : text);
+                    return new Live.LiveCommandResult(true, "e-stop pressed: the arm holds");
+                },
+                Reset = () =>
+                {
+                    var reset = OperatorReset();
+                    return new Live.LiveCommandResult(reset.Succeeded, reset.Message);
+                },
+            }));
+            Say($"rr: live page {page.Url}");
+        }
         Say($"rr: loop running at {_config.RateHz.ToString(CultureInfo.InvariantCulture)} Hz; policy {policy.Name}; e-stop: type 'estop', touch the stop file or kill -USR1 {Environment.ProcessId}");
         var enable = Link.Request(ArmControlRequest.Enable, ControlTimeout);
         Say(enable.Succeeded ? "rr: arm enabled" : $"rr: the arm refused ENABLE: {enable.Detail}");
