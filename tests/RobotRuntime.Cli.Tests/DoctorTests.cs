@@ -23,6 +23,42 @@ public sealed class DoctorTests
     }
 
     [Fact]
+    public void TheArmCheckReportsAnArmThatAnswersAndNamesTheEndpointOfOneThatDoesNot()
+    {
+        using (var host = SimServer.SimServerHost.Start(new SimServer.SimServerOptions
+        {
+            StateEndpoint = "tcp://127.0.0.1:*", CommandEndpoint = "tcp://127.0.0.1:*", ControlEndpoint = "tcp://127.0.0.1:*", CameraRateHz = 0, Quiet = true,
+        }))
+        {
+            var ok = DoctorChecks.CheckArm(host.Endpoints.Control, host.Endpoints.State);
+            Assert.True(ok.Status == CheckStatus.Ok, ok.Detail);
+            Assert.Contains("4 joints", ok.Detail);
+            Assert.Contains($"session {host.Endpoints.Session:X8}", ok.Detail);
+        }
+        // Nothing listens on this port (bound and released just now).
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        var missing = DoctorChecks.CheckArm($"tcp://127.0.0.1:{port}", null);
+        Assert.Equal(CheckStatus.Failed, missing.Status);
+        Assert.Contains($"no answer at tcp://127.0.0.1:{port}", missing.Detail);
+        Assert.NotNull(missing.Fix);
+    }
+
+    [Fact]
+    public void TheRealTimeCheckSaysWhetherSchedFifoAndPinningAreAllowedAndHowToGetThem()
+    {
+        var check = DoctorChecks.CheckRealTime();
+        Assert.Contains("SCHED_FIFO", check.Detail);
+        Assert.Contains("affinity", check.Detail);
+        if (check.Status == CheckStatus.Warning)
+            Assert.Contains("cap_sys_nice", check.Fix);
+        else
+            Assert.Equal(CheckStatus.Ok, check.Status);
+    }
+
+    [Fact]
     public void WithoutACudaProviderTheGpuLineWarnsAndSaysWhichFilesAreNeeded()
     {
         // This machine has no GPU and the npm build carries no provider libraries.

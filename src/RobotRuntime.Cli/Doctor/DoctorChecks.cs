@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using RobotRuntime.Native;
+using RobotRuntime.Runtime;
 using RobotRuntime.Onnx;
 using RobotRuntime.Sim.MuJoCo;
 using RobotRuntime.Transport.Zmq;
@@ -20,7 +21,14 @@ public static class DoctorChecks
         $"run `{NativeDependency.InstallCommand}` from the repository root (the README's test command runs it too)";
 
     /// <summary>Runs every check. Never throws: a failure becomes a <see cref="CheckStatus.Failed"/> line.</summary>
-    public static IReadOnlyList<DoctorCheck> RunAll() =>
+    public static IReadOnlyList<DoctorCheck> RunAll(string? armControl = null, string? armState = null) =>
+    [
+        .. RunNative(),
+        CheckRealTime(),
+        .. armControl is null ? Array.Empty<DoctorCheck>() : [CheckArm(armControl, armState)],
+    ];
+
+    private static IReadOnlyList<DoctorCheck> RunNative() =>
     [
         new(".NET runtime", CheckStatus.Ok, $"{RuntimeInformation.FrameworkDescription} on {RuntimeInformation.OSDescription} ({RuntimeInformation.ProcessArchitecture}), {Environment.ProcessorCount} cores"),
         Guard("ONNX Runtime", NativeDependency.OnnxRuntime, CheckOnnxRuntime),
@@ -32,6 +40,56 @@ public static class DoctorChecks
         CheckCameras(),
         CheckPvrZoo(PvrZoo.DefaultManifestPath()),
     ];
+
+    /// <summary>
+    /// Whether the control loop can have what <c>rr run</c> asks for: SCHED_FIFO and CPU pinning, tried
+    /// on a short-lived thread of this process (nothing else changes), with the fix when refused.
+    /// </summary>
+    public static DoctorCheck CheckRealTime()
+    {
+        const string name = "Real-time scheduling";
+        RealTimeReport? report = null;
+        var probe = new Thread(() => report = RealTimeSetup.ConfigureCurrentThread(new RealTimeRequest(FifoPriority: 1, Cpus: [0], LowLatencyGc: false)))
+        { IsBackground = true, Name = "rr doctor real-time probe" };
+        probe.Start();
+        if (!probe.Join(TimeSpan.FromSeconds(5)) || report is null)
+            return new DoctorCheck(name, CheckStatus.Warning, "the probe thread did not finish");
+        var detail = string.Join("; ", report.Outcomes.Select(o => $"{o.Setting}: {(o.Applied ? "ok" : o.Detail)}"));
+        return report.AllApplied
+            ? new DoctorCheck(name, CheckStatus.Ok, detail)
+            : new DoctorCheck(name, CheckStatus.Warning, detail, null,
+                "for SCHED_FIFO run rr as root, or grant it: `sudo setcap cap_sys_nice+ep $(readlink -f $(which dotnet))`, or raise `ulimit -r` (rtprio in /etc/security/limits.conf); without it the loop runs at normal priority and reports so");
+    }
+
+    /// <summary>Whether an arm (or rr sim-server) answers at the given endpoints: handshake and a state.</summary>
+    public static DoctorCheck CheckArm(string controlEndpoint, string? stateEndpoint)
+    {
+        const string name = "Arm";
+        try
+        {
+            var settings = new Transport.Firmware.ZmqArmLinkSettings
+            {
+                ControlAddress = controlEndpoint,
+                StateAddress = stateEndpoint ?? new Transport.Firmware.ZmqArmLinkSettings().StateAddress,
+            };
+            using var link = new Transport.Firmware.ZmqArmLink(settings);
+            var hello = link.Handshake(TimeSpan.FromSeconds(2));
+            if (!hello.Succeeded)
+                return new DoctorCheck(name, CheckStatus.Failed, $"no answer at {controlEndpoint}: {hello.Detail}", controlEndpoint,
+                    "start the arm's firmware bridge (or `rr sim-server`) and check the control endpoint");
+            var arm = link.Description!;
+            if (!SpinWait.SpinUntil(() => link.Health.Status == Arm.ArmLinkStatus.Up, TimeSpan.FromSeconds(2)))
+                return new DoctorCheck(name, CheckStatus.Failed, $"handshake ok (session {arm.Session:X8}) but no state on {settings.StateAddress} within 2 s", settings.StateAddress,
+                    "check the state endpoint (--arm-state)");
+            return new DoctorCheck(name, CheckStatus.Ok,
+                $"session {arm.Session:X8}, protocol {arm.ProtocolVersion}, {arm.JointCount} joints, modes {string.Join("/", arm.SupportedModes)}, state {arm.StateRateHz} Hz, watchdog {arm.WatchdogMilliseconds} ms",
+                controlEndpoint);
+        }
+        catch (NativeDependencyMissingException e)
+        {
+            return new DoctorCheck(name, CheckStatus.Failed, e.Message, null, InstallFix);
+        }
+    }
 
     private static DoctorCheck Guard(string name, NativeDependency dependency, Func<string, DoctorCheck> check)
     {

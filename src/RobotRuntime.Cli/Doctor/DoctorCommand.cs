@@ -13,10 +13,12 @@ public static class DoctorCommand
     public static Command Create()
     {
         var json = new Option<bool>("--json") { Description = "Print the report as JSON instead of a table." };
-        var command = new Command("doctor", "Check native libraries, shims, cameras and GPU support, and say what to fix.") { json };
+        var arm = new Option<string?>("--arm") { Description = "Also check that an arm (or rr sim-server) answers at this control endpoint, e.g. tcp://10.0.0.2:5603." };
+        var armState = new Option<string?>("--arm-state") { Description = "The arm's state endpoint for --arm (default tcp://127.0.0.1:5601)." };
+        var command = new Command("doctor", "Check native libraries, shims, cameras, GPU support, real-time permissions and (with --arm) the arm, and say what to fix.") { json, arm, armState };
         command.SetAction(result =>
         {
-            var checks = DoctorChecks.RunAll();
+            var checks = DoctorChecks.RunAll(result.GetValue(arm), result.GetValue(armState));
             var output = result.InvocationConfiguration.Output;
             if (result.GetValue(json))
                 WriteJson(checks, output);
