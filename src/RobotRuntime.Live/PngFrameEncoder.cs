@@ -13,7 +13,6 @@ namespace RobotRuntime.Live;
 /// (benchmarks/RESULTS.md, "Live page"). Not thread-safe: one encoder per camera. Not for the control loop's thread.</remarks>
 public sealed class PngFrameEncoder : ILiveFrameEncoder
 {
-    private static readonly uint[] CrcTable = BuildCrcTable();
     private readonly MemoryStream _compressed = new();
     private byte[] _filtered = [];
 
@@ -64,29 +63,8 @@ public sealed class PngFrameEncoder : ILiveFrameEncoder
         BinaryPrimitives.WriteInt32BigEndian(png.AsSpan(at), data.Length);
         type.CopyTo(png.AsSpan(at + 4));
         data.CopyTo(png.AsSpan(at + 8));
-        var crc = Crc32(png.AsSpan(at + 4, 4 + data.Length));
+        var crc = Imaging.PngCrc.Compute(png.AsSpan(at + 4, 4 + data.Length));
         BinaryPrimitives.WriteUInt32BigEndian(png.AsSpan(at + 8 + data.Length), crc);
         return at + 12 + data.Length;
-    }
-
-    private static uint Crc32(ReadOnlySpan<byte> bytes)
-    {
-        var crc = 0xFFFFFFFFu;
-        foreach (var b in bytes)
-            crc = CrcTable[(crc ^ b) & 0xFF] ^ (crc >> 8);
-        return crc ^ 0xFFFFFFFFu;
-    }
-
-    private static uint[] BuildCrcTable()
-    {
-        var table = new uint[256];
-        for (uint n = 0; n < 256; n++)
-        {
-            var c = n;
-            for (var k = 0; k < 8; k++)
-                c = (c & 1) != 0 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-            table[n] = c;
-        }
-        return table;
     }
 }

@@ -6,7 +6,6 @@ namespace RobotRuntime.Sim.Preview;
 /// <summary>Writes 8-bit RGB images as PNG (truecolour, no interlace), choosing a filter per row.</summary>
 public static class PngEncoder
 {
-    private static readonly uint[] CrcTable = BuildCrcTable();
 
     /// <summary>Encodes width × height × 3 bytes of RGB (top row first) as a PNG file.</summary>
     /// <exception cref="ArgumentException">The pixel buffer does not hold width × height × 3 bytes.</exception>
@@ -104,23 +103,5 @@ public static class PngEncoder
     }
 
     /// <summary>Continues a CRC-32 (ISO-HDLC, as PNG uses) over <paramref name="data"/>.</summary>
-    internal static uint Crc(uint crc, ReadOnlySpan<byte> data)
-    {
-        foreach (var b in data)
-            crc = CrcTable[(crc ^ b) & 0xFF] ^ (crc >> 8);
-        return crc;
-    }
-
-    private static uint[] BuildCrcTable()
-    {
-        var table = new uint[256];
-        for (uint n = 0; n < 256; n++)
-        {
-            var c = n;
-            for (var k = 0; k < 8; k++)
-                c = (c & 1) != 0 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-            table[n] = c;
-        }
-        return table;
-    }
+    internal static uint Crc(uint crc, ReadOnlySpan<byte> data) => Imaging.PngCrc.Update(crc, data);
 }
