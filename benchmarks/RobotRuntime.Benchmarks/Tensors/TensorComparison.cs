@@ -51,17 +51,20 @@ public static class TensorComparison
         double stepTime = Median(30, () => step.Step());
         Console.WriteLine(string.Create(inv, $"training_step {stepTime * 1e3:F4} bytes_per_step={bytesPerStep} parameters={step.ParameterCount}"));
 
-        var (engineForward, ortForward) = MlpForwardAgainstOnnxRuntime(threads);
+        var (engineForward, ortForward, intoForward, intoBytes) = MlpForwardAgainstOnnxRuntime(threads);
         Console.WriteLine(string.Create(inv, $"mlp_forward_engine {engineForward * 1e3:F4} ort_ms={ortForward * 1e3:F4} ort/engine={ortForward / engineForward:F2}"));
+        Console.WriteLine(string.Create(inv, $"mlp_forward_into {intoForward * 1e3:F4} bytes_per_call={intoBytes} ort/into={ortForward / intoForward:F2}"));
         return 0;
     }
 
     /// <summary>
     /// MLP forward, batch 512, three 512-wide Linear → LayerNorm → Mish layers: the engine (under
     /// NoGrad on a warm tape) against ONNX Runtime running the engine's exported model with
-    /// <paramref name="threads"/> intra-op threads, spinning off, in this process.
+    /// <paramref name="threads"/> intra-op threads, spinning off, in this process; and the same
+    /// layers through the preallocated inference ops (LinearInto, LayerNormInto, MishInto) with
+    /// the bytes one such forward allocates.
     /// </summary>
-    private static (double Engine, double OnnxRuntime) MlpForwardAgainstOnnxRuntime(int threads)
+    private static (double Engine, double OnnxRuntime, double Into, long IntoBytes) MlpForwardAgainstOnnxRuntime(int threads)
     {
         var random = new Random(3);
         var layers = new List<Module>();
@@ -87,6 +90,28 @@ public static class TensorComparison
                 }
                 tape.Reset();
             });
+            var buffers = new[] { Tensor.Zeros(512, 512), Tensor.Zeros(512, 512), Tensor.Zeros(512, 512) };
+            void ForwardInto()
+            {
+                var h = x;
+                for (int i = 0; i < 3; i++)
+                {
+                    var linear = (RobotRuntime.Tensors.Modules.Linear)layers[3 * i];
+                    var norm = (RobotRuntime.Tensors.Modules.LayerNorm)layers[3 * i + 1];
+                    Ops.LinearInto(h, linear.Weight.Value, linear.Bias?.Value, buffers[i]);
+                    Ops.LayerNormInto(buffers[i], norm.Weight.Value, norm.Bias.Value, buffers[i], norm.Eps);
+                    Ops.MishInto(buffers[i], buffers[i]);
+                    h = buffers[i];
+                }
+            }
+            for (int i = 0; i < 5; i++)
+            {
+                ForwardInto();
+            }
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            ForwardInto();
+            long intoBytes = GC.GetAllocatedBytesForCurrentThread() - before;
+            double into = Median(60, ForwardInto);
             using var options = new SessionOptions { IntraOpNumThreads = threads, AllowSpinning = false };
             using var session = new InferenceSession(path, options);
             var outputBuffer = new float[512 * 512];
@@ -99,7 +124,7 @@ public static class TensorComparison
                 session.Run(null, inputNames, inputs, outputNames, outputs);
             }
             double ort = Median(60, () => session.Run(null, inputNames, inputs, outputNames, outputs));
-            return (engine, ort);
+            return (engine, ort, into, intoBytes);
         }
         finally
         {

@@ -1,0 +1,153 @@
+namespace RobotRuntime.Tensors.Tests;
+
+/// <summary>
+/// The preallocated inference ops (<see cref="Ops.LinearInto"/>, <see cref="Ops.LayerNormInto"/>,
+/// <see cref="Ops.MishInto"/>): same numbers as the allocating ops (exact equality — they run the
+/// same kernels in the same order; the allocating ops are themselves checked against PyTorch in
+/// <see cref="PyTorchReferenceTests"/>), and no allocation per forward.
+/// </summary>
+public class InferenceIntoTests
+{
+    private const int Batch = 37;
+    private const int Width = 70;
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void MlpForwardIntoPreallocatedTensorsEqualsTheAllocatingOpsExactly(int threads)
+    {
+        var mlp = new PreallocatedMlp(new Random(11), inFeatures: 45, Width, layers: 3, Batch);
+        var x = Tensor.RandomNormal(new Random(12), 1f, Batch, 45);
+        int saved = TensorEngine.ThreadCount;
+        try
+        {
+            TensorEngine.ThreadCount = threads;
+            var expected = mlp.ForwardAllocating(x);
+            var actual = mlp.ForwardInto(x);
+            Assert.Equal(expected.Span.ToArray(), actual.Span.ToArray());
+        }
+        finally
+        {
+            TensorEngine.ThreadCount = saved;
+        }
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void MlpForwardIntoPreallocatedTensorsAllocatesNothing(int threads)
+    {
+        // Large enough (512 rows × 512 × 512) that the GEMM splits over the worker threads at 2.
+        var mlp = new PreallocatedMlp(new Random(21), inFeatures: 512, inner: 512, layers: 3, batch: 512);
+        var x = Tensor.RandomNormal(new Random(22), 1f, 512, 512);
+        int saved = TensorEngine.ThreadCount;
+        try
+        {
+            TensorEngine.ThreadCount = threads;
+            mlp.ForwardInto(x);
+            mlp.ForwardInto(x);
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 3; i++)
+            {
+                mlp.ForwardInto(x);
+            }
+            Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+        finally
+        {
+            TensorEngine.ThreadCount = saved;
+        }
+    }
+
+    [Fact]
+    public void LayerNormAndMishIntoWorkInPlace()
+    {
+        var x = Tensor.RandomNormal(new Random(31), 2f, 5, 19);
+        var weight = Tensor.RandomNormal(new Random(32), 1f, 19);
+        var bias = Tensor.RandomNormal(new Random(33), 1f, 19);
+        var expected = Ops.Mish(Ops.LayerNorm(x, weight, bias));
+        var inPlace = x.Clone();
+        Ops.LayerNormInto(inPlace, weight, bias, inPlace);
+        Ops.MishInto(inPlace, inPlace);
+        Assert.Equal(expected.Span.ToArray(), inPlace.Span.ToArray());
+    }
+
+    [Fact]
+    public void LinearIntoRejectsAWrongOutputShapeNamingIt()
+    {
+        var x = Tensor.Zeros(4, 3);
+        var weight = Tensor.Zeros(5, 3);
+        var e = Assert.Throws<ArgumentException>(() => Ops.LinearInto(x, weight, null, Tensor.Zeros(4, 6)));
+        Assert.Equal("output", e.ParamName);
+        Assert.Contains("[4, 6]", e.Message);
+    }
+
+    [Fact]
+    public void LinearIntoRejectsAnOutputSharingStorageWithTheInput()
+    {
+        var x = Tensor.Zeros(4, 3);
+        var weight = Tensor.Zeros(3, 3);
+        var e = Assert.Throws<ArgumentException>(() => Ops.LinearInto(x, weight, null, x));
+        Assert.Equal("output", e.ParamName);
+    }
+
+    [Fact]
+    public void LinearIntoRecordsNothingWhileATapeRecords()
+    {
+        using var tape = new Tape();
+        var weight = Tensor.RandomNormal(new Random(41), 1f, 5, 3);
+        weight.RequiresGrad = true;
+        var output = Tensor.Zeros(4, 5);
+        using (tape.Record())
+        {
+            Ops.LinearInto(Tensor.RandomNormal(new Random(42), 1f, 4, 3), weight, null, output);
+        }
+        Assert.Equal(0, tape.NodeCount);
+        Assert.False(output.RequiresGrad);
+    }
+
+    /// <summary>Linear → LayerNorm → Mish, repeated, with every intermediate tensor made once.</summary>
+    private sealed class PreallocatedMlp
+    {
+        private readonly (Tensor Weight, Tensor Bias, Tensor NormWeight, Tensor NormBias, Tensor Output)[] _layers;
+
+        public PreallocatedMlp(Random random, int inFeatures, int inner, int layers, int batch)
+        {
+            _layers = new (Tensor, Tensor, Tensor, Tensor, Tensor)[layers];
+            int previous = inFeatures;
+            for (int i = 0; i < layers; i++)
+            {
+                _layers[i] = (
+                    Tensor.RandomNormal(random, 1f / MathF.Sqrt(previous), inner, previous),
+                    Tensor.RandomNormal(random, 0.1f, inner),
+                    Tensor.RandomUniform(random, 0.5f, 1.5f, inner),
+                    Tensor.RandomNormal(random, 0.1f, inner),
+                    Tensor.Zeros(batch, inner));
+                previous = inner;
+            }
+        }
+
+        public Tensor ForwardInto(Tensor x)
+        {
+            var h = x;
+            foreach (var (weight, bias, normWeight, normBias, output) in _layers)
+            {
+                Ops.LinearInto(h, weight, bias, output);
+                Ops.LayerNormInto(output, normWeight, normBias, output);
+                Ops.MishInto(output, output);
+                h = output;
+            }
+            return h;
+        }
+
+        public Tensor ForwardAllocating(Tensor x)
+        {
+            var h = x;
+            foreach (var (weight, bias, normWeight, normBias, _) in _layers)
+            {
+                h = Ops.Mish(Ops.LayerNorm(Ops.Linear(h, weight, bias), normWeight, normBias));
+            }
+            return h;
+        }
+    }
+}
