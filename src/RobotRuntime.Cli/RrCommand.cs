@@ -14,6 +14,7 @@ public static class RrCommand
         root.Subcommands.Add(DoctorCommand.Create());
         root.Subcommands.Add(SimCommand.Create());
         root.Subcommands.Add(SimServerCommand.Create());
+        root.Subcommands.Add(Agents.TrainCommand.Create());
         return root;
     }
 }
