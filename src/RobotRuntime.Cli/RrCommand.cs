@@ -15,6 +15,7 @@ public static class RrCommand
         root.Subcommands.Add(SimCommand.Create());
         root.Subcommands.Add(SimServerCommand.Create());
         root.Subcommands.Add(Agents.TrainCommand.Create());
+        root.Subcommands.Add(Agents.EvalCommand.Create());
         return root;
     }
 }

@@ -75,8 +75,7 @@ public sealed class Trainer : IDisposable
         _features = features;
         _options = options;
         var spec = environment.Spec;
-        Layout = new ObservationLayout(features.Kind, features.FeatureLength, features.Cameras.Count, features.ImageSize,
-            config.FrameStack, config.UseProprioception ? spec.ProprioceptionNames.Count : 0, spec.Action.Dimension);
+        Layout = LayoutFor(features, config, spec);
         Config = config.Validate();
         string runRecord = Path.Combine(_run, "run.json");
         string configJson = config.ToJson();
@@ -250,6 +249,46 @@ public sealed class Trainer : IDisposable
         if (_step >= _options.Steps)
         {
             SaveCheckpoint();
+        }
+    }
+
+    /// <summary>The observation layout of an encoder front, config and environment.</summary>
+    public static ObservationLayout LayoutFor(IFeatureExtractor features, AgentConfig config, EnvironmentSpec spec) =>
+        new(features.Kind, features.FeatureLength, features.Cameras.Count, features.ImageSize,
+            config.FrameStack, config.UseProprioception ? spec.ProprioceptionNames.Count : 0, spec.Action.Dimension);
+
+    /// <summary>Reads a run folder's record: task, encoder identity and agent config.</summary>
+    /// <exception cref="InvalidDataException">Not a run folder, or no checkpoint yet.</exception>
+    public static (string Task, string EncoderIdentity, AgentConfig Config) ReadRun(string runFolder)
+    {
+        string record = Path.Combine(runFolder, "run.json");
+        if (!File.Exists(record))
+        {
+            throw new InvalidDataException($"'{runFolder}' is not a run folder: {record} is missing");
+        }
+        if (!File.Exists(Path.Combine(runFolder, CheckpointFile)))
+        {
+            throw new InvalidDataException($"run '{runFolder}' has no {CheckpointFile} yet; train it longer");
+        }
+        using var document = JsonDocument.Parse(File.ReadAllText(record));
+        var root = document.RootElement;
+        return (root.GetProperty("task").GetString()!, root.GetProperty("encoder").GetString()!,
+            AgentConfig.FromJson(root.GetProperty("agent").GetRawText(), record));
+    }
+
+    /// <summary>Copies a run's last checkpoint weights into <paramref name="model"/>.</summary>
+    /// <exception cref="InvalidDataException">A tensor is missing or has another size.</exception>
+    public static void LoadWeights(string runFolder, WorldModel model)
+    {
+        string path = Path.Combine(runFolder, CheckpointFile);
+        var tensors = SafeTensors.Load(path);
+        foreach (var p in model.AllParameters())
+        {
+            if (!tensors.TryGetValue(p.Name, out var t) || t.Length != p.Value.Length)
+            {
+                throw new InvalidDataException($"checkpoint '{path}' has no tensor '{p.Name}' of {p.Value.Length} floats");
+            }
+            t.Span.CopyTo(p.Value.Span);
         }
     }
 
