@@ -129,6 +129,12 @@ public sealed record AgentConfig
     /// <summary>PVR zoo id in frozen/partial/full modes, "scratch" otherwise.</summary>
     public string Encoder { get; init; } = "scratch";
 
+    /// <summary>Partial mode: zoo id of the frozen trunk run on ONNX Runtime (its output is what replay stores).</summary>
+    public string Trunk { get; init; } = "";
+
+    /// <summary>Partial and full modes: the PVR's own learning rate as a multiple of <see cref="LearningRate"/>.</summary>
+    public float PvrLearningRateScale { get; init; } = 0.1f;
+
     /// <summary>Cameras the agent sees, in order.</summary>
     public string[] Cameras { get; init; } = ["front"];
 
@@ -204,6 +210,7 @@ public sealed record AgentConfig
         Require(ImageSize >= 32, "imageSize", ">= 32 pixels");
         Require(ShiftPad >= 0, "shiftPad", ">= 0");
         Require(Mode == EncoderMode.Scratch || Encoder != "scratch", "encoder", "a PVR zoo id for frozen, partial and full modes");
+        Require(Mode != EncoderMode.Partial || Trunk.Length > 0, "trunk", "the zoo id of the PVR's frozen trunk in partial mode");
         return this;
     }
 

@@ -31,7 +31,7 @@ public sealed class AgentEncoder
         }
         int inputWidth = _layout.Kind == FeatureKind.Images
             ? _layout.FrameStack * _layout.Cameras * 3 * _layout.ImageSize * _layout.ImageSize
-            : model.EncoderHead.InputWidth;
+            : Math.Max(model.EncoderHead.InputWidth, _layout.FrameStack * _layout.FeatureLength);
         _input = new float[inputWidth];
         _scratchA = new float[Math.Max(model.EncoderHead.MaxWidth, 1024)];
         _scratchB = new float[Math.Max(model.EncoderHead.MaxWidth, 1024)];
@@ -67,6 +67,20 @@ public sealed class AgentEncoder
     public void Encode(ReadOnlySpan<float> proprioception, Span<float> latent)
     {
         int stack = _layout.FrameStack;
+        if (_layout.Kind == FeatureKind.Floats && _model.PvrTail is not null)
+        {
+            for (int k = 0; k < stack; k++)
+            {
+                MemoryMarshal.Cast<byte, float>(_history[k]).CopyTo(_input.AsSpan(k * _layout.FeatureLength, _layout.FeatureLength));
+            }
+            using (Tape.NoGrad())
+            {
+                var x = Tensor.FromArray(_input.AsSpan(0, stack * _layout.FeatureLength), 1, stack * _layout.FeatureLength);
+                var p = _layout.ProprioceptionLength > 0 ? Tensor.FromArray(proprioception, 1, _layout.ProprioceptionLength) : null;
+                _model.Encode(x, p).Span.CopyTo(latent);
+            }
+            return;
+        }
         if (_layout.Kind == FeatureKind.Floats)
         {
             for (int k = 0; k < stack; k++)

@@ -16,14 +16,23 @@ public sealed class WorldModel
     private readonly Tensor _binCentres;
 
     /// <summary>Builds a model with weights drawn from <paramref name="seed"/>.</summary>
-    public WorldModel(AgentConfig config, ObservationLayout layout, int seed)
+    /// <param name="config">Sizes and constants.</param>
+    /// <param name="layout">What one step's observation is.</param>
+    /// <param name="seed">Initialisation seed.</param>
+    /// <param name="pvrTail">The PVR's trainable part in partial/full modes (applied per camera frame), or null.</param>
+    public WorldModel(AgentConfig config, ObservationLayout layout, int seed, Encoders.PvrTail? pvrTail = null)
     {
         Config = config.Validate();
         Layout = layout;
         var random = new Random(seed);
         int a = layout.ActionDim;
         int headInput;
-        if (layout.Kind == FeatureKind.Images)
+        PvrTail = pvrTail;
+        if (PvrTail is not null)
+        {
+            headInput = layout.FrameStack * layout.Cameras * PvrTail.OutputWidth + layout.ProprioceptionLength;
+        }
+        else if (layout.Kind == FeatureKind.Images)
         {
             int channels = layout.FrameStack * layout.Cameras * 3;
             int c = config.CnnChannels;
@@ -81,6 +90,9 @@ public sealed class WorldModel
     /// <summary>The observation layout the encoder takes.</summary>
     public ObservationLayout Layout { get; }
 
+    /// <summary>The PVR's trainable part (partial and full modes), applied to every camera frame.</summary>
+    public Encoders.PvrTail? PvrTail { get; }
+
     /// <summary>The scratch CNN (image input only).</summary>
     public Sequential? Cnn { get; }
 
@@ -118,12 +130,12 @@ public sealed class WorldModel
 
     /// <summary>Every parameter, online and target, in a fixed order (checkpoints).</summary>
     public IEnumerable<Parameter> AllParameters() =>
-        EncoderParameters().Concat(DynamicsRewardValueParameters()).Concat(Policy.Parameters())
+        (PvrTail?.Parameters() ?? []).Concat(EncoderParameters()).Concat(DynamicsRewardValueParameters()).Concat(Policy.Parameters())
             .Concat(TargetQs.SelectMany(q => q.Parameters()));
 
     /// <summary>Number of trainable floats (target copies excluded).</summary>
     public long TrainableParameterCount() =>
-        EncoderParameters().Concat(DynamicsRewardValueParameters()).Concat(Policy.Parameters()).Sum(p => (long)p.Value.Length);
+        (PvrTail?.Parameters() ?? []).Concat(EncoderParameters()).Concat(DynamicsRewardValueParameters()).Concat(Policy.Parameters()).Sum(p => (long)p.Value.Length);
 
     /// <summary>
     /// Encodes observations: <paramref name="input"/> is [N, stack·features] floats, or for images
@@ -131,7 +143,18 @@ public sealed class WorldModel
     /// </summary>
     public Tensor Encode(Tensor input, Tensor? proprioception)
     {
-        var x = Cnn is null ? input : Cnn.Forward(input);
+        Tensor x;
+        if (PvrTail is not null)
+        {
+            int rows = input.Size(0), frames = Layout.FrameStack * Layout.Cameras;
+            var shape = PvrTail.InputShape;
+            var perFrame = PvrTail.Forward(input.Reshape(rows * frames, shape[0], shape[1], shape[2]));
+            x = perFrame.Reshape(rows, frames * PvrTail.OutputWidth);
+        }
+        else
+        {
+            x = Cnn is null ? input : Cnn.Forward(input);
+        }
         if (proprioception is not null)
         {
             x = Ops.Concat(x, proprioception);

@@ -50,6 +50,10 @@ public sealed class TdMpc2Learner : IDisposable
             new(model.EncoderParameters(), _config.LearningRate * _config.EncoderLearningRateScale),
             new(model.DynamicsRewardValueParameters(), _config.LearningRate),
         };
+        if (model.PvrTail is not null)
+        {
+            groups.Add(new ParameterGroup(model.PvrTail.Parameters(), _config.LearningRate * _config.PvrLearningRateScale));
+        }
         if (extraEncoderGroups is not null)
         {
             groups.AddRange(extraEncoderGroups);

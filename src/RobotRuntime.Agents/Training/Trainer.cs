@@ -67,7 +67,8 @@ public sealed class Trainer : IDisposable
     /// <param name="features">The encoder mode's frozen front (owned by the caller).</param>
     /// <param name="encoderIdentity">Identity of the frozen encoder (zoo id and file hash) for the run record.</param>
     /// <exception cref="InvalidDataException">The folder holds a run with a different config.</exception>
-    public Trainer(string runFolder, AgentConfig config, TrainerOptions options, IEnvironment environment, IFeatureExtractor features, string encoderIdentity = "scratch")
+    /// <param name="pvrTail">The PVR's trainable part in partial and full modes.</param>
+    public Trainer(string runFolder, AgentConfig config, TrainerOptions options, IEnvironment environment, IFeatureExtractor features, string encoderIdentity = "scratch", PvrTail? pvrTail = null)
     {
         _run = Path.GetFullPath(runFolder);
         Directory.CreateDirectory(_run);
@@ -92,7 +93,7 @@ public sealed class Trainer : IDisposable
         {
             WriteAtomically(runRecord, $"{{\n\"task\": {JsonSerializer.Serialize(options.Task)},\n\"encoder\": {JsonSerializer.Serialize(encoderIdentity)},\n\"layout\": {JsonSerializer.Serialize(Layout.ToString())},\n\"trainer\": {JsonSerializer.Serialize(options)},\n\"agent\": {configJson}\n}}\n");
         }
-        Model = new WorldModel(config, Layout, options.Seed);
+        Model = new WorldModel(config, Layout, options.Seed, pvrTail);
         _actRandom = new AgentRandom((ulong)options.Seed * 7919 + 1);
         _learnRandom = new AgentRandom((ulong)options.Seed * 7919 + 2);
         _seedSteps = options.SeedSteps > 0 ? options.SeedSteps : Math.Max(1000, 5 * spec.MaxEpisodeSteps);

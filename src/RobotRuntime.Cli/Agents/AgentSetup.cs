@@ -18,25 +18,39 @@ internal static class AgentSetup
     /// The frozen front of the encoder mode and its identity ("scratch", or "zoo-id sha256:…").
     /// </summary>
     /// <exception cref="ArgumentException">An unknown zoo id or a mode without its implementation; the message says which.</exception>
-    public static (IFeatureExtractor Features, string Identity) CreateFeatures(AgentConfig config, string? zooManifest)
+    public static (IFeatureExtractor Features, string Identity, PvrTail? Tail) CreateFeatures(AgentConfig config, string? zooManifest)
     {
+        if (config.Mode == EncoderMode.Scratch)
+        {
+            return (new ImageFeatureExtractor(config.Cameras, config.ImageSize), "scratch", null);
+        }
+        var zoo = PvrZoo.Load(zooManifest ?? PvrZoo.DefaultManifestPath());
+        var (model, file) = Resolve(zoo, config.Encoder);
+        string identity = $"{model.Id} sha256:{Sha256(file)}";
+        float[] mean = model.Preprocess.Mean.ToArray(), std = model.Preprocess.Std.ToArray();
         switch (config.Mode)
         {
-            case EncoderMode.Scratch:
-                return (new ImageFeatureExtractor(config.Cameras, config.ImageSize), "scratch");
             case EncoderMode.Frozen:
-                var zoo = PvrZoo.Load(zooManifest ?? PvrZoo.DefaultManifestPath());
-                var model = zoo.Get(config.Encoder);
-                string file = zoo.ResolveFile(model);
-                if (!File.Exists(file))
-                {
-                    throw new ArgumentException($"PVR '{config.Encoder}' is listed in {zoo.ManifestPath} but its file {file} is absent; export it with: {model.Export}");
-                }
                 var encoder = new OnnxPvrEncoder(model, file, config.Cameras.Length, config.ImageSize, config.ImageSize);
-                return (new EncoderFeatureExtractor(encoder, config.Cameras), $"{model.Id} sha256:{Sha256(file)}");
+                return (new EncoderFeatureExtractor(encoder, config.Cameras), identity, null);
+            case EncoderMode.Partial:
+                var (trunkModel, trunkFile) = Resolve(zoo, config.Trunk);
+                var trunk = new OnnxPvrEncoder(trunkModel, trunkFile, config.Cameras.Length, config.ImageSize, config.ImageSize);
+                return (new EncoderFeatureExtractor(trunk, config.Cameras), $"{identity} trunk {trunkModel.Id}", PvrTail.Create(model.Id, EncoderMode.Partial, file, mean, std));
             default:
-                throw new ArgumentException($"--mode {config.Mode.ToString().ToLowerInvariant()} is not available from rr train yet; use scratch or frozen");
+                return (new ImageFeatureExtractor(config.Cameras, config.ImageSize), identity, PvrTail.Create(model.Id, EncoderMode.Full, file, mean, std));
         }
+    }
+
+    private static (PvrModel Model, string File) Resolve(PvrZoo zoo, string id)
+    {
+        var model = zoo.Get(id);
+        string file = zoo.ResolveFile(model);
+        if (!File.Exists(file))
+        {
+            throw new ArgumentException($"PVR '{id}' is listed in {zoo.ManifestPath} but its file {file} is absent; export it with: {model.Export}");
+        }
+        return (model, file);
     }
 
     /// <summary>Hex SHA-256 of a file.</summary>

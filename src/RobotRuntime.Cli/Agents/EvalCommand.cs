@@ -40,7 +40,7 @@ public static class EvalCommand
             {
                 string folder = result.GetValue(run)!;
                 var (task, identity, config) = Trainer.ReadRun(folder);
-                var (features, actualIdentity) = AgentSetup.CreateFeatures(config, result.GetValue(zoo));
+                var (features, actualIdentity, tail) = AgentSetup.CreateFeatures(config, result.GetValue(zoo));
                 using var ownedFeatures = features;
                 if (actualIdentity != identity)
                 {
@@ -72,7 +72,7 @@ public static class EvalCommand
                     maxStep = environment.Spec.Action.MaxEndEffectorStepMetres;
                     if (model is null)
                     {
-                        model = new WorldModel(config, Trainer.LayoutFor(features, config, environment.Spec), seed: 0);
+                        model = new WorldModel(config, Trainer.LayoutFor(features, config, environment.Spec), seed: 0, tail);
                         Trainer.LoadWeights(folder, model);
                     }
                     var options = PlannerOptions.FromConfig(config, config.DiscountFor(environment.Spec.MaxEpisodeSteps)) with

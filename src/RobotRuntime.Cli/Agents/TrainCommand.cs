@@ -36,12 +36,13 @@ public static class TrainCommand
         var planSamples = new Option<int>("--plan-samples") { Description = "MPPI samples while training (0: the config's).", DefaultValueFactory = _ => 0 };
         var planIterations = new Option<int>("--plan-iterations") { Description = "MPPI iterations while training (0: the config's).", DefaultValueFactory = _ => 0 };
         var threads = new Option<int>("--threads") { Description = "Engine threads (1 is bit-reproducible).", DefaultValueFactory = _ => 1 };
+        var trunk = new Option<string?>("--trunk") { Description = "Partial mode: zoo id of the PVR's frozen trunk (e.g. pool-trunk for pool-conv)." };
         var noProgress = new Option<bool>("--no-progress") { Description = "Print a line per evaluation instead of a progress bar." };
 
         var verb = new Command("train", "Train a TD-MPC2-style world-model agent in the simulator.")
         {
             task, encoder, mode, seed, steps, run, size, config, zoo, seedSteps, pretrain, updates, batch, evalEvery, evalEpisodes,
-            checkpointEvery, act, planSamples, planIterations, threads, noProgress,
+            checkpointEvery, act, planSamples, planIterations, threads, trunk, noProgress,
         };
         verb.SetAction(result =>
         {
@@ -57,6 +58,10 @@ public static class TrainCommand
                     throw new ArgumentException($"--mode '{result.GetValue(mode)}' is not one of scratch, frozen, partial, full");
                 }
                 agent = agent with { Mode = encoderMode, Encoder = result.GetValue(encoder)! };
+                if (result.GetValue(trunk) is { } trunkId)
+                {
+                    agent = agent with { Trunk = trunkId };
+                }
                 if (result.GetValue(batch) > 0)
                 {
                     agent = agent with { BatchSize = result.GetValue(batch) };
@@ -85,10 +90,10 @@ public static class TrainCommand
                     PlanIterations = result.GetValue(planIterations),
                 };
                 TensorEngine.ThreadCount = result.GetValue(threads);
-                var (features, identity) = AgentSetup.CreateFeatures(agent, result.GetValue(zoo));
+                var (features, identity, tail) = AgentSetup.CreateFeatures(agent, result.GetValue(zoo));
                 using var _ = features;
                 using var environment = AgentSetup.CreateEnvironment(options.Task, agent);
-                using var trainer = new Trainer(result.GetValue(run)!, agent, options, environment, features, identity);
+                using var trainer = new Trainer(result.GetValue(run)!, agent, options, environment, features, identity, tail);
                 output.WriteLine($"rr train: {(trainer.Resumed ? $"resuming at step {trainer.Step}" : "new run")} · {options.Task} · {agent.Mode.ToString().ToLowerInvariant()} {agent.Encoder} · {agent.Size} ({trainer.Model.TrainableParameterCount():N0} parameters) · replay {trainer.Replay.RecordBytes:N0} B/transition · seed steps {trainer.SeedSteps} · γ {trainer.Learner.Discount:F3}");
                 using var stop = new CancellationTokenSource();
                 Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
