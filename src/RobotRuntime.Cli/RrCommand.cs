@@ -21,6 +21,8 @@ public static class RrCommand
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(RecordCommand.Create());
         root.Subcommands.Add(ReplayCommand.Create());
+        root.Subcommands.Add(Agents.TrainCommand.Create());
+        root.Subcommands.Add(Agents.EvalCommand.Create());
         return root;
     }
 }

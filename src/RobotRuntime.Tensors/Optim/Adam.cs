@@ -11,7 +11,7 @@ namespace RobotRuntime.Tensors.Optim;
 /// Moment buffers are allocated in the constructor for every parameter; <see cref="Step"/>
 /// allocates nothing. Frozen parameters and parameters without a gradient are skipped.
 /// </remarks>
-public sealed class Adam
+public sealed partial class Adam
 {
     private readonly ParameterGroup[] _groups;
     private readonly float[][][] _firstMoment;

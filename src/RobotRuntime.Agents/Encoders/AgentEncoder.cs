@@ -1,0 +1,110 @@
+using System.Runtime.InteropServices;
+using RobotRuntime.Agents.Model;
+using RobotRuntime.Agents.Replay;
+using RobotRuntime.Tensors;
+
+namespace RobotRuntime.Agents.Encoders;
+
+/// <summary>
+/// Acting-time encoder: keeps the last <see cref="ObservationLayout.FrameStack"/> steps' features and
+/// turns them (plus proprioception) into the world model's latent.
+/// </summary>
+/// <remarks>Float features (frozen mode) go through <see cref="Mlp.Infer"/> and allocate nothing;
+/// image features run the scratch CNN through the engine's ops, which allocate per call.</remarks>
+public sealed class AgentEncoder
+{
+    private readonly WorldModel _model;
+    private readonly ObservationLayout _layout;
+    private readonly byte[][] _history;
+    private readonly float[] _input, _scratchA, _scratchB;
+    private int _count;
+
+    /// <summary>Creates the encoder for <paramref name="model"/>.</summary>
+    public AgentEncoder(WorldModel model)
+    {
+        _model = model;
+        _layout = model.Layout;
+        _history = new byte[_layout.FrameStack][];
+        for (int i = 0; i < _history.Length; i++)
+        {
+            _history[i] = new byte[_layout.FeatureBytes];
+        }
+        int inputWidth = _layout.Kind == FeatureKind.Images
+            ? _layout.FrameStack * _layout.Cameras * 3 * _layout.ImageSize * _layout.ImageSize
+            : Math.Max(model.EncoderHead.InputWidth, _layout.FrameStack * _layout.FeatureLength);
+        _input = new float[inputWidth];
+        _scratchA = new float[Math.Max(model.EncoderHead.MaxWidth, 1024)];
+        _scratchB = new float[Math.Max(model.EncoderHead.MaxWidth, 1024)];
+    }
+
+    /// <summary>Forgets the frame history (a new episode).</summary>
+    public void Reset() => _count = 0;
+
+    /// <summary>Adds a step's features; the first step after <see cref="Reset"/> fills the whole stack.</summary>
+    public void Push(ReadOnlySpan<byte> features)
+    {
+        if (_count == 0)
+        {
+            foreach (var slot in _history)
+            {
+                features.CopyTo(slot);
+            }
+        }
+        else
+        {
+            var oldest = _history[0];
+            for (int i = 0; i < _history.Length - 1; i++)
+            {
+                _history[i] = _history[i + 1];
+            }
+            _history[^1] = oldest;
+            features.CopyTo(oldest);
+        }
+        _count++;
+    }
+
+    /// <summary>Encodes the stacked history and <paramref name="proprioception"/> into <paramref name="latent"/>.</summary>
+    public void Encode(ReadOnlySpan<float> proprioception, Span<float> latent)
+    {
+        int stack = _layout.FrameStack;
+        if (_layout.Kind == FeatureKind.Floats && _model.PvrTail is not null)
+        {
+            for (int k = 0; k < stack; k++)
+            {
+                MemoryMarshal.Cast<byte, float>(_history[k]).CopyTo(_input.AsSpan(k * _layout.FeatureLength, _layout.FeatureLength));
+            }
+            using (Tape.NoGrad())
+            {
+                var x = Tensor.FromArray(_input.AsSpan(0, stack * _layout.FeatureLength), 1, stack * _layout.FeatureLength);
+                var p = _layout.ProprioceptionLength > 0 ? Tensor.FromArray(proprioception, 1, _layout.ProprioceptionLength) : null;
+                _model.Encode(x, p).Span.CopyTo(latent);
+            }
+            return;
+        }
+        if (_layout.Kind == FeatureKind.Floats)
+        {
+            for (int k = 0; k < stack; k++)
+            {
+                MemoryMarshal.Cast<byte, float>(_history[k]).CopyTo(_input.AsSpan(k * _layout.FeatureLength, _layout.FeatureLength));
+            }
+            proprioception.CopyTo(_input.AsSpan(stack * _layout.FeatureLength));
+            _model.EncoderHead.Infer(_input, 1, latent, _scratchA, _scratchB);
+            return;
+        }
+        int size = _layout.ImageSize, plane = size * size;
+        for (int k = 0; k < stack; k++)
+        {
+            for (int c = 0; c < _layout.Cameras; c++)
+            {
+                BatchSampler.ImageToPlanes(_history[k].AsSpan(c * plane * 3, plane * 3), size, 0, 0,
+                    _input.AsSpan((k * _layout.Cameras + c) * 3 * plane, 3 * plane));
+            }
+        }
+        using (Tape.NoGrad())
+        {
+            var x = Tensor.FromArray(_input, 1, stack * _layout.Cameras * 3, size, size);
+            var p = _layout.ProprioceptionLength > 0 ? Tensor.FromArray(proprioception, 1, _layout.ProprioceptionLength) : null;
+            _model.Encode(x, p).Span.CopyTo(latent);
+        }
+    }
+}

@@ -1,0 +1,170 @@
+using System.Reflection;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using RobotRuntime.Agents.Model;
+using RobotRuntime.Tensors;
+using RobotRuntime.Tensors.Onnx;
+using RobotRuntime.Tensors.Serialization;
+
+namespace RobotRuntime.Agents.Packaging;
+
+/// <summary>The frozen encoder a package needs: zoo id, file name and SHA-256 of the ONNX file.</summary>
+/// <param name="Id">PVR zoo id, or "scratch".</param>
+/// <param name="Sha256">Lower-case hex SHA-256 of the PVR's ONNX file ("" for scratch).</param>
+public sealed record PvrIdentity(string Id, string Sha256)
+{
+    /// <summary>The identity of a scratch agent (no PVR).</summary>
+    public static PvrIdentity Scratch { get; } = new("scratch", "");
+
+    /// <summary>Parses "id sha256:hex" (the trainer's identity string) or "scratch".</summary>
+    public static PvrIdentity Parse(string text)
+    {
+        var parts = text.Split(' ', 2);
+        return parts.Length == 2 && parts[1].StartsWith("sha256:", StringComparison.Ordinal)
+            ? new PvrIdentity(parts[0], parts[1]["sha256:".Length..])
+            : new PvrIdentity(parts[0], "");
+    }
+}
+
+/// <summary>
+/// An agent package: a folder with <c>manifest.json</c> (format, versions, task, agent config,
+/// observation layout, the PVR's identity and hash, how it was trained), <c>weights.safetensors</c>
+/// (every parameter, target Qs included), <c>encoder_head.onnx</c> and <c>policy_prior.onnx</c>
+/// (ONNX exports of the encoder head MLP and the policy prior, for tools outside the runtime).
+/// </summary>
+public static class AgentPackage
+{
+    /// <summary>The manifest's format name.</summary>
+    public const string Format = "robotruntime-agent";
+
+    /// <summary>Manifest format version.</summary>
+    public const int FormatVersion = 1;
+
+    /// <summary>Writes a package of <paramref name="model"/> into <paramref name="folder"/> (created; files replaced atomically).</summary>
+    /// <param name="folder">Package folder.</param>
+    /// <param name="model">The trained model.</param>
+    /// <param name="task">Task it was trained on.</param>
+    /// <param name="pvr">The frozen encoder it needs.</param>
+    /// <param name="maxEndEffectorStepMetres">Metres per action unit.</param>
+    /// <param name="training">How it was made: command line, seed, steps, results (free-form strings).</param>
+    public static void Save(string folder, WorldModel model, string task, PvrIdentity pvr, double maxEndEffectorStepMetres, IReadOnlyDictionary<string, string>? training = null)
+    {
+        Directory.CreateDirectory(folder);
+        SafeTensors.Save(Path.Combine(folder, "weights.safetensors"), model.AllParameters());
+        var layout = model.Layout;
+        if (layout.Kind == FeatureKind.Floats)
+        {
+            OnnxModelFile.Export(model.EncoderHead.ToSequential(), Tensor.Zeros(1, model.EncoderHead.InputWidth), Path.Combine(folder, "encoder_head.onnx"));
+        }
+        OnnxModelFile.Export(model.Policy.ToSequential(), Tensor.Zeros(1, model.Config.LatentDim), Path.Combine(folder, "policy_prior.onnx"));
+        var manifest = new JsonObject
+        {
+            ["format"] = Format,
+            ["formatVersion"] = FormatVersion,
+            ["robotRuntimeVersion"] = typeof(AgentPackage).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown",
+            ["created"] = DateTime.UtcNow.ToString("O"),
+            ["task"] = task,
+            ["actionMode"] = "EndEffectorDelta",
+            ["maxEndEffectorStepMetres"] = maxEndEffectorStepMetres,
+            ["layout"] = new JsonObject
+            {
+                ["kind"] = layout.Kind.ToString(),
+                ["featureLength"] = layout.FeatureLength,
+                ["cameras"] = layout.Cameras,
+                ["imageSize"] = layout.ImageSize,
+                ["frameStack"] = layout.FrameStack,
+                ["proprioceptionLength"] = layout.ProprioceptionLength,
+                ["actionDim"] = layout.ActionDim,
+            },
+            ["pvr"] = new JsonObject { ["id"] = pvr.Id, ["sha256"] = pvr.Sha256 },
+            ["files"] = new JsonObject
+            {
+                ["weights"] = "weights.safetensors",
+                ["encoderHead"] = layout.Kind == FeatureKind.Floats ? "encoder_head.onnx" : null,
+                ["policyPrior"] = "policy_prior.onnx",
+            },
+            ["agent"] = JsonNode.Parse(model.Config.ToJson()),
+            ["training"] = training is null ? null : new JsonObject(training.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))),
+        };
+        string path = Path.Combine(folder, "manifest.json");
+        File.WriteAllText(path + ".tmp", manifest.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        File.Move(path + ".tmp", path, overwrite: true);
+    }
+
+    /// <summary>A loaded package.</summary>
+    /// <param name="Model">The world model with the package's weights.</param>
+    /// <param name="Task">Task name.</param>
+    /// <param name="Pvr">The PVR it needs.</param>
+    /// <param name="MaxEndEffectorStepMetres">Metres per action unit.</param>
+    /// <param name="Manifest">The manifest as read.</param>
+    public sealed record Loaded(WorldModel Model, string Task, PvrIdentity Pvr, double MaxEndEffectorStepMetres, JsonObject Manifest);
+
+    /// <summary>
+    /// Loads a package. <paramref name="pvrFile"/> is the ONNX file the runtime will encode with (null for
+    /// scratch agents); it must exist and hash to the manifest's SHA-256.
+    /// </summary>
+    /// <exception cref="InvalidDataException">A missing or malformed file, another format, a PVR that is absent or differs; the message names it.</exception>
+    public static Loaded Load(string folder, string? pvrFile)
+    {
+        string manifestPath = Path.Combine(folder, "manifest.json");
+        if (!File.Exists(manifestPath))
+        {
+            throw new InvalidDataException($"'{folder}' is not an agent package: {manifestPath} is missing");
+        }
+        JsonObject manifest;
+        try
+        {
+            manifest = JsonNode.Parse(File.ReadAllText(manifestPath))?.AsObject() ?? throw new InvalidDataException($"{manifestPath} is empty");
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{manifestPath} is not valid JSON: {e.Message}");
+        }
+        string Text(string key) => manifest[key]?.GetValue<string>() ?? throw new InvalidDataException($"{manifestPath} lacks \"{key}\"");
+        if (Text("format") != Format || manifest["formatVersion"]?.GetValue<int>() != FormatVersion)
+        {
+            throw new InvalidDataException($"{manifestPath} is format '{manifest["format"]}' version {manifest["formatVersion"]}; expected '{Format}' version {FormatVersion}");
+        }
+        AgentConfig config;
+        try
+        {
+            config = AgentConfig.FromJson(manifest["agent"]?.ToJsonString() ?? throw new InvalidDataException($"{manifestPath} lacks \"agent\""), manifestPath + " agent");
+        }
+        catch (ArgumentException e)
+        {
+            throw new InvalidDataException(e.Message, e);
+        }
+        var l = manifest["layout"]?.AsObject() ?? throw new InvalidDataException($"{manifestPath} lacks \"layout\"");
+        var layout = new ObservationLayout(Enum.Parse<FeatureKind>(l["kind"]!.GetValue<string>()), l["featureLength"]!.GetValue<int>(), l["cameras"]!.GetValue<int>(),
+            l["imageSize"]!.GetValue<int>(), l["frameStack"]!.GetValue<int>(), l["proprioceptionLength"]!.GetValue<int>(), l["actionDim"]!.GetValue<int>());
+        var pvrNode = manifest["pvr"]?.AsObject() ?? throw new InvalidDataException($"{manifestPath} lacks \"pvr\"");
+        var pvr = new PvrIdentity(pvrNode["id"]!.GetValue<string>(), pvrNode["sha256"]?.GetValue<string>() ?? "");
+        if (pvr.Id != "scratch")
+        {
+            if (pvrFile is null || !File.Exists(pvrFile))
+            {
+                throw new InvalidDataException($"agent package '{folder}' needs PVR '{pvr.Id}' (sha256 {pvr.Sha256}) but {(pvrFile is null ? "no PVR file was given" : $"{pvrFile} is absent")}; export or copy that PVR first");
+            }
+            string actual = Sha256(pvrFile);
+            if (!string.Equals(actual, pvr.Sha256, StringComparison.OrdinalIgnoreCase))
+            {
+                throw new InvalidDataException($"agent package '{folder}' was trained with PVR '{pvr.Id}' sha256 {pvr.Sha256}, but {pvrFile} has sha256 {actual}: a different model; use the PVR file it was trained with");
+            }
+        }
+        var model = new WorldModel(config, layout, seed: 0);
+        string weights = Path.Combine(folder, "weights.safetensors");
+        if (!File.Exists(weights))
+        {
+            throw new InvalidDataException($"agent package '{folder}' lacks weights.safetensors");
+        }
+        SafeTensors.LoadInto(weights, model.AllParameters(), strict: true);
+        return new Loaded(model, Text("task"), pvr, manifest["maxEndEffectorStepMetres"]?.GetValue<double>() ?? 0.03, manifest);
+    }
+
+    /// <summary>Lower-case hex SHA-256 of a file.</summary>
+    public static string Sha256(string path)
+    {
+        using var stream = File.OpenRead(path);
+        return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(stream));
+    }
+}

@@ -1,0 +1,99 @@
+using RobotRuntime.Agents.Encoders;
+using RobotRuntime.Agents.Model;
+using RobotRuntime.Agents.Planning;
+using RobotRuntime.Environments;
+
+namespace RobotRuntime.Agents.Training;
+
+/// <summary>Result of evaluation episodes.</summary>
+/// <param name="Episodes">Episodes run.</param>
+/// <param name="SuccessRate">Fraction that succeeded.</param>
+/// <param name="MeanReturn">Mean undiscounted return.</param>
+/// <param name="MeanLength">Mean episode length in steps.</param>
+public readonly record struct EvaluationResult(int Episodes, double SuccessRate, double MeanReturn, double MeanLength);
+
+/// <summary>
+/// Acts in an <see cref="IEnvironment"/> with a world model: features from the frozen front, frame
+/// stack and latent from <see cref="AgentEncoder"/>, action from <see cref="LatentPlanner"/>.
+/// </summary>
+public sealed class AgentActor
+{
+    private readonly WorldModel _model;
+    private readonly IFeatureExtractor _features;
+    private readonly AgentEncoder _encoder;
+    private readonly byte[] _featureBuffer;
+    private readonly float[] _latent;
+    private readonly float[] _proprio;
+
+    /// <summary>Creates an actor planning with <paramref name="planner"/>.</summary>
+    public AgentActor(WorldModel model, IFeatureExtractor features, LatentPlanner planner)
+    {
+        _model = model;
+        _features = features;
+        Planner = planner;
+        _encoder = new AgentEncoder(model);
+        _featureBuffer = new byte[model.Layout.FeatureBytes];
+        _latent = new float[model.Config.LatentDim];
+        _proprio = new float[model.Layout.ProprioceptionLength];
+    }
+
+    /// <summary>The planner.</summary>
+    public LatentPlanner Planner { get; }
+
+    /// <summary>The last step's extracted features (what replay stores).</summary>
+    public ReadOnlySpan<byte> LastFeatures => _featureBuffer;
+
+    /// <summary>Starts an episode.</summary>
+    public void Reset()
+    {
+        _encoder.Reset();
+        Planner.Reset();
+    }
+
+    /// <summary>Extracts and remembers the observation's features (call once per observation, before <see cref="Act"/>).</summary>
+    public void Observe(Observation observation)
+    {
+        _features.Extract(observation, _featureBuffer);
+        _encoder.Push(_featureBuffer);
+        observation.Proprioception.AsSpan(0, _proprio.Length).CopyTo(_proprio);
+    }
+
+    /// <summary>Plans from the observations so far and writes the action.</summary>
+    public PlanStatus Act(Span<float> action, bool explore)
+    {
+        _encoder.Encode(_proprio, _latent);
+        return Planner.Plan(_latent, action, explore);
+    }
+
+    /// <summary>Runs <paramref name="episodes"/> episodes without exploration on seeds seedBase, seedBase + 1, ….</summary>
+    public EvaluationResult Evaluate(IEnvironment environment, int episodes, int seedBase)
+    {
+        var action = new float[_model.Layout.ActionDim];
+        int successes = 0;
+        double returns = 0, lengths = 0;
+        for (int e = 0; e < episodes; e++)
+        {
+            var observation = environment.Reset(seedBase + e);
+            Reset();
+            bool success = false;
+            int steps = 0;
+            while (true)
+            {
+                Observe(observation);
+                Act(action, explore: false);
+                var result = environment.Step(action);
+                returns += result.Reward;
+                steps++;
+                success |= result.Info.IsSuccess;
+                if (result.Done)
+                {
+                    break;
+                }
+                observation = result.Observation;
+            }
+            successes += success ? 1 : 0;
+            lengths += steps;
+        }
+        return new EvaluationResult(episodes, (double)successes / Math.Max(1, episodes), returns / Math.Max(1, episodes), lengths / Math.Max(1, episodes));
+    }
+}

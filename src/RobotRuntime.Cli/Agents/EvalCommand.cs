@@ -1,0 +1,121 @@
+using System.CommandLine;
+using System.Globalization;
+using RobotRuntime.Agents;
+using RobotRuntime.Agents.Model;
+using RobotRuntime.Agents.Packaging;
+using RobotRuntime.Agents.Planning;
+using RobotRuntime.Agents.Training;
+using RobotRuntime.Native;
+using RobotRuntime.Sim;
+using RobotRuntime.Sim.Shifts;
+using RobotRuntime.Sim.Tabletop;
+using Spectre.Console;
+
+namespace RobotRuntime.Cli.Agents;
+
+/// <summary><c>rr eval</c>: success and return of a trained run in distribution and under visual shifts.</summary>
+public static class EvalCommand
+{
+    /// <summary>Builds the <c>eval</c> verb.</summary>
+    public static Command Create()
+    {
+        var run = new Argument<string>("run") { Description = "Run folder written by rr train." };
+        var shifts = new Option<string>("--shifts") { Description = "all, or a comma-separated list of shift presets (in-distribution is always included).", DefaultValueFactory = _ => "in-distribution" };
+        var episodes = new Option<int>("--episodes") { Description = "Episodes per preset.", DefaultValueFactory = _ => 10 };
+        var zoo = new Option<string?>("--zoo") { Description = "PVR zoo manifest (default models/pvr-zoo.json)." };
+        var planner = new Option<string>("--planner") { Description = "mppi or prior.", DefaultValueFactory = _ => "mppi" };
+        var planSamples = new Option<int>("--plan-samples") { Description = "MPPI samples (0: the config's).", DefaultValueFactory = _ => 0 };
+        var planIterations = new Option<int>("--plan-iterations") { Description = "MPPI iterations (0: the config's).", DefaultValueFactory = _ => 0 };
+        var package = new Option<string?>("--package") { Description = "Also write the run's agent as a package into this folder." };
+        var csv = new Option<string?>("--csv") { Description = "Also write the table as CSV here." };
+        var verb = new Command("eval", "Evaluate a trained agent in distribution and under the simulator's visual shift presets.")
+        {
+            run, shifts, episodes, zoo, planner, planSamples, planIterations, package, csv,
+        };
+        verb.SetAction(result =>
+        {
+            var error = result.InvocationConfiguration.Error;
+            var output = result.InvocationConfiguration.Output;
+            try
+            {
+                string folder = result.GetValue(run)!;
+                var (task, identity, config) = Trainer.ReadRun(folder);
+                var (features, actualIdentity, tail) = AgentSetup.CreateFeatures(config, result.GetValue(zoo));
+                using var ownedFeatures = features;
+                if (actualIdentity != identity)
+                {
+                    throw new InvalidDataException($"run '{folder}' was trained with encoder '{identity}' but this machine's is '{actualIdentity}'");
+                }
+                string shiftList = result.GetValue(shifts)!;
+                var presets = shiftList == "all" ? VisualShifts.Names.ToList() : shiftList.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToList();
+                if (!presets.Contains(VisualShifts.InDistribution))
+                {
+                    presets.Insert(0, VisualShifts.InDistribution);
+                }
+                foreach (var preset in presets)
+                {
+                    _ = VisualShifts.Get(preset);
+                }
+                string mode = result.GetValue(planner)!;
+                if (mode is not ("mppi" or "prior"))
+                {
+                    throw new ArgumentException($"--planner '{mode}' is not one of mppi, prior");
+                }
+                WorldModel? model = null;
+                PvrIdentity pvr = PvrIdentity.Parse(identity);
+                var table = new Table().AddColumns("preset", "success", "return", "length");
+                var rows = new List<string> { "preset,episodes,success_rate,mean_return,mean_length" };
+                double maxStep = 0.03;
+                foreach (var preset in presets)
+                {
+                    using var environment = AgentSetup.CreateEnvironment(task, config, preset);
+                    maxStep = environment.Spec.Action.MaxEndEffectorStepMetres;
+                    if (model is null)
+                    {
+                        model = new WorldModel(config, Trainer.LayoutFor(features, config, environment.Spec), seed: 0, tail);
+                        Trainer.LoadWeights(folder, model);
+                    }
+                    var options = PlannerOptions.FromConfig(config, config.DiscountFor(environment.Spec.MaxEpisodeSteps)) with
+                    {
+                        Mode = mode == "prior" ? PlannerMode.PolicyPrior : PlannerMode.Mppi,
+                    };
+                    int samples = result.GetValue(planSamples) > 0 ? result.GetValue(planSamples) : options.Samples;
+                    options = options with
+                    {
+                        Samples = samples,
+                        Iterations = result.GetValue(planIterations) > 0 ? result.GetValue(planIterations) : options.Iterations,
+                        Elites = Math.Min(options.Elites, Math.Max(1, samples / 8)),
+                        PolicyTrajectories = Math.Min(options.PolicyTrajectories, samples / 2),
+                    };
+                    var actor = new AgentActor(model, features, new LatentPlanner(model, options, new AgentRandom(7)));
+                    var r = actor.Evaluate(environment, result.GetValue(episodes), Trainer.EvaluationSeedBase + 50_000);
+                    table.AddRow(preset, r.SuccessRate.ToString("P0", CultureInfo.InvariantCulture), r.MeanReturn.ToString("F2", CultureInfo.InvariantCulture), r.MeanLength.ToString("F1", CultureInfo.InvariantCulture));
+                    rows.Add(string.Create(CultureInfo.InvariantCulture, $"{preset},{r.Episodes},{r.SuccessRate:F3},{r.MeanReturn:F3},{r.MeanLength:F1}"));
+                    output.WriteLine(rows[^1]);
+                }
+                AnsiConsole.Write(table);
+                if (result.GetValue(csv) is { } csvPath)
+                {
+                    File.WriteAllLines(csvPath, rows);
+                }
+                if (result.GetValue(package) is { } packageFolder && model is not null)
+                {
+                    AgentPackage.Save(packageFolder, model, task, pvr, maxStep, new Dictionary<string, string>
+                    {
+                        ["run"] = Path.GetFullPath(folder),
+                        ["runRecord"] = File.ReadAllText(Path.Combine(folder, "run.json")),
+                        ["evaluation"] = string.Join("\n", rows),
+                    });
+                    output.WriteLine($"rr eval: wrote agent package {Path.GetFullPath(packageFolder)}");
+                }
+                return 0;
+            }
+            catch (Exception failure) when (failure is ArgumentException or InvalidDataException or IOException or SimulatorException or NativeDependencyMissingException or InvalidOperationException)
+            {
+                error.WriteLine($"rr eval: {failure.Message}");
+                return failure is ArgumentException ? 2 : 1;
+            }
+        });
+        return verb;
+    }
+}

@@ -1,0 +1,139 @@
+using System.CommandLine;
+using RobotRuntime.Agents;
+using RobotRuntime.Agents.Replay;
+using RobotRuntime.Agents.Training;
+using RobotRuntime.Native;
+using RobotRuntime.Sim;
+using RobotRuntime.Sim.Tabletop;
+using RobotRuntime.Tensors;
+using Spectre.Console;
+
+namespace RobotRuntime.Cli.Agents;
+
+/// <summary><c>rr train</c>: online TD-MPC2 training in the simulator into a run folder (resumes when the folder has a checkpoint).</summary>
+public static class TrainCommand
+{
+    /// <summary>Builds the <c>train</c> verb.</summary>
+    public static Command Create()
+    {
+        var task = new Option<string>("--task") { Description = $"Task: {string.Join(", ", TabletopTask.Names)}.", DefaultValueFactory = _ => "reach" };
+        var encoder = new Option<string>("--encoder") { Description = "PVR zoo id (frozen mode) or scratch.", DefaultValueFactory = _ => "scratch" };
+        var mode = new Option<string>("--mode") { Description = "Encoder mode: scratch, frozen, partial, full.", DefaultValueFactory = _ => "scratch" };
+        var seed = new Option<int>("--seed") { Description = "Run seed.", DefaultValueFactory = _ => 1 };
+        var steps = new Option<long>("--steps") { Description = "Environment steps.", DefaultValueFactory = _ => 20_000 };
+        var run = new Option<string>("--run") { Description = "Run folder (metrics, curves, checkpoint, replay). Resumes if it holds a checkpoint.", Required = true };
+        var size = new Option<string>("--size") { Description = $"Agent size preset: {string.Join(", ", AgentConfig.PresetNames)}.", DefaultValueFactory = _ => "rt-small" };
+        var config = new Option<string?>("--config") { Description = "Agent config JSON: keys override the preset (unknown keys are rejected)." };
+        var zoo = new Option<string?>("--zoo") { Description = "PVR zoo manifest (default models/pvr-zoo.json)." };
+        var seedSteps = new Option<int>("--seed-steps") { Description = "Random-action steps before planning (0: TD-MPC2's max(1000, 5 × episode length)).", DefaultValueFactory = _ => 0 };
+        var pretrain = new Option<int>("--pretrain-updates") { Description = "Updates after the seed steps (-1: as many as seed steps).", DefaultValueFactory = _ => -1 };
+        var updates = new Option<double>("--updates-per-step") { Description = "Updates per environment step.", DefaultValueFactory = _ => 1.0 };
+        var batch = new Option<int>("--batch-size") { Description = "Batch size (0: the config's).", DefaultValueFactory = _ => 0 };
+        var evalEvery = new Option<long>("--eval-every") { Description = "Steps between evaluations.", DefaultValueFactory = _ => 2000 };
+        var evalEpisodes = new Option<int>("--eval-episodes") { Description = "Episodes per evaluation.", DefaultValueFactory = _ => 10 };
+        var checkpointEvery = new Option<long>("--checkpoint-every") { Description = "Steps between checkpoints.", DefaultValueFactory = _ => 2000 };
+        var act = new Option<string>("--act") { Description = "Acting while training: mppi or prior.", DefaultValueFactory = _ => "mppi" };
+        var planSamples = new Option<int>("--plan-samples") { Description = "MPPI samples while training (0: the config's).", DefaultValueFactory = _ => 0 };
+        var planIterations = new Option<int>("--plan-iterations") { Description = "MPPI iterations while training (0: the config's).", DefaultValueFactory = _ => 0 };
+        var threads = new Option<int>("--threads") { Description = "Engine threads (1 is bit-reproducible).", DefaultValueFactory = _ => 1 };
+        var trunk = new Option<string?>("--trunk") { Description = "Partial mode: zoo id of the PVR's frozen trunk (e.g. pool-trunk for pool-conv)." };
+        var noProgress = new Option<bool>("--no-progress") { Description = "Print a line per evaluation instead of a progress bar." };
+
+        var verb = new Command("train", "Train a TD-MPC2-style world-model agent in the simulator.")
+        {
+            task, encoder, mode, seed, steps, run, size, config, zoo, seedSteps, pretrain, updates, batch, evalEvery, evalEpisodes,
+            checkpointEvery, act, planSamples, planIterations, threads, trunk, noProgress,
+        };
+        verb.SetAction(result =>
+        {
+            var error = result.InvocationConfiguration.Error;
+            var output = result.InvocationConfiguration.Output;
+            try
+            {
+                var agent = result.GetValue(config) is { } path
+                    ? AgentConfig.FromJson(File.ReadAllText(path), path)
+                    : AgentConfig.Preset(result.GetValue(size)!);
+                if (!Enum.TryParse<EncoderMode>(result.GetValue(mode), ignoreCase: true, out var encoderMode))
+                {
+                    throw new ArgumentException($"--mode '{result.GetValue(mode)}' is not one of scratch, frozen, partial, full");
+                }
+                agent = agent with { Mode = encoderMode, Encoder = result.GetValue(encoder)! };
+                if (result.GetValue(trunk) is { } trunkId)
+                {
+                    agent = agent with { Trunk = trunkId };
+                }
+                if (result.GetValue(batch) > 0)
+                {
+                    agent = agent with { BatchSize = result.GetValue(batch) };
+                }
+                agent.Validate();
+                string actWith = result.GetValue(act)!;
+                if (actWith is not ("mppi" or "prior"))
+                {
+                    throw new ArgumentException($"--act '{actWith}' is not one of mppi, prior");
+                }
+                long stepCount = result.GetValue(steps);
+                var options = new TrainerOptions
+                {
+                    Task = result.GetValue(task)!,
+                    Seed = result.GetValue(seed),
+                    Steps = stepCount,
+                    SeedSteps = result.GetValue(seedSteps),
+                    PretrainUpdates = result.GetValue(pretrain),
+                    UpdatesPerStep = result.GetValue(updates),
+                    EvalEvery = result.GetValue(evalEvery),
+                    EvalEpisodes = result.GetValue(evalEpisodes),
+                    CheckpointEvery = result.GetValue(checkpointEvery),
+                    ReplayCapacity = Math.Min(1_000_000, stepCount + stepCount / 100 + 1000),
+                    PlanWhileTraining = actWith == "mppi",
+                    PlanSamples = result.GetValue(planSamples),
+                    PlanIterations = result.GetValue(planIterations),
+                };
+                TensorEngine.ThreadCount = result.GetValue(threads);
+                var (features, identity, tail) = AgentSetup.CreateFeatures(agent, result.GetValue(zoo));
+                using var _ = features;
+                using var environment = AgentSetup.CreateEnvironment(options.Task, agent);
+                using var trainer = new Trainer(result.GetValue(run)!, agent, options, environment, features, identity, tail);
+                output.WriteLine($"rr train: {(trainer.Resumed ? $"resuming at step {trainer.Step}" : "new run")} · {options.Task} · {agent.Mode.ToString().ToLowerInvariant()} {agent.Encoder} · {agent.Size} ({trainer.Model.TrainableParameterCount():N0} parameters) · replay {trainer.Replay.RecordBytes:N0} B/transition · seed steps {trainer.SeedSteps} · γ {trainer.Learner.Discount:F3}");
+                using var stop = new CancellationTokenSource();
+                Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
+                if (result.GetValue(noProgress) || Console.IsOutputRedirected)
+                {
+                    int evaluations = trainer.Evaluations.Count;
+                    trainer.Run(p =>
+                    {
+                        if (trainer.Evaluations.Count != evaluations)
+                        {
+                            evaluations = trainer.Evaluations.Count;
+                            var e = trainer.Evaluations[^1];
+                            output.WriteLine($"step {e.Step} · {e.Seconds:F0} s · eval success {e.Success:P0} · return {e.Return:F1} · updates {p.Updates}");
+                        }
+                    }, cancel: stop.Token);
+                }
+                else
+                {
+                    AnsiConsole.Progress()
+                        .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
+                        .Start(context =>
+                        {
+                            var bar = context.AddTask("training", maxValue: stepCount);
+                            bar.Value = trainer.Step;
+                            trainer.Run(p =>
+                            {
+                                bar.Value = p.Step;
+                                bar.Description = $"step {p.Step} · ep {p.Episode} · return {p.LastReturn:F1} · eval {p.LastEvalSuccess:P0} · loss {p.Losses.Total:F3}";
+                            }, cancel: stop.Token);
+                        });
+                }
+                output.WriteLine($"rr train: stopped at step {trainer.Step}; checkpoint and metrics in {Path.GetFullPath(result.GetValue(run)!)}");
+                return 0;
+            }
+            catch (Exception failure) when (failure is ArgumentException or InvalidDataException or IOException or SimulatorException or NativeDependencyMissingException or InvalidOperationException)
+            {
+                error.WriteLine($"rr train: {failure.Message}");
+                return failure is ArgumentException ? 2 : 1;
+            }
+        });
+        return verb;
+    }
+}

@@ -1,0 +1,69 @@
+using RobotRuntime.Agents.Model;
+using RobotRuntime.Agents.Packaging;
+using RobotRuntime.Agents.Planning;
+
+namespace RobotRuntime.Agents.Tests;
+
+public class PackageTests
+{
+    private static readonly ObservationLayout Layout = new(FeatureKind.Floats, 16, 1, 0, 3, 12, 4);
+
+    [Fact]
+    public void SaveThenLoadGivesIdenticalOutputs()
+    {
+        var model = new WorldModel(TestConfigs.Tiny(), Layout, 9);
+        foreach (var p in model.AllParameters())
+        {
+            var s = p.Value.Span;
+            for (int i = 0; i < s.Length; i++)
+            {
+                s[i] += 0.001f * (i % 7);
+            }
+        }
+        string folder = TestConfigs.TempFolder();
+        string pvr = Path.Combine(folder, "pvr.onnx");
+        File.WriteAllBytes(pvr, [1, 2, 3]);
+        AgentPackage.Save(folder, model, "reach", new PvrIdentity("test-pvr", AgentPackage.Sha256(pvr)), 0.03, new Dictionary<string, string> { ["seed"] = "9" });
+        var loaded = AgentPackage.Load(folder, pvr);
+        Assert.Equal("reach", loaded.Task);
+        Assert.True(File.Exists(Path.Combine(folder, "policy_prior.onnx")));
+        Assert.True(File.Exists(Path.Combine(folder, "encoder_head.onnx")));
+        foreach (var (a, b) in model.AllParameters().Zip(loaded.Model.AllParameters()))
+        {
+            Assert.Equal(a.Name, b.Name);
+            Assert.True(a.Value.Span.SequenceEqual(b.Value.Span), a.Name);
+        }
+        var input = Enumerable.Range(0, model.EncoderHead.InputWidth).Select(i => MathF.Cos(i)).ToArray();
+        var planA = Plan(model, input);
+        var planB = Plan(loaded.Model, input);
+        Assert.Equal(planA, planB);
+    }
+
+    private static float[] Plan(WorldModel model, float[] input)
+    {
+        var latent = new float[model.Config.LatentDim];
+        model.EncoderHead.Infer(input, 1, latent, new float[4096], new float[4096]);
+        var planner = new LatentPlanner(model, PlannerOptions.FromConfig(model.Config, 0.95f), new AgentRandom(4));
+        var action = new float[4];
+        planner.Plan(latent, action);
+        return [.. latent, .. action];
+    }
+
+    [Fact]
+    public void LoadingSaysWhenThePvrIsAbsentOrDiffers()
+    {
+        var model = new WorldModel(TestConfigs.Tiny(), Layout, 9);
+        string folder = TestConfigs.TempFolder();
+        string pvr = Path.Combine(folder, "pvr.onnx");
+        File.WriteAllBytes(pvr, [1, 2, 3]);
+        AgentPackage.Save(folder, model, "reach", new PvrIdentity("test-pvr", AgentPackage.Sha256(pvr)), 0.03);
+        var absent = Assert.Throws<InvalidDataException>(() => AgentPackage.Load(folder, Path.Combine(folder, "missing.onnx")));
+        Assert.Contains("test-pvr", absent.Message);
+        Assert.Contains("absent", absent.Message);
+        File.WriteAllBytes(pvr, [1, 2, 4]);
+        var differs = Assert.Throws<InvalidDataException>(() => AgentPackage.Load(folder, pvr));
+        Assert.Contains("different model", differs.Message);
+        var notPackage = Assert.Throws<InvalidDataException>(() => AgentPackage.Load(TestConfigs.TempFolder(), pvr));
+        Assert.Contains("manifest.json", notPackage.Message);
+    }
+}

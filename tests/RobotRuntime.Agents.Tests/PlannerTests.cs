@@ -1,0 +1,150 @@
+using System.Diagnostics;
+using RobotRuntime.Agents.Model;
+using RobotRuntime.Agents.Packaging;
+using RobotRuntime.Agents.Planning;
+using RobotRuntime.Arm;
+using RobotRuntime.Cameras;
+using RobotRuntime.Policies;
+
+namespace RobotRuntime.Agents.Tests;
+
+public class PlannerTests
+{
+    private static readonly ObservationLayout Layout = new(FeatureKind.Floats, 16, 1, 0, 3, 12, 4);
+
+    private static (WorldModel Model, float[] Latent) RandomModel(int seed = 2)
+    {
+        var model = new WorldModel(TestConfigs.Tiny(), Layout, seed);
+        // Non-zero reward and Q heads so plans differ between sequences.
+        var random = new Random(seed);
+        foreach (var p in model.Reward.Parameters().Concat(model.Qs.SelectMany(q => q.Parameters())))
+        {
+            var s = p.Value.Span;
+            for (int i = 0; i < s.Length; i++)
+            {
+                s[i] += (random.NextSingle() - 0.5f) * 0.2f;
+            }
+        }
+        var latent = new float[model.Config.LatentDim];
+        var input = Enumerable.Range(0, model.EncoderHead.InputWidth).Select(i => MathF.Sin(i)).ToArray();
+        model.EncoderHead.Infer(input, 1, latent, new float[4096], new float[4096]);
+        return (model, latent);
+    }
+
+    private static PlannerOptions Options(WorldModel model) => PlannerOptions.FromConfig(model.Config, 0.95f);
+
+    [Fact]
+    public void PlansAreFiniteAndInsideTheActionBounds()
+    {
+        var (model, latent) = RandomModel();
+        var planner = new LatentPlanner(model, Options(model), new AgentRandom(1));
+        var action = new float[4];
+        for (int call = 0; call < 20; call++)
+        {
+            latent[call % latent.Length] += 0.01f;
+            Assert.Equal(PlanStatus.Complete, planner.Plan(latent, action, explore: call % 2 == 0));
+            Assert.Equal(model.Config.Iterations, planner.LastIterations);
+            Assert.All(action, a => Assert.True(float.IsFinite(a) && a >= -1f && a <= 1f));
+        }
+    }
+
+    [Fact]
+    public void AnExpiredBudgetReturnsThePolicyPriorActionAtOnce()
+    {
+        var (model, latent) = RandomModel();
+        var planner = new LatentPlanner(model, Options(model), new AgentRandom(1));
+        var action = new float[4];
+        planner.Plan(latent, action);   // measures an iteration
+        var status = planner.Plan(latent, action, deadlineTimestamp: Stopwatch.GetTimestamp() - 1);
+        Assert.Equal(PlanStatus.BudgetExhausted, status);
+        Assert.Equal(0, planner.LastIterations);
+        var prior = new float[4];
+        planner.PolicyAction(latent, prior, explore: false);
+        Assert.Equal(prior, action);
+    }
+
+    [Fact]
+    public void AGenerousBudgetCompletesEveryIteration()
+    {
+        var (model, latent) = RandomModel();
+        var planner = new LatentPlanner(model, Options(model), new AgentRandom(1));
+        var action = new float[4];
+        planner.Plan(latent, action);
+        var status = planner.Plan(latent, action, deadlineTimestamp: Stopwatch.GetTimestamp() + Stopwatch.Frequency * 600);
+        Assert.Equal(PlanStatus.Complete, status);
+        Assert.Equal(model.Config.Iterations, planner.LastIterations);
+    }
+
+    [Fact]
+    public void NonFiniteWeightsStillGiveFiniteInBoundActions()
+    {
+        var (model, latent) = RandomModel();
+        model.Dynamics.Parameters().First().Value.Span[3] = float.NaN;
+        model.Policy.Parameters().First().Value.Span[0] = float.PositiveInfinity;
+        var planner = new LatentPlanner(model, Options(model), new AgentRandom(1));
+        var action = new float[4];
+        planner.Plan(latent, action);
+        Assert.All(action, a => Assert.True(float.IsFinite(a) && a >= -1f && a <= 1f));
+    }
+
+    [Fact]
+    public void PlanningAllocatesNothingInSteadyState()
+    {
+        var (model, latent) = RandomModel();
+        var planner = new LatentPlanner(model, Options(model), new AgentRandom(1));
+        var action = new float[4];
+        long deadline = Stopwatch.GetTimestamp() + Stopwatch.Frequency * 600;
+        for (int i = 0; i < 3; i++)
+        {
+            planner.Plan(latent, action, explore: true, deadline);
+            planner.PolicyAction(latent, action, explore: true);
+        }
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 10; i++)
+        {
+            planner.Plan(latent, action, explore: i % 2 == 0, deadline);
+            planner.PolicyAction(latent, action, explore: true);
+        }
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
+    public void AgentPolicyInFrozenModeAllocatesNothingPerCycleAndCommandsEndEffectorDeltas()
+    {
+        var (model, _) = RandomModel();
+        using var policy = new AgentPolicy(model, Options(model), maxEndEffectorStepMetres: 0.03);
+        var observation = new PolicyObservation(Layout.FeatureLength, Array.Empty<CameraFrame>()) { HasArmState = true };
+        observation.ArmState.JointCount = 4;
+        var command = default(ArmCommand);
+        for (int i = 0; i < 3; i++)
+        {
+            observation.Embedding[i] = i * 0.1f;
+            Assert.Equal(PolicyStatus.Ok, policy.Act(observation, ref command));
+        }
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 10; i++)
+        {
+            observation.Embedding[i] = -i * 0.1f;
+            policy.Act(observation, ref command);
+        }
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(ArmCommandMode.EndEffectorDelta, command.Mode);
+        Assert.Equal(6, command.ValueCount);
+        for (int j = 0; j < 3; j++)
+        {
+            Assert.Equal(policy.LastAction[j] * 0.03, command.Values[j], 9);
+        }
+        Assert.InRange(command.GripperTarget, 0.0, 1.0);
+    }
+
+    [Fact]
+    public void AgentPolicyRefusesAnEmbeddingOfTheWrongSize()
+    {
+        var (model, _) = RandomModel();
+        using var policy = new AgentPolicy(model, Options(model), 0.03);
+        var observation = new PolicyObservation(5, Array.Empty<CameraFrame>()) { HasArmState = true };
+        var command = default(ArmCommand);
+        Assert.Equal(PolicyStatus.Failed, policy.Act(observation, ref command));
+        Assert.Contains("16", policy.LastError);
+    }
+}
