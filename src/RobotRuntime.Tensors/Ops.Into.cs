@@ -89,26 +89,7 @@ public static partial class Ops
             throw new ArgumentException($"bias has shape {bias.ShapeString} but shape [{d}] was expected.", nameof(bias));
         }
         int rows = d == 0 ? 0 : x.Length / d;
-        var xs = x.Span;
-        var ys = output.Span;
-        for (int r = 0; r < rows; r++)
-        {
-            var xr = xs.Slice(r * d, d);
-            var yr = ys.Slice(r * d, d);
-            float mean = TensorPrimitives.Sum(xr) / d;
-            TensorPrimitives.Subtract(xr, mean, yr);
-            float variance = TensorPrimitives.SumOfSquares(yr) / d;
-            float rstd = 1f / MathF.Sqrt(variance + eps);
-            TensorPrimitives.Multiply(yr, rstd, yr);
-            if (weight is not null)
-            {
-                TensorPrimitives.Multiply(yr, weight.Span, yr);
-            }
-            if (bias is not null)
-            {
-                TensorPrimitives.Add(yr, bias.Span, yr);
-            }
-        }
+        LayerNormRows(x.Span, output.Span, rows, d, weight, bias, eps, default);
     }
 
     /// <summary>

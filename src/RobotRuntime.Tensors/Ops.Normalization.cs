@@ -170,8 +170,21 @@ public static partial class Ops
         bool record = Tape.ShouldRecord(x, weight, bias);
         // Per row: mean and 1/σ, kept for the backward pass.
         Tensor? stats = record ? Tape.NewOutput([rows, 2]) : null;
-        var xs = x.Span;
-        var ys = y.Span;
+        LayerNormRows(x.Span, y.Span, rows, d, weight, bias, eps, stats is null ? default : stats.Span);
+        if (record)
+        {
+            Tape.Push(new LayerNormNode(y, x, weight, bias, stats!, rows, d));
+        }
+        return y;
+    }
+
+    /// <summary>
+    /// LayerNorm's forward over <paramref name="rows"/> rows of <paramref name="d"/> (x and y may be
+    /// the same memory); when <paramref name="stats"/> is not empty it receives each row's mean and
+    /// 1/σ for the backward pass. The one implementation behind <see cref="LayerNorm"/> and <see cref="LayerNormInto"/>.
+    /// </summary>
+    private static void LayerNormRows(ReadOnlySpan<float> xs, Span<float> ys, int rows, int d, Tensor? weight, Tensor? bias, float eps, Span<float> stats)
+    {
         for (int r = 0; r < rows; r++)
         {
             var xr = xs.Slice(r * d, d);
@@ -189,17 +202,12 @@ public static partial class Ops
             {
                 TensorPrimitives.Add(yr, bias.Span, yr);
             }
-            if (stats is not null)
+            if (!stats.IsEmpty)
             {
-                stats.Span[2 * r] = mean;
-                stats.Span[2 * r + 1] = rstd;
+                stats[2 * r] = mean;
+                stats[2 * r + 1] = rstd;
             }
         }
-        if (record)
-        {
-            Tape.Push(new LayerNormNode(y, x, weight, bias, stats!, rows, d));
-        }
-        return y;
     }
 
     private sealed class LayerNormNode(Tensor output, Tensor x, Tensor? weight, Tensor? bias, Tensor stats, int rows, int d) : Node(output)
