@@ -26,6 +26,10 @@ if (args.Length > 0 && args[0] == "tensors-compare")
     return TensorComparison.Run(args[1..]);
 }
 
+// `agent-compare` prints the engine's side of benchmarks/agent_vs_pytorch.py.
+if (args.Length > 0 && args[0] == RobotRuntime.Benchmarks.Agents.AgentComparison.Verb)
+    return RobotRuntime.Benchmarks.Agents.AgentComparison.Run(args[1..]);
+
 // Every public benchmark class in this assembly is a suite; pick with --filter (see README.md).
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
 return 0;

@@ -200,6 +200,37 @@ public sealed class Mlp
         }
     }
 
+    /// <summary>
+    /// The outputs of every hidden layer (after its activation) for <paramref name="rows"/> inputs, one array
+    /// [rows, width] per hidden layer (analyses such as the dormant ratio; allocates).
+    /// </summary>
+    public List<float[]> HiddenActivations(ReadOnlySpan<float> input, int rows)
+    {
+        var result = new List<float[]>();
+        var current = input.ToArray();
+        for (int i = 0; i < _linears.Length - 1; i++)
+        {
+            int width = _linears[i].Weight.Value.Shape[0];
+            var next = new float[rows * width];
+            InferenceKernels.Linear(current, rows, _linears[i].Weight.Value, _linears[i].Bias?.Value, next);
+            var gamma = _norms[i]!.Weight.Value.Span;
+            var beta = _norms[i]!.Bias.Value.Span;
+            for (int r = 0; r < rows; r++)
+            {
+                var row = next.AsSpan(r * width, width);
+                float mean = TensorPrimitives.Sum(row) / width;
+                TensorPrimitives.Add(row, -mean, row);
+                float variance = TensorPrimitives.SumOfSquares(row) / width;
+                TensorPrimitives.Multiply(row, 1f / MathF.Sqrt(variance + _norms[i]!.Eps), row);
+                TensorPrimitives.FusedMultiplyAdd(row, gamma, beta, row);
+            }
+            MishInPlace(next, new float[Math.Min(next.Length, 1024)]);
+            result.Add(next);
+            current = next;
+        }
+        return result;
+    }
+
     // mish(x) = x·tanh(softplus(x)); exp overflowing to +∞ gives tanh(∞) = 1, i.e. mish(x) = x, as it should.
     private static void MishInPlace(Span<float> x, Span<float> temp)
     {

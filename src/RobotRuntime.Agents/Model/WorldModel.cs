@@ -133,6 +133,10 @@ public sealed class WorldModel
         (PvrTail?.Parameters() ?? []).Concat(EncoderParameters()).Concat(DynamicsRewardValueParameters()).Concat(Policy.Parameters())
             .Concat(TargetQs.SelectMany(q => q.Parameters()));
 
+    /// <summary>Every parameter acting needs (target Qs excluded), in a fixed order (agent packages).</summary>
+    public IEnumerable<Parameter> InferenceParameters() =>
+        (PvrTail?.Parameters() ?? []).Concat(EncoderParameters()).Concat(DynamicsRewardValueParameters()).Concat(Policy.Parameters());
+
     /// <summary>Number of trainable floats (target copies excluded).</summary>
     public long TrainableParameterCount() =>
         (PvrTail?.Parameters() ?? []).Concat(EncoderParameters()).Concat(DynamicsRewardValueParameters()).Concat(Policy.Parameters()).Sum(p => (long)p.Value.Length);

@@ -29,7 +29,7 @@ public sealed record PvrIdentity(string Id, string Sha256)
 /// <summary>
 /// An agent package: a folder with <c>manifest.json</c> (format, versions, task, agent config,
 /// observation layout, the PVR's identity and hash, how it was trained), <c>weights.safetensors</c>
-/// (every parameter, target Qs included), <c>encoder_head.onnx</c> and <c>policy_prior.onnx</c>
+/// (every parameter acting needs; the target Qs are training state and left out), <c>encoder_head.onnx</c> and <c>policy_prior.onnx</c>
 /// (ONNX exports of the encoder head MLP and the policy prior, for tools outside the runtime).
 /// </summary>
 public static class AgentPackage
@@ -50,7 +50,7 @@ public static class AgentPackage
     public static void Save(string folder, WorldModel model, string task, PvrIdentity pvr, double maxEndEffectorStepMetres, IReadOnlyDictionary<string, string>? training = null)
     {
         Directory.CreateDirectory(folder);
-        SafeTensors.Save(Path.Combine(folder, "weights.safetensors"), model.AllParameters());
+        SafeTensors.Save(Path.Combine(folder, "weights.safetensors"), model.InferenceParameters());
         var layout = model.Layout;
         if (layout.Kind == FeatureKind.Floats)
         {
@@ -157,7 +157,8 @@ public static class AgentPackage
         {
             throw new InvalidDataException($"agent package '{folder}' lacks weights.safetensors");
         }
-        SafeTensors.LoadInto(weights, model.AllParameters(), strict: true);
+        SafeTensors.LoadInto(weights, model.InferenceParameters(), strict: true);
+        model.SyncTargets(1f);
         return new Loaded(model, Text("task"), pvr, manifest["maxEndEffectorStepMetres"]?.GetValue<double>() ?? 0.03, manifest);
     }
 

@@ -65,8 +65,17 @@ public sealed class AgentActor
         return Planner.Plan(_latent, action, explore);
     }
 
-    /// <summary>Runs <paramref name="episodes"/> episodes without exploration on seeds seedBase, seedBase + 1, ….</summary>
-    public EvaluationResult Evaluate(IEnvironment environment, int episodes, int seedBase)
+    /// <summary>The latent the last <see cref="Act"/> planned from.</summary>
+    public ReadOnlySpan<float> LastLatent => _latent;
+
+    /// <summary>Encodes the observations so far into <see cref="LastLatent"/> without planning.</summary>
+    public void EncodeOnly() => _encoder.Encode(_proprio, _latent);
+
+    /// <summary>
+    /// Runs <paramref name="episodes"/> episodes without exploration on seeds seedBase, seedBase + 1, …;
+    /// with <paramref name="traces"/>, records each episode's latents, actions and rewards for the analyses.
+    /// </summary>
+    public EvaluationResult Evaluate(IEnvironment environment, int episodes, int seedBase, List<Analysis.EpisodeTrace>? traces = null)
     {
         var action = new float[_model.Layout.ActionDim];
         int successes = 0;
@@ -77,16 +86,27 @@ public sealed class AgentActor
             Reset();
             bool success = false;
             int steps = 0;
+            var trace = traces is null ? null : new Analysis.EpisodeTrace();
             while (true)
             {
                 Observe(observation);
                 Act(action, explore: false);
+                trace?.Latents.Add(_latent.ToArray());
+                trace?.Actions.Add(action.ToArray());
                 var result = environment.Step(action);
+                trace?.Rewards.Add((float)result.Reward);
                 returns += result.Reward;
                 steps++;
                 success |= result.Info.IsSuccess;
                 if (result.Done)
                 {
+                    if (trace is not null)
+                    {
+                        Observe(result.Observation);
+                        EncodeOnly();
+                        trace.Latents.Add(_latent.ToArray());
+                        traces!.Add(trace);
+                    }
                     break;
                 }
                 observation = result.Observation;

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using RobotRuntime.Agents;
+using RobotRuntime.Agents.Analysis;
 using RobotRuntime.Agents.Model;
 using RobotRuntime.Agents.Packaging;
 using RobotRuntime.Agents.Planning;
@@ -62,6 +63,7 @@ public static class EvalCommand
                     throw new ArgumentException($"--planner '{mode}' is not one of mppi, prior");
                 }
                 WorldModel? model = null;
+                AnalysisResult? analysis = null;
                 PvrIdentity pvr = PvrIdentity.Parse(identity);
                 var table = new Table().AddColumns("preset", "success", "return", "length");
                 var rows = new List<string> { "preset,episodes,success_rate,mean_return,mean_length" };
@@ -88,12 +90,32 @@ public static class EvalCommand
                         PolicyTrajectories = Math.Min(options.PolicyTrajectories, samples / 2),
                     };
                     var actor = new AgentActor(model, features, new LatentPlanner(model, options, new AgentRandom(7)));
-                    var r = actor.Evaluate(environment, result.GetValue(episodes), Trainer.EvaluationSeedBase + 50_000);
+                    var traces = preset == VisualShifts.InDistribution ? new List<EpisodeTrace>() : null;
+                    var r = actor.Evaluate(environment, result.GetValue(episodes), Trainer.EvaluationSeedBase + 50_000, traces);
+                    if (traces is not null)
+                    {
+                        analysis = WorldModelAnalysis.Run(model, traces);
+                    }
                     table.AddRow(preset, r.SuccessRate.ToString("P0", CultureInfo.InvariantCulture), r.MeanReturn.ToString("F2", CultureInfo.InvariantCulture), r.MeanLength.ToString("F1", CultureInfo.InvariantCulture));
                     rows.Add(string.Create(CultureInfo.InvariantCulture, $"{preset},{r.Episodes},{r.SuccessRate:F3},{r.MeanReturn:F3},{r.MeanLength:F1}"));
                     output.WriteLine(rows[^1]);
                 }
                 AnsiConsole.Write(table);
+                if (analysis is not null)
+                {
+                    var lines = new List<string>
+                    {
+                        $"analyses (in-distribution, {analysis.Steps} transitions):",
+                        "  dynamics latent MSE along the horizon: " + string.Join(", ", analysis.DynamicsError.Select((e, k) => string.Create(CultureInfo.InvariantCulture, $"h={k + 1} {e:G3}"))),
+                        string.Create(CultureInfo.InvariantCulture, $"  reward prediction mean |error|: {analysis.RewardMeanAbsoluteError:F4} (mean reward {analysis.RewardMean:F4})"),
+                        string.Create(CultureInfo.InvariantCulture, $"  dormant ratio (tau = {analysis.Tau}): ") + string.Join(", ", analysis.DormantRatio.Select(kv => string.Create(CultureInfo.InvariantCulture, $"{kv.Key} {kv.Value:P1}"))),
+                    };
+                    foreach (var line in lines)
+                    {
+                        output.WriteLine(line);
+                    }
+                    rows.AddRange(lines.Select(line => "# " + line.Trim()));
+                }
                 if (result.GetValue(csv) is { } csvPath)
                 {
                     File.WriteAllLines(csvPath, rows);
