@@ -103,6 +103,51 @@ public class TrainingTests
     }
 
     [Fact]
+    public void AFinishedRunIsExtendedWithMoreStepsAndKeepsItsReplayRing()
+    {
+        string folder = TestConfigs.TempFolder();
+        using (var env = new PointReachEnvironment())
+        using (var features = new StateFeatureExtractor(4))
+        using (var first = new Trainer(folder, TestConfigs.Tiny(), TestConfigs.Trainer(100) with { ReplayCapacity = 150 }, env, features))
+        {
+            first.Run();
+        }
+        // What `rr train --steps` does on an existing run: the ring keeps the capacity it was made with.
+        long capacity = ReplayBuffer.ReadCapacity(Path.Combine(folder, "replay.bin"));
+        Assert.Equal(150, capacity);
+        using (var env = new PointReachEnvironment())
+        using (var features = new StateFeatureExtractor(4))
+        using (var extended = new Trainer(folder, TestConfigs.Tiny(), TestConfigs.Trainer(260) with { ReplayCapacity = capacity }, env, features))
+        {
+            Assert.True(extended.Resumed);
+            extended.Run();
+            Assert.InRange(extended.Step, 260, 300);
+            Assert.True(extended.Replay.Total > capacity, "the ring wrapped");
+            Assert.Equal(extended.Replay.Total - capacity, extended.Replay.Oldest);
+        }
+    }
+
+    [Fact]
+    public void AResumeWithAnotherConfigNamesTheKeysThatDifferAndOlderRunsMissingNewDefaultsStillMatch()
+    {
+        var config = TestConfigs.Tiny();
+        string json = config.ToJson();
+        Assert.Equal("", Trainer.ConfigDifferences(json, json));
+
+        string changed = (config with { BatchSize = config.BatchSize + 1 }).ToJson();
+        string message = Trainer.ConfigDifferences(json, changed);
+        Assert.Contains($"batchSize: run has {config.BatchSize}, now {config.BatchSize + 1}", message);
+
+        // A run recorded before "pvrLearningRateScale" existed resumes while the value is the default…
+        var node = System.Text.Json.Nodes.JsonNode.Parse(json)!.AsObject();
+        node.Remove("pvrLearningRateScale");
+        Assert.Equal("", Trainer.ConfigDifferences(node.ToJsonString(), json));
+        // …and not when the new value differs from it.
+        string raised = (config with { PvrLearningRateScale = 0.5f }).ToJson();
+        Assert.Contains("pvrLearningRateScale: run has nothing, now 0.5", Trainer.ConfigDifferences(node.ToJsonString(), raised));
+    }
+
+    [Fact]
     public void ScratchModeTrainsAFewStepsOnImages()
     {
         string folder = TestConfigs.TempFolder();

@@ -137,6 +137,32 @@ public sealed unsafe class ReplayBuffer : IDisposable
         return Map(path, layout, capacity);
     }
 
+    /// <summary>
+    /// The capacity an existing buffer file was created with (read from its header), so a run that is
+    /// extended with more steps keeps its ring instead of needing a new file.
+    /// </summary>
+    /// <exception cref="InvalidDataException">Not a replay file, or its header names no capacity.</exception>
+    public static long ReadCapacity(string path)
+    {
+        var header = new byte[HeaderBytes];
+        using (var stream = new FileStream(path, FileMode.Open, FileAccess.Read))
+        {
+            if (stream.Length < HeaderBytes || stream.Read(header) != HeaderBytes || !header.AsSpan(0, 8).SequenceEqual(s_magic))
+            {
+                throw new InvalidDataException($"'{path}' is not a RobotRuntime replay buffer (bad header)");
+            }
+        }
+        int length = BitConverter.ToInt32(header, 12);
+        string text = Encoding.UTF8.GetString(header, 16, Math.Clamp(length, 0, HeaderBytes - 16 - 16));
+        const string key = "capacity=";
+        int at = text.LastIndexOf(key, StringComparison.Ordinal);
+        if (at < 0 || !long.TryParse(text.AsSpan(at + key.Length), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long capacity))
+        {
+            throw new InvalidDataException($"replay buffer '{path}' names no capacity in its header ('{text}')");
+        }
+        return capacity;
+    }
+
     private static string Describe(ObservationLayout layout, long capacity) =>
         $"kind={layout.Kind} features={layout.FeatureLength} cameras={layout.Cameras} image={layout.ImageSize} proprio={layout.ProprioceptionLength} actions={layout.ActionDim} capacity={capacity}";
 

@@ -84,9 +84,9 @@ public sealed class Trainer : IDisposable
         {
             using var existing = JsonDocument.Parse(File.ReadAllText(runRecord));
             string previous = existing.RootElement.GetProperty("agent").GetRawText();
-            if (JsonDocument.Parse(previous).RootElement.ToString() != JsonDocument.Parse(configJson).RootElement.ToString())
+            if (ConfigDifferences(previous, configJson) is { Length: > 0 })
             {
-                throw new InvalidDataException($"run folder '{_run}' holds a run with another agent config; use a new folder or the same config ({runRecord})");
+                throw new InvalidDataException($"run folder '{_run}' holds a run with another agent config ({ConfigDifferences(previous, configJson)}); use a new folder or the same config ({runRecord})");
             }
         }
         else
@@ -333,6 +333,29 @@ public sealed class Trainer : IDisposable
         };
         var tensors = Model.AllParameters().Select(p => KeyValuePair.Create(p.Name, p.Value)).Concat(_learner.ExportOptimizerState());
         SafeTensors.Save(Path.Combine(_run, CheckpointFile), tensors, state);
+    }
+
+    /// <summary>
+    /// The keys two agent-config JSON objects disagree on, as "key: run has A, now B"; empty when they
+    /// agree. A key the run's record does not have (a setting added to the config after the run
+    /// started) agrees when the new value is that setting's default, so older runs still resume.
+    /// </summary>
+    internal static string ConfigDifferences(string runJson, string nowJson)
+    {
+        using var run = JsonDocument.Parse(runJson);
+        using var now = JsonDocument.Parse(nowJson);
+        using var defaults = JsonDocument.Parse(new AgentConfig().ToJson());
+        static Dictionary<string, string> Keys(JsonDocument d) => d.RootElement.EnumerateObject().ToDictionary(p => p.Name, p => JsonSerializer.Serialize(p.Value));
+        var a = Keys(run);
+        var b = Keys(now);
+        var d = Keys(defaults);
+        var diffs = a.Keys.Union(b.Keys)
+            .Where(k => a.TryGetValue(k, out var x)
+                ? !b.TryGetValue(k, out var y) || x != y
+                : !(b.TryGetValue(k, out var y2) && d.TryGetValue(k, out var z) && y2 == z))
+            .Select(k => $"{k}: run has {(a.TryGetValue(k, out var x) ? x : "nothing")}, now {(b.TryGetValue(k, out var y) ? y : "nothing")}")
+            .ToList();
+        return string.Join("; ", diffs);
     }
 
     private void LoadCheckpoint(string path)

@@ -84,7 +84,7 @@ public static class TrainCommand
                     EvalEvery = result.GetValue(evalEvery),
                     EvalEpisodes = result.GetValue(evalEpisodes),
                     CheckpointEvery = result.GetValue(checkpointEvery),
-                    ReplayCapacity = Math.Min(1_000_000, stepCount + stepCount / 100 + 1000),
+                    ReplayCapacity = ReplayCapacityFor(result.GetValue(run)!, stepCount),
                     PlanWhileTraining = actWith == "mppi",
                     PlanSamples = result.GetValue(planSamples),
                     PlanIterations = result.GetValue(planIterations),
@@ -135,5 +135,19 @@ public static class TrainCommand
             }
         });
         return verb;
+    }
+    /// <summary>
+    /// Replay capacity for a run: a new run holds every step (plus 1% and 1,000 spare, at most a
+    /// million); a resumed run keeps the capacity its buffer was made with, so <c>--steps</c> can be
+    /// raised to extend a finished run (the ring then keeps the newest records).
+    /// </summary>
+    internal static long ReplayCapacityFor(string runFolder, long steps)
+    {
+        string replay = Path.Combine(runFolder, "replay.bin");
+        if (File.Exists(Path.Combine(runFolder, Trainer.CheckpointFile)) && File.Exists(replay))
+        {
+            return ReplayBuffer.ReadCapacity(replay);
+        }
+        return Math.Min(1_000_000, steps + steps / 100 + 1000);
     }
 }
