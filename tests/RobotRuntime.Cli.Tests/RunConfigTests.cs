@@ -27,6 +27,7 @@ public class RunConfigTests
           zoo: models/pvr-zoo.json
           id: resnet18-pieg
           threads: 2
+          pipeline: true
         policy:
           kind: scripted-reach
           goal: [0.3, -0.1, 0.12]
@@ -53,7 +54,7 @@ public class RunConfigTests
         Assert.Equal(2, c.Cameras.Count);
         Assert.Equal(new CameraConfig("front", "stream", "tcp://10.0.0.2:5610", null, 0, null, 112, 112, 0), c.Cameras[0]);
         Assert.Equal(("wrist", "device", 2, 64), (c.Cameras[1].Name, c.Cameras[1].Backend, c.Cameras[1].Device, c.Cameras[1].Width));
-        Assert.Equal(("models/pvr-zoo.json", "resnet18-pieg", 2), (c.EncoderZoo, c.EncoderId, c.EncoderThreads));
+        Assert.Equal(("models/pvr-zoo.json", "resnet18-pieg", 2, true), (c.EncoderZoo, c.EncoderId, c.EncoderThreads, c.PipelineEncoding));
         Assert.Equal("scripted-reach", c.Policy);
         Assert.Equal((0.3, -0.1, 0.12), c.Goal);
         Assert.Equal(TimeSpan.FromMilliseconds(80), c.MaxFrameAge);
@@ -73,6 +74,7 @@ public class RunConfigTests
         Assert.Equal((0.1, 0.2, 0.3), c.Goal);
         Assert.Equal(TimeSpan.FromMilliseconds(120), c.MaxFrameAge);
         Assert.Equal("resnet18-pieg", c.EncoderId);
+        Assert.False(RunConfig.Parse(Full, "cell.yaml").WithOverride("encoder.pipeline=false").PipelineEncoding);
     }
 
     [Theory]
@@ -85,6 +87,7 @@ public class RunConfigTests
     [InlineData("policy:\n  kind: mppi\n", "'policy.kind' must be scripted-reach or hold-still, got 'mppi'")]
     [InlineData("safety:\n  max_frame_age: soon\n", "safety.max_frame_age: 'soon' is not a duration")]
     [InlineData("encoder:\n  threads: 0\n", "'encoder.threads' must be a whole number 1–64, got '0'")]
+    [InlineData("encoder:\n  pipeline: yes please\n", "'encoder.pipeline' must be true or false, got 'yes please'")]
     [InlineData("safety:\n  workspace: [0, 0, 0, -1, 1, 1]\n", "each min below its max")]
     [InlineData("cameras: front\n", "'cameras' must be a list of cameras")]
     [InlineData("cameras:\n  - name: front\n", "'cameras[0]' needs 'name' and 'backend'")]

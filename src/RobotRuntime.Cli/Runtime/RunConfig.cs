@@ -53,6 +53,9 @@ public sealed record RunConfig
     /// <summary>ONNX Runtime intra-op threads for the encoder.</summary>
     public int EncoderThreads { get; init; } = 1;
 
+    /// <summary>Encode on a separate thread as frames arrive, overlapping the loop's planning (<c>encoder.pipeline</c>).</summary>
+    public bool PipelineEncoding { get; init; }
+
     /// <summary><c>scripted-reach</c> or <c>hold-still</c>.</summary>
     public string Policy { get; init; } = "hold-still";
 
@@ -92,7 +95,7 @@ public sealed record RunConfig
         [""] = ["rate_hz", "duration", "runs_folder", "arm", "cameras", "encoder", "policy", "safety", "realtime", "stop_file", "live_port"],
         ["arm"] = ["state", "command", "control"],
         ["cameras[]"] = ["name", "backend", "endpoint", "path", "device", "pipeline", "width", "height", "fps"],
-        ["encoder"] = ["zoo", "id", "threads"],
+        ["encoder"] = ["zoo", "id", "threads", "pipeline"],
         ["policy"] = ["kind", "goal"],
         ["safety"] = ["max_frame_age", "max_state_age", "max_deadline_misses", "joint_margin", "workspace"],
         ["realtime"] = ["fifo_priority", "cpus"],
@@ -182,6 +185,7 @@ public sealed record RunConfig
             case "encoder.zoo": return this with { EncoderZoo = Text(source, where, value) };
             case "encoder.id": return this with { EncoderId = Text(source, where, value) };
             case "encoder.threads": return this with { EncoderThreads = Integer(source, where, value, 1, 64) };
+            case "encoder.pipeline": return this with { PipelineEncoding = Boolean(source, where, value) };
             case "policy.kind":
                 var kind = Text(source, where, value);
                 if (kind is not ("scripted-reach" or "hold-still"))
@@ -264,6 +268,13 @@ public sealed record RunConfig
         if (node is YamlScalarNode { Value: { } text } && int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) && value >= min && value <= max)
             return value;
         throw new ConfigException($"{source}:{node.Start.Line}: '{where}' must be a whole number {min}–{max}, got {Describe(node)}");
+    }
+
+    private static bool Boolean(string source, string where, YamlNode node)
+    {
+        if (node is YamlScalarNode { Value: { } text } && bool.TryParse(text, out var value))
+            return value;
+        throw new ConfigException($"{source}:{node.Start.Line}: '{where}' must be true or false, got {Describe(node)}");
     }
 
     private static double[] Numbers(string source, string where, YamlNode node, int count)

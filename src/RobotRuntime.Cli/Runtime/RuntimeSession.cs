@@ -147,6 +147,7 @@ internal sealed class RuntimeSession : IDisposable
         Loop = Own(new ControlLoop(new ControlLoopOptions
         {
             RateHz = _config.RateHz, MaxFrameAge = _config.MaxFrameAge, MaxArmStateAge = _config.MaxArmStateAge, RealTime = realTime,
+            PipelineEncoding = _config.PipelineEncoding,
         }, cameras, encoder, policy, Safety, Link, log, Board));
         if (_config.StopFile is not null)
             Own(new EmergencyStopWatcher(Safety, _config.StopFile, TimeSpan.FromMilliseconds(50), watchSignal: OperatingSystem.IsLinux()));

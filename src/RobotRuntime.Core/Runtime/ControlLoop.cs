@@ -40,6 +40,14 @@ public sealed class ControlLoopOptions
     /// <summary>How often camera frames go to the live status board (cycles go every cycle).</summary>
     public double LiveFrameRateHz { get; init; } = 5;
 
+    /// <summary>
+    /// Encode on a separate thread as frames arrive (<see cref="EncodeStage"/>) instead of in the
+    /// cycle: a cycle then plans on the newest encoded frames while the next ones are encoded, so
+    /// its compute is planning, safety and sending only. The age of the frames acted on (capture →
+    /// cycle start, which now includes the encode) is judged against <see cref="MaxFrameAge"/> as before.
+    /// </summary>
+    public bool PipelineEncoding { get; init; }
+
     /// <summary>Where the scheduler reads time and sleeps (tests); the system clock by default.</summary>
     public ICycleTimeSource? TimeSource { get; init; }
 
@@ -95,6 +103,8 @@ public sealed class ControlLoop : IDisposable
     private readonly CameraFrame[] _frames;
     private readonly IEncoder? _encoder;
     private readonly IEncoderStageTimes? _encoderTimes;
+    private readonly EncodeStage? _stage;
+    private long _stageVersion;
     private readonly IPolicy _policy;
     private readonly ISafetyFilter _safety;
     private readonly IArmLink _link;
@@ -175,7 +185,12 @@ public sealed class ControlLoop : IDisposable
         _liveFramePeriodNs = (long)(1e9 / options.LiveFrameRateHz);
         foreach (var camera in _cameras)
             camera.Start();
+        if (options.PipelineEncoding && encoder is not null && _cameras.Length > 0)
+            _stage = new EncodeStage(_cameras, encoder, options.MaxFrameAge, options.FramePairingTolerance);
     }
+
+    /// <summary>The encode stage when encoding is pipelined (<see cref="ControlLoopOptions.PipelineEncoding"/>), else null.</summary>
+    public EncodeStage? EncodeStage => _stage;
 
     /// <summary>What the real-time request came to on the loop's thread; null before <see cref="Start"/> or without a request.</summary>
     public RealTimeReport? RealTimeReport { get; private set; }
@@ -265,6 +280,12 @@ public sealed class ControlLoop : IDisposable
         if (_warm)
             return;
         _warm = true;
+        if (_stage is not null)
+        {
+            // Warm-up plans on real encoded frames when they come within a second (else on zeros).
+            _stage.Start();
+            _stage.WaitForFirst(TimeSpan.FromSeconds(1));
+        }
         for (var i = 0; i < _options.WarmupCycles; i++)
             Cycle(send: false);
         _policy.Reset();
@@ -326,15 +347,16 @@ public sealed class ControlLoop : IDisposable
         record.ConsecutiveMisses = timing.ConsecutiveMisses;
         record.SendStatus = CycleRecord.NotSent;
 
-        // Frames: the newest of each camera, none older than the limit, all captured close together.
-        long frameAge = ReadFrames(start);
+        // Frames: the newest of each camera, none older than the limit, all captured close together
+        // (pipelined: the newest set the encode stage finished, judged by the age of its oldest frame).
+        bool encoded = true;
+        long frameAge = _stage is null ? ReadFrames(start) : TakeEncoded(start, ref record, out encoded);
         long afterFrames = MonotonicClock.NowNanoseconds;
         record.FrameAgeNs = frameAge == long.MaxValue ? -1 : frameAge; // -1: no usable frame this cycle
 
         // Encode only what may be acted on (warm-up encodes whatever is in the buffers, to warm the encoder).
         bool usable = frameAge <= _maxFrameAgeNs || !send;
-        bool encoded = true;
-        if (usable && _encoder is not null)
+        if (usable && _encoder is not null && _stage is null)
         {
             encoded = _encoder.Encode(_frames, _observation.Embedding) == EncodeStatus.Ok;
             if (_encoderTimes is not null)
@@ -429,6 +451,33 @@ public sealed class ControlLoop : IDisposable
         }
     }
 
+    /// <summary>
+    /// Pipelined mode: copies the newest encoded set into the observation; returns the age of its
+    /// oldest frame, or long.MaxValue when there is none yet. <paramref name="ok"/> is false when
+    /// the encoder failed on that set. The record gets the stage's encode times for a new set only.
+    /// </summary>
+    private long TakeEncoded(long nowNs, ref CycleRecord record, out bool ok)
+    {
+        var set = _stage!.TakeLatest();
+        if (set is null)
+        {
+            ok = true;
+            return long.MaxValue;
+        }
+        ok = set.Ok;
+        if (set.Version != _stageVersion)
+        {
+            // A new set: the observation's frames and embedding become its (an old one is already there).
+            for (var i = 0; i < _frames.Length; i++)
+                set.Frames[i].CopyTo(_frames[i]);
+            set.Embedding.AsSpan().CopyTo(_observation.Embedding);
+            _stageVersion = set.Version;
+            record.PreprocessNs = set.PreprocessNs;
+            record.EncodeNs = set.EncodeNs;
+        }
+        return Math.Max(0, nowNs - set.OldestCaptureNs);
+    }
+
     /// <summary>Reads every camera's newest frame; returns the age of the oldest, or long.MaxValue if any is missing, stale or unpaired.</summary>
     private long ReadFrames(long nowNs)
     {
@@ -453,6 +502,7 @@ public sealed class ControlLoop : IDisposable
     {
         if (IsRunning)
             Stop("the control loop was disposed", TimeSpan.FromSeconds(5));
+        _stage?.Dispose();
         _resetDone.Dispose();
     }
 }

@@ -34,7 +34,13 @@ public sealed class ControlLoopTests : IDisposable
         public int Height => Size;
         public CameraHealth Health => new(HasFrame, _sequence, 0, HasFrame ? "" : "unplugged");
         public void Start() { }
-        public CameraReadStatus Read(CameraFrame destination, TimeSpan timeout) => TryReadLatest(TimeSpan.MaxValue, destination);
+        /// <summary>Blocking read as a 500 fps camera: a new frame every 2 ms (what the pipelined encode stage waits on).</summary>
+        public CameraReadStatus Read(CameraFrame destination, TimeSpan timeout)
+        {
+            Thread.Sleep(2);
+            return TryReadLatest(TimeSpan.MaxValue, destination);
+        }
+
         public CameraReadStatus ReadLatest(CameraFrame destination, TimeSpan timeout) => TryReadLatest(TimeSpan.MaxValue, destination);
 
         public CameraReadStatus TryReadLatest(TimeSpan maxAge, CameraFrame destination)
@@ -167,7 +173,7 @@ public sealed class ControlLoopTests : IDisposable
         public LiveStatusBoard Board { get; }
         public ControlLoop Loop { get; }
 
-        public Rig(string logPath, IPolicy policy, Func<SafetyFilterOptions, SafetyFilterOptions>? safety = null, RealTimeRequest? realTime = null)
+        public Rig(string logPath, IPolicy policy, Func<SafetyFilterOptions, SafetyFilterOptions>? safety = null, RealTimeRequest? realTime = null, bool pipelined = false)
         {
             // Cycles run on the real clock; on a loaded machine the test thread can be descheduled for a
             // few periods. Only the deadline-storm test asks for the K = 3 miss limit; the others are
@@ -176,7 +182,7 @@ public sealed class ControlLoopTests : IDisposable
             Safety = new SafetyFilter(safety?.Invoke(SafetyFilterTests.Options()) ?? options);
             Log = RunLogWriter.Create(logPath, new RunLogMetadata(100, "control loop test"));
             Board = new LiveStatusBoard(["front", "wrist"], Size, Size, 100, policy.Name);
-            Loop = new ControlLoop(new ControlLoopOptions { RateHz = 100, WarmupCycles = 5, RealTime = realTime },
+            Loop = new ControlLoop(new ControlLoopOptions { RateHz = 100, WarmupCycles = 5, RealTime = realTime, PipelineEncoding = pipelined },
                 [Front, Wrist], Encoder, policy, Safety, Arm, Log, Board);
         }
 
@@ -427,6 +433,91 @@ public sealed class ControlLoopTests : IDisposable
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
         Assert.Equal(0, allocated);
         Assert.Equal(250, RunLog.Read(rig.Log.Path).Records.Count);
+    }
+
+    [Fact]
+    public void PipelinedTheLoopPlansOnTheStagesNewestEmbeddingAndStillReaches()
+    {
+        var goal = (X: 0.2, Y: -0.1, Z: 0.4);
+        var seen = new List<float>();
+        var reach = Reach(goal);
+        using var rig = new Rig(LogPath("pipelined-reach"), reach, pipelined: true);
+        Assert.NotNull(rig.Loop.EncodeStage);
+        rig.Front.Shade = 51;   // 0.2
+        rig.Wrist.Shade = 204;  // 0.8
+        rig.Arm_();
+        rig.Loop.RunCycles(60);
+        var (x, y, z) = rig.Arm.Tip;
+        var distance = Math.Sqrt((x - goal.X) * (x - goal.X) + (y - goal.Y) * (y - goal.Y) + (z - goal.Z) * (z - goal.Z));
+        Assert.True(distance < 0.005, $"tip {distance:0.0000} m from the goal after 60 pipelined cycles");
+        var records = RunLog.Read(rig.Log.Path).Records;
+        Assert.All(records, r => Assert.NotEqual(SafetyStatus.Hold, r.Safety));
+        Assert.All(records, r => Assert.InRange(r.FrameAgeNs, 0, 100_000_000));
+        // The stage publishes every 2 ms and the loop runs every 10: most cycles take a new set and log its encode time.
+        Assert.True(records.Count(r => r.EncodeNs > 0) > records.Count / 2, "cycles that took a new encoded set");
+        Assert.True(rig.Loop.EncodeStage!.Published > 60);
+    }
+
+    [Fact]
+    public void PipelinedTheEmbeddingOfTheNewestFramesReachesThePolicy()
+    {
+        var seen = new List<float>();
+        var policy = new ObservingPolicy(o => seen.Add(o.Embedding[0] + 10 * o.Embedding[1]));
+        using var rig = new Rig(LogPath("pipelined-embedding"), policy, pipelined: true);
+        rig.Loop.RunCycles(2);
+        rig.Front.Shade = 51;   // 0.2
+        rig.Wrist.Shade = 204;  // 0.8
+        rig.Loop.RunCycles(5);  // 50 ms: the stage has encoded the new shades many times over
+        Assert.Equal(0.2f + 8f, seen[^1], 1e-5f); // tolerance: float rounding of mean/255
+    }
+
+    [Fact]
+    public void PipelinedOldFramesAndAStalledCameraHoldOnTheAgeOfWhatWasEncoded()
+    {
+        using var rig = new Rig(LogPath("pipelined-stale"), Reach((0.3, 0, 0.4)), pipelined: true);
+        rig.Arm_();
+        rig.Loop.RunCycles(5);
+        // Frames 300 ms old: the stage will not pair them (the second camera's is beyond the 100 ms
+        // limit), so no new set appears and the last one ages past the limit within ~100 ms.
+        rig.Front.AgeNs = rig.Wrist.AgeNs = 300_000_000;
+        rig.Loop.RunCycles(15);
+        Assert.Equal(HoldReason.StaleCameraFrame, RunLog.Read(rig.Log.Path).Records[^1].HoldReason);
+
+        rig.Front.AgeNs = rig.Wrist.AgeNs = 5_000_000;
+        rig.Loop.RunCycles(2);
+        rig.Arm_();
+        rig.Loop.RunCycles(3);
+        Assert.NotEqual(SafetyStatus.Hold, RunLog.Read(rig.Log.Path).Records[^1].Safety);
+
+        // The first camera stops delivering: no new sets; the last one ages past the 100 ms limit.
+        rig.Front.HasFrame = false;
+        rig.Loop.RunCycles(20);
+        var last = RunLog.Read(rig.Log.Path).Records[^1];
+        Assert.Equal(SafetyStatus.Hold, last.Safety);
+        Assert.Equal(HoldReason.StaleCameraFrame, last.HoldReason);
+    }
+
+    [Fact]
+    public void PipelinedAFailingEncoderHoldsAsAPolicyFailure()
+    {
+        using var rig = new Rig(LogPath("pipelined-encoder"), Reach((0.3, 0, 0.4)), pipelined: true);
+        rig.Arm_();
+        rig.Encoder.Fail = true;
+        rig.Loop.RunCycles(3);
+        Assert.Equal(HoldReason.PolicyFailed, RunLog.Read(rig.Log.Path).Records[^1].HoldReason);
+        Assert.True(rig.Loop.EncodeStage!.Failures > 0);
+        Assert.Contains("did not produce an embedding", rig.Loop.EncodeStage.LastError);
+    }
+
+    [Fact]
+    public void PipelinedSteadyStateCyclesAllocateNothingOnTheLoopThread()
+    {
+        using var rig = new Rig(LogPath("pipelined-alloc"), Reach((0.3, 0, 0.4)), pipelined: true);
+        rig.Arm_();
+        rig.Loop.RunCycles(50);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        rig.Loop.RunCycles(200);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
 
     [Fact]
