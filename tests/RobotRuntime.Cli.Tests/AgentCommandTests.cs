@@ -1,5 +1,9 @@
 using System.CommandLine;
+using RobotRuntime.Arm;
 using RobotRuntime.Cli;
+using RobotRuntime.Safety;
+using RobotRuntime.SimServer;
+using RobotRuntime.Telemetry;
 
 namespace RobotRuntime.Cli.Tests;
 
@@ -35,6 +39,49 @@ public class AgentCommandTests
         Assert.Contains("table-hard,1,", eval.Output);
         Assert.Contains("dormant ratio", eval.Output);
         Assert.True(File.Exists(Path.Combine(folder, "package", "manifest.json")));
+        Assert.Contains("controlRateHz", File.ReadAllText(Path.Combine(folder, "package", "manifest.json")));
+
+        // The package drives the arm through `rr run` against the simulator over ZeroMQ (the runtime's
+        // HIL path): its own camera stream at the package's image size, no PVR, the policy prior.
+        using var host = SimServerHost.Start(new SimServerOptions
+        {
+            Task = "reach", StateEndpoint = "tcp://127.0.0.1:*", CommandEndpoint = "tcp://127.0.0.1:*", ControlEndpoint = "tcp://127.0.0.1:*",
+            FrontCameraEndpoint = "tcp://127.0.0.1:*", WristCameraEndpoint = "tcp://127.0.0.1:*",
+            CameraRateHz = 30, CameraWidth = 64, CameraHeight = 64, WatchdogMilliseconds = 500, Quiet = true,
+        });
+        var ends = host.Endpoints;
+        string cell = Path.Combine(folder, "cell.yaml");
+        string package = Path.Combine(folder, "package");
+        string runs = Path.Combine(folder, "runs");
+        var link = ends.LinkSettings;
+        string front = ends.Cameras["front"];
+        File.WriteAllText(cell, $$"""
+            rate_hz: 25
+            runs_folder: {{runs}}
+            arm: {state: "{{link.StateAddress}}", command: "{{link.CommandAddress}}", control: "{{link.ControlAddress}}"}
+            cameras:
+              - {name: front, backend: stream, endpoint: "{{front}}", width: 64, height: 64}
+            policy: {kind: agent, package: "{{package}}", planner: prior}
+            safety: {max_frame_age: 500ms, max_state_age: 400ms, max_deadline_misses: 25}
+
+            """);
+        var drive = Rr("run", "--config", cell, "--duration", "3s");
+        Assert.True(drive.Exit == 0, drive.Output + drive.Error);
+        Assert.Contains("rr: agent agent:scratch:scratch:policyprior", drive.Output);
+        Assert.Contains("rr: armed", drive.Output);
+        var log = RunLog.Read(Path.Combine(Directory.GetDirectories(Path.Combine(folder, "runs")).Single(), "run.rrlog"));
+        var acting = log.Records.Where(r => r.Safety != SafetyStatus.Hold).ToList();
+        Assert.True(acting.Count > 25, $"{acting.Count} acting cycles of {log.Records.Count}");
+        Assert.All(acting, r => Assert.Equal(ArmCommandMode.EndEffectorDelta, r.SentMode));
+        Assert.DoesNotContain(log.Records, r => r.HoldReason == HoldReason.PolicyFailed);
+        Assert.True(host.Server.Statistics.CommandsApplied > 25, "the simulated arm applied the agent's commands");
+
+        // The same package with a PVR encoder configured is refused, naming why.
+        string zoo = Path.Combine(Native.NativeLibraryLocator.FindRepositoryRoot(AppContext.BaseDirectory)!, "models", "test", "test-zoo.json");
+        File.AppendAllText(cell, $"encoder: {{zoo: \"{zoo}\", id: test-conv}}\n");
+        var refused = Rr("run", "--config", cell, "--duration", "1s");
+        Assert.Equal(2, refused.Exit);
+        Assert.Contains("learned its own encoder from camera images (scratch)", refused.Output + refused.Error);
     }
 
     [Fact]

@@ -67,11 +67,14 @@ public static class EvalCommand
                 PvrIdentity pvr = PvrIdentity.Parse(identity);
                 var table = new Table().AddColumns("preset", "success", "return", "length");
                 var rows = new List<string> { "preset,episodes,success_rate,mean_return,mean_length" };
-                double maxStep = 0.03;
+                double maxStep = 0.03, controlRate = 25;
+                int episodeSteps = 100;
                 foreach (var preset in presets)
                 {
                     using var environment = AgentSetup.CreateEnvironment(task, config, preset);
                     maxStep = environment.Spec.Action.MaxEndEffectorStepMetres;
+                    controlRate = 1 / environment.Spec.ControlPeriodSeconds;
+                    episodeSteps = environment.Spec.MaxEpisodeSteps;
                     if (model is null)
                     {
                         model = new WorldModel(config, Trainer.LayoutFor(features, config, environment.Spec), seed: 0, tail);
@@ -127,6 +130,9 @@ public static class EvalCommand
                         ["run"] = Path.GetFullPath(folder),
                         ["runRecord"] = File.ReadAllText(Path.Combine(folder, "run.json")),
                         ["evaluation"] = string.Join("\n", rows),
+                        // What the runtime needs to act as in training: one action per control period, the same discount.
+                        ["controlRateHz"] = controlRate.ToString("R", CultureInfo.InvariantCulture),
+                        ["episodeSteps"] = episodeSteps.ToString(CultureInfo.InvariantCulture),
                     });
                     output.WriteLine($"rr eval: wrote agent package {Path.GetFullPath(packageFolder)}");
                 }

@@ -31,11 +31,12 @@ public static class BenchCommand
         var modelFile = new Option<string?>("--model-file") { Description = "Use this ONNX file instead of the zoo's path (e.g. an export with random weights)." };
         var size = new Option<int>("--size") { Description = "Camera frame size, pixels (square).", DefaultValueFactory = _ => 112 };
         var threads = new Option<int>("--threads") { Description = "ONNX Runtime intra-op threads.", DefaultValueFactory = _ => 1 };
+        var fifo = new Option<int?>("--fifo") { Description = "Run the loop's thread under SCHED_FIFO at this priority (1–99), as realtime.fifo_priority does in rr run; the header says whether it was applied." };
         var pipeline = new Option<bool>("--pipeline") { Description = "Encode on a separate thread as frames arrive (encoder.pipeline in rr run's config); compute is then the cycle without the encode." };
         var verb = new Command("bench", "Measure the control loop against the simulator at several rates: compute p50/p99/max, missed deadlines per 10,000 cycles, " +
             "capture→command latency and bytes allocated per cycle. Prints a table and one JSON line per rate.")
         {
-            rates, seconds, zoo, encoder, modelFile, size, threads, pipeline,
+            rates, seconds, zoo, encoder, modelFile, size, threads, pipeline, fifo,
         };
         verb.SetAction(result =>
         {
@@ -49,6 +50,8 @@ public static class BenchCommand
                 var duration = result.GetValue(seconds);
                 if (!(duration is > 0 and <= 3600))
                     throw new ArgumentException($"--seconds must be in (0, 3600], got {duration}");
+                if (result.GetValue(fifo) is { } priority && priority is < 1 or > 99)
+                    throw new ArgumentException($"--fifo must be a priority 1–99, got {priority}");
                 var repository = NativeLibraryLocator.FindRepositoryRoot(AppContext.BaseDirectory) ?? Directory.GetCurrentDirectory();
                 var manifest = PvrZoo.Load(result.GetValue(zoo) ?? Path.Combine(repository, "models", "test", "test-zoo.json"));
                 var model = manifest.Get(result.GetValue(encoder)!);
@@ -59,7 +62,7 @@ public static class BenchCommand
                 var json = new List<string>();
                 foreach (var rate in rateList)
                 {
-                    var (row, line) = Measure(rate, duration, model, file, result.GetValue(size), result.GetValue(threads), result.GetValue(pipeline));
+                    var (row, line) = Measure(rate, duration, model, file, result.GetValue(size), result.GetValue(threads), result.GetValue(pipeline), result.GetValue(fifo), output);
                     output.WriteLine(row);
                     json.Add(line);
                 }
@@ -81,7 +84,7 @@ public static class BenchCommand
         return verb;
     }
 
-    private static (string Row, string Json) Measure(double rateHz, double seconds, PvrModel model, string file, int size, int threads, bool pipeline)
+    private static (string Row, string Json) Measure(double rateHz, double seconds, PvrModel model, string file, int size, int threads, bool pipeline, int? fifo, TextWriter output)
     {
         using var host = SimServerHost.Start(new SimServerOptions
         {
@@ -111,7 +114,12 @@ public static class BenchCommand
                 var board = new LiveStatusBoard(["front", "wrist"], size, size, rateHz, policy.Name);
                 using var loop = new ControlLoop(new ControlLoopOptions { RateHz = rateHz, MaxFrameAge = TimeSpan.FromMilliseconds(150), PipelineEncoding = pipeline },
                     [front, wrist], encoder, policy, safety, link, log, board);
-                RealTimeSetup.ConfigureCurrentThread(new RealTimeRequest(null, null, LowLatencyGc: true));
+                var realTime = RealTimeSetup.ConfigureCurrentThread(new RealTimeRequest(fifo, null, LowLatencyGc: true));
+                if (fifo is not null)
+                {
+                    foreach (var outcome in realTime.Outcomes)
+                        output.WriteLine($"rr bench: {outcome.Setting}: {(outcome.Applied ? "applied" : "not applied")} — {outcome.Detail}");
+                }
                 // Let the cameras deliver, then arm (retrying while frames are not there yet).
                 var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
                 do
@@ -120,8 +128,11 @@ public static class BenchCommand
                 loop.RunCycles((int)rateHz); // one second settling
                 int cycles = (int)Math.Round(seconds * rateHz);
                 long before = GC.GetAllocatedBytesForCurrentThread();
+                int gen0 = GC.CollectionCount(0), gen1 = GC.CollectionCount(1), gen2 = GC.CollectionCount(2);
                 loop.RunCycles(cycles);
                 long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+                // Collections anywhere in the process (the in-process simulator included) pause every thread.
+                var collections = (GC.CollectionCount(0) - gen0, GC.CollectionCount(1) - gen1, GC.CollectionCount(2) - gen2);
                 log.Flush();
                 var records = RunLog.Read(logPath).Records.TakeLast(cycles).ToList();
                 var compute = records.Select(r => r.ComputeNs / 1e6).Order().ToArray();
@@ -129,6 +140,9 @@ public static class BenchCommand
                 // Encode (preprocess + inference) of each new frame set, wherever it ran.
                 var encode = records.Where(r => r.EncodeNs > 0).Select(r => (r.PreprocessNs + r.EncodeNs) / 1e6).Order().ToArray();
                 int missed = records.Count(r => r.MissedDeadline != 0);
+                // Each miss explained by its parts: how late the cycle started and how long it computed.
+                var misses = string.Join(", ", records.Where(r => r.MissedDeadline != 0).Take(100)
+                    .Select(r => string.Create(CultureInfo.InvariantCulture, $"{{\"cycle\": {r.CycleIndex}, \"scheduled_ns\": {r.ScheduledStartNs}, \"start_late_ms\": {(r.StartNs - r.ScheduledStartNs) / 1e6:0.000}, \"compute_ms\": {r.ComputeNs / 1e6:0.000}, \"skipped_ticks\": {r.SkippedTicks}}}")));
                 int held = records.Count(r => r.Safety == SafetyStatus.Hold);
                 double perTenK = records.Count == 0 ? 0 : missed * 10_000.0 / records.Count;
                 double bytesPerCycle = (double)allocated / cycles;
@@ -137,7 +151,8 @@ public static class BenchCommand
                     $"| {rateHz:0} Hz | {records.Count} | {P(compute, 50):0.00} ms | {P(compute, 99):0.00} ms | {compute[^1]:0.00} ms | {perTenK:0.#} | {P(latency, 50):0.0} ms | {P(latency, 99):0.0} ms | {P(encode, 50):0.00} ms | {P(encode, 99):0.00} ms | {bytesPerCycle:0.#} |");
                 string json = string.Create(c,
                     $"{{\"rate_hz\": {rateHz}, \"pipelined\": {(pipeline ? "true" : "false")}, \"cycles\": {records.Count}, \"held_cycles\": {held}, \"compute_ms\": {{\"p50\": {P(compute, 50):0.000}, \"p99\": {P(compute, 99):0.000}, \"max\": {compute[^1]:0.000}}}, " +
-                    $"\"missed\": {missed}, \"missed_per_10k\": {perTenK:0.##}, \"capture_to_command_ms\": {{\"p50\": {P(latency, 50):0.00}, \"p99\": {P(latency, 99):0.00}}}, \"encode_ms\": {{\"p50\": {P(encode, 50):0.000}, \"p99\": {P(encode, 99):0.000}}}, \"bytes_per_cycle\": {bytesPerCycle:0.##}}}");
+                    $"\"missed\": {missed}, \"missed_per_10k\": {perTenK:0.##}, \"capture_to_command_ms\": {{\"p50\": {P(latency, 50):0.00}, \"p99\": {P(latency, 99):0.00}}}, \"encode_ms\": {{\"p50\": {P(encode, 50):0.000}, \"p99\": {P(encode, 99):0.000}}}, \"bytes_per_cycle\": {bytesPerCycle:0.##}, " +
+                    $"\"gc_collections\": {{\"gen0\": {collections.Item1}, \"gen1\": {collections.Item2}, \"gen2\": {collections.Item3}}}, \"misses\": [{misses}]}}");
                 return (row, json);
             }
         }

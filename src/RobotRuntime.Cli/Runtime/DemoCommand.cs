@@ -20,7 +20,9 @@ public static class DemoCommand
     {
         var episodes = new Option<int>("--episodes") { Description = "Episodes to run (1..50).", DefaultValueFactory = _ => 3 };
         var seed = new Option<int>("--seed") { Description = "First episode's seed (episode k uses seed + k).", DefaultValueFactory = _ => 1 };
-        var rate = new Option<double>("--rate") { Description = "Control rate, Hz (10..100).", DefaultValueFactory = _ => 30 };
+        var rate = new Option<double?>("--rate") { Description = "Control rate, Hz (10..100); default 30, or the rate an --agent was trained at." };
+        var agent = new Option<string?>("--agent") { Description = "Drive the arm with this trained agent package (rr eval --package) instead of the scripted reach; the demo then feeds it the cameras it was trained on." };
+        var planner = new Option<string>("--planner") { Description = "With --agent: mppi or prior.", DefaultValueFactory = _ => "mppi" };
         var shift = new Option<string>("--shift") { Description = "Visual shift preset of the simulator.", DefaultValueFactory = _ => "in-distribution" };
         var timeout = new Option<string>("--episode-timeout") { Description = "An episode not solved by then counts as failed.", DefaultValueFactory = _ => "15s" };
         var runs = new Option<string>("--runs") { Description = "Folder for the run folder.", DefaultValueFactory = _ => "runs" };
@@ -28,7 +30,7 @@ public static class DemoCommand
         var verb = new Command("demo", "Run the runtime against the simulator in one go: sim-server in this process, cameras → encoder → scripted reach → safety → arm over ZeroMQ; " +
             "prints each episode, the latency summary and where the run log and plots are.")
         {
-            episodes, seed, rate, shift, timeout, runs, livePort,
+            episodes, seed, rate, shift, timeout, runs, livePort, agent, planner,
         };
         verb.SetAction(result =>
         {
@@ -50,12 +52,49 @@ public static class DemoCommand
                 error.WriteLine($"rr demo: {e.Message}");
                 return 2;
             }
-            return Run(count, result.GetValue(seed), result.GetValue(rate), result.GetValue(shift)!, episodeTimeout, result.GetValue(runs)!, result.GetValue(livePort), output, error);
+            string? package = result.GetValue(agent);
+            double rateHz = result.GetValue(rate) ?? (package is null ? 30 : TrainedRate(package) ?? 30);
+            if (result.GetValue(planner) is not ("mppi" or "prior"))
+            {
+                error.WriteLine($"rr demo: --planner must be mppi or prior, got '{result.GetValue(planner)}'");
+                return 2;
+            }
+            return Run(count, result.GetValue(seed), rateHz, result.GetValue(shift)!, episodeTimeout, result.GetValue(runs)!, result.GetValue(livePort),
+                package, result.GetValue(planner)!, output, error);
         });
         return verb;
     }
 
-    private static int Run(int episodes, int seed, double rateHz, string shift, TimeSpan episodeTimeout, string runsFolder, int? livePort, TextWriter output, TextWriter error)
+    /// <summary>The control rate recorded in an agent package (by rr eval), or null when absent or unreadable.</summary>
+    private static double? TrainedRate(string package)
+    {
+        try
+        {
+            var manifest = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(package, "manifest.json")));
+            return double.TryParse(manifest?["training"]?["controlRateHz"]?.GetValue<string>(), NumberStyles.Float, CultureInfo.InvariantCulture, out var r) ? r : null;
+        }
+        catch (Exception e) when (e is IOException or System.Text.Json.JsonException or InvalidOperationException or UnauthorizedAccessException)
+        {
+            return null; // rr run's package check names the problem
+        }
+    }
+
+    /// <summary>The cameras an agent package sees, in order (its config's "cameras"), or null when unreadable.</summary>
+    private static string[]? AgentCameras(string package)
+    {
+        try
+        {
+            var manifest = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(package, "manifest.json")));
+            return manifest?["agent"]?["cameras"]?.AsArray().Select(n => n!.GetValue<string>()).ToArray();
+        }
+        catch (Exception e) when (e is IOException or System.Text.Json.JsonException or InvalidOperationException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    private static int Run(int episodes, int seed, double rateHz, string shift, TimeSpan episodeTimeout, string runsFolder, int? livePort,
+        string? agentPackage, string planner, TextWriter output, TextWriter error)
     {
         var repository = NativeLibraryLocator.FindRepositoryRoot(AppContext.BaseDirectory) ?? Directory.GetCurrentDirectory();
         var zoo = Path.Combine(repository, "models", "test", "test-zoo.json");
@@ -79,11 +118,14 @@ public static class DemoCommand
         {
             var endpoints = host.Endpoints;
             output.WriteLine($"rr demo: simulator up (task reach, shift {shift}, seed {seed}); arm on {endpoints.Control}, cameras front + wrist at 64×64, 30 fps");
+            // A scratch agent sees the cameras it was trained on, without a PVR; the scripted reach sees both through the project's test encoder.
+            string[] cameraNames = agentPackage is null ? ["front", "wrist"] : AgentCameras(agentPackage) ?? ["front"];
             var config = new RunConfig
             {
-                RateHz = rateHz, RunsFolder = runsFolder, Policy = "scripted-reach",
+                RateHz = rateHz, RunsFolder = runsFolder, Policy = agentPackage is null ? "scripted-reach" : "agent",
+                AgentPackage = agentPackage, AgentPlanner = planner,
                 ArmState = endpoints.State, ArmCommand = endpoints.Command, ArmControl = endpoints.Control,
-                EncoderZoo = zoo, EncoderId = "test-conv-batched",
+                EncoderZoo = agentPackage is null ? zoo : null, EncoderId = agentPackage is null ? "test-conv-batched" : null,
                 MaxFrameAge = TimeSpan.FromMilliseconds(150),
                 // The demo shares two cores with the simulator it renders; a few late cycles on a busy
                 // machine should not end it. rr run's default stays 3.
@@ -95,7 +137,8 @@ public static class DemoCommand
             var successSince = (DateTime?)null;
             var hooks = new RuntimeHooks
             {
-                Cameras = [host.Server.LocalCameras["front"], host.Server.LocalCameras["wrist"]],
+                Cameras = cameraNames.Select(n => host.Server.LocalCameras.TryGetValue(n, out var camera) ? camera
+                    : throw new ArgumentException($"the agent sees camera '{n}', the simulator has front and wrist")).ToList(),
                 Goal = () => host.Server.Snapshot.Goal,
                 Tick = session =>
                 {

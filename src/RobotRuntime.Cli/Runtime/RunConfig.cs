@@ -62,6 +62,12 @@ public sealed record RunConfig
     /// <summary>The scripted reach's goal (metres, arm base frame).</summary>
     public (double X, double Y, double Z)? Goal { get; init; }
 
+    /// <summary>The agent package folder for <c>policy.kind: agent</c> (<c>policy.package</c>).</summary>
+    public string? AgentPackage { get; init; }
+
+    /// <summary>How the agent decides: <c>mppi</c> (latent MPPI within the cycle's budget) or <c>prior</c> (the policy prior alone) (<c>policy.planner</c>).</summary>
+    public string AgentPlanner { get; init; } = "mppi";
+
     /// <summary>Camera frames older than this hold the arm.</summary>
     public TimeSpan MaxFrameAge { get; init; } = TimeSpan.FromMilliseconds(150);
 
@@ -96,7 +102,7 @@ public sealed record RunConfig
         ["arm"] = ["state", "command", "control"],
         ["cameras[]"] = ["name", "backend", "endpoint", "path", "device", "pipeline", "width", "height", "fps"],
         ["encoder"] = ["zoo", "id", "threads", "pipeline"],
-        ["policy"] = ["kind", "goal"],
+        ["policy"] = ["kind", "goal", "package", "planner"],
         ["safety"] = ["max_frame_age", "max_state_age", "max_deadline_misses", "joint_margin", "workspace"],
         ["realtime"] = ["fifo_priority", "cpus"],
     };
@@ -188,9 +194,15 @@ public sealed record RunConfig
             case "encoder.pipeline": return this with { PipelineEncoding = Boolean(source, where, value) };
             case "policy.kind":
                 var kind = Text(source, where, value);
-                if (kind is not ("scripted-reach" or "hold-still"))
-                    throw new ConfigException($"{source}:{value.Start.Line}: 'policy.kind' must be scripted-reach or hold-still, got '{kind}'");
+                if (kind is not ("scripted-reach" or "hold-still" or "agent"))
+                    throw new ConfigException($"{source}:{value.Start.Line}: 'policy.kind' must be scripted-reach, hold-still or agent, got '{kind}'");
                 return this with { Policy = kind };
+            case "policy.package": return this with { AgentPackage = Text(source, where, value) };
+            case "policy.planner":
+                var planner = Text(source, where, value);
+                if (planner is not ("mppi" or "prior"))
+                    throw new ConfigException($"{source}:{value.Start.Line}: 'policy.planner' must be mppi or prior, got '{planner}'");
+                return this with { AgentPlanner = planner };
             case "policy.goal":
                 var goal = Numbers(source, where, value, 3);
                 return this with { Goal = (goal[0], goal[1], goal[2]) };

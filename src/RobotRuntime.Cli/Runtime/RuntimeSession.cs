@@ -122,6 +122,7 @@ internal sealed class RuntimeSession : IDisposable
         IPolicy policy = _config.Policy switch
         {
             "scripted-reach" => new ScriptedReachPolicy(hooks.Goal ?? FixedGoal(), arm.EndEffectorMaxTranslation > 0 ? arm.EndEffectorMaxTranslation : 0.01),
+            "agent" => LoadAgent(cameras, encoder),
             _ => new HoldStillPolicy(),
         };
         Own(policy);
@@ -293,6 +294,62 @@ internal sealed class RuntimeSession : IDisposable
         }) { IsBackground = true, Name = "rr operator" };
         thread.Start();
         return thread;
+    }
+
+    /// <summary>
+    /// The trained agent of <c>policy.package</c> as the loop's policy, checked against what this run
+    /// gives it: the PVR it was trained with (identity and file hash), the cameras and image size, and
+    /// the control rate it learned at (a different rate is allowed, with a warning: each action is one
+    /// end-effector step, so the arm then moves at another speed than in training).
+    /// </summary>
+    private IPolicy LoadAgent(IReadOnlyList<ICameraSource> cameras, IEncoder? encoder)
+    {
+        string folder = _config.AgentPackage ?? throw new ConfigException("policy.package: the agent policy needs the folder of an agent package (made by rr eval --package)");
+        string? pvrFile = null;
+        if (_config.EncoderZoo is not null && _config.EncoderId is not null)
+        {
+            var zoo = PvrZoo.Load(_config.EncoderZoo);
+            pvrFile = zoo.ResolveFile(zoo.Get(_config.EncoderId));
+        }
+        global::RobotRuntime.Agents.Packaging.AgentPackage.Loaded loaded;
+        try
+        {
+            loaded = global::RobotRuntime.Agents.Packaging.AgentPackage.Load(folder, pvrFile);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new ConfigException("policy.package: " + e.Message);
+        }
+        var config = loaded.Model.Config;
+        var layout = loaded.Model.Layout;
+        if (loaded.Pvr.Id == "scratch")
+        {
+            if (encoder is not null)
+                throw new ConfigException($"policy.package: agent '{folder}' learned its own encoder from camera images (scratch); remove the 'encoder' section");
+            if (cameras.Count < config.Cameras.Length)
+                throw new ConfigException($"policy.package: agent '{folder}' sees {config.Cameras.Length} camera(s) ({string.Join(", ", config.Cameras)}); 'cameras' has {cameras.Count}");
+            for (var i = 0; i < config.Cameras.Length; i++)
+            {
+                if (cameras[i].Name != config.Cameras[i] || cameras[i].Width != layout.ImageSize || cameras[i].Height != layout.ImageSize)
+                    throw new ConfigException($"policy.package: agent '{folder}' expects camera {i} to be '{config.Cameras[i]}' at {layout.ImageSize}×{layout.ImageSize}; the run has '{cameras[i].Name}' at {cameras[i].Width}×{cameras[i].Height}");
+            }
+        }
+        else if (_config.EncoderId != loaded.Pvr.Id)
+        {
+            throw new ConfigException($"policy.package: agent '{folder}' was trained on PVR '{loaded.Pvr.Id}'; set encoder.id to it (the run has {(_config.EncoderId is null ? "no encoder" : $"'{_config.EncoderId}'")})");
+        }
+        var training = loaded.Manifest["training"]?.AsObject();
+        double trainedRate = double.TryParse(training?["controlRateHz"]?.GetValue<string>(), NumberStyles.Float, CultureInfo.InvariantCulture, out var r) ? r : 0;
+        int episodeSteps = int.TryParse(training?["episodeSteps"]?.GetValue<string>(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var e2) ? e2 : 100;
+        if (trainedRate > 0 && Math.Abs(trainedRate - _config.RateHz) > 0.01 * trainedRate)
+            Say($"rr: warning: agent '{folder}' was trained acting at {trainedRate:0.##} Hz and this run's rate_hz is {_config.RateHz:0.##}; each action is one end-effector step, so the arm moves {_config.RateHz / trainedRate:0.##}× as fast as in training");
+        var planner = global::RobotRuntime.Agents.Planning.PlannerOptions.FromConfig(config, config.DiscountFor(episodeSteps)) with
+        {
+            Mode = _config.AgentPlanner == "prior" ? global::RobotRuntime.Agents.Planning.PlannerMode.PolicyPrior : global::RobotRuntime.Agents.Planning.PlannerMode.Mppi,
+        };
+        var policy = new global::RobotRuntime.Agents.Packaging.AgentPolicy(loaded.Model, planner, loaded.MaxEndEffectorStepMetres);
+        Say($"rr: agent {policy.Name} from {Path.GetFullPath(folder)} (task {loaded.Task}, {config.Size}, {loaded.Model.TrainableParameterCount():N0} parameters, planner {_config.AgentPlanner}{(trainedRate > 0 ? $", trained at {trainedRate:0.##} Hz" : "")})");
+        return policy;
     }
 
     private (double X, double Y, double Z) _fixedGoal;

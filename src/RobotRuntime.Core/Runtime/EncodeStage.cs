@@ -49,7 +49,9 @@ public sealed class EncodedFrames
 /// </summary>
 /// <remarks>
 /// <para>The stage waits for a new frame from the first camera, takes the newest frame of every
-/// other camera (none older than the maximum age), skips the set if the frames were captured
+/// other camera (none older than the maximum age; when that frame predates the first camera's by
+/// more than 5 ms it waits up to a quarter of the pairing tolerance, at most 10 ms, for a newer
+/// one — the companion of a frame triggered together), skips the set if the frames were captured
 /// further apart than the pairing tolerance, encodes it, and publishes it through a triple
 /// buffer: the writer never waits for the reader and the reader never waits for the writer, and
 /// nothing is allocated after construction.</para>
@@ -69,6 +71,9 @@ public sealed class EncodeStage : IDisposable
     private readonly long _pairingNs;
     private readonly TimeSpan _waitTimeout = TimeSpan.FromMilliseconds(50);
     private readonly ManualResetEventSlim _firstPublished = new();
+    private readonly CameraFrame[] _spare;
+    private readonly TimeSpan _companionWait;
+    private const long CompanionSlackNs = 5_000_000;
     private int _shared = 1;   // index of the middle slot | DirtyBit when it holds a set the reader has not taken
     private int _back;         // the writer's slot
     private int _front = 2;    // the reader's slot
@@ -97,6 +102,8 @@ public sealed class EncodeStage : IDisposable
         _slots = [new(cameras, encoder.EmbeddingSize), new(cameras, encoder.EmbeddingSize), new(cameras, encoder.EmbeddingSize)];
         _maxFrameAge = maxFrameAge;
         _pairingNs = (long)pairingTolerance.TotalNanoseconds;
+        _spare = _cameras.Select(c => new CameraFrame(c.Width, c.Height)).ToArray();
+        _companionWait = TimeSpan.FromTicks(Math.Min(pairingTolerance.Ticks / 4, TimeSpan.FromMilliseconds(10).Ticks));
     }
 
     /// <summary>Sets published so far.</summary>
@@ -164,6 +171,15 @@ public sealed class EncodeStage : IDisposable
             {
                 Interlocked.Increment(ref _unpaired);
                 return false;
+            }
+            // Cameras triggered together deliver one after the other: when this camera's newest frame
+            // predates the first camera's, its companion may be a moment away. Wait briefly for it
+            // rather than pair with a frame a whole period older.
+            if (frames[0].CaptureTimestampNs - frames[i].CaptureTimestampNs > CompanionSlackNs
+                && _cameras[i].Read(_spare[i], _companionWait) == CameraReadStatus.Ok
+                && _spare[i].CaptureTimestampNs > frames[i].CaptureTimestampNs)
+            {
+                _spare[i].CopyTo(frames[i]);
             }
             oldest = Math.Min(oldest, frames[i].CaptureTimestampNs);
             newest = Math.Max(newest, frames[i].CaptureTimestampNs);

@@ -71,6 +71,46 @@ public sealed class EncodeStageTests
         Assert.NotNull(stage.TakeLatest());
     }
 
+    /// <summary>A second camera whose newest frame is a period old until its blocking read, which gives the fresh companion.</summary>
+    private sealed class LateCompanionCamera : ICameraSource
+    {
+        public int BlockingReads;
+        public string Name => "wrist";
+        public int Width => 8;
+        public int Height => 8;
+        public CameraHealth Health => new(true, 1, 0, "");
+        public void Start() { }
+        public CameraReadStatus Read(CameraFrame destination, TimeSpan timeout)
+        {
+            BlockingReads++;
+            destination.Pixels.AsSpan().Fill(200);
+            destination.CaptureTimestampNs = RobotRuntime.Timing.MonotonicClock.NowNanoseconds - 2_000_000;
+            return CameraReadStatus.Ok;
+        }
+        public CameraReadStatus ReadLatest(CameraFrame destination, TimeSpan timeout) => Read(destination, timeout);
+        public CameraReadStatus TryReadLatest(TimeSpan maxAge, CameraFrame destination)
+        {
+            destination.Pixels.AsSpan().Fill(10);
+            destination.CaptureTimestampNs = RobotRuntime.Timing.MonotonicClock.NowNanoseconds - 33_000_000;
+            return CameraReadStatus.Ok;
+        }
+        public void Dispose() { }
+    }
+
+    [Fact]
+    public void ASecondCamerasFrameFromBeforeTheFirstsIsReplacedByItsCompanionWhenItArrives()
+    {
+        var front = new FakeCamera("front") { AgeNs = 1_000_000 };
+        var wrist = new LateCompanionCamera();
+        using var stage = new EncodeStage([front, wrist], new MeanEncoder(2), MaxAge, Pairing);
+        Assert.True(stage.PumpOnce());
+        var set = stage.TakeLatest()!;
+        Assert.Equal(1, wrist.BlockingReads);
+        Assert.Equal(200, set.Frames[1].Pixels[0]);             // the companion, not the frame a period older
+        Assert.Equal(200 / 255f, set.Embedding[1], 1e-6f);
+        Assert.True(RobotRuntime.Timing.MonotonicClock.NowNanoseconds - set.OldestCaptureNs < 20_000_000);
+    }
+
     [Fact]
     public void AThrowingEncoderIsPublishedAsAFailedSetNamingTheEncoder()
     {
