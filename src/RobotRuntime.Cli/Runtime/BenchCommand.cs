@@ -144,13 +144,16 @@ public static class BenchCommand
                 var misses = string.Join(", ", records.Where(r => r.MissedDeadline != 0).Take(100)
                     .Select(r => string.Create(CultureInfo.InvariantCulture, $"{{\"cycle\": {r.CycleIndex}, \"scheduled_ns\": {r.ScheduledStartNs}, \"start_late_ms\": {(r.StartNs - r.ScheduledStartNs) / 1e6:0.000}, \"compute_ms\": {r.ComputeNs / 1e6:0.000}, \"skipped_ticks\": {r.SkippedTicks}}}")));
                 int held = records.Count(r => r.Safety == SafetyStatus.Hold);
+                // Why the arm was held: each hold's start (cycle and reason).
+                var holdStarts = string.Join(", ", records.Where(r => r.HoldStarted != 0).Take(20)
+                    .Select(r => string.Create(CultureInfo.InvariantCulture, $"{{\"cycle\": {r.CycleIndex}, \"reason\": \"{r.HoldReason}\"}}")));
                 double perTenK = records.Count == 0 ? 0 : missed * 10_000.0 / records.Count;
                 double bytesPerCycle = (double)allocated / cycles;
                 var c = CultureInfo.InvariantCulture;
                 string row = string.Create(c,
                     $"| {rateHz:0} Hz | {records.Count} | {P(compute, 50):0.00} ms | {P(compute, 99):0.00} ms | {compute[^1]:0.00} ms | {perTenK:0.#} | {P(latency, 50):0.0} ms | {P(latency, 99):0.0} ms | {P(encode, 50):0.00} ms | {P(encode, 99):0.00} ms | {bytesPerCycle:0.#} |");
                 string json = string.Create(c,
-                    $"{{\"rate_hz\": {rateHz}, \"pipelined\": {(pipeline ? "true" : "false")}, \"cycles\": {records.Count}, \"held_cycles\": {held}, \"compute_ms\": {{\"p50\": {P(compute, 50):0.000}, \"p99\": {P(compute, 99):0.000}, \"max\": {compute[^1]:0.000}}}, " +
+                    $"{{\"rate_hz\": {rateHz}, \"pipelined\": {(pipeline ? "true" : "false")}, \"cycles\": {records.Count}, \"held_cycles\": {held}, \"hold_starts\": [{holdStarts}], \"compute_ms\": {{\"p50\": {P(compute, 50):0.000}, \"p99\": {P(compute, 99):0.000}, \"max\": {compute[^1]:0.000}}}, " +
                     $"\"missed\": {missed}, \"missed_per_10k\": {perTenK:0.##}, \"capture_to_command_ms\": {{\"p50\": {P(latency, 50):0.00}, \"p99\": {P(latency, 99):0.00}}}, \"encode_ms\": {{\"p50\": {P(encode, 50):0.000}, \"p99\": {P(encode, 99):0.000}}}, \"bytes_per_cycle\": {bytesPerCycle:0.##}, " +
                     $"\"gc_collections\": {{\"gen0\": {collections.Item1}, \"gen1\": {collections.Item2}, \"gen2\": {collections.Item3}}}, \"misses\": [{misses}]}}");
                 return (row, json);
