@@ -168,20 +168,24 @@ public sealed partial class HardwareInTheLoopTests : IDisposable
     /// arm link, the safety layer, the run log and the live board — allocates nothing per cycle.
     /// rr bench counts the bytes its cycles allocate on their thread (after warm-up and a second of settling).
     /// </summary>
-    [Fact]
-    public void TheLoopWithRealCamerasEncoderAndArmLinkAllocatesNothingPerCycle()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void TheLoopWithRealCamerasEncoderAndArmLinkAllocatesNothingPerCycle(bool pipelined)
     {
-        var result = RrProcess.Run(new Dictionary<string, string?>(), TimeSpan.FromMinutes(2), "bench", "--rates", "20", "--seconds", "3", "--size", "64");
+        string[] args = ["bench", "--rates", "20", "--seconds", "3", "--size", "64", .. (pipelined ? new[] { "--pipeline" } : [])];
+        var result = RrProcess.Run(new Dictionary<string, string?>(), TimeSpan.FromMinutes(2), args);
         Assert.True(result.ExitCode == 0, $"exit {result.ExitCode}\n{result.Output}\n{result.Error}");
         var json = result.Output.Split('\n').Single(l => l.StartsWith("{\"rate_hz\": 20", StringComparison.Ordinal));
         Assert.Contains("\"cycles\": 60, \"held_cycles\": 0,", json); // the acting path was measured, not a hold
-        Assert.Contains("\"bytes_per_cycle\": 0}", json);
+        Assert.Contains("\"bytes_per_cycle\": 0,", json);
+        Assert.Contains(pipelined ? "\"pipelined\": true" : "\"pipelined\": false", json);
     }
 
     [Fact]
     public void RrDemoSolvesEveryEpisodeAndWritesItsRunFolder()
     {
-        var result = RrProcess.Run(new Dictionary<string, string?>(), TimeSpan.FromMinutes(3), "demo", "--episodes", "2", "--runs", Path.Combine(_folder, "demo"));
+        var result = RrProcess.Run(new Dictionary<string, string?>(), TimeSpan.FromMinutes(3), "demo", "--policy", "scripted", "--episodes", "2", "--runs", Path.Combine(_folder, "demo"));
         Assert.True(result.ExitCode == 0, $"exit {result.ExitCode}\n{result.Output}\n{result.Error}");
         Assert.Contains("rr demo: 2 of 2 episode(s) reached the goal", result.Output);
         Assert.Contains("missed deadlines:", result.Output);
