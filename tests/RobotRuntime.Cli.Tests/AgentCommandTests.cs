@@ -98,3 +98,23 @@ public class AgentCommandTests
         Assert.Contains("run.json", missing.Error);
     }
 }
+
+public class AgentProprioceptionTests
+{
+    [Fact]
+    public void TheFirmwaresGripperPositionBecomesTheSimulatorsFingerOpeningTheAgentLearnedOn()
+    {
+        // The agent learned on TabletopEnvironment's observation: both fingers' opening in metres
+        // (0 closed … 2 × FingerTravel open); the firmware reports 0 open … 1 closed.
+        Assert.Equal(RobotRuntime.Sim.Tabletop.TabletopEnvironment.FingerTravel, RobotRuntime.Agents.Packaging.AgentPolicy.SimFingerTravelMetres);
+        var state = new ArmState { JointCount = 4, EndEffectorX = 0.3, EndEffectorY = -0.1, EndEffectorZ = 0.2 };
+        var proprio = new float[12];
+        foreach (var (gripper, opening) in new[] { (1.0, 0.0), (0.0, 0.07), (0.5, 0.035) })
+        {
+            state.GripperPosition = gripper;
+            RobotRuntime.Agents.Packaging.AgentPolicy.FillProprioception(in state, proprio);
+            Assert.Equal(opening, proprio[8], 1e-6); // float rounding only
+            Assert.Equal([0.3f, -0.1f, 0.2f], proprio[9..12]);
+        }
+    }
+}

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.RegularExpressions;
+using RobotRuntime.Arm;
 using RobotRuntime.Safety;
 using RobotRuntime.Telemetry;
 
@@ -180,6 +181,26 @@ public sealed partial class HardwareInTheLoopTests : IDisposable
         Assert.Contains("\"cycles\": 60, \"held_cycles\": 0,", json); // the acting path was measured, not a hold
         Assert.Contains("\"bytes_per_cycle\": 0,", json);
         Assert.Contains(pipelined ? "\"pipelined\": true" : "\"pipelined\": false", json);
+    }
+
+    /// <summary>
+    /// The README's main job as a user types it: `rr demo` with no options drives the arm with the
+    /// shipped trained agent (models/agents/reach-scratch) from the simulator's front camera. A learned
+    /// agent's misses are its success rate, so this checks that it runs every episode end to end and
+    /// acts, not that it always reaches.
+    /// </summary>
+    [Fact]
+    public void RrDemoByDefaultDrivesTheArmWithTheShippedAgent()
+    {
+        var result = RrProcess.Run(new Dictionary<string, string?>(), TimeSpan.FromMinutes(3), "demo", "--episodes", "2", "--episode-timeout", "6s", "--runs", Path.Combine(_folder, "demo-agent"));
+        Assert.True(result.ExitCode == 0, $"exit {result.ExitCode}\n{result.Output}\n{result.Error}");
+        Assert.Contains("rr: agent agent:scratch:scratch:mppi", result.Output);
+        Assert.Matches(@"rr demo: [0-2] of 2 episode\(s\) reached the goal", result.Output);
+        Assert.DoesNotContain("warning: agent", result.Output); // the demo runs it at the rate it was trained at
+        var runFolder = Directory.GetDirectories(Path.Combine(_folder, "demo-agent")).Single();
+        var log = RunLog.Read(Path.Combine(runFolder, "run.rrlog"));
+        Assert.True(log.Records.Count(r => r.Safety != SafetyStatus.Hold && r.SentMode == ArmCommandMode.EndEffectorDelta) > 50, "the agent drove the arm");
+        Assert.DoesNotContain(log.Records, r => r.HoldReason == HoldReason.PolicyFailed);
     }
 
     [Fact]

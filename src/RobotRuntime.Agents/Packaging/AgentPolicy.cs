@@ -134,8 +134,14 @@ public sealed class AgentPolicy : IPolicy
     }
 
     /// <summary>
+    /// Travel of one finger in the tabletop simulator (<c>TabletopEnvironment.FingerTravel</c>), to turn
+    /// the firmware's normalised gripper position back into the opening the agent was trained on.
+    /// </summary>
+    public const double SimFingerTravelMetres = 0.035;
+
+    /// <summary>
     /// The simulator's proprioception order from an arm state: joint positions (4, rad), joint velocities
-    /// (4, rad/s), gripper opening, end-effector x, y, z (m).
+    /// (4, rad/s), gripper opening (both fingers, m), end-effector x, y, z (m).
     /// </summary>
     public static void FillProprioception(in ArmState state, Span<float> destination)
     {
@@ -151,7 +157,9 @@ public sealed class AgentPolicy : IPolicy
         }
         if (destination.Length >= 12)
         {
-            destination[8] = (float)state.GripperPosition;
+            // The firmware reports the gripper as 0 open … 1 closed; the simulator's observation (what the
+            // agent learned on) is the two fingers' summed opening in metres.
+            destination[8] = (float)(2 * SimFingerTravelMetres * (1 - state.GripperPosition));
             destination[9] = (float)state.EndEffectorX;
             destination[10] = (float)state.EndEffectorY;
             destination[11] = (float)state.EndEffectorZ;

@@ -157,9 +157,11 @@ public static class DemoCommand
                     var snapshot = host.Server.Snapshot;
                     var now = DateTime.UtcNow;
                     var elapsed = (now - episodeStart).TotalSeconds;
-                    // Success must hold for 0.3 s, so a pass through the goal does not count.
+                    // The scripted reach must hold success for 0.3 s, so a pass through the goal does not
+                    // count. An agent is judged as it was trained and evaluated: the task's episode ends
+                    // the moment the tip is within the goal's radius.
                     successSince = snapshot.IsSuccess ? successSince ?? now : null;
-                    bool solved = successSince is { } since && now - since >= TimeSpan.FromSeconds(0.3);
+                    bool solved = successSince is { } since && (agentPackage is not null || now - since >= TimeSpan.FromSeconds(0.3));
                     if (!solved && elapsed < episodeTimeout.TotalSeconds)
                         return true;
                     results.Add((results.Count, solved, elapsed));
