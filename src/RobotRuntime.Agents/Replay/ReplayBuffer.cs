@@ -115,24 +115,15 @@ public sealed unsafe class ReplayBuffer : IDisposable
         {
             throw new FileNotFoundException($"replay buffer '{path}' does not exist", path);
         }
-        var header = new byte[HeaderBytes];
-        using (var stream = new FileStream(path, FileMode.Open, FileAccess.Read))
+        string found = ReadDescription(path, out long fileLength);
+        string expected = Describe(layout, capacity);
+        if (found != expected)
         {
-            if (stream.Length < HeaderBytes || stream.Read(header) != HeaderBytes || !header.AsSpan(0, 8).SequenceEqual(s_magic))
-            {
-                throw new InvalidDataException($"'{path}' is not a RobotRuntime replay buffer (bad header)");
-            }
-            int length = BitConverter.ToInt32(header, 12);
-            string found = Encoding.UTF8.GetString(header, 16, Math.Clamp(length, 0, HeaderBytes - 16 - 16));
-            string expected = Describe(layout, capacity);
-            if (found != expected)
-            {
-                throw new InvalidDataException($"replay buffer '{path}' was made for {found}, but this run needs {expected}");
-            }
-            if (stream.Length != HeaderBytes + capacity * RecordBytesFor(layout))
-            {
-                throw new InvalidDataException($"replay buffer '{path}' is {stream.Length} bytes; {HeaderBytes + capacity * RecordBytesFor(layout)} were expected");
-            }
+            throw new InvalidDataException($"replay buffer '{path}' was made for {found}, but this run needs {expected}");
+        }
+        if (fileLength != HeaderBytes + capacity * RecordBytesFor(layout))
+        {
+            throw new InvalidDataException($"replay buffer '{path}' is {fileLength} bytes; {HeaderBytes + capacity * RecordBytesFor(layout)} were expected");
         }
         return Map(path, layout, capacity);
     }
@@ -144,16 +135,7 @@ public sealed unsafe class ReplayBuffer : IDisposable
     /// <exception cref="InvalidDataException">Not a replay file, or its header names no capacity.</exception>
     public static long ReadCapacity(string path)
     {
-        var header = new byte[HeaderBytes];
-        using (var stream = new FileStream(path, FileMode.Open, FileAccess.Read))
-        {
-            if (stream.Length < HeaderBytes || stream.Read(header) != HeaderBytes || !header.AsSpan(0, 8).SequenceEqual(s_magic))
-            {
-                throw new InvalidDataException($"'{path}' is not a RobotRuntime replay buffer (bad header)");
-            }
-        }
-        int length = BitConverter.ToInt32(header, 12);
-        string text = Encoding.UTF8.GetString(header, 16, Math.Clamp(length, 0, HeaderBytes - 16 - 16));
+        string text = ReadDescription(path, out _);
         const string key = "capacity=";
         int at = text.LastIndexOf(key, StringComparison.Ordinal);
         if (at < 0 || !long.TryParse(text.AsSpan(at + key.Length), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long capacity))
@@ -161,6 +143,21 @@ public sealed unsafe class ReplayBuffer : IDisposable
             throw new InvalidDataException($"replay buffer '{path}' names no capacity in its header ('{text}')");
         }
         return capacity;
+    }
+
+    /// <summary>The layout/capacity text in a buffer file's header (and the file's length).</summary>
+    /// <exception cref="InvalidDataException">Not a replay file.</exception>
+    private static string ReadDescription(string path, out long fileLength)
+    {
+        var header = new byte[HeaderBytes];
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read);
+        fileLength = stream.Length;
+        if (stream.Length < HeaderBytes || stream.Read(header) != HeaderBytes || !header.AsSpan(0, 8).SequenceEqual(s_magic))
+        {
+            throw new InvalidDataException($"'{path}' is not a RobotRuntime replay buffer (bad header)");
+        }
+        int length = BitConverter.ToInt32(header, 12);
+        return Encoding.UTF8.GetString(header, 16, Math.Clamp(length, 0, HeaderBytes - 16 - 16));
     }
 
     private static string Describe(ObservationLayout layout, long capacity) =>
