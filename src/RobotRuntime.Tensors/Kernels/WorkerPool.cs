@@ -1,3 +1,5 @@
+using System.Diagnostics;
+
 namespace RobotRuntime.Tensors.Kernels;
 
 /// <summary>Work split into numbered parts; part i of n runs on one thread.</summary>
@@ -11,23 +13,38 @@ internal interface IParallelWork
 /// time, with the calling thread running part 0. Dispatch allocates nothing. When the pool is
 /// busy with another caller, the work runs on the calling thread alone.
 /// </summary>
+/// <remarks>
+/// A worker that has finished a part keeps polling for the next one for a window
+/// (<see cref="TensorEngine.WorkerSpinMicroseconds"/> for the shared pool) before it blocks. A training step issues
+/// dozens of multiplies a few hundred microseconds apart; waking a blocked thread costs tens of
+/// microseconds to milliseconds on a virtual machine, and the caller, having finished its own
+/// part, waits for the late one. Polling costs the worker's core for that window only.
+/// </remarks>
 internal sealed class WorkerPool
 {
     private readonly Thread[] _threads;
-    private readonly SemaphoreSlim[] _start;
+    private readonly SemaphoreSlim[] _wake;
+    private readonly int[] _sleeping;
     private readonly object _gate = new();
     private IParallelWork? _work;
     private int _parts;
     private int _pending;
+    private long _generation;
+    private long _wakeups;
     private Exception? _failure;
 
-    private WorkerPool(int workers)
+    private readonly Func<long> _spinMicroseconds;
+
+    /// <summary>A pool of <paramref name="workers"/> threads whose polling window is read from <paramref name="spinMicroseconds"/> each time a worker goes idle.</summary>
+    internal WorkerPool(int workers, Func<long> spinMicroseconds)
     {
+        _spinMicroseconds = spinMicroseconds;
         _threads = new Thread[workers];
-        _start = new SemaphoreSlim[workers];
+        _wake = new SemaphoreSlim[workers];
+        _sleeping = new int[workers];
         for (int i = 0; i < workers; i++)
         {
-            _start[i] = new SemaphoreSlim(0);
+            _wake[i] = new SemaphoreSlim(0);
             int index = i + 1;
             _threads[i] = new Thread(() => Loop(index)) { IsBackground = true, Name = $"tensor-worker-{index}" };
             _threads[i].Start();
@@ -35,10 +52,13 @@ internal sealed class WorkerPool
     }
 
     /// <summary>The pool shared by all kernels: one worker fewer than the processor count.</summary>
-    public static WorkerPool Shared { get; } = new(Math.Max(0, Environment.ProcessorCount - 1));
+    public static WorkerPool Shared { get; } = new(Math.Max(0, Environment.ProcessorCount - 1), () => TensorEngine.WorkerSpinMicroseconds);
 
     /// <summary>The most parts a call can run at once (workers + the caller).</summary>
     public int MaxParts => _threads.Length + 1;
+
+    /// <summary>How many times a worker has blocked and then been woken, since the pool started.</summary>
+    public long Wakeups => Interlocked.Read(ref _wakeups);
 
     /// <summary>Runs parts 0..parts-1 of <paramref name="work"/>, returning when all are done.</summary>
     public void Run(IParallelWork work, int parts)
@@ -58,9 +78,16 @@ internal sealed class WorkerPool
             _parts = parts;
             _failure = null;
             Volatile.Write(ref _pending, parts - 1);
+            // The increment is a full fence: a worker that sees the new generation sees the work.
+            Interlocked.Increment(ref _generation);
             for (int i = 0; i < parts - 1; i++)
             {
-                _start[i].Release();
+                // A worker that announced it is going to sleep gets a wake-up; one still polling
+                // sees the generation change by itself.
+                if (Interlocked.Exchange(ref _sleeping[i], 0) == 1)
+                {
+                    _wake[i].Release();
+                }
             }
             work.Run(0, parts);
             var spin = new SpinWait();
@@ -82,9 +109,14 @@ internal sealed class WorkerPool
 
     private void Loop(int index)
     {
+        long seen = 0;
         while (true)
         {
-            _start[index - 1].Wait();
+            seen = WaitForGeneration(index - 1, seen);
+            if (index >= Volatile.Read(ref _parts))
+            {
+                continue;
+            }
             try
             {
                 _work!.Run(index, _parts);
@@ -94,6 +126,47 @@ internal sealed class WorkerPool
                 _failure = e;
             }
             Interlocked.Decrement(ref _pending);
+        }
+    }
+
+    /// <summary>Polls for a generation after <paramref name="seen"/>, then blocks; returns the new generation.</summary>
+    private long WaitForGeneration(int worker, long seen)
+    {
+        long spinTicks = _spinMicroseconds() * Stopwatch.Frequency / 1_000_000;
+        long deadline = Stopwatch.GetTimestamp() + spinTicks;
+        int polls = 0;
+        while (true)
+        {
+            long generation = Volatile.Read(ref _generation);
+            if (generation != seen)
+            {
+                return generation;
+            }
+            if ((++polls & 63) != 0)
+            {
+                Thread.SpinWait(8);
+                continue;
+            }
+            if (Stopwatch.GetTimestamp() < deadline)
+            {
+                continue;
+            }
+            // Announce the sleep (full fence), then look once more: the dispatcher either sees the
+            // flag and wakes us, or we see its new generation here.
+            Interlocked.Exchange(ref _sleeping[worker], 1);
+            generation = Volatile.Read(ref _generation);
+            if (generation != seen)
+            {
+                if (Interlocked.Exchange(ref _sleeping[worker], 0) == 0)
+                {
+                    // The dispatcher took the flag and released the semaphore: consume that release.
+                    _wake[worker].Wait();
+                }
+                return generation;
+            }
+            _wake[worker].Wait();
+            Interlocked.Increment(ref _wakeups);
+            deadline = Stopwatch.GetTimestamp() + spinTicks;
         }
     }
 }
