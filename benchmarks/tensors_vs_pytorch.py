@@ -6,7 +6,11 @@ OpenBLAS) on the same shapes, at 1 and 2 threads, one process per engine and thr
 
 Needs: python3-torch, libopenblas0-pthread (loaded with LD_PRELOAD for fair timings, see
 /work/shared/NATIVE-NOTES.md), and a Release build of benchmarks/RobotRuntime.Benchmarks.
-Prints medians in ms and the ratio PyTorch time / engine time (> 1: the engine is faster); the
+Prints medians in ms and the ratio PyTorch time / engine time (> 1: the engine is faster); each
+round runs PyTorch twice, with OMP_WAIT_POLICY=PASSIVE and =ACTIVE, and compares with the faster
+of the two per measurement. Rows "matmul_*" multiply into a preallocated output on both sides
+(torch.mm(x, w.t(), out=y) against Ops.LinearInto): the GEMM alone; rows "linear_*" allocate the
+output each call (F.linear against Ops.Linear outside a tape). The
 row "mlp_forward vs ORT" compares instead with ONNX Runtime running the engine's exported MLP
 (batch 512, three 512-wide Linear-LayerNorm-Mish layers) in the engine's process. The
 machine is shared, so each thread count runs ROUNDS alternating engine/PyTorch processes and
@@ -21,6 +25,7 @@ import time
 
 OPENBLAS = "/usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3"
 SHAPES = ["512x512x512", "256x135x512", "512x135x512"]
+WARM_UP_STEPS = 100  # as TensorComparison.WarmUpSteps: the engine's JIT needs ~80 steps to settle
 here = os.path.dirname(os.path.abspath(__file__))
 repo = os.path.dirname(here)
 
@@ -44,6 +49,11 @@ def torch_side(threads):
     for shape in SHAPES:
         m, k, n = map(int, shape.split("x"))
         x, w = torch.randn(m, k), torch.randn(n, k)
+        y, wt = torch.empty(m, n), w.t()
+        for _ in range(10):
+            torch.mm(x, wt, out=y)
+        t = median(lambda: torch.mm(x, wt, out=y), 60)
+        out["matmul_" + shape] = (t, f"gflops={2 * m * n * k / t / 1e9:.1f}")
         for _ in range(10):
             F.linear(x, w)
         t = median(lambda: F.linear(x, w), 60)
@@ -82,15 +92,15 @@ def torch_side(threads):
         adam.step()
         return float(loss)
 
-    for _ in range(5):
+    for _ in range(WARM_UP_STEPS):
         step()
     out["training_step"] = (median(step, 30), f"parameters={sum(p.numel() for p in params)}")
     return out
 
 
-def run_torch(threads):
+def run_torch(threads, policy):
     env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads),
-               OMP_WAIT_POLICY="PASSIVE", LD_PRELOAD=OPENBLAS if os.path.exists(OPENBLAS) else "")
+               OMP_WAIT_POLICY=policy, LD_PRELOAD=OPENBLAS if os.path.exists(OPENBLAS) else "")
     text = subprocess.run([sys.executable, __file__, "--torch", str(threads)], env=env, check=True,
                           capture_output=True, text=True).stdout
     return parse(text)
@@ -128,7 +138,11 @@ def main():
         engines, references = [], []
         for _ in range(rounds):
             engines.append(run_engine(threads))
-            references.append(run_torch(threads))
+            # PyTorch's OpenMP threads either sleep at once (PASSIVE) or poll (ACTIVE); each
+            # measurement is compared with the faster of the two in the same round.
+            passive, active = run_torch(threads, "PASSIVE"), run_torch(threads, "ACTIVE")
+            references.append({name: min(passive[name], active[name], key=lambda v: v[0]) + (
+                "ACTIVE" if active[name][0] < passive[name][0] else "PASSIVE",) for name in passive})
         peak = [e["fma_peak_1core"] for e in engines]
         gflops = sorted(float(p[1].split("=")[1]) for p in peak)
         print(f"{'fma_peak_1core':<26}{threads:>8}{sorted(p[0] for p in peak)[len(peak) // 2] * 1e3:>12.3f}"
@@ -138,9 +152,11 @@ def main():
             t_ref = sorted(r[name][0] for r in references)[rounds // 2]
             ratio = sorted(r[name][0] / e[name][0] for e, r in zip(engines, references))[rounds // 2]
             extra = engines[0][name][1]
-            if name.startswith("linear_"):
-                m, k, n = map(int, name[len("linear_"):].split("x"))
+            if name.startswith(("linear_", "matmul_")):
+                m, k, n = map(int, name.split("_")[1].split("x"))
                 extra = f"engine gflops={2 * m * n * k / t_eng / 1e9:.1f}; torch gflops={2 * m * n * k / t_ref / 1e9:.1f}"
+            policies = sorted(r[name][2] for r in references)
+            extra += f"; torch OMP_WAIT_POLICY {'/'.join(policies)}"
             print(f"{name:<26}{threads:>8}{t_eng * 1e3:>12.3f}{t_ref * 1e3:>12.3f}{ratio:>14.2f}  {extra}")
         if "mlp_forward_engine" in engines[0]:
             # Engine against ONNX Runtime on the engine's exported MLP, both in the engine's process.
