@@ -26,6 +26,18 @@ public static partial class Ops
             Shapes.RequireShape(bias, [g.O], nameof(bias));
         }
         var y = Tape.NewOutput([g.N, g.O, g.OH, g.OW]);
+        Conv2dForward(x, weight, bias, y, g);
+        if (Tape.ShouldRecord(x, weight, bias))
+        {
+            Tape.Push(new Conv2dNode(y, x, weight, bias, g));
+        }
+        return y;
+    }
+
+    // y = conv(x, weight) + bias for every sample: im2col into a pooled buffer, then one GEMM per
+    // sample. Shared by Conv2d and Conv2dInto so both compute the same thing in the same order.
+    private static void Conv2dForward(Tensor x, Tensor weight, Tensor? bias, Tensor y, in ConvGeometry g)
+    {
         float[] cols = ArrayPool<float>.Shared.Rent(g.Ckk * g.Ohw);
         try
         {
@@ -58,11 +70,6 @@ public static partial class Ops
                 }
             }
         }
-        if (Tape.ShouldRecord(x, weight, bias))
-        {
-            Tape.Push(new Conv2dNode(y, x, weight, bias, g));
-        }
-        return y;
     }
 
     private readonly struct ConvGeometry

@@ -105,4 +105,53 @@ public static partial class Ops
         Shapes.RequireSame(output, x, nameof(output));
         Elementwise.Map(new MishOperator(), x.Span, output.Span);
     }
+
+    /// <summary>
+    /// <see cref="Conv2d"/> into a preallocated <paramref name="output"/> [N, O, OH, OW]. No
+    /// gradient is recorded. Bit-identical to <see cref="Conv2d"/> at the same
+    /// <see cref="TensorEngine.ThreadCount"/>.
+    /// </summary>
+    /// <remarks>
+    /// Real-time: allocates nothing once the shared array pool holds an im2col buffer of this size
+    /// (after the first call on a thread); throws only on bad shapes.
+    /// </remarks>
+    /// <exception cref="ArgumentException">Shapes disagree, output has the wrong shape, or output shares storage with x.</exception>
+    public static void Conv2dInto(Tensor x, Tensor weight, Tensor? bias, Tensor output, int stride = 1, int padding = 0)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        ArgumentNullException.ThrowIfNull(weight);
+        ArgumentNullException.ThrowIfNull(output);
+        Shapes.RequireRank(x, 4, nameof(x));
+        Shapes.RequireRank(weight, 4, nameof(weight));
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(stride);
+        ArgumentOutOfRangeException.ThrowIfNegative(padding);
+        var g = new ConvGeometry(x, weight, stride, padding);
+        if (bias is not null)
+        {
+            Shapes.RequireShape(bias, [g.O], nameof(bias));
+        }
+        if (output.Rank != 4 || output.Shape[0] != g.N || output.Shape[1] != g.O || output.Shape[2] != g.OH || output.Shape[3] != g.OW)
+        {
+            throw new ArgumentException($"output has shape {output.ShapeString} but x of shape {x.ShapeString} with weight {weight.ShapeString}, stride {stride} and padding {padding} gives [{g.N}, {g.O}, {g.OH}, {g.OW}].", nameof(output));
+        }
+        if (ReferenceEquals(x.Storage, output.Storage))
+        {
+            throw new ArgumentException("output shares storage with x; the convolution reads x while it writes output.", nameof(output));
+        }
+        Conv2dForward(x, weight, bias, output, g);
+    }
+
+    /// <summary>
+    /// <see cref="Relu"/> into a preallocated <paramref name="output"/> of x's shape (it may be x
+    /// itself). No gradient is recorded. Bit-identical to <see cref="Relu"/>.
+    /// </summary>
+    /// <remarks>Real-time: no allocation, no blocking; throws only on bad shapes.</remarks>
+    /// <exception cref="ArgumentException">output's shape differs from x's.</exception>
+    public static void ReluInto(Tensor x, Tensor output)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        ArgumentNullException.ThrowIfNull(output);
+        Shapes.RequireSame(output, x, nameof(output));
+        Elementwise.Map(new ReluOperator(), x.Span, output.Span);
+    }
 }

@@ -138,6 +138,68 @@ public class PlannerTests
     }
 
     [Fact]
+    public void AgentPolicyInScratchModeAllocatesNothingPerCycleAndEncodesAsTheTrainingForwardDoes()
+    {
+        // A scratch agent (CNN over the last 2 frames of one 48 px camera + proprioception), as
+        // rr demo's shipped agent is. Acting runs the CNN through the preallocated inference ops.
+        var config = TestConfigs.Tiny(EncoderMode.Scratch, "scratch") with { FrameStack = 2 };
+        var layout = new ObservationLayout(FeatureKind.Images, 48 * 48 * 3, 1, 48, 2, 12, 4);
+        var model = new WorldModel(config, layout, 5);
+        using var policy = new AgentPolicy(model, Options(model), maxEndEffectorStepMetres: 0.03);
+        var frame = new CameraFrame(48, 48);
+        var observation = new PolicyObservation(0, [frame]) { HasArmState = true };
+        observation.ArmState.JointCount = 4;
+        var command = default(ArmCommand);
+        var statuses = new PolicyStatus[13];
+        void Cycle(int i)
+        {
+            for (int p = 0; p < frame.Pixels.Length; p++)
+            {
+                frame.Pixels[p] = (byte)((p * 7 + i * 31) & 255);
+            }
+            observation.ArmState.Positions[0] = 0.1 * i;
+            statuses[i] = policy.Act(observation, ref command);
+        }
+        for (int i = 0; i < 3; i++)
+        {
+            Cycle(i);
+        }
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 3; i < 13; i++)
+        {
+            Cycle(i);
+        }
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.All(statuses, s => Assert.Equal(PolicyStatus.Ok, s));
+        Assert.Equal(0, allocated);
+
+        // The same two frames through the training-time forward (tape ops): the latents agree.
+        // Tolerance 1e-5: the convolutions are bit-identical; the head's span forward and the tape's
+        // LayerNorm sum in different orders.
+        var encoder = new RobotRuntime.Agents.Encoders.AgentEncoder(model);
+        var latent = new float[config.LatentDim];
+        var proprio = new float[12];
+        proprio[0] = 0.3f;
+        var pixelsA = Enumerable.Range(0, 48 * 48 * 3).Select(p => (byte)(p % 251)).ToArray();
+        var pixelsB = Enumerable.Range(0, 48 * 48 * 3).Select(p => (byte)(p * 3 % 256)).ToArray();
+        encoder.Push(pixelsA);
+        encoder.Push(pixelsB);
+        encoder.Encode(proprio, latent);
+        var planes = new float[2 * 3 * 48 * 48];
+        RobotRuntime.Agents.Replay.BatchSampler.ImageToPlanes(pixelsA, 48, 0, 0, planes.AsSpan(0, 3 * 48 * 48));
+        RobotRuntime.Agents.Replay.BatchSampler.ImageToPlanes(pixelsB, 48, 0, 0, planes.AsSpan(3 * 48 * 48));
+        float[] expected;
+        using (RobotRuntime.Tensors.Tape.NoGrad())
+        {
+            expected = model.Encode(RobotRuntime.Tensors.Tensor.FromArray(planes, 1, 6, 48, 48), RobotRuntime.Tensors.Tensor.FromArray(proprio, 1, 12)).Span.ToArray();
+        }
+        for (int i = 0; i < latent.Length; i++)
+        {
+            Assert.Equal(expected[i], latent[i], 1e-5f);
+        }
+    }
+
+    [Fact]
     public void AgentPolicyRefusesAnEmbeddingOfTheWrongSize()
     {
         var (model, _) = RandomModel();

@@ -106,6 +106,61 @@ public class InferenceIntoTests
         Assert.False(output.RequiresGrad);
     }
 
+    [Theory]
+    [InlineData(1, 0, true, 1)]
+    [InlineData(2, 0, true, 1)]
+    [InlineData(2, 1, false, 2)]
+    [InlineData(1, 2, true, 2)]
+    public void Conv2dAndReluIntoEqualTheAllocatingOpsExactly(int stride, int padding, bool withBias, int threads)
+    {
+        var random = new Random(51 + stride * 10 + padding);
+        var x = Tensor.RandomNormal(random, 1f, 2, 6, 29, 29);
+        var weight = Tensor.RandomNormal(random, 0.2f, 8, 6, 5, 5);
+        var bias = withBias ? Tensor.RandomNormal(random, 0.1f, 8) : null;
+        int saved = TensorEngine.ThreadCount;
+        try
+        {
+            TensorEngine.ThreadCount = threads;
+            var expected = Ops.Relu(Ops.Conv2d(x, weight, bias, stride, padding));
+            var output = Tensor.Zeros(expected.ShapeString.Trim('[', ']').Split(", ").Select(int.Parse).ToArray());
+            Ops.Conv2dInto(x, weight, bias, output, stride, padding);
+            Ops.ReluInto(output, output);
+            Assert.Equal(expected.Span.ToArray(), output.Span.ToArray());
+        }
+        finally
+        {
+            TensorEngine.ThreadCount = saved;
+        }
+    }
+
+    [Fact]
+    public void Conv2dIntoAllocatesNothingOnceWarm()
+    {
+        var x = Tensor.RandomNormal(new Random(61), 1f, 1, 6, 64, 64);
+        var weight = Tensor.RandomNormal(new Random(62), 0.1f, 32, 6, 7, 7);
+        var bias = Tensor.RandomNormal(new Random(63), 0.1f, 32);
+        var output = Tensor.Zeros(1, 32, 29, 29);
+        Ops.Conv2dInto(x, weight, bias, output, stride: 2);
+        Ops.ReluInto(output, output);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 5; i++)
+        {
+            Ops.Conv2dInto(x, weight, bias, output, stride: 2);
+            Ops.ReluInto(output, output);
+        }
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
+    public void Conv2dIntoRejectsAWrongOutputShapeNamingTheExpectedOne()
+    {
+        var x = Tensor.Zeros(1, 3, 16, 16);
+        var weight = Tensor.Zeros(4, 3, 3, 3);
+        var e = Assert.Throws<ArgumentException>(() => Ops.Conv2dInto(x, weight, null, Tensor.Zeros(1, 4, 16, 16), stride: 2));
+        Assert.Equal("output", e.ParamName);
+        Assert.Contains("[1, 4, 7, 7]", e.Message);
+    }
+
     /// <summary>Linear → LayerNorm → Mish, repeated, with every intermediate tensor made once.</summary>
     private sealed class PreallocatedMlp
     {

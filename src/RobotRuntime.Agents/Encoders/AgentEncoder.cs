@@ -17,6 +17,8 @@ public sealed class AgentEncoder
     private readonly ObservationLayout _layout;
     private readonly byte[][] _history;
     private readonly float[] _input, _scratchA, _scratchB;
+    private readonly CnnInference? _cnn;
+    private readonly float[] _headInput;
     private int _count;
 
     /// <summary>Creates the encoder for <paramref name="model"/>.</summary>
@@ -35,6 +37,12 @@ public sealed class AgentEncoder
         _input = new float[inputWidth];
         _scratchA = new float[Math.Max(model.EncoderHead.MaxWidth, 1024)];
         _scratchB = new float[Math.Max(model.EncoderHead.MaxWidth, 1024)];
+        _headInput = [];
+        if (_layout.Kind == FeatureKind.Images && model.PvrTail is null && model.Cnn is not null)
+        {
+            _cnn = new CnnInference(model.Cnn, _layout.FrameStack * _layout.Cameras * 3, _layout.ImageSize);
+            _headInput = new float[_cnn.OutputLength + _layout.ProprioceptionLength];
+        }
     }
 
     /// <summary>Forgets the frame history (a new episode).</summary>
@@ -99,6 +107,14 @@ public sealed class AgentEncoder
                 BatchSampler.ImageToPlanes(_history[k].AsSpan(c * plane * 3, plane * 3), size, 0, 0,
                     _input.AsSpan((k * _layout.Cameras + c) * 3 * plane, 3 * plane));
             }
+        }
+        if (_cnn is not null)
+        {
+            // Scratch mode: the CNN and the head through preallocated buffers (acting allocates nothing).
+            _cnn.Forward(_input).CopyTo(_headInput);
+            proprioception[.._layout.ProprioceptionLength].CopyTo(_headInput.AsSpan(_cnn.OutputLength));
+            _model.EncoderHead.Infer(_headInput, 1, latent, _scratchA, _scratchB);
+            return;
         }
         using (Tape.NoGrad())
         {
