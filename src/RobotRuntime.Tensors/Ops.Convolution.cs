@@ -14,6 +14,19 @@ public static partial class Ops
     /// <exception cref="ArgumentException">Shapes disagree or the kernel does not fit the padded input.</exception>
     public static Tensor Conv2d(Tensor x, Tensor weight, Tensor? bias, int stride = 1, int padding = 0)
     {
+        var g = CheckedConvGeometry(x, weight, bias, stride, padding);
+        var y = Tape.NewOutput([g.N, g.O, g.OH, g.OW]);
+        Conv2dForward(x, weight, bias, y, g);
+        if (Tape.ShouldRecord(x, weight, bias))
+        {
+            Tape.Push(new Conv2dNode(y, x, weight, bias, g));
+        }
+        return y;
+    }
+
+    // The argument checks Conv2d and Conv2dInto share, then the geometry they imply.
+    private static ConvGeometry CheckedConvGeometry(Tensor x, Tensor weight, Tensor? bias, int stride, int padding)
+    {
         ArgumentNullException.ThrowIfNull(x);
         ArgumentNullException.ThrowIfNull(weight);
         Shapes.RequireRank(x, 4, nameof(x));
@@ -25,13 +38,7 @@ public static partial class Ops
         {
             Shapes.RequireShape(bias, [g.O], nameof(bias));
         }
-        var y = Tape.NewOutput([g.N, g.O, g.OH, g.OW]);
-        Conv2dForward(x, weight, bias, y, g);
-        if (Tape.ShouldRecord(x, weight, bias))
-        {
-            Tape.Push(new Conv2dNode(y, x, weight, bias, g));
-        }
-        return y;
+        return g;
     }
 
     // y = conv(x, weight) + bias for every sample: im2col into a pooled buffer, then one GEMM per

@@ -118,18 +118,8 @@ public static partial class Ops
     /// <exception cref="ArgumentException">Shapes disagree, output has the wrong shape, or output shares storage with x.</exception>
     public static void Conv2dInto(Tensor x, Tensor weight, Tensor? bias, Tensor output, int stride = 1, int padding = 0)
     {
-        ArgumentNullException.ThrowIfNull(x);
-        ArgumentNullException.ThrowIfNull(weight);
         ArgumentNullException.ThrowIfNull(output);
-        Shapes.RequireRank(x, 4, nameof(x));
-        Shapes.RequireRank(weight, 4, nameof(weight));
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(stride);
-        ArgumentOutOfRangeException.ThrowIfNegative(padding);
-        var g = new ConvGeometry(x, weight, stride, padding);
-        if (bias is not null)
-        {
-            Shapes.RequireShape(bias, [g.O], nameof(bias));
-        }
+        var g = CheckedConvGeometry(x, weight, bias, stride, padding);
         if (output.Rank != 4 || output.Shape[0] != g.N || output.Shape[1] != g.O || output.Shape[2] != g.OH || output.Shape[3] != g.OW)
         {
             throw new ArgumentException($"output has shape {output.ShapeString} but x of shape {x.ShapeString} with weight {weight.ShapeString}, stride {stride} and padding {padding} gives [{g.N}, {g.O}, {g.OH}, {g.OW}].", nameof(output));
