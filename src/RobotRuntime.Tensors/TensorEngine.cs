@@ -26,6 +26,9 @@ public static class TensorEngine
 
     private static long s_workerSpinMicroseconds = 5000;
 
+    /// <summary>The longest polling window <see cref="WorkerSpinMicroseconds"/> accepts: one second.</summary>
+    public const long MaxWorkerSpinMicroseconds = 1_000_000;
+
     /// <summary>
     /// How long a worker thread that has finished its part of a multiply keeps polling for the
     /// next before it blocks, in microseconds (default 5,000; 0 blocks at once). A training step
@@ -34,15 +37,15 @@ public static class TensorEngine
     /// step of 64–75 ms when workers block at once, 40–50 ms with 5 ms of polling, against 60 ms
     /// on one thread). Polling costs the worker's core for up to this long after each multiply.
     /// </summary>
-    /// <exception cref="ArgumentOutOfRangeException">The value is negative.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The value is negative or above one second.</exception>
     public static long WorkerSpinMicroseconds
     {
         get => Volatile.Read(ref s_workerSpinMicroseconds);
         set
         {
-            if (value < 0)
+            if (value is < 0 or > MaxWorkerSpinMicroseconds)
             {
-                throw new ArgumentOutOfRangeException(nameof(value), value, "WorkerSpinMicroseconds must be 0 or more.");
+                throw new ArgumentOutOfRangeException(nameof(value), value, $"WorkerSpinMicroseconds must be between 0 and {MaxWorkerSpinMicroseconds} (one second).");
             }
             Volatile.Write(ref s_workerSpinMicroseconds, value);
         }

@@ -86,6 +86,17 @@ public class WorkerPoolTests
         Assert.Equal(1, work.Runs[1]);
     }
 
+    [Theory]
+    [InlineData(-1L)]
+    [InlineData(TensorEngine.MaxWorkerSpinMicroseconds + 1)]
+    public void APollingWindowOutsideZeroToOneSecondIsRefusedNamingTheRange(long value)
+    {
+        long saved = TensorEngine.WorkerSpinMicroseconds;
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => TensorEngine.WorkerSpinMicroseconds = value);
+        Assert.Contains("between 0 and 1000000", e.Message);
+        Assert.Equal(saved, TensorEngine.WorkerSpinMicroseconds);
+    }
+
     private static void RunGuarded(Action action)
     {
         var task = Task.Run(action);
