@@ -27,9 +27,12 @@ internal sealed class WorkerPool
     private readonly int[] _sleeping;
     private readonly object _gate = new();
     private IParallelWork? _work;
-    private int _parts;
     private int _pending;
-    private long _generation;
+
+    // The dispatch ticket: (dispatch number << 8) | parts, published in one write so that a worker
+    // reads a dispatch's number and its part count together (with separate fields, an idle worker
+    // could pair one dispatch's number with the next one's count and run a part twice).
+    private long _ticket;
     private long _wakeups;
     private Exception? _failure;
 
@@ -38,6 +41,7 @@ internal sealed class WorkerPool
     /// <summary>A pool of <paramref name="workers"/> threads whose polling window is read from <paramref name="spinMicroseconds"/> each time a worker goes idle.</summary>
     internal WorkerPool(int workers, Func<long> spinMicroseconds)
     {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(workers, MaxWorkers);
         _spinMicroseconds = spinMicroseconds;
         _threads = new Thread[workers];
         _wake = new SemaphoreSlim[workers];
@@ -52,7 +56,10 @@ internal sealed class WorkerPool
     }
 
     /// <summary>The pool shared by all kernels: one worker fewer than the processor count.</summary>
-    public static WorkerPool Shared { get; } = new(Math.Max(0, Environment.ProcessorCount - 1), () => TensorEngine.WorkerSpinMicroseconds);
+    public static WorkerPool Shared { get; } = new(Math.Clamp(Environment.ProcessorCount - 1, 0, MaxWorkers), () => TensorEngine.WorkerSpinMicroseconds);
+
+    /// <summary>The most workers a pool holds (a part count must fit the ticket's low byte).</summary>
+    public const int MaxWorkers = 254;
 
     /// <summary>The most parts a call can run at once (workers + the caller).</summary>
     public int MaxParts => _threads.Length + 1;
@@ -75,15 +82,14 @@ internal sealed class WorkerPool
         try
         {
             _work = work;
-            _parts = parts;
             _failure = null;
             Volatile.Write(ref _pending, parts - 1);
-            // The increment is a full fence: a worker that sees the new generation sees the work.
-            Interlocked.Increment(ref _generation);
+            // A full fence: a worker that sees the new ticket sees the work and the pending count.
+            Interlocked.Exchange(ref _ticket, ((_ticket >> 8) + 1) << 8 | (long)parts);
             for (int i = 0; i < parts - 1; i++)
             {
                 // A worker that announced it is going to sleep gets a wake-up; one still polling
-                // sees the generation change by itself.
+                // sees the new ticket by itself.
                 if (Interlocked.Exchange(ref _sleeping[i], 0) == 1)
                 {
                     _wake[i].Release();
@@ -112,14 +118,15 @@ internal sealed class WorkerPool
         long seen = 0;
         while (true)
         {
-            seen = WaitForGeneration(index - 1, seen);
-            if (index >= Volatile.Read(ref _parts))
+            seen = WaitForTicket(index - 1, seen);
+            int parts = (int)(seen & 0xFF);
+            if (index >= parts)
             {
                 continue;
             }
             try
             {
-                _work!.Run(index, _parts);
+                _work!.Run(index, parts);
             }
             catch (Exception e)
             {
@@ -129,18 +136,18 @@ internal sealed class WorkerPool
         }
     }
 
-    /// <summary>Polls for a generation after <paramref name="seen"/>, then blocks; returns the new generation.</summary>
-    private long WaitForGeneration(int worker, long seen)
+    /// <summary>Polls for a ticket other than <paramref name="seen"/>, then blocks; returns the new ticket.</summary>
+    private long WaitForTicket(int worker, long seen)
     {
         long spinTicks = _spinMicroseconds() * Stopwatch.Frequency / 1_000_000;
         long deadline = Stopwatch.GetTimestamp() + spinTicks;
         int polls = 0;
         while (true)
         {
-            long generation = Volatile.Read(ref _generation);
-            if (generation != seen)
+            long ticket = Volatile.Read(ref _ticket);
+            if (ticket != seen)
             {
-                return generation;
+                return ticket;
             }
             if ((++polls & 63) != 0)
             {
@@ -152,17 +159,17 @@ internal sealed class WorkerPool
                 continue;
             }
             // Announce the sleep (full fence), then look once more: the dispatcher either sees the
-            // flag and wakes us, or we see its new generation here.
+            // flag and wakes us, or we see its new ticket here.
             Interlocked.Exchange(ref _sleeping[worker], 1);
-            generation = Volatile.Read(ref _generation);
-            if (generation != seen)
+            ticket = Volatile.Read(ref _ticket);
+            if (ticket != seen)
             {
                 if (Interlocked.Exchange(ref _sleeping[worker], 0) == 0)
                 {
                     // The dispatcher took the flag and released the semaphore: consume that release.
                     _wake[worker].Wait();
                 }
-                return generation;
+                return ticket;
             }
             _wake[worker].Wait();
             Interlocked.Increment(ref _wakeups);
