@@ -100,18 +100,20 @@ public sealed class AgentEncoder
             return;
         }
         int size = _layout.ImageSize, plane = size * size;
+        // Scratch mode writes the planes straight into the CNN's input tensor.
+        var planes = _cnn is not null ? _cnn.Input : _input.AsSpan();
         for (int k = 0; k < stack; k++)
         {
             for (int c = 0; c < _layout.Cameras; c++)
             {
                 BatchSampler.ImageToPlanes(_history[k].AsSpan(c * plane * 3, plane * 3), size, 0, 0,
-                    _input.AsSpan((k * _layout.Cameras + c) * 3 * plane, 3 * plane));
+                    planes.Slice((k * _layout.Cameras + c) * 3 * plane, 3 * plane));
             }
         }
         if (_cnn is not null)
         {
             // Scratch mode: the CNN and the head through preallocated buffers (acting allocates nothing).
-            _cnn.Forward(_input).CopyTo(_headInput);
+            _cnn.Forward().CopyTo(_headInput);
             proprioception[.._layout.ProprioceptionLength].CopyTo(_headInput.AsSpan(_cnn.OutputLength));
             _model.EncoderHead.Infer(_headInput, 1, latent, _scratchA, _scratchB);
             return;

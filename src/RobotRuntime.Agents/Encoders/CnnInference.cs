@@ -56,11 +56,13 @@ internal sealed class CnnInference
     /// <summary>Floats the flattened output holds.</summary>
     public int OutputLength { get; }
 
-    /// <summary>Runs the network on <paramref name="input"/> ([channels, size, size], already scaled) and returns the flattened output.</summary>
+    /// <summary>The input the next <see cref="Forward"/> reads: [channels, size, size], already scaled.</summary>
+    public Span<float> Input => _input.Span;
+
+    /// <summary>Runs the network on <see cref="Input"/> and returns the flattened output.</summary>
     /// <remarks>Real-time: no allocation once warm. The returned span is overwritten by the next call.</remarks>
-    public ReadOnlySpan<float> Forward(ReadOnlySpan<float> input)
+    public ReadOnlySpan<float> Forward()
     {
-        input.CopyTo(_input.Span);
         var x = _input;
         foreach (var layer in _layers)
         {
