@@ -8,8 +8,17 @@ flattened to a 512-d embedding. `pool-trunk` is the trunk alone (768-d): the par
 its output in replay and trains the last stage in the engine, initialised from pool-conv's own
 initializers ("stage2.weight", "stage2.bias").
 
+`tiny-resnet` is a ResNet in miniature, exported by PyTorch as torchvision's ResNets are: a 7x7/2
+stem with BatchNorm, ReLU and a padded 3x3/2 max pool, then layer1 (one BasicBlock, 8 channels) and
+layer2 (one BasicBlock to 16 channels at stride 2 with a 1x1 downsample), flattened (1024-d at 64
+px), the shape of the zoo's PIEG cut. Its BatchNorms have seeded random statistics except layer1's,
+which keep PyTorch's defaults, so the exporter folds them into equal zero biases that it shares
+through Identity nodes, as real exports do. It tests the engine's ONNX graph import: partial mode
+trains layer2 (nodes "/layer2/...") on top of ONNX Runtime running the rest.
+
     /usr/bin/python3 models/test/make_agent_encoders.py
-Deterministic: fixed seed and producer fields.
+Deterministic: fixed seeds and producer fields. Needs python3-onnx, python3-torch and
+python3-torchvision (Debian; development tools only).
 """
 import os
 
@@ -60,5 +69,43 @@ def main():
     save(helper.make_model(trunk, opset_imports=[helper.make_opsetid("", OPSET)]), "pool_trunk")
 
 
+def tiny_resnet():
+    import torch
+    from torchvision.models.resnet import BasicBlock
+
+    torch.manual_seed(5)
+
+    class TinyResNet(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = torch.nn.Conv2d(3, 8, 7, 2, 3, bias=False)
+            self.bn1 = torch.nn.BatchNorm2d(8)
+            self.relu = torch.nn.ReLU(inplace=True)
+            self.maxpool = torch.nn.MaxPool2d(3, 2, 1)
+            self.layer1 = torch.nn.Sequential(BasicBlock(8, 8))
+            down = torch.nn.Sequential(torch.nn.Conv2d(8, 16, 1, 2, bias=False), torch.nn.BatchNorm2d(16))
+            self.layer2 = torch.nn.Sequential(BasicBlock(8, 16, 2, down))
+
+        def forward(self, pixels):
+            x = self.maxpool(self.relu(self.bn1(self.conv1(pixels))))
+            return torch.flatten(self.layer2(self.layer1(x)), 1)
+
+    model = TinyResNet()
+    with torch.no_grad():
+        for name, module in model.named_modules():
+            if isinstance(module, torch.nn.BatchNorm2d) and not name.startswith("layer1"):
+                module.weight.uniform_(0.5, 1.5)
+                module.bias.uniform_(-0.2, 0.2)
+                module.running_mean.uniform_(-0.2, 0.2)
+                module.running_var.uniform_(0.5, 2.0)
+    model.eval()
+    path = os.path.join(HERE, "tiny_resnet.onnx")
+    torch.onnx.export(model, torch.zeros(1, 3, 64, 64), path, input_names=["pixels"], output_names=["features"],
+                      dynamic_axes={"pixels": {0: "batch"}, "features": {0: "batch"}}, opset_version=OPSET)
+    exported = onnx.load(path)
+    save(exported, "tiny_resnet")
+
+
 if __name__ == "__main__":
     main()
+    tiny_resnet()

@@ -129,7 +129,14 @@ public sealed record AgentConfig
     /// <summary>PVR zoo id in frozen/partial/full modes, "scratch" otherwise.</summary>
     public string Encoder { get; init; } = "scratch";
 
-    /// <summary>Partial mode: zoo id of the frozen trunk run on ONNX Runtime (its output is what replay stores).</summary>
+    /// <summary>
+    /// Partial mode: where the PVR is split into the frozen trunk (ONNX Runtime; its output is what replay
+    /// stores) and the trainable tail (the engine) — a node-name prefix such as "/layer4/" or a value name.
+    /// Empty: the zoo entry's <c>trainableFrom</c> (rr train writes the resolved split here).
+    /// </summary>
+    public string TrainableFrom { get; init; } = "";
+
+    /// <summary>No longer used (packages written before the trunk was derived from the PVR's file carry it empty); a non-empty value is refused.</summary>
     public string Trunk { get; init; } = "";
 
     /// <summary>Partial and full modes: the PVR's own learning rate as a multiple of <see cref="LearningRate"/>.</summary>
@@ -210,7 +217,7 @@ public sealed record AgentConfig
         Require(ImageSize >= 32, "imageSize", ">= 32 pixels");
         Require(ShiftPad >= 0, "shiftPad", ">= 0");
         Require(Mode == EncoderMode.Scratch || Encoder != "scratch", "encoder", "a PVR zoo id for frozen, partial and full modes");
-        Require(Mode != EncoderMode.Partial || Trunk.Length > 0, "trunk", "the zoo id of the PVR's frozen trunk in partial mode");
+        Require(Trunk.Length == 0, "trunk", "empty: partial mode now writes the trunk out of the PVR's own file; say where it splits with trainableFrom");
         return this;
     }
 

@@ -17,21 +17,24 @@ public class EncoderModeTests
 
     public EncoderModeTests() => TensorEngine.ThreadCount = 1;
 
-    private static PvrTail Tail(EncoderMode mode)
-    {
-        var pvr = Zoo.Get("pool-conv");
-        return PvrTail.Create("pool-conv", mode, Zoo.ResolveFile(pvr), pvr.Preprocess.Mean, pvr.Preprocess.Std);
-    }
+    private static readonly string Cache = Path.Combine(Path.GetTempPath(), $"rr-trunks-{Guid.NewGuid():N}");
 
-    private static float[] OrtEmbedding(string id, PointReachEnvironment env, int seed)
+    private static PvrTail Tail(EncoderMode mode, string id = "pool-conv")
     {
         var pvr = Zoo.Get(id);
-        using var encoder = new OnnxPvrEncoder(pvr, Zoo.ResolveFile(pvr), 1, 64, 64);
+        return PvrTail.Create(pvr, Zoo.ResolveFile(pvr), mode, 64, cacheFolder: Cache);
+    }
+
+    private static float[] OrtEmbedding(PvrModel pvr, string file, PointReachEnvironment env, int seed)
+    {
+        using var encoder = new OnnxPvrEncoder(pvr, file, 1, 64, 64);
         using var features = new EncoderFeatureExtractor(encoder, ["front"], ownsEncoder: false);
         var bytes = new byte[pvr.EmbeddingSize * 4];
         features.Extract(env.Reset(seed), bytes);
         return MemoryMarshal.Cast<byte, float>(bytes).ToArray();
     }
+
+    private static float[] OrtEmbedding(string id, PointReachEnvironment env, int seed) => OrtEmbedding(Zoo.Get(id), Zoo.ResolveFile(Zoo.Get(id)), env, seed);
 
     [Fact]
     public void PartialTailOnTheOrtTrunkReproducesTheWholePvr()
@@ -78,13 +81,12 @@ public class EncoderModeTests
     [Fact]
     public void PartialModeTrainsTheLastStageWithItsOwnRate()
     {
-        var pvr = Zoo.Get("pool-trunk");
-        using var trunk = new OnnxPvrEncoder(pvr, Zoo.ResolveFile(pvr), 1, 64, 64);
+        var tail = Tail(EncoderMode.Partial);
+        using var trunk = new OnnxPvrEncoder(tail.Trunk!, tail.TrunkFile!, 1, 64, 64);
         using var features = new EncoderFeatureExtractor(trunk, ["front"], ownsEncoder: false);
         using var env = new PointReachEnvironment(64);
-        var tail = Tail(EncoderMode.Partial);
         var initial = tail.Parameters().First().Value.Span.ToArray();
-        var config = TestConfigs.Tiny(EncoderMode.Partial, "pool-conv", "pool-trunk") with { BatchSize = 8 };
+        var config = TestConfigs.Tiny(EncoderMode.Partial, "pool-conv", "pooled") with { BatchSize = 8 };
         using var trainer = new Trainer(TestConfigs.TempFolder(), config, TestConfigs.Trainer(80), env, features, "pool-conv", tail);
         trainer.Run();
         Assert.Equal(768, trainer.Layout.FeatureLength);
@@ -106,5 +108,87 @@ public class EncoderModeTests
         Assert.Null(trainer.Model.Cnn);
         Assert.True(trainer.Learner.Updates > 0);
         Assert.False(initial.AsSpan().SequenceEqual(tail.Parameters().First().Value.Span), "the PVR did not train");
+    }
+
+    [Fact]
+    public void TheTrunkWrittenOutOfThePvrFileGivesTheHandWrittenTrunksOutput()
+    {
+        // pool-trunk was written by make_agent_encoders.py; the derived trunk is pool-conv's file cut at "pooled".
+        using var env = new PointReachEnvironment(64);
+        var tail = Tail(EncoderMode.Partial);
+        Assert.Equal([3, 16, 16], tail.InputShape);
+        Assert.Equal(768, tail.Trunk!.EmbeddingSize);
+        var derived = OrtEmbedding(tail.Trunk, tail.TrunkFile!, env, 9);
+        Assert.Equal(OrtEmbedding("pool-trunk", env, 9), derived);
+    }
+
+    [Fact]
+    public void PartialResNetLayer2OnTheOrtTrunkReproducesTheWholePvr()
+    {
+        // tiny-resnet (a PyTorch export: folded BatchNorms, padded max pool, residual adds) split at "/layer2/":
+        // ORT runs stem + layer1, the engine runs layer2. Reference: ORT on the whole file; tolerance 1e-4.
+        using var env = new PointReachEnvironment(64);
+        var tail = Tail(EncoderMode.Partial, "tiny-resnet");
+        Assert.Equal([8, 16, 16], tail.InputShape);
+        var trunk = OrtEmbedding(tail.Trunk!, tail.TrunkFile!, env, 5);
+        Tensor output;
+        using (Tape.NoGrad())
+        {
+            output = tail.Forward(Tensor.FromArray(trunk, 1, 8, 16, 16));
+        }
+        var expected = OrtEmbedding("tiny-resnet", env, 5);
+        Assert.Equal(expected.Length, output.Length);
+        for (int i = 0; i < expected.Length; i++)
+        {
+            Assert.Equal(expected[i], output.Span[i], 1e-4f);
+        }
+        Assert.Equal(6, tail.Parameters().Count());
+    }
+
+    [Fact]
+    public void FullResNetInTheEngineReproducesOnnxRuntimeFromPixels()
+    {
+        // Per-channel ImageNet normalisation, then the whole graph, from the batch sampler's planes. Tolerance 1e-4.
+        using var env = new PointReachEnvironment(64);
+        var observation = env.Reset(7);
+        var planes = new float[3 * 64 * 64];
+        BatchSampler.ImageToPlanes(observation.Cameras[0].Rgb, 64, 0, 0, planes);
+        Tensor output;
+        using (Tape.NoGrad())
+        {
+            output = Tail(EncoderMode.Full, "tiny-resnet").Forward(Tensor.FromArray(planes, 1, 3, 64, 64));
+        }
+        var expected = OrtEmbedding("tiny-resnet", env, 7);
+        for (int i = 0; i < expected.Length; i++)
+        {
+            Assert.Equal(expected[i], output.Span[i], 1e-4f);
+        }
+    }
+
+    [Fact]
+    public void PartialResNetTrainsLayer2()
+    {
+        var tail = Tail(EncoderMode.Partial, "tiny-resnet");
+        using var trunk = new OnnxPvrEncoder(tail.Trunk!, tail.TrunkFile!, 1, 64, 64);
+        using var features = new EncoderFeatureExtractor(trunk, ["front"], ownsEncoder: false);
+        using var env = new PointReachEnvironment(64);
+        var initial = tail.Parameters().Select(p => p.Value.Span.ToArray()).ToList();
+        var config = TestConfigs.Tiny(EncoderMode.Partial, "tiny-resnet", "/layer2/") with { BatchSize = 4 };
+        using var trainer = new Trainer(TestConfigs.TempFolder(), config, TestConfigs.Trainer(70), env, features, "tiny-resnet", tail);
+        trainer.Run();
+        Assert.Equal(8 * 16 * 16, trainer.Layout.FeatureLength);
+        Assert.True(trainer.Learner.Updates > 0);
+        Assert.All(tail.Parameters().Zip(initial), pair => Assert.False(pair.Second.AsSpan().SequenceEqual(pair.First.Value.Span), $"{pair.First.Name} did not train"));
+    }
+
+    [Fact]
+    public void PartialModeNamesWhatIsMissing()
+    {
+        var pvr = Zoo.Get("pool-trunk");
+        var e = Assert.Throws<ArgumentException>(() => PvrTail.Create(pvr, Zoo.ResolveFile(pvr), EncoderMode.Partial, 64, cacheFolder: Cache));
+        Assert.Contains("trainableFrom", e.Message);
+        var resnet = Zoo.Get("tiny-resnet");
+        var full = Assert.Throws<ArgumentException>(() => PvrTail.Create(resnet, Zoo.ResolveFile(resnet), EncoderMode.Full, 48, cacheFolder: Cache));
+        Assert.Contains("set the agent's imageSize to 64", full.Message);
     }
 }

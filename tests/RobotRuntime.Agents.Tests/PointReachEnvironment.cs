@@ -105,10 +105,10 @@ internal sealed class StateFeatureExtractor(int length) : IFeatureExtractor
 internal static class TestConfigs
 {
     /// <summary>A small config so each test runs in seconds: the TD-MPC2 structure at reduced widths.</summary>
-    public static AgentConfig Tiny(EncoderMode mode = EncoderMode.Frozen, string encoder = "state", string trunk = "") => new AgentConfig
+    public static AgentConfig Tiny(EncoderMode mode = EncoderMode.Frozen, string encoder = "state", string trainableFrom = "") => new AgentConfig
     {
         Size = "rt-tiny", LatentDim = 32, MlpDim = 64, EncoderDim = 64, NumQ = 2, BatchSize = 16, Samples = 64, Elites = 8,
-        Iterations = 2, PolicyTrajectories = 4, CnnChannels = 8, ImageSize = 48, Mode = mode, Encoder = encoder, Trunk = trunk,
+        Iterations = 2, PolicyTrajectories = 4, CnnChannels = 8, ImageSize = 48, Mode = mode, Encoder = encoder, TrainableFrom = trainableFrom,
     }.Validate();
 
     public static TrainerOptions Trainer(long steps, int seed = 3) => new()

@@ -87,6 +87,8 @@ public class GradientCheckTests
         ["Conv2dNoBias"] = new(x => Ops.Conv2d(x[0], x[1], null), r => [R(r, 1, 3, 4, 4), R(r, 2, 3, 2, 2)]),
         ["MaxPool2d"] = new(x => Ops.MaxPool2d(x[0], 2, 2), r => [Distinct(r, 2, 2, 4, 5)]),
         ["AvgPool2d"] = new(x => Ops.AvgPool2d(x[0], 2, 1), r => [R(r, 1, 2, 4, 3)]),
+        ["Pad2d"] = new(x => Ops.Mish(Ops.Pad2d(x[0], 2, 0.3f)), r => [R(r, 2, 2, 3, 4)]),
+        ["MaxPool2dPadded"] = new(x => Ops.MaxPool2d(Ops.Pad2d(x[0], 1, float.NegativeInfinity), 3, 2), r => [Distinct(r, 1, 2, 5, 5)]),
         ["BatchNormTraining"] = new(x => Ops.BatchNorm(x[0], Tensor.Zeros(3), Tensor.Zeros(3), x[1], x[2], training: true), r => [R(r, 4, 3, 2, 2), R(r, 3), R(r, 3)]),
         ["BatchNormEvaluation"] = new(x => Ops.BatchNorm(x[0], Tensor.FromArray([0.1f, -0.2f, 0.3f], 3), Tensor.FromArray([0.5f, 1f, 2f], 3), x[1], x[2], training: false), r => [R(r, 4, 3, 2), R(r, 3), R(r, 3)]),
         ["DropoutWithFixedMask"] = new(x => Ops.Dropout(x[0], 0.3f, training: true, new Random(7)), r => [R(r, 4, 6)]),

@@ -152,7 +152,7 @@ public sealed class WorldModel
         {
             int rows = input.Size(0), frames = Layout.FrameStack * Layout.Cameras;
             var shape = PvrTail.InputShape;
-            var perFrame = PvrTail.Forward(input.Reshape(rows * frames, shape[0], shape[1], shape[2]));
+            var perFrame = PvrTail.Forward(input.Reshape([rows * frames, .. shape]));
             x = perFrame.Reshape(rows, frames * PvrTail.OutputWidth);
         }
         else

@@ -15,30 +15,35 @@ internal static class AgentSetup
         new TabletopEnvironment(new TabletopEnvironmentOptions(task, ActionMode.EndEffectorDelta, config.ImageSize, config.ImageSize, shift));
 
     /// <summary>
-    /// The frozen front of the encoder mode and its identity ("scratch", or "zoo-id sha256:…").
+    /// The frozen front of the encoder mode, its identity ("scratch", or "zoo-id sha256:…"), the PVR's
+    /// trainable part in partial/full mode, and <paramref name="config"/> with the partial split resolved
+    /// (the zoo entry's trainableFrom when the config leaves it empty), as the run records it.
     /// </summary>
     /// <exception cref="ArgumentException">An unknown zoo id or a mode without its implementation; the message says which.</exception>
-    public static (IFeatureExtractor Features, string Identity, PvrTail? Tail) CreateFeatures(AgentConfig config, string? zooManifest)
+    public static (AgentConfig Config, IFeatureExtractor Features, string Identity, PvrTail? Tail) CreateFeatures(AgentConfig config, string? zooManifest)
     {
         if (config.Mode == EncoderMode.Scratch)
         {
-            return (new ImageFeatureExtractor(config.Cameras, config.ImageSize), "scratch", null);
+            return (config, new ImageFeatureExtractor(config.Cameras, config.ImageSize), "scratch", null);
         }
         var zoo = PvrZoo.Load(zooManifest ?? PvrZoo.DefaultManifestPath());
         var (model, file) = Resolve(zoo, config.Encoder);
         string identity = $"{model.Id} sha256:{Sha256(file)}";
-        float[] mean = model.Preprocess.Mean.ToArray(), std = model.Preprocess.Std.ToArray();
         switch (config.Mode)
         {
             case EncoderMode.Frozen:
                 var encoder = new OnnxPvrEncoder(model, file, config.Cameras.Length, config.ImageSize, config.ImageSize);
-                return (new EncoderFeatureExtractor(encoder, config.Cameras), identity, null);
+                return (config, new EncoderFeatureExtractor(encoder, config.Cameras), identity, null);
             case EncoderMode.Partial:
-                var (trunkModel, trunkFile) = Resolve(zoo, config.Trunk);
-                var trunk = new OnnxPvrEncoder(trunkModel, trunkFile, config.Cameras.Length, config.ImageSize, config.ImageSize);
-                return (new EncoderFeatureExtractor(trunk, config.Cameras), $"{identity} trunk {trunkModel.Id}", PvrTail.Create(model.Id, EncoderMode.Partial, file, mean, std));
+                if (config.TrainableFrom.Length == 0)
+                {
+                    config = config with { TrainableFrom = model.TrainableFrom };
+                }
+                var tail = PvrTail.Create(model, file, EncoderMode.Partial, config.ImageSize, config.TrainableFrom);
+                var trunk = new OnnxPvrEncoder(tail.Trunk!, tail.TrunkFile!, config.Cameras.Length, config.ImageSize, config.ImageSize);
+                return (config, new EncoderFeatureExtractor(trunk, config.Cameras), $"{identity} from {config.TrainableFrom}", tail);
             default:
-                return (new ImageFeatureExtractor(config.Cameras, config.ImageSize), identity, PvrTail.Create(model.Id, EncoderMode.Full, file, mean, std));
+                return (config, new ImageFeatureExtractor(config.Cameras, config.ImageSize), identity, PvrTail.Create(model, file, EncoderMode.Full, config.ImageSize));
         }
     }
 

@@ -41,7 +41,7 @@ public static class EvalCommand
             {
                 string folder = result.GetValue(run)!;
                 var (task, identity, config) = Trainer.ReadRun(folder);
-                var (features, actualIdentity, tail) = AgentSetup.CreateFeatures(config, result.GetValue(zoo));
+                var (_, features, actualIdentity, tail) = AgentSetup.CreateFeatures(config, result.GetValue(zoo));
                 using var ownedFeatures = features;
                 if (actualIdentity != identity)
                 {

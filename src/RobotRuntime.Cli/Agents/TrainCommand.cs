@@ -36,13 +36,13 @@ public static class TrainCommand
         var planSamples = new Option<int>("--plan-samples") { Description = "MPPI samples while training (0: the config's).", DefaultValueFactory = _ => 0 };
         var planIterations = new Option<int>("--plan-iterations") { Description = "MPPI iterations while training (0: the config's).", DefaultValueFactory = _ => 0 };
         var threads = new Option<int>("--threads") { Description = "Engine threads (1 is bit-reproducible).", DefaultValueFactory = _ => 1 };
-        var trunk = new Option<string?>("--trunk") { Description = "Partial mode: zoo id of the PVR's frozen trunk (e.g. pool-trunk for pool-conv)." };
+        var trainableFrom = new Option<string?>("--trainable-from") { Description = "Partial mode: where the PVR splits into the frozen trunk and the trained tail, a node-name prefix (e.g. /layer2/) or a value name (default: the zoo entry's trainableFrom)." };
         var noProgress = new Option<bool>("--no-progress") { Description = "Print a line per evaluation instead of a progress bar." };
 
         var verb = new Command("train", "Train a TD-MPC2-style world-model agent in the simulator.")
         {
             task, encoder, mode, seed, steps, run, size, config, zoo, seedSteps, pretrain, updates, batch, evalEvery, evalEpisodes,
-            checkpointEvery, act, planSamples, planIterations, threads, trunk, noProgress,
+            checkpointEvery, act, planSamples, planIterations, threads, trainableFrom, noProgress,
         };
         verb.SetAction(result =>
         {
@@ -58,9 +58,9 @@ public static class TrainCommand
                     throw new ArgumentException($"--mode '{result.GetValue(mode)}' is not one of scratch, frozen, partial, full");
                 }
                 agent = agent with { Mode = encoderMode, Encoder = result.GetValue(encoder)! };
-                if (result.GetValue(trunk) is { } trunkId)
+                if (result.GetValue(trainableFrom) is { } split)
                 {
-                    agent = agent with { Trunk = trunkId };
+                    agent = agent with { TrainableFrom = split };
                 }
                 if (result.GetValue(batch) > 0)
                 {
@@ -90,7 +90,7 @@ public static class TrainCommand
                     PlanIterations = result.GetValue(planIterations),
                 };
                 TensorEngine.ThreadCount = result.GetValue(threads);
-                var (features, identity, tail) = AgentSetup.CreateFeatures(agent, result.GetValue(zoo));
+                (agent, var features, var identity, var tail) = AgentSetup.CreateFeatures(agent, result.GetValue(zoo));
                 using var _ = features;
                 using var environment = AgentSetup.CreateEnvironment(options.Task, agent);
                 using var trainer = new Trainer(result.GetValue(run)!, agent, options, environment, features, identity, tail);

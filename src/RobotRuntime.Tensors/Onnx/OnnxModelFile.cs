@@ -25,42 +25,8 @@ public static class OnnxModelFile
     /// </summary>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     /// <exception cref="InvalidDataException">The file is not an ONNX model, or a float32 initializer is stored externally or is malformed.</exception>
-    public static Dictionary<string, Tensor> ReadInitializers(string path)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(path);
-        if (!File.Exists(path))
-        {
-            throw new FileNotFoundException($"ONNX model '{path}' does not exist.", path);
-        }
-        var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-        try
-        {
-            var model = new CodedInputStream(File.ReadAllBytes(path));
-            bool sawGraph = false;
-            uint tag;
-            while ((tag = model.ReadTag()) != 0)
-            {
-                if (WireFormat.GetTagFieldNumber(tag) == 7 && WireFormat.GetTagWireType(tag) == WireFormat.WireType.LengthDelimited)
-                {
-                    sawGraph = true;
-                    ReadGraph(model.ReadBytes(), result, path);
-                }
-                else
-                {
-                    model.SkipLastField();
-                }
-            }
-            if (!sawGraph)
-            {
-                throw new InvalidDataException($"'{path}' has no graph; an ONNX ModelProto was expected.");
-            }
-        }
-        catch (InvalidProtocolBufferException e)
-        {
-            throw new InvalidDataException($"'{path}' is not a valid ONNX (protobuf) file: {e.Message}", e);
-        }
-        return result;
-    }
+    public static Dictionary<string, Tensor> ReadInitializers(string path) =>
+        new(OnnxGraph.Load(path).FloatInitializers, StringComparer.Ordinal);
 
     /// <summary>
     /// Copies initializers into <paramref name="parameters"/>: parameter p takes the initializer
@@ -95,113 +61,6 @@ public static class OnnxModelFile
         return loaded;
     }
 
-    private static void ReadGraph(ByteString graphBytes, Dictionary<string, Tensor> result, string path)
-    {
-        var graph = graphBytes.CreateCodedInput();
-        uint tag;
-        while ((tag = graph.ReadTag()) != 0)
-        {
-            if (WireFormat.GetTagFieldNumber(tag) == 5 && WireFormat.GetTagWireType(tag) == WireFormat.WireType.LengthDelimited)
-            {
-                var (name, tensor) = ReadTensor(graph.ReadBytes(), path);
-                if (tensor is not null)
-                {
-                    result[name] = tensor;
-                }
-            }
-            else
-            {
-                graph.SkipLastField();
-            }
-        }
-    }
-
-    private static (string Name, Tensor? Tensor) ReadTensor(ByteString bytes, string path)
-    {
-        var input = bytes.CreateCodedInput();
-        var dims = new List<long>();
-        var floats = new List<float>();
-        int dataType = 0;
-        string name = "";
-        ByteString? raw = null;
-        bool external = false;
-        uint tag;
-        while ((tag = input.ReadTag()) != 0)
-        {
-            int field = WireFormat.GetTagFieldNumber(tag);
-            var wire = WireFormat.GetTagWireType(tag);
-            switch (field)
-            {
-                case 1 when wire == WireFormat.WireType.Varint:
-                    dims.Add(input.ReadInt64());
-                    break;
-                case 1 when wire == WireFormat.WireType.LengthDelimited:
-                    var packedDims = input.ReadBytes().CreateCodedInput();
-                    while (!packedDims.IsAtEnd)
-                    {
-                        dims.Add(packedDims.ReadInt64());
-                    }
-                    break;
-                case 2:
-                    dataType = input.ReadInt32();
-                    break;
-                case 4 when wire == WireFormat.WireType.Fixed32:
-                    floats.Add(input.ReadFloat());
-                    break;
-                case 4 when wire == WireFormat.WireType.LengthDelimited:
-                    var packed = input.ReadBytes().Span;
-                    for (int i = 0; i + 4 <= packed.Length; i += 4)
-                    {
-                        floats.Add(BinaryPrimitives.ReadSingleLittleEndian(packed[i..]));
-                    }
-                    break;
-                case 8:
-                    name = input.ReadString();
-                    break;
-                case 9:
-                    raw = input.ReadBytes();
-                    break;
-                case 14:
-                    external = input.ReadEnum() == 1;
-                    break;
-                default:
-                    input.SkipLastField();
-                    break;
-            }
-        }
-        if (dataType != FloatType)
-        {
-            return (name, null);
-        }
-        if (external)
-        {
-            throw new InvalidDataException($"Initializer '{name}' in '{path}' is stored in an external data file, which is not supported; save the model with its weights inside.");
-        }
-        int[] shape = dims.Select(d => checked((int)d)).ToArray();
-        var tensor = Tensor.Zeros(shape);
-        if (raw is not null)
-        {
-            if (raw.Length != 4 * tensor.Length)
-            {
-                throw new InvalidDataException($"Initializer '{name}' in '{path}' has {raw.Length} bytes of raw data but shape {tensor.ShapeString} needs {4 * tensor.Length}.");
-            }
-            var span = raw.Span;
-            for (int i = 0; i < tensor.Length; i++)
-            {
-                tensor.Span[i] = BinaryPrimitives.ReadSingleLittleEndian(span[(4 * i)..]);
-            }
-        }
-        else
-        {
-            if (floats.Count != tensor.Length)
-            {
-                throw new InvalidDataException($"Initializer '{name}' in '{path}' has {floats.Count} float values but shape {tensor.ShapeString} needs {tensor.Length}.");
-            }
-            CollectionsMarshal.AsSpan(floats).CopyTo(tensor.Span);
-        }
-        return (name, tensor);
-    }
-
     /// <summary>
     /// Writes <paramref name="model"/> as an ONNX inference graph with one input "input" shaped like
     /// <paramref name="sampleInput"/> but with a symbolic first dimension "batch", and one output
@@ -233,7 +92,7 @@ public static class OnnxModelFile
         File.Move(temporary, full, overwrite: true);
     }
 
-    private sealed class GraphBuilder
+    internal sealed class GraphBuilder
     {
         private readonly List<byte[]> _nodes = [];
         private readonly List<byte[]> _initializers = [];
@@ -421,7 +280,23 @@ public static class OnnxModelFile
             node.WriteBytes(ByteString.CopyFrom(Message(body)));
         }
 
-        private static byte[] ValueInfo(string name, ReadOnlySpan<int> shape)
+        internal static byte[] FloatValueInfoWithoutShape(string name) => Message(v =>
+        {
+            v.WriteTag(1, WireFormat.WireType.LengthDelimited);
+            v.WriteString(name);
+            v.WriteTag(2, WireFormat.WireType.LengthDelimited);
+            v.WriteBytes(ByteString.CopyFrom(Message(t =>
+            {
+                t.WriteTag(1, WireFormat.WireType.LengthDelimited);
+                t.WriteBytes(ByteString.CopyFrom(Message(tt =>
+                {
+                    tt.WriteTag(1, WireFormat.WireType.Varint);
+                    tt.WriteInt32(FloatType);
+                })));
+            })));
+        });
+
+        internal static byte[] ValueInfo(string name, ReadOnlySpan<int> shape)
         {
             var dims = shape.ToArray();
             byte[] shapeMessage = Message(s =>
@@ -517,7 +392,7 @@ public static class OnnxModelFile
             });
         }
 
-        private static byte[] Message(Action<CodedOutputStream> write)
+        internal static byte[] Message(Action<CodedOutputStream> write)
         {
             using var buffer = new MemoryStream();
             using (var stream = new CodedOutputStream(buffer, leaveOpen: true))

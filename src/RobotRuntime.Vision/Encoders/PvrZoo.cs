@@ -56,6 +56,13 @@ public sealed record PvrModel
 
     /// <summary>The command that produces <see cref="File"/>.</summary>
     public required string Export { get; init; }
+
+    /// <summary>
+    /// Where partial fine-tuning splits the model ("" when the zoo does not say): a node-name prefix
+    /// such as "/layer2/" (the trainable part starts at the first node with it), or the name of the
+    /// value the trainable part reads. Everything before runs frozen on ONNX Runtime.
+    /// </summary>
+    public string TrainableFrom { get; init; } = "";
 }
 
 /// <summary>
@@ -66,7 +73,7 @@ public sealed record PvrModel
 /// <remarks>Setup only.</remarks>
 public sealed class PvrZoo
 {
-    private static readonly string[] ModelKeys = ["id", "description", "file", "input", "output", "embeddingSize", "licence", "source", "export"];
+    private static readonly string[] ModelKeys = ["id", "description", "file", "input", "output", "embeddingSize", "licence", "source", "export", "trainableFrom"];
     private static readonly string[] InputKeys = ["name", "height", "width", "colorOrder", "resize", "scale", "mean", "std"];
     private static readonly string[] OutputKeys = ["name", "selector", "registers"];
     private static readonly Dictionary<string, EmbeddingSelector> Selectors = new(StringComparer.Ordinal)
@@ -217,6 +224,11 @@ public sealed class PvrZoo
             Licence = String(entry, "licence", where),
             Source = String(entry, "source", where),
             Export = String(entry, "export", where),
+            TrainableFrom = entry.TryGetProperty("trainableFrom", out var trainableFrom)
+                ? trainableFrom.ValueKind == JsonValueKind.String && trainableFrom.GetString()!.Length > 0
+                    ? trainableFrom.GetString()!
+                    : throw new InvalidDataException($"{where}: trainableFrom must be a non-empty string (a node-name prefix such as \"/layer2/\" or a value name).")
+                : "",
         };
     }
 

@@ -1,0 +1,180 @@
+using RobotRuntime.Onnx;
+using RobotRuntime.Tensors.Modules;
+using RobotRuntime.Tensors.Onnx;
+
+namespace RobotRuntime.Tensors.Tests;
+
+/// <summary>
+/// The engine runs ONNX graphs it did not write: models/test/tiny_resnet.onnx is a PyTorch export of a
+/// ResNet in miniature (BatchNorms folded into the convolutions, padded max pool, residual adds, a
+/// strided 1×1 downsample, zero biases shared through Identity nodes). Reference: ONNX Runtime 1.30
+/// (CPU) on the same file; tolerance 1e-5 + 1e-4·|y| (different convolution kernels and summation order).
+/// </summary>
+public class OnnxGraphImportTests
+{
+    private static readonly string TinyResNet = Path.Combine(AppContext.BaseDirectory, "models", "tiny_resnet.onnx");
+
+    private static Tensor Pixels(int seed, int batch = 2) => Tensor.RandomNormal(new Random(seed), 1f, batch, 3, 64, 64);
+
+    private static float[] RunOrt(string path, string inputName, Tensor input, out long[] shape)
+    {
+        using var session = new InferenceSession(path);
+        using var value = OrtValue.CreateTensorValueFromMemory(input.Span.ToArray(), input.Shape.ToArray().Select(d => (long)d).ToArray());
+        var outputs = session.Run(null, [inputName], [value]);
+        using var output = outputs[0];
+        shape = output.Shape.ToArray();
+        return output.GetTensorDataAsSpan<float>().ToArray();
+    }
+
+    [Fact]
+    public void WholeGraphMatchesOnnxRuntime()
+    {
+        var graph = OnnxGraph.Load(TinyResNet);
+        var module = OnnxGraphModule.Create(graph);
+        var x = Pixels(1);
+        var expected = RunOrt(TinyResNet, "pixels", x, out var shape);
+        Tensor y;
+        using (Tape.NoGrad())
+        {
+            y = module.Forward(x);
+        }
+        Assert.Equal(shape, y.Shape.ToArray().Select(d => (long)d).ToArray());
+        TestSupport.AssertClose(expected, y.Span, 1e-5, 1e-4, "tiny-resnet in the engine");
+        Assert.Contains("MaxPool", module.OpTypes);
+        Assert.Contains("Add", module.OpTypes);
+    }
+
+    [Fact]
+    public void StageSplitGivesTheSameOutputAsTheWholeModel()
+    {
+        // ORT runs the prefix written out of the file; the engine runs layer2 on its output.
+        var graph = OnnxGraph.Load(TinyResNet);
+        string split = graph.StageInput("/layer2/");
+        Assert.Equal("/layer1/layer1.0/relu_1/Relu_output_0", split);
+        string trunk = Path.Combine(Path.GetTempPath(), $"rr-trunk-{Guid.NewGuid():N}.onnx");
+        try
+        {
+            graph.WritePrefix(split, "trunk", null, trunk);
+            var x = Pixels(2);
+            var trunkOut = RunOrt(trunk, "pixels", x, out var trunkShape);
+            Assert.Equal(new long[] { 2, 8, 16, 16 }, trunkShape);
+            var tail = OnnxGraphModule.Create(graph, split);
+            Assert.DoesNotContain("MaxPool", tail.OpTypes);
+            Tensor y;
+            using (Tape.NoGrad())
+            {
+                y = tail.Forward(Tensor.FromArray(trunkOut, 2, 8, 16, 16));
+            }
+            TestSupport.AssertClose(RunOrt(TinyResNet, "pixels", x, out _), y.Span, 1e-5, 1e-4, "ORT trunk + engine layer2");
+        }
+        finally
+        {
+            File.Delete(trunk);
+        }
+    }
+
+    [Fact]
+    public void ConstantsSharedThroughIdentityBecomeSeparateWeights()
+    {
+        // PyTorch's exporter gives layer1's two folded convolutions one zero bias: the first reads the
+        // initializer, the second an Identity copy of it.
+        var graph = OnnxGraph.Load(TinyResNet);
+        var identity = Assert.Single(graph.Nodes, n => n.OpType == "Identity" && graph.FloatInitializers.ContainsKey(n.Inputs[0]));
+        var module = OnnxGraphModule.Create(graph);
+        var parameters = module.Parameters().ToDictionary(p => p.Name);
+        var copies = new[] { parameters[identity.Inputs[0]], parameters[identity.Outputs[0]] };
+        Assert.NotSame(copies[0].Value, copies[1].Value);
+        Assert.True(copies[0].Value.Span.SequenceEqual(copies[1].Value.Span));
+
+        using var gradients = new Tape();
+        using (gradients.Record())
+        {
+            gradients.Backward(Ops.Mean(Ops.Square(module.Forward(Pixels(3, 1)))));
+        }
+        // Each copy gets the gradient of its own use; tied weights would get one sum.
+        Assert.All(copies, p => Assert.NotNull(p.Grad));
+        Assert.False(copies[0].Grad!.Span.SequenceEqual(copies[1].Grad!.Span));
+    }
+
+    [Fact]
+    public void ATrainingStepOnTheImportedGraphLowersTheLoss()
+    {
+        var module = OnnxGraphModule.Create(OnnxGraph.Load(TinyResNet));
+        var x = Pixels(4, 4);
+        var target = Tensor.RandomNormal(new Random(5), 0.1f, 4, 1024);
+        var optimizer = new Optim.Adam([new ParameterGroup(module.Parameters(), 1e-3f)]);
+        using var tape = new Tape();
+        float Loss(bool step)
+        {
+            optimizer.ZeroGrad();
+            float value;
+            using (tape.Record())
+            {
+                var loss = Ops.MseLoss(module.Forward(x), target);
+                value = loss.Item();
+                if (step)
+                {
+                    tape.Backward(loss);
+                }
+            }
+            if (step)
+            {
+                optimizer.Step();
+            }
+            tape.Reset();
+            return value;
+        }
+        float before = Loss(step: true);
+        for (int i = 0; i < 9; i++)
+        {
+            Loss(step: true);
+        }
+        Assert.True(Loss(step: false) < 0.9f * before, $"loss {before} did not fall by 10% in 10 Adam steps");
+    }
+
+    [Fact]
+    public void ASplitThatTwoValuesCrossIsRefusedNamingThem()
+    {
+        // From layer1's second convolution on, the nodes also read the block's input (the residual).
+        var graph = OnnxGraph.Load(TinyResNet);
+        var e = Assert.Throws<ArgumentException>(() => graph.StageInput("/layer1/layer1.0/conv2/"));
+        Assert.Contains("2 values computed before them", e.Message);
+        Assert.Contains("/maxpool/MaxPool_output_0", e.Message);
+    }
+
+    [Fact]
+    public void AnUnknownPrefixIsRefusedWithExampleNodeNames()
+    {
+        var e = Assert.Throws<ArgumentException>(() => OnnxGraph.Load(TinyResNet).StageInput("/layer9/"));
+        Assert.Contains("no node whose name starts with '/layer9/'", e.Message);
+        Assert.Contains("/conv1/Conv", e.Message);
+    }
+
+    [Fact]
+    public void AnUnsupportedOperatorIsRefusedNamingTheNode()
+    {
+        // The engine's own exporter writes LayerNormalization, which the import does not run.
+        string path = Path.Combine(Path.GetTempPath(), $"rr-ln-{Guid.NewGuid():N}.onnx");
+        try
+        {
+            var model = new Sequential(new Linear("fc", 4, 6, new Random(1)), new LayerNorm("ln", 6));
+            OnnxModelFile.Export(model, Tensor.Zeros(1, 4), path);
+            var e = Assert.Throws<NotSupportedException>(() => OnnxGraphModule.Create(OnnxGraph.Load(path)));
+            Assert.Contains("LayerNormalization", e.Message);
+            Assert.Contains("supported:", e.Message);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void AStartAfterTheValuesTheOutputNeedsIsRefused()
+    {
+        // Starting at layer2's first convolution leaves the downsample branch's input uncomputed.
+        var graph = OnnxGraph.Load(TinyResNet);
+        var e = Assert.Throws<ArgumentException>(() => OnnxGraphModule.Create(graph, "/layer2/layer2.0/conv1/Conv_output_0"));
+        Assert.Contains("computed before", e.Message);
+    }
+}
