@@ -30,6 +30,10 @@ if (args.Length > 0 && args[0] == "tensors-compare")
 if (args.Length > 0 && args[0] == RobotRuntime.Benchmarks.Agents.AgentComparison.Verb)
     return RobotRuntime.Benchmarks.Agents.AgentComparison.Run(args[1..]);
 
+// `pvr-tail` times partial/full fine-tuning of a PVR: ORT trunk + engine tail against ORT whole model.
+if (args.Length > 0 && args[0] == RobotRuntime.Benchmarks.Agents.PvrTailCost.Verb)
+    return RobotRuntime.Benchmarks.Agents.PvrTailCost.Run(args[1..]);
+
 // Every public benchmark class in this assembly is a suite; pick with --filter (see README.md).
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
 return 0;

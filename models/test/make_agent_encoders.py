@@ -16,6 +16,11 @@ which keep PyTorch's defaults, so the exporter folds them into equal zero biases
 through Identity nodes, as real exports do. It tests the engine's ONNX graph import: partial mode
 trains layer2 (nodes "/layer2/...") on top of ONNX Runtime running the rest.
 
+`tiny-vit` is torchvision's VisionTransformer in miniature (32 px, 8 px patches, 2 layers, 2 heads,
+width 16, MLP 32), exported the way export_pvr.py exports ViT token sequences; its CLS token is the
+16-d embedding. Partial mode trains the last encoder layer (nodes "/encoder/layers/encoder_layer_1/..."):
+layer norms, self-attention written out as MatMul/Transpose/Softmax, the GELU MLP as Erf arithmetic.
+
     /usr/bin/python3 models/test/make_agent_encoders.py
 Deterministic: fixed seeds and producer fields. Needs python3-onnx, python3-torch and
 python3-torchvision (Debian; development tools only).
@@ -106,6 +111,36 @@ def tiny_resnet():
     save(exported, "tiny_resnet")
 
 
+def tiny_vit():
+    import torch
+    from torchvision.models.vision_transformer import VisionTransformer
+
+    torch.manual_seed(6)
+    vit = VisionTransformer(image_size=32, patch_size=8, num_layers=2, num_heads=2, hidden_dim=16, mlp_dim=32)
+
+    class Tokens(torch.nn.Module):
+        def __init__(self, vit):
+            super().__init__()
+            self.vit = vit
+
+        def forward(self, pixels):
+            x = self.vit._process_input(pixels)
+            cls = self.vit.class_token.expand(x.shape[0], -1, -1)
+            return self.vit.encoder(torch.cat([cls, x], dim=1))
+
+    model = Tokens(vit).eval()
+    with torch.no_grad():
+        # Non-zero biases and class token, so that every weight matters.
+        for parameter in model.parameters():
+            if parameter.dim() == 1 or parameter.shape[0] == 1:
+                parameter.uniform_(-0.2, 0.2)
+    path = os.path.join(HERE, "tiny_vit.onnx")
+    torch.onnx.export(model, torch.zeros(1, 3, 32, 32), path, input_names=["pixels"], output_names=["tokens"],
+                      dynamic_axes={"pixels": {0: "batch"}, "tokens": {0: "batch"}}, opset_version=OPSET)
+    save(onnx.load(path), "tiny_vit")
+
+
 if __name__ == "__main__":
     main()
     tiny_resnet()
+    tiny_vit()

@@ -182,6 +182,36 @@ public class EncoderModeTests
     }
 
     [Fact]
+    public void PartialViTLastLayerOnTheOrtTrunkReproducesTheClsEmbedding()
+    {
+        // tiny-vit split at its last encoder layer; the zoo's "cls" selector picks token 0 of the engine's output.
+        // Reference: ORT on the whole file through the same zoo entry; tolerance 1e-4.
+        using var env = new PointReachEnvironment(32);
+        var pvr = Zoo.Get("tiny-vit");
+        var tail = PvrTail.Create(pvr, Zoo.ResolveFile(pvr), EncoderMode.Partial, 32, cacheFolder: Cache);
+        Assert.Equal([17, 16], tail.InputShape);
+        using var trunkEncoder = new OnnxPvrEncoder(tail.Trunk!, tail.TrunkFile!, 1, 32, 32);
+        using var trunkFeatures = new EncoderFeatureExtractor(trunkEncoder, ["front"], ownsEncoder: false);
+        var trunkBytes = new byte[tail.Trunk!.EmbeddingSize * 4];
+        trunkFeatures.Extract(env.Reset(3), trunkBytes);
+        Tensor output;
+        using (Tape.NoGrad())
+        {
+            output = tail.Forward(Tensor.FromArray(MemoryMarshal.Cast<byte, float>(trunkBytes), 1, 17, 16));
+        }
+        using var whole = new OnnxPvrEncoder(pvr, Zoo.ResolveFile(pvr), 1, 32, 32);
+        using var wholeFeatures = new EncoderFeatureExtractor(whole, ["front"], ownsEncoder: false);
+        var expected = new byte[16 * 4];
+        wholeFeatures.Extract(env.Reset(3), expected);
+        var e = MemoryMarshal.Cast<byte, float>(expected).ToArray();
+        Assert.Equal(16, output.Length);
+        for (int i = 0; i < 16; i++)
+        {
+            Assert.Equal(e[i], output.Span[i], 1e-4f);
+        }
+    }
+
+    [Fact]
     public void PartialModeNamesWhatIsMissing()
     {
         var pvr = Zoo.Get("pool-trunk");

@@ -1,6 +1,10 @@
+using RobotRuntime.Agents.Encoders;
 using RobotRuntime.Agents.Model;
 using RobotRuntime.Agents.Packaging;
 using RobotRuntime.Agents.Planning;
+using RobotRuntime.Native;
+using RobotRuntime.Tensors;
+using RobotRuntime.Vision.Encoders;
 
 namespace RobotRuntime.Agents.Tests;
 
@@ -37,6 +41,47 @@ public class PackageTests
         var planA = Plan(model, input);
         var planB = Plan(loaded.Model, input);
         Assert.Equal(planA, planB);
+    }
+
+    [Fact]
+    public void APartiallyFineTunedPackageRebuildsItsPvrPartAndGivesIdenticalLatents()
+    {
+        // tiny-resnet split at "/layer2/": the package holds layer2's trained weights; loading rebuilds layer2
+        // from the PVR file and overwrites it with them.
+        string repository = NativeLibraryLocator.FindRepositoryRoot(AppContext.BaseDirectory)!;
+        var zoo = PvrZoo.Load(Path.Combine(repository, "models", "test", "agent-zoo.json"));
+        var pvr = zoo.Get("tiny-resnet");
+        string file = zoo.ResolveFile(pvr);
+        var config = TestConfigs.Tiny(EncoderMode.Partial, "tiny-resnet", "/layer2/") with { ImageSize = 64 };
+        var tail = PvrTail.Create(pvr, file, EncoderMode.Partial, 64);
+        var layout = new ObservationLayout(FeatureKind.Floats, tail.Trunk!.EmbeddingSize, 1, 0, config.FrameStack, 12, 4);
+        var model = new WorldModel(config, layout, 9, tail);
+        foreach (var p in tail.Parameters())
+        {
+            var s = p.Value.Span;
+            for (int i = 0; i < s.Length; i++)
+            {
+                s[i] += 0.01f * (i % 5);
+            }
+        }
+        string folder = TestConfigs.TempFolder();
+        AgentPackage.Save(folder, model, "reach", new PvrIdentity("tiny-resnet", AgentPackage.Sha256(file)), 0.03);
+        var missing = Assert.Throws<InvalidDataException>(() => AgentPackage.Load(folder, file));
+        Assert.Contains("zoo entry", missing.Message);
+        var loaded = AgentPackage.Load(folder, file, pvr);
+        Assert.NotNull(loaded.Model.PvrTail);
+        Assert.Equal(tail.Trunk.EmbeddingSize, loaded.Model.PvrTail!.Trunk!.EmbeddingSize);
+        foreach (var (a, b) in model.InferenceParameters().Zip(loaded.Model.InferenceParameters()))
+        {
+            Assert.Equal(a.Name, b.Name);
+            Assert.True(a.Value.Span.SequenceEqual(b.Value.Span), a.Name);
+        }
+        var features = Tensor.RandomNormal(new Random(2), 1f, 1, config.FrameStack * layout.FeatureLength);
+        var proprioception = Tensor.RandomNormal(new Random(3), 1f, 1, 12);
+        using (Tape.NoGrad())
+        {
+            Assert.Equal(model.Encode(features, proprioception).Span.ToArray(), loaded.Model.Encode(features, proprioception).Span.ToArray());
+        }
     }
 
     private static float[] Plan(WorldModel model, float[] input)

@@ -84,6 +84,63 @@ public class AgentCommandTests
         Assert.Contains("learned its own encoder from camera images (scratch)", refused.Output + refused.Error);
     }
 
+    [Theory]
+    [InlineData("partial", "rr: encoder tiny-resnet-trunk (2048 floats from 1 camera(s))")]
+    [InlineData("full", "rr: encoder tiny-resnet runs inside the agent (fully fine-tuned)")]
+    public void AFineTunedPvrAgentTrainsPackagesAndDrivesTheArm(string mode, string encoderLine)
+    {
+        // tiny-resnet (models/test, a PyTorch-exported ResNet in miniature): partial mode trains layer2 in the
+        // engine on ONNX Runtime's trunk, full mode the whole network; rr run then loads the package with the
+        // PVR's zoo entry and drives the simulated arm.
+        string repository = Native.NativeLibraryLocator.FindRepositoryRoot(AppContext.BaseDirectory)!;
+        string zoo = Path.Combine(repository, "models", "test", "agent-zoo.json");
+        string folder = Path.Combine(Path.GetTempPath(), "rr-cli-pvr-agent-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(folder);
+        string config = Path.Combine(folder, "agent.json");
+        File.WriteAllText(config, "{ \"size\": \"rt-tiny\", \"latentDim\": 32, \"mlpDim\": 64, \"encoderDim\": 64, \"batchSize\": 4, \"frameStack\": 1, \"imageSize\": 64 }");
+        string run = Path.Combine(folder, "run");
+        var train = Rr("train", "--task", "reach", "--mode", mode, "--encoder", "tiny-resnet", "--zoo", zoo, "--config", config, "--seed", "2",
+            "--steps", "110", "--seed-steps", "105", "--pretrain-updates", "2", "--eval-every", "1000000", "--act", "prior", "--run", run, "--no-progress");
+        Assert.True(train.Exit == 0, train.Error);
+        Assert.Contains($"{mode} tiny-resnet", train.Output);
+        string package = Path.Combine(folder, "package");
+        var eval = Rr("eval", run, "--zoo", zoo, "--shifts", "in-distribution", "--episodes", "1", "--planner", "prior", "--package", package);
+        Assert.True(eval.Exit == 0, eval.Error);
+        if (mode == "partial")
+        {
+            Assert.Contains("\"trainableFrom\": \"/layer2/\"", File.ReadAllText(Path.Combine(package, "manifest.json")));
+        }
+
+        using var host = SimServerHost.Start(new SimServerOptions
+        {
+            Task = "reach", StateEndpoint = "tcp://127.0.0.1:*", CommandEndpoint = "tcp://127.0.0.1:*", ControlEndpoint = "tcp://127.0.0.1:*",
+            FrontCameraEndpoint = "tcp://127.0.0.1:*", WristCameraEndpoint = "tcp://127.0.0.1:*",
+            CameraRateHz = 30, CameraWidth = 64, CameraHeight = 64, WatchdogMilliseconds = 500, Quiet = true,
+        });
+        var ends = host.Endpoints;
+        var link = ends.LinkSettings;
+        string cell = Path.Combine(folder, "cell.yaml");
+        File.WriteAllText(cell, $$"""
+            rate_hz: 10
+            runs_folder: {{Path.Combine(folder, "runs")}}
+            arm: {state: "{{link.StateAddress}}", command: "{{link.CommandAddress}}", control: "{{link.ControlAddress}}"}
+            cameras:
+              - {name: front, backend: stream, endpoint: "{{ends.Cameras["front"]}}", width: 64, height: 64}
+            encoder: {zoo: "{{zoo}}", id: tiny-resnet}
+            policy: {kind: agent, package: "{{package}}", planner: prior}
+            safety: {max_frame_age: 500ms, max_state_age: 400ms, max_deadline_misses: 25}
+
+            """);
+        var drive = Rr("run", "--config", cell, "--duration", "3s");
+        Assert.True(drive.Exit == 0, drive.Output + drive.Error);
+        Assert.Contains(encoderLine, drive.Output);
+        Assert.Contains($"rr: agent agent:{mode}:tiny-resnet:policyprior", drive.Output);
+        var log = RunLog.Read(Path.Combine(Directory.GetDirectories(Path.Combine(folder, "runs")).Single(), "run.rrlog"));
+        var acting = log.Records.Where(r => r.Safety != SafetyStatus.Hold).ToList();
+        Assert.True(acting.Count > 10, $"{acting.Count} acting cycles of {log.Records.Count}");
+        Assert.DoesNotContain(log.Records, r => r.HoldReason == HoldReason.PolicyFailed);
+    }
+
     [Fact]
     public void BadAgentOptionsAreNamedWithWhatIsValid()
     {

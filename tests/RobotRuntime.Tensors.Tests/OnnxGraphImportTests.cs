@@ -153,19 +153,76 @@ public class OnnxGraphImportTests
     [Fact]
     public void AnUnsupportedOperatorIsRefusedNamingTheNode()
     {
-        // The engine's own exporter writes LayerNormalization, which the import does not run.
-        string path = Path.Combine(Path.GetTempPath(), $"rr-ln-{Guid.NewGuid():N}.onnx");
+        // The engine's own exporter writes Elu, which the import does not run.
+        string path = Path.Combine(Path.GetTempPath(), $"rr-elu-{Guid.NewGuid():N}.onnx");
         try
         {
-            var model = new Sequential(new Linear("fc", 4, 6, new Random(1)), new LayerNorm("ln", 6));
-            OnnxModelFile.Export(model, Tensor.Zeros(1, 4), path);
+            OnnxModelFile.Export(new Sequential(new Linear("fc", 4, 6, new Random(1)), new Activation(ActivationKind.Elu)), Tensor.Zeros(1, 4), path);
             var e = Assert.Throws<NotSupportedException>(() => OnnxGraphModule.Create(OnnxGraph.Load(path)));
-            Assert.Contains("LayerNormalization", e.Message);
+            Assert.Contains("Elu", e.Message);
             Assert.Contains("supported:", e.Message);
         }
         finally
         {
             File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void TheEnginesOwnExportOfLayerNormAndGeluImportsBackToTheSameFunction()
+    {
+        // Export writes LayerNormalization, Gemm and GELU as Div/Erf/Add/Mul; the import runs them. Tolerance 1e-5 + 1e-4·|y|.
+        string path = Path.Combine(Path.GetTempPath(), $"rr-ln-{Guid.NewGuid():N}.onnx");
+        try
+        {
+            var random = new Random(3);
+            var model = new Sequential(new Linear("fc", 5, 7, random), new LayerNorm("ln", 7), new Activation(ActivationKind.Gelu), new Linear("out", 7, 3, random));
+            var x = Tensor.RandomNormal(new Random(4), 1f, 4, 5);
+            OnnxModelFile.Export(model, x, path);
+            var imported = OnnxGraphModule.Create(OnnxGraph.Load(path));
+            Assert.Contains("Erf", imported.OpTypes);
+            using (Tape.NoGrad())
+            {
+                TestSupport.AssertClose(model.Forward(x).Span, imported.Forward(x).Span, 1e-5, 1e-4, "engine → ONNX → engine");
+            }
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void TheLastViTLayerOnTheOrtTrunkReproducesTheWholeModel()
+    {
+        // tiny_vit.onnx: torchvision's VisionTransformer exported by PyTorch (attention as Transpose/MatMul/Softmax with
+        // int64 shape arithmetic, GELU as Erf). ORT runs the patch embedding and layer 0; the engine runs layer 1 and the
+        // final LayerNorm. Reference: ORT on the whole file; tolerance 1e-5 + 1e-4·|y|.
+        string path = Path.Combine(AppContext.BaseDirectory, "models", "tiny_vit.onnx");
+        var graph = OnnxGraph.Load(path);
+        string split = graph.StageInput("/encoder/layers/encoder_layer_1/");
+        string trunk = Path.Combine(Path.GetTempPath(), $"rr-vit-trunk-{Guid.NewGuid():N}.onnx");
+        try
+        {
+            graph.WritePrefix(split, "trunk", null, trunk);
+            var x = Tensor.RandomNormal(new Random(8), 1f, 3, 3, 32, 32);
+            var tokens = RunOrt(trunk, "pixels", x, out var trunkShape);
+            Assert.Equal(new long[] { 3, 17, 16 }, trunkShape);
+            var tail = OnnxGraphModule.Create(graph, split);
+            Assert.Contains("LayerNormalization", tail.OpTypes);
+            Assert.Contains("Transpose", tail.OpTypes);
+            Tensor y;
+            using (Tape.NoGrad())
+            {
+                y = tail.Forward(Tensor.FromArray(tokens, 3, 17, 16));
+            }
+            TestSupport.AssertClose(RunOrt(path, "pixels", x, out _), y.Span, 1e-5, 1e-4, "ORT layer 0 + engine layer 1");
+            // Every weight of the layer is trainable: two LayerNorms (2 each), attention in/out (2 + 2), MLP (2 + 2), final LayerNorm (2).
+            Assert.Equal(14, tail.Parameters().Count());
+        }
+        finally
+        {
+            File.Delete(trunk);
         }
     }
 

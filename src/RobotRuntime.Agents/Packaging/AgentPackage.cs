@@ -1,10 +1,12 @@
 using System.Reflection;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using RobotRuntime.Agents.Encoders;
 using RobotRuntime.Agents.Model;
 using RobotRuntime.Tensors;
 using RobotRuntime.Tensors.Onnx;
 using RobotRuntime.Tensors.Serialization;
+using RobotRuntime.Vision.Encoders;
 
 namespace RobotRuntime.Agents.Packaging;
 
@@ -101,10 +103,13 @@ public static class AgentPackage
 
     /// <summary>
     /// Loads a package. <paramref name="pvrFile"/> is the ONNX file the runtime will encode with (null for
-    /// scratch agents); it must exist and hash to the manifest's SHA-256.
+    /// scratch agents); it must exist and hash to the manifest's SHA-256. Partially and fully fine-tuned
+    /// agents also need the PVR's zoo entry (<paramref name="pvrModel"/>): their trained part of the PVR is
+    /// rebuilt from that file (<see cref="PvrTail"/>) and takes the package's weights; the model's
+    /// <see cref="WorldModel.PvrTail"/> then names the trunk a partial agent's encoder must run.
     /// </summary>
     /// <exception cref="InvalidDataException">A missing or malformed file, another format, a PVR that is absent or differs; the message names it.</exception>
-    public static Loaded Load(string folder, string? pvrFile)
+    public static Loaded Load(string folder, string? pvrFile, PvrModel? pvrModel = null)
     {
         string manifestPath = Path.Combine(folder, "manifest.json");
         if (!File.Exists(manifestPath))
@@ -151,7 +156,23 @@ public static class AgentPackage
                 throw new InvalidDataException($"agent package '{folder}' was trained with PVR '{pvr.Id}' sha256 {pvr.Sha256}, but {pvrFile} has sha256 {actual}: a different model; use the PVR file it was trained with");
             }
         }
-        var model = new WorldModel(config, layout, seed: 0);
+        PvrTail? tail = null;
+        if (config.Mode is EncoderMode.Partial or EncoderMode.Full)
+        {
+            if (pvrModel is null)
+            {
+                throw new InvalidDataException($"agent package '{folder}' fine-tuned PVR '{pvr.Id}' ({config.Mode.ToString().ToLowerInvariant()} mode); loading it needs that PVR's zoo entry");
+            }
+            try
+            {
+                tail = PvrTail.Create(pvrModel, pvrFile!, config.Mode, config.ImageSize, config.TrainableFrom);
+            }
+            catch (Exception e) when (e is ArgumentException or NotSupportedException)
+            {
+                throw new InvalidDataException($"agent package '{folder}': {e.Message}", e);
+            }
+        }
+        var model = new WorldModel(config, layout, seed: 0, tail);
         string weights = Path.Combine(folder, "weights.safetensors");
         if (!File.Exists(weights))
         {

@@ -41,7 +41,7 @@ internal static class AgentSetup
                 }
                 var tail = PvrTail.Create(model, file, EncoderMode.Partial, config.ImageSize, config.TrainableFrom);
                 var trunk = new OnnxPvrEncoder(tail.Trunk!, tail.TrunkFile!, config.Cameras.Length, config.ImageSize, config.ImageSize);
-                return (config, new EncoderFeatureExtractor(trunk, config.Cameras), $"{identity} from {config.TrainableFrom}", tail);
+                return (config, new EncoderFeatureExtractor(trunk, config.Cameras), identity, tail);
             default:
                 return (config, new ImageFeatureExtractor(config.Cameras, config.ImageSize), identity, PvrTail.Create(model, file, EncoderMode.Full, config.ImageSize));
         }

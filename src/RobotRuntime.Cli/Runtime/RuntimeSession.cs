@@ -106,6 +106,8 @@ internal sealed class RuntimeSession : IDisposable
             Width = c.Width, Height = c.Height, Fps = c.Fps,
         }))).ToList();
         IEncoder? encoder = null;
+        var agent = _config.Policy == "agent" ? LoadAgentPackage() : null;
+        var agentMode = agent?.Model.Config.Mode;
         if (_config.EncoderZoo is not null || _config.EncoderId is not null)
         {
             if (_config.EncoderZoo is null || _config.EncoderId is null)
@@ -114,15 +116,26 @@ internal sealed class RuntimeSession : IDisposable
                 throw new ConfigException("encoder: an encoder needs at least one camera under 'cameras'");
             var zoo = PvrZoo.Load(_config.EncoderZoo);
             var model = zoo.Get(_config.EncoderId);
-            encoder = Own(new OnnxPvrEncoder(model, zoo.ResolveFile(model), cameras.Count, cameras[0].Width, cameras[0].Height,
-                new OnnxEncoderOptions { IntraOpThreads = _config.EncoderThreads }));
-            Say($"rr: encoder {model.Id} ({encoder.EmbeddingSize} floats from {cameras.Count} camera(s))");
+            if (agentMode == global::RobotRuntime.Agents.EncoderMode.Full)
+            {
+                // A fully fine-tuned PVR is part of the agent: it runs in the policy, on the camera images.
+                Say($"rr: encoder {model.Id} runs inside the agent (fully fine-tuned)");
+            }
+            else
+            {
+                // A partially fine-tuned agent reads the frozen trunk's output; the rest of the PVR is in the agent.
+                var tail = agentMode == global::RobotRuntime.Agents.EncoderMode.Partial ? agent!.Model.PvrTail : null;
+                var (encoderModel, encoderFile) = tail is null ? (model, zoo.ResolveFile(model)) : (tail.Trunk!, tail.TrunkFile!);
+                encoder = Own(new OnnxPvrEncoder(encoderModel, encoderFile, cameras.Count, cameras[0].Width, cameras[0].Height,
+                    new OnnxEncoderOptions { IntraOpThreads = _config.EncoderThreads }));
+                Say($"rr: encoder {encoderModel.Id} ({encoder.EmbeddingSize} floats from {cameras.Count} camera(s))");
+            }
         }
 
         IPolicy policy = _config.Policy switch
         {
             "scripted-reach" => new ScriptedReachPolicy(hooks.Goal ?? FixedGoal(), arm.EndEffectorMaxTranslation > 0 ? arm.EndEffectorMaxTranslation : 0.01),
-            "agent" => LoadAgent(cameras, encoder),
+            "agent" => LoadAgent(cameras, encoder, agent!),
             _ => new HoldStillPolicy(),
         };
         Own(policy);
@@ -302,29 +315,40 @@ internal sealed class RuntimeSession : IDisposable
     /// the control rate it learned at (a different rate is allowed, with a warning: each action is one
     /// end-effector step, so the arm then moves at another speed than in training).
     /// </summary>
-    private IPolicy LoadAgent(IReadOnlyList<ICameraSource> cameras, IEncoder? encoder)
+    private global::RobotRuntime.Agents.Packaging.AgentPackage.Loaded LoadAgentPackage()
     {
         string folder = _config.AgentPackage ?? throw new ConfigException("policy.package: the agent policy needs the folder of an agent package (made by rr eval --package)");
         string? pvrFile = null;
+        PvrModel? pvrModel = null;
         if (_config.EncoderZoo is not null && _config.EncoderId is not null)
         {
             var zoo = PvrZoo.Load(_config.EncoderZoo);
-            pvrFile = zoo.ResolveFile(zoo.Get(_config.EncoderId));
+            pvrModel = zoo.Get(_config.EncoderId);
+            pvrFile = zoo.ResolveFile(pvrModel);
         }
-        global::RobotRuntime.Agents.Packaging.AgentPackage.Loaded loaded;
         try
         {
-            loaded = global::RobotRuntime.Agents.Packaging.AgentPackage.Load(folder, pvrFile);
+            return global::RobotRuntime.Agents.Packaging.AgentPackage.Load(folder, pvrFile, pvrModel);
         }
         catch (InvalidDataException e)
         {
             throw new ConfigException("policy.package: " + e.Message);
         }
+    }
+
+    private IPolicy LoadAgent(IReadOnlyList<ICameraSource> cameras, IEncoder? encoder, global::RobotRuntime.Agents.Packaging.AgentPackage.Loaded loaded)
+    {
+        string folder = _config.AgentPackage!;
         var config = loaded.Model.Config;
         var layout = loaded.Model.Layout;
-        if (loaded.Pvr.Id == "scratch")
+        bool onImages = layout.Kind == global::RobotRuntime.Agents.Model.FeatureKind.Images;
+        if (loaded.Pvr.Id != "scratch" && _config.EncoderId != loaded.Pvr.Id)
         {
-            if (encoder is not null)
+            throw new ConfigException($"policy.package: agent '{folder}' was trained on PVR '{loaded.Pvr.Id}'; set encoder.id to it (the run has {(_config.EncoderId is null ? "no encoder" : $"'{_config.EncoderId}'")})");
+        }
+        if (onImages)
+        {
+            if (loaded.Pvr.Id == "scratch" && encoder is not null)
                 throw new ConfigException($"policy.package: agent '{folder}' learned its own encoder from camera images (scratch); remove the 'encoder' section");
             if (cameras.Count < config.Cameras.Length)
                 throw new ConfigException($"policy.package: agent '{folder}' sees {config.Cameras.Length} camera(s) ({string.Join(", ", config.Cameras)}); 'cameras' has {cameras.Count}");
@@ -333,10 +357,6 @@ internal sealed class RuntimeSession : IDisposable
                 if (cameras[i].Name != config.Cameras[i] || cameras[i].Width != layout.ImageSize || cameras[i].Height != layout.ImageSize)
                     throw new ConfigException($"policy.package: agent '{folder}' expects camera {i} to be '{config.Cameras[i]}' at {layout.ImageSize}×{layout.ImageSize}; the run has '{cameras[i].Name}' at {cameras[i].Width}×{cameras[i].Height}");
             }
-        }
-        else if (_config.EncoderId != loaded.Pvr.Id)
-        {
-            throw new ConfigException($"policy.package: agent '{folder}' was trained on PVR '{loaded.Pvr.Id}'; set encoder.id to it (the run has {(_config.EncoderId is null ? "no encoder" : $"'{_config.EncoderId}'")})");
         }
         var training = loaded.Manifest["training"]?.AsObject();
         double trainedRate = double.TryParse(training?["controlRateHz"]?.GetValue<string>(), NumberStyles.Float, CultureInfo.InvariantCulture, out var r) ? r : 0;

@@ -246,7 +246,7 @@ internal readonly struct GeluOperator : IUnaryOperator, IGradientOperator
         dy * (Vector128.Create(0.5f) * (Vector128<float>.One + Erf(x * Vector128.Create(InvSqrt2)))
               + x * Vector128.Create(InvSqrt2Pi) * Vector128.Exp(Vector128.Create(-0.5f) * x * x));
 
-    private static float Erf(float x)
+    internal static float Erf(float x)
     {
         float ax = MathF.Abs(x);
         float t = 1f / (1f + P * ax);
@@ -255,7 +255,7 @@ internal readonly struct GeluOperator : IUnaryOperator, IGradientOperator
         return MathF.CopySign(r, x);
     }
 
-    private static Vector512<float> Erf(Vector512<float> x)
+    internal static Vector512<float> Erf(Vector512<float> x)
     {
         var ax = Vector512.Abs(x);
         var t = Vector512<float>.One / (Vector512<float>.One + Vector512.Create(P) * ax);
@@ -264,7 +264,7 @@ internal readonly struct GeluOperator : IUnaryOperator, IGradientOperator
         return Vector512.CopySign(r, x);
     }
 
-    private static Vector256<float> Erf(Vector256<float> x)
+    internal static Vector256<float> Erf(Vector256<float> x)
     {
         var ax = Vector256.Abs(x);
         var t = Vector256<float>.One / (Vector256<float>.One + Vector256.Create(P) * ax);
@@ -273,7 +273,7 @@ internal readonly struct GeluOperator : IUnaryOperator, IGradientOperator
         return Vector256.CopySign(r, x);
     }
 
-    private static Vector128<float> Erf(Vector128<float> x)
+    internal static Vector128<float> Erf(Vector128<float> x)
     {
         var ax = Vector128.Abs(x);
         var t = Vector128<float>.One / (Vector128<float>.One + Vector128.Create(P) * ax);
@@ -281,6 +281,22 @@ internal readonly struct GeluOperator : IUnaryOperator, IGradientOperator
         var r = Vector128<float>.One - poly * Vector128.Exp(-(ax * ax));
         return Vector128.CopySign(r, x);
     }
+}
+
+/// <summary>The error function (Abramowitz–Stegun 7.1.26, |error| ≤ 1.5e-7, as GELU uses) and its gradient 2/√π·exp(−x²).</summary>
+internal readonly struct ErfOperator : IUnaryOperator, IGradientOperator
+{
+    private const float TwoOverSqrtPi = 1.1283791670955126f;
+
+    public float Invoke(float x) => GeluOperator.Erf(x);
+    public Vector512<float> Invoke(Vector512<float> x) => GeluOperator.Erf(x);
+    public Vector256<float> Invoke(Vector256<float> x) => GeluOperator.Erf(x);
+    public Vector128<float> Invoke(Vector128<float> x) => GeluOperator.Erf(x);
+
+    public float Invoke(float x, float y, float dy) => dy * TwoOverSqrtPi * MathF.Exp(-x * x);
+    public Vector512<float> Invoke(Vector512<float> x, Vector512<float> y, Vector512<float> dy) => dy * Vector512.Create(TwoOverSqrtPi) * Vector512.Exp(-(x * x));
+    public Vector256<float> Invoke(Vector256<float> x, Vector256<float> y, Vector256<float> dy) => dy * Vector256.Create(TwoOverSqrtPi) * Vector256.Exp(-(x * x));
+    public Vector128<float> Invoke(Vector128<float> x, Vector128<float> y, Vector128<float> dy) => dy * Vector128.Create(TwoOverSqrtPi) * Vector128.Exp(-(x * x));
 }
 
 /// <summary>Gradient of tanh from its output: dy·(1 − y²).</summary>

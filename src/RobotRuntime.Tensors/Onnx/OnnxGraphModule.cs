@@ -14,8 +14,9 @@ namespace RobotRuntime.Tensors.Onnx;
 /// Supported operators: Conv (no groups or dilation, square kernel, symmetric padding),
 /// BatchNormalization, Relu, Sigmoid, Tanh, Add/Sub/Mul (equal shapes or a suffix broadcast), MaxPool and
 /// AveragePool (square, symmetric padding; ceil_mode 0), GlobalAveragePool, Flatten, Reshape,
-/// Gemm, MatMul, Softmax (last axis only), Identity, Constant, and the int64 shape arithmetic of
-/// exported graphs (Shape, Gather, Unsqueeze, Concat on int64 values). Anything else is refused
+/// Gemm, MatMul, Softmax and LayerNormalization (last axis only), Div (constant divisor), Erf, Transpose, Slice
+/// (step 1), Squeeze/Unsqueeze, Gather (scalar index), Identity, Constant, Cast (to the same type), and the int64
+/// shape arithmetic of exported graphs (Shape, Gather, Unsqueeze, Concat, Add/Sub/Mul/Div on int64 values). Anything else is refused
 /// when the module is built, naming the node.
 /// </remarks>
 public sealed class OnnxGraphModule : Module
@@ -24,7 +25,7 @@ public sealed class OnnxGraphModule : Module
     [
         "Conv", "BatchNormalization", "Relu", "Sigmoid", "Tanh", "Add", "Sub", "Mul", "MaxPool", "AveragePool",
         "GlobalAveragePool", "Flatten", "Reshape", "Gemm", "MatMul", "Softmax", "Identity", "Constant",
-        "Shape", "Gather", "Unsqueeze", "Concat",
+        "Shape", "Gather", "Unsqueeze", "Squeeze", "Concat", "Div", "Erf", "LayerNormalization", "Transpose", "Slice", "Cast",
     ];
 
     private readonly OnnxNode[] _nodes;
@@ -144,7 +145,8 @@ public sealed class OnnxGraphModule : Module
                 {
                     continue;
                 }
-                bool statistic = node.OpType == "BatchNormalization" && slot >= 3;
+                // BatchNorm statistics and divisors stay fixed; every other float initializer is a weight.
+                bool statistic = node.OpType == "BatchNormalization" && slot >= 3 || node.OpType == "Div" && slot == 1;
                 if (statistic)
                 {
                     fixedTensors[name] = value.Clone();
@@ -216,9 +218,100 @@ public sealed class OnnxGraphModule : Module
             case "Relu": floats[output] = Ops.Relu(F(ins[0], floats)); break;
             case "Sigmoid": floats[output] = Ops.Sigmoid(F(ins[0], floats)); break;
             case "Tanh": floats[output] = Ops.Tanh(F(ins[0], floats)); break;
+            case "Add" or "Sub" or "Mul" or "Div" when IsInt(ins[0], ints) && IsInt(ins[1], ints):
+                ints[output] = IntArithmetic(node.OpType, I(ins[0], ints), I(ins[1], ints));
+                break;
             case "Add" or "Sub" or "Mul":
                 floats[output] = Elementwise(node.OpType, F(ins[0], floats), F(ins[1], floats));
                 break;
+            case "Div":
+                {
+                    var divisor = F(ins[1], floats);
+                    if (divisor.RequiresGrad)
+                    {
+                        throw new ArgumentException("division by a value that is trained is not supported; only constant divisors");
+                    }
+                    var reciprocal = Tensor.Zeros(divisor.ShapeArray);
+                    for (int i = 0; i < divisor.Length; i++)
+                    {
+                        reciprocal.Span[i] = 1f / divisor.Span[i];
+                    }
+                    floats[output] = Elementwise("Mul", F(ins[0], floats), reciprocal);
+                    break;
+                }
+            case "Erf": floats[output] = Ops.Erf(F(ins[0], floats)); break;
+            case "Cast":
+                if (IsInt(ins[0], ints))
+                {
+                    ints[output] = I(ins[0], ints);
+                }
+                else
+                {
+                    floats[output] = F(ins[0], floats);
+                }
+                break;
+            case "LayerNormalization":
+                {
+                    var x = F(ins[0], floats);
+                    long axis = node.Int("axis", -1);
+                    if (axis != -1 && axis != x.Rank - 1)
+                    {
+                        throw new ArgumentException($"layer normalisation over axis {axis} of a rank-{x.Rank} value; only the last axis is supported");
+                    }
+                    floats[output] = Ops.LayerNorm(x, F(ins[1], floats), ins.Length > 2 && ins[2].Length > 0 ? F(ins[2], floats) : null, node.Float("epsilon", 1e-5f));
+                    break;
+                }
+            case "Transpose":
+                {
+                    var x = F(ins[0], floats);
+                    var perm = node.Ints("perm")?.Select(p => (int)p).ToArray() ?? Enumerable.Range(0, x.Rank).Reverse().ToArray();
+                    floats[output] = Ops.Permute(x, perm);
+                    break;
+                }
+            case "Slice":
+                {
+                    var x = F(ins[0], floats);
+                    var starts = I(ins[1], ints).Values;
+                    var ends = I(ins[2], ints).Values;
+                    var axes = ins.Length > 3 && ins[3].Length > 0 ? I(ins[3], ints).Values : Enumerable.Range(0, starts.Length).Select(a => (long)a).ToArray();
+                    if (ins.Length > 4 && ins[4].Length > 0 && I(ins[4], ints).Values.Any(step => step != 1))
+                    {
+                        throw new ArgumentException("only slices with step 1 are supported");
+                    }
+                    for (int k = 0; k < starts.Length; k++)
+                    {
+                        int axis = (int)(axes[k] < 0 ? axes[k] + x.Rank : axes[k]);
+                        long dim = x.Shape[axis];
+                        long start = Math.Clamp(starts[k] < 0 ? starts[k] + dim : starts[k], 0, dim);
+                        long end = Math.Clamp(ends[k] < 0 ? ends[k] + dim : ends[k], 0, dim);
+                        x = Ops.SliceAxis(x, axis, (int)start, (int)Math.Max(0, end - start));
+                    }
+                    floats[output] = x;
+                    break;
+                }
+            case "Squeeze" or "Unsqueeze" when !IsInt(ins[0], ints):
+                {
+                    var x = F(ins[0], floats);
+                    var axes = ins.Length > 1 && ins[1].Length > 0 ? I(ins[1], ints).Values : node.Ints("axes") ?? [];
+                    var shape = x.Shape.ToArray().ToList();
+                    if (node.OpType == "Squeeze")
+                    {
+                        var drop = axes.Length == 0
+                            ? Enumerable.Range(0, shape.Count).Where(d => shape[d] == 1).ToHashSet()
+                            : axes.Select(a => (int)(a < 0 ? a + shape.Count : a)).ToHashSet();
+                        shape = shape.Where((_, d) => !drop.Contains(d)).ToList();
+                    }
+                    else
+                    {
+                        int rank = shape.Count + axes.Length;
+                        foreach (var a in axes.Select(a => (int)(a < 0 ? a + rank : a)).Order())
+                        {
+                            shape.Insert(a, 1);
+                        }
+                    }
+                    floats[output] = x.Reshape(shape.ToArray());
+                    break;
+                }
             case "MaxPool" or "AveragePool":
                 {
                     int kernel = (int)node.Ints("kernel_shape")![0];
@@ -333,6 +426,21 @@ public sealed class OnnxGraphModule : Module
                     ints[output] = new OnnxIntTensor(dims, [dims.Length]);
                     break;
                 }
+            case "Gather" when !IsInt(ins[0], ints):
+                {
+                    var x = F(ins[0], floats);
+                    var index = I(ins[1], ints);
+                    int axis = (int)node.Int("axis", 0);
+                    axis = axis < 0 ? axis + x.Rank : axis;
+                    if (index.Shape.Length != 0)
+                    {
+                        throw new ArgumentException("gathering floats is supported with a scalar index only");
+                    }
+                    long i = index.Values[0] < 0 ? index.Values[0] + x.Shape[axis] : index.Values[0];
+                    var picked = Ops.SliceAxis(x, axis, (int)i, 1);
+                    floats[output] = picked.Reshape(x.Shape.ToArray().Where((_, d) => d != axis).ToArray());
+                    break;
+                }
             case "Gather":
                 {
                     var data = I(ins[0], ints);
@@ -363,11 +471,37 @@ public sealed class OnnxGraphModule : Module
         }
     }
 
+    private static OnnxIntTensor IntArithmetic(string op, OnnxIntTensor a, OnnxIntTensor b)
+    {
+        int n = Math.Max(a.Values.Length, b.Values.Length);
+        if (a.Values.Length != n && a.Values.Length != 1 || b.Values.Length != n && b.Values.Length != 1)
+        {
+            throw new ArgumentException($"int64 {op} of {a.Values.Length} and {b.Values.Length} values");
+        }
+        var values = new long[n];
+        for (int i = 0; i < n; i++)
+        {
+            long x = a.Values[a.Values.Length == 1 ? 0 : i], y = b.Values[b.Values.Length == 1 ? 0 : i];
+            values[i] = op switch { "Add" => x + y, "Sub" => x - y, "Mul" => x * y, _ => x / y };
+        }
+        return new OnnxIntTensor(values, a.Values.Length == n ? a.Shape : b.Shape);
+    }
+
     private static Tensor Elementwise(string op, Tensor a, Tensor b)
     {
-        if (op != "Sub" && a.Rank < b.Rank)
+        if (op != "Sub" && (a.Rank < b.Rank || a.Rank == b.Rank && a.Length < b.Length))
         {
             (a, b) = (b, a);
+        }
+        // A broadcast operand with leading 1s ([1, T, D] against [N, T, D]) is its suffix.
+        int lead = 0;
+        while (lead < b.Rank - 1 && b.Shape[lead] == 1 && b.Length < a.Length)
+        {
+            lead++;
+        }
+        if (lead > 0)
+        {
+            b = b.Reshape(b.Shape[lead..].ToArray());
         }
         return op switch
         {

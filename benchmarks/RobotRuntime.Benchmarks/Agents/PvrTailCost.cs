@@ -1,0 +1,126 @@
+using System.Diagnostics;
+using RobotRuntime.Onnx;
+using RobotRuntime.Tensors;
+using RobotRuntime.Tensors.Onnx;
+
+namespace RobotRuntime.Benchmarks.Agents;
+
+/// <summary>
+/// What partial and full fine-tuning of a PVR cost per batch, side by side in one run: ONNX Runtime on
+/// the whole model and on the trunk written out of it, the engine's tail (inference and forward +
+/// backward) and the engine's whole model (full mode), plus how far the engine's tail on ONNX
+/// Runtime's trunk is from ONNX Runtime's whole model.
+/// Usage: pvr-tail MODEL.onnx SIZE SPLIT [BATCH=8] [THREADS=1] [ITERATIONS=10]
+/// </summary>
+public static class PvrTailCost
+{
+    public const string Verb = "pvr-tail";
+
+    public static int Run(string[] args)
+    {
+        if (args.Length < 3)
+        {
+            Console.Error.WriteLine("usage: pvr-tail MODEL.onnx SIZE SPLIT [BATCH=8] [THREADS=1] [ITERATIONS=10]   (SPLIT: node-name prefix such as /layer4/, or a value name)");
+            return 2;
+        }
+        string path = args[0];
+        int size = int.Parse(args[1]);
+        string splitAt = args[2];
+        int batch = args.Length > 3 ? int.Parse(args[3]) : 8;
+        int threads = args.Length > 4 ? int.Parse(args[4]) : 1;
+        int iterations = args.Length > 5 ? int.Parse(args[5]) : 10;
+        TensorEngine.ThreadCount = threads;
+
+        var graph = OnnxGraph.Load(path);
+        string input = graph.Inputs[0].Name, output = graph.Outputs[0].Name;
+        string split = graph.Producer(splitAt) is not null ? splitAt : graph.StageInput(splitAt);
+        string trunkPath = Path.Combine(Path.GetTempPath(), $"rr-bench-trunk-{Guid.NewGuid():N}.onnx");
+        graph.WritePrefix(split, "trunk", null, trunkPath);
+        try
+        {
+            var tail = OnnxGraphModule.Create(graph, split);
+            var whole = OnnxGraphModule.Create(graph);
+            var pixels = Tensor.RandomNormal(new Random(1), 1f, batch, 3, size, size);
+            using var options = new SessionOptions { IntraOpNumThreads = threads };
+            using var wholeSession = new InferenceSession(path, options);
+            using var trunkSession = new InferenceSession(trunkPath, options);
+            float[] RunOrt(InferenceSession session, out long[] shape)
+            {
+                using var value = OrtValue.CreateTensorValueFromMemory(pixels.Span.ToArray(), [batch, 3, size, size]);
+                var outputs = session.Run(null, [input], [value]);
+                shape = outputs[0].Shape.ToArray();
+                var data = outputs[0].GetTensorDataAsSpan<float>().ToArray();
+                foreach (var o in outputs)
+                {
+                    o.Dispose();
+                }
+                return data;
+            }
+            var reference = RunOrt(wholeSession, out _);
+            var trunkOut = RunOrt(trunkSession, out var trunkShape);
+            var trunkTensor = Tensor.FromArray(trunkOut, trunkShape.Select(d => (int)d).ToArray());
+            Tensor tailOut;
+            using (Tape.NoGrad())
+            {
+                tailOut = tail.Forward(trunkTensor);
+            }
+            double maxDiff = 0, maxRef = 0;
+            for (int i = 0; i < reference.Length; i++)
+            {
+                maxDiff = Math.Max(maxDiff, Math.Abs(reference[i] - tailOut.Span[i]));
+                maxRef = Math.Max(maxRef, Math.Abs(reference[i]));
+            }
+
+            var results = new Dictionary<string, double>
+            {
+                ["ort_whole_ms"] = Median(iterations, () => RunOrt(wholeSession, out _)),
+                ["ort_trunk_ms"] = Median(iterations, () => RunOrt(trunkSession, out _)),
+                ["engine_tail_forward_ms"] = Median(iterations, () => { using (Tape.NoGrad()) { tail.Forward(trunkTensor); } }),
+                ["engine_tail_train_ms"] = Median(iterations, () => Backward(tail, trunkTensor)),
+                ["engine_whole_forward_ms"] = Median(iterations, () => { using (Tape.NoGrad()) { whole.Forward(pixels); } }),
+                ["engine_whole_train_ms"] = Median(iterations, () => Backward(whole, pixels)),
+            };
+            long tailParameters = tail.Parameters().Sum(p => (long)p.Value.Length);
+            long wholeParameters = whole.Parameters().Sum(p => (long)p.Value.Length);
+            Console.WriteLine($"{Path.GetFileName(path)} @{size}px, batch {batch}, {threads} thread(s), split at '{split}' (trunk output [{string.Join(", ", trunkShape)}])");
+            Console.WriteLine($"  tail: {tail.OpTypes.Count} nodes, {tailParameters:N0} parameters; whole: {whole.OpTypes.Count} nodes, {wholeParameters:N0} parameters");
+            Console.WriteLine($"  engine tail on ORT trunk vs ORT whole model: max |diff| {maxDiff:g3} (max |y| {maxRef:g3})");
+            foreach (var (name, ms) in results)
+            {
+                Console.WriteLine($"  {name,-26} {ms,9:F2} ms  ({ms / batch:F2} ms/image)");
+            }
+            return 0;
+        }
+        finally
+        {
+            File.Delete(trunkPath);
+        }
+    }
+
+    private static void Backward(RobotRuntime.Tensors.Modules.Module module, Tensor x)
+    {
+        using var tape = new Tape();
+        using (tape.Record())
+        {
+            tape.Backward(Ops.Mean(Ops.Square(module.Forward(x))));
+        }
+        foreach (var p in module.Parameters())
+        {
+            p.Value.ZeroGrad();
+        }
+    }
+
+    private static double Median(int iterations, Action action)
+    {
+        action();
+        var times = new double[iterations];
+        for (int i = 0; i < iterations; i++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            action();
+            times[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        }
+        Array.Sort(times);
+        return times[iterations / 2];
+    }
+}
