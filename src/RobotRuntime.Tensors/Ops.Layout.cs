@@ -71,6 +71,62 @@ public static partial class Ops
         return y;
     }
 
+    /// <summary>
+    /// <paramref name="parts"/> joined along dimension <paramref name="axis"/> (a negative axis counts from the
+    /// end); every other dimension must agree.
+    /// </summary>
+    /// <exception cref="ArgumentException">No parts, ranks or other dimensions differ, or the axis is outside them.</exception>
+    public static Tensor ConcatAxis(int axis, params Tensor[] parts)
+    {
+        ArgumentNullException.ThrowIfNull(parts);
+        if (parts.Length == 0)
+        {
+            throw new ArgumentException("parts is empty; at least one tensor was expected.", nameof(parts));
+        }
+        var first = parts[0];
+        int a = axis < 0 ? axis + first.Rank : axis;
+        if (a < 0 || a >= first.Rank)
+        {
+            throw new ArgumentException($"axis {axis} is outside parts[0] of shape {first.ShapeString}.", nameof(axis));
+        }
+        int total = 0;
+        for (int k = 0; k < parts.Length; k++)
+        {
+            var p = parts[k];
+            bool fits = p.Rank == first.Rank;
+            for (int d = 0; fits && d < p.Rank; d++)
+            {
+                fits = d == a || p.Shape[d] == first.Shape[d];
+            }
+            if (!fits)
+            {
+                throw new ArgumentException($"parts[{k}] has shape {p.ShapeString}; it must match parts[0] ({first.ShapeString}) in every dimension but {a}.", nameof(parts));
+            }
+            total += p.Shape[a];
+        }
+        var shape = first.Shape.ToArray();
+        shape[a] = total;
+        var y = Tape.NewOutput(shape);
+        var (outer, inner) = AroundAxis(first, a);
+        var ys = y.Span;
+        int offset = 0;
+        foreach (var p in parts)
+        {
+            int length = p.Shape[a] * inner;
+            var ps = p.Span;
+            for (int o = 0; o < outer; o++)
+            {
+                ps.Slice(o * length, length).CopyTo(ys.Slice(o * total * inner + offset, length));
+            }
+            offset += length;
+        }
+        if (parts.Any(p => p.RequiresGrad) && Tape.IsGradEnabled && Tape.Current is not null)
+        {
+            Tape.Push(new ConcatAxisNode(y, (Tensor[])parts.Clone(), a));
+        }
+        return y;
+    }
+
     private static (int Outer, int Inner) AroundAxis(Tensor x, int axis)
     {
         int outer = 1, inner = 1;
@@ -146,6 +202,31 @@ public static partial class Ops
                 inverse[permutation[i]] = i;
             }
             PermuteInto(Output.Grad!.Span, Output.Shape.ToArray(), inverse, tape.GradientOf(x).Span, accumulate: true);
+        }
+    }
+
+    private sealed class ConcatAxisNode(Tensor output, Tensor[] parts, int axis) : Node(output)
+    {
+        public override void Backward(Tape tape)
+        {
+            var (outer, inner) = AroundAxis(Output, axis);
+            int total = Output.Shape[axis];
+            var g = Output.Grad!.Span;
+            int offset = 0;
+            foreach (var p in parts)
+            {
+                int length = p.Shape[axis] * inner;
+                if (p.RequiresGrad)
+                {
+                    var gp = tape.GradientOf(p).Span;
+                    for (int o = 0; o < outer; o++)
+                    {
+                        var target = gp.Slice(o * length, length);
+                        TensorPrimitives.Add(target, g.Slice(o * total * inner + offset, length), target);
+                    }
+                }
+                offset += length;
+            }
         }
     }
 

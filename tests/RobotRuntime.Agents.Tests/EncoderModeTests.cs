@@ -212,6 +212,32 @@ public class EncoderModeTests
     }
 
     [Fact]
+    public void FullViTInTheEngineReproducesTheClsEmbeddingFromPixels()
+    {
+        // The whole tiny-vit from the batch sampler's planes at its 32 px input. Reference: ORT; tolerance 1e-4.
+        using var env = new PointReachEnvironment(32);
+        var pvr = Zoo.Get("tiny-vit");
+        var tail = PvrTail.Create(pvr, Zoo.ResolveFile(pvr), EncoderMode.Full, 32, cacheFolder: Cache);
+        var planes = new float[3 * 32 * 32];
+        BatchSampler.ImageToPlanes(env.Reset(4).Cameras[0].Rgb, 32, 0, 0, planes);
+        Tensor output;
+        using (Tape.NoGrad())
+        {
+            output = tail.Forward(Tensor.FromArray(planes, 1, 3, 32, 32));
+        }
+        using var whole = new OnnxPvrEncoder(pvr, Zoo.ResolveFile(pvr), 1, 32, 32);
+        using var wholeFeatures = new EncoderFeatureExtractor(whole, ["front"], ownsEncoder: false);
+        var expected = new byte[16 * 4];
+        wholeFeatures.Extract(env.Reset(4), expected);
+        var e = MemoryMarshal.Cast<byte, float>(expected).ToArray();
+        Assert.Equal(16, output.Length);
+        for (int i = 0; i < 16; i++)
+        {
+            Assert.Equal(e[i], output.Span[i], 1e-4f);
+        }
+    }
+
+    [Fact]
     public void PartialModeNamesWhatIsMissing()
     {
         var pvr = Zoo.Get("pool-trunk");

@@ -90,6 +90,7 @@ public class GradientCheckTests
         ["Erf"] = new(x => Ops.Erf(x[0]), r => [R(r, 4, 5)]),
         ["Permute"] = new(x => Ops.Mish(Ops.Permute(x[0], 2, 0, 1)), r => [R(r, 2, 3, 4)]),
         ["PermuteRank4"] = new(x => Ops.Mish(Ops.Permute(x[0], 1, 3, 0, 2)), r => [R(r, 2, 3, 2, 3)]),
+        ["ConcatAxis1"] = new(x => Ops.Mish(Ops.ConcatAxis(1, x[0], x[1])), r => [R(r, 2, 1, 3), R(r, 2, 3, 3)]),
         ["SliceAxisMiddle"] = new(x => Ops.Mish(Ops.SliceAxis(x[0], 1, 1, 2)), r => [R(r, 2, 4, 3)]),
         ["Pad2d"] = new(x => Ops.Mish(Ops.Pad2d(x[0], 2, 0.3f)), r => [R(r, 2, 2, 3, 4)]),
         ["MaxPool2dPadded"] = new(x => Ops.MaxPool2d(Ops.Pad2d(x[0], 1, float.NegativeInfinity), 3, 2), r => [Distinct(r, 1, 2, 5, 5)]),

@@ -193,6 +193,24 @@ public class OnnxGraphImportTests
     }
 
     [Fact]
+    public void TheWholeViTRunsInTheEngine()
+    {
+        // Patch embedding (Conv 8×8/8), class token expanded over the batch (ConstantOfShape/Equal/Where/Expand),
+        // token concat on axis 1, position embedding, both layers. Reference: ORT; tolerance 1e-5 + 1e-4·|y|.
+        string path = Path.Combine(AppContext.BaseDirectory, "models", "tiny_vit.onnx");
+        var module = OnnxGraphModule.Create(OnnxGraph.Load(path));
+        Assert.Contains("Expand", module.OpTypes);
+        var x = Tensor.RandomNormal(new Random(9), 1f, 2, 3, 32, 32);
+        Tensor y;
+        using (Tape.NoGrad())
+        {
+            y = module.Forward(x);
+        }
+        Assert.Equal([2, 17, 16], y.Shape.ToArray());
+        TestSupport.AssertClose(RunOrt(path, "pixels", x, out _), y.Span, 1e-5, 1e-4, "tiny-vit in the engine");
+    }
+
+    [Fact]
     public void TheLastViTLayerOnTheOrtTrunkReproducesTheWholeModel()
     {
         // tiny_vit.onnx: torchvision's VisionTransformer exported by PyTorch (attention as Transpose/MatMul/Softmax with

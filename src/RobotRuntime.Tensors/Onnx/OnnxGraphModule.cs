@@ -15,8 +15,9 @@ namespace RobotRuntime.Tensors.Onnx;
 /// BatchNormalization, Relu, Sigmoid, Tanh, Add/Sub/Mul (equal shapes or a suffix broadcast), MaxPool and
 /// AveragePool (square, symmetric padding; ceil_mode 0), GlobalAveragePool, Flatten, Reshape,
 /// Gemm, MatMul, Softmax and LayerNormalization (last axis only), Div (constant divisor), Erf, Transpose, Slice
-/// (step 1), Squeeze/Unsqueeze, Gather (scalar index), Identity, Constant, Cast (to the same type), and the int64
-/// shape arithmetic of exported graphs (Shape, Gather, Unsqueeze, Concat, Add/Sub/Mul/Div on int64 values). Anything else is refused
+/// (step 1), Squeeze/Unsqueeze, Gather (scalar index), Concat (any axis), Expand (of the first dimension), Identity,
+/// Constant, ConstantOfShape, Cast (to the same type), and the int64 shape arithmetic of exported graphs (Shape,
+/// Gather, Unsqueeze, Concat, Add/Sub/Mul/Div, Equal, Where on int64 values). Anything else is refused
 /// when the module is built, naming the node.
 /// </remarks>
 public sealed class OnnxGraphModule : Module
@@ -26,6 +27,7 @@ public sealed class OnnxGraphModule : Module
         "Conv", "BatchNormalization", "Relu", "Sigmoid", "Tanh", "Add", "Sub", "Mul", "MaxPool", "AveragePool",
         "GlobalAveragePool", "Flatten", "Reshape", "Gemm", "MatMul", "Softmax", "Identity", "Constant",
         "Shape", "Gather", "Unsqueeze", "Squeeze", "Concat", "Div", "Erf", "LayerNormalization", "Transpose", "Slice", "Cast",
+        "ConstantOfShape", "Equal", "Where", "Expand",
     ];
 
     private readonly OnnxNode[] _nodes;
@@ -241,6 +243,10 @@ public sealed class OnnxGraphModule : Module
                 }
             case "Erf": floats[output] = Ops.Erf(F(ins[0], floats)); break;
             case "Cast":
+                if (node.Int("to", 0) != (IsInt(ins[0], ints) ? 7 : 1))
+                {
+                    throw new ArgumentException($"a cast to element type {node.Int("to", 0)} of a {(IsInt(ins[0], ints) ? "int64" : "float32")} value; only casts to the same type are supported");
+                }
                 if (IsInt(ins[0], ints))
                 {
                     ints[output] = I(ins[0], ints);
@@ -343,6 +349,19 @@ public sealed class OnnxGraphModule : Module
                     floats[output] = x.Reshape(outer, -1);
                     break;
                 }
+            case "Reshape" when IsInt(ins[0], ints):
+                {
+                    var data = I(ins[0], ints);
+                    var spec = I(ins[1], ints).Values;
+                    var shape = spec.Select((d, i) => d == 0 ? data.Shape[i] : d).ToArray();
+                    int infer = Array.IndexOf(shape, -1L);
+                    if (infer >= 0)
+                    {
+                        shape[infer] = data.Values.Length / Math.Max(1, shape.Where(d => d != -1).Aggregate(1L, (a, b) => a * b));
+                    }
+                    ints[output] = new OnnxIntTensor(data.Values, shape);
+                    break;
+                }
             case "Reshape":
                 {
                     var x = F(ins[0], floats);
@@ -415,6 +434,12 @@ public sealed class OnnxGraphModule : Module
                     }
                     break;
                 }
+            case "Shape" when IsInt(ins[0], ints):
+                {
+                    var shape = I(ins[0], ints).Shape;
+                    ints[output] = new OnnxIntTensor(shape.ToArray(), [shape.Length]);
+                    break;
+                }
             case "Shape":
                 {
                     var x = F(ins[0], floats);
@@ -463,9 +488,88 @@ public sealed class OnnxGraphModule : Module
                 }
                 else
                 {
-                    floats[output] = Ops.Concat(ins.Select(i => F(i, floats)).ToArray());
+                    floats[output] = Ops.ConcatAxis((int)node.Int("axis", 0), ins.Select(i => F(i, floats)).ToArray());
                 }
                 break;
+            case "ConstantOfShape":
+                {
+                    var shape = I(ins[0], ints).Values;
+                    long count = shape.Aggregate(1L, (a, b) => a * b);
+                    var value = node.Attributes.TryGetValue("value", out var v) ? v : null;
+                    if (value?.FloatTensor is { } f)
+                    {
+                        var t = Tensor.Zeros(shape.Select(d => checked((int)d)).ToArray());
+                        t.Span.Fill(f.Span[0]);
+                        floats[output] = t;
+                    }
+                    else
+                    {
+                        long fill = value?.IntTensor?.Values[0] ?? 0;
+                        ints[output] = new OnnxIntTensor(Enumerable.Repeat(fill, (int)count).ToArray(), shape);
+                    }
+                    break;
+                }
+            case "Equal":
+                {
+                    var a = I(ins[0], ints);
+                    var b = I(ins[1], ints);
+                    int n = Math.Max(a.Values.Length, b.Values.Length);
+                    var values = new long[n];
+                    for (int i = 0; i < n; i++)
+                    {
+                        values[i] = a.Values[a.Values.Length == 1 ? 0 : i] == b.Values[b.Values.Length == 1 ? 0 : i] ? 1 : 0;
+                    }
+                    ints[output] = new OnnxIntTensor(values, a.Values.Length == n ? a.Shape : b.Shape);
+                    break;
+                }
+            case "Where":
+                {
+                    var c = I(ins[0], ints);
+                    var a = I(ins[1], ints);
+                    var b = I(ins[2], ints);
+                    int n = new[] { c.Values.Length, a.Values.Length, b.Values.Length }.Max();
+                    long At(OnnxIntTensor t, int i) => t.Values[t.Values.Length == 1 ? 0 : i];
+                    var values = new long[n];
+                    for (int i = 0; i < n; i++)
+                    {
+                        values[i] = At(c, i) != 0 ? At(a, i) : At(b, i);
+                    }
+                    ints[output] = new OnnxIntTensor(values, c.Values.Length == n ? c.Shape : a.Values.Length == n ? a.Shape : b.Shape);
+                    break;
+                }
+            case "Expand":
+                {
+                    // Repeating a leading dimension of size 1 (e.g. a class token expanded over the batch).
+                    var x = F(ins[0], floats);
+                    var target = I(ins[1], ints).Values;
+                    int rank = Math.Max(x.Rank, target.Length);
+                    var shape = new int[rank];
+                    for (int d = 0; d < rank; d++)
+                    {
+                        int xd = d - (rank - x.Rank) >= 0 ? x.Shape[d - (rank - x.Rank)] : 1;
+                        long td = d - (rank - target.Length) >= 0 ? target[d - (rank - target.Length)] : 1;
+                        shape[d] = xd == 1 ? (int)Math.Max(td, 1) : xd;
+                        if (xd != 1 && td != 1 && td != xd)
+                        {
+                            throw new ArgumentException($"cannot expand shape {x.ShapeString} to [{string.Join(", ", target)}]");
+                        }
+                    }
+                    var expanded = x.Reshape([.. Enumerable.Repeat(1, rank - x.Rank), .. x.Shape.ToArray()]);
+                    for (int d = 1; d < rank; d++)
+                    {
+                        if (expanded.Shape[d] != shape[d])
+                        {
+                            throw new ArgumentException($"expanding {x.ShapeString} to [{string.Join(", ", shape)}]: only the first dimension can be repeated");
+                        }
+                    }
+                    if (shape[0] != expanded.Shape[0])
+                    {
+                        var rows = expanded.Reshape(1, -1);
+                        expanded = Ops.Gather(rows, new int[shape[0]]).Reshape(shape);
+                    }
+                    floats[output] = expanded;
+                    break;
+                }
             default:
                 throw new InvalidOperationException($"operator {node.OpType} is not supported");
         }
