@@ -49,6 +49,22 @@ public static partial class Ops
         var asp = a.Span;
         var bsp = b.Span;
         var ysp = y.Span;
+        if (inner == 1 && a.Length > 1)
+        {
+            // A one-element b: one vectorised pass instead of a call per element.
+            float scalar = bsp[0];
+            switch (kind)
+            {
+                case BinaryKind.Add: TensorPrimitives.Add(asp, scalar, ysp); break;
+                case BinaryKind.Subtract: TensorPrimitives.Subtract(asp, scalar, ysp); break;
+                default: TensorPrimitives.Multiply(asp, scalar, ysp); break;
+            }
+            if (Tape.ShouldRecord(a, b))
+            {
+                Tape.Push(new BinaryNode(y, a, b, kind));
+            }
+            return y;
+        }
         for (int offset = 0; offset < a.Length; offset += Math.Max(inner, 1))
         {
             var ar = asp.Slice(offset, inner);
@@ -84,7 +100,11 @@ public static partial class Ops
             if (a.RequiresGrad)
             {
                 var ga = tape.GradientOf(a).Span;
-                if (kind == BinaryKind.Multiply)
+                if (kind == BinaryKind.Multiply && inner == 1)
+                {
+                    TensorPrimitives.MultiplyAdd(g, b.Span[0], ga, ga);
+                }
+                else if (kind == BinaryKind.Multiply)
                 {
                     var bs = b.Span;
                     for (int offset = 0; offset < g.Length; offset += inner)
@@ -102,6 +122,16 @@ public static partial class Ops
             {
                 var gb = tape.GradientOf(b).Span;
                 var asp = a.Span;
+                if (inner == 1)
+                {
+                    gb[0] += kind switch
+                    {
+                        BinaryKind.Add => TensorPrimitives.Sum(g),
+                        BinaryKind.Subtract => -TensorPrimitives.Sum(g),
+                        _ => TensorPrimitives.Dot(g, asp),
+                    };
+                    return;
+                }
                 for (int offset = 0; offset < g.Length; offset += inner)
                 {
                     var gr = g.Slice(offset, inner);

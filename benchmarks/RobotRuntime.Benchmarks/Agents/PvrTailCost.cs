@@ -92,10 +92,18 @@ public static class PvrTailCost
                 results["engine_whole_forward_ms"] = Median(iterations, () => { using (Tape.NoGrad()) { whole.Forward(pixels); } });
                 results["engine_whole_train_ms"] = Median(iterations, () => Backward(whole, pixels));
             }
+            tail.ProfileOps = true;
+            using (Tape.NoGrad())
+            {
+                tail.Forward(trunkTensor);
+            }
+            string profile = string.Join(", ", tail.OpTimes.OrderByDescending(kv => kv.Value).Take(6).Select(kv => $"{kv.Key} {kv.Value.TotalMilliseconds:F1} ms"));
+            tail.ProfileOps = false;
             long tailParameters = tail.Parameters().Sum(p => (long)p.Value.Length);
             long wholeParameters = whole?.Parameters().Sum(p => (long)p.Value.Length) ?? 0;
             Console.WriteLine($"{Path.GetFileName(path)} @{size}px, batch {batch}, {threads} thread(s), split at '{split}' (trunk output [{string.Join(", ", trunkShape)}])");
             Console.WriteLine($"  tail: {tail.OpTypes.Count} nodes, {tailParameters:N0} parameters; whole: {(whole is null ? "not run by the engine: " + wholeNote : $"{whole.OpTypes.Count} nodes, {wholeParameters:N0} parameters")}");
+            Console.WriteLine($"  engine tail forward by operator (one run): {profile}");
             Console.WriteLine($"  engine tail on ORT trunk vs ORT whole model: max |diff| {maxDiff:g3} (max |y| {maxRef:g3})");
             foreach (var (name, ms) in results)
             {

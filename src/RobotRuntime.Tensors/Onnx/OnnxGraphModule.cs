@@ -53,6 +53,12 @@ public sealed class OnnxGraphModule : Module
     /// <summary>The value the module returns.</summary>
     public string OutputName => _output;
 
+    /// <summary>When set, <see cref="Forward"/> adds each node's wall time to <see cref="OpTimes"/> by operator type (diagnostics for benchmarks).</summary>
+    public bool ProfileOps { get; set; }
+
+    /// <summary>Accumulated forward wall time per operator type while <see cref="ProfileOps"/> is set.</summary>
+    public Dictionary<string, TimeSpan> OpTimes { get; } = new(StringComparer.Ordinal);
+
     /// <summary>Operator types of the nodes the module runs, in order.</summary>
     public IReadOnlyList<string> OpTypes => _nodes.Select(n => n.OpType).ToArray();
 
@@ -176,7 +182,12 @@ public sealed class OnnxGraphModule : Module
         {
             try
             {
+                long start = ProfileOps ? System.Diagnostics.Stopwatch.GetTimestamp() : 0;
                 Run(node, floats, ints);
+                if (ProfileOps)
+                {
+                    OpTimes[node.OpType] = OpTimes.GetValueOrDefault(node.OpType) + System.Diagnostics.Stopwatch.GetElapsedTime(start);
+                }
             }
             catch (Exception e) when (e is ArgumentException or InvalidOperationException or IndexOutOfRangeException)
             {
