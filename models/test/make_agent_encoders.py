@@ -112,23 +112,19 @@ def tiny_resnet():
 
 
 def tiny_vit():
+    import sys
+
     import torch
     from torchvision.models.vision_transformer import VisionTransformer
+
+    # The same token-sequence wrapper export_pvr.py exports torchvision ViTs with.
+    sys.path.insert(0, os.path.join(os.path.dirname(HERE), "export"))
+    from export_pvr import TorchvisionVitTokens
 
     torch.manual_seed(6)
     vit = VisionTransformer(image_size=32, patch_size=8, num_layers=2, num_heads=2, hidden_dim=16, mlp_dim=32)
 
-    class Tokens(torch.nn.Module):
-        def __init__(self, vit):
-            super().__init__()
-            self.vit = vit
-
-        def forward(self, pixels):
-            x = self.vit._process_input(pixels)
-            cls = self.vit.class_token.expand(x.shape[0], -1, -1)
-            return self.vit.encoder(torch.cat([cls, x], dim=1))
-
-    model = Tokens(vit).eval()
+    model = TorchvisionVitTokens(vit).eval()
     with torch.no_grad():
         # Non-zero biases and class token, so that every weight matters.
         for parameter in model.parameters():

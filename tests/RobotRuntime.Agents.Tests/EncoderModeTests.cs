@@ -25,9 +25,9 @@ public class EncoderModeTests
         return PvrTail.Create(pvr, Zoo.ResolveFile(pvr), mode, 64, cacheFolder: Cache);
     }
 
-    private static float[] OrtEmbedding(PvrModel pvr, string file, PointReachEnvironment env, int seed)
+    private static float[] OrtEmbedding(PvrModel pvr, string file, PointReachEnvironment env, int seed, int size = 64)
     {
-        using var encoder = new OnnxPvrEncoder(pvr, file, 1, 64, 64);
+        using var encoder = new OnnxPvrEncoder(pvr, file, 1, size, size);
         using var features = new EncoderFeatureExtractor(encoder, ["front"], ownsEncoder: false);
         var bytes = new byte[pvr.EmbeddingSize * 4];
         features.Extract(env.Reset(seed), bytes);
@@ -190,20 +190,13 @@ public class EncoderModeTests
         var pvr = Zoo.Get("tiny-vit");
         var tail = PvrTail.Create(pvr, Zoo.ResolveFile(pvr), EncoderMode.Partial, 32, cacheFolder: Cache);
         Assert.Equal([17, 16], tail.InputShape);
-        using var trunkEncoder = new OnnxPvrEncoder(tail.Trunk!, tail.TrunkFile!, 1, 32, 32);
-        using var trunkFeatures = new EncoderFeatureExtractor(trunkEncoder, ["front"], ownsEncoder: false);
-        var trunkBytes = new byte[tail.Trunk!.EmbeddingSize * 4];
-        trunkFeatures.Extract(env.Reset(3), trunkBytes);
+        var trunk = OrtEmbedding(tail.Trunk!, tail.TrunkFile!, env, 3, 32);
         Tensor output;
         using (Tape.NoGrad())
         {
-            output = tail.Forward(Tensor.FromArray(MemoryMarshal.Cast<byte, float>(trunkBytes), 1, 17, 16));
+            output = tail.Forward(Tensor.FromArray(trunk, 1, 17, 16));
         }
-        using var whole = new OnnxPvrEncoder(pvr, Zoo.ResolveFile(pvr), 1, 32, 32);
-        using var wholeFeatures = new EncoderFeatureExtractor(whole, ["front"], ownsEncoder: false);
-        var expected = new byte[16 * 4];
-        wholeFeatures.Extract(env.Reset(3), expected);
-        var e = MemoryMarshal.Cast<byte, float>(expected).ToArray();
+        var e = OrtEmbedding(pvr, Zoo.ResolveFile(pvr), env, 3, 32);
         Assert.Equal(16, output.Length);
         for (int i = 0; i < 16; i++)
         {
@@ -225,11 +218,7 @@ public class EncoderModeTests
         {
             output = tail.Forward(Tensor.FromArray(planes, 1, 3, 32, 32));
         }
-        using var whole = new OnnxPvrEncoder(pvr, Zoo.ResolveFile(pvr), 1, 32, 32);
-        using var wholeFeatures = new EncoderFeatureExtractor(whole, ["front"], ownsEncoder: false);
-        var expected = new byte[16 * 4];
-        wholeFeatures.Extract(env.Reset(4), expected);
-        var e = MemoryMarshal.Cast<byte, float>(expected).ToArray();
+        var e = OrtEmbedding(pvr, Zoo.ResolveFile(pvr), env, 4, 32);
         Assert.Equal(16, output.Length);
         for (int i = 0; i < 16; i++)
         {

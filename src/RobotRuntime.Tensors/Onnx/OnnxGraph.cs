@@ -226,15 +226,7 @@ public sealed class OnnxGraph
                 }
             }
             g.WriteTag(1, WireFormat.WireType.LengthDelimited);
-            g.WriteBytes(ByteString.CopyFrom(OnnxModelFile.GraphBuilder.Message(n =>
-            {
-                n.WriteTag(1, WireFormat.WireType.LengthDelimited);
-                n.WriteString(value);
-                n.WriteTag(2, WireFormat.WireType.LengthDelimited);
-                n.WriteString(outputName);
-                n.WriteTag(4, WireFormat.WireType.LengthDelimited);
-                n.WriteString("Identity");
-            })));
+            g.WriteBytes(ByteString.CopyFrom(OnnxModelFile.GraphBuilder.IdentityNode(value, outputName)));
             g.WriteTag(2, WireFormat.WireType.LengthDelimited);
             g.WriteString("prefix");
             foreach (var (name, bytes) in _initializerBytes)

@@ -280,6 +280,17 @@ public static class OnnxModelFile
             node.WriteBytes(ByteString.CopyFrom(Message(body)));
         }
 
+        /// <summary>An Identity node that names <paramref name="input"/> <paramref name="output"/>.</summary>
+        internal static byte[] IdentityNode(string input, string output) => Message(n =>
+        {
+            n.WriteTag(1, WireFormat.WireType.LengthDelimited);
+            n.WriteString(input);
+            n.WriteTag(2, WireFormat.WireType.LengthDelimited);
+            n.WriteString(output);
+            n.WriteTag(4, WireFormat.WireType.LengthDelimited);
+            n.WriteString("Identity");
+        });
+
         internal static byte[] FloatValueInfoWithoutShape(string name) => Message(v =>
         {
             v.WriteTag(1, WireFormat.WireType.LengthDelimited);
@@ -352,15 +363,7 @@ public static class OnnxModelFile
                     g.WriteBytes(ByteString.CopyFrom(n));
                 }
                 g.WriteTag(1, WireFormat.WireType.LengthDelimited);
-                g.WriteBytes(ByteString.CopyFrom(Message(n =>
-                {
-                    n.WriteTag(1, WireFormat.WireType.LengthDelimited);
-                    n.WriteString(last);
-                    n.WriteTag(2, WireFormat.WireType.LengthDelimited);
-                    n.WriteString("output");
-                    n.WriteTag(4, WireFormat.WireType.LengthDelimited);
-                    n.WriteString("Identity");
-                })));
+                g.WriteBytes(ByteString.CopyFrom(IdentityNode(last, "output")));
                 g.WriteTag(2, WireFormat.WireType.LengthDelimited);
                 g.WriteString("robotruntime");
                 foreach (var i in _initializers)
