@@ -84,26 +84,23 @@ public static class PvrTailCost
             {
                 ["ort_whole_ms"] = Median(iterations, () => RunOrt(wholeSession, out _)),
                 ["ort_trunk_ms"] = Median(iterations, () => RunOrt(trunkSession, out _)),
-                ["engine_tail_forward_ms"] = Median(iterations, () => { using (Tape.NoGrad()) { tail.Forward(trunkTensor); } }),
+                ["engine_tail_forward_ms"] = Median(iterations, () => Forward(tail, trunkTensor)),
                 ["engine_tail_train_ms"] = Median(iterations, () => Backward(tail, trunkTensor)),
             };
             if (whole is not null)
             {
-                results["engine_whole_forward_ms"] = Median(iterations, () => { using (Tape.NoGrad()) { whole.Forward(pixels); } });
+                results["engine_whole_forward_ms"] = Median(iterations, () => Forward(whole, pixels));
                 results["engine_whole_train_ms"] = Median(iterations, () => Backward(whole, pixels));
             }
             tail.ProfileOps = true;
-            using (Tape.NoGrad())
-            {
-                tail.Forward(trunkTensor);
-            }
+            Forward(tail, trunkTensor);
             string profile = string.Join(", ", tail.OpTimes.OrderByDescending(kv => kv.Value).Take(6).Select(kv => $"{kv.Key} {kv.Value.TotalMilliseconds:F1} ms"));
             tail.ProfileOps = false;
             long tailParameters = tail.Parameters().Sum(p => (long)p.Value.Length);
             long wholeParameters = whole?.Parameters().Sum(p => (long)p.Value.Length) ?? 0;
             Console.WriteLine($"{Path.GetFileName(path)} @{size}px, batch {batch}, {threads} thread(s), split at '{split}' (trunk output [{string.Join(", ", trunkShape)}])");
             Console.WriteLine($"  tail: {tail.OpTypes.Count} nodes, {tailParameters:N0} parameters; whole: {(whole is null ? "not run by the engine: " + wholeNote : $"{whole.OpTypes.Count} nodes, {wholeParameters:N0} parameters")}");
-            Console.WriteLine($"  engine tail forward by operator (one run): {profile}");
+            Console.WriteLine($"  engine tail forward by operator (one run, after the timings): {profile}");
             Console.WriteLine($"  engine tail on ORT trunk vs ORT whole model: max |diff| {maxDiff:g3} (max |y| {maxRef:g3})");
             foreach (var (name, ms) in results)
             {
@@ -117,17 +114,33 @@ public static class PvrTailCost
         }
     }
 
+    // Inference as the agent acts: no recording, op outputs lent by a tape's pool (reused call to call).
+    private static readonly Tape InferenceTape = new();
+
+    private static void Forward(RobotRuntime.Tensors.Modules.Module module, Tensor x)
+    {
+        using (InferenceTape.Record())
+        using (Tape.NoGrad())
+        {
+            module.Forward(x);
+        }
+        InferenceTape.Reset();
+    }
+
+    // A training pass as the learner runs one: forward and backward on a tape reused from step to step.
+    private static readonly Tape TrainingTape = new();
+
     private static void Backward(RobotRuntime.Tensors.Modules.Module module, Tensor x)
     {
-        using var tape = new Tape();
-        using (tape.Record())
+        using (TrainingTape.Record())
         {
-            tape.Backward(Ops.Mean(Ops.Square(module.Forward(x))));
+            TrainingTape.Backward(Ops.Mean(Ops.Square(module.Forward(x))));
         }
         foreach (var p in module.Parameters())
         {
             p.Value.ZeroGrad();
         }
+        TrainingTape.Reset();
     }
 
     private static double Median(int iterations, Action action)

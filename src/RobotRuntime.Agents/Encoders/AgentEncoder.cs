@@ -19,6 +19,7 @@ public sealed class AgentEncoder
     private readonly float[] _input, _scratchA, _scratchB;
     private readonly CnnInference? _cnn;
     private readonly float[] _headInput;
+    private readonly Tape _tape = new();
     private int _count;
 
     /// <summary>Creates the encoder for <paramref name="model"/>.</summary>
@@ -81,12 +82,16 @@ public sealed class AgentEncoder
             {
                 MemoryMarshal.Cast<byte, float>(_history[k]).CopyTo(_input.AsSpan(k * _layout.FeatureLength, _layout.FeatureLength));
             }
+            // The PVR's trainable part runs through the engine's ops; a tape of its own lends their outputs
+            // memory that is reused from call to call (nothing is recorded).
+            using (_tape.Record())
             using (Tape.NoGrad())
             {
                 var x = Tensor.FromArray(_input.AsSpan(0, stack * _layout.FeatureLength), 1, stack * _layout.FeatureLength);
                 var p = _layout.ProprioceptionLength > 0 ? Tensor.FromArray(proprioception, 1, _layout.ProprioceptionLength) : null;
                 _model.Encode(x, p).Span.CopyTo(latent);
             }
+            _tape.Reset();
             return;
         }
         if (_layout.Kind == FeatureKind.Floats)
@@ -118,11 +123,13 @@ public sealed class AgentEncoder
             _model.EncoderHead.Infer(_headInput, 1, latent, _scratchA, _scratchB);
             return;
         }
+        using (_tape.Record())
         using (Tape.NoGrad())
         {
             var x = Tensor.FromArray(_input, 1, stack * _layout.Cameras * 3, size, size);
             var p = _layout.ProprioceptionLength > 0 ? Tensor.FromArray(proprioception, 1, _layout.ProprioceptionLength) : null;
             _model.Encode(x, p).Span.CopyTo(latent);
         }
+        _tape.Reset();
     }
 }
