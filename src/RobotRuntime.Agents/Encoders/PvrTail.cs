@@ -106,7 +106,7 @@ public sealed class PvrTail : Module
         var tail = OnnxGraphModule.Create(graph, value, model.OutputName, "pvr.");
         string folder = cacheFolder ?? DefaultCacheFolder();
         Directory.CreateDirectory(folder);
-        string key = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{Sha256(pvrFile)}|{value}")))[..16];
+        string key = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{Packaging.AgentPackage.Sha256(pvrFile)}|{value}")))[..16];
         string trunkFile = Path.Combine(folder, $"{model.Id}-trunk-{key}.onnx");
         if (!File.Exists(trunkFile))
         {
@@ -188,11 +188,5 @@ public sealed class PvrTail : Module
                 o.Dispose();
             }
         }
-    }
-
-    private static string Sha256(string path)
-    {
-        using var stream = File.OpenRead(path);
-        return Convert.ToHexStringLower(SHA256.HashData(stream));
     }
 }
