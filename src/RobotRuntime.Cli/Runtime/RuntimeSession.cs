@@ -254,10 +254,19 @@ internal sealed class RuntimeSession : IDisposable
         Say("rr: could not arm: " + result.Message);
     }
 
-    /// <summary>What an operator's 'reset' does: enable the arm (re-handshaking if it restarted), then release the safety hold.</summary>
+    /// <summary>
+    /// What an operator's 'reset' does: enable the arm (re-handshaking if it restarted), then release the
+    /// safety hold. An arm that has just come back may not answer its first ENABLE in time (its control
+    /// channel still connecting, a loaded machine): a request that gets no reply is sent again, three
+    /// times in all, before the reset is refused.
+    /// </summary>
     public SafetyResetResult OperatorReset()
     {
         var enable = Link.Request(ArmControlRequest.Enable, ControlTimeout);
+        for (int attempt = 1; attempt < 3 && enable.Status == ArmControlStatus.TimedOut; attempt++)
+        {
+            enable = Link.Request(ArmControlRequest.Enable, ControlTimeout);
+        }
         if (!enable.Succeeded)
             return new SafetyResetResult(false, Safety.HoldReason, "the arm refused ENABLE: " + enable.Detail);
         // The enable may have re-handshaken with a restarted arm: wait for its state before resetting.
