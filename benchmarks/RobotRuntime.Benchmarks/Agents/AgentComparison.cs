@@ -52,7 +52,7 @@ public static class AgentComparison
                 };
                 var planner = new LatentPlanner(model, options, new AgentRandom(3));
                 var action = new float[4];
-                double t = Median(samples == 512 ? 30 : 100, () => planner.Plan(latent, action));
+                double t = MedianOf(samples == 512 ? 30 : 100, () => planner.Plan(latent, action));
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"plan_{size}_{samples}x{iterations} {t:R}"));
             }
             var learner = new TdMpc2Learner(model, 100, new AgentRandom(4));
@@ -70,24 +70,11 @@ public static class AgentComparison
             {
                 batch.Rewards[i] = fill.NextSingle();
             }
-            double update = Median(size == "5m" ? 5 : 9, () => learner.Update(batch));
+            double update = MedianOf(size == "5m" ? 5 : 9, () => learner.Update(batch));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"update_{size}_b256 {update:R}"));
         }
         return 0;
     }
 
-    private static double Median(int repetitions, Action action)
-    {
-        action();
-        action();
-        var times = new double[repetitions];
-        for (int i = 0; i < repetitions; i++)
-        {
-            long start = Stopwatch.GetTimestamp();
-            action();
-            times[i] = Stopwatch.GetElapsedTime(start).TotalSeconds;
-        }
-        Array.Sort(times);
-        return times[repetitions / 2];
-    }
+    private static double MedianOf(int repetitions, Action action) => Timing.MedianSeconds(repetitions, action, warmups: 2);
 }

@@ -143,17 +143,5 @@ public static class PvrTailCost
         TrainingTape.Reset();
     }
 
-    private static double Median(int iterations, Action action)
-    {
-        action();
-        var times = new double[iterations];
-        for (int i = 0; i < iterations; i++)
-        {
-            long start = Stopwatch.GetTimestamp();
-            action();
-            times[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-        }
-        Array.Sort(times);
-        return times[iterations / 2];
-    }
+    private static double Median(int iterations, Action action) => 1000 * Timing.MedianSeconds(iterations, action, warmups: 1);
 }

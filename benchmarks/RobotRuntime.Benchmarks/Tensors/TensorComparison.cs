@@ -145,18 +145,7 @@ public static class TensorComparison
         }
     }
 
-    private static double Median(int repetitions, Action action)
-    {
-        var times = new double[repetitions];
-        for (int i = 0; i < repetitions; i++)
-        {
-            long start = Stopwatch.GetTimestamp();
-            action();
-            times[i] = Stopwatch.GetElapsedTime(start).TotalSeconds;
-        }
-        Array.Sort(times);
-        return times[repetitions / 2];
-    }
+    private static double Median(int repetitions, Action action) => Timing.MedianSeconds(repetitions, action);
 
     private static double Median(int repetitions, Func<object> action) => Median(repetitions, () => { action(); });
 
