@@ -262,9 +262,14 @@ public sealed class ControlLoop : IDisposable
     }
 
     /// <summary>Takes a pending reset request (call between cycles on the loop's thread).</summary>
+    // A reset is served only once a real cycle has been judged: before that the safety filter knows
+    // nothing of the arm, its state or the cameras, and would release its first hold blind (a reset
+    // typed, or sent by rr run's arming, while the first camera frame is still on its way).
+    private bool _judgedOnce;
+
     private void ServeReset()
     {
-        if (!_resetRequested)
+        if (!_resetRequested || !_judgedOnce)
             return;
         _resetRequested = false;
         _resetResult = _safety.Reset();
@@ -303,6 +308,7 @@ public sealed class ControlLoop : IDisposable
             {
                 ServeReset();
                 Cycle(send: true);
+                _judgedOnce = true;
             }
             // The operator's e-stop from Stop() reaches this cycle: the arm is told to hold.
             Cycle(send: true);

@@ -541,6 +541,23 @@ public sealed class ControlLoopTests : IDisposable
     }
 
     [Fact]
+    public void OnItsOwnThreadAResetAskedBeforeTheFirstCycleIsJudgedOnThatCycle()
+    {
+        // rr run arms right after starting the loop. A reset taken before any cycle ran would release the
+        // first hold without knowing whether the cameras deliver; the next cycle then latched a stale-frame
+        // hold (seen in CI when the first camera frame was still on its way).
+        using var rig = new Rig(LogPath("early-reset"), Reach((0.3, 0, 0.4)), safety: o => WithMisses(o, 1_000_000, generousAges: true));
+        rig.Front.HasFrame = false;
+        rig.Loop.Start();
+        var early = rig.Loop.RequestReset(TimeSpan.FromSeconds(5));
+        Assert.False(early.Succeeded, early.Message);
+        Assert.Equal(HoldReason.StaleCameraFrame, early.PersistingCause);
+        rig.Front.HasFrame = true;
+        Assert.True(SpinWait.SpinUntil(() => rig.Loop.RequestReset(TimeSpan.FromSeconds(1)).Succeeded, TimeSpan.FromSeconds(10)));
+        Assert.True(rig.Loop.Stop("test over", TimeSpan.FromSeconds(10)));
+    }
+
+    [Fact]
     public void PiecesThatDoNotFitAreRefusedNamingWhatDiffers()
     {
         var arm = new FakeArm();
