@@ -199,7 +199,11 @@ public sealed partial class HardwareInTheLoopTests : IDisposable
         Assert.DoesNotContain("warning: agent", result.Output); // the demo runs it at the rate it was trained at
         var runFolder = Directory.GetDirectories(Path.Combine(_folder, "demo-agent")).Single();
         var log = RunLog.Read(Path.Combine(runFolder, "run.rrlog"));
-        Assert.True(log.Records.Count(r => r.Safety != SafetyStatus.Hold && r.SentMode == ArmCommandMode.EndEffectorDelta) > 50, "the agent drove the arm");
+        // The agent drives the arm in (nearly) every cycle of the run. How many cycles there are depends on
+        // how fast it reaches the goals and, under load, on skipped ticks (46 of 49 cycles acting in a CI
+        // run where both episodes were reached in 4.1 s), so the count is judged as a share.
+        int acting = log.Records.Count(r => r.Safety != SafetyStatus.Hold && r.SentMode == ArmCommandMode.EndEffectorDelta);
+        Assert.True(acting >= 20 && acting >= 0.8 * log.Records.Count, $"the agent drove the arm in {acting} of {log.Records.Count} cycles");
         Assert.DoesNotContain(log.Records, r => r.HoldReason == HoldReason.PolicyFailed);
     }
 
