@@ -1,6 +1,6 @@
-using System.Security.Cryptography;
 using RobotRuntime.Agents;
 using RobotRuntime.Agents.Encoders;
+using RobotRuntime.Agents.Packaging;
 using RobotRuntime.Environments;
 using RobotRuntime.Sim.Tabletop;
 using RobotRuntime.Vision.Encoders;
@@ -28,7 +28,7 @@ internal static class AgentSetup
         }
         var zoo = PvrZoo.Load(zooManifest ?? PvrZoo.DefaultManifestPath());
         var (model, file) = Resolve(zoo, config.Encoder);
-        string identity = $"{model.Id} sha256:{Sha256(file)}";
+        string identity = $"{model.Id} sha256:{AgentPackage.Sha256(file)}";
         switch (config.Mode)
         {
             case EncoderMode.Frozen:
@@ -56,12 +56,5 @@ internal static class AgentSetup
             throw new ArgumentException($"PVR '{id}' is listed in {zoo.ManifestPath} but its file {file} is absent; export it with: {model.Export}");
         }
         return (model, file);
-    }
-
-    /// <summary>Hex SHA-256 of a file.</summary>
-    public static string Sha256(string path)
-    {
-        using var stream = File.OpenRead(path);
-        return Convert.ToHexStringLower(SHA256.HashData(stream));
     }
 }

@@ -142,9 +142,12 @@ public sealed class OnnxGraph
         {
             throw new InvalidDataException($"'{path}' is not a valid ONNX (protobuf) file: {e.Message}", e);
         }
-        result._inputs.RemoveAll(i => result._floats.ContainsKey(i.Name) || result._ints.ContainsKey(i.Name));
+        result._inputs.RemoveAll(i => result.IsInitializer(i.Name));
         return result;
     }
+
+    /// <summary>Whether <paramref name="value"/> is a float32 or int64 initializer.</summary>
+    public bool IsInitializer(string value) => _floats.ContainsKey(value) || _ints.ContainsKey(value);
 
     /// <summary>The node that produces <paramref name="value"/>, or null (a graph input or an initializer).</summary>
     public OnnxNode? Producer(string value) => _nodes.FirstOrDefault(n => n.Outputs.Contains(value));
@@ -274,7 +277,7 @@ public sealed class OnnxGraph
     }
 
     private bool IsConstant(string value, HashSet<string> constants) =>
-        _floats.ContainsKey(value) || _ints.ContainsKey(value) || constants.Contains(value);
+        IsInitializer(value) || constants.Contains(value);
 
     private void ReadGraph(ByteString graphBytes)
     {

@@ -108,7 +108,7 @@ public sealed class OnnxGraphModule : Module
                 {
                     reachesInput = true;
                 }
-                else if (!graph.FloatInitializers.ContainsKey(i) && !graph.IntInitializers.ContainsKey(i))
+                else if (!graph.IsInitializer(i))
                 {
                     needed.Add(i);
                 }
@@ -128,7 +128,7 @@ public sealed class OnnxGraphModule : Module
             }
             foreach (var i in node.Inputs.Where(i => i.Length > 0))
             {
-                if (!produced.Contains(i) && !graph.FloatInitializers.ContainsKey(i) && !graph.IntInitializers.ContainsKey(i))
+                if (!produced.Contains(i) && !graph.IsInitializer(i))
                 {
                     throw new ArgumentException($"{node} in '{graph.SourcePath}' reads '{i}', which is computed before '{input}' and is not an initializer: the graph cannot start at '{input}'", nameof(input));
                 }
