@@ -1,4 +1,5 @@
 using RobotRuntime.Native;
+using RobotRuntime.Testing;
 
 namespace RobotRuntime.EndToEnd.Tests;
 
@@ -55,5 +56,58 @@ public sealed class ScriptTests
         Assert.True(result.ExitCode == 0, $"scripts/rr doctor --json exited {result.ExitCode}:\n{result.Output}\n{result.Error}");
         Assert.StartsWith("[", result.Output.TrimStart());
         Assert.Contains("\"name\": \"ONNX Runtime\"", result.Output);
+    }
+
+    [Fact]
+    public void TheRrScriptLeavesNoProcessBehindOnAMachineWithNoBuildServerRunning()
+    {
+        // A new machine: none of the variables that keep MSBuild from leaving a reusable node
+        // behind (this workplace sets them), and a handshake salt of our own, so that no node an
+        // earlier build left can be reused: whatever MSBuild the script starts is new, as on a
+        // fresh clone of a fresh machine. A `dotnet run` there leaves a node holding our pipes.
+        var environment = new Dictionary<string, string?>
+        {
+            ["MSBUILDDISABLENODEREUSE"] = null,
+            ["DOTNET_CLI_USE_MSBUILD_SERVER"] = null,
+            ["UseSharedCompilation"] = null,
+            ["MSBUILDNODEHANDSHAKESALT"] = Guid.NewGuid().ToString("N"),
+        };
+        using var script = ChildProcess.Start("bash", [Path.Combine(RrProcess.Repository, "scripts", "rr"), "doctor", "--json"], environment, label: "scripts/rr doctor --json");
+
+        var exitCode = script.WaitForExit(TimeSpan.FromMinutes(3)); // throws, naming the holders, if anything keeps its output open
+
+        Assert.True(exitCode == 0, $"scripts/rr doctor --json exited {exitCode}:\n{script.Text}");
+        Assert.StartsWith("[", script.Output.TrimStart());
+        Assert.Equal("none", ChildProcess.Describe(script.FamilyIds()));
+    }
+}
+
+/// <summary>The tests' process helper turns a hang into a named failure and leaves nothing running.</summary>
+public sealed class ChildProcessTests
+{
+    [Fact]
+    public void AGrandchildHoldingTheOutputIsANamedFailureNotAHang()
+    {
+        using var child = ChildProcess.Start("bash", ["-c", "sleep 600 & echo started"], label: "bash that leaves sleep behind");
+
+        var failure = Assert.Throws<TimeoutException>(() => child.WaitForExit(TimeSpan.FromSeconds(30)));
+
+        Assert.Contains("exited (0) but its output pipes were still open", failure.Message);
+        Assert.Contains("sleep 600", failure.Message);
+        Assert.Contains("started", failure.Message);
+        Assert.Empty(child.FamilyIds());
+    }
+
+    [Fact]
+    public void AProcessThatDoesNotExitInTimeIsKilledWithEverythingItStarted()
+    {
+        using var child = ChildProcess.Start("bash", ["-c", "sleep 600 & echo started; sleep 601"], label: "bash that sleeps");
+        child.WaitForLine(line => line == "started", TimeSpan.FromSeconds(30));
+
+        var failure = Assert.Throws<TimeoutException>(() => child.WaitForExit(TimeSpan.FromSeconds(1)));
+
+        Assert.Contains("did not exit within 1 s", failure.Message);
+        Assert.Contains("sleep 600", failure.Message);
+        Assert.Empty(child.FamilyIds());
     }
 }

@@ -26,11 +26,10 @@ public sealed class RecordReplayProcessTests : IDisposable
     public void ARecordingKilledWithSigkillReplaysEveryFrameItsSidecarLists()
     {
         var folder = Path.Combine(_root, "killed");
-        using var rr = Background.Start("record", "--camera", "front=synthetic,fps=60,size=32", "--camera", "wrist=synthetic,fps=30,size=24x16", "--out", folder);
+        using var rr = RrChild.Start("record", "--camera", "front=synthetic,fps=60,size=32", "--camera", "wrist=synthetic,fps=30,size=24x16", "--out", folder);
         WaitFor(() => Lines(Path.Combine(folder, "front.frames.csv")) > 30 && Lines(Path.Combine(folder, "wrist.frames.csv")) > 15, rr, "frames in both sidecars");
 
-        rr.Process.Kill(); // SIGKILL: no handler runs, nothing is closed
-        Assert.True(rr.Process.WaitForExit(Patience), "rr record did not die");
+        rr.KillHard(); // SIGKILL: no handler runs, nothing is closed
 
         var manifest = RecordingManifest.TryRead(folder)!;
         Assert.False(manifest.Complete); // the one written at the start: the process never closed it
@@ -48,10 +47,10 @@ public sealed class RecordReplayProcessTests : IDisposable
         // Hardware-in-the-loop wiring: the simulator in its own process publishes both cameras over ZeroMQ.
         var sockets = Path.Combine(Path.GetTempPath(), "rr-rec-sim-" + Guid.NewGuid().ToString("N")[..8]);
         string Endpoint(string name) => $"ipc://{sockets}-{name}";
-        using var sim = Background.Start("sim-server", "--camera-rate", "20", "--camera-size", "32",
+        using var sim = RrChild.Start("sim-server", "--camera-rate", "20", "--camera-size", "32",
             "--state", Endpoint("state"), "--command", Endpoint("command"), "--control", Endpoint("control"),
             "--camera-front", Endpoint("front"), "--camera-wrist", Endpoint("wrist"));
-        WaitFor(() => sim.OutputLine("rr sim-server: ready") is not null, sim, "the sim-server to be ready");
+        WaitFor(() => sim.Lines.FirstOrDefault(l => l.StartsWith("rr sim-server: ready", StringComparison.Ordinal)) is not null, sim, "the sim-server to be ready");
         var folder = Path.Combine(_root, "from-sim");
 
         var result = RrProcess.Run(new Dictionary<string, string?>(), Patience, "record",
@@ -63,42 +62,42 @@ public sealed class RecordReplayProcessTests : IDisposable
         Assert.True(manifest.Complete);
         // 20 frames a second for 2 s; the stream is latest-only and starts with the first frame after connecting.
         Assert.All(manifest.Cameras, camera => Assert.InRange(camera.Frames!.Value, 10, 45));
-        Background.Signal(sim.Process, "TERM");
-        Assert.True(sim.Process.WaitForExit(Patience), "sim-server did not stop");
+        sim.Signal("TERM");
+        sim.WaitForExit(Patience);
     }
 
     [Fact]
     public void SigtermClosesTheRecordingCleanlyWithFinalCounts()
     {
         var folder = Path.Combine(_root, "stopped");
-        using var rr = Background.Start("record", "--camera", "front=synthetic,fps=60,size=32", "--out", folder);
+        using var rr = RrChild.Start("record", "--camera", "front=synthetic,fps=60,size=32", "--out", folder);
         WaitFor(() => Lines(Path.Combine(folder, "front.frames.csv")) > 10, rr, "frames in the sidecar");
 
-        Background.Signal(rr.Process, "TERM");
-        Assert.True(rr.Process.WaitForExit(Patience), "rr record did not stop on SIGTERM");
-        Assert.True(rr.Process.ExitCode == 0, $"rr record exited {rr.Process.ExitCode}:\n{rr.Output}");
+        rr.Signal("TERM");
+        var exitCode = rr.WaitForExit(Patience);
+        Assert.True(exitCode == 0, $"rr record exited {exitCode}:\n{rr.Text}");
 
         var manifest = RecordingManifest.TryRead(folder)!;
         Assert.True(manifest.Complete);
         var frames = Recordings.ReadSidecar(folder, "front").Count;
         Assert.Equal(frames, manifest.Cameras[0].Frames);
-        Assert.Contains($"front: {frames} frames", rr.Output);
-        Assert.Contains("recording closed", rr.Output);
+        Assert.Contains($"front: {frames} frames", rr.Text);
+        Assert.Contains("recording closed", rr.Text);
     }
 
     [Fact]
     public async Task RecordShowsItsCamerasOnTheLivePage()
     {
         var folder = Path.Combine(_root, "watched");
-        using var rr = Background.Start("record", "--camera", "front=synthetic,fps=30,size=32", "--out", folder, "--live-port", "0");
+        using var rr = RrChild.Start("record", "--camera", "front=synthetic,fps=30,size=32", "--out", folder, "--live-port", "0");
         string? url = null;
-        WaitFor(() => (url = rr.OutputLine("live page: ")) is not null, rr, "the live page's address");
+        WaitFor(() => (url = rr.Lines.FirstOrDefault(l => l.StartsWith("live page: ", StringComparison.Ordinal))) is not null, rr, "the live page's address");
         using var http = new HttpClient { BaseAddress = new Uri(url!["live page: ".Length..].Trim()), Timeout = Patience };
         var deadline = DateTime.UtcNow + Patience;
         HttpResponseMessage frame;
         while (!(frame = await http.GetAsync("/frames/front")).IsSuccessStatusCode)
         {
-            Assert.True(DateTime.UtcNow < deadline && !rr.Process.HasExited, $"no frame on the page:\n{rr.Output}");
+            Assert.True(DateTime.UtcNow < deadline && !rr.HasExited, $"no frame on the page:\n{rr.Text}");
             await Task.Delay(50);
         }
         Assert.Equal("image/jpeg", frame.Content.Headers.ContentType?.MediaType);
@@ -106,9 +105,9 @@ public sealed class RecordReplayProcessTests : IDisposable
         Assert.Equal("rr record (no control loop)", status.GetProperty("policy").GetString());
 
         // SIGTERM rather than SIGINT: a shell without job control starts background jobs with SIGINT ignored.
-        Background.Signal(rr.Process, "TERM");
-        Assert.True(rr.Process.WaitForExit(Patience), "rr record did not stop on SIGTERM");
-        Assert.True(rr.Process.ExitCode == 0, $"rr record exited {rr.Process.ExitCode}:\n{rr.Output}");
+        rr.Signal("TERM");
+        var exitCode = rr.WaitForExit(Patience);
+        Assert.True(exitCode == 0, $"rr record exited {exitCode}:\n{rr.Text}");
         Assert.True(RecordingManifest.TryRead(folder)!.Complete);
     }
 
@@ -136,11 +135,10 @@ public sealed class RecordReplayProcessTests : IDisposable
         var folder = RecordInProcess("encode-killed", minimumFrames: 10);
         var csv = Path.Combine(_root, "killed.csv");
         var zoo = Path.Combine(RepositoryRoot, "models", "test", "test-zoo.json");
-        using var rr = Background.Start("replay", folder, "--loop", "--encoder", "test-conv", "--zoo", zoo, "--embeddings", csv);
+        using var rr = RrChild.Start("replay", folder, "--loop", "--encoder", "test-conv", "--zoo", zoo, "--embeddings", csv);
         WaitFor(() => Lines(csv) >= 25, rr, "25 embeddings");
 
-        rr.Process.Kill();
-        Assert.True(rr.Process.WaitForExit(Patience), "rr replay did not die");
+        rr.KillHard(); // SIGKILL: no handler runs, nothing is closed
 
         using var stream = new FileStream(csv, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
         var lines = new StreamReader(stream).ReadToEnd().Split('\n');
@@ -175,9 +173,9 @@ public sealed class RecordReplayProcessTests : IDisposable
                 });
             }
         }
-        using var rr = Background.Start("replay", folder, "--loop", "--live-port", "0", "--run-log", log);
+        using var rr = RrChild.Start("replay", folder, "--loop", "--live-port", "0", "--run-log", log);
         string? url = null;
-        WaitFor(() => (url = rr.OutputLine("live page: ")) is not null, rr, "the live page's address");
+        WaitFor(() => (url = rr.Lines.FirstOrDefault(l => l.StartsWith("live page: ", StringComparison.Ordinal))) is not null, rr, "the live page's address");
 
         using var http = new HttpClient { BaseAddress = new Uri(url!["live page: ".Length..].Trim()), Timeout = Patience };
         var status = JsonDocument.Parse(await http.GetStringAsync("/status")).RootElement;
@@ -186,7 +184,7 @@ public sealed class RecordReplayProcessTests : IDisposable
         HttpResponseMessage frame;
         while (!(frame = await http.GetAsync("/frames/front")).IsSuccessStatusCode)
         {
-            Assert.True(DateTime.UtcNow < deadline && !rr.Process.HasExited, $"no frame on the page:\n{rr.Output}");
+            Assert.True(DateTime.UtcNow < deadline && !rr.HasExited, $"no frame on the page:\n{rr.Text}");
             await Task.Delay(50);
         }
         // rr serves JPEG (OpenCV is there after scripts/bootstrap): starts with the SOI marker.
@@ -197,7 +195,7 @@ public sealed class RecordReplayProcessTests : IDisposable
         JsonElement holding;
         while (!(holding = JsonDocument.Parse(await http.GetStringAsync("/status")).RootElement).TryGetProperty("holding", out var h) || !h.GetBoolean())
         {
-            Assert.True(DateTime.UtcNow < deadline && !rr.Process.HasExited, $"the run log's hold never showed:\n{rr.Output}");
+            Assert.True(DateTime.UtcNow < deadline && !rr.HasExited, $"the run log's hold never showed:\n{rr.Text}");
             await Task.Delay(50);
         }
         Assert.Equal("DeadlineMisses", holding.GetProperty("holdReason").GetString());
@@ -205,9 +203,9 @@ public sealed class RecordReplayProcessTests : IDisposable
         Assert.InRange(holding.GetProperty("cycle").GetInt64(), 60, 99);
         Assert.Equal("rr replay (scripted reach, seed 3)", holding.GetProperty("policy").GetString());
 
-        Background.Signal(rr.Process, "TERM");
-        Assert.True(rr.Process.WaitForExit(Patience), "rr replay did not stop on SIGTERM");
-        Assert.True(rr.Process.ExitCode == 0, $"rr replay exited {rr.Process.ExitCode}:\n{rr.Output}");
+        rr.Signal("TERM");
+        var exitCode = rr.WaitForExit(Patience);
+        Assert.True(exitCode == 0, $"rr replay exited {exitCode}:\n{rr.Text}");
     }
 
     [Fact]
@@ -260,73 +258,16 @@ public sealed class RecordReplayProcessTests : IDisposable
         return reader.ReadToEnd().Count(c => c == '\n') - 1;
     }
 
-    private static void WaitFor(Func<bool> condition, Background rr, string what)
+    private static void WaitFor(Func<bool> condition, RrChild rr, string what)
     {
         var deadline = DateTime.UtcNow + Patience;
         while (!condition())
         {
-            if (rr.Process.HasExited)
-                Assert.Fail($"rr exited {rr.Process.ExitCode} before {what}:\n{rr.Output}");
+            if (rr.HasExited)
+                Assert.Fail($"rr exited {rr.ExitCode} before {what}:\n{rr.Text}");
             if (DateTime.UtcNow > deadline)
-                Assert.Fail($"timed out waiting for {what}:\n{rr.Output}");
+                Assert.Fail($"timed out waiting for {what}:\n{rr.Text}");
             Thread.Sleep(50);
-        }
-    }
-
-    /// <summary>rr running in the background with its output collected; killed when disposed.</summary>
-    private sealed class Background : IDisposable
-    {
-        private readonly StringBuilder _output = new();
-
-        private Background(Process process) => Process = process;
-
-        public Process Process { get; }
-
-        public string Output
-        {
-            get
-            {
-                lock (_output)
-                    return _output.ToString();
-            }
-        }
-
-        public string? OutputLine(string prefix) =>
-            Output.Split('\n').FirstOrDefault(l => l.StartsWith(prefix, StringComparison.Ordinal));
-
-        public static Background Start(params string[] arguments)
-        {
-            var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            foreach (var argument in (string[])["exec", RrProcess.RrDll, .. arguments])
-                start.ArgumentList.Add(argument);
-            var background = new Background(Process.Start(start)!);
-            background.Process.OutputDataReceived += (_, line) => background.Append(line.Data);
-            background.Process.ErrorDataReceived += (_, line) => background.Append(line.Data);
-            background.Process.BeginOutputReadLine();
-            background.Process.BeginErrorReadLine();
-            return background;
-        }
-
-        public static void Signal(Process process, string signal)
-        {
-            using var kill = Process.Start("kill", ["-" + signal, process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!;
-            kill.WaitForExit();
-        }
-
-        private void Append(string? line)
-        {
-            if (line is null)
-                return;
-            lock (_output)
-                _output.AppendLine(line);
-        }
-
-        public void Dispose()
-        {
-            if (!Process.HasExited)
-                Process.Kill(entireProcessTree: true);
-            Process.WaitForExit();
-            Process.Dispose();
         }
     }
 }

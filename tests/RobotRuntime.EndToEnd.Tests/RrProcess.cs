@@ -1,60 +1,46 @@
-using System.Diagnostics;
 using System.Reflection;
 using RobotRuntime.Native;
+using RobotRuntime.Testing;
 
 namespace RobotRuntime.EndToEnd.Tests;
 
-/// <summary>Runs the built <c>rr</c> as a separate process, bounded in time.</summary>
+/// <summary>Runs the built <c>rr</c> (or a script of the repository) as a separate process, every wait bounded.</summary>
 internal static class RrProcess
 {
     public sealed record Result(int ExitCode, string Output, string Error);
+
+    /// <summary>The repository this test assembly was built in.</summary>
+    public static string Repository =>
+        NativeLibraryLocator.FindRepositoryRoot(AppContext.BaseDirectory)
+        ?? throw new InvalidOperationException($"no RobotRuntime.sln above {AppContext.BaseDirectory}");
 
     /// <summary>Path of rr.dll built in the same configuration as these tests.</summary>
     public static string RrDll
     {
         get
         {
-            var repository = NativeLibraryLocator.FindRepositoryRoot(AppContext.BaseDirectory)
-                ?? throw new InvalidOperationException($"no RobotRuntime.sln above {AppContext.BaseDirectory}");
             var configuration = typeof(RrProcess).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug";
-            var path = Path.Combine(repository, "src", "RobotRuntime.Cli", "bin", configuration, "net10.0", "rr.dll");
+            var path = Path.Combine(Repository, "src", "RobotRuntime.Cli", "bin", configuration, "net10.0", "rr.dll");
             return File.Exists(path) ? path : throw new FileNotFoundException($"rr.dll is not built at {path}", path);
         }
     }
 
     /// <summary>Runs the built rr.dll with <paramref name="arguments"/>.</summary>
     public static Result Run(IReadOnlyDictionary<string, string?> environment, TimeSpan timeout, params string[] arguments) =>
-        Start("dotnet", ["exec", RrDll, .. arguments], environment, timeout);
+        Run("dotnet", ["exec", RrDll, .. arguments], environment, timeout);
 
     /// <summary>Runs a script of the repository (e.g. scripts/rr) with bash.</summary>
-    public static Result RunScript(string script, TimeSpan timeout, params string[] arguments)
-    {
-        var repository = NativeLibraryLocator.FindRepositoryRoot(AppContext.BaseDirectory)!;
-        return Start("bash", [Path.Combine(repository, script), .. arguments], new Dictionary<string, string?>(), timeout);
-    }
+    public static Result RunScript(string script, TimeSpan timeout, params string[] arguments) =>
+        RunScript(script, new Dictionary<string, string?>(), timeout, arguments);
 
-    private static Result Start(string program, string[] arguments, IReadOnlyDictionary<string, string?> environment, TimeSpan timeout)
-    {
-        var start = new ProcessStartInfo(program)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var argument in arguments)
-            start.ArgumentList.Add(argument);
-        foreach (var (key, value) in environment)
-            start.Environment[key] = value;
+    /// <summary>Runs a script of the repository with bash and extra environment (null removes a variable).</summary>
+    public static Result RunScript(string script, IReadOnlyDictionary<string, string?> environment, TimeSpan timeout, params string[] arguments) =>
+        Run("bash", [Path.Combine(Repository, script), .. arguments], environment, timeout);
 
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(timeout))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{program} {string.Join(' ', arguments)} did not finish in {timeout.TotalSeconds} s");
-        }
-        process.WaitForExit();
-        return new Result(process.ExitCode, output.Result, error.Result);
+    private static Result Run(string program, string[] arguments, IReadOnlyDictionary<string, string?> environment, TimeSpan timeout)
+    {
+        using var process = ChildProcess.Start(program, arguments, environment, label: $"{program} {string.Join(' ', arguments)}");
+        var exitCode = process.WaitForExit(timeout);
+        return new Result(exitCode, process.Output, process.Error);
     }
 }

@@ -1,9 +1,9 @@
-using System.Diagnostics;
 using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using RobotRuntime.Testing;
 
 namespace RobotRuntime.Live.Tests;
 
@@ -23,17 +23,12 @@ public sealed class ChromiumFactAttribute : FactAttribute
 /// </summary>
 internal sealed partial class HeadlessChromium : IAsyncDisposable
 {
-    private readonly Process _process;
+    private ChildProcess? _process;
     private readonly string _profile;
     private readonly ClientWebSocket _socket = new();
-    private readonly StringBuilder _log = new();
     private int _nextId;
 
-    private HeadlessChromium(Process process, string profile)
-    {
-        _process = process;
-        _profile = profile;
-    }
+    private HeadlessChromium(string profile) => _profile = profile;
 
     public static string? FindExecutable()
     {
@@ -52,41 +47,25 @@ internal sealed partial class HeadlessChromium : IAsyncDisposable
         var executable = FindExecutable() ?? throw new InvalidOperationException("chromium is not installed");
         var profile = Path.Combine(Path.GetTempPath(), "rr-chromium-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(profile);
-        var start = new ProcessStartInfo(executable)
+        var browser = new HeadlessChromium(profile);
+        var listening = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
+        browser._process = ChildProcess.Start(executable,
+        [
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+            "--no-default-browser-check", "--disable-extensions", "--disable-background-networking",
+            "--remote-debugging-port=0", $"--user-data-dir={profile}", "about:blank",
+        ], label: "chromium", onLine: (line, _) =>
         {
-            RedirectStandardError = true,
-            RedirectStandardOutput = true,
-            UseShellExecute = false,
-        };
-        foreach (var argument in new[]
-                 {
-                     "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                     "--no-default-browser-check", "--disable-extensions", "--disable-background-networking",
-                     "--remote-debugging-port=0", $"--user-data-dir={profile}", "about:blank",
-                 })
-            start.ArgumentList.Add(argument);
-        var process = Process.Start(start)!;
-        var browser = new HeadlessChromium(process, profile);
+            var match = ListeningLine().Match(line);
+            if (match.Success)
+                listening.TrySetResult(new Uri(match.Groups[1].Value));
+        });
+        _ = browser._process.StreamsClosed.ContinueWith(
+            _ => listening.TrySetException(new InvalidOperationException($"chromium exited before it was ready:\n{browser.Log}")),
+            TaskScheduler.Default);
         try
         {
             using var cancel = new CancellationTokenSource(timeout);
-            var listening = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
-            process.ErrorDataReceived += (_, line) =>
-            {
-                if (line.Data is null)
-                {
-                    listening.TrySetException(new InvalidOperationException($"chromium exited before it was ready:\n{browser.Log}"));
-                    return;
-                }
-                lock (browser._log)
-                    browser._log.AppendLine(line.Data);
-                var match = ListeningLine().Match(line.Data);
-                if (match.Success)
-                    listening.TrySetResult(new Uri(match.Groups[1].Value));
-            };
-            process.OutputDataReceived += (_, _) => { };
-            process.BeginErrorReadLine();
-            process.BeginOutputReadLine();
             var browserEndpoint = await listening.Task.WaitAsync(cancel.Token);
 
             // The page target's own WebSocket, from the DevTools HTTP endpoint on the same port.
@@ -103,14 +82,7 @@ internal sealed partial class HeadlessChromium : IAsyncDisposable
         }
     }
 
-    public string Log
-    {
-        get
-        {
-            lock (_log)
-                return _log.ToString();
-        }
-    }
+    public string Log => _process?.Error ?? "";
 
     public Task NavigateAsync(Uri url, CancellationToken cancel) =>
         SendAsync("Page.navigate", new JsonObject { ["url"] = url.ToString() }, cancel);
@@ -154,17 +126,7 @@ internal sealed partial class HeadlessChromium : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _socket.Dispose();
-        try
-        {
-            if (!_process.HasExited)
-                _process.Kill(entireProcessTree: true);
-            await _process.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromSeconds(10)).Token);
-        }
-        catch (Exception failure) when (failure is InvalidOperationException or OperationCanceledException)
-        {
-            // Already gone, or refusing to die: nothing more a test can do.
-        }
-        _process.Dispose();
+        _process?.Dispose(); // kills the browser and every helper process it started
         try
         {
             Directory.Delete(_profile, recursive: true);

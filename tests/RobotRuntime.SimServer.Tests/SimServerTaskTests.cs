@@ -1,3 +1,4 @@
+using RobotRuntime.Testing;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.RegularExpressions;
@@ -113,13 +114,12 @@ public sealed partial class SimServerTaskTests
     private static double Parse(Group group) => double.Parse(group.Value, CultureInfo.InvariantCulture);
 
     /// <summary>rr running as a child process, its stdout and stderr collected line by line; killed on dispose.</summary>
+    /// <summary>rr sim-server as a child process (through the tests' bounded <see cref="ChildProcess"/>).</summary>
     private sealed class ChildServer : IDisposable
     {
-        private readonly Process _process;
-        private readonly List<string> _output = [], _error = [];
-        private readonly Lock _gate = new();
+        private readonly ChildProcess _process;
 
-        private ChildServer(Process process) => _process = process;
+        private ChildServer(ChildProcess process) => _process = process;
 
         public static ChildServer Start(params string[] arguments)
         {
@@ -129,72 +129,25 @@ public sealed partial class SimServerTaskTests
                 .OfType<System.Reflection.AssemblyConfigurationAttribute>().FirstOrDefault()?.Configuration ?? "Debug";
             var rr = Path.Combine(repository, "src", "RobotRuntime.Cli", "bin", configuration, "net10.0", "rr.dll");
             Assert.True(File.Exists(rr), $"rr.dll is not built at {rr}");
-            var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            start.ArgumentList.Add("exec");
-            start.ArgumentList.Add(rr);
-            foreach (var argument in arguments)
-                start.ArgumentList.Add(argument);
-            var child = new ChildServer(Process.Start(start)!);
-            child._process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (child._gate) child._output.Add(e.Data); };
-            child._process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (child._gate) child._error.Add(e.Data); };
-            child._process.BeginOutputReadLine();
-            child._process.BeginErrorReadLine();
-            return child;
+            return new ChildServer(ChildProcess.Start("dotnet", ["exec", rr, .. arguments], label: "rr sim-server"));
         }
 
-        public string ErrorText
-        {
-            get
-            {
-                lock (_gate)
-                    return string.Join('\n', _error);
-            }
-        }
+        public string ErrorText => _process.Error;
 
-        public bool ErrorContains(string text)
-        {
-            lock (_gate)
-                return _error.Any(l => l.Contains(text, StringComparison.Ordinal));
-        }
+        public bool ErrorContains(string text) => _process.Error.Contains(text, StringComparison.Ordinal);
 
-        public string WaitForOutput(Func<string, bool> match, TimeSpan bound) => WaitFor(_output, match, bound, "stdout");
+        public string WaitForOutput(Func<string, bool> match, TimeSpan bound) => _process.WaitForLine(match, bound, onError: false);
 
-        public string WaitForError(Func<string, bool> match, TimeSpan bound) => WaitFor(_error, match, bound, "stderr");
+        public string WaitForError(Func<string, bool> match, TimeSpan bound) => _process.WaitForLine(match, bound, onError: true);
 
-        private string WaitFor(List<string> lines, Func<string, bool> match, TimeSpan bound, string stream)
-        {
-            string? found = null;
-            var ok = Eventually(() =>
-            {
-                lock (_gate)
-                    found = lines.FirstOrDefault(match);
-                return found is not null || _process.HasExited;
-            }, bound);
-            Assert.True(ok && found is not null, $"rr sim-server printed no expected line on {stream} (exited: {_process.HasExited}); stderr:\n{ErrorText}");
-            return found!;
-        }
-
-        /// <summary>Sends SIGTERM and waits for the exit; returns the exit code (killed and -1 if it does not exit in time).</summary>
+        /// <summary>Sends SIGTERM and waits (bounded) for the exit; returns the exit code.</summary>
         public int Terminate(TimeSpan bound)
         {
             if (!_process.HasExited)
-            {
-                using var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(CultureInfo.InvariantCulture)]);
-                kill?.WaitForExit(2000);
-                if (!_process.WaitForExit(bound))
-                {
-                    _process.Kill(entireProcessTree: true);
-                    return -1;
-                }
-            }
-            _process.WaitForExit(); // drains the output readers
-            return _process.ExitCode;
+                _process.Signal("TERM");
+            return _process.WaitForExit(bound);
         }
 
-        public void Dispose()
-        {
-            Terminate(TimeSpan.FromSeconds(5));
-            _process.Dispose();
-        }
+        public void Dispose() => _process.Dispose();
     }
 }
