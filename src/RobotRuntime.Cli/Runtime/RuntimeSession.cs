@@ -163,6 +163,12 @@ internal sealed class RuntimeSession : IDisposable
             RateHz = _config.RateHz, MaxFrameAge = _config.MaxFrameAge, MaxArmStateAge = _config.MaxArmStateAge, RealTime = realTime,
             PipelineEncoding = _config.PipelineEncoding,
         }, cameras, encoder, policy, Safety, Link, log, Board));
+        Safety.EmergencyStopRaised = _ =>
+        {
+            if (_relayEmergencyStops)
+                _emergencyStopPending.Release();
+        };
+        var relay = StartEmergencyStopRelay();
         if (_config.StopFile is not null)
             Own(new EmergencyStopWatcher(Safety, _config.StopFile, TimeSpan.FromMilliseconds(50), watchSignal: OperatingSystem.IsLinux()));
         else if (OperatingSystem.IsLinux())
@@ -225,9 +231,14 @@ internal sealed class RuntimeSession : IDisposable
             Thread.Sleep(100);
         }
         Say($"rr: stopping ({ending}): holding the arm");
+        // Ending a run is not an emergency: the loop holds, then the arm is disabled (it holds by
+        // itself), without latching its e-stop.
+        _relayEmergencyStops = false;
         Loop.Stop("run ended: " + ending, TimeSpan.FromSeconds(5));
         Link.Request(ArmControlRequest.Disable, ControlTimeout);
         _stopTyped = true;
+        _emergencyStopPending.Release();
+        relay.Join(ControlTimeout * 4);
         log.Flush();
         log.Dispose();
         _owned.Remove(log);
@@ -262,6 +273,15 @@ internal sealed class RuntimeSession : IDisposable
     /// </summary>
     public SafetyResetResult OperatorReset()
     {
+        // An e-stop or a fault the arm latched (ours relayed, or its own) is released at the arm
+        // first: RESET clears the latch and leaves the arm disabled; ENABLE then lets it move.
+        if (Link.TryGetLatestState(TimeSpan.MaxValue, out var armState, out _) &&
+            (armState.Status & (ArmStatusFlags.EmergencyStop | ArmStatusFlags.Fault)) != 0)
+        {
+            var release = Link.Request(ArmControlRequest.Reset, ControlTimeout);
+            if (!release.Succeeded)
+                return new SafetyResetResult(false, Safety.HoldReason, "the arm refused RESET of its e-stop/fault latch: " + release.Detail);
+        }
         var enable = Link.Request(ArmControlRequest.Enable, ControlTimeout);
         for (int attempt = 1; attempt < 3 && enable.Status == ArmControlStatus.TimedOut; attempt++)
         {
@@ -276,6 +296,38 @@ internal sealed class RuntimeSession : IDisposable
     }
 
     private volatile bool _stopTyped;
+    private volatile bool _relayEmergencyStops = true;
+    private readonly SemaphoreSlim _emergencyStopPending = new(0);
+
+    /// <summary>
+    /// Relays every e-stop (typed, live page, stop file, signal, hardware input) to the arm's firmware
+    /// as ESTOP, so the arm latches its own e-stop and holds even if this process dies; retries an
+    /// unanswered request. The loop's hold does not wait for it: it holds the arm from the next cycle.
+    /// </summary>
+    private Thread StartEmergencyStopRelay()
+    {
+        var thread = new Thread(() =>
+        {
+            while (true)
+            {
+                _emergencyStopPending.Wait();
+                if (_stopTyped && !_relayEmergencyStops)
+                    return;
+                while (_emergencyStopPending.CurrentCount > 0)
+                    _emergencyStopPending.Wait(0); // several presses: one ESTOP
+                if (!_relayEmergencyStops)
+                    continue;
+                var result = Link.Request(ArmControlRequest.EmergencyStop, ControlTimeout);
+                for (int attempt = 1; attempt < 3 && !result.Succeeded; attempt++)
+                    result = Link.Request(ArmControlRequest.EmergencyStop, ControlTimeout);
+                Say(result.Succeeded
+                    ? $"rr: e-stop sent to the arm: ESTOP acknowledged, the arm latched its e-stop (status {result.ArmStatus})"
+                    : $"rr: the arm did not acknowledge ESTOP ({result.Detail}); the runtime holds it, and its watchdog holds if commands stop");
+            }
+        }) { IsBackground = true, Name = "rr e-stop relay" };
+        thread.Start();
+        return thread;
+    }
 
     private Thread StartOperator(TextReader input)
     {
@@ -423,6 +475,8 @@ internal sealed class RuntimeSession : IDisposable
     public void Dispose()
     {
         _stopTyped = true;
+        _relayEmergencyStops = false;
+        _emergencyStopPending.Release();
         for (var i = _owned.Count - 1; i >= 0; i--)
             _owned[i].Dispose();
     }

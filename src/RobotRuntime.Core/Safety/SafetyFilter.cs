@@ -5,10 +5,21 @@ namespace RobotRuntime.Safety;
 /// <summary>
 /// The safety layer: joint position and velocity limits with margins, a workspace box, maximum
 /// change per cycle, a NaN/Inf guard, command expiry, stale arm state and camera frames, K
-/// consecutive deadline misses, arm-link loss and e-stops from any thread. A hold is latched with
+/// consecutive deadline misses, arm-link loss, e-stops from any thread, and the arm's own account
+/// of itself (disabled, holding on its own, rejecting commands, restarted). A hold is latched with
 /// its reason and released only by <see cref="Reset"/>, which refuses while a cause persists.
 /// The filter starts held (<see cref="HoldReason.NotArmed"/>).
 /// </summary>
+/// <remarks>
+/// <para>What a hold tells the arm: the hold's joint target is latched once, when the hold begins —
+/// the last joint-position target sent while acting (the set point the arm was already tracking, so
+/// a gravity-loaded joint does not move at all), or, after end-effector or velocity commands, the
+/// measured joints at that moment (a joint under load then settles once by its servo's steady-state
+/// error and stays). That same target is sent every cycle until <see cref="Reset"/>: re-reading the
+/// measured pose each cycle would let a loaded joint ratchet down. Nothing is sent while the arm
+/// reports itself disabled or e-stopped (it holds by itself and would reject commands) or without a
+/// fresh state (its watchdog holds).</para>
+/// </remarks>
 /// <remarks>
 /// Threading: <see cref="Filter"/> and <see cref="Reset"/> on the control loop's thread;
 /// <see cref="EmergencyStop"/> and <see cref="SetEmergencyStopInput"/> from any thread.
@@ -40,7 +51,35 @@ public sealed class SafetyFilter : ISafetyFilter
 
     // Conditions seen in the last Filter call, for Reset to judge whether a cause persists.
     private bool _sawLinkDown, _sawStaleState, _sawStaleFrame, _sawMisses, _sawOutsideWorkspace;
+    private bool _sawArmDisabled, _sawArmEmergencyStop;
     private bool _filteredOnce;
+
+    // The hold's target: latched once per hold (see the remarks), sent until Reset.
+    private JointVector _holdTarget;
+    private double _holdGripper;
+    private bool _holdLatched;
+
+    // The last joint-position target allowed while acting (cleared by any other command or a hold).
+    private JointVector _lastJointTarget;
+    private double _lastJointGripper;
+    private bool _lastJointTargetValid;
+
+    // The arm's account of itself while acting: the session acting began with (0: take the next
+    // state's), cycles in a row the arm said it is disabled or holding, and the rejection counter
+    // since the arm last applied a new command.
+    private uint _actingSession;
+    private int _armDisabledCycles, _armHoldingCycles;
+    private bool _rejectionBaselineValid;
+    private uint _rejectedAtBaseline, _appliedAtBaseline;
+
+    /// <summary>Cycles in a row the arm must report itself disabled (or e-stopped) while the runtime acts before the filter holds.</summary>
+    public const int ArmDisabledCycles = 2;
+
+    /// <summary>Cycles in a row the arm must report a hold of its own while the runtime acts before the filter holds (a single watchdog trip that the next command ends is not a hold).</summary>
+    public const int ArmHoldingCycles = 3;
+
+    /// <summary>Commands the arm must reject, with none applied in between, before the filter holds.</summary>
+    public const int ArmRejectedCommands = 3;
 
     // E-stop inputs, written by any thread.
     private int _pressCount;
@@ -62,6 +101,13 @@ public sealed class SafetyFilter : ISafetyFilter
     private const string BadModeText = "command mode is not supported by the arm";
     private const string BadCountText = "command value count does not match the mode";
     private const string OutsideText = "end effector is outside the workspace box";
+    private const string ArmDisabledText = "the arm reports itself disabled while the runtime acts (disabled behind the runtime's back, or by the arm itself)";
+    private const string ArmEmergencyStopText = "the arm reports its own e-stop latched (pressed at the arm, or sent by another process)";
+    private const string ArmWatchdogText = "the arm holds on its own: its watchdog tripped (it gets no valid commands)";
+    private const string ArmFaultText = "the arm holds on its own: a fault stops motion (see its fault report)";
+    private const string ArmHoldingText = "the arm holds on its own";
+    private const string ArmRejectingText = "the arm rejects the runtime's commands (its rejection count rises and it applies none)";
+    private const string ArmRestartedText = "the arm's session changed: its firmware restarted (it is disabled until a reset handshakes and enables it again)";
 
     /// <summary>Builds a filter for <paramref name="options"/>.</summary>
     /// <exception cref="ArgumentException">An option is out of range, naming it and what was expected.</exception>
@@ -155,11 +201,20 @@ public sealed class SafetyFilter : ISafetyFilter
     /// <inheritdoc/>
     public string HoldText => _holdText;
 
+    /// <summary>
+    /// Called on every e-stop (a press, or an input becoming asserted), on the thread that raised it,
+    /// after the filter has latched it: the host relays it to the arm's firmware (ESTOP). Must return
+    /// at once (signal a thread that does the sending); null: nothing is called.
+    /// </summary>
+    /// <remarks>Setup only (set before the loop starts).</remarks>
+    public Action<EmergencyStopSource>? EmergencyStopRaised { get; set; }
+
     /// <inheritdoc/>
     public void EmergencyStop(EmergencyStopSource source, string detail)
     {
         _lastPressText = string.IsNullOrEmpty(detail) ? SourceName(source) : detail;
         Interlocked.Increment(ref _pressCount);
+        EmergencyStopRaised?.Invoke(source);
     }
 
     /// <inheritdoc/>
@@ -169,8 +224,15 @@ public sealed class SafetyFilter : ISafetyFilter
         if ((uint)index >= SourceCount) return;
         Volatile.Write(ref _sourceText[index], string.IsNullOrEmpty(detail) ? SourceName(source) : detail);
         int bit = 1 << index;
-        if (asserted) Interlocked.Or(ref _assertedMask, bit);
-        else Interlocked.And(ref _assertedMask, ~bit);
+        if (asserted)
+        {
+            if ((Interlocked.Or(ref _assertedMask, bit) & bit) == 0)
+                EmergencyStopRaised?.Invoke(source);
+        }
+        else
+        {
+            Interlocked.And(ref _assertedMask, ~bit);
+        }
     }
 
     private static string SourceName(EmergencyStopSource source) => source switch
@@ -196,6 +258,13 @@ public sealed class SafetyFilter : ISafetyFilter
             _holdReason = cause;
             _holdText = causeText;
             result.HoldStarted = true;
+        }
+        else if (_holdReason == HoldReason.StaleArmState && cause == HoldReason.ArmLinkLost)
+        {
+            // States stopped: first they were too old for acting, now the link counts them lost. The
+            // hold is the same; its name becomes the truer one.
+            _holdReason = cause;
+            _holdText = causeText;
         }
 
         if (_holdReason != HoldReason.None)
@@ -226,6 +295,12 @@ public sealed class SafetyFilter : ISafetyFilter
         }
         result.Clipped = clipped;
         result.Status = clipped == ClipKinds.None ? SafetyStatus.Pass : SafetyStatus.Clipped;
+        _lastJointTargetValid = result.Allowed.Mode == ArmCommandMode.JointPosition;
+        if (_lastJointTargetValid)
+        {
+            _lastJointTarget = result.Allowed.Values;
+            _lastJointGripper = result.Allowed.GripperTarget;
+        }
         return result.Status;
     }
 
@@ -240,6 +315,8 @@ public sealed class SafetyFilter : ISafetyFilter
         _sawStaleState = !input.HasArmState || input.ArmStateAgeNs > _armStateMaxAgeNs || input.ArmStateAgeNs < 0;
         _sawStaleFrame = _options.MaxFrameAge is not null && (input.FrameAgeNs > _frameMaxAgeNs || input.FrameAgeNs < 0);
         _sawMisses = input.ConsecutiveDeadlineMisses >= _options.MaxConsecutiveDeadlineMisses;
+        _sawArmEmergencyStop = input.HasArmState && (input.ArmState.Status & ArmStatusFlags.EmergencyStop) != 0;
+        _sawArmDisabled = input.HasArmState && ((input.ArmState.Status & ArmStatusFlags.Enabled) == 0 || _sawArmEmergencyStop);
         _sawOutsideWorkspace = input.HasArmState && _options.Workspace is { } box &&
             !box.Contains(input.ArmState.EndEffectorX, input.ArmState.EndEffectorY, input.ArmState.EndEffectorZ);
 
@@ -255,6 +332,8 @@ public sealed class SafetyFilter : ISafetyFilter
         }
         if (_sawLinkDown) { text = LinkText; return HoldReason.ArmLinkLost; }
         if (_sawStaleState) { text = input.HasArmState ? StaleStateText : NoStateText; return HoldReason.StaleArmState; }
+        if (JudgeArm(in input.ArmState, out text) is var armCause and not HoldReason.None)
+            return armCause;
         if (_sawStaleFrame) { text = StaleFrameText; return HoldReason.StaleCameraFrame; }
         if (_sawMisses) { text = MissesText; return HoldReason.DeadlineMisses; }
         if (_sawOutsideWorkspace) { text = OutsideText; return HoldReason.OutsideWorkspace; }
@@ -276,15 +355,99 @@ public sealed class SafetyFilter : ISafetyFilter
         return HoldReason.None;
     }
 
+    /// <summary>
+    /// Compares what the arm says of itself (fresh state only) with a runtime that acts: disabled or
+    /// e-stopped, holding on its own, rejecting every command, or a new session. Counts only while
+    /// acting; while holding it records what Reset must see cleared.
+    /// </summary>
+    private HoldReason JudgeArm(in ArmState arm, out string text)
+    {
+        text = "";
+        bool enabled = (arm.Status & ArmStatusFlags.Enabled) != 0;
+        if (_holdReason != HoldReason.None)
+        {
+            _armDisabledCycles = _armHoldingCycles = 0;
+            _rejectionBaselineValid = false;
+            return HoldReason.None;
+        }
+
+        if (_actingSession == 0)
+            _actingSession = arm.Session;
+        else if (arm.Session != _actingSession)
+        {
+            text = ArmRestartedText;
+            return HoldReason.ArmRestarted;
+        }
+
+        _armDisabledCycles = _sawArmDisabled ? _armDisabledCycles + 1 : 0;
+        if (_armDisabledCycles >= ArmDisabledCycles)
+        {
+            text = _sawArmEmergencyStop ? ArmEmergencyStopText : ArmDisabledText;
+            return HoldReason.ArmDisabled;
+        }
+        _armHoldingCycles = enabled && (arm.Status & ArmStatusFlags.Holding) != 0 ? _armHoldingCycles + 1 : 0;
+        if (_armHoldingCycles >= ArmHoldingCycles)
+        {
+            text = arm.HoldReason switch
+            {
+                ArmHoldReason.Watchdog => ArmWatchdogText,
+                ArmHoldReason.Fault => ArmFaultText,
+                _ => ArmHoldingText,
+            };
+            return HoldReason.ArmHolding;
+        }
+
+        // Rejections count against the runtime only while the arm applies nothing new.
+        if (!_rejectionBaselineValid || arm.LastCommandSequence != _appliedAtBaseline || arm.CommandsRejected < _rejectedAtBaseline)
+        {
+            _rejectionBaselineValid = true;
+            _appliedAtBaseline = arm.LastCommandSequence;
+            _rejectedAtBaseline = arm.CommandsRejected;
+        }
+        else if (arm.CommandsRejected - _rejectedAtBaseline >= ArmRejectedCommands)
+        {
+            text = ArmRejectingText;
+            return HoldReason.ArmRejecting;
+        }
+        return HoldReason.None;
+    }
+
     private void FillHoldCommand(in SafetyInput input, ref ArmCommand hold)
     {
         hold = default;
-        if (!_holdCommandSupported || !input.HasArmState || _sawLinkDown || _sawStaleState || input.ArmState.JointCount != _jointCount)
+        bool fresh = input.HasArmState && !_sawLinkDown && !_sawStaleState && input.ArmState.JointCount == _jointCount;
+        if (!_holdLatched)
+        {
+            // Latched once per hold: the set point the arm tracked, else where it is now.
+            if (_lastJointTargetValid)
+            {
+                _holdTarget = _lastJointTarget;
+                _holdGripper = _lastJointGripper;
+                _holdLatched = true;
+            }
+            else if (fresh)
+            {
+                _holdTarget = input.ArmState.Positions;
+                _holdGripper = double.IsFinite(input.ArmState.GripperPosition) ? Math.Clamp(input.ArmState.GripperPosition, 0, 1) : 0;
+                _holdLatched = true;
+            }
+            _lastJointTargetValid = false;
+        }
+        if (!_holdCommandSupported || !_holdLatched || !fresh || _sawArmDisabled)
             return;
         hold.Mode = ArmCommandMode.JointPosition;
         hold.ValueCount = _jointCount;
-        for (int i = 0; i < _jointCount; i++) hold.Values[i] = input.ArmState.Positions[i];
-        hold.GripperTarget = double.IsFinite(input.ArmState.GripperPosition) ? Math.Clamp(input.ArmState.GripperPosition, 0, 1) : 0;
+        hold.Values = _holdTarget;
+        hold.GripperTarget = _holdGripper;
+    }
+
+    /// <summary>The hold's latched joint target and gripper; false when none is latched (not holding, or no state yet in this hold).</summary>
+    /// <remarks>Control-loop thread (tests and diagnostics).</remarks>
+    public bool TryGetHoldTarget(out JointVector target, out double gripper)
+    {
+        target = _holdTarget;
+        gripper = _holdGripper;
+        return _holdReason != HoldReason.None && _holdLatched;
     }
 
     private ClipKinds ClipJointPositions(in SafetyInput input, ref ArmCommand allowed)
@@ -385,6 +548,8 @@ public sealed class SafetyFilter : ISafetyFilter
             if (_sawStaleFrame) return Refuse(HoldReason.StaleCameraFrame, $"camera frames are still older than {_options.MaxFrameAge?.TotalMilliseconds} ms (or missing); check the cameras");
             if (_sawMisses) return Refuse(HoldReason.DeadlineMisses, $"the loop still misses {_options.MaxConsecutiveDeadlineMisses} or more deadlines in a row; lower the rate or speed up the policy");
             if (_sawOutsideWorkspace) return Refuse(HoldReason.OutsideWorkspace, "the end effector is still outside the workspace box; move it back inside first");
+            if (_sawArmEmergencyStop) return Refuse(HoldReason.ArmDisabled, "the arm still reports its own e-stop latched; release it at the arm (firmware RESET) first");
+            if (_sawArmDisabled) return Refuse(HoldReason.ArmDisabled, "the arm still reports itself disabled; enable it first");
         }
 
         var previous = _holdReason;
@@ -393,6 +558,11 @@ public sealed class SafetyFilter : ISafetyFilter
         _holdReason = HoldReason.None;
         _holdText = "";
         _lastVelocity = default;
+        _holdLatched = false;
+        _lastJointTargetValid = false;
+        _actingSession = 0; // acting resumes with whatever session the arm has now (a restarted arm was handshaken by then)
+        _armDisabledCycles = _armHoldingCycles = 0;
+        _rejectionBaselineValid = false;
         return new SafetyResetResult(true, HoldReason.None, $"released the hold ({previous}: {previousText})");
     }
 

@@ -30,6 +30,14 @@ public enum HoldReason : byte
 
     /// <summary>The policy produced no action (it failed or lacked an input); see the loop's log for its error.</summary>
     PolicyFailed = 11,
+    /// <summary>The arm reports itself disabled (or its own e-stop latched) while the runtime acts: someone or something disabled it behind the runtime's back.</summary>
+    ArmDisabled = 12,
+    /// <summary>The arm reports that it holds on its own (watchdog, fault) while the runtime acts: it is not following the commands.</summary>
+    ArmHolding = 13,
+    /// <summary>The arm rejects the runtime's commands (its rejection counter rises while the last applied command does not advance).</summary>
+    ArmRejecting = 14,
+    /// <summary>The arm's session changed: its firmware restarted (it comes back disabled and must be handshaken and enabled again).</summary>
+    ArmRestarted = 15,
 }
 
 /// <summary>Where an emergency stop came from.</summary>
@@ -122,9 +130,11 @@ public struct SafetyResult
     /// <summary>The command as requested.</summary>
     public ArmCommand Requested;
     /// <summary>
-    /// The command to send. On hold: a joint-position command to the measured positions when a fresh
-    /// arm state exists, otherwise mode <see cref="ArmCommandMode.None"/> (send nothing; the arm's
-    /// watchdog then holds).
+    /// The command to send. On hold: a joint-position command to the hold's target, latched once when
+    /// the hold began (the last joint-position target sent, else the measured joints at that moment),
+    /// while the arm reports itself enabled and a fresh state exists; otherwise mode
+    /// <see cref="ArmCommandMode.None"/> (send nothing: a disabled or e-stopped arm holds by itself and
+    /// would reject commands, and without a state the arm's watchdog holds).
     /// </summary>
     public ArmCommand Allowed;
 }

@@ -43,6 +43,11 @@ public sealed class ZmqArmLink : IArmLink
     private readonly long[] _stateRejections = new long[FirmwareCodec.StatusCount];
 
     private readonly Lock _eventGate = new();
+    // The state socket and the newest state are shared by the control loop (Send, TryGetLatestState)
+    // and the operator's thread (Health, Request): one at a time. Held only for the time a pump takes.
+    private readonly Lock _stateGate = new();
+    // One control request at a time (REQ/REP is lockstep): an e-stop relay and an operator's reset may ask together.
+    private readonly Lock _controlGate = new();
     private readonly ArmLinkEvent[] _events;
     private int _eventStart, _eventCount;
     private long _eventsDropped;
@@ -97,10 +102,13 @@ public sealed class ZmqArmLink : IArmLink
     {
         get
         {
-            var now = Stopwatch.GetTimestamp();
-            Pump(now);
-            return new ArmLinkHealth(_status, AgeAt(now), _haveState ? _latest.Session : 0, _armRestarts, _linkLosses,
-                _statesAccepted, _framesRejected, _commandsSent);
+            lock (_stateGate)
+            {
+                var now = Stopwatch.GetTimestamp();
+                Pump(now);
+                return new ArmLinkHealth(_status, AgeAt(now), _haveState ? _latest.Session : 0, _armRestarts, _linkLosses,
+                    _statesAccepted, _framesRejected, _commandsSent);
+            }
         }
     }
 
@@ -140,11 +148,14 @@ public sealed class ZmqArmLink : IArmLink
     /// <inheritdoc />
     public bool TryGetLatestState(TimeSpan maxAge, out ArmState state, out TimeSpan age)
     {
-        var now = Stopwatch.GetTimestamp();
-        Pump(now);
-        state = _latest;
-        age = AgeAt(now);
-        return _haveState && age <= maxAge;
+        lock (_stateGate)
+        {
+            var now = Stopwatch.GetTimestamp();
+            Pump(now);
+            state = _latest;
+            age = AgeAt(now);
+            return _haveState && age <= maxAge;
+        }
     }
 
     /// <summary>
@@ -155,13 +166,22 @@ public sealed class ZmqArmLink : IArmLink
     /// <remarks>Blocks up to the timeout; no allocation, no throw.</remarks>
     public bool WaitForState(TimeSpan timeout)
     {
-        var arrived = _stateSocket.WaitReadable((int)Math.Ceiling(timeout.TotalMilliseconds));
-        Pump(Stopwatch.GetTimestamp());
+        bool arrived;
+        lock (_stateGate)
+            arrived = _stateSocket.WaitReadable((int)Math.Ceiling(timeout.TotalMilliseconds));
+        lock (_stateGate)
+            Pump(Stopwatch.GetTimestamp());
         return arrived;
     }
 
     /// <inheritdoc />
     public ArmSendStatus Send(in ArmCommand command, out ArmCommand sent)
+    {
+        lock (_stateGate)
+            return SendLocked(in command, out sent);
+    }
+
+    private ArmSendStatus SendLocked(in ArmCommand command, out ArmCommand sent)
     {
         var now = Stopwatch.GetTimestamp();
         Pump(now);
@@ -196,6 +216,12 @@ public sealed class ZmqArmLink : IArmLink
     /// <inheritdoc />
     public ArmControlResult Handshake(TimeSpan timeout)
     {
+        lock (_controlGate)
+            return HandshakeLocked(timeout);
+    }
+
+    private ArmControlResult HandshakeLocked(TimeSpan timeout)
+    {
         var sequence = ++_controlSequence;
         var length = FirmwareCodec.EncodeHello(_sendBuffer, sequence, MonotonicNanoseconds(Stopwatch.GetTimestamp()),
             new HelloMessage(FirmwareCodec.Version, FirmwareCodec.Version, _clientId));
@@ -222,12 +248,25 @@ public sealed class ZmqArmLink : IArmLink
     /// <inheritdoc />
     public ArmControlResult Request(ArmControlRequest request, TimeSpan timeout)
     {
+        lock (_controlGate)
+            return RequestLocked(request, timeout);
+    }
+
+    private ArmControlResult RequestLocked(ArmControlRequest request, TimeSpan timeout)
+    {
         var started = Stopwatch.GetTimestamp();
-        Pump(started);
-        // After an arm restart (or before any handshake), agree on the protocol again first.
-        if (_description is null || (_haveState && _description.Session != _latest.Session))
+        bool haveState;
+        uint latestSession;
+        lock (_stateGate)
         {
-            var handshake = Handshake(timeout);
+            Pump(started);
+            haveState = _haveState;
+            latestSession = _latest.Session;
+        }
+        // After an arm restart (or before any handshake), agree on the protocol again first.
+        if (_description is null || (haveState && _description.Session != latestSession))
+        {
+            var handshake = HandshakeLocked(timeout);
             if (!handshake.Succeeded && request != ArmControlRequest.EmergencyStop)
                 return handshake;
             timeout -= Stopwatch.GetElapsedTime(started);
@@ -243,7 +282,7 @@ public sealed class ZmqArmLink : IArmLink
             ArmControlRequest.Reset => FirmwareMessageType.Reset,
             _ => throw new ArgumentOutOfRangeException(nameof(request), request, "not a control request"),
         };
-        var session = _haveState ? _latest.Session : _description?.Session ?? 0;
+        var session = haveState ? latestSession : _description?.Session ?? 0;
         var sequence = ++_controlSequence;
         var length = FirmwareCodec.EncodeSessionRequest(_sendBuffer, type, sequence, MonotonicNanoseconds(Stopwatch.GetTimestamp()), session);
         var name = request.ToString();
@@ -269,6 +308,12 @@ public sealed class ZmqArmLink : IArmLink
     /// <summary>Asks the arm for its fault report (what it applied, rejected and why, watchdog trips).</summary>
     /// <remarks>Not real-time: blocks up to <paramref name="timeout"/>; allocates the report.</remarks>
     public ArmControlResult QueryFaults(TimeSpan timeout, out FaultReport? report)
+    {
+        lock (_controlGate)
+            return QueryFaultsLocked(timeout, out report);
+    }
+
+    private ArmControlResult QueryFaultsLocked(TimeSpan timeout, out FaultReport? report)
     {
         report = null;
         var sequence = ++_controlSequence;

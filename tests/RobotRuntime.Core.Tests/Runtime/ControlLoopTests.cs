@@ -93,6 +93,8 @@ public sealed class ControlLoopTests : IDisposable
         private ArmState _state;
         public FakeArm()
         {
+            _state.Session = 7;
+            _state.Status = ArmStatusFlags.Enabled;
             _state.JointCount = 2;
             _state.Positions[0] = 0.2;
             _state.Positions[1] = -0.3;

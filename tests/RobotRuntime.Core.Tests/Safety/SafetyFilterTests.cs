@@ -45,6 +45,8 @@ public class SafetyFilterTests
             FrameAgeNs = 20 * Ms,
             ConsecutiveDeadlineMisses = 0,
         };
+        input.ArmState.Session = 7;
+        input.ArmState.Status = ArmStatusFlags.Enabled;
         input.ArmState.JointCount = 2;
         input.ArmState.Positions[0] = 0.2;
         input.ArmState.Positions[1] = -0.3;
