@@ -34,4 +34,13 @@ public sealed record LivePageOptions
     /// page offers no reset and <c>POST /reset</c> is 404.
     /// </summary>
     public Func<LiveCommandResult>? Reset { get; init; }
+
+    /// <summary>
+    /// The run's operator key: when set, <c>POST /reset</c> is carried out only with the header
+    /// <see cref="LivePageServer.OperatorKeyHeader"/> equal to it (403 otherwise). Anyone who can reach
+    /// the page may press E-STOP; only the operator, who got the key from rr's terminal in the page's
+    /// address (<c>#operator=KEY</c>, a fragment the browser never sends), may reset. Null: reset is
+    /// open to any request with the command header (tools and tests that run no arm).
+    /// </summary>
+    public string? OperatorKey { get; init; }
 }

@@ -37,6 +37,15 @@ public sealed class LivePageServer : IDisposable, IAsyncDisposable
     /// <summary>The header (with value "1") the page's POST requests carry.</summary>
     public const string CommandHeader = "X-RR-Live";
 
+    /// <summary>The header that carries the run's operator key on <c>POST /reset</c> (see <see cref="LivePageOptions.OperatorKey"/>).</summary>
+    public const string OperatorKeyHeader = "X-RR-Operator-Key";
+
+    /// <summary>A new random operator key (256 bits, hex).</summary>
+    public static string NewOperatorKey() => Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+
+    /// <summary>The page's address with the operator key in its fragment: the address to give the operator only.</summary>
+    public Uri OperatorUrl => _options.OperatorKey is { } key ? new Uri(Url, "#operator=" + key) : Url;
+
     private static readonly byte[] PageHtml = LoadPage();
     private readonly LiveStatusBoard _board;
     private readonly LivePageOptions _options;
@@ -131,6 +140,17 @@ public sealed class LivePageServer : IDisposable, IAsyncDisposable
                 await CommandAsync(context, () => estop($"live page ({context.Connection.RemoteIpAddress})"));
                 return;
             case "/reset" when HttpMethods.IsPost(request.Method) && _options.Reset is { } reset:
+                if (_options.OperatorKey is { } key && !KeyMatches(request.Headers[OperatorKeyHeader].ToString(), key))
+                {
+                    response.StatusCode = StatusCodes.Status403Forbidden;
+                    response.ContentType = "application/json";
+                    await response.Body.WriteAsync(System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(new
+                    {
+                        accepted = false,
+                        message = "reset refused: only the operator who started rr may reset. Open the page at the operator's address rr printed on its terminal (it carries the run's operator key); anyone may press E-STOP.",
+                    }), context.RequestAborted);
+                    return;
+                }
                 await CommandAsync(context, reset);
                 return;
         }
@@ -142,6 +162,10 @@ public sealed class LivePageServer : IDisposable, IAsyncDisposable
         response.StatusCode = StatusCodes.Status404NotFound;
         await WriteTextAsync(response, $"no such page: {request.Method} {path}; the live page serves GET /, /events, /status and /frames/<camera>.");
     }
+
+    private static bool KeyMatches(string offered, string key) =>
+        System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(
+            System.Text.Encoding.UTF8.GetBytes(offered), System.Text.Encoding.UTF8.GetBytes(key));
 
     private async Task StreamEventsAsync(HttpContext context)
     {

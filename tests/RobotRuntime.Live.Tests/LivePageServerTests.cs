@@ -235,6 +235,49 @@ public sealed class LivePageServerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task WithAnOperatorKeyAnyoneMayEStopButOnlyTheKeyHolderMayReset()
+    {
+        var stops = 0;
+        var resets = 0;
+        var key = LivePageServer.NewOperatorKey();
+        var options = new LivePageOptions
+        {
+            EmergencyStop = _ => { Interlocked.Increment(ref stops); return new LiveCommandResult(true, "holding: e-stop"); },
+            Reset = () => { Interlocked.Increment(ref resets); return new LiveCommandResult(true, "released the hold"); },
+            OperatorKey = key,
+        };
+        await using var server = LivePageServer.Start(_loop.Board, options);
+        using var http = new HttpClient { BaseAddress = server.Url, Timeout = Patience };
+        Assert.Equal(64, key.Length);
+        Assert.Equal("#operator=" + key, server.OperatorUrl.Fragment);
+
+        HttpRequestMessage Post(string path, string? offeredKey)
+        {
+            var request = new HttpRequestMessage(HttpMethod.Post, path);
+            request.Headers.Add(LivePageServer.CommandHeader, "1");
+            if (offeredKey is not null)
+                request.Headers.Add(LivePageServer.OperatorKeyHeader, offeredKey);
+            return request;
+        }
+
+        using (var estop = await http.SendAsync(Post("/estop", null)))
+            Assert.Equal(HttpStatusCode.OK, estop.StatusCode);
+        Assert.Equal(1, stops);
+
+        foreach (var offered in new string?[] { null, "", key[..^1] + (key[^1] == '0' ? "1" : "0"), key.ToUpperInvariant(), key + "0" })
+        {
+            using var refused = await http.SendAsync(Post("/reset", offered));
+            Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+            Assert.Contains("only the operator who started rr may reset", await refused.Content.ReadAsStringAsync());
+        }
+        Assert.Equal(0, resets);
+
+        using (var reset = await http.SendAsync(Post("/reset", key)))
+            Assert.Equal(HttpStatusCode.OK, reset.StatusCode);
+        Assert.Equal(1, resets);
+    }
+
+    [Fact]
     public async Task DisposingEndsOpenEventStreamsAndReleasesThePort()
     {
         var server = LivePageServer.Start(_loop.Board, new LivePageOptions());

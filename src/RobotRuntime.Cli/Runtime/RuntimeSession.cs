@@ -190,10 +190,13 @@ internal sealed class RuntimeSession : IDisposable
                 Reset = () =>
                 {
                     var reset = OperatorReset();
+                    Say(reset.Succeeded ? "rr: reset (live page): " + reset.Message : "rr: reset refused (live page): " + reset.Message);
                     return new Live.LiveCommandResult(reset.Succeeded, reset.Message);
                 },
+                OperatorKey = Live.LivePageServer.NewOperatorKey(),
             }));
             Say($"rr: live page {page.Url}");
+            Say($"rr: operator's live page (can reset; keep this address to yourself): {page.OperatorUrl}");
         }
         Say($"rr: loop running at {_config.RateHz.ToString(CultureInfo.InvariantCulture)} Hz; policy {policy.Name}; e-stop: type 'estop', touch the stop file or kill -USR1 {Environment.ProcessId}");
         var enable = Link.Request(ArmControlRequest.Enable, ControlTimeout);
@@ -218,7 +221,9 @@ internal sealed class RuntimeSession : IDisposable
             var status = Loop.Status;
             if (status.HoldReason != lastHold)
             {
-                Say(status.Holding
+                // Judged by the reason alone: Holding and HoldReason are read one after the other
+                // from another thread and may straddle a cycle.
+                Say(status.HoldReason != HoldReason.None
                     ? $"rr: HOLD {status.HoldReason}: {status.HoldText}{(status.HoldReason == HoldReason.PolicyFailed ? " (" + status.PolicyError + ")" : "")} — type 'reset' once the cause is gone"
                     : "rr: released, acting");
                 lastHold = status.HoldReason;
@@ -226,7 +231,7 @@ internal sealed class RuntimeSession : IDisposable
             if (DateTime.UtcNow - lastStatusLine >= TimeSpan.FromSeconds(5))
             {
                 lastStatusLine = DateTime.UtcNow;
-                Say($"rr: {status.Cycles} cycles, {status.MissedDeadlines} missed deadlines, {(status.Holding ? "holding (" + status.HoldReason + ")" : "acting")}");
+                Say($"rr: {status.Cycles} cycles, {status.MissedDeadlines} missed deadlines, {(status.HoldReason != HoldReason.None ? "holding (" + status.HoldReason + ")" : "acting")}");
             }
             Thread.Sleep(100);
         }

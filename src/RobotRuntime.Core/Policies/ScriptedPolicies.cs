@@ -77,7 +77,7 @@ public sealed class ScriptedReachPolicy : IPolicy
     public void Dispose() { }
 }
 
-/// <summary>Asks the arm to stay where it is: joint position targets at the measured joints.</summary>
+/// <summary>Asks the arm to stay where it is: joint position targets at the joints measured in its first cycle after a reset, kept from then on.</summary>
 public sealed class HoldStillPolicy : IPolicy
 {
     /// <inheritdoc/>
@@ -92,22 +92,40 @@ public sealed class HoldStillPolicy : IPolicy
     /// <inheritdoc/>
     public string LastError { get; private set; } = "";
 
+    // The pose to hold: the measured joints of the first cycle after a reset, kept from then on
+    // (commanding each cycle's measured pose would let a joint under gravity creep down).
+    private JointVector _target;
+    private int _jointCount;
+    private double _gripper;
+    private bool _latched;
+
     /// <inheritdoc/>
-    public void Reset() => LastError = "";
+    public void Reset()
+    {
+        LastError = "";
+        _latched = false;
+    }
 
     /// <inheritdoc/>
     public PolicyStatus Act(PolicyObservation observation, ref ArmCommand command)
     {
-        if (!observation.HasArmState)
+        if (!_latched)
         {
-            LastError = "no arm state: the joints' positions are unknown";
-            return PolicyStatus.NoAction;
+            if (!observation.HasArmState)
+            {
+                LastError = "no arm state: the joints' positions are unknown";
+                return PolicyStatus.NoAction;
+            }
+            ref readonly var state = ref observation.ArmState;
+            _target = state.Positions;
+            _jointCount = state.JointCount;
+            _gripper = Math.Clamp(state.GripperPosition, 0, 1);
+            _latched = true;
         }
-        ref readonly var state = ref observation.ArmState;
         command.Mode = ArmCommandMode.JointPosition;
-        command.ValueCount = state.JointCount;
-        command.Values = state.Positions;
-        command.GripperTarget = Math.Clamp(state.GripperPosition, 0, 1);
+        command.ValueCount = _jointCount;
+        command.Values = _target;
+        command.GripperTarget = _gripper;
         return PolicyStatus.Ok;
     }
 
