@@ -17,6 +17,24 @@ public class AgentCommandTests
         return (exit, output.ToString(), error.ToString());
     }
 
+    [Theory]
+    [InlineData("--steps", "-5", "--steps (Steps): expected at least 1 environment step, got -5")]
+    [InlineData("--eval-every", "0", "--eval-every (EvalEvery): expected at least 1 step between evaluations, got 0")]
+    [InlineData("--checkpoint-every", "0", "--checkpoint-every (CheckpointEvery): expected at least 1 step between checkpoints, got 0")]
+    [InlineData("--eval-episodes", "-1", "--eval-episodes (EvalEpisodes): expected at least 1 episode per evaluation, got -1")]
+    [InlineData("--batch-size", "-3", "--batch-size: expected 0 (the config's) or a positive batch size, got -3")]
+    [InlineData("--updates-per-step", "-0.5", "--updates-per-step (UpdatesPerStep): expected a finite number ≥ 0, got -0.5")]
+    [InlineData("--threads", "0", "--threads: expected at least 1 engine thread, got 0")]
+    public void TrainRefusesAnOptionOutOfRangeBeforeMakingARun(string option, string value, string message)
+    {
+        string run = Path.Combine(Path.GetTempPath(), "rr-cli-bad-option-" + Guid.NewGuid().ToString("N"));
+        var train = Rr("train", "--task", "reach", "--mode", "scratch", "--run", run, "--no-progress", option, value);
+        Assert.Equal(2, train.Exit);
+        Assert.Contains(message, train.Error);
+        Assert.DoesNotContain("   at ", train.Error); // a message, not a stack trace
+        Assert.False(Directory.Exists(run), "a run folder was made for a refused run");
+    }
+
     [Fact]
     public void TrainThenEvalWritesARunFolderATableAndAPackage()
     {

@@ -77,6 +77,8 @@ public sealed class Trainer : IDisposable
         _options = options;
         var spec = environment.Spec;
         Layout = LayoutFor(features, config, spec);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
         Config = config.Validate();
         string runRecord = Path.Combine(_run, "run.json");
         string configJson = config.ToJson();

@@ -41,4 +41,28 @@ public sealed record TrainerOptions
 
     /// <summary>Planner iterations while training and evaluating (0 = the config's).</summary>
     public int PlanIterations { get; init; }
+
+    /// <summary>Checks every option's range.</summary>
+    /// <returns>This instance.</returns>
+    /// <exception cref="ArgumentException">An option is out of range; the message names it (with <c>rr train</c>'s option) and what was expected.</exception>
+    public TrainerOptions Validate()
+    {
+        static void Require(bool ok, string name, string option, string expected, object value)
+        {
+            if (!ok)
+                throw new ArgumentException($"{option} ({name}): expected {expected}, got {value}");
+        }
+        Require(!string.IsNullOrWhiteSpace(Task), nameof(Task), "--task", "a task name", $"'{Task}'");
+        Require(Steps >= 1, nameof(Steps), "--steps", "at least 1 environment step", Steps);
+        Require(SeedSteps >= 0, nameof(SeedSteps), "--seed-steps", "0 (TD-MPC2's default) or more", SeedSteps);
+        Require(PretrainUpdates >= -1, nameof(PretrainUpdates), "--pretrain-updates", "-1 (as many as seed steps), 0 or more", PretrainUpdates);
+        Require(double.IsFinite(UpdatesPerStep) && UpdatesPerStep >= 0, nameof(UpdatesPerStep), "--updates-per-step", "a finite number ≥ 0", UpdatesPerStep);
+        Require(EvalEvery >= 1, nameof(EvalEvery), "--eval-every", "at least 1 step between evaluations", EvalEvery);
+        Require(EvalEpisodes >= 1, nameof(EvalEpisodes), "--eval-episodes", "at least 1 episode per evaluation", EvalEpisodes);
+        Require(CheckpointEvery >= 1, nameof(CheckpointEvery), "--checkpoint-every", "at least 1 step between checkpoints", CheckpointEvery);
+        Require(ReplayCapacity >= 1, nameof(ReplayCapacity), "replay capacity", "at least 1 transition", ReplayCapacity);
+        Require(PlanSamples >= 0, nameof(PlanSamples), "--plan-samples", "0 (the config's) or more", PlanSamples);
+        Require(PlanIterations >= 0, nameof(PlanIterations), "--plan-iterations", "0 (the config's) or more", PlanIterations);
+        return this;
+    }
 }

@@ -62,6 +62,14 @@ public static class TrainCommand
                 {
                     agent = agent with { TrainableFrom = split };
                 }
+                if (result.GetValue(batch) < 0)
+                {
+                    throw new ArgumentException($"--batch-size: expected 0 (the config's) or a positive batch size, got {result.GetValue(batch)}");
+                }
+                if (result.GetValue(threads) < 1)
+                {
+                    throw new ArgumentException($"--threads: expected at least 1 engine thread, got {result.GetValue(threads)}");
+                }
                 if (result.GetValue(batch) > 0)
                 {
                     agent = agent with { BatchSize = result.GetValue(batch) };
@@ -88,7 +96,7 @@ public static class TrainCommand
                     PlanWhileTraining = actWith == "mppi",
                     PlanSamples = result.GetValue(planSamples),
                     PlanIterations = result.GetValue(planIterations),
-                };
+                }.Validate();
                 TensorEngine.ThreadCount = result.GetValue(threads);
                 (agent, var features, var identity, var tail) = AgentSetup.CreateFeatures(agent, result.GetValue(zoo));
                 using var _ = features;

@@ -74,12 +74,87 @@ internal sealed class RuntimeSession : IDisposable
     /// <summary>Runs to the end (duration, Ctrl-C, <c>stop</c>, or the hook); returns the process exit code.</summary>
     public static int Run(RunConfig config, RuntimeHooks hooks, TextWriter output, TextReader? operatorInput, CancellationToken cancellation)
     {
+        Preflight(config, hooks);
         var folder = Path.Combine(config.RunsFolder, DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture) + "-" + config.Policy);
         for (var n = 2; Directory.Exists(folder); n++)
             folder = Path.Combine(config.RunsFolder, DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture) + "-" + config.Policy + "-" + n);
         Directory.CreateDirectory(folder);
         using var session = new RuntimeSession(config, output, Path.GetFullPath(folder));
         return session.Execute(hooks, operatorInput, cancellation);
+    }
+
+    /// <summary>
+    /// Checks what can be checked before anything is created or contacted: the encoder's zoo entry and
+    /// that its file is an ONNX model, cameras that name a device or a file that is not there, and a
+    /// live-page port already in use. Each problem is a <see cref="ConfigException"/> naming the key.
+    /// </summary>
+    internal static void Preflight(RunConfig config, RuntimeHooks hooks)
+    {
+        if (config.EncoderZoo is not null && config.EncoderId is not null)
+        {
+            PvrZoo zoo;
+            try
+            {
+                zoo = PvrZoo.Load(config.EncoderZoo);
+            }
+            catch (Exception e) when (e is IOException or InvalidDataException or System.Text.Json.JsonException)
+            {
+                throw new ConfigException($"encoder.zoo: cannot read the PVR zoo {config.EncoderZoo}: {e.Message}");
+            }
+            PvrModel model;
+            try
+            {
+                model = zoo.Get(config.EncoderId);
+            }
+            catch (KeyNotFoundException e)
+            {
+                throw new ConfigException("encoder.id: " + e.Message);
+            }
+            string file;
+            try
+            {
+                file = zoo.ResolveFile(model);
+            }
+            catch (FileNotFoundException e)
+            {
+                throw new ConfigException("encoder.id: " + e.Message);
+            }
+            try
+            {
+                global::RobotRuntime.Tensors.Onnx.OnnxGraph.Load(file);
+            }
+            catch (Exception e) when (e is InvalidDataException or IOException or ArgumentException or NotSupportedException or IndexOutOfRangeException)
+            {
+                throw new ConfigException($"encoder.id: PVR '{model.Id}' points at {file}, which is not a readable ONNX model ({e.Message})");
+            }
+        }
+        if (hooks.Cameras is null)
+        {
+            for (var i = 0; i < config.Cameras.Count; i++)
+            {
+                var camera = config.Cameras[i];
+                if (camera.Backend == "device" && OperatingSystem.IsLinux() && !File.Exists($"/dev/video{camera.Device}"))
+                    throw new ConfigException($"cameras[{i}] ('{camera.Name}'): device {camera.Device} (/dev/video{camera.Device}) is not there; `rr doctor` lists the cameras this machine has");
+                if (camera.Backend is "file" or "replay" && camera.Path is { } path && !File.Exists(path) && !Directory.Exists(path))
+                    throw new ConfigException($"cameras[{i}] ('{camera.Name}'): {path} is not there");
+            }
+        }
+        if (config.LivePort is > 0 and var port)
+        {
+            var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, port);
+            try
+            {
+                probe.Start();
+            }
+            catch (System.Net.Sockets.SocketException e)
+            {
+                throw new ConfigException($"live_port: 127.0.0.1:{port} cannot be used ({e.Message}); another program has it: choose another port, or 0 for a free one");
+            }
+            finally
+            {
+                probe.Stop();
+            }
+        }
     }
 
     private int Execute(RuntimeHooks hooks, TextReader? operatorInput, CancellationToken cancellation)
