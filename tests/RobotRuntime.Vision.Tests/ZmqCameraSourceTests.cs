@@ -166,6 +166,24 @@ public sealed class ZmqCameraSourceTests
     }
 
     [Fact]
+    public void AStreamOfAnotherSizeIsNamedInTheCamerasHealth()
+    {
+        var endpoint = $"tcp://127.0.0.1:{FreePort()}";
+        var options = new CaptureOptions(LostAfterFailures: 2, ReconnectInterval: TimeSpan.FromMilliseconds(50));
+        using var camera = new ZmqCameraSource("front", endpoint, 4, 4, frameTimeout: TimeSpan.FromMilliseconds(100), options: options);
+        using var publisher = new CameraFramePublisher(endpoint, 8, 6);
+        using var feed = new Feed(publisher, n => Pattern(8, 6, n, MonotonicClock.NowNanoseconds));
+        camera.Start();
+        var deadline = DateTime.UtcNow + Patience;
+        while (camera.Health.IsConnected && DateTime.UtcNow < deadline)
+            Thread.Sleep(10);
+
+        Assert.False(camera.Health.IsConnected);
+        Assert.Contains($"frames from {endpoint} are 8×6 pixels, camera 'front' is configured for 4×4", camera.Health.Reason);
+        Assert.Equal(0, camera.Health.FramesCaptured);
+    }
+
+    [Fact]
     public void AnOversizedFrameCannotStallTheCameraForGood()
     {
         // libzmq drops the connection of a peer that sends more than MAXMSGSIZE and a connecting
@@ -175,8 +193,9 @@ public sealed class ZmqCameraSourceTests
         using var camera = new ZmqCameraSource("top", endpoint, 4, 4, frameTimeout: TimeSpan.FromMilliseconds(100), options: options);
         camera.Start();
         var frame = new CameraFrame(4, 4);
-        using (var big = new CameraFramePublisher(endpoint, 64, 64))
-        using (new Feed(big, n => Pattern(64, 64, n, MonotonicClock.NowNanoseconds)))
+        // Larger than the camera lets in (frames of any size up to 1024×1024 arrive, to be named as a mismatch).
+        using (var big = new CameraFramePublisher(endpoint, 1040, 1040))
+        using (new Feed(big, n => Pattern(1040, 1040, n, MonotonicClock.NowNanoseconds)))
         {
             var lostBy = DateTime.UtcNow + Patience;
             while (camera.Health.IsConnected && DateTime.UtcNow < lostBy)

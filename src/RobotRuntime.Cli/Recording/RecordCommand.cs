@@ -89,6 +89,11 @@ public static class RecordCommand
                         stderr.WriteLine($"rr record: {session.EndReason(i)}");
                         failed = true;
                     }
+                    else if (session.FramesRecorded(i) == 0)
+                    {
+                        stderr.WriteLine($"rr record: camera '{session.CameraNames[i]}' recorded no frames: {session.EndReason(i) ?? "none arrived"}");
+                        failed = true;
+                    }
                 }
                 stdout.WriteLine($"recording closed: {Path.Combine(session.Folder, RecordingManifest.FileName)}");
                 return failed ? 1 : 0;

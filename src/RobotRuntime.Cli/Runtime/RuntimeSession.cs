@@ -175,7 +175,7 @@ internal sealed class RuntimeSession : IDisposable
         var arm = Link.Description!;
         Say($"rr: arm session {arm.Session:X8}, {arm.JointCount} joints, modes {string.Join("/", arm.SupportedModes)}, watchdog {arm.WatchdogMilliseconds} ms");
 
-        var cameras = hooks.Cameras ?? _config.Cameras.Select(c => Own(Vision.Cameras.CameraFactory.Create(new Vision.Cameras.CameraSettings
+        var cameras = _cameras = hooks.Cameras ?? _config.Cameras.Select(c => Own(Vision.Cameras.CameraFactory.Create(new Vision.Cameras.CameraSettings
         {
             Name = c.Name, Backend = c.Backend, Endpoint = c.Endpoint, Path = c.Path, Device = c.Device, Pipeline = c.Pipeline,
             Width = c.Width, Height = c.Height, Fps = c.Fps,
@@ -343,6 +343,11 @@ internal sealed class RuntimeSession : IDisposable
         }
         while (DateTime.UtcNow < deadline && Loop.IsRunning);
         Say("rr: could not arm: " + result.Message);
+        foreach (var camera in _cameras)
+        {
+            if (camera.Health is { Reason.Length: > 0 } health)
+                Say($"rr: camera '{camera.Name}': {health.Reason}");
+        }
     }
 
     /// <summary>
@@ -376,6 +381,7 @@ internal sealed class RuntimeSession : IDisposable
     }
 
     private volatile bool _stopTyped;
+    private IReadOnlyList<ICameraSource> _cameras = [];
     private volatile bool _relayEmergencyStops = true;
     private readonly SemaphoreSlim _emergencyStopPending = new(0);
 

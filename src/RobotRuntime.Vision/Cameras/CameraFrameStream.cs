@@ -66,6 +66,10 @@ public static class CameraFrameStream
         return d.Length;
     }
 
+    /// <summary>The width and height a message's header announces (0, 0 when it is shorter than a header); for messages <see cref="Decode"/> rejected as <see cref="FrameMessageStatus.WrongSize"/>.</summary>
+    public static (int Width, int Height) PeekSize(ReadOnlySpan<byte> message) =>
+        message.Length < HeaderSize ? (0, 0) : (BinaryPrimitives.ReadUInt16LittleEndian(message[8..]), BinaryPrimitives.ReadUInt16LittleEndian(message[10..]));
+
     /// <summary>
     /// Checks <paramref name="message"/> and, if valid and of <paramref name="frame"/>'s size,
     /// copies its pixels and stamps into <paramref name="frame"/>.

@@ -47,7 +47,9 @@ public sealed class ZmqCameraSource : CapturingCameraSource
         _context = ZmqContext.Create();
         _socket = ZmqSocket.Create(_context, ZmqSocketType.Subscriber);
         _socket.SetConflate(true);
-        _socket.SetMaxMessageSize(CameraFrameStream.MessageSize(Width, Height));
+        // Room for frames of another size than configured (up to 1024×1024), so that a mismatch is
+        // seen and named instead of libzmq dropping the connection on an oversized message.
+        _socket.SetMaxMessageSize(Math.Max(CameraFrameStream.MessageSize(Width, Height), CameraFrameStream.MessageSize(1024, 1024)));
         _socket.SetReconnectInterval(100, 1000);
         _socket.Subscribe(ReadOnlySpan<byte>.Empty);
         try
@@ -69,6 +71,7 @@ public sealed class ZmqCameraSource : CapturingCameraSource
         failure = null;
         var socket = _socket!;
         var deadline = MonotonicClock.NowNanoseconds + (long)(FrameTimeout.TotalMilliseconds * 1e6);
+        int wrongWidth = 0, wrongHeight = 0;
         while (true)
         {
             var remainingMs = (int)Math.Max(0, (deadline - MonotonicClock.NowNanoseconds) / 1_000_000);
@@ -76,7 +79,9 @@ public sealed class ZmqCameraSource : CapturingCameraSource
             {
                 if (MonotonicClock.NowNanoseconds < deadline)
                     continue; // EINTR or a spurious wake: keep waiting until the deadline
-                failure = $"no frame from {_endpoint} within {FrameTimeout.TotalMilliseconds:0} ms";
+                failure = wrongWidth > 0
+                    ? $"frames from {_endpoint} are {wrongWidth}×{wrongHeight} pixels, camera '{Name}' is configured for {Width}×{Height}: set its width and height to the stream's"
+                    : $"no frame from {_endpoint} within {FrameTimeout.TotalMilliseconds:0} ms";
                 return CaptureOutcome.Failed;
             }
             var arrival = MonotonicClock.NowNanoseconds;
@@ -84,6 +89,8 @@ public sealed class ZmqCameraSource : CapturingCameraSource
             if (status != FrameMessageStatus.Ok)
             {
                 Interlocked.Increment(ref _rejected[(int)status]);
+                if (status == FrameMessageStatus.WrongSize)
+                    (wrongWidth, wrongHeight) = CameraFrameStream.PeekSize(_message.Data);
                 continue;
             }
             if (frame.Sequence <= _lastSequence)
