@@ -21,6 +21,7 @@ public static class RrCommand
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(RecordCommand.Create());
         root.Subcommands.Add(ReplayCommand.Create());
+        root.Subcommands.Add(LogCommand.Create());
         root.Subcommands.Add(Agents.TrainCommand.Create());
         root.Subcommands.Add(Agents.EvalCommand.Create());
         return root;

@@ -111,4 +111,30 @@ public class PackageTests
         var notPackage = Assert.Throws<InvalidDataException>(() => AgentPackage.Load(TestConfigs.TempFolder(), pvr));
         Assert.Contains("manifest.json", notPackage.Message);
     }
+
+    [Fact]
+    public void APackageWhoseWeightsChangedAfterPackagingIsRefusedNamingTheFile()
+    {
+        var model = new WorldModel(TestConfigs.Tiny(), Layout, 9);
+        string folder = TestConfigs.TempFolder();
+        string pvr = Path.Combine(folder, "pvr.onnx");
+        File.WriteAllBytes(pvr, [1, 2, 3]);
+        AgentPackage.Save(folder, model, "reach", new PvrIdentity("test-pvr", AgentPackage.Sha256(pvr)), 0.03);
+        AgentPackage.Load(folder, pvr);
+
+        string weights = Path.Combine(folder, "weights.safetensors");
+        var bytes = File.ReadAllBytes(weights);
+        bytes[^1] ^= 0x40; // one bit of one float
+        File.WriteAllBytes(weights, bytes);
+        var changed = Assert.Throws<InvalidDataException>(() => AgentPackage.Load(folder, pvr));
+        Assert.Contains("weights.safetensors has sha256", changed.Message);
+        Assert.Contains("changed or damaged", changed.Message);
+
+        string manifest = Path.Combine(folder, "manifest.json");
+        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(manifest))!.AsObject();
+        json.Remove("checksums");
+        File.WriteAllText(manifest, json.ToJsonString());
+        var unchecked_ = Assert.Throws<InvalidDataException>(() => AgentPackage.Load(folder, pvr));
+        Assert.Contains("has no \"checksums\"", unchecked_.Message);
+    }
 }

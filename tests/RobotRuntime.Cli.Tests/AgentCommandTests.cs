@@ -17,6 +17,29 @@ public class AgentCommandTests
         return (exit, output.ToString(), error.ToString());
     }
 
+    [Fact]
+    public void EvalTakesTheShippedAgentPackageAndChecksItsWeightsFirst()
+    {
+        string shipped = Path.Combine(RobotRuntime.Native.NativeLibraryLocator.FindRepositoryRoot(AppContext.BaseDirectory)!, "models", "agents", "reach-scratch");
+        var eval = Rr("eval", shipped, "--episodes", "2", "--planner", "prior");
+        Assert.True(eval.Exit == 0, eval.Error);
+        Assert.Contains("weights checked against the manifest's sha256", eval.Output);
+        Assert.Matches(@"in-distribution,2,[01]\.[0-9]{3},", eval.Output);
+
+        // A copy whose weights were changed is refused before anything runs.
+        string copy = Path.Combine(Path.GetTempPath(), "rr-cli-tampered-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(copy);
+        foreach (var file in Directory.GetFiles(shipped))
+            File.Copy(file, Path.Combine(copy, Path.GetFileName(file)));
+        var weights = File.ReadAllBytes(Path.Combine(copy, "weights.safetensors"));
+        weights[^5] ^= 1;
+        File.WriteAllBytes(Path.Combine(copy, "weights.safetensors"), weights);
+        var tampered = Rr("eval", copy, "--episodes", "1");
+        Assert.Equal(1, tampered.Exit);
+        Assert.Contains("weights.safetensors has sha256", tampered.Error);
+        Directory.Delete(copy, recursive: true);
+    }
+
     [Theory]
     [InlineData("--steps", "-5", "--steps (Steps): expected at least 1 environment step, got -5")]
     [InlineData("--eval-every", "0", "--eval-every (EvalEvery): expected at least 1 step between evaluations, got 0")]

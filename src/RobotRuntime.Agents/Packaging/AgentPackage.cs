@@ -33,6 +33,8 @@ public sealed record PvrIdentity(string Id, string Sha256)
 /// observation layout, the PVR's identity and hash, how it was trained), <c>weights.safetensors</c>
 /// (every parameter acting needs; the target Qs are training state and left out), <c>encoder_head.onnx</c> and <c>policy_prior.onnx</c>
 /// (ONNX exports of the encoder head MLP and the policy prior, for tools outside the runtime).
+/// The manifest's <c>checksums</c> give the SHA-256 of every file it lists; loading checks them, so a
+/// changed or damaged weights file is refused by name instead of driving an arm.
 /// </summary>
 public static class AgentPackage
 {
@@ -85,12 +87,35 @@ public static class AgentPackage
                 ["encoderHead"] = layout.Kind == FeatureKind.Floats ? "encoder_head.onnx" : null,
                 ["policyPrior"] = "policy_prior.onnx",
             },
+            ["checksums"] = Checksums(folder, layout.Kind == FeatureKind.Floats
+                ? ["weights.safetensors", "encoder_head.onnx", "policy_prior.onnx"]
+                : ["weights.safetensors", "policy_prior.onnx"]),
             ["agent"] = JsonNode.Parse(model.Config.ToJson()),
             ["training"] = training is null ? null : new JsonObject(training.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))),
         };
         string path = Path.Combine(folder, "manifest.json");
         File.WriteAllText(path + ".tmp", manifest.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
         File.Move(path + ".tmp", path, overwrite: true);
+    }
+
+    /// <summary>The agent configuration a package records (its encoder id and mode say which PVR loading it needs).</summary>
+    /// <exception cref="InvalidDataException">Not a package, or its manifest is malformed; the message names it.</exception>
+    public static AgentConfig ReadConfig(string folder)
+    {
+        string manifestPath = Path.Combine(folder, "manifest.json");
+        if (!File.Exists(manifestPath))
+        {
+            throw new InvalidDataException($"'{folder}' is not an agent package: {manifestPath} is missing");
+        }
+        try
+        {
+            var agent = JsonNode.Parse(File.ReadAllText(manifestPath))?["agent"] ?? throw new InvalidDataException($"{manifestPath} lacks \"agent\"");
+            return AgentConfig.FromJson(agent.ToJsonString(), manifestPath + " agent");
+        }
+        catch (Exception e) when (e is JsonException or ArgumentException)
+        {
+            throw new InvalidDataException($"{manifestPath}: {e.Message}", e);
+        }
     }
 
     /// <summary>A loaded package.</summary>
@@ -130,6 +155,7 @@ public static class AgentPackage
         {
             throw new InvalidDataException($"{manifestPath} is format '{manifest["format"]}' version {manifest["formatVersion"]}; expected '{Format}' version {FormatVersion}");
         }
+        VerifyChecksums(folder, manifestPath, manifest);
         AgentConfig config;
         try
         {
@@ -181,6 +207,30 @@ public static class AgentPackage
         SafeTensors.LoadInto(weights, model.InferenceParameters(), strict: true);
         model.SyncTargets(1f);
         return new Loaded(model, Text("task"), pvr, manifest["maxEndEffectorStepMetres"]?.GetValue<double>() ?? 0.03, manifest);
+    }
+
+    private static JsonObject Checksums(string folder, IEnumerable<string> files) =>
+        new(files.Select(file => KeyValuePair.Create(file, (JsonNode?)JsonValue.Create(Sha256(Path.Combine(folder, file))))));
+
+    /// <summary>Every file the manifest's <c>checksums</c> name must be there with that SHA-256; the weights must be among them.</summary>
+    private static void VerifyChecksums(string folder, string manifestPath, JsonObject manifest)
+    {
+        var checksums = manifest["checksums"] as JsonObject
+            ?? throw new InvalidDataException($"{manifestPath} has no \"checksums\" (a package made before they were recorded, or edited by hand): its weights cannot be checked; make the package again with `rr eval RUN --package FOLDER`");
+        if (!checksums.ContainsKey("weights.safetensors"))
+            throw new InvalidDataException($"{manifestPath}: \"checksums\" does not cover weights.safetensors");
+        foreach (var (file, value) in checksums)
+        {
+            string expected = value?.GetValue<string>() ?? "";
+            if (file.Contains('/') || file.Contains('\\') || file.StartsWith('.'))
+                throw new InvalidDataException($"{manifestPath}: \"checksums\" names '{file}', which is not a file of the package folder");
+            string path = Path.Combine(folder, file);
+            if (!File.Exists(path))
+                throw new InvalidDataException($"agent package '{folder}' lacks {file}, which its manifest lists");
+            string actual = Sha256(path);
+            if (!string.Equals(actual, expected, StringComparison.OrdinalIgnoreCase))
+                throw new InvalidDataException($"agent package '{folder}': {file} has sha256 {actual}, its manifest says {expected}: the file was changed or damaged after packaging; use the package as it was made");
+        }
     }
 
     /// <summary>Lower-case hex SHA-256 of a file.</summary>

@@ -10,6 +10,7 @@ using RobotRuntime.Native;
 using RobotRuntime.Sim;
 using RobotRuntime.Sim.Shifts;
 using RobotRuntime.Sim.Tabletop;
+using RobotRuntime.Vision.Encoders;
 using Spectre.Console;
 
 namespace RobotRuntime.Cli.Agents;
@@ -20,7 +21,7 @@ public static class EvalCommand
     /// <summary>Builds the <c>eval</c> verb.</summary>
     public static Command Create()
     {
-        var run = new Argument<string>("run") { Description = "Run folder written by rr train." };
+        var run = new Argument<string>("run") { Description = "Run folder written by rr train, or an agent package (rr eval --package; e.g. models/agents/reach-scratch)." };
         var shifts = new Option<string>("--shifts") { Description = "all, or a comma-separated list of shift presets (in-distribution is always included).", DefaultValueFactory = _ => "in-distribution" };
         var episodes = new Option<int>("--episodes") { Description = "Episodes per preset.", DefaultValueFactory = _ => 10 };
         var zoo = new Option<string?>("--zoo") { Description = "PVR zoo manifest (default models/pvr-zoo.json)." };
@@ -40,7 +41,36 @@ public static class EvalCommand
             try
             {
                 string folder = result.GetValue(run)!;
-                var (task, identity, config) = Trainer.ReadRun(folder);
+                // An agent package (manifest.json, no run.json) is evaluated with its own weights,
+                // checked against their recorded hashes; a run folder with its newest checkpoint.
+                AgentPackage.Loaded? packaged = null;
+                string task, identity;
+                AgentConfig config;
+                if (File.Exists(Path.Combine(folder, "manifest.json")) && !File.Exists(Path.Combine(folder, "run.json")))
+                {
+                    if (result.GetValue(package) is not null)
+                    {
+                        throw new ArgumentException($"--package: '{folder}' is already an agent package");
+                    }
+                    var packagedConfig = AgentPackage.ReadConfig(folder);
+                    PvrModel? pvrModel = null;
+                    string? pvrFile = null;
+                    if (packagedConfig.Mode != EncoderMode.Scratch)
+                    {
+                        var pvrZoo = PvrZoo.Load(result.GetValue(zoo) ?? PvrZoo.DefaultManifestPath());
+                        pvrModel = pvrZoo.Get(packagedConfig.Encoder);
+                        pvrFile = pvrZoo.ResolveFile(pvrModel);
+                    }
+                    packaged = AgentPackage.Load(folder, pvrFile, pvrModel);
+                    task = packaged.Task;
+                    config = packaged.Model.Config;
+                    identity = packaged.Pvr.Id == "scratch" ? "scratch" : $"{packaged.Pvr.Id} sha256:{packaged.Pvr.Sha256}";
+                    output.WriteLine($"rr eval: agent package {Path.GetFullPath(folder)} (task {task}, weights checked against the manifest's sha256)");
+                }
+                else
+                {
+                    (task, identity, config) = Trainer.ReadRun(folder);
+                }
                 var (_, features, actualIdentity, tail) = AgentSetup.CreateFeatures(config, result.GetValue(zoo));
                 using var ownedFeatures = features;
                 if (actualIdentity != identity)
@@ -75,7 +105,11 @@ public static class EvalCommand
                     maxStep = environment.Spec.Action.MaxEndEffectorStepMetres;
                     controlRate = 1 / environment.Spec.ControlPeriodSeconds;
                     episodeSteps = environment.Spec.MaxEpisodeSteps;
-                    if (model is null)
+                    if (model is null && packaged is not null)
+                    {
+                        model = packaged.Model;
+                    }
+                    else if (model is null)
                     {
                         model = new WorldModel(config, Trainer.LayoutFor(features, config, environment.Spec), seed: 0, tail);
                         Trainer.LoadWeights(folder, model);
@@ -138,10 +172,10 @@ public static class EvalCommand
                 }
                 return 0;
             }
-            catch (Exception failure) when (failure is ArgumentException or InvalidDataException or IOException or SimulatorException or NativeDependencyMissingException or InvalidOperationException)
+            catch (Exception failure) when (failure is ArgumentException or InvalidDataException or IOException or SimulatorException or NativeDependencyMissingException or InvalidOperationException or KeyNotFoundException)
             {
                 error.WriteLine($"rr eval: {failure.Message}");
-                return failure is ArgumentException ? 2 : 1;
+                return failure is ArgumentException or KeyNotFoundException ? 2 : 1;
             }
         });
         return verb;
