@@ -270,4 +270,32 @@ public sealed class ArmSafetyProcessTests(ITestOutputHelper output) : IDisposabl
         var log = RunLog.Read(Path.Combine(Directory.GetDirectories(Path.Combine(_folder, "runs")).Single(), "run.rrlog"));
         Assert.Contains(log.Records, r => r.HoldStarted != 0 && r.HoldReason == HoldReason.ArmDisabled);
     }
+
+    [Fact]
+    public void ASecondRrRunForTheSameArmIsRefusedAndTheFirstKeepsControl()
+    {
+        var ports = FreePorts(5);
+        using var server = StartServer(ports);
+        server.WaitFor(l => l.Contains("ready"), Patience);
+        using var first = RrChild.Start("run", "--config", WriteConfig(ports, "scripted-reach"));
+        first.WaitFor(l => l.StartsWith("rr: armed", StringComparison.Ordinal), Patience);
+
+        // Same arm, named differently (localhost for 127.0.0.1): refused before it says a word to the arm.
+        var config = File.ReadAllText(WriteConfig(ports, "hold-still")).Replace("tcp://127.0.0.1:", "tcp://localhost:", StringComparison.Ordinal);
+        var second = Path.Combine(_folder, "second.yaml");
+        File.WriteAllText(second, config);
+        var refused = RrProcess.Run(new Dictionary<string, string?>(), Patience, "run", "--config", second, "--duration", "5s");
+
+        Assert.Equal(2, refused.ExitCode);
+        Assert.Contains("another rr run on this machine is driving the arm at tcp://localhost:", refused.Output + refused.Error);
+        Assert.DoesNotContain("rr: arm session", refused.Output);
+        Thread.Sleep(500);
+        Assert.DoesNotContain("rr: HOLD", first.Text);
+        first.Type("stop");
+        Assert.Equal(0, first.WaitForExit(Patience));
+
+        // Once the first has ended, the arm is free again.
+        var after = RrProcess.Run(new Dictionary<string, string?>(), Patience, "run", "--config", second, "--duration", "1s");
+        Assert.True(after.ExitCode == 0, after.Output + after.Error);
+    }
 }

@@ -75,6 +75,7 @@ internal sealed class RuntimeSession : IDisposable
     public static int Run(RunConfig config, RuntimeHooks hooks, TextWriter output, TextReader? operatorInput, CancellationToken cancellation)
     {
         Preflight(config, hooks);
+        using var claim = ArmClaim.Take(config.ArmControl);
         var folder = Path.Combine(config.RunsFolder, DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture) + "-" + config.Policy);
         for (var n = 2; Directory.Exists(folder); n++)
             folder = Path.Combine(config.RunsFolder, DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture) + "-" + config.Policy + "-" + n);
