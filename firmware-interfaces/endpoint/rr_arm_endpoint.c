@@ -12,6 +12,7 @@
  * SIGTERM or SIGINT end it cleanly.
  */
 #define _POSIX_C_SOURCE 200809L
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -20,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -38,6 +40,8 @@ typedef struct options {
     int joints;
     int rate_hz;
     int watchdog_ms;
+    int claim_lease_ms;
+    const char *key_path;     /* the shared secret (protocol version 2): 64 hex digits, readable only by its owner */
     int quiet;
 } options;
 
@@ -56,7 +60,14 @@ typedef struct arm {
     uint32_t fault_flags;
     uint16_t hold_reason;
     uint64_t last_valid_command_ns;
-    /* sequence tracking of the command channel */
+    /* the controller that holds the arm (protocol version 2): its client id, its key, and when its
+     * last valid authenticated frame arrived */
+    uint8_t secret[RRFW_KEY_SIZE];
+    uint32_t claimant;
+    uint8_t claim_key[RRFW_KEY_SIZE];
+    uint64_t claim_last_ns;
+    uint32_t last_control_sequence; /* highest authenticated control request accepted this arm session */
+    /* sequence tracking of the command channel (this arm session, whoever sends) */
     int have_command_sequence;
     uint32_t last_command_sequence_seen;
     uint32_t last_command_sequence_applied;
@@ -80,10 +91,12 @@ static uint64_t now_ns(void)
 static void usage(void)
 {
     fprintf(stderr,
-        "usage: rr-arm-endpoint [--state ADDR] [--command ADDR] [--control ADDR] [--joints N]\n"
-        "                       [--rate HZ] [--watchdog-ms MS] [--echo ADDR] [--quiet]\n"
+        "usage: rr-arm-endpoint --key FILE [--state ADDR] [--command ADDR] [--control ADDR] [--joints N]\n"
+        "                       [--rate HZ] [--watchdog-ms MS] [--claim-lease-ms MS] [--echo ADDR] [--quiet]\n"
         "defaults: --state tcp://127.0.0.1:5601 --command tcp://127.0.0.1:5602 --control tcp://127.0.0.1:5603\n"
-        "          --joints 6 --rate 250 --watchdog-ms 100\n");
+        "          --joints 6 --rate 250 --watchdog-ms 100 --claim-lease-ms 2000\n"
+        "--key: the secret shared with the operator's runtime (rr keygen makes one): 64 hex digits in a file\n"
+        "       that only its owner may read\n");
 }
 
 static int parse_int(const char *name, const char *text, int min, int max, int *out)
@@ -108,6 +121,8 @@ static int parse_options(int argc, char **argv, options *o)
     o->joints = 6;
     o->rate_hz = 250;
     o->watchdog_ms = 100;
+    o->claim_lease_ms = 2000;
+    o->key_path = NULL;
     o->quiet = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -132,11 +147,60 @@ static int parse_options(int argc, char **argv, options *o)
         else if (strcmp(a, "--joints") == 0) { if (!parse_int(a, v, 1, RRFW_MAX_JOINTS, &o->joints)) return 0; }
         else if (strcmp(a, "--rate") == 0) { if (!parse_int(a, v, 1, 10000, &o->rate_hz)) return 0; }
         else if (strcmp(a, "--watchdog-ms") == 0) { if (!parse_int(a, v, 1, 60000, &o->watchdog_ms)) return 0; }
+        else if (strcmp(a, "--claim-lease-ms") == 0) { if (!parse_int(a, v, 1, 600000, &o->claim_lease_ms)) return 0; }
+        else if (strcmp(a, "--key") == 0) o->key_path = v;
         else {
             fprintf(stderr, "rr-arm-endpoint: unknown option '%s'\n", a);
             usage();
             return 0;
         }
+    }
+    if (o->key_path == NULL) {
+        fprintf(stderr, "rr-arm-endpoint: --key FILE is required: protocol version %u accepts commands only from the "
+                        "controller holding the shared secret (make one with `rr keygen --out FILE`)\n", RRFW_VERSION);
+        return 0;
+    }
+    return 1;
+}
+
+/* Reads the shared secret: 64 hex digits (whitespace around them allowed) from a regular file that
+ * neither its group nor others may read or write. */
+static int load_key(const char *path, uint8_t out[RRFW_KEY_SIZE])
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        fprintf(stderr, "rr-arm-endpoint: --key %s: %s\n", path, strerror(errno));
+        return 0;
+    }
+    if (!S_ISREG(st.st_mode) || (st.st_mode & 077) != 0) {
+        fprintf(stderr, "rr-arm-endpoint: --key %s: must be a regular file only its owner can read (mode 600), is %03o\n",
+            path, (unsigned)(st.st_mode & 0777));
+        return 0;
+    }
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "rr-arm-endpoint: --key %s: %s\n", path, strerror(errno));
+        return 0;
+    }
+    char text[256];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    const char *p = text;
+    while (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t') p++;
+    for (unsigned i = 0; i < RRFW_KEY_SIZE; i++) {
+        unsigned byte;
+        if (sscanf(p + 2 * i, "%2x", &byte) != 1 || !isxdigit((unsigned char)p[2 * i]) || !isxdigit((unsigned char)p[2 * i + 1])) {
+            fprintf(stderr, "rr-arm-endpoint: --key %s: expected 64 hex digits (a %u-byte secret)\n", path, RRFW_KEY_SIZE);
+            return 0;
+        }
+        out[i] = (uint8_t)byte;
+    }
+    p += 2 * RRFW_KEY_SIZE;
+    while (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t') p++;
+    if (*p != '\0') {
+        fprintf(stderr, "rr-arm-endpoint: --key %s: expected 64 hex digits and nothing else\n", path);
+        return 0;
     }
     return 1;
 }
@@ -175,8 +239,14 @@ static void arm_init(arm *a, const options *o)
         d->joints[j].velocity_max = 2.0;
         d->joints[j].effort_max = 50.0;
     }
+    d->claim_lease_ms = (uint32_t)o->claim_lease_ms;
     a->hold_reason = RRFW_HOLD_DISABLED;
     a->last_step_ns = now_ns();
+}
+
+static int claim_live(const arm *a, uint64_t now)
+{
+    return a->claimant != 0 && now - a->claim_last_ns <= (uint64_t)a->opt.claim_lease_ms * 1000000ull;
 }
 
 static void log_line(const arm *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -209,6 +279,7 @@ static const char *status_detail(rrfw_status st)
     case RRFW_NOT_ENABLED: return "arm is disabled, e-stopped or faulted";
     case RRFW_UNEXPECTED_TYPE: return "valid frame of a type this channel does not carry";
     case RRFW_OUT_OF_LIMITS: return "a value is outside the limits in the arm's description";
+    case RRFW_BAD_AUTH: return "not authenticated by the controller holding the arm (no shared secret, another controller, or no claim)";
     default: return "";
     }
 }
@@ -357,6 +428,13 @@ static void handle_command(arm *a, const uint8_t *frame, size_t size, uint64_t n
         reject(a, "command", st, seq, size, NULL);
         return;
     }
+    /* Only the claimant's commands count, before anything else about them does: a frame from a
+     * process without the secret cannot even move the sequence numbers on. */
+    if (a->claimant == 0 || !rrfw_tag_ok(frame, size, a->claim_key)) {
+        a->commands_rejected++;
+        reject(a, "command", RRFW_BAD_AUTH, seq, size, a->claimant == 0 ? "no controller has claimed the arm" : NULL);
+        return;
+    }
     if (a->have_command_sequence && seq <= a->last_command_sequence_seen) {
         a->commands_rejected++;
         char extra[64];
@@ -413,6 +491,7 @@ static void handle_command(arm *a, const uint8_t *frame, size_t size, uint64_t n
     a->gripper_target = c->gripper_target;
     a->hold_reason = RRFW_HOLD_NONE;
     a->last_valid_command_ns = now;
+    a->claim_last_ns = now;
     a->last_command_sequence_applied = seq;
     a->commands_applied++;
 }
@@ -456,8 +535,7 @@ static void handle_control(arm *a, void *rep, const uint8_t *frame, size_t size,
             reply_ack(a, rep, &m.header, RRFW_ACK_UNSUPPORTED_VERSION, 0);
             return;
         }
-        /* A new runtime session: its command sequence numbers start again. */
-        a->have_command_sequence = 0;
+        /* Version 2: HELLO changes nothing; the description says where the sequences and the claim stand. */
         if (!a->opt.quiet)
             log_line(a, "hello from client %08X: version %u, session %08X", m.body.hello.client_id, RRFW_VERSION, a->session);
         rrfw_message r;
@@ -466,6 +544,9 @@ static void handle_control(arm *a, void *rep, const uint8_t *frame, size_t size,
         r.header.sequence = ++a->reply_sequence;
         r.header.timestamp_ns = now_ns();
         r.body.description = a->description;
+        r.body.description.last_command_sequence = a->have_command_sequence ? a->last_command_sequence_seen : 0;
+        r.body.description.last_control_sequence = a->last_control_sequence;
+        r.body.description.claimed_by = claim_live(a, now) ? a->claimant : 0;
         send_frame(rep, &r);
         return;
     }
@@ -497,12 +578,66 @@ static void handle_control(arm *a, void *rep, const uint8_t *frame, size_t size,
         reply_ack(a, rep, &m.header, RRFW_ACK_OK, 0);
         return;
     }
-    if (m.body.session_request.session != a->session) {
+    uint32_t named_session = type == RRFW_CLAIM ? m.body.claim.session : m.body.session_request.session;
+    if (named_session != a->session) {
         reject(a, "control", RRFW_WRONG_SESSION, m.header.sequence, size, NULL);
         reply_ack(a, rep, &m.header, RRFW_ACK_WRONG_SESSION, RRFW_WRONG_SESSION);
         return;
     }
+    /* Authenticated: a CLAIM by the key of the client it names; everything else by the claimant's. */
+    uint8_t claim_key[RRFW_KEY_SIZE];
+    if (type == RRFW_CLAIM)
+        rrfw_controller_key(a->secret, a->session, m.body.claim.client_id, claim_key);
+    const uint8_t *key = type == RRFW_CLAIM ? claim_key : a->claim_key;
+    if ((type != RRFW_CLAIM && a->claimant == 0) || !rrfw_tag_ok(frame, size, key)) {
+        reject(a, "control", RRFW_BAD_AUTH, m.header.sequence, size, type != RRFW_CLAIM && a->claimant == 0 ? "no controller has claimed the arm" : NULL);
+        reply_ack(a, rep, &m.header, RRFW_ACK_BAD_REQUEST, RRFW_BAD_AUTH);
+        return;
+    }
+    if (m.header.sequence <= a->last_control_sequence) {
+        rrfw_status order = m.header.sequence == a->last_control_sequence ? RRFW_SEQUENCE_REPEAT : RRFW_SEQUENCE_BACKWARDS;
+        reject(a, "control", order, m.header.sequence, size, NULL);
+        reply_ack(a, rep, &m.header, RRFW_ACK_BAD_REQUEST, (uint16_t)order);
+        return;
+    }
+    if (type == RRFW_CLAIM && (m.body.claim.flags & RRFW_CLAIM_RELEASE)) {
+        /* The holder gives the arm up (a clean exit): the next controller need not wait for the lease. */
+        a->last_control_sequence = m.header.sequence;
+        if (a->claimant == m.body.claim.client_id) {
+            a->claimant = 0;
+            memset(a->claim_key, 0, sizeof a->claim_key);
+            if (!a->opt.quiet)
+                log_line(a, "released by client %08X", m.body.claim.client_id);
+        }
+        reply_ack(a, rep, &m.header, RRFW_ACK_OK, 0);
+        return;
+    }
+    if (type == RRFW_CLAIM) {
+        uint32_t client = m.body.claim.client_id;
+        if (claim_live(a, now) && a->claimant != client && !(m.body.claim.flags & RRFW_CLAIM_TAKEOVER)) {
+            if (!a->opt.quiet)
+                log_line(a, "claim by client %08X refused: client %08X holds the arm", client, a->claimant);
+            reply_ack(a, rep, &m.header, RRFW_ACK_CLAIMED, 0);
+            return;
+        }
+        if (a->claimant != client) {
+            /* A new controller starts from a disabled arm: it enables it when it is ready. */
+            if (a->enabled) {
+                a->enabled = 0;
+                hold(a, a->estop ? RRFW_HOLD_ESTOP : RRFW_HOLD_DISABLED);
+            }
+            if (!a->opt.quiet)
+                log_line(a, "claimed by client %08X%s", client, a->claimant ? " (taken over)" : "");
+        }
+        a->claimant = client;
+        memcpy(a->claim_key, claim_key, sizeof claim_key);
+    }
+    a->last_control_sequence = m.header.sequence;
+    a->claim_last_ns = now;
     switch (type) {
+    case RRFW_CLAIM:
+        reply_ack(a, rep, &m.header, RRFW_ACK_OK, 0);
+        return;
     case RRFW_HEARTBEAT:
         reply_ack(a, rep, &m.header, RRFW_ACK_OK, 0);
         return;
@@ -607,6 +742,8 @@ int main(int argc, char **argv)
 
     static arm a;
     arm_init(&a, &opt);
+    if (!load_key(opt.key_path, a.secret))
+        return 2;
 
     void *ctx = zmq_ctx_new();
     void *state_pub = open_socket(ctx, ZMQ_PUB, opt.state_address, 1, 0);
@@ -622,8 +759,8 @@ int main(int argc, char **argv)
         zmq_ctx_term(ctx);
         return 1;
     }
-    printf("rr-arm-endpoint: ready session=%08X joints=%d rate=%d watchdog-ms=%d state=%s command=%s control=%s\n",
-        a.session, opt.joints, opt.rate_hz, opt.watchdog_ms, opt.state_address, opt.command_address,
+    printf("rr-arm-endpoint: ready session=%08X joints=%d rate=%d watchdog-ms=%d claim-lease-ms=%d state=%s command=%s control=%s\n",
+        a.session, opt.joints, opt.rate_hz, opt.watchdog_ms, opt.claim_lease_ms, opt.state_address, opt.command_address,
         opt.control_address);
     fflush(stdout);
 

@@ -17,10 +17,12 @@ extern "C" {
 #endif
 
 #define RRFW_MAGIC 0x57465252u /* the bytes 'R' 'R' 'F' 'W' read as a little-endian u32 */
-#define RRFW_VERSION 1u
+#define RRFW_VERSION 2u
 #define RRFW_HEADER_SIZE 24u
 #define RRFW_TRAILER_SIZE 4u
 #define RRFW_MAX_JOINTS 16u
+#define RRFW_KEY_SIZE 32u  /* the shared secret, and a controller key derived from it */
+#define RRFW_TAG_SIZE 16u  /* the authentication tag at the end of an authenticated payload */
 #define RRFW_MAX_PAYLOAD 1024u
 #define RRFW_MAX_FRAME (RRFW_HEADER_SIZE + RRFW_MAX_PAYLOAD + RRFW_TRAILER_SIZE)
 /* Sockets facing the peer set ZMQ_MAXMSGSIZE to this: frames a little over RRFW_MAX_FRAME are
@@ -41,6 +43,7 @@ typedef enum rrfw_type {
     RRFW_ACK = 0x0A,          /* control reply to HEARTBEAT/ENABLE/DISABLE/ESTOP/RESET or to a bad request */
     RRFW_FAULT_QUERY = 0x0B,  /* control request: ask for the fault report */
     RRFW_FAULT_REPORT = 0x0C, /* control reply to FAULT_QUERY */
+    RRFW_CLAIM = 0x0D,        /* control request (authenticated): make this controller the arm's only one */
 } rrfw_type;
 
 /* Result of decoding or checking a frame, and the reason a frame was rejected. The numbers are
@@ -62,7 +65,8 @@ typedef enum rrfw_status {
     RRFW_NOT_ENABLED = 13,        /* command while the arm is disabled, e-stopped or faulted */
     RRFW_UNEXPECTED_TYPE = 14,    /* valid frame of a type this channel does not carry */
     RRFW_OUT_OF_LIMITS = 15,      /* command value outside the limits in the arm's description */
-    RRFW_STATUS_COUNT = 16
+    RRFW_BAD_AUTH = 16,           /* authenticated type whose tag is not the claimant's (no key, another controller, no claim) */
+    RRFW_STATUS_COUNT = 17
 } rrfw_status;
 
 /* Command modes (COMMAND offset 4); DESCRIPTION advertises them as bits 1 << (mode - 1). */
@@ -102,6 +106,7 @@ typedef enum rrfw_ack_result {
     RRFW_ACK_REFUSED_FAULT = 3,       /* ENABLE while a fault stops motion */
     RRFW_ACK_BAD_REQUEST = 4,         /* the request frame was rejected; reason says why */
     RRFW_ACK_UNSUPPORTED_VERSION = 5, /* HELLO named no version the arm speaks */
+    RRFW_ACK_CLAIMED = 6,             /* CLAIM refused: another controller holds the arm (its lease is live) */
 } rrfw_ack_result;
 
 typedef struct rrfw_header {
@@ -136,6 +141,11 @@ typedef struct rrfw_description {
     double ee_max_translation_m;  /* largest accepted EE_DELTA translation per command */
     double ee_max_rotation_rad;   /* largest accepted EE_DELTA rotation per command */
     rrfw_joint_limits joints[RRFW_MAX_JOINTS];
+    /* After the joints (version 2): */
+    uint32_t claim_lease_ms;          /* a claim lapses after this long without a valid authenticated frame from its holder */
+    uint32_t last_command_sequence;   /* highest COMMAND sequence accepted this arm session (from any controller) */
+    uint32_t last_control_sequence;   /* highest authenticated control request sequence accepted this arm session */
+    uint32_t claimed_by;              /* client_id of the live claim, 0 if none */
 } rrfw_description;
 
 typedef struct rrfw_state {
@@ -163,6 +173,15 @@ typedef struct rrfw_command {
     double gripper_target;   /* 0 = open .. 1 = closed */
     double values[RRFW_MAX_JOINTS];
 } rrfw_command;
+
+#define RRFW_CLAIM_TAKEOVER 0x1u /* CLAIM flags: take the arm even from a live claim (an operator's deliberate takeover) */
+#define RRFW_CLAIM_RELEASE 0x2u  /* CLAIM flags: the holder gives the arm up (its clean exit); the arm is then unclaimed */
+
+typedef struct rrfw_claim {
+    uint32_t session;   /* the arm session */
+    uint32_t client_id; /* this controller's id for this start, non-zero; part of its controller key */
+    uint32_t flags;     /* RRFW_CLAIM_TAKEOVER or RRFW_CLAIM_RELEASE (not both); other bits 0 */
+} rrfw_claim;
 
 typedef struct rrfw_session_request { /* HEARTBEAT, ENABLE, DISABLE, ESTOP, RESET */
     uint32_t session;
@@ -200,7 +219,11 @@ typedef struct rrfw_message {
         rrfw_session_request session_request;
         rrfw_ack ack;
         rrfw_fault_report fault_report;
+        rrfw_claim claim;
     } body;
+    /* Authenticated types (version 2): the tag at the end of the payload, as decoded; rrfw_encode
+     * writes it as given (rrfw_encode_sealed computes it). */
+    uint8_t tag[RRFW_TAG_SIZE];
 } rrfw_message;
 
 /* CRC32C (Castagnoli, reflected polynomial 0x82F63B78, initial value and final XOR 0xFFFFFFFF).
@@ -223,6 +246,24 @@ rrfw_status rrfw_decode(const uint8_t *frame, size_t size, rrfw_message *message
  * and payload_length are filled in) into out. Returns the frame size, or 0 if out is too small
  * or the message is not encodable (unknown type, counts out of range). */
 size_t rrfw_encode(const rrfw_message *message, uint8_t *out, size_t capacity);
+
+/* ---- version 2 authentication (src/rrfw_auth.c) ----
+ * The arm and its operator share a secret of RRFW_KEY_SIZE bytes. A controller's key is
+ * HMAC-SHA256(secret, "rrfw2 controller key" || arm_session (u32 LE) || client_id (u32 LE)): bound to
+ * one arm start and one controller start. An authenticated frame (rrfw_is_authenticated) ends its
+ * payload with RRFW_TAG_SIZE bytes: the first 16 bytes of HMAC-SHA256(controller key, the frame from
+ * its first byte up to the tag). */
+void rrfw_sha256(const void *data, size_t size, uint8_t out[32]);
+void rrfw_hmac_sha256(const uint8_t *key, size_t key_size, const void *data, size_t size, uint8_t out[32]);
+void rrfw_controller_key(const uint8_t secret[RRFW_KEY_SIZE], uint32_t arm_session, uint32_t client_id, uint8_t out[RRFW_KEY_SIZE]);
+/* 1 for CLAIM, COMMAND, HEARTBEAT, ENABLE, DISABLE, RESET; 0 otherwise (ESTOP is obeyed from anyone). */
+int rrfw_is_authenticated(uint16_t type);
+/* Writes the tag of an encoded authenticated frame and its CRC anew; 0 if the frame is too short. */
+int rrfw_seal(uint8_t *frame, size_t size, const uint8_t key[RRFW_KEY_SIZE]);
+/* rrfw_encode, then rrfw_seal for an authenticated type. */
+size_t rrfw_encode_sealed(const rrfw_message *message, const uint8_t key[RRFW_KEY_SIZE], uint8_t *out, size_t capacity);
+/* 1 if a frame (already checked by rrfw_decode) carries the tag of key; compares in constant time. */
+int rrfw_tag_ok(const uint8_t *frame, size_t size, const uint8_t key[RRFW_KEY_SIZE]);
 
 /* A short lower-case name for a status ("bad_crc"), type ("state") or hold reason ("watchdog");
  * "unknown" for values outside the enums. */

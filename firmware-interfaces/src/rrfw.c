@@ -65,10 +65,13 @@ static void put_f64(uint8_t *p, double d)
 #define HELLO_SIZE 8u
 #define DESCRIPTION_FIXED 28u
 #define DESCRIPTION_PER_JOINT 32u
+#define DESCRIPTION_TAIL 16u /* claim_lease_ms, last_command_sequence, last_control_sequence, claimed_by */
 #define STATE_FIXED 96u
 #define STATE_PER_JOINT 24u
 #define COMMAND_FIXED 24u
 #define SESSION_REQUEST_SIZE 4u
+#define TAG RRFW_TAG_SIZE
+#define CLAIM_SIZE (12u + TAG)
 #define ACK_SIZE 20u
 #define FAULT_QUERY_SIZE 0u
 #define FAULT_REPORT_SIZE (28u + 4u * RRFW_STATUS_COUNT)
@@ -90,15 +93,18 @@ size_t rrfw_payload_size(const rrfw_message *m)
     case RRFW_HELLO: return HELLO_SIZE;
     case RRFW_DESCRIPTION:
         return joint_count_ok(m->body.description.joint_count)
-            ? DESCRIPTION_FIXED + DESCRIPTION_PER_JOINT * m->body.description.joint_count : 0;
+            ? DESCRIPTION_FIXED + DESCRIPTION_PER_JOINT * m->body.description.joint_count + DESCRIPTION_TAIL : 0;
     case RRFW_STATE:
         return joint_count_ok(m->body.state.joint_count)
             ? STATE_FIXED + STATE_PER_JOINT * m->body.state.joint_count : 0;
     case RRFW_COMMAND:
         return command_count_ok(m->body.command.mode, m->body.command.value_count)
-            ? COMMAND_FIXED + 8u * m->body.command.value_count : 0;
-    case RRFW_HEARTBEAT: case RRFW_ENABLE: case RRFW_DISABLE: case RRFW_ESTOP: case RRFW_RESET:
+            ? COMMAND_FIXED + 8u * m->body.command.value_count + TAG : 0;
+    case RRFW_HEARTBEAT: case RRFW_ENABLE: case RRFW_DISABLE: case RRFW_RESET:
+        return SESSION_REQUEST_SIZE + TAG;
+    case RRFW_ESTOP:
         return SESSION_REQUEST_SIZE;
+    case RRFW_CLAIM: return CLAIM_SIZE;
     case RRFW_ACK: return ACK_SIZE;
     case RRFW_FAULT_QUERY: return FAULT_QUERY_SIZE;
     case RRFW_FAULT_REPORT: return FAULT_REPORT_SIZE;
@@ -106,7 +112,7 @@ size_t rrfw_payload_size(const rrfw_message *m)
     }
 }
 
-static int type_known(uint16_t type) { return type >= RRFW_HELLO && type <= RRFW_FAULT_REPORT; }
+static int type_known(uint16_t type) { return type >= RRFW_HELLO && type <= RRFW_CLAIM; }
 
 /* ---- frame check ----------------------------------------------------------------------------- */
 
@@ -165,10 +171,15 @@ static rrfw_status decode_description(const uint8_t *p, uint32_t len, rrfw_descr
     d->ee_max_rotation_rad = get_f64(p + 20);
     if (!joint_count_ok(d->joint_count))
         return RRFW_BAD_PAYLOAD;
-    if (len != DESCRIPTION_FIXED + DESCRIPTION_PER_JOINT * d->joint_count)
+    if (len != DESCRIPTION_FIXED + DESCRIPTION_PER_JOINT * d->joint_count + DESCRIPTION_TAIL)
         return RRFW_LENGTH_MISMATCH;
+    const uint8_t *tail = p + DESCRIPTION_FIXED + DESCRIPTION_PER_JOINT * d->joint_count;
+    d->claim_lease_ms = get_u32(tail);
+    d->last_command_sequence = get_u32(tail + 4);
+    d->last_control_sequence = get_u32(tail + 8);
+    d->claimed_by = get_u32(tail + 12);
     if (d->session == 0 || d->version == 0 || d->command_modes == 0 || (d->command_modes & ~0x7u) != 0
-        || d->state_rate_hz == 0 || d->watchdog_ms == 0)
+        || d->state_rate_hz == 0 || d->watchdog_ms == 0 || d->claim_lease_ms == 0)
         return RRFW_BAD_PAYLOAD;
     if (!isfinite(d->ee_max_translation_m) || !isfinite(d->ee_max_rotation_rad)
         || d->ee_max_translation_m < 0 || d->ee_max_rotation_rad < 0)
@@ -234,7 +245,7 @@ static rrfw_status decode_command(const uint8_t *p, uint32_t len, rrfw_command *
     c->gripper_target = get_f64(p + 16);
     if (!command_count_ok(c->mode, c->value_count))
         return RRFW_BAD_PAYLOAD;
-    if (len != COMMAND_FIXED + 8u * c->value_count)
+    if (len != COMMAND_FIXED + 8u * c->value_count + TAG)
         return RRFW_LENGTH_MISMATCH;
     if (reserved != 0 || c->session == 0 || !all_finite(&c->gripper_target, 1))
         return RRFW_BAD_PAYLOAD;
@@ -245,7 +256,17 @@ static rrfw_status decode_command(const uint8_t *p, uint32_t len, rrfw_command *
     return RRFW_OK;
 }
 
+static rrfw_status decode_body(const uint8_t *frame, size_t size, rrfw_message *m);
+
 rrfw_status rrfw_decode(const uint8_t *frame, size_t size, rrfw_message *m)
+{
+    rrfw_status st = decode_body(frame, size, m);
+    if (st == RRFW_OK && rrfw_is_authenticated(m->header.type))
+        memcpy(m->tag, frame + RRFW_HEADER_SIZE + m->header.payload_length - TAG, TAG);
+    return st;
+}
+
+static rrfw_status decode_body(const uint8_t *frame, size_t size, rrfw_message *m)
 {
     rrfw_status st = rrfw_check_frame(frame, size, &m->header);
     if (st != RRFW_OK)
@@ -269,9 +290,20 @@ rrfw_status rrfw_decode(const uint8_t *frame, size_t size, rrfw_message *m)
     case RRFW_COMMAND:
         return decode_command(p, len, &m->body.command);
     case RRFW_HEARTBEAT: case RRFW_ENABLE: case RRFW_DISABLE: case RRFW_ESTOP: case RRFW_RESET:
-        if (len != SESSION_REQUEST_SIZE)
+        if (len != SESSION_REQUEST_SIZE + (m->header.type == RRFW_ESTOP ? 0u : TAG))
             return RRFW_LENGTH_MISMATCH;
         m->body.session_request.session = get_u32(p);
+        return RRFW_OK;
+    case RRFW_CLAIM:
+        if (len != CLAIM_SIZE)
+            return RRFW_LENGTH_MISMATCH;
+        m->body.claim.session = get_u32(p);
+        m->body.claim.client_id = get_u32(p + 4);
+        m->body.claim.flags = get_u32(p + 8);
+        if (m->body.claim.session == 0 || m->body.claim.client_id == 0
+            || (m->body.claim.flags & ~(RRFW_CLAIM_TAKEOVER | RRFW_CLAIM_RELEASE)) != 0
+            || m->body.claim.flags == (RRFW_CLAIM_TAKEOVER | RRFW_CLAIM_RELEASE))
+            return RRFW_BAD_PAYLOAD;
         return RRFW_OK;
     case RRFW_ACK: {
         if (len != ACK_SIZE)
@@ -284,7 +316,7 @@ rrfw_status rrfw_decode(const uint8_t *frame, size_t size, rrfw_message *m)
         a->reason = get_u16(p + 12);
         a->reserved = get_u16(p + 14);
         a->status_flags = get_u32(p + 16);
-        if (a->reserved != 0 || a->result > RRFW_ACK_UNSUPPORTED_VERSION || a->reason >= RRFW_STATUS_COUNT)
+        if (a->reserved != 0 || a->result > RRFW_ACK_CLAIMED || a->reason >= RRFW_STATUS_COUNT)
             return RRFW_BAD_PAYLOAD;
         return RRFW_OK;
     }
@@ -340,6 +372,11 @@ static void encode_payload(const rrfw_message *m, uint8_t *p)
             put_f64(q + 16, d->joints[j].velocity_max);
             put_f64(q + 24, d->joints[j].effort_max);
         }
+        uint8_t *tail = p + DESCRIPTION_FIXED + DESCRIPTION_PER_JOINT * d->joint_count;
+        put_u32(tail, d->claim_lease_ms);
+        put_u32(tail + 4, d->last_command_sequence);
+        put_u32(tail + 8, d->last_control_sequence);
+        put_u32(tail + 12, d->claimed_by);
         break;
     }
     case RRFW_STATE: {
@@ -374,10 +411,19 @@ static void encode_payload(const rrfw_message *m, uint8_t *p)
         put_f64(p + 16, c->gripper_target);
         for (unsigned i = 0; i < c->value_count; i++)
             put_f64(p + COMMAND_FIXED + 8 * i, c->values[i]);
+        memcpy(p + COMMAND_FIXED + 8 * c->value_count, m->tag, TAG);
         break;
     }
     case RRFW_HEARTBEAT: case RRFW_ENABLE: case RRFW_DISABLE: case RRFW_ESTOP: case RRFW_RESET:
         put_u32(p, m->body.session_request.session);
+        if (m->header.type != RRFW_ESTOP)
+            memcpy(p + SESSION_REQUEST_SIZE, m->tag, TAG);
+        break;
+    case RRFW_CLAIM:
+        put_u32(p, m->body.claim.session);
+        put_u32(p + 4, m->body.claim.client_id);
+        put_u32(p + 8, m->body.claim.flags);
+        memcpy(p + 12, m->tag, TAG);
         break;
     case RRFW_ACK: {
         const rrfw_ack *a = &m->body.ack;
@@ -437,7 +483,7 @@ const char *rrfw_status_name(rrfw_status s)
     static const char *const names[RRFW_STATUS_COUNT] = {
         "ok", "truncated", "bad_magic", "unsupported_version", "oversized", "length_mismatch", "bad_crc",
         "unknown_type", "bad_payload", "sequence_repeat", "sequence_backwards", "wrong_session", "expired",
-        "not_enabled", "unexpected_type", "out_of_limits",
+        "not_enabled", "unexpected_type", "out_of_limits", "bad_auth",
     };
     return (unsigned)s < RRFW_STATUS_COUNT ? names[s] : "unknown";
 }
@@ -446,7 +492,7 @@ const char *rrfw_type_name(uint16_t t)
 {
     static const char *const names[] = {
         "unknown", "hello", "description", "state", "command", "heartbeat", "enable", "disable", "estop",
-        "reset", "ack", "fault_query", "fault_report",
+        "reset", "ack", "fault_query", "fault_report", "claim",
     };
     return type_known(t) ? names[t] : names[0];
 }

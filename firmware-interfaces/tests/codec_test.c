@@ -73,8 +73,9 @@ static void golden_messages_encode_to_the_committed_bytes(const char *dir)
         if (!bytes)
             continue;
         rrfw_message m = golden_vectors[i].make();
-        uint8_t out[RRFW_MAX_FRAME];
-        size_t n = rrfw_encode(&m, out, sizeof out);
+        uint8_t out[RRFW_MAX_FRAME], key[RRFW_KEY_SIZE];
+        golden_controller_key(key);
+        size_t n = rrfw_encode_sealed(&m, key, out, sizeof out);
         CHECK(n == size && memcmp(out, bytes, size) == 0, "%s: encoding differs from the committed vector", golden_vectors[i].file);
         free(bytes);
     }
@@ -127,6 +128,65 @@ static void every_single_bit_flip_is_caught(void)
     }
 }
 
+static void hex(const uint8_t *bytes, size_t n, char *out)
+{
+    for (size_t i = 0; i < n; i++)
+        sprintf(out + 2 * i, "%02x", bytes[i]);
+}
+
+/* Reference values: FIPS 180-4 (SHA-256 of "abc" and of the 448-bit message) and RFC 4231 test
+ * cases 1, 2 and 6 (HMAC-SHA256; case 6 has a 131-byte key, hashed first). */
+static void sha256_and_hmac_match_their_published_test_vectors(void)
+{
+    uint8_t out[32];
+    char text[65];
+    rrfw_sha256("abc", 3, out); hex(out, 32, text);
+    CHECK(strcmp(text, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad") == 0, "sha256(abc) = %s", text);
+    const char *two_blocks = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    rrfw_sha256(two_blocks, strlen(two_blocks), out); hex(out, 32, text);
+    CHECK(strcmp(text, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1") == 0, "sha256(448 bits) = %s", text);
+    uint8_t key1[20];
+    memset(key1, 0x0b, sizeof key1);
+    rrfw_hmac_sha256(key1, sizeof key1, "Hi There", 8, out); hex(out, 32, text);
+    CHECK(strcmp(text, "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7") == 0, "RFC 4231 case 1 = %s", text);
+    rrfw_hmac_sha256((const uint8_t *)"Jefe", 4, "what do ya want for nothing?", 28, out); hex(out, 32, text);
+    CHECK(strcmp(text, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843") == 0, "RFC 4231 case 2 = %s", text);
+    uint8_t key6[131];
+    memset(key6, 0xaa, sizeof key6);
+    const char *msg6 = "Test Using Larger Than Block-Size Key - Hash Key First";
+    rrfw_hmac_sha256(key6, sizeof key6, msg6, strlen(msg6), out); hex(out, 32, text);
+    CHECK(strcmp(text, "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54") == 0, "RFC 4231 case 6 = %s", text);
+}
+
+static void tags_verify_with_the_claimants_key_only(const char *dir)
+{
+    uint8_t key[RRFW_KEY_SIZE], other[RRFW_KEY_SIZE], secret[RRFW_KEY_SIZE];
+    golden_controller_key(key);
+    golden_secret(secret);
+    rrfw_controller_key(secret, GOLDEN_SESSION, GOLDEN_CLIENT + 1, other); /* same secret, another controller */
+    const char *sealed[] = { "claim.bin", "command_joint_position.bin", "command_ee_delta.bin", "enable.bin" };
+    for (size_t i = 0; i < sizeof sealed / sizeof sealed[0]; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, sealed[i]);
+        size_t size = 0;
+        unsigned char *bytes = read_whole_file(path, &size);
+        CHECK(bytes != NULL, "cannot read %s", path);
+        if (!bytes)
+            continue;
+        CHECK(rrfw_tag_ok(bytes, size, key), "%s: the golden controller key does not verify its tag", sealed[i]);
+        CHECK(!rrfw_tag_ok(bytes, size, other), "%s: another controller's key verifies its tag", sealed[i]);
+        free(bytes);
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/command_wrong_key.bin", dir);
+    size_t size = 0;
+    unsigned char *bytes = read_whole_file(path, &size);
+    CHECK(bytes != NULL && !rrfw_tag_ok(bytes, size, key), "command_wrong_key.bin verifies with the golden key");
+    free(bytes);
+    CHECK(rrfw_is_authenticated(RRFW_COMMAND) && rrfw_is_authenticated(RRFW_CLAIM) && !rrfw_is_authenticated(RRFW_ESTOP)
+        && !rrfw_is_authenticated(RRFW_HELLO) && !rrfw_is_authenticated(RRFW_STATE), "which types are authenticated");
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -134,6 +194,8 @@ int main(int argc, char **argv)
         return 2;
     }
     crc_matches_the_castagnoli_check_value();
+    sha256_and_hmac_match_their_published_test_vectors();
+    tags_verify_with_the_claimants_key_only(argv[1]);
     every_manifest_vector_decodes_to_its_expected_status(argv[1]);
     golden_messages_encode_to_the_committed_bytes(argv[1]);
     decoded_state_has_the_golden_values(argv[1]);

@@ -9,6 +9,23 @@
 
 #define GOLDEN_SESSION 0x5E551001u
 #define GOLDEN_STATE_TIME 123456789012ull
+#define GOLDEN_CLIENT 0xC0FFEE01u
+
+/* The shared secret behind the golden vectors: bytes 0x00, 0x01, ..., 0x1F. */
+static inline void golden_secret(uint8_t out[RRFW_KEY_SIZE])
+{
+    for (unsigned i = 0; i < RRFW_KEY_SIZE; i++)
+        out[i] = (uint8_t)i;
+}
+
+/* The controller key of GOLDEN_CLIENT on the arm session GOLDEN_SESSION: what seals the golden
+ * vectors of authenticated types. */
+static inline void golden_controller_key(uint8_t out[RRFW_KEY_SIZE])
+{
+    uint8_t secret[RRFW_KEY_SIZE];
+    golden_secret(secret);
+    rrfw_controller_key(secret, GOLDEN_SESSION, GOLDEN_CLIENT, out);
+}
 
 static inline rrfw_message golden_hello(void)
 {
@@ -17,9 +34,9 @@ static inline rrfw_message golden_hello(void)
     m.header.type = RRFW_HELLO;
     m.header.sequence = 1;
     m.header.timestamp_ns = 1000;
-    m.body.hello.min_version = 1;
-    m.body.hello.max_version = 1;
-    m.body.hello.client_id = 0xC0FFEE01u;
+    m.body.hello.min_version = 2;
+    m.body.hello.max_version = 2;
+    m.body.hello.client_id = GOLDEN_CLIENT;
     return m;
 }
 
@@ -32,7 +49,7 @@ static inline rrfw_message golden_description(void)
     m.header.timestamp_ns = 2000000;
     rrfw_description *d = &m.body.description;
     d->session = GOLDEN_SESSION;
-    d->version = 1;
+    d->version = 2;
     d->joint_count = 6;
     d->command_modes = 0x3;
     d->state_rate_hz = 250;
@@ -45,6 +62,10 @@ static inline rrfw_message golden_description(void)
         d->joints[j].velocity_max = 1.5 + 0.25 * j;
         d->joints[j].effort_max = 40.0 - 5.0 * j;
     }
+    d->claim_lease_ms = 2000;
+    d->last_command_sequence = 41;
+    d->last_control_sequence = 9;
+    d->claimed_by = GOLDEN_CLIENT;
     return m;
 }
 
@@ -168,6 +189,19 @@ static inline rrfw_message golden_fault_report(void)
     return m;
 }
 
+static inline rrfw_message golden_claim(void)
+{
+    rrfw_message m;
+    memset(&m, 0, sizeof m);
+    m.header.type = RRFW_CLAIM;
+    m.header.sequence = 2;
+    m.header.timestamp_ns = 66;
+    m.body.claim.session = GOLDEN_SESSION;
+    m.body.claim.client_id = GOLDEN_CLIENT;
+    m.body.claim.flags = 0;
+    return m;
+}
+
 /* The valid golden vectors: file name and message. */
 typedef struct golden_vector {
     const char *file;
@@ -179,6 +213,7 @@ static inline rrfw_message golden_estop(void) { return golden_session_request(RR
 
 static const golden_vector golden_vectors[] = {
     { "hello.bin", golden_hello },
+    { "claim.bin", golden_claim },
     { "description_6dof.bin", golden_description },
     { "state_6dof.bin", golden_state },
     { "command_joint_position.bin", golden_command_joint_position },

@@ -16,10 +16,11 @@ namespace RobotRuntime.SimServer;
 /// <param name="Control">Control replier.</param>
 /// <param name="Cameras">Camera stream publishers by camera name ("front", "wrist"); empty when the cameras are off.</param>
 /// <param name="Session">The simulated arm's session number.</param>
-public sealed record SimServerEndpoints(string State, string Command, string Control, IReadOnlyDictionary<string, string> Cameras, uint Session)
+/// <param name="Secret">The secret the server shares with its controller (protocol version 2): the one it was given, or the one it made for an in-process host.</param>
+public sealed record SimServerEndpoints(string State, string Command, string Control, IReadOnlyDictionary<string, string> Cameras, uint Session, byte[] Secret)
 {
-    /// <summary>Settings for a <see cref="ZmqArmLink"/> that talks to this server.</summary>
-    public ZmqArmLinkSettings LinkSettings => new() { StateAddress = State, CommandAddress = Command, ControlAddress = Control };
+    /// <summary>Settings for a <see cref="ZmqArmLink"/> that talks to (and may claim) this server.</summary>
+    public ZmqArmLinkSettings LinkSettings => new() { StateAddress = State, CommandAddress = Command, ControlAddress = Control, Secret = Secret };
 }
 
 /// <summary>The task as the simulation sees it: privileged state for tests and evaluation, never sent to the runtime.</summary>
@@ -85,6 +86,13 @@ public sealed class SimServer
     private long _lastValidCommandNs;
     private bool _haveCommandSequence;
     private uint _lastCommandSequenceSeen, _lastCommandSequenceApplied;
+    // The controller holding the arm (protocol version 2): its client id, its key, when its last valid
+    // authenticated frame arrived, and the highest authenticated control sequence of this arm session.
+    private readonly byte[] _secret;
+    private uint _claimant;
+    private readonly byte[] _claimKey = new byte[FirmwareCodec.KeySize];
+    private long _claimLastNs;
+    private uint _lastControlSequence;
     private readonly uint[] _rejected = new uint[FirmwareCodec.StatusCount];
     private uint _commandsRejected, _commandsApplied, _watchdogTrips;
     private uint _stateSequence, _replySequence;
@@ -107,6 +115,9 @@ public sealed class SimServer
         _options = options;
         _output = output;
         _log = log;
+        // No secret given: an in-process host (tests, rr demo, rr bench) gets one made here, shared
+        // through Endpoints.LinkSettings and never written anywhere.
+        _secret = options.Secret is { } secret ? (byte[])secret.Clone() : System.Security.Cryptography.RandomNumberGenerator.GetBytes(FirmwareCodec.KeySize);
         _localCameras = options.CameraRateHz > 0
             ? TabletopScene.CameraNames.ToDictionary(name => name, name => new PushCameraSource(name, options.CameraWidth, options.CameraHeight))
             : new Dictionary<string, PushCameraSource>();
@@ -212,7 +223,7 @@ public sealed class SimServer
         try
         {
             var endpoints = new SimServerEndpoints(stateSocket.LastEndpoint, commandSocket.LastEndpoint, controlSocket.LastEndpoint,
-                cameraSet?.Endpoints ?? new Dictionary<string, string>(), _session);
+                cameraSet?.Endpoints ?? new Dictionary<string, string>(), _session, _secret);
             _endpoints = endpoints;
             var cameraText = string.Concat(endpoints.Cameras.Select(c => $" camera-{c.Key}={c.Value}"));
             _output.WriteLine($"rr sim-server: ready session={_session:X8} task={o.Task} shift={o.Shift} seed={o.Seed} joints={SimulatedArm.JointCount} " +
@@ -459,6 +470,14 @@ public sealed class SimServer
             Reject("command", status, sequence, frame.Length, null);
             return;
         }
+        // Only the claimant's commands count, before anything else about them does: a frame from a
+        // process without the secret cannot even move the sequence numbers on.
+        if (_claimant == 0 || !FirmwareCodec.TagValid(frame, _claimKey))
+        {
+            _commandsRejected++;
+            Reject("command", FrameStatus.BadAuth, sequence, frame.Length, _claimant == 0 ? "no controller has claimed the arm" : null);
+            return;
+        }
         if (_haveCommandSequence && sequence <= _lastCommandSequenceSeen)
         {
             _commandsRejected++;
@@ -514,6 +533,7 @@ public sealed class SimServer
             return;
         }
         _lastValidCommandNs = now;
+        _claimLastNs = now;
         actuation.Enqueue(c, now);
     }
 
@@ -624,11 +644,12 @@ public sealed class SimServer
                     Ack(reply, buffer, header, AckResult.UnsupportedVersion, FrameStatus.Ok);
                     return;
                 }
-                // A new runtime session: its command sequence numbers start again.
-                _haveCommandSequence = false;
+                // Version 2: HELLO changes nothing; the description says where the sequences and the claim stand.
                 if (!_options.Quiet)
                     Log($"hello from client {hello.ClientId:X8}: version {FirmwareCodec.Version}, session {_session:X8}");
-                Send(reply, buffer, FirmwareCodec.EncodeDescription(buffer, ++_replySequence, (ulong)MonotonicClock.NowNanoseconds, _description));
+                var claimStatus = new ClaimStatus((uint)_options.ClaimLeaseMilliseconds, _haveCommandSequence ? _lastCommandSequenceSeen : 0,
+                    _lastControlSequence, ClaimLive(now) ? _claimant : 0);
+                Send(reply, buffer, FirmwareCodec.EncodeDescription(buffer, ++_replySequence, (ulong)MonotonicClock.NowNanoseconds, _description, claimStatus));
                 return;
             case FirmwareMessageType.FaultQuery:
                 var report = new FaultReport(_session, StatusFlags(), _faults, _holdReason, _watchdogTrips, _commandsApplied,
@@ -645,15 +666,86 @@ public sealed class SimServer
                 Ack(reply, buffer, header, AckResult.Ok, FrameStatus.Ok);
                 return;
         }
-        FirmwareCodec.DecodeSessionRequest(frame, out _, out var session);
+        uint session;
+        ClaimMessage claim = default;
+        if (header.Type == FirmwareMessageType.Claim)
+        {
+            FirmwareCodec.DecodeClaim(frame, out _, out claim);
+            session = claim.Session;
+        }
+        else
+        {
+            FirmwareCodec.DecodeSessionRequest(frame, out _, out session);
+        }
         if (session != _session)
         {
             Reject("control", FrameStatus.WrongSession, header.Sequence, frame.Length, $"session {session:X8}, this arm is {_session:X8}");
             Ack(reply, buffer, header, AckResult.WrongSession, FrameStatus.WrongSession);
             return;
         }
+        // Authenticated: a CLAIM by the key of the client it names; everything else by the claimant's.
+        Span<byte> claimKey = stackalloc byte[FirmwareCodec.KeySize];
+        if (header.Type == FirmwareMessageType.Claim)
+            FirmwareCodec.ControllerKey(_secret, _session, claim.ClientId, claimKey);
+        if ((header.Type != FirmwareMessageType.Claim && _claimant == 0)
+            || !FirmwareCodec.TagValid(frame, header.Type == FirmwareMessageType.Claim ? claimKey : _claimKey))
+        {
+            Reject("control", FrameStatus.BadAuth, header.Sequence, frame.Length,
+                header.Type != FirmwareMessageType.Claim && _claimant == 0 ? "no controller has claimed the arm" : null);
+            Ack(reply, buffer, header, AckResult.BadRequest, FrameStatus.BadAuth);
+            return;
+        }
+        if (header.Sequence <= _lastControlSequence)
+        {
+            var order = header.Sequence == _lastControlSequence ? FrameStatus.SequenceRepeat : FrameStatus.SequenceBackwards;
+            Reject("control", order, header.Sequence, frame.Length, $"last accepted {_lastControlSequence}");
+            Ack(reply, buffer, header, AckResult.BadRequest, order);
+            return;
+        }
+        if (header.Type == FirmwareMessageType.Claim && claim.Release)
+        {
+            // The holder gives the arm up (a clean exit): the next controller need not wait for the lease.
+            _lastControlSequence = header.Sequence;
+            if (_claimant == claim.ClientId)
+            {
+                _claimant = 0;
+                Array.Clear(_claimKey);
+                if (!_options.Quiet)
+                    Log($"released by client {claim.ClientId:X8}");
+            }
+            Ack(reply, buffer, header, AckResult.Ok, FrameStatus.Ok);
+            return;
+        }
+        if (header.Type == FirmwareMessageType.Claim)
+        {
+            if (ClaimLive(now) && _claimant != claim.ClientId && !claim.Takeover)
+            {
+                if (!_options.Quiet)
+                    Log($"claim by client {claim.ClientId:X8} refused: client {_claimant:X8} holds the arm");
+                Ack(reply, buffer, header, AckResult.Claimed, FrameStatus.Ok);
+                return;
+            }
+            if (_claimant != claim.ClientId)
+            {
+                // A new controller starts from a disabled arm: it enables it when it is ready.
+                if (_enabled)
+                {
+                    _enabled = false;
+                    Hold(_estop ? ArmHoldReason.EmergencyStop : ArmHoldReason.Disabled, arm, actuation);
+                }
+                if (!_options.Quiet)
+                    Log($"claimed by client {claim.ClientId:X8}{(_claimant != 0 ? " (taken over)" : "")}");
+            }
+            _claimant = claim.ClientId;
+            claimKey.CopyTo(_claimKey);
+        }
+        _lastControlSequence = header.Sequence;
+        _claimLastNs = now;
         switch (header.Type)
         {
+            case FirmwareMessageType.Claim:
+                Ack(reply, buffer, header, AckResult.Ok, FrameStatus.Ok);
+                return;
             case FirmwareMessageType.Heartbeat:
                 Ack(reply, buffer, header, AckResult.Ok, FrameStatus.Ok);
                 return;
@@ -706,6 +798,8 @@ public sealed class SimServer
         }
     }
 
+    private bool ClaimLive(long now) => _claimant != 0 && now - _claimLastNs <= _options.ClaimLeaseMilliseconds * 1_000_000L;
+
     private void Ack(ZmqSocket reply, byte[] buffer, FrameHeader? request, AckResult result, FrameStatus reason)
     {
         var ack = new AckMessage(_session, request?.Sequence ?? 0, request?.Type ?? 0, result, reason, StatusFlags());
@@ -735,6 +829,7 @@ public sealed class SimServer
             FirmwareMessageType.Ack => FirmwareCodec.DecodeAck(frame, out _, out _),
             FirmwareMessageType.FaultQuery => FirmwareCodec.DecodeFaultQuery(frame, out _),
             FirmwareMessageType.FaultReport => FirmwareCodec.DecodeFaultReport(frame, out _, out _),
+            FirmwareMessageType.Claim => FirmwareCodec.DecodeClaim(frame, out _, out _),
             _ => FrameStatus.UnknownType,
         };
     }

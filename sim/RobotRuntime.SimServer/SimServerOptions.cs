@@ -68,6 +68,16 @@ public sealed record SimServerOptions
     /// <summary>No log lines on the log writer except the ready line and errors.</summary>
     public bool Quiet { get; init; }
 
+    /// <summary>
+    /// The secret shared with the operator's runtime (protocol version 2, 32 bytes): only the controller
+    /// that claims the arm with it may command, enable, disable or reset it. Null: the server makes a
+    /// random one, reachable only in this process through <see cref="SimServerEndpoints.LinkSettings"/>.
+    /// </summary>
+    public byte[]? Secret { get; init; }
+
+    /// <summary>A claim lapses after this long without a valid authenticated frame from its holder (then another controller may claim). Default 2000 ms.</summary>
+    public int ClaimLeaseMilliseconds { get; init; } = 2000;
+
     /// <summary>Largest delay or jitter accepted.</summary>
     public static readonly TimeSpan MaxDelay = TimeSpan.FromSeconds(5);
 
@@ -95,6 +105,10 @@ public sealed record SimServerOptions
         CheckDelay("--jitter", SensorJitter);
         CheckDelay("--actuation-delay", ActuationDelay);
         CheckDelay("--actuation-jitter", ActuationJitter);
+        if (Secret is { Length: not 32 })
+            throw new ArgumentException($"--key: the arm's secret must be 32 bytes (protocol version 2), got {Secret.Length}", nameof(Secret));
+        if (ClaimLeaseMilliseconds is < 1 or > 600000)
+            throw new ArgumentException($"--claim-lease must be 1..600000 ms, got {ClaimLeaseMilliseconds}", nameof(ClaimLeaseMilliseconds));
         if (!(FrameDropProbability >= 0 && FrameDropProbability <= 1))
             throw new ArgumentException($"--frame-drop must be a probability from 0 to 1, got {FrameDropProbability.ToString(CultureInfo.InvariantCulture)}", nameof(FrameDropProbability));
     }

@@ -22,6 +22,7 @@ public static class RrCommand
         root.Subcommands.Add(RecordCommand.Create());
         root.Subcommands.Add(ReplayCommand.Create());
         root.Subcommands.Add(LogCommand.Create());
+        root.Subcommands.Add(KeygenCommand.Create());
         root.Subcommands.Add(Agents.TrainCommand.Create());
         root.Subcommands.Add(Agents.EvalCommand.Create());
         return root;

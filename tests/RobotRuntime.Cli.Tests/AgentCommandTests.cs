@@ -9,6 +9,16 @@ namespace RobotRuntime.Cli.Tests;
 
 public class AgentCommandTests
 {
+    /// <summary>The in-process simulator's secret in a key file (mode 600), for rr run's arm.key.</summary>
+    private static string KeyFileFor(RobotRuntime.Transport.Firmware.ZmqArmLinkSettings link)
+    {
+        var path = Path.Combine(Path.GetTempPath(), "rr-cli-key-" + Guid.NewGuid().ToString("N"));
+        File.WriteAllText(path, Convert.ToHexStringLower(link.Secret!));
+        if (!OperatingSystem.IsWindows())
+            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        return path;
+    }
+
     private static (int Exit, string Output, string Error) Rr(params string[] args)
     {
         var output = new StringWriter();
@@ -99,7 +109,7 @@ public class AgentCommandTests
         File.WriteAllText(cell, $$"""
             rate_hz: 25
             runs_folder: {{runs}}
-            arm: {state: "{{link.StateAddress}}", command: "{{link.CommandAddress}}", control: "{{link.ControlAddress}}"}
+            arm: {state: "{{link.StateAddress}}", command: "{{link.CommandAddress}}", control: "{{link.ControlAddress}}", key: "{{KeyFileFor(link)}}"}
             cameras:
               - {name: front, backend: stream, endpoint: "{{front}}", width: 64, height: 64}
             policy: {kind: agent, package: "{{package}}", planner: prior}
@@ -164,7 +174,7 @@ public class AgentCommandTests
         File.WriteAllText(cell, $$"""
             rate_hz: 10
             runs_folder: {{Path.Combine(folder, "runs")}}
-            arm: {state: "{{link.StateAddress}}", command: "{{link.CommandAddress}}", control: "{{link.ControlAddress}}"}
+            arm: {state: "{{link.StateAddress}}", command: "{{link.CommandAddress}}", control: "{{link.ControlAddress}}", key: "{{KeyFileFor(link)}}"}
             cameras:
               - {name: front, backend: stream, endpoint: "{{ends.Cameras["front"]}}", width: 64, height: 64}
             encoder: {zoo: "{{zoo}}", id: tiny-resnet}

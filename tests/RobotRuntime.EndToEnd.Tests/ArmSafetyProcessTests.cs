@@ -5,6 +5,7 @@ using RobotRuntime.Arm;
 using RobotRuntime.Safety;
 using RobotRuntime.Telemetry;
 using RobotRuntime.Transport.Firmware;
+using RobotRuntime.Transport.Zmq;
 using Xunit.Abstractions;
 
 namespace RobotRuntime.EndToEnd.Tests;
@@ -241,7 +242,7 @@ public sealed class ArmSafetyProcessTests(ITestOutputHelper output) : IDisposabl
     }
 
     [Fact]
-    public void AnArmDisabledBehindTheRuntimesBackIsANamedHoldAndAResetEnablesItAgain()
+    public void AnArmEStoppedBehindTheRuntimesBackIsANamedHoldAndTheOperatorsResetReleasesIt()
     {
         var ports = FreePorts(5);
         using var server = StartServer(ports);
@@ -250,15 +251,11 @@ public sealed class ArmSafetyProcessTests(ITestOutputHelper output) : IDisposabl
         runtime.WaitFor(l => l.StartsWith("rr: armed", StringComparison.Ordinal), Patience);
         Thread.Sleep(1000);
 
-        // Another local process disables the arm (today's protocol lets it; see issue 15's authority work).
+        // Anyone may stop the arm (ESTOP needs no key): a button at the arm, another program, a colleague.
         int before = runtime.LineCount;
-        using (var stranger = Observe(ports))
-        {
-            Assert.True(stranger.Handshake(TimeSpan.FromSeconds(5)).Succeeded);
-            var disabled = stranger.Request(ArmControlRequest.Disable, TimeSpan.FromSeconds(5));
-            Assert.True(disabled.Succeeded, disabled.Detail);
-        }
-        runtime.WaitFor(l => l.StartsWith("rr: HOLD ArmDisabled: the arm reports itself disabled", StringComparison.Ordinal), Patience, skip: before);
+        using (var stranger = new Stranger(ports))
+            Assert.Equal(AckResult.Ok, stranger.Request(FirmwareMessageType.EmergencyStop, sequence: 1).Result);
+        runtime.WaitFor(l => l.StartsWith("rr: HOLD ArmDisabled: the arm reports its own e-stop latched", StringComparison.Ordinal), Patience, skip: before);
         before = runtime.LineCount;
         runtime.Type("reset");
         runtime.WaitFor(l => l.StartsWith("rr: reset: released the hold (ArmDisabled", StringComparison.Ordinal), Patience, skip: before);
@@ -269,6 +266,149 @@ public sealed class ArmSafetyProcessTests(ITestOutputHelper output) : IDisposabl
 
         var log = RunLog.Read(Path.Combine(Directory.GetDirectories(Path.Combine(_folder, "runs")).Single(), "run.rrlog"));
         Assert.Contains(log.Records, r => r.HoldStarted != 0 && r.HoldReason == HoldReason.ArmDisabled);
+    }
+
+    [Fact]
+    public void AProcessThatKnowsTheSessionButNotTheSecretCannotMoveDisableEnableClaimOrLockOutTheArm()
+    {
+        var ports = FreePorts(5);
+        using var server = StartServer(ports);
+        server.WaitFor(l => l.Contains("ready"), Patience);
+        using var observer = Observe(ports);
+        using var runtime = RrChild.Start("run", "--config", WriteConfig(ports, "hold-still"));
+        runtime.WaitFor(l => l.StartsWith("rr: armed", StringComparison.Ordinal), Patience);
+        Thread.Sleep(500);
+        var before = Latest(observer);
+
+        using var stranger = new Stranger(ports);
+        // Everything it can know: the session and the sequences from the public STATE stream.
+        var session = before.Session;
+        var far = before.LastCommandSequence + 1_000_000;
+        var moved = ArmCommand.JointPositions([0.5, 1.2, 1.0, 0.5], 0);
+        for (var i = 0; i < 20; i++)
+        {
+            stranger.Command(far + (uint)i, session, before.ArmTimeNanoseconds + 60_000_000_000, moved, key: []);
+            stranger.Command(far + 100 + (uint)i, session, before.ArmTimeNanoseconds + 60_000_000_000, moved, key: System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+            Thread.Sleep(10);
+        }
+        foreach (var type in new[] { FirmwareMessageType.Disable, FirmwareMessageType.Enable, FirmwareMessageType.Reset, FirmwareMessageType.Heartbeat })
+        {
+            var ack = stranger.Request(type, far);
+            Assert.Equal(AckResult.BadRequest, ack.Result);
+            Assert.Equal(FrameStatus.BadAuth, ack.Reason);
+        }
+        var claim = stranger.Claim(session, far + 1, takeover: true);
+        Assert.Equal(AckResult.BadRequest, claim.Result);
+        Assert.Equal(FrameStatus.BadAuth, claim.Reason);
+        Thread.Sleep(1000);
+
+        // The runtime still holds the arm: enabled, applying its commands (their sequence numbers were
+        // not pushed ahead by the stranger's), the arm where it was, and no hold at all.
+        var after = Latest(observer);
+        Assert.True(after.Status.HasFlag(ArmStatusFlags.Enabled), $"arm status {after.Status}");
+        Assert.True(after.LastCommandSequence > before.LastCommandSequence && after.LastCommandSequence < far,
+            $"last applied command {before.LastCommandSequence} → {after.LastCommandSequence}");
+        Assert.True(Math.Abs(after.Positions[Shoulder] - before.Positions[Shoulder]) < CreepBound,
+            $"the shoulder moved {before.Positions[Shoulder]:0.0000} → {after.Positions[Shoulder]:0.0000}");
+        Assert.DoesNotContain("rr: HOLD", runtime.Text);
+        var faults = stranger.Faults();
+        // The 5 control requests, and of the 40 commands those that the latest-only command channel delivered.
+        Assert.True(faults.RejectedFor(FrameStatus.BadAuth) > 5, $"{faults.RejectedFor(FrameStatus.BadAuth)} frames refused as bad_auth");
+        runtime.Type("stop");
+        Assert.Equal(0, runtime.WaitForExit(Patience));
+    }
+
+    [Fact]
+    public void ASecondControllerWithTheKeyIsRefusedAndATakeoverIsNamedOnBothSides()
+    {
+        var ports = FreePorts(5);
+        using var server = StartServer(ports);
+        server.WaitFor(l => l.Contains("ready"), Patience);
+        using var first = RrChild.Start("run", "--config", WriteConfig(ports, "scripted-reach"));
+        first.WaitFor(l => l.StartsWith("rr: armed", StringComparison.Ordinal), Patience);
+
+        // As if from another machine: this machine's one-run-per-arm lock is not in its way.
+        var elsewhere = new Dictionary<string, string?> { ["RR_ARM_LOCK_DIR"] = Path.Combine(_folder, "other-machine-locks") };
+        var second = RrProcess.Run(elsewhere, Patience, "run", "--config", WriteConfig(ports, "hold-still"), "--duration", "2s");
+        Assert.Equal(1, second.ExitCode);
+        Assert.Contains("the arm is held by another controller", second.Output);
+        Thread.Sleep(300);
+        Assert.DoesNotContain("rr: HOLD", first.Text);
+
+        // A deliberate takeover: the arm goes to the new controller disabled; the first one is told.
+        int before = first.LineCount;
+        var takeover = RrProcess.Run(elsewhere, Patience, "run", "--config", WriteConfig(ports, "hold-still"), "--duration", "2s", "--takeover");
+        Assert.True(takeover.ExitCode == 0, takeover.Output + takeover.Error);
+        Assert.Contains("rr: armed", takeover.Output);
+        first.WaitFor(l => l.StartsWith("rr: HOLD Arm", StringComparison.Ordinal), Patience, skip: before);
+        first.Type("stop");
+        Assert.Equal(0, first.WaitForExit(Patience));
+    }
+
+    /// <summary>A local process with no secret: raw sockets to the arm's command and control channels.</summary>
+    private sealed class Stranger : IDisposable
+    {
+        private readonly ZmqContext _context = ZmqContext.Create();
+        private readonly ZmqSocket _commands;
+        private readonly ZmqSocket _control;
+        private readonly byte[] _buffer = new byte[FirmwareCodec.MaxFrame];
+        private uint _session;
+
+        public Stranger(int[] ports)
+        {
+            _commands = ZmqSocket.Create(_context, ZmqSocketType.Publisher);
+            _commands.Connect($"tcp://127.0.0.1:{ports[1]}");
+            _control = ZmqSocket.Create(_context, ZmqSocketType.Request);
+            _control.SetReceiveTimeout(5000);
+            _control.Connect($"tcp://127.0.0.1:{ports[2]}");
+            Thread.Sleep(200); // let the publisher connect
+        }
+
+        public void Command(uint sequence, uint session, ulong expiresAt, in ArmCommand command, byte[] key)
+        {
+            _session = session;
+            var length = FirmwareCodec.EncodeCommand(_buffer, sequence, 1, session, expiresAt, command, key);
+            _commands.TrySend(_buffer.AsSpan(0, length));
+        }
+
+        public AckMessage Request(FirmwareMessageType type, uint sequence)
+        {
+            var length = FirmwareCodec.EncodeSessionRequest(_buffer, type, sequence, 1, _session, System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+            return Exchange(length);
+        }
+
+        public AckMessage Claim(uint session, uint sequence, bool takeover)
+        {
+            var length = FirmwareCodec.EncodeClaim(_buffer, sequence, 1, new ClaimMessage(session, 0x5EC0FFEE, takeover),
+                System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+            return Exchange(length);
+        }
+
+        public FaultReport Faults()
+        {
+            var length = FirmwareCodec.EncodeFaultQuery(_buffer, 1, 1);
+            Assert.Equal(ZmqSendStatus.Sent, _control.TrySend(_buffer.AsSpan(0, length), wait: true));
+            using var reply = new ZmqMessage();
+            Assert.Equal(ZmqReceiveStatus.Received, _control.TryReceive(reply, wait: true));
+            Assert.Equal(FrameStatus.Ok, FirmwareCodec.DecodeFaultReport(reply.Data, out _, out var report));
+            return report!;
+        }
+
+        private AckMessage Exchange(int length)
+        {
+            Assert.Equal(ZmqSendStatus.Sent, _control.TrySend(_buffer.AsSpan(0, length), wait: true));
+            using var reply = new ZmqMessage();
+            Assert.Equal(ZmqReceiveStatus.Received, _control.TryReceive(reply, wait: true));
+            Assert.Equal(FrameStatus.Ok, FirmwareCodec.DecodeAck(reply.Data, out _, out var ack));
+            return ack;
+        }
+
+        public void Dispose()
+        {
+            _commands.Dispose();
+            _control.Dispose();
+            _context.Dispose();
+        }
     }
 
     [Fact]

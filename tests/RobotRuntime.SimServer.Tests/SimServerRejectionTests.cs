@@ -46,8 +46,10 @@ public sealed class SimServerRejectionTests
 
         Assert.True(link.TryGetLatestState(TimeSpan.MaxValue, out var state, out _));
         var session = state.Session;
+        var key = new byte[FirmwareCodec.KeySize];
+        FirmwareCodec.ControllerKey(host.Endpoints.Secret, session, link.ClientId, key);
         var fresh = state.ArmTimeNanoseconds + 60_000_000_000UL; // a minute after the state: not expired
-        var valid = Command(100, session, fresh, ArmCommand.JointPositions([0.25, 0.3, 0.8, 1.0], 0));
+        var valid = Command(100, session, fresh, key, ArmCommand.JointPositions([0.25, 0.3, 0.8, 1.0], 0));
         FaultReport? report = null;
         Assert.True(Eventually(() =>
         {
@@ -59,16 +61,16 @@ public sealed class SimServerRejectionTests
         var moved = ArmCommand.JointPositions([1.5, 0.3, 0.8, 1.0], 0);
         var bad = kind switch
         {
-            "bad-crc" => Corrupt(Command(200, session, fresh, moved)),
+            "bad-crc" => Corrupt(Command(200, session, fresh, key, moved)),
             "state-on-command-channel" => StateFrame(state),
-            "wrong-session" => Command(200, session ^ 0xFFFF, fresh, moved),
-            "expired" => Command(200, session, 1, moved),
-            "joint-out-of-limits" => Command(200, session, fresh, ArmCommand.JointPositions([2.5, 0.3, 0.8, 1.0], 0)),
-            "rotation-requested" => Command(200, session, fresh, ArmCommand.Create(ArmCommandMode.EndEffectorDelta, [0.01, 0, 0, 0, 0, 0.2], 0)),
-            "joint-velocity-mode" => Command(200, session, fresh, ArmCommand.JointVelocities([0.5, 0, 0, 0], 0)),
-            "wrong-joint-count" => Command(200, session, fresh, ArmCommand.JointPositions([1.5, 0.3, 0.8, 1.0, 0, 0], 0)),
-            "sequence-backwards" => Command(50, session, fresh, moved),
-            "sequence-repeat" => Command(100, session, fresh, moved),
+            "wrong-session" => Command(200, session ^ 0xFFFF, fresh, key, moved),
+            "expired" => Command(200, session, 1, key, moved),
+            "joint-out-of-limits" => Command(200, session, fresh, key, ArmCommand.JointPositions([2.5, 0.3, 0.8, 1.0], 0)),
+            "rotation-requested" => Command(200, session, fresh, key, ArmCommand.Create(ArmCommandMode.EndEffectorDelta, [0.01, 0, 0, 0, 0, 0.2], 0)),
+            "joint-velocity-mode" => Command(200, session, fresh, key, ArmCommand.JointVelocities([0.5, 0, 0, 0], 0)),
+            "wrong-joint-count" => Command(200, session, fresh, key, ArmCommand.JointPositions([1.5, 0.3, 0.8, 1.0, 0, 0], 0)),
+            "sequence-backwards" => Command(50, session, fresh, key, moved),
+            "sequence-repeat" => Command(100, session, fresh, key, moved),
             _ => throw new ArgumentException(kind),
         };
         Assert.True(Eventually(() =>
@@ -86,10 +88,10 @@ public sealed class SimServerRejectionTests
         Assert.True(Math.Abs(after.Positions[0] - 1.5) > 0.5, "the rejected command moved the arm");
     }
 
-    private static byte[] Command(uint sequence, uint session, ulong expiresAt, in ArmCommand command)
+    private static byte[] Command(uint sequence, uint session, ulong expiresAt, byte[] key, in ArmCommand command)
     {
         var buffer = new byte[FirmwareCodec.MaxFrame];
-        var length = FirmwareCodec.EncodeCommand(buffer, sequence, 1, session, expiresAt, command);
+        var length = FirmwareCodec.EncodeCommand(buffer, sequence, 1, session, expiresAt, command, key);
         Assert.True(length > 0);
         return buffer[..length];
     }

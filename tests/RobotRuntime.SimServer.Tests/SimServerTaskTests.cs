@@ -25,9 +25,12 @@ public sealed partial class SimServerTaskTests
     [Fact]
     public void ScriptedControllerReachesTheTargetThroughRrSimServerInAnotherProcess()
     {
+        var keyFile = Path.Combine(Path.GetTempPath(), "rr-sim-key-" + Guid.NewGuid().ToString("N"));
+        var secret = Transport.Firmware.ArmKeyFile.Create(keyFile);
+        using var removeKey = new DeleteOnDispose(keyFile);
         using var server = ChildServer.Start("sim-server", "--task", "reach", "--seed", "3", "--camera-rate", "10", "--camera-size", "64",
             "--state", "tcp://127.0.0.1:*", "--command", "tcp://127.0.0.1:*", "--control", "tcp://127.0.0.1:*",
-            "--camera-front", "tcp://127.0.0.1:*", "--camera-wrist", "tcp://127.0.0.1:*");
+            "--camera-front", "tcp://127.0.0.1:*", "--camera-wrist", "tcp://127.0.0.1:*", "--key", keyFile);
         var ready = ReadyLine().Match(server.WaitForOutput(l => l.Contains("ready"), TimeSpan.FromSeconds(20)));
         var goalMatch = GoalLine().Match(server.WaitForError(l => l.Contains("episode:"), TimeSpan.FromSeconds(5)));
         (double X, double Y, double Z) goal = (Parse(goalMatch.Groups[1]), Parse(goalMatch.Groups[2]), Parse(goalMatch.Groups[3]));
@@ -35,6 +38,7 @@ public sealed partial class SimServerTaskTests
         using var link = new Transport.Firmware.ZmqArmLink(new Transport.Firmware.ZmqArmLinkSettings
         {
             StateAddress = ready.Groups[1].Value, CommandAddress = ready.Groups[2].Value, ControlAddress = ready.Groups[3].Value,
+            Secret = secret,
         });
         Assert.True(link.Handshake(ControlTimeout).Succeeded);
         Assert.True(Eventually(() => link.Health.Status == ArmLinkStatus.Up), "no state from the sim-server process");
@@ -149,5 +153,10 @@ public sealed partial class SimServerTaskTests
         }
 
         public void Dispose() => _process.Dispose();
+    }
+
+    private sealed class DeleteOnDispose(string path) : IDisposable
+    {
+        public void Dispose() => File.Delete(path);
     }
 }

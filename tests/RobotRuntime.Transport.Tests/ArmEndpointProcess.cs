@@ -8,11 +8,22 @@ internal sealed class ArmEndpointProcess : IDisposable
 {
     private readonly ChildProcess _process;
 
-    public ArmEndpointProcess(string prefix, int watchdogMilliseconds = 100, int rateHz = 250, int joints = 6)
+    public ArmEndpointProcess(string prefix, int watchdogMilliseconds = 100, int rateHz = 250, int joints = 6, int claimLeaseMilliseconds = 2000,
+        byte[]? secret = null)
     {
         Prefix = prefix;
+        KeyFile = prefix + "-arm.key";
+        File.Delete(KeyFile);
+        Secret = ArmKeyFile.Create(KeyFile);
+        if (secret is not null)
+        {
+            // The same secret as an earlier endpoint (an arm restarted): written over the new file.
+            File.WriteAllText(KeyFile, Convert.ToHexStringLower(secret));
+            Secret = secret;
+        }
         _process = ChildProcess.Start(Repository.EndpointBinary,
         [
+            "--key", KeyFile, "--claim-lease-ms", claimLeaseMilliseconds.ToString(),
             "--state", $"ipc://{prefix}-state", "--command", $"ipc://{prefix}-command",
             "--control", $"ipc://{prefix}-control", "--watchdog-ms", watchdogMilliseconds.ToString(),
             "--rate", rateHz.ToString(), "--joints", joints.ToString(),
@@ -32,7 +43,13 @@ internal sealed class ArmEndpointProcess : IDisposable
 
     public string ReadyLine { get; }
 
-    public ZmqArmLinkSettings LinkSettings => ZmqArmLinkSettings.Ipc(Prefix);
+    /// <summary>The shared secret the endpoint was started with (its key file: <see cref="KeyFile"/>, mode 600).</summary>
+    public byte[] Secret { get; }
+
+    public string KeyFile { get; }
+
+    /// <summary>Settings for a link that holds the secret (and may claim the arm).</summary>
+    public ZmqArmLinkSettings LinkSettings => ZmqArmLinkSettings.Ipc(Prefix) with { Secret = Secret };
 
     /// <summary>Lines the endpoint wrote to stderr so far.</summary>
     public IReadOnlyCollection<string> ErrorLines => _process.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries);
@@ -45,7 +62,7 @@ internal sealed class ArmEndpointProcess : IDisposable
     public void Dispose()
     {
         _process.Dispose();
-        foreach (var suffix in new[] { "-state", "-command", "-control" })
+        foreach (var suffix in new[] { "-state", "-command", "-control", "-arm.key" })
             File.Delete(Prefix + suffix);
     }
 }

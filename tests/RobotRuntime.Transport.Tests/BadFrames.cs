@@ -38,7 +38,7 @@ internal static class BadFrames
                 f[0] = (byte)'X';
                 return f;
             case "unknown-version":
-                BinaryPrimitives.WriteUInt16LittleEndian(f.AsSpan(4), 2);
+                BinaryPrimitives.WriteUInt16LittleEndian(f.AsSpan(4), 1); // an old runtime or arm
                 return Reseal(f);
             case "bad-crc":
                 f[FirmwareCodec.HeaderSize + 3] ^= 0x10;
@@ -75,9 +75,17 @@ internal static class BadFrames
         return buffer[..FirmwareCodec.EncodeState(buffer, state)];
     }
 
-    public static byte[] Command(uint sequence, uint session, ulong expiresAt, in ArmCommand command)
+    public static byte[] Command(uint sequence, uint session, ulong expiresAt, in ArmCommand command, ReadOnlySpan<byte> controllerKey)
     {
         var buffer = new byte[FirmwareCodec.MaxFrame];
-        return buffer[..FirmwareCodec.EncodeCommand(buffer, sequence, 1, session, expiresAt, command)];
+        return buffer[..FirmwareCodec.EncodeCommand(buffer, sequence, 1, session, expiresAt, command, controllerKey)];
+    }
+
+    /// <summary>The key a link seals with on the arm session <paramref name="session"/>.</summary>
+    public static byte[] KeyOf(byte[] secret, uint session, uint clientId)
+    {
+        var key = new byte[FirmwareCodec.KeySize];
+        FirmwareCodec.ControllerKey(secret, session, clientId, key);
+        return key;
     }
 }

@@ -58,10 +58,10 @@ public sealed class ControlChannelTests
         using (request)
         {
             var buffer = new byte[FirmwareCodec.MaxFrame];
-            var length = FirmwareCodec.EncodeHello(buffer, 1, 1, new HelloMessage(2, 3, 42));
+            var length = FirmwareCodec.EncodeHello(buffer, 1, 1, new HelloMessage(3, 4, 42));
             var ack = Exchange(request, buffer[..length]);
             Assert.Equal(AckResult.UnsupportedVersion, ack.Result);
-            Assert.True(Eventually.True(() => endpoint.Logged("speaks versions 2..3")), "the endpoint did not log the refusal");
+            Assert.True(Eventually.True(() => endpoint.Logged("speaks versions 3..4")), "the endpoint did not log the refusal");
         }
     }
 
@@ -74,7 +74,7 @@ public sealed class ControlChannelTests
         using (request)
         {
             var buffer = new byte[FirmwareCodec.MaxFrame];
-            var length = FirmwareCodec.EncodeSessionRequest(buffer, FirmwareMessageType.Enable, 1, 1, session: 12345);
+            var length = FirmwareCodec.EncodeSessionRequest(buffer, FirmwareMessageType.Enable, 1, 1, session: 12345, []);
             var ack = Exchange(request, buffer[..length]);
             Assert.Equal(AckResult.WrongSession, ack.Result);
             Assert.False(ack.Status.HasFlag(ArmStatusFlags.Enabled));

@@ -23,6 +23,8 @@ public sealed class EndpointRejectionTests
         data.Add("out-of-limits", FrameStatus.OutOfLimits);
         data.Add("sequence-backwards", FrameStatus.SequenceBackwards);
         data.Add("sequence-repeat", FrameStatus.SequenceRepeat);
+        data.Add("without-the-secret", FrameStatus.BadAuth);
+        data.Add("another-controllers-key", FrameStatus.BadAuth);
         return data;
     }
 
@@ -41,9 +43,10 @@ public sealed class EndpointRejectionTests
         var session = state.Session;
         var fresh = state.ArmTimeNanoseconds + 60_000_000_000UL; // a minute after the state: not expired
         var command = ArmCommand.JointPositions([0.25, 0, 0, 0, 0, 0], 0);
+        var key = BadFrames.KeyOf(endpoint.Secret, session, link.ClientId);
 
         // A valid command first, so sequence checks have something to compare with.
-        var valid = BadFrames.Command(100, session, fresh, command);
+        var valid = BadFrames.Command(100, session, fresh, command, key);
         FaultReport? report = null;
         Assert.True(Eventually.True(() =>
         {
@@ -56,12 +59,16 @@ public sealed class EndpointRejectionTests
         var bad = kind switch
         {
             "state-on-command-channel" => Repository.Vector("state_6dof.bin"),
-            "wrong-session" => BadFrames.Command(200, session ^ 0xFFFF, fresh, moved),
-            "expired" => BadFrames.Command(200, session, 1, moved),
-            "out-of-limits" => BadFrames.Command(200, session, fresh, ArmCommand.JointPositions([5.0, 0, 0, 0, 0, 0], 0)),
-            "sequence-backwards" => BadFrames.Command(50, session, fresh, moved),
-            "sequence-repeat" => BadFrames.Command(100, session, fresh, moved),
-            _ => BadFrames.Make(kind, BadFrames.Command(200, session, fresh, moved), nanAt: 24),
+            "wrong-session" => BadFrames.Command(200, session ^ 0xFFFF, fresh, moved, key),
+            "expired" => BadFrames.Command(200, session, 1, moved, key),
+            "out-of-limits" => BadFrames.Command(200, session, fresh, ArmCommand.JointPositions([5.0, 0, 0, 0, 0, 0], 0), key),
+            "sequence-backwards" => BadFrames.Command(50, session, fresh, moved, key),
+            "sequence-repeat" => BadFrames.Command(100, session, fresh, moved, key),
+            // A local process that read the session from STATE but has no secret: a zero tag, or its own guess.
+            "without-the-secret" => BadFrames.Command(1_000_200, session, fresh, moved, []),
+            // Another holder of the secret that has not claimed the arm (a second runtime).
+            "another-controllers-key" => BadFrames.Command(1_000_200, session, fresh, moved, BadFrames.KeyOf(endpoint.Secret, session, link.ClientId + 1)),
+            _ => BadFrames.Make(kind, BadFrames.Command(200, session, fresh, moved, key), nanAt: 24),
         };
         Assert.True(Eventually.True(() =>
         {

@@ -143,8 +143,15 @@ public sealed class FirmwareCodecPropertyTests
         var command = ArmCommand.Create(mode, values, random.NextDouble());
         var buffer = new byte[FirmwareCodec.MaxFrame];
         var length = FirmwareCodec.EncodeCommand(buffer, (uint)random.Next(), (ulong)random.NextInt64(), (uint)random.Next(1, int.MaxValue),
-            (ulong)random.NextInt64(), command);
+            (ulong)random.NextInt64(), command, RandomKey(random));
         return buffer[..length];
+    }
+
+    private static byte[] RandomKey(Random random)
+    {
+        var key = new byte[FirmwareCodec.KeySize];
+        random.NextBytes(key);
+        return key;
     }
 
     private static bool CrcMatches(byte[] frame)
@@ -162,12 +169,14 @@ public sealed class FirmwareCodecPropertyTests
         {
             FirmwareMessageType.Hello when FirmwareCodec.DecodeHello(frame, out var h, out var m) == FrameStatus.Ok =>
                 FirmwareCodec.EncodeHello(buffer, h.Sequence, h.TimestampNanoseconds, m),
-            FirmwareMessageType.Description when FirmwareCodec.DecodeDescription(frame, out var h, out var d) == FrameStatus.Ok =>
-                FirmwareCodec.EncodeDescription(buffer, h.Sequence, h.TimestampNanoseconds, d!),
+            FirmwareMessageType.Description when FirmwareCodec.DecodeDescription(frame, out var h, out var d, out var claim) == FrameStatus.Ok =>
+                FirmwareCodec.EncodeDescription(buffer, h.Sequence, h.TimestampNanoseconds, d!, claim),
             FirmwareMessageType.State when FirmwareCodec.DecodeState(frame, out _, out var s) == FrameStatus.Ok =>
                 FirmwareCodec.EncodeState(buffer, s),
             FirmwareMessageType.Command when FirmwareCodec.DecodeCommand(frame, out var h, out var c) == FrameStatus.Ok =>
-                FirmwareCodec.EncodeCommand(buffer, h.Sequence, h.TimestampNanoseconds, c.Session, c.ExpiresAtNanoseconds, c.Command),
+                FirmwareCodec.EncodeCommand(buffer, h.Sequence, h.TimestampNanoseconds, c.Session, c.ExpiresAtNanoseconds, c.Command, []),
+            FirmwareMessageType.Claim when FirmwareCodec.DecodeClaim(frame, out var h, out var claim) == FrameStatus.Ok =>
+                FirmwareCodec.EncodeClaim(buffer, h.Sequence, h.TimestampNanoseconds, claim, []),
             FirmwareMessageType.Ack when FirmwareCodec.DecodeAck(frame, out var h, out var a) == FrameStatus.Ok =>
                 FirmwareCodec.EncodeAck(buffer, h.Sequence, h.TimestampNanoseconds, a),
             FirmwareMessageType.FaultQuery when FirmwareCodec.DecodeFaultQuery(frame, out var h) == FrameStatus.Ok =>
@@ -175,9 +184,16 @@ public sealed class FirmwareCodecPropertyTests
             FirmwareMessageType.FaultReport when FirmwareCodec.DecodeFaultReport(frame, out var h, out var r) == FrameStatus.Ok =>
                 FirmwareCodec.EncodeFaultReport(buffer, h.Sequence, h.TimestampNanoseconds, r!),
             _ when FirmwareCodec.DecodeSessionRequest(frame, out var h, out var session) == FrameStatus.Ok =>
-                FirmwareCodec.EncodeSessionRequest(buffer, h.Type, h.Sequence, h.TimestampNanoseconds, session),
+                FirmwareCodec.EncodeSessionRequest(buffer, h.Type, h.Sequence, h.TimestampNanoseconds, session, []),
             _ => 0,
         };
+        // The decoders do not keep an authenticated frame's tag (checking it needs the key): carry it over.
+        if (length > 0 && FirmwareCodec.IsAuthenticated(header.Type))
+        {
+            var tag = length - FirmwareCodec.TrailerSize - FirmwareCodec.TagSize;
+            frame.AsSpan(tag, FirmwareCodec.TagSize).CopyTo(buffer.AsSpan(tag));
+            BinaryPrimitives.WriteUInt32LittleEndian(buffer.AsSpan(length - FirmwareCodec.TrailerSize), FirmwareCodec.Crc32C(buffer.AsSpan(0, length - FirmwareCodec.TrailerSize)));
+        }
         return buffer[..length];
     }
 }

@@ -81,7 +81,7 @@ public sealed class FirmwareCodecTests
     {
         var frame = Repository.Vector("state_6dof.bin");
         Assert.Equal("RRFW"u8.ToArray(), frame[..4]);
-        Assert.Equal(1, BinaryPrimitives.ReadUInt16LittleEndian(frame.AsSpan(4)));
+        Assert.Equal(2, BinaryPrimitives.ReadUInt16LittleEndian(frame.AsSpan(4)));
         Assert.Equal(3, BinaryPrimitives.ReadUInt16LittleEndian(frame.AsSpan(6)));
         Assert.Equal(240u, BinaryPrimitives.ReadUInt32LittleEndian(frame.AsSpan(12)));
     }
@@ -113,7 +113,7 @@ public sealed class FirmwareCodecTests
         state.JointCount = 17;
         Assert.Equal(0, FirmwareCodec.EncodeState(new byte[FirmwareCodec.MaxFrame], state));
         var delta = ArmCommand.Create(ArmCommandMode.EndEffectorDelta, [0.1, 0.2, 0.3, 0.4], 0);
-        Assert.Equal(0, FirmwareCodec.EncodeCommand(new byte[FirmwareCodec.MaxFrame], 1, 1, 1, 1, delta));
+        Assert.Equal(0, FirmwareCodec.EncodeCommand(new byte[FirmwareCodec.MaxFrame], 1, 1, 1, 1, delta, []));
     }
 
     [Fact]
@@ -142,6 +142,7 @@ public sealed class FirmwareCodecTests
             FirmwareMessageType.Ack => FirmwareCodec.DecodeAck(frame, out _, out _),
             FirmwareMessageType.FaultQuery => FirmwareCodec.DecodeFaultQuery(frame, out _),
             FirmwareMessageType.FaultReport => FirmwareCodec.DecodeFaultReport(frame, out _, out _),
+            FirmwareMessageType.Claim => FirmwareCodec.DecodeClaim(frame, out _, out _),
             _ => FirmwareCodec.DecodeSessionRequest(frame, out _, out _),
         };
     }

@@ -11,27 +11,46 @@ internal static class GoldenMessages
 {
     public const uint Session = 0x5E551001;
     public const ulong StateTime = 123456789012;
+    public const uint Client = 0xC0FFEE01;
+
+    /// <summary>The shared secret behind the vectors: bytes 0x00 … 0x1F.</summary>
+    public static byte[] Secret() => [.. Enumerable.Range(0, 32).Select(i => (byte)i)];
+
+    /// <summary>The controller key of <see cref="Client"/> on <see cref="Session"/>: what seals the authenticated vectors.</summary>
+    public static byte[] ControllerKey()
+    {
+        var key = new byte[FirmwareCodec.KeySize];
+        FirmwareCodec.ControllerKey(Secret(), Session, Client, key);
+        return key;
+    }
 
     public static byte[] Encode(string file) => file switch
     {
-        "hello.bin" => Frame(b => FirmwareCodec.EncodeHello(b, 1, 1000, new HelloMessage(1, 1, 0xC0FFEE01))),
-        "description_6dof.bin" => Frame(b => FirmwareCodec.EncodeDescription(b, 1, 2000000, Description())),
+        "hello.bin" => Frame(b => FirmwareCodec.EncodeHello(b, 1, 1000, new HelloMessage(2, 2, Client))),
+        "claim.bin" => Frame(b => FirmwareCodec.EncodeClaim(b, 2, 66, new ClaimMessage(Session, Client, false), ControllerKey())),
+        "description_6dof.bin" => Frame(b => FirmwareCodec.EncodeDescription(b, 1, 2000000, Description(), new ClaimStatus(2000, 41, 9, Client))),
         "state_6dof.bin" => Frame(b => FirmwareCodec.EncodeState(b, State())),
         "command_joint_position.bin" => Frame(b =>
         {
             var command = ArmCommand.JointPositions([0.125, 0.25, 0.375, 0.5, 0.625, 0.75], 0.5);
-            return FirmwareCodec.EncodeCommand(b, 7, 5000, Session, StateTime + 50000000, command);
+            return FirmwareCodec.EncodeCommand(b, 7, 5000, Session, StateTime + 50000000, command, ControllerKey());
         }),
         "command_ee_delta.bin" => Frame(b =>
         {
             var command = ArmCommand.Create(ArmCommandMode.EndEffectorDelta, [0.015625, -0.03125, 0.0078125, 0, 0, 0.0625], 1.0);
-            return FirmwareCodec.EncodeCommand(b, 8, 6000, Session, 200, command);
+            return FirmwareCodec.EncodeCommand(b, 8, 6000, Session, 200, command, ControllerKey());
         }),
-        "enable.bin" => Frame(b => FirmwareCodec.EncodeSessionRequest(b, FirmwareMessageType.Enable, 3, 77, Session)),
-        "estop.bin" => Frame(b => FirmwareCodec.EncodeSessionRequest(b, FirmwareMessageType.EmergencyStop, 4, 77, Session)),
+        "enable.bin" => Frame(b => FirmwareCodec.EncodeSessionRequest(b, FirmwareMessageType.Enable, 3, 77, Session, ControllerKey())),
+        "estop.bin" => Frame(b => FirmwareCodec.EncodeSessionRequest(b, FirmwareMessageType.EmergencyStop, 4, 77, Session, [])),
         "ack.bin" => Frame(b => FirmwareCodec.EncodeAck(b, 3, 3000000,
             new AckMessage(Session, 3, FirmwareMessageType.Enable, AckResult.Ok, FrameStatus.Ok, ArmStatusFlags.Enabled))),
         "fault_query.bin" => Frame(b => FirmwareCodec.EncodeFaultQuery(b, 5, 88)),
+        // Well formed, sealed with a key that is not the controller's (0xA5 × 32): decodes, fails the tag.
+        "command_wrong_key.bin" => Frame(b =>
+        {
+            var command = ArmCommand.JointPositions([0.125, 0.25, 0.375, 0.5, 0.625, 0.75], 0.5);
+            return FirmwareCodec.EncodeCommand(b, 7, 5000, Session, StateTime + 50000000, command, Enumerable.Repeat((byte)0xA5, 32).ToArray());
+        }),
         "fault_report.bin" => Frame(b => FirmwareCodec.EncodeFaultReport(b, 5, 4000000, FaultReport())),
         _ => throw new ArgumentException($"no golden message for {file}", nameof(file)),
     };
@@ -41,7 +60,7 @@ internal static class GoldenMessages
         var joints = new JointLimits[6];
         for (var j = 0; j < 6; j++)
             joints[j] = new JointLimits(-(2.5 + 0.125 * j), 2.5 + 0.125 * j, 1.5 + 0.25 * j, 40.0 - 5.0 * j);
-        return new ArmDescription(Session, 1, joints, new HashSet<ArmCommandMode> { ArmCommandMode.JointPosition, ArmCommandMode.JointVelocity },
+        return new ArmDescription(Session, 2, joints, new HashSet<ArmCommandMode> { ArmCommandMode.JointPosition, ArmCommandMode.JointVelocity },
             250, 100, 0.0625, 0.25);
     }
 

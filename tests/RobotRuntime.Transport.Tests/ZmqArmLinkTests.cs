@@ -32,7 +32,7 @@ public sealed class ZmqArmLinkTests
         var description = link.Description!;
         Assert.Equal(4, description.JointCount);
         Assert.Equal(150, description.WatchdogMilliseconds);
-        Assert.Equal(1, description.ProtocolVersion);
+        Assert.Equal(2, description.ProtocolVersion);
         Assert.Contains(ArmCommandMode.JointPosition, description.SupportedModes);
         Assert.Equal(link.Health.ArmSession, description.Session);
         Assert.Contains($"session={description.Session:X8}", endpoint.ReadyLine);
@@ -90,14 +90,15 @@ public sealed class ZmqArmLinkTests
     public void LostControlReplyTimesOutAndTheNextRequestSucceedsOnAFreshSocket()
     {
         var prefix = IpcPrefix.Create();
-        using var link = new ZmqArmLink(ZmqArmLinkSettings.Ipc(prefix));
+        var secret = System.Security.Cryptography.RandomNumberGenerator.GetBytes(FirmwareCodec.KeySize);
+        using var link = new ZmqArmLink(ZmqArmLinkSettings.Ipc(prefix) with { Secret = secret });
         // Nobody answers: the request must come back timed out, not hang.
         var first = link.Handshake(TimeSpan.FromMilliseconds(100));
         Assert.Equal(ArmControlStatus.TimedOut, first.Status);
         Assert.Contains("-control", first.Detail);
         Assert.Equal(1, link.ControlResets);
 
-        using var endpoint = new ArmEndpointProcess(prefix);
+        using var endpoint = new ArmEndpointProcess(prefix, secret: secret);
         var second = link.Handshake(ControlTimeout);
         Assert.True(second.Succeeded, second.Detail);
         Assert.NotNull(link.Description);
@@ -147,8 +148,8 @@ public sealed class ZmqArmLinkTests
     public void EndpointKilledAndRestartedIsReportedLostAndTheLinkRecoversByItself()
     {
         var prefix = IpcPrefix.Create();
-        var settings = ZmqArmLinkSettings.Ipc(prefix) with { LinkTimeout = TimeSpan.FromMilliseconds(200) };
         var endpoint = new ArmEndpointProcess(prefix, watchdogMilliseconds: 2000);
+        var settings = endpoint.LinkSettings with { LinkTimeout = TimeSpan.FromMilliseconds(200) };
         try
         {
             using var link = ConnectedLink(settings);
@@ -171,7 +172,7 @@ public sealed class ZmqArmLinkTests
             Assert.Equal(1, link.Health.LinkLosses);
 
             endpoint.Dispose();
-            endpoint = new ArmEndpointProcess(prefix, watchdogMilliseconds: 2000);
+            endpoint = new ArmEndpointProcess(prefix, watchdogMilliseconds: 2000, secret: settings.Secret);
             Assert.True(Eventually.True(() => link.Health.Status == ArmLinkStatus.Up), "the link did not come back by itself");
             var health = link.Health;
             Assert.NotEqual(firstSession, health.ArmSession);

@@ -113,7 +113,7 @@ public static class FirmwareLinkRoundTrip
             _command = ArmCommand.JointPositions([0.1, 0.2, 0.3, 0.4, 0.5, 0.6], 0.5);
             // The raw echo carries a frame of the same size as a 6-joint command.
             var buffer = new byte[FirmwareCodec.MaxFrame];
-            _frame = buffer[..FirmwareCodec.EncodeCommand(buffer, 1, 1, 1, 1, _command)];
+            _frame = buffer[..FirmwareCodec.EncodeCommand(buffer, 1, 1, 1, 1, _command, new byte[FirmwareCodec.KeySize])];
         }
 
         public static Rig Start(string endpointPath, string transport)
@@ -129,15 +129,18 @@ public static class FirmwareLinkRoundTrip
             {
                 (state, command, control, echo) = (FreeTcp(), FreeTcp(), FreeTcp(), FreeTcp());
             }
+            var keyFile = Path.Combine(Path.GetTempPath(), $"rrbench-key-{Guid.NewGuid():N}");
+            var secret = ArmKeyFile.Create(keyFile);
             var start = new ProcessStartInfo(endpointPath) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            foreach (var a in new[] { "--state", state, "--command", command, "--control", control, "--echo", echo, "--rate", "100", "--watchdog-ms", "60000", "--quiet" })
+            foreach (var a in new[] { "--key", keyFile, "--state", state, "--command", command, "--control", control, "--echo", echo, "--rate", "100", "--watchdog-ms", "60000", "--quiet" })
                 start.ArgumentList.Add(a);
             var process = Process.Start(start)!;
             process.BeginErrorReadLine();
             var ready = process.StandardOutput.ReadLine();
+            File.Delete(keyFile); // read at start-up
             if (ready is null || !ready.Contains("ready", StringComparison.Ordinal))
                 throw new InvalidOperationException($"rr-arm-endpoint did not start on {transport}");
-            var settings = new ZmqArmLinkSettings { StateAddress = state, CommandAddress = command, ControlAddress = control, LinkTimeout = TimeSpan.FromSeconds(2) };
+            var settings = new ZmqArmLinkSettings { StateAddress = state, CommandAddress = command, ControlAddress = control, LinkTimeout = TimeSpan.FromSeconds(2), Secret = secret };
             return new Rig(process, settings, echo, prefix);
         }
 

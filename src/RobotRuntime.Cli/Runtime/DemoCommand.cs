@@ -136,7 +136,7 @@ public static class DemoCommand
             {
                 RateHz = rateHz, RunsFolder = runsFolder, Policy = agentPackage is null ? "scripted-reach" : "agent",
                 AgentPackage = agentPackage, AgentPlanner = planner,
-                ArmState = endpoints.State, ArmCommand = endpoints.Command, ArmControl = endpoints.Control,
+                ArmState = endpoints.State, ArmCommand = endpoints.Command, ArmControl = endpoints.Control, ArmSecret = endpoints.Secret,
                 EncoderZoo = agentPackage is null ? zoo : null, EncoderId = agentPackage is null ? "test-conv-batched" : null,
                 MaxFrameAge = TimeSpan.FromMilliseconds(150),
                 // The demo shares two cores with the simulator it renders; a few late cycles on a busy

@@ -15,10 +15,11 @@ public static class RunCommand
         var set = new Option<string[]>("--set") { Description = "Override a setting: key.path=value (YAML value), e.g. --set rate_hz=50 --set policy.goal=[0.3,0,0.1]. Repeatable.", AllowMultipleArgumentsPerToken = false };
         var duration = new Option<string?>("--duration") { Description = "Stop after this long (e.g. 30s); default: until Ctrl-C or 'stop'." };
         var livePort = new Option<int?>("--live-port") { Description = "Serve the live page (cameras, stage timings, safety state, e-stop/reset) on this localhost port; 0 picks a free one." };
+        var takeover = new Option<bool>("--takeover") { Description = "Take the arm over from another controller that holds it (it is disabled; its commands are refused from then on)." };
         var verb = new Command("run", "Run the control loop against an arm (or rr sim-server): cameras → encoder → policy → safety → arm, " +
             "with a run log, a summary and plots at the end. Type 'reset', 'estop' or 'stop' while it runs; Ctrl-C stops it holding the arm.")
         {
-            config, set, duration, livePort,
+            config, set, duration, livePort, takeover,
         };
         verb.SetAction(result =>
         {
@@ -32,6 +33,8 @@ public static class RunCommand
                     settings = settings.WithOverride(assignment);
                 if (result.GetValue(duration) is { } text)
                     settings = settings with { Duration = SimServerOptions.ParseDuration("--duration", text) };
+                if (result.GetValue(takeover))
+                    settings = settings with { Takeover = true };
                 if (result.GetValue(livePort) is { } port)
                     settings = settings with { LivePort = port is >= 0 and <= 65535 ? port : throw new ArgumentException($"--live-port must be 0..65535, got {port}") };
             }

@@ -41,6 +41,15 @@ public sealed record RunConfig
     /// <summary>The arm's control endpoint (its REP socket).</summary>
     public string ArmControl { get; init; } = "tcp://127.0.0.1:5603";
 
+    /// <summary>The key file of the secret shared with the arm (protocol version 2); null: <see cref="Transport.Firmware.ArmKeyFile.DefaultPath"/>.</summary>
+    public string? ArmKey { get; init; }
+
+    /// <summary>The shared secret itself, for a host that runs the arm in this process (rr demo); overrides <see cref="ArmKey"/>.</summary>
+    public byte[]? ArmSecret { get; init; }
+
+    /// <summary>Claim the arm even from another controller's live claim (an operator's deliberate takeover; <c>rr run --takeover</c>).</summary>
+    public bool Takeover { get; init; }
+
     /// <summary>The cameras, in the encoder's order.</summary>
     public IReadOnlyList<CameraConfig> Cameras { get; init; } = [];
 
@@ -99,7 +108,7 @@ public sealed record RunConfig
     internal static readonly IReadOnlyDictionary<string, string[]> Schema = new Dictionary<string, string[]>
     {
         [""] = ["rate_hz", "duration", "runs_folder", "arm", "cameras", "encoder", "policy", "safety", "realtime", "stop_file", "live_port"],
-        ["arm"] = ["state", "command", "control"],
+        ["arm"] = ["state", "command", "control", "key"],
         ["cameras[]"] = ["name", "backend", "endpoint", "path", "device", "pipeline", "width", "height", "fps"],
         ["encoder"] = ["zoo", "id", "threads", "pipeline"],
         ["policy"] = ["kind", "goal", "package", "planner"],
@@ -188,6 +197,7 @@ public sealed record RunConfig
             case "arm.state": return this with { ArmState = Text(source, where, value) };
             case "arm.command": return this with { ArmCommand = Text(source, where, value) };
             case "arm.control": return this with { ArmControl = Text(source, where, value) };
+            case "arm.key": return this with { ArmKey = Text(source, where, value) };
             case "encoder.zoo": return this with { EncoderZoo = Text(source, where, value) };
             case "encoder.id": return this with { EncoderId = Text(source, where, value) };
             case "encoder.threads": return this with { EncoderThreads = Integer(source, where, value, 1, 64) };

@@ -75,12 +75,13 @@ internal sealed class RuntimeSession : IDisposable
     public static int Run(RunConfig config, RuntimeHooks hooks, TextWriter output, TextReader? operatorInput, CancellationToken cancellation)
     {
         Preflight(config, hooks);
+        var secret = ReadSecret(config);
         using var claim = ArmClaim.Take(config.ArmControl);
         var folder = Path.Combine(config.RunsFolder, DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture) + "-" + config.Policy);
         for (var n = 2; Directory.Exists(folder); n++)
             folder = Path.Combine(config.RunsFolder, DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture) + "-" + config.Policy + "-" + n);
         Directory.CreateDirectory(folder);
-        using var session = new RuntimeSession(config, output, Path.GetFullPath(folder));
+        using var session = new RuntimeSession(config, output, Path.GetFullPath(folder)) { _secret = secret };
         return session.Execute(hooks, operatorInput, cancellation);
     }
 
@@ -161,11 +162,22 @@ internal sealed class RuntimeSession : IDisposable
     private int Execute(RuntimeHooks hooks, TextReader? operatorInput, CancellationToken cancellation)
     {
         Say($"rr: run folder {Folder}");
-        Link = Own(new ZmqArmLink(new ZmqArmLinkSettings { StateAddress = _config.ArmState, CommandAddress = _config.ArmCommand, ControlAddress = _config.ArmControl }));
+        Link = Own(new ZmqArmLink(new ZmqArmLinkSettings
+        {
+            StateAddress = _config.ArmState, CommandAddress = _config.ArmCommand, ControlAddress = _config.ArmControl,
+            Secret = _secret, Takeover = _config.Takeover,
+        }));
         var hello = Link.Handshake(ControlTimeout);
         if (!hello.Succeeded)
         {
-            Say($"rr: the arm does not answer at {_config.ArmControl}: {hello.Detail}. Is the arm (or rr sim-server) running and are arm.state/command/control right?");
+            Say(hello.Status == ArmControlStatus.Refused
+                ? $"rr: the arm at {_config.ArmControl} refused this runtime: {hello.Detail}"
+                : $"rr: the arm does not answer at {_config.ArmControl}: {hello.Detail}. Is the arm (or rr sim-server) running and are arm.state/command/control right?");
+            return 1;
+        }
+        if (!Link.Claimed)
+        {
+            Say($"rr: the arm at {_config.ArmControl} answered, but this runtime did not claim it; it cannot command it");
             return 1;
         }
         if (!SpinWait.SpinUntil(() => Link.Health.Status == ArmLinkStatus.Up, ControlTimeout))
@@ -317,6 +329,7 @@ internal sealed class RuntimeSession : IDisposable
         _relayEmergencyStops = false;
         Loop.Stop("run ended: " + ending, TimeSpan.FromSeconds(5));
         Link.Request(ArmControlRequest.Disable, ControlTimeout);
+        Link.Release(ControlTimeout);
         _stopTyped = true;
         _emergencyStopPending.Release();
         relay.Join(ControlTimeout * 4);
@@ -382,6 +395,22 @@ internal sealed class RuntimeSession : IDisposable
     }
 
     private volatile bool _stopTyped;
+    private byte[]? _secret;
+
+    /// <summary>The secret shared with the arm: the host's (rr demo), else the key file's (arm.key, or the default path).</summary>
+    private static byte[] ReadSecret(RunConfig config)
+    {
+        if (config.ArmSecret is { } secret)
+            return secret;
+        try
+        {
+            return Transport.Firmware.ArmKeyFile.Read(config.ArmKey ?? Transport.Firmware.ArmKeyFile.DefaultPath);
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException)
+        {
+            throw new ConfigException("arm.key: " + e.Message);
+        }
+    }
     private IReadOnlyList<ICameraSource> _cameras = [];
     private volatile bool _relayEmergencyStops = true;
     private readonly SemaphoreSlim _emergencyStopPending = new(0);

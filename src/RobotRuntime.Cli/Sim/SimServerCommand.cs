@@ -33,12 +33,14 @@ public static class SimServerCommand
         var actuationJitter = new Option<string>("--actuation-jitter") { Description = "Actuation delay varies uniformly within ± this.", DefaultValueFactory = _ => "0ms" };
         var frameDrop = new Option<double>("--frame-drop") { Description = "Probability (0..1) that a camera frame is not published (seeded).", DefaultValueFactory = _ => 0 };
         var quiet = new Option<bool>("--quiet") { Description = "Log only the ready line and errors." };
+        var key = new Option<string?>("--key") { Description = $"The secret shared with the operator's rr run (protocol version 2): only the controller holding it may command the arm. Default {Transport.Firmware.ArmKeyFile.DefaultPath}, made (mode 600) if it is not there." };
+        var claimLease = new Option<string>("--claim-lease") { Description = "A controller's claim lapses after this long without a valid frame from it (then another may claim the arm).", DefaultValueFactory = _ => "2000ms" };
 
         var verb = new Command("sim-server",
             "Run the MuJoCo simulator as an arm: firmware protocol over ZeroMQ (state, commands, control) and one camera stream per camera. Ctrl-C stops it.")
         {
             task, shift, seed, state, command, control, front, wrist, stateRate, cameraRate, cameraSize, watchdog,
-            delay, jitter, actuationDelay, actuationJitter, frameDrop, quiet,
+            delay, jitter, actuationDelay, actuationJitter, frameDrop, quiet, key, claimLease,
         };
         verb.SetAction(result =>
         {
@@ -48,6 +50,22 @@ public static class SimServerCommand
             {
                 var (width, height) = SimServerOptions.ParseSize("--camera-size", result.GetValue(cameraSize)!);
                 var watchdogTime = SimServerOptions.ParseDuration("--watchdog", result.GetValue(watchdog)!);
+                var leaseTime = SimServerOptions.ParseDuration("--claim-lease", result.GetValue(claimLease)!);
+                var keyPath = result.GetValue(key) ?? Transport.Firmware.ArmKeyFile.DefaultPath;
+                byte[] secret;
+                try
+                {
+                    var created = false;
+                    secret = result.GetValue(key) is null
+                        ? Transport.Firmware.ArmKeyFile.ReadOrCreate(keyPath, out created)
+                        : Transport.Firmware.ArmKeyFile.Read(keyPath);
+                    if (created)
+                        error.WriteLine($"rr sim-server: made a new arm key {keyPath} (mode 600); rr run on this machine finds it there (arm.key)");
+                }
+                catch (InvalidDataException e)
+                {
+                    throw new ArgumentException("--key: " + e.Message);
+                }
                 var options = new SimServerOptions
                 {
                     Task = result.GetValue(task)!,
@@ -69,6 +87,8 @@ public static class SimServerCommand
                     ActuationJitter = SimServerOptions.ParseDuration("--actuation-jitter", result.GetValue(actuationJitter)!),
                     FrameDropProbability = result.GetValue(frameDrop),
                     Quiet = result.GetValue(quiet),
+                    Secret = secret,
+                    ClaimLeaseMilliseconds = (int)Math.Round(leaseTime.TotalMilliseconds),
                 };
                 var server = new SimServer.SimServer(options, output, error);
                 using var stop = new CancellationTokenSource();

@@ -20,9 +20,10 @@ public interface IArmLink : IDisposable
     ArmLinkHealth Health { get; }
 
     /// <summary>
-    /// Connects the request/reply channel's conversation: agrees on the protocol version and reads
-    /// the arm's <see cref="Description"/>. Also tells the arm to forget the command sequence numbers
-    /// it has seen (a restarted runtime numbers its commands from 1 again).
+    /// Connects the request/reply channel's conversation: agrees on the protocol version, reads the
+    /// arm's <see cref="Description"/> and, for a link that holds the arm's secret, claims the arm
+    /// (protocol version 2: only the claiming controller may command, enable, disable or reset it; the
+    /// result is refused, saying so, while another controller holds it).
     /// </summary>
     /// <param name="timeout">How long to wait for the reply.</param>
     /// <remarks>Not real-time: blocks up to <paramref name="timeout"/>.</remarks>

@@ -9,16 +9,18 @@ namespace RobotRuntime.Transport.Firmware;
 /// little-endian header, a fixed-layout payload and a CRC32C trailer. Byte-for-byte the same as the
 /// C codec in firmware-interfaces/src/rrfw.c; both are checked against the same golden vectors.
 /// </summary>
-/// <remarks>Real-time: every member except <see cref="DecodeDescription"/>, <see cref="EncodeDescription"/>
-/// and <see cref="DecodeFaultReport"/> is allocation-free, never throws on any input, and never
-/// reads outside the span it is given. Thread-safe (no state).</remarks>
+/// <remarks>Real-time: every member except the DecodeDescription overloads, <see cref="EncodeDescription"/>
+/// and <see cref="DecodeFaultReport"/> is allocation-free, never throws on any input (but
+/// <see cref="ControllerKey"/> on a secret of the wrong size), and never reads outside the span it is
+/// given. Thread-safe (no state). Version 2 adds authentication: <see cref="IsAuthenticated"/> types end
+/// their payload with a tag sealed by the controller's key.</remarks>
 public static class FirmwareCodec
 {
     /// <summary>The bytes "RRFW" read as a little-endian u32.</summary>
     public const uint Magic = 0x57465252;
 
     /// <summary>The protocol version this codec speaks.</summary>
-    public const ushort Version = 1;
+    public const ushort Version = 2;
 
     /// <summary>Header size, bytes.</summary>
     public const int HeaderSize = 24;
@@ -40,10 +42,17 @@ public static class FirmwareCodec
     public const int MaxJoints = JointVector.Capacity;
 
     /// <summary>Number of <see cref="FrameStatus"/> values (the size of the fault report's table).</summary>
-    public const int StatusCount = 16;
+    public const int StatusCount = 17;
 
-    private const int DescriptionFixed = 28, DescriptionPerJoint = 32, StateFixed = 96, StatePerJoint = 24,
-        CommandFixed = 24, HelloSize = 8, SessionRequestSize = 4, AckSize = 20, FaultReportSize = 28 + 4 * StatusCount;
+    /// <summary>Bytes of the shared secret and of a controller key.</summary>
+    public const int KeySize = 32;
+
+    /// <summary>Bytes of the tag at the end of an authenticated payload.</summary>
+    public const int TagSize = 16;
+
+    private const int DescriptionFixed = 28, DescriptionPerJoint = 32, DescriptionTail = 16, StateFixed = 96, StatePerJoint = 24,
+        CommandFixed = 24, HelloSize = 8, SessionRequestSize = 4, AckSize = 20, FaultReportSize = 28 + 4 * StatusCount,
+        ClaimSize = 12 + TagSize;
 
     /// <summary>CRC32C (Castagnoli; reflected polynomial 0x82F63B78, initial value and final XOR 0xFFFFFFFF).</summary>
     public static uint Crc32C(ReadOnlySpan<byte> data)
@@ -78,6 +87,7 @@ public static class FirmwareCodec
         FrameStatus.NotEnabled => "not_enabled",
         FrameStatus.UnexpectedType => "unexpected_type",
         FrameStatus.OutOfLimits => "out_of_limits",
+        FrameStatus.BadAuth => "bad_auth",
         _ => "unknown",
     };
 
@@ -100,6 +110,7 @@ public static class FirmwareCodec
         FrameStatus.NotEnabled => "the arm is disabled, e-stopped or faulted",
         FrameStatus.UnexpectedType => "a valid frame of a type this channel does not carry",
         FrameStatus.OutOfLimits => "a value is outside the limits of the arm's description",
+        FrameStatus.BadAuth => "not authenticated by the controller holding the arm (no shared secret, another controller, or no claim)",
         _ => "not a protocol status",
     };
 
@@ -137,7 +148,7 @@ public static class FirmwareCodec
         var covered = HeaderSize + (int)header.PayloadLength;
         if (Crc32C(frame[..covered]) != BinaryPrimitives.ReadUInt32LittleEndian(frame[covered..]))
             return FrameStatus.BadCrc;
-        if ((ushort)header.Type is < (ushort)FirmwareMessageType.Hello or > (ushort)FirmwareMessageType.FaultReport)
+        if ((ushort)header.Type is < (ushort)FirmwareMessageType.Hello or > (ushort)FirmwareMessageType.Claim)
             return FrameStatus.UnknownType;
         return FrameStatus.Ok;
     }
@@ -174,9 +185,14 @@ public static class FirmwareCodec
     }
 
     /// <summary>Decodes a DESCRIPTION frame. Allocates the description: control path only.</summary>
-    public static FrameStatus DecodeDescription(ReadOnlySpan<byte> frame, out FrameHeader header, out ArmDescription? description)
+    public static FrameStatus DecodeDescription(ReadOnlySpan<byte> frame, out FrameHeader header, out ArmDescription? description) =>
+        DecodeDescription(frame, out header, out description, out _);
+
+    /// <summary>Decodes a DESCRIPTION frame with what version 2 adds (<paramref name="claim"/>). Allocates the description: control path only.</summary>
+    public static FrameStatus DecodeDescription(ReadOnlySpan<byte> frame, out FrameHeader header, out ArmDescription? description, out ClaimStatus claim)
     {
         description = null;
+        claim = default;
         var status = CheckFrameOfType(frame, FirmwareMessageType.Description, out header, out var p);
         if (status != FrameStatus.Ok)
             return status;
@@ -192,9 +208,11 @@ public static class FirmwareCodec
         var eeRotation = F64(p, 20);
         if (jointCount is < 1 or > MaxJoints)
             return FrameStatus.BadPayload;
-        if (p.Length != DescriptionFixed + DescriptionPerJoint * jointCount)
+        if (p.Length != DescriptionFixed + DescriptionPerJoint * jointCount + DescriptionTail)
             return FrameStatus.LengthMismatch;
-        if (session == 0 || version == 0 || modes == 0 || (modes & ~0x7) != 0 || rate == 0 || watchdog == 0
+        var tail = DescriptionFixed + DescriptionPerJoint * jointCount;
+        claim = new ClaimStatus(U32(p, tail), U32(p, tail + 4), U32(p, tail + 8), U32(p, tail + 12));
+        if (session == 0 || version == 0 || modes == 0 || (modes & ~0x7) != 0 || rate == 0 || watchdog == 0 || claim.LeaseMilliseconds == 0
             || !double.IsFinite(eeTranslation) || !double.IsFinite(eeRotation) || eeTranslation < 0 || eeRotation < 0)
             return FrameStatus.BadPayload;
         var joints = new JointLimits[jointCount];
@@ -285,7 +303,7 @@ public static class FirmwareCodec
         command.Command.Sequence = header.Sequence;
         if (!CommandCountValid(mode, count))
             return FrameStatus.BadPayload;
-        if (p.Length != CommandFixed + 8 * count)
+        if (p.Length != CommandFixed + 8 * count + TagSize)
             return FrameStatus.LengthMismatch;
         if (reserved != 0 || command.Session == 0 || !double.IsFinite(command.Command.GripperTarget))
             return FrameStatus.BadPayload;
@@ -308,10 +326,24 @@ public static class FirmwareCodec
             return status;
         if (!IsSessionRequest(header.Type))
             return FrameStatus.UnexpectedType;
-        if (header.PayloadLength != SessionRequestSize)
+        if (header.PayloadLength != SessionRequestSize + (header.Type == FirmwareMessageType.EmergencyStop ? 0 : TagSize))
             return FrameStatus.LengthMismatch;
         session = U32(frame, HeaderSize);
         return FrameStatus.Ok;
+    }
+
+    /// <summary>Decodes a CLAIM frame (its tag is checked with <see cref="TagValid"/>, which needs the key).</summary>
+    public static FrameStatus DecodeClaim(ReadOnlySpan<byte> frame, out FrameHeader header, out ClaimMessage claim)
+    {
+        claim = default;
+        var status = CheckFrameOfType(frame, FirmwareMessageType.Claim, out header, out var p);
+        if (status != FrameStatus.Ok)
+            return status;
+        if (p.Length != ClaimSize)
+            return FrameStatus.LengthMismatch;
+        var flags = U32(p, 8);
+        claim = new ClaimMessage(U32(p, 0), U32(p, 4), (flags & 1) != 0, (flags & 2) != 0);
+        return claim.Session == 0 || claim.ClientId == 0 || (flags & ~3u) != 0 || flags == 3 ? FrameStatus.BadPayload : FrameStatus.Ok;
     }
 
     /// <summary>Decodes a FAULT_QUERY frame (no payload).</summary>
@@ -333,7 +365,7 @@ public static class FirmwareCodec
         ack = new AckMessage(U32(p, 0), U32(p, 4), (FirmwareMessageType)U16(p, 8), (AckResult)U16(p, 10),
             (FrameStatus)U16(p, 12), (ArmStatusFlags)U32(p, 16));
         var reserved = U16(p, 14);
-        return reserved != 0 || ack.Result > AckResult.UnsupportedVersion || (int)ack.Reason >= StatusCount
+        return reserved != 0 || ack.Result > AckResult.Claimed || (int)ack.Reason >= StatusCount
             ? FrameStatus.BadPayload : FrameStatus.Ok;
     }
 
@@ -371,12 +403,12 @@ public static class FirmwareCodec
         return Seal(destination, HelloSize);
     }
 
-    /// <summary>Encodes a DESCRIPTION. Returns the frame size, or 0 if it does not fit or has 0 or more than 16 joints.</summary>
-    public static int EncodeDescription(Span<byte> destination, uint sequence, ulong timestampNanoseconds, ArmDescription description)
+    /// <summary>Encodes a DESCRIPTION with what version 2 adds (<paramref name="claim"/>). Returns the frame size, or 0 if it does not fit or has 0 or more than 16 joints.</summary>
+    public static int EncodeDescription(Span<byte> destination, uint sequence, ulong timestampNanoseconds, ArmDescription description, in ClaimStatus claim)
     {
         ArgumentNullException.ThrowIfNull(description);
         var n = description.JointCount;
-        var size = DescriptionFixed + DescriptionPerJoint * n;
+        var size = DescriptionFixed + DescriptionPerJoint * n + DescriptionTail;
         if (n is < 1 or > MaxJoints || !Fits(destination, size))
             return 0;
         var p = Payload(destination, FirmwareMessageType.Description, sequence, timestampNanoseconds, size);
@@ -400,6 +432,11 @@ public static class FirmwareCodec
             BinaryPrimitives.WriteDoubleLittleEndian(q[16..], limits.VelocityMax);
             BinaryPrimitives.WriteDoubleLittleEndian(q[24..], limits.EffortMax);
         }
+        var tail = p[(DescriptionFixed + DescriptionPerJoint * n)..];
+        BinaryPrimitives.WriteUInt32LittleEndian(tail, claim.LeaseMilliseconds);
+        BinaryPrimitives.WriteUInt32LittleEndian(tail[4..], claim.LastCommandSequence);
+        BinaryPrimitives.WriteUInt32LittleEndian(tail[8..], claim.LastControlSequence);
+        BinaryPrimitives.WriteUInt32LittleEndian(tail[12..], claim.ClaimedBy);
         return Seal(destination, size);
     }
 
@@ -440,12 +477,13 @@ public static class FirmwareCodec
 
     /// <summary>Encodes a COMMAND for arm <paramref name="session"/> that expires at <paramref name="expiresAtNanoseconds"/>
     /// (arm's clock). Returns the frame size, or 0 if it does not fit or the mode and value count do not go together.</summary>
+    /// <remarks>Sealed with <paramref name="controllerKey"/> (<see cref="KeySize"/> bytes); an empty key leaves the tag zero.</remarks>
     public static int EncodeCommand(Span<byte> destination, uint sequence, ulong timestampNanoseconds, uint session,
-        ulong expiresAtNanoseconds, in ArmCommand command)
+        ulong expiresAtNanoseconds, in ArmCommand command, ReadOnlySpan<byte> controllerKey)
     {
         if (!CommandCountValid(command.Mode, command.ValueCount))
             return 0;
-        var size = CommandFixed + 8 * command.ValueCount;
+        var size = CommandFixed + 8 * command.ValueCount + TagSize;
         if (!Fits(destination, size))
             return 0;
         var p = Payload(destination, FirmwareMessageType.Command, sequence, timestampNanoseconds, size);
@@ -457,18 +495,33 @@ public static class FirmwareCodec
         BinaryPrimitives.WriteDoubleLittleEndian(p[16..], command.GripperTarget);
         for (var i = 0; i < command.ValueCount; i++)
             BinaryPrimitives.WriteDoubleLittleEndian(p[(CommandFixed + 8 * i)..], command.Values[i]);
-        return Seal(destination, size);
+        return SealAuthenticated(destination, size, controllerKey);
     }
 
     /// <summary>Encodes a HEARTBEAT, ENABLE, DISABLE, ESTOP or RESET naming arm <paramref name="session"/>.
     /// Returns the frame size, or 0 if it does not fit or <paramref name="type"/> is not one of those.</summary>
-    public static int EncodeSessionRequest(Span<byte> destination, FirmwareMessageType type, uint sequence, ulong timestampNanoseconds, uint session)
+    /// <remarks>All but ESTOP are authenticated: sealed with <paramref name="controllerKey"/>; an empty key leaves the tag zero.</remarks>
+    public static int EncodeSessionRequest(Span<byte> destination, FirmwareMessageType type, uint sequence, ulong timestampNanoseconds, uint session,
+        ReadOnlySpan<byte> controllerKey)
     {
-        if (!IsSessionRequest(type) || !Fits(destination, SessionRequestSize))
+        var size = SessionRequestSize + (type == FirmwareMessageType.EmergencyStop ? 0 : TagSize);
+        if (!IsSessionRequest(type) || !Fits(destination, size))
             return 0;
-        var p = Payload(destination, type, sequence, timestampNanoseconds, SessionRequestSize);
+        var p = Payload(destination, type, sequence, timestampNanoseconds, size);
         BinaryPrimitives.WriteUInt32LittleEndian(p, session);
-        return Seal(destination, SessionRequestSize);
+        return type == FirmwareMessageType.EmergencyStop ? Seal(destination, size) : SealAuthenticated(destination, size, controllerKey);
+    }
+
+    /// <summary>Encodes a CLAIM sealed with the claiming controller's key. Returns the frame size, or 0 if it does not fit.</summary>
+    public static int EncodeClaim(Span<byte> destination, uint sequence, ulong timestampNanoseconds, in ClaimMessage claim, ReadOnlySpan<byte> controllerKey)
+    {
+        if (!Fits(destination, ClaimSize))
+            return 0;
+        var p = Payload(destination, FirmwareMessageType.Claim, sequence, timestampNanoseconds, ClaimSize);
+        BinaryPrimitives.WriteUInt32LittleEndian(p, claim.Session);
+        BinaryPrimitives.WriteUInt32LittleEndian(p[4..], claim.ClientId);
+        BinaryPrimitives.WriteUInt32LittleEndian(p[8..], (claim.Takeover ? 1u : 0u) | (claim.Release ? 2u : 0u));
+        return SealAuthenticated(destination, ClaimSize, controllerKey);
     }
 
     /// <summary>Encodes a FAULT_QUERY. Returns the frame size, or 0 if it does not fit.</summary>
@@ -496,7 +549,7 @@ public static class FirmwareCodec
         return Seal(destination, AckSize);
     }
 
-    /// <summary>Encodes a FAULT_REPORT. Returns the frame size, or 0 if it does not fit or the table does not have 16 entries.</summary>
+    /// <summary>Encodes a FAULT_REPORT. Returns the frame size, or 0 if it does not fit or the table does not have <see cref="StatusCount"/> entries.</summary>
     public static int EncodeFaultReport(Span<byte> destination, uint sequence, ulong timestampNanoseconds, FaultReport report)
     {
         ArgumentNullException.ThrowIfNull(report);
@@ -536,6 +589,59 @@ public static class FirmwareCodec
         BinaryPrimitives.WriteUInt32LittleEndian(d[12..], (uint)payload);
         BinaryPrimitives.WriteUInt64LittleEndian(d[16..], timestamp);
         return d.Slice(HeaderSize, payload);
+    }
+
+    // ---- authentication (version 2) ------------------------------------------------------------
+
+    /// <summary>Whether frames of <paramref name="type"/> carry a tag: CLAIM, COMMAND, HEARTBEAT, ENABLE, DISABLE, RESET (ESTOP is obeyed from anyone).</summary>
+    public static bool IsAuthenticated(FirmwareMessageType type) =>
+        type is FirmwareMessageType.Command or FirmwareMessageType.Claim or FirmwareMessageType.Heartbeat or FirmwareMessageType.Enable
+            or FirmwareMessageType.Disable or FirmwareMessageType.Reset;
+
+    /// <summary>
+    /// The key a controller seals with: HMAC-SHA256(secret, "rrfw2 controller key" ‖ arm session ‖ client id, both u32 little-endian),
+    /// bound to one arm start and one controller start.
+    /// </summary>
+    /// <remarks>No allocation.</remarks>
+    public static void ControllerKey(ReadOnlySpan<byte> secret, uint armSession, uint clientId, Span<byte> key)
+    {
+        if (secret.Length != KeySize || key.Length < KeySize)
+            throw new ArgumentException($"the shared secret must be {KeySize} bytes and the key buffer at least {KeySize}");
+        Span<byte> input = stackalloc byte[ControllerKeyLabel.Length + 8];
+        ControllerKeyLabel.CopyTo(input);
+        BinaryPrimitives.WriteUInt32LittleEndian(input[ControllerKeyLabel.Length..], armSession);
+        BinaryPrimitives.WriteUInt32LittleEndian(input[(ControllerKeyLabel.Length + 4)..], clientId);
+        System.Security.Cryptography.HMACSHA256.HashData(secret, input, key);
+    }
+
+    private static ReadOnlySpan<byte> ControllerKeyLabel => "rrfw2 controller key"u8;
+
+    /// <summary>Whether a well-formed authenticated frame carries the tag of <paramref name="controllerKey"/> (compared in constant time).</summary>
+    public static bool TagValid(ReadOnlySpan<byte> frame, ReadOnlySpan<byte> controllerKey)
+    {
+        if (frame.Length < HeaderSize + TagSize + TrailerSize || controllerKey.Length != KeySize)
+            return false;
+        var covered = frame.Length - TrailerSize - TagSize;
+        Span<byte> mac = stackalloc byte[32];
+        System.Security.Cryptography.HMACSHA256.HashData(controllerKey, frame[..covered], mac);
+        return System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(mac[..TagSize], frame.Slice(covered, TagSize));
+    }
+
+    private static int SealAuthenticated(Span<byte> d, int payload, ReadOnlySpan<byte> controllerKey)
+    {
+        var covered = HeaderSize + payload - TagSize;
+        var tag = d.Slice(covered, TagSize);
+        if (controllerKey.IsEmpty)
+        {
+            tag.Clear();
+        }
+        else
+        {
+            Span<byte> mac = stackalloc byte[32];
+            System.Security.Cryptography.HMACSHA256.HashData(controllerKey, d[..covered], mac);
+            mac[..TagSize].CopyTo(tag);
+        }
+        return Seal(d, payload);
     }
 
     private static int Seal(Span<byte> d, int payload)

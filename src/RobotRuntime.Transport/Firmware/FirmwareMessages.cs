@@ -40,6 +40,9 @@ public enum FirmwareMessageType : ushort
 
     /// <summary>Control reply to <see cref="FaultQuery"/>.</summary>
     FaultReport = 0x0C,
+
+    /// <summary>Control request (authenticated, version 2): make this controller the arm's only one.</summary>
+    Claim = 0x0D,
 }
 
 /// <summary>
@@ -95,6 +98,9 @@ public enum FrameStatus
 
     /// <summary>A command value outside the limits of the arm's description.</summary>
     OutOfLimits = 15,
+
+    /// <summary>An authenticated type whose tag is not the claimant's (no shared secret, another controller, or no claim).</summary>
+    BadAuth = 16,
 }
 
 /// <summary>The 24-byte frame header.</summary>
@@ -133,6 +139,9 @@ public enum AckResult : ushort
 
     /// <summary>HELLO named no version the arm speaks.</summary>
     UnsupportedVersion = 5,
+
+    /// <summary>CLAIM refused: another controller holds the arm and its lease is live.</summary>
+    Claimed = 6,
 }
 
 /// <summary>ACK: the arm's answer to a control request.</summary>
@@ -174,3 +183,17 @@ public sealed record FaultReport(
     /// <summary>Frames rejected for <paramref name="reason"/>.</summary>
     public uint RejectedFor(FrameStatus reason) => Rejected[(int)reason];
 }
+
+/// <summary>What a version-2 DESCRIPTION adds after the joints: where the arm's sequences and its claim stand.</summary>
+/// <param name="LeaseMilliseconds">A claim lapses after this long without a valid authenticated frame from its holder (&gt; 0).</param>
+/// <param name="LastCommandSequence">Highest COMMAND sequence the arm accepted this arm session, from any controller.</param>
+/// <param name="LastControlSequence">Highest authenticated control request sequence accepted this arm session.</param>
+/// <param name="ClaimedBy">Client id of the live claim; 0 if none.</param>
+public readonly record struct ClaimStatus(uint LeaseMilliseconds, uint LastCommandSequence, uint LastControlSequence, uint ClaimedBy);
+
+/// <summary>A CLAIM request (version 2).</summary>
+/// <param name="Session">The arm session.</param>
+/// <param name="ClientId">This controller's id for this start (non-zero); part of its controller key.</param>
+/// <param name="Takeover">Take the arm even from a live claim (an operator's deliberate takeover).</param>
+/// <param name="Release">The holder gives the arm up (its clean exit); not together with <paramref name="Takeover"/>.</param>
+public readonly record struct ClaimMessage(uint Session, uint ClientId, bool Takeover, bool Release = false);

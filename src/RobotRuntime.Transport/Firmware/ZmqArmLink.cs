@@ -38,6 +38,10 @@ public sealed class ZmqArmLink : IArmLink
     private ArmDescription? _description;
     private uint _commandSequence;
     private uint _controlSequence;
+    // The key this link seals with (version 2): derived from the shared secret, the arm's session and
+    // this link's client id when the claim succeeds; all zero before.
+    private readonly byte[] _controllerKey = new byte[FirmwareCodec.KeySize];
+    private bool _claimed;
 
     private long _armRestarts, _linkLosses, _statesAccepted, _framesRejected, _commandsSent, _controlResets, _stateReopens;
     private readonly long[] _stateRejections = new long[FirmwareCodec.StatusCount];
@@ -201,7 +205,7 @@ public sealed class ZmqArmLink : IArmLink
         var sinceState = (ulong)TicksToNanoseconds(now - _latestArrival);
         var expiresAt = _latest.ArmTimeNanoseconds + sinceState + _commandLifetimeNanoseconds;
         sent.Sequence = sequence;
-        var length = FirmwareCodec.EncodeCommand(_sendBuffer, sequence, MonotonicNanoseconds(now), _latest.Session, expiresAt, sent);
+        var length = FirmwareCodec.EncodeCommand(_sendBuffer, sequence, MonotonicNanoseconds(now), _latest.Session, expiresAt, sent, _controllerKey);
         if (length == 0 || _commandSocket.TrySend(_sendBuffer.AsSpan(0, length)) != ZmqSendStatus.Sent)
         {
             sent = command;
@@ -229,14 +233,14 @@ public sealed class ZmqArmLink : IArmLink
         if (!exchange.Succeeded)
             return exchange;
         var reply = _controlMessage.Data;
-        var status = FirmwareCodec.DecodeDescription(reply, out var header, out var description);
+        var status = FirmwareCodec.DecodeDescription(reply, out var header, out var description, out var claimStatus);
         if (status == FrameStatus.Ok && description is not null)
         {
-            // The arm now forgets the command sequence it saw. This link's numbers keep rising rather
-            // than restart at 1, so a command still in flight from before the hello cannot make every
-            // later one look like it went backwards.
             _description = description;
-            return new ArmControlResult(ArmControlStatus.Ok, ArmStatusFlags.None, "");
+            // Version 2: sequences rise over the whole arm session, whoever sends; start above the arm's.
+            _commandSequence = Math.Max(_commandSequence, claimStatus.LastCommandSequence);
+            _controlSequence = Math.Max(_controlSequence, claimStatus.LastControlSequence);
+            return Claim(description.Session, claimStatus, timeout);
         }
         if (FirmwareCodec.DecodeAck(reply, out _, out var ack) == FrameStatus.Ok && ack.RequestSequence == sequence)
             return new ArmControlResult(ArmControlStatus.Refused, ack.Status,
@@ -244,6 +248,67 @@ public sealed class ZmqArmLink : IArmLink
         return new ArmControlResult(ArmControlStatus.BadReply, ArmStatusFlags.None,
             $"reply to hello is not a valid description ({header.Type}): {FirmwareCodec.StatusName(status)}: {FirmwareCodec.Describe(status)}");
     }
+
+    /// <summary>Claims the arm for this link (version 2): a CLAIM sealed with this link's controller key.</summary>
+    private ArmControlResult Claim(uint session, in ClaimStatus claimStatus, TimeSpan timeout)
+    {
+        _claimed = false;
+        Array.Clear(_controllerKey);
+        if (_settings.Secret is not { } secret)
+            return new ArmControlResult(ArmControlStatus.Ok, ArmStatusFlags.None, ""); // an observer: it reads states, it cannot command
+        Span<byte> key = stackalloc byte[FirmwareCodec.KeySize];
+        FirmwareCodec.ControllerKey(secret, session, _clientId, key);
+        var sequence = ++_controlSequence;
+        var length = FirmwareCodec.EncodeClaim(_sendBuffer, sequence, MonotonicNanoseconds(Stopwatch.GetTimestamp()),
+            new ClaimMessage(session, _clientId, _settings.Takeover), key);
+        var exchange = Exchange(length, timeout, "claim");
+        if (!exchange.Succeeded)
+            return exchange;
+        var status = FirmwareCodec.DecodeAck(_controlMessage.Data, out _, out var ack);
+        if (status != FrameStatus.Ok || ack.RequestSequence != sequence || ack.RequestType != FirmwareMessageType.Claim)
+            return new ArmControlResult(ArmControlStatus.BadReply, ArmStatusFlags.None,
+                $"reply to claim is not its ack: {FirmwareCodec.StatusName(status)}");
+        switch (ack.Result)
+        {
+            case AckResult.Ok:
+                key.CopyTo(_controllerKey);
+                _claimed = true;
+                return new ArmControlResult(ArmControlStatus.Ok, ack.Status, "");
+            case AckResult.Claimed:
+                return new ArmControlResult(ArmControlStatus.Refused, ack.Status,
+                    $"the arm is held by another controller (client {claimStatus.ClaimedBy:X8}: another rr run, or a tool with the arm's key); " +
+                    $"stop it, or take the arm over deliberately (rr run --takeover)");
+            case AckResult.BadRequest when ack.Reason == FrameStatus.BadAuth:
+                return new ArmControlResult(ArmControlStatus.Refused, ack.Status,
+                    "the arm does not accept this runtime's key: arm.key is not the secret the arm was given");
+            default:
+                return new ArmControlResult(ArmControlStatus.Refused, ack.Status,
+                    $"the arm refused the claim: {ack.Result} ({FirmwareCodec.StatusName(ack.Reason)})");
+        }
+    }
+
+    /// <summary>Gives the arm up (a CLAIM with the release flag), so that the next controller need not wait for the claim's lease; for a clean exit.</summary>
+    /// <remarks>Not real-time: blocks up to <paramref name="timeout"/>.</remarks>
+    public ArmControlResult Release(TimeSpan timeout)
+    {
+        lock (_controlGate)
+        {
+            if (!_claimed || _description is null)
+                return new ArmControlResult(ArmControlStatus.Ok, ArmStatusFlags.None, "");
+            var sequence = ++_controlSequence;
+            var length = FirmwareCodec.EncodeClaim(_sendBuffer, sequence, MonotonicNanoseconds(Stopwatch.GetTimestamp()),
+                new ClaimMessage(_description.Session, _clientId, Takeover: false, Release: true), _controllerKey);
+            var exchange = Exchange(length, timeout, "release");
+            _claimed = false;
+            return exchange;
+        }
+    }
+
+    /// <summary>This link's client id (random per link, non-zero): with the shared secret and the arm's session it makes the link's controller key.</summary>
+    public uint ClientId => _clientId;
+
+    /// <summary>Whether this link holds the arm's claim (its last handshake claimed it; a link without <see cref="ZmqArmLinkSettings.Secret"/> never does).</summary>
+    public bool Claimed => _claimed;
 
     /// <inheritdoc />
     public ArmControlResult Request(ArmControlRequest request, TimeSpan timeout)
@@ -284,7 +349,7 @@ public sealed class ZmqArmLink : IArmLink
         };
         var session = haveState ? latestSession : _description?.Session ?? 0;
         var sequence = ++_controlSequence;
-        var length = FirmwareCodec.EncodeSessionRequest(_sendBuffer, type, sequence, MonotonicNanoseconds(Stopwatch.GetTimestamp()), session);
+        var length = FirmwareCodec.EncodeSessionRequest(_sendBuffer, type, sequence, MonotonicNanoseconds(Stopwatch.GetTimestamp()), session, _controllerKey);
         var name = request.ToString();
         var exchange = Exchange(length, timeout, name);
         if (!exchange.Succeeded)
@@ -299,6 +364,8 @@ public sealed class ZmqArmLink : IArmLink
         return ack.Result switch
         {
             AckResult.Ok => new ArmControlResult(ArmControlStatus.Ok, ack.Status, ""),
+            AckResult.BadRequest when ack.Reason == FrameStatus.BadAuth => new ArmControlResult(ArmControlStatus.Refused, ack.Status,
+                $"the arm refused {name}: this runtime no longer holds the arm (another controller took it over, or the claim was lost); reconnect to claim it again"),
             AckResult.BadRequest => new ArmControlResult(ArmControlStatus.BadRequest, ack.Status,
                 $"the arm rejected the {name} request: {FirmwareCodec.StatusName(ack.Reason)}: {FirmwareCodec.Describe(ack.Reason)}"),
             _ => new ArmControlResult(ArmControlStatus.Refused, ack.Status, $"the arm refused {name}: {ack.Result}"),

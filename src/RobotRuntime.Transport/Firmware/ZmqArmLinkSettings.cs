@@ -21,6 +21,15 @@ public sealed record ZmqArmLinkSettings
     /// <summary>A command expires this long after it is sent (estimated on the arm's clock). Default 100 ms.</summary>
     public TimeSpan CommandLifetime { get; init; } = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>
+    /// The secret shared with the arm (<see cref="FirmwareCodec.KeySize"/> bytes; <see cref="ArmKeyFile"/>): without it the
+    /// link can read states but not claim, command or control the arm (protocol version 2).
+    /// </summary>
+    public byte[]? Secret { get; init; }
+
+    /// <summary>Claim the arm even while another controller's claim is live (an operator's deliberate takeover). Default false.</summary>
+    public bool Takeover { get; init; }
+
     /// <summary>How many link events (rejections, losses, restarts) are kept for <see cref="ZmqArmLink.TryReadEvent"/>. Default 256.</summary>
     public int EventLogCapacity { get; init; } = 256;
 
@@ -42,6 +51,8 @@ public sealed record ZmqArmLinkSettings
             throw new ArgumentException($"{nameof(LinkTimeout)} must be positive, got {LinkTimeout}", nameof(LinkTimeout));
         if (CommandLifetime <= TimeSpan.Zero)
             throw new ArgumentException($"{nameof(CommandLifetime)} must be positive, got {CommandLifetime}", nameof(CommandLifetime));
+        if (Secret is { } secret && secret.Length != FirmwareCodec.KeySize)
+            throw new ArgumentException($"{nameof(Secret)} must be {FirmwareCodec.KeySize} bytes, got {secret.Length}", nameof(Secret));
         if (EventLogCapacity < 1)
             throw new ArgumentException($"{nameof(EventLogCapacity)} must be at least 1, got {EventLogCapacity}", nameof(EventLogCapacity));
     }
