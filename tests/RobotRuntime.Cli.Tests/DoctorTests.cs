@@ -146,4 +146,32 @@ public sealed class DoctorTests
         Assert.NotEqual(0, exit);
         Assert.Contains("doctr", error.ToString());
     }
+
+    [Fact]
+    public void TheArmKeyCheckSaysWhetherTheKeyIsThereAndOnlyItsOwnerCanReadIt()
+    {
+        var folder = Directory.CreateTempSubdirectory("rr-doctor-key-").FullName;
+        try
+        {
+            var path = Path.Combine(folder, "arm.key");
+            var missing = RobotRuntime.Cli.Doctor.DoctorChecks.CheckArmKey(path);
+            Assert.Equal(RobotRuntime.Cli.Doctor.CheckStatus.Info, missing.Status);
+            Assert.Contains("rr keygen", missing.Fix);
+
+            RobotRuntime.Transport.Firmware.ArmKeyFile.Create(path);
+            Assert.Equal(RobotRuntime.Cli.Doctor.CheckStatus.Ok, RobotRuntime.Cli.Doctor.DoctorChecks.CheckArmKey(path).Status);
+            Assert.Throws<IOException>(() => RobotRuntime.Transport.Firmware.ArmKeyFile.Create(path)); // never over an existing key
+
+            if (!OperatingSystem.IsWindows())
+                File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.OtherRead);
+            var exposed = RobotRuntime.Cli.Doctor.DoctorChecks.CheckArmKey(path);
+            Assert.Equal(RobotRuntime.Cli.Doctor.CheckStatus.Failed, exposed.Status);
+            Assert.Contains("can be read or written by others (mode 604)", exposed.Detail);
+            Assert.Contains("chmod 600", exposed.Fix);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
 }

@@ -25,6 +25,7 @@ public static class DoctorChecks
     [
         .. RunNative(),
         CheckRealTime(),
+        CheckArmKey(Transport.Firmware.ArmKeyFile.DefaultPath),
         .. armControl is null ? Array.Empty<DoctorCheck>() : [CheckArm(armControl, armState)],
     ];
 
@@ -59,6 +60,24 @@ public static class DoctorChecks
             ? new DoctorCheck(name, CheckStatus.Ok, detail)
             : new DoctorCheck(name, CheckStatus.Warning, detail, null,
                 "for SCHED_FIFO run rr as root, or grant it: `sudo setcap cap_sys_nice+ep $(readlink -f $(which dotnet))`, or raise `ulimit -r` (rtprio in /etc/security/limits.conf); without it the loop runs at normal priority and reports so");
+    }
+
+    /// <summary>The secret this machine's rr run shares with its arm (protocol version 2): there, readable only by its owner, well formed.</summary>
+    public static DoctorCheck CheckArmKey(string path)
+    {
+        const string name = "Arm key";
+        if (!File.Exists(path))
+            return new DoctorCheck(name, CheckStatus.Info, "no arm key yet: rr run cannot claim an arm until it has the secret the arm was given", path,
+                "`rr keygen` makes one here (give the arm the same file); `rr sim-server` makes it by itself");
+        try
+        {
+            Transport.Firmware.ArmKeyFile.Read(path);
+            return new DoctorCheck(name, CheckStatus.Ok, "present, mode 600: rr run claims the arm with it", path);
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException)
+        {
+            return new DoctorCheck(name, CheckStatus.Failed, e.Message, path, $"`chmod 600 {path}`, or make a new key with `rr keygen` (and give it to the arm)");
+        }
     }
 
     /// <summary>Whether an arm (or rr sim-server) answers at the given endpoints: handshake and a state.</summary>
