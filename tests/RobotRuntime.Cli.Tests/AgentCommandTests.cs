@@ -19,7 +19,8 @@ public class AgentCommandTests
         return path;
     }
 
-    private static (int Exit, string Output, string Error) Rr(params string[] args)
+    /// <summary>Runs <c>rr</c> in this process with its output captured.</summary>
+    internal static (int Exit, string Output, string Error) Rr(params string[] args)
     {
         var output = new StringWriter();
         var error = new StringWriter();

@@ -1,4 +1,3 @@
-using System.CommandLine;
 using RobotRuntime.Safety;
 using RobotRuntime.Telemetry;
 
@@ -10,13 +9,7 @@ public sealed class LogCommandTests : IDisposable
 
     public void Dispose() => Directory.Delete(_folder, recursive: true);
 
-    private static (int Exit, string Output, string Error) Rr(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int exit = RrCommand.Create().Parse(args).Invoke(new InvocationConfiguration { Output = output, Error = error });
-        return (exit, output.ToString(), error.ToString());
-    }
+    private static (int Exit, string Output, string Error) Rr(params string[] args) => AgentCommandTests.Rr(args);
 
     [Fact]
     public void LogSummarisesARunFolderAndExportsItsCsvAndPlots()

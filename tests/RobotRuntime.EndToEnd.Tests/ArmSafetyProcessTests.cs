@@ -341,6 +341,7 @@ public sealed class ArmSafetyProcessTests(ITestOutputHelper output) : IDisposabl
         Assert.True(takeover.ExitCode == 0, takeover.Output + takeover.Error);
         Assert.Contains("rr: armed", takeover.Output);
         first.WaitFor(l => l.StartsWith("rr: HOLD Arm", StringComparison.Ordinal), Patience, skip: before);
+        first.WaitFor(l => l.StartsWith("rr: the arm no longer takes this runtime's requests", StringComparison.Ordinal), Patience, skip: before);
         first.Type("stop");
         Assert.Equal(0, first.WaitForExit(Patience));
     }

@@ -419,14 +419,33 @@ internal sealed class RuntimeSession : IDisposable
     /// Relays every e-stop (typed, live page, stop file, signal, hardware input) to the arm's firmware
     /// as ESTOP, so the arm latches its own e-stop and holds even if this process dies; retries an
     /// unanswered request. The loop's hold does not wait for it: it holds the arm from the next cycle.
+    /// Between e-stops it sends a HEARTBEAT every half second, which keeps this runtime's claim on the
+    /// arm alive while no commands flow (an e-stop, a disabled arm), and says so once if the arm
+    /// answers that another controller has taken it.
     /// </summary>
     private Thread StartEmergencyStopRelay()
     {
         var thread = new Thread(() =>
         {
+            var claimLost = false;
             while (true)
             {
-                _emergencyStopPending.Wait();
+                if (!_emergencyStopPending.Wait(TimeSpan.FromMilliseconds(500)))
+                {
+                    if (_stopTyped || !_relayEmergencyStops)
+                        continue;
+                    var beat = Link.Request(ArmControlRequest.Heartbeat, ControlTimeout);
+                    if (beat.Status == ArmControlStatus.Refused && !claimLost)
+                    {
+                        claimLost = true;
+                        Say($"rr: the arm no longer takes this runtime's requests: {beat.Detail}");
+                    }
+                    else if (beat.Succeeded)
+                    {
+                        claimLost = false;
+                    }
+                    continue;
+                }
                 if (_stopTyped && !_relayEmergencyStops)
                     return;
                 while (_emergencyStopPending.CurrentCount > 0)
