@@ -169,12 +169,14 @@ public static class DemoCommand
                         $"rr demo: episode {results.Count - 1}: {(solved ? "reached the goal" : "NOT reached")} in {elapsed:0.0} s (goal distance {snapshot.GoalDistance:0.000} m)"));
                     if (results.Count >= episodes)
                         return false;
-                    // The simulator's RESET starts the next episode; ENABLE lets the arm move again.
+                    // The simulator's RESET starts the next episode (and disables the arm); the operator's
+                    // reset then enables it and, if the safety layer saw the arm disabled meanwhile
+                    // (ArmDisabled), releases that hold as an operator would.
                     var reset = session.Link.Request(ArmControlRequest.Reset, TimeSpan.FromSeconds(2));
-                    var enable = session.Link.Request(ArmControlRequest.Enable, TimeSpan.FromSeconds(2));
-                    if (!reset.Succeeded || !enable.Succeeded)
+                    var resume = reset.Succeeded ? session.OperatorReset() : default;
+                    if (!reset.Succeeded || !resume.Succeeded)
                     {
-                        session.Say($"rr demo: could not start the next episode: {reset.Detail} {enable.Detail}");
+                        session.Say($"rr demo: could not start the next episode: {(reset.Succeeded ? resume.Message : reset.Detail)}");
                         return false;
                     }
                     episodeStart = DateTime.UtcNow;
