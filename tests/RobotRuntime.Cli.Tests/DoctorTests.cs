@@ -161,6 +161,9 @@ public sealed class DoctorTests
             RobotRuntime.Transport.Firmware.ArmKeyFile.Create(path);
             Assert.Equal(RobotRuntime.Cli.Doctor.CheckStatus.Ok, RobotRuntime.Cli.Doctor.DoctorChecks.CheckArmKey(path).Status);
             Assert.Throws<IOException>(() => RobotRuntime.Transport.Firmware.ArmKeyFile.Create(path)); // never over an existing key
+            var home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+            Assert.Equal(Path.Combine(home, ".config", "x.key"), RobotRuntime.Transport.Firmware.ArmKeyFile.ExpandHome("~/.config/x.key"));
+            Assert.Equal("/etc/x.key", RobotRuntime.Transport.Firmware.ArmKeyFile.ExpandHome("/etc/x.key"));
 
             if (!OperatingSystem.IsWindows())
                 File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.OtherRead);

@@ -16,10 +16,17 @@ public static class ArmKeyFile
             ? config
             : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".config"), "robotruntime", "arm.key");
 
-    /// <summary>Reads a key file.</summary>
+    /// <summary><paramref name="path"/> with a leading <c>~/</c> replaced by the user's home folder (as a shell would; config files are not expanded by one).</summary>
+    public static string ExpandHome(string path) =>
+        path.StartsWith("~/", StringComparison.Ordinal)
+            ? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), path[2..])
+            : path;
+
+    /// <summary>Reads a key file (a leading <c>~/</c> means the home folder).</summary>
     /// <exception cref="InvalidDataException">The file is missing, readable by others, or not 64 hex digits; the message names it and what to do.</exception>
     public static byte[] Read(string path)
     {
+        path = ExpandHome(path);
         if (!File.Exists(path))
             throw new InvalidDataException($"the arm key {path} is not there: make one with `rr keygen --out {path}` and give the arm the same file");
         if (!OperatingSystem.IsWindows())
@@ -40,6 +47,7 @@ public static class ArmKeyFile
     /// <exception cref="IOException">The file exists already (the message says so).</exception>
     public static byte[] Create(string path)
     {
+        path = ExpandHome(path);
         var key = RandomNumberGenerator.GetBytes(FirmwareCodec.KeySize);
         var folder = Path.GetDirectoryName(Path.GetFullPath(path))!;
         Directory.CreateDirectory(folder);
@@ -62,6 +70,7 @@ public static class ArmKeyFile
     /// <summary>Reads the key at <paramref name="path"/>, making it first when it is not there; <paramref name="created"/> says which.</summary>
     public static byte[] ReadOrCreate(string path, out bool created)
     {
+        path = ExpandHome(path);
         created = false;
         if (!File.Exists(path))
         {
