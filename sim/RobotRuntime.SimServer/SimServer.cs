@@ -460,7 +460,7 @@ public sealed class SimServer
         if (status == FrameStatus.UnexpectedType)
         {
             // Another type on this channel: its own payload checks come first (as in the C codec).
-            var own = DecodeAny(frame, out _);
+            var own = FirmwareCodec.DecodeAny(frame, out _);
             status = own == FrameStatus.Ok ? FrameStatus.UnexpectedType : own;
         }
         var sequence = status == FrameStatus.Ok || frame.Length >= FirmwareCodec.HeaderSize ? header.Sequence : 0;
@@ -622,7 +622,7 @@ public sealed class SimServer
 
     private void HandleControl(ReadOnlySpan<byte> frame, long now, SimulatedArm arm, DelayLine<ArmCommand> actuation, ZmqSocket reply, byte[] buffer)
     {
-        var status = DecodeAny(frame, out var header);
+        var status = FirmwareCodec.DecodeAny(frame, out var header);
         var readable = status is not (FrameStatus.Truncated or FrameStatus.Oversized or FrameStatus.BadMagic);
         if (status == FrameStatus.Ok && header.Type is FirmwareMessageType.State or FirmwareMessageType.Command or FirmwareMessageType.Ack
                 or FirmwareMessageType.Description or FirmwareMessageType.FaultReport)
@@ -810,27 +810,5 @@ public sealed class SimServer
     {
         if (length > 0)
             reply.TrySend(buffer.AsSpan(0, length));
-    }
-
-    /// <summary>The full decode of a frame of any type: the status its own decoder gives.</summary>
-    private static FrameStatus DecodeAny(ReadOnlySpan<byte> frame, out FrameHeader header)
-    {
-        var status = FirmwareCodec.CheckFrame(frame, out header);
-        if (status != FrameStatus.Ok)
-            return status;
-        return header.Type switch
-        {
-            FirmwareMessageType.Hello => FirmwareCodec.DecodeHello(frame, out _, out _),
-            FirmwareMessageType.Description => FirmwareCodec.DecodeDescription(frame, out _, out _),
-            FirmwareMessageType.State => FirmwareCodec.DecodeState(frame, out _, out _),
-            FirmwareMessageType.Command => FirmwareCodec.DecodeCommand(frame, out _, out _),
-            FirmwareMessageType.Heartbeat or FirmwareMessageType.Enable or FirmwareMessageType.Disable
-                or FirmwareMessageType.EmergencyStop or FirmwareMessageType.Reset => FirmwareCodec.DecodeSessionRequest(frame, out _, out _),
-            FirmwareMessageType.Ack => FirmwareCodec.DecodeAck(frame, out _, out _),
-            FirmwareMessageType.FaultQuery => FirmwareCodec.DecodeFaultQuery(frame, out _),
-            FirmwareMessageType.FaultReport => FirmwareCodec.DecodeFaultReport(frame, out _, out _),
-            FirmwareMessageType.Claim => FirmwareCodec.DecodeClaim(frame, out _, out _),
-            _ => FrameStatus.UnknownType,
-        };
     }
 }

@@ -14,7 +14,7 @@ public sealed class FirmwareCodecPropertyTests
     {
         PropertyRunner.ForAll(seed: 1, Cases, RandomBytes, frame =>
         {
-            var status = FirmwareCodecTests.DecodeAny(frame, out _);
+            var status = FirmwareCodec.DecodeAny(frame, out _);
             Assert.InRange((int)status, 0, FirmwareCodec.StatusCount - 1);
             if (status == FrameStatus.Ok)
                 Assert.True(CrcMatches(frame), "accepted a frame whose CRC does not match");
@@ -27,7 +27,7 @@ public sealed class FirmwareCodecPropertyTests
         // Random payloads sealed with a correct header and CRC reach the per-type field checks.
         PropertyRunner.ForAll(seed: 2, Cases, SealedRandomPayload, frame =>
         {
-            var status = FirmwareCodecTests.DecodeAny(frame, out _);
+            var status = FirmwareCodec.DecodeAny(frame, out _);
             Assert.InRange((int)status, 0, FirmwareCodec.StatusCount - 1);
             if (status == FrameStatus.Ok)
                 Assert.Equal(frame, ReEncode(frame));

@@ -32,7 +32,7 @@ public sealed class FirmwareCodecTests
     {
         var (_, expected, type) = Repository.Manifest().Single(e => e.File == file);
         var frame = Repository.Vector(file);
-        var status = DecodeAny(frame, out var header);
+        var status = FirmwareCodec.DecodeAny(frame, out var header);
         Assert.Equal(expected, FirmwareCodec.StatusName(status));
         if (status == FrameStatus.Ok)
             Assert.Equal(type, TypeName(header.Type));
@@ -125,26 +125,6 @@ public sealed class FirmwareCodecTests
             Assert.NotEqual("not a protocol status", FirmwareCodec.Describe(status));
         }
         Assert.Equal(FirmwareCodec.StatusCount, Enum.GetValues<FrameStatus>().Length);
-    }
-
-    /// <summary>Decodes a frame with the decoder its type calls for (the type read after the frame check).</summary>
-    internal static FrameStatus DecodeAny(ReadOnlySpan<byte> frame, out FrameHeader header)
-    {
-        var status = FirmwareCodec.CheckFrame(frame, out header);
-        if (status != FrameStatus.Ok)
-            return status;
-        return header.Type switch
-        {
-            FirmwareMessageType.Hello => FirmwareCodec.DecodeHello(frame, out _, out _),
-            FirmwareMessageType.Description => FirmwareCodec.DecodeDescription(frame, out _, out _),
-            FirmwareMessageType.State => FirmwareCodec.DecodeState(frame, out _, out _),
-            FirmwareMessageType.Command => FirmwareCodec.DecodeCommand(frame, out _, out _),
-            FirmwareMessageType.Ack => FirmwareCodec.DecodeAck(frame, out _, out _),
-            FirmwareMessageType.FaultQuery => FirmwareCodec.DecodeFaultQuery(frame, out _),
-            FirmwareMessageType.FaultReport => FirmwareCodec.DecodeFaultReport(frame, out _, out _),
-            FirmwareMessageType.Claim => FirmwareCodec.DecodeClaim(frame, out _, out _),
-            _ => FirmwareCodec.DecodeSessionRequest(frame, out _, out _),
-        };
     }
 
     internal static string TypeName(FirmwareMessageType type) => type switch

@@ -171,6 +171,31 @@ public static class FirmwareCodec
 
     // ---- decode --------------------------------------------------------------------------------
 
+    /// <summary>
+    /// The full decode of a frame of any type: the status the decoder of the type in its header gives
+    /// (the frame checks first). For a receiver that must judge a frame of a type it did not expect
+    /// (its own payload checks come before <see cref="FrameStatus.UnexpectedType"/>, as in the C codec).
+    /// </summary>
+    /// <remarks>Allocates for DESCRIPTION and FAULT_REPORT frames (their decoders do); otherwise real-time.</remarks>
+    public static FrameStatus DecodeAny(ReadOnlySpan<byte> frame, out FrameHeader header)
+    {
+        var status = CheckFrame(frame, out header);
+        if (status != FrameStatus.Ok)
+            return status;
+        return header.Type switch
+        {
+            FirmwareMessageType.Hello => DecodeHello(frame, out _, out _),
+            FirmwareMessageType.Description => DecodeDescription(frame, out _, out _),
+            FirmwareMessageType.State => DecodeState(frame, out _, out _),
+            FirmwareMessageType.Command => DecodeCommand(frame, out _, out _),
+            FirmwareMessageType.Ack => DecodeAck(frame, out _, out _),
+            FirmwareMessageType.FaultQuery => DecodeFaultQuery(frame, out _),
+            FirmwareMessageType.FaultReport => DecodeFaultReport(frame, out _, out _),
+            FirmwareMessageType.Claim => DecodeClaim(frame, out _, out _),
+            _ => DecodeSessionRequest(frame, out _, out _),
+        };
+    }
+
     /// <summary>Decodes a HELLO frame.</summary>
     public static FrameStatus DecodeHello(ReadOnlySpan<byte> frame, out FrameHeader header, out HelloMessage hello)
     {
