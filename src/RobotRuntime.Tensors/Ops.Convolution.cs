@@ -8,8 +8,9 @@ public static partial class Ops
 {
     /// <summary>
     /// 2-D convolution (cross-correlation, as PyTorch): x [N, C, H, W], weight [O, C, KH, KW],
-    /// bias [O] or null → [N, O, OH, OW] with OH = (H + 2·padding − KH)/stride + 1. Computed per
-    /// sample as an im2col buffer times the weight matrix on the GEMM kernels.
+    /// bias [O] or null → [N, O, OH, OW] with OH = (H + 2·padding − KH)/stride + 1. Computed as an
+    /// im2col buffer of a chunk of samples side by side times the weight matrix: one GEMM per chunk
+    /// (see <see cref="ConvTargetColumns"/>).
     /// </summary>
     /// <exception cref="ArgumentException">Shapes disagree or the kernel does not fit the padded input.</exception>
     public static Tensor Conv2d(Tensor x, Tensor weight, Tensor? bias, int stride = 1, int padding = 0)
@@ -41,22 +42,61 @@ public static partial class Ops
         return g;
     }
 
-    // y = conv(x, weight) + bias for every sample: im2col into a pooled buffer, then one GEMM per
-    // sample. Shared by Conv2d and Conv2dInto so both compute the same thing in the same order.
+    /// <summary>
+    /// Output pixels per sample below which a convolution puts samples side by side (its GEMMs are too
+    /// narrow one sample at a time); at or above it, samples go one at a time, as their GEMMs are wide
+    /// already. The forward puts just enough samples together for a GEMM this wide (more spills the
+    /// caches); the backward as many as fit <see cref="ConvChunkFloats"/> (its weight-gradient GEMM is
+    /// small in rows and columns, so fewer, deeper calls are what pays). Chosen from
+    /// ConvolutionBenchmarks on this project's 2-core hosts (benchmarks/RESULTS.md).
+    /// </summary>
+    internal const int ConvTargetColumns = 2048;
+
+    /// <summary>Largest im2col buffer of one chunk, floats (32 MB): a chunk never grows past it.</summary>
+    internal const int ConvChunkFloats = 8 << 20;
+
+    // Samples per chunk (at least one; see ConvTargetColumns).
+    private static int ConvChunk(in ConvGeometry g, bool forward)
+    {
+        if (g.Ohw >= ConvTargetColumns)
+            return 1;
+        int fit = Math.Clamp(ConvChunkFloats / Math.Max(1, g.Ckk * g.Ohw), 1, Math.Max(1, g.N));
+        return forward ? Math.Clamp(ConvTargetColumns / g.Ohw, 1, fit) : fit;
+    }
+
+    // y = conv(x, weight) + bias for every sample: the samples of a chunk are im2col'd side by side
+    // into one pooled buffer [CKK, chunk·OHW], multiplied by the weight matrix in one GEMM, and the
+    // result [O, chunk·OHW] is laid out as [chunk, O, OHW]. Each output element is the same dot product
+    // over CKK in the same order as with one sample at a time (the GEMM blocks the depth, not the
+    // columns), so the result does not depend on the chunk. A chunk of one sample (the control loop's
+    // single observation) multiplies straight into y. Shared by Conv2d and Conv2dInto.
     private static void Conv2dForward(Tensor x, Tensor weight, Tensor? bias, Tensor y, in ConvGeometry g)
     {
-        float[] cols = ArrayPool<float>.Shared.Rent(g.Ckk * g.Ohw);
+        int chunk = ConvChunk(g, forward: true);
+        float[] cols = ArrayPool<float>.Shared.Rent(g.Ckk * g.Ohw * chunk);
+        float[]? wide = chunk > 1 ? ArrayPool<float>.Shared.Rent(g.O * g.Ohw * chunk) : null;
         try
         {
             unsafe
             {
-                fixed (float* pw = weight.Storage, py = y.Storage, pc = cols)
+                fixed (float* pw = weight.Storage, py = y.Storage, pc = cols, pwide = wide)
                 {
-                    for (int n = 0; n < g.N; n++)
+                    for (int n0 = 0; n0 < g.N; n0 += chunk)
                     {
-                        Im2Col(x.Span.Slice(n * g.C * g.H * g.W, g.C * g.H * g.W), cols, g);
-                        Gemm.Multiply(g.O, g.Ohw, g.Ckk, pw + weight.Offset, g.Ckk, 1, pc, g.Ohw, 1,
-                            py + y.Offset + (long)n * g.O * g.Ohw, g.Ohw, accumulate: false, TensorEngine.ThreadCount);
+                        int count = Math.Min(chunk, g.N - n0);
+                        int width = count * g.Ohw;
+                        for (int s = 0; s < count; s++)
+                            Im2Col(x.Span.Slice((n0 + s) * g.C * g.H * g.W, g.C * g.H * g.W), cols.AsSpan(s * g.Ohw), width, g);
+                        float* target = wide is null ? py + y.Offset + (long)n0 * g.O * g.Ohw : pwide;
+                        Gemm.Multiply(g.O, width, g.Ckk, pw + weight.Offset, g.Ckk, 1, pc, width, 1,
+                            target, width, accumulate: false, TensorEngine.ThreadCount);
+                        if (wide is not null)
+                        {
+                            var ys = y.Span;
+                            for (int s = 0; s < count; s++)
+                                for (int o = 0; o < g.O; o++)
+                                    wide.AsSpan(o * width + s * g.Ohw, g.Ohw).CopyTo(ys.Slice(((n0 + s) * g.O + o) * g.Ohw, g.Ohw));
+                        }
                     }
                 }
             }
@@ -64,6 +104,8 @@ public static partial class Ops
         finally
         {
             ArrayPool<float>.Shared.Return(cols);
+            if (wide is not null)
+                ArrayPool<float>.Shared.Return(wide);
         }
         if (bias is not null)
         {
@@ -103,8 +145,9 @@ public static partial class Ops
         }
     }
 
-    // cols[(c·KH + i)·KW + j, oh·OW + ow] = x[c, oh·s − p + i, ow·s − p + j] (0 outside).
-    private static void Im2Col(ReadOnlySpan<float> x, Span<float> cols, in ConvGeometry g)
+    // cols[(c·KH + i)·KW + j, oh·OW + ow] = x[c, oh·s − p + i, ow·s − p + j] (0 outside); a row of cols
+    // starts every rowStride floats (OHW for one sample; chunk·OHW when samples sit side by side).
+    private static void Im2Col(ReadOnlySpan<float> x, Span<float> cols, int rowStride, in ConvGeometry g)
     {
         for (int c = 0; c < g.C; c++)
         {
@@ -112,7 +155,7 @@ public static partial class Ops
             {
                 for (int j = 0; j < g.KW; j++)
                 {
-                    var row = cols.Slice(((c * g.KH + i) * g.KW + j) * g.Ohw, g.Ohw);
+                    var row = cols.Slice(((c * g.KH + i) * g.KW + j) * rowStride, g.Ohw);
                     for (int oh = 0; oh < g.OH; oh++)
                     {
                         int h = oh * g.Stride - g.Padding + i;
@@ -134,8 +177,8 @@ public static partial class Ops
         }
     }
 
-    // The adjoint of Im2Col: dx[c, h, w] += Σ over the columns that read it.
-    private static void Col2ImAdd(ReadOnlySpan<float> cols, Span<float> dx, in ConvGeometry g)
+    // The adjoint of Im2Col: dx[c, h, w] += Σ over the columns that read it (rows every rowStride floats).
+    private static void Col2ImAdd(ReadOnlySpan<float> cols, Span<float> dx, int rowStride, in ConvGeometry g)
     {
         for (int c = 0; c < g.C; c++)
         {
@@ -143,7 +186,7 @@ public static partial class Ops
             {
                 for (int j = 0; j < g.KW; j++)
                 {
-                    var row = cols.Slice(((c * g.KH + i) * g.KW + j) * g.Ohw, g.Ohw);
+                    var row = cols.Slice(((c * g.KH + i) * g.KW + j) * rowStride, g.Ohw);
                     for (int oh = 0; oh < g.OH; oh++)
                     {
                         int h = oh * g.Stride - g.Padding + i;
@@ -168,35 +211,52 @@ public static partial class Ops
 
     private sealed class Conv2dNode(Tensor output, Tensor x, Tensor weight, Tensor? bias, ConvGeometry g) : Node(output)
     {
+        // By chunks of samples side by side, as the forward: dW [O, CKK] += dY [O, chunk·OHW] · colsᵀ in
+        // one GEMM (its depth now runs over the chunk's samples too, so dW's rounding differs from one
+        // sample at a time within float precision), and dcols [CKK, chunk·OHW] = Wᵀ · dY in one GEMM,
+        // scattered back onto each sample's input.
         public override unsafe void Backward(Tape tape)
         {
             var dy = Output.Grad!;
-            float[] cols = ArrayPool<float>.Shared.Rent(g.Ckk * g.Ohw);
+            int chunk = ConvChunk(g, forward: false);
+            float[] cols = ArrayPool<float>.Shared.Rent(g.Ckk * g.Ohw * chunk);
+            float[]? wideDy = chunk > 1 ? ArrayPool<float>.Shared.Rent(g.O * g.Ohw * chunk) : null;
             try
             {
                 var gw = weight.RequiresGrad ? tape.GradientOf(weight) : null;
                 var gx = x.RequiresGrad ? tape.GradientOf(x) : null;
-                fixed (float* pdy = dy.Storage, pw = weight.Storage, pc = cols)
+                var dys = dy.Span;
+                fixed (float* pw = weight.Storage, pc = cols, pwide = wideDy, pdyAll = dy.Storage)
                 {
-                    for (int n = 0; n < g.N; n++)
+                    for (int n0 = 0; n0 < g.N; n0 += chunk)
                     {
-                        float* dyn = pdy + dy.Offset + (long)n * g.O * g.Ohw;
+                        int count = Math.Min(chunk, g.N - n0);
+                        int width = count * g.Ohw;
+                        // dY of the chunk as [O, chunk·OHW] (one sample's is that already).
+                        float* pdy = wideDy is null ? pdyAll + dy.Offset + (long)n0 * g.O * g.Ohw : pwide;
+                        if (wideDy is not null)
+                        {
+                            for (int s = 0; s < count; s++)
+                                for (int o = 0; o < g.O; o++)
+                                    dys.Slice(((n0 + s) * g.O + o) * g.Ohw, g.Ohw).CopyTo(wideDy.AsSpan(o * width + s * g.Ohw, g.Ohw));
+                        }
                         if (gw is not null)
                         {
-                            Im2Col(x.Span.Slice(n * g.C * g.H * g.W, g.C * g.H * g.W), cols, g);
+                            for (int s = 0; s < count; s++)
+                                Im2Col(x.Span.Slice((n0 + s) * g.C * g.H * g.W, g.C * g.H * g.W), cols.AsSpan(s * g.Ohw), width, g);
                             fixed (float* pgw = gw.Storage)
                             {
-                                // dW [O, CKK] += dY_n [O, OHW] · colsᵀ.
-                                Gemm.Multiply(g.O, g.Ckk, g.Ohw, dyn, g.Ohw, 1, pc, 1, g.Ohw,
+                                Gemm.Multiply(g.O, g.Ckk, width, pdy, width, 1, pc, 1, width,
                                     pgw + gw.Offset, g.Ckk, accumulate: true, TensorEngine.ThreadCount);
                             }
                         }
                         if (gx is not null)
                         {
-                            // dcols [CKK, OHW] = Wᵀ · dY_n, then scattered back onto the input.
-                            Gemm.Multiply(g.Ckk, g.Ohw, g.O, pw + weight.Offset, 1, g.Ckk, dyn, g.Ohw, 1,
-                                pc, g.Ohw, accumulate: false, TensorEngine.ThreadCount);
-                            Col2ImAdd(cols.AsSpan(0, g.Ckk * g.Ohw), gx.Span.Slice(n * g.C * g.H * g.W, g.C * g.H * g.W), g);
+                            Gemm.Multiply(g.Ckk, width, g.O, pw + weight.Offset, 1, g.Ckk, pdy, width, 1,
+                                pc, width, accumulate: false, TensorEngine.ThreadCount);
+                            var gxs = gx.Span;
+                            for (int s = 0; s < count; s++)
+                                Col2ImAdd(cols.AsSpan(s * g.Ohw), gxs.Slice((n0 + s) * g.C * g.H * g.W, g.C * g.H * g.W), width, g);
                         }
                     }
                 }
@@ -204,6 +264,8 @@ public static partial class Ops
             finally
             {
                 ArrayPool<float>.Shared.Return(cols);
+                if (wideDy is not null)
+                    ArrayPool<float>.Shared.Return(wideDy);
             }
             if (bias is { RequiresGrad: true })
             {
