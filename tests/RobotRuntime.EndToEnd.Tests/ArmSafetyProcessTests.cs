@@ -1,6 +1,4 @@
-using System.Globalization;
 using System.Net;
-using System.Net.Sockets;
 using RobotRuntime.Arm;
 using RobotRuntime.Safety;
 using RobotRuntime.Telemetry;
@@ -34,19 +32,21 @@ public sealed class ArmSafetyProcessTests(ITestOutputHelper output) : IDisposabl
 
     public void Dispose() => Directory.Delete(_folder, recursive: true);
 
-    private static int[] FreePorts(int count)
+    /// <summary>A sim-server whose ready line has come (cameras off unless asked, 32 px).</summary>
+    private static RrChild ReadyServer(int[] ports, double cameraRate = 0)
     {
-        var listeners = Enumerable.Range(0, count).Select(_ => new TcpListener(IPAddress.Loopback, 0)).ToList();
-        listeners.ForEach(l => l.Start());
-        var ports = listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port).ToArray();
-        listeners.ForEach(l => l.Stop());
-        return ports;
+        var server = SimServerProcess.Start(ports, cameraRate, cameraSize: 32);
+        server.WaitFor(l => l.Contains("ready"), Patience);
+        return server;
     }
 
-    private static RrChild StartServer(int[] ports, double cameraRate = 0) => RrChild.Start("sim-server", "--task", "reach", "--seed", "3",
-        "--camera-rate", cameraRate.ToString(CultureInfo.InvariantCulture), "--camera-size", "32", "--watchdog", "300ms",
-        "--state", $"tcp://127.0.0.1:{ports[0]}", "--command", $"tcp://127.0.0.1:{ports[1]}", "--control", $"tcp://127.0.0.1:{ports[2]}",
-        "--camera-front", $"tcp://127.0.0.1:{ports[3]}", "--camera-wrist", $"tcp://127.0.0.1:{ports[4]}");
+    /// <summary>rr run with <paramref name="config"/>, once it has armed.</summary>
+    private static RrChild ArmedRun(string config)
+    {
+        var runtime = RrChild.Start("run", "--config", config);
+        runtime.WaitFor(l => l.StartsWith("rr: armed", StringComparison.Ordinal), Patience);
+        return runtime;
+    }
 
     private static ZmqArmLink Observe(int[] ports) => new(new ZmqArmLinkSettings
     {
@@ -128,12 +128,10 @@ public sealed class ArmSafetyProcessTests(ITestOutputHelper output) : IDisposabl
     [Fact]
     public async Task AnEStopFromTheLivePageLatchesTheFirmwareEStopTheLoadedArmStaysPutAndOnlyTheOperatorMayReset()
     {
-        var ports = FreePorts(5);
-        using var server = StartServer(ports);
-        server.WaitFor(l => l.Contains("ready"), Patience);
+        var ports = SimServerProcess.FreePorts();
+        using var server = ReadyServer(ports);
         using var observer = Observe(ports);
-        using var runtime = RrChild.Start("run", "--config", WriteConfig(ports, "scripted-reach", livePage: true));
-        runtime.WaitFor(l => l.StartsWith("rr: armed", StringComparison.Ordinal), Patience);
+        using var runtime = ArmedRun(WriteConfig(ports, "scripted-reach", livePage: true));
         var page = new Uri(runtime.WaitFor(l => l.StartsWith("rr: live page ", StringComparison.Ordinal), Patience)["rr: live page ".Length..]);
         var operatorPage = new Uri(runtime.WaitFor(l => l.StartsWith("rr: operator's live page", StringComparison.Ordinal), Patience).Split(": ", 3)[2]);
         using var http = new HttpClient { BaseAddress = page, Timeout = TimeSpan.FromSeconds(10) };
@@ -185,17 +183,15 @@ public sealed class ArmSafetyProcessTests(ITestOutputHelper output) : IDisposabl
     {
         // The cameras come from a second simulator process that the test stops: the runtime holds
         // for StaleCameraFrame while the arm itself is fine, so the hold is the runtime's own.
-        var armPorts = FreePorts(5);
-        var cameraPorts = FreePorts(5);
-        using var server = StartServer(armPorts);
-        var cameras = StartServer(cameraPorts, cameraRate: 20);
+        var armPorts = SimServerProcess.FreePorts();
+        var cameraPorts = SimServerProcess.FreePorts();
+        using var server = ReadyServer(armPorts);
+        var cameras = SimServerProcess.Start(cameraPorts, cameraRate: 20, cameraSize: 32);
         try
         {
-            server.WaitFor(l => l.Contains("ready"), Patience);
             cameras.WaitFor(l => l.Contains("ready"), Patience);
             using var observer = Observe(armPorts);
-            using var runtime = RrChild.Start("run", "--config", WriteConfig(armPorts, "scripted-reach", cameraPorts));
-            runtime.WaitFor(l => l.StartsWith("rr: armed", StringComparison.Ordinal), Patience);
+            using var runtime = ArmedRun(WriteConfig(armPorts, "scripted-reach", cameraPorts));
             Thread.Sleep(1500);
 
             int before = runtime.LineCount;
@@ -225,13 +221,11 @@ public sealed class ArmSafetyProcessTests(ITestOutputHelper output) : IDisposabl
     [Fact]
     public void HoldStillKeepsTheArmWhereItWasArmed()
     {
-        var ports = FreePorts(5);
-        using var server = StartServer(ports);
-        server.WaitFor(l => l.Contains("ready"), Patience);
+        var ports = SimServerProcess.FreePorts();
+        using var server = ReadyServer(ports);
         using var observer = Observe(ports);
         var effort = Latest(observer).Efforts[Shoulder];
-        using var runtime = RrChild.Start("run", "--config", WriteConfig(ports, "hold-still"));
-        runtime.WaitFor(l => l.StartsWith("rr: armed", StringComparison.Ordinal), Patience);
+        using var runtime = ArmedRun(WriteConfig(ports, "hold-still"));
 
         var watch = WatchShoulder(observer, TimeSpan.FromSeconds(12));
 
@@ -244,11 +238,9 @@ public sealed class ArmSafetyProcessTests(ITestOutputHelper output) : IDisposabl
     [Fact]
     public void AnArmEStoppedBehindTheRuntimesBackIsANamedHoldAndTheOperatorsResetReleasesIt()
     {
-        var ports = FreePorts(5);
-        using var server = StartServer(ports);
-        server.WaitFor(l => l.Contains("ready"), Patience);
-        using var runtime = RrChild.Start("run", "--config", WriteConfig(ports, "scripted-reach"));
-        runtime.WaitFor(l => l.StartsWith("rr: armed", StringComparison.Ordinal), Patience);
+        var ports = SimServerProcess.FreePorts();
+        using var server = ReadyServer(ports);
+        using var runtime = ArmedRun(WriteConfig(ports, "scripted-reach"));
         Thread.Sleep(1000);
 
         // Anyone may stop the arm (ESTOP needs no key): a button at the arm, another program, a colleague.
@@ -271,12 +263,10 @@ public sealed class ArmSafetyProcessTests(ITestOutputHelper output) : IDisposabl
     [Fact]
     public void AProcessThatKnowsTheSessionButNotTheSecretCannotMoveDisableEnableClaimOrLockOutTheArm()
     {
-        var ports = FreePorts(5);
-        using var server = StartServer(ports);
-        server.WaitFor(l => l.Contains("ready"), Patience);
+        var ports = SimServerProcess.FreePorts();
+        using var server = ReadyServer(ports);
         using var observer = Observe(ports);
-        using var runtime = RrChild.Start("run", "--config", WriteConfig(ports, "hold-still"));
-        runtime.WaitFor(l => l.StartsWith("rr: armed", StringComparison.Ordinal), Patience);
+        using var runtime = ArmedRun(WriteConfig(ports, "hold-still"));
         Thread.Sleep(500);
         var before = Latest(observer);
 
@@ -321,11 +311,9 @@ public sealed class ArmSafetyProcessTests(ITestOutputHelper output) : IDisposabl
     [Fact]
     public void ASecondControllerWithTheKeyIsRefusedAndATakeoverIsNamedOnBothSides()
     {
-        var ports = FreePorts(5);
-        using var server = StartServer(ports);
-        server.WaitFor(l => l.Contains("ready"), Patience);
-        using var first = RrChild.Start("run", "--config", WriteConfig(ports, "scripted-reach"));
-        first.WaitFor(l => l.StartsWith("rr: armed", StringComparison.Ordinal), Patience);
+        var ports = SimServerProcess.FreePorts();
+        using var server = ReadyServer(ports);
+        using var first = ArmedRun(WriteConfig(ports, "scripted-reach"));
 
         // As if from another machine: this machine's one-run-per-arm lock is not in its way.
         var elsewhere = new Dictionary<string, string?> { ["RR_ARM_LOCK_DIR"] = Path.Combine(_folder, "other-machine-locks") };
@@ -375,33 +363,37 @@ public sealed class ArmSafetyProcessTests(ITestOutputHelper output) : IDisposabl
         public AckMessage Request(FirmwareMessageType type, uint sequence)
         {
             var length = FirmwareCodec.EncodeSessionRequest(_buffer, type, sequence, 1, _session, System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
-            return Exchange(length);
+            return Ack(length);
         }
 
         public AckMessage Claim(uint session, uint sequence, bool takeover)
         {
             var length = FirmwareCodec.EncodeClaim(_buffer, sequence, 1, new ClaimMessage(session, 0x5EC0FFEE, takeover),
                 System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
-            return Exchange(length);
+            return Ack(length);
         }
 
         public FaultReport Faults()
         {
-            var length = FirmwareCodec.EncodeFaultQuery(_buffer, 1, 1);
-            Assert.Equal(ZmqSendStatus.Sent, _control.TrySend(_buffer.AsSpan(0, length), wait: true));
-            using var reply = new ZmqMessage();
-            Assert.Equal(ZmqReceiveStatus.Received, _control.TryReceive(reply, wait: true));
-            Assert.Equal(FrameStatus.Ok, FirmwareCodec.DecodeFaultReport(reply.Data, out _, out var report));
+            var reply = Exchange(FirmwareCodec.EncodeFaultQuery(_buffer, 1, 1));
+            Assert.Equal(FrameStatus.Ok, FirmwareCodec.DecodeFaultReport(reply, out _, out var report));
             return report!;
         }
 
-        private AckMessage Exchange(int length)
+        private AckMessage Ack(int length)
+        {
+            var reply = Exchange(length);
+            Assert.Equal(FrameStatus.Ok, FirmwareCodec.DecodeAck(reply, out _, out var ack));
+            return ack;
+        }
+
+        // One request and its reply on the control channel (REQ/REP: always in step).
+        private byte[] Exchange(int length)
         {
             Assert.Equal(ZmqSendStatus.Sent, _control.TrySend(_buffer.AsSpan(0, length), wait: true));
             using var reply = new ZmqMessage();
             Assert.Equal(ZmqReceiveStatus.Received, _control.TryReceive(reply, wait: true));
-            Assert.Equal(FrameStatus.Ok, FirmwareCodec.DecodeAck(reply.Data, out _, out var ack));
-            return ack;
+            return reply.Data.ToArray();
         }
 
         public void Dispose()
@@ -415,11 +407,9 @@ public sealed class ArmSafetyProcessTests(ITestOutputHelper output) : IDisposabl
     [Fact]
     public void ASecondRrRunForTheSameArmIsRefusedAndTheFirstKeepsControl()
     {
-        var ports = FreePorts(5);
-        using var server = StartServer(ports);
-        server.WaitFor(l => l.Contains("ready"), Patience);
-        using var first = RrChild.Start("run", "--config", WriteConfig(ports, "scripted-reach"));
-        first.WaitFor(l => l.StartsWith("rr: armed", StringComparison.Ordinal), Patience);
+        var ports = SimServerProcess.FreePorts();
+        using var server = ReadyServer(ports);
+        using var first = ArmedRun(WriteConfig(ports, "scripted-reach"));
 
         // Same arm, named differently (localhost for 127.0.0.1): refused before it says a word to the arm.
         var config = File.ReadAllText(WriteConfig(ports, "hold-still")).Replace("tcp://127.0.0.1:", "tcp://localhost:", StringComparison.Ordinal);

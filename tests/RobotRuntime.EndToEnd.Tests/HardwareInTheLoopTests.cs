@@ -1,6 +1,4 @@
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using System.Text.RegularExpressions;
 using RobotRuntime.Arm;
 using RobotRuntime.Safety;
@@ -23,20 +21,9 @@ public sealed partial class HardwareInTheLoopTests : IDisposable
     [GeneratedRegex(@"goal \(([-0-9.]+), ([-0-9.]+), ([-0-9.]+)\) m")]
     private static partial Regex GoalLine();
 
-    /// <summary>Five free loopback ports (state, command, control, front camera, wrist camera), fixed so a restarted server takes the same ones.</summary>
-    private static int[] FreePorts()
-    {
-        var listeners = Enumerable.Range(0, 5).Select(_ => new TcpListener(IPAddress.Loopback, 0)).ToList();
-        listeners.ForEach(l => l.Start());
-        var ports = listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port).ToArray();
-        listeners.ForEach(l => l.Stop());
-        return ports;
-    }
+    private static int[] FreePorts() => SimServerProcess.FreePorts();
 
-    private static RrChild StartServer(int[] ports) => RrChild.Start("sim-server", "--task", "reach", "--seed", "3",
-        "--camera-rate", "30", "--camera-size", "64", "--watchdog", "300ms",
-        "--state", $"tcp://127.0.0.1:{ports[0]}", "--command", $"tcp://127.0.0.1:{ports[1]}", "--control", $"tcp://127.0.0.1:{ports[2]}",
-        "--camera-front", $"tcp://127.0.0.1:{ports[3]}", "--camera-wrist", $"tcp://127.0.0.1:{ports[4]}");
+    private static RrChild StartServer(int[] ports) => SimServerProcess.Start(ports, cameraRate: 30, cameraSize: 64);
 
     private string WriteConfig(int[] ports, (double X, double Y, double Z) goal, double rateHz, bool livePage = false)
     {
