@@ -25,6 +25,7 @@ public static class RrCommand
         root.Subcommands.Add(KeygenCommand.Create());
         root.Subcommands.Add(Agents.TrainCommand.Create());
         root.Subcommands.Add(Agents.EvalCommand.Create());
+        root.Subcommands.Add(Pretraining.CollectCommand.Create());
         return root;
     }
 }

@@ -12,7 +12,7 @@ namespace RobotRuntime.Sim.Shifts;
 public sealed class SceneVisuals
 {
     private readonly MjRenderer? _renderer;
-    private readonly float[] _materialDefault, _geomDefault, _lightDiffuseDefault;
+    private readonly float[] _materialDefault, _geomDefault, _lightDiffuseDefault, _lightAmbientDefault, _lightSpecularDefault;
     private readonly double[] _lightDirDefault, _cameraPosDefault, _cameraQuatDefault;
     private readonly byte[] _textureDefault;
     private readonly bool[] _textureChanged, _gpuHasDefault;
@@ -26,6 +26,8 @@ public sealed class SceneVisuals
         GeomRgba = model.Field<float>("geom_rgba");
         LightDiffuse = model.Field<float>("light_diffuse");
         LightDirection = model.Field<double>("light_dir");
+        LightAmbient = model.Field<float>("light_ambient");
+        LightSpecular = model.Field<float>("light_specular");
         CameraPosition = model.Field<double>("cam_pos");
         CameraQuaternion = model.Field<double>("cam_quat");
         TextureRgb = model.Field<byte>("tex_rgb");
@@ -36,6 +38,8 @@ public sealed class SceneVisuals
         _geomDefault = GeomRgba.Span.ToArray();
         _lightDiffuseDefault = LightDiffuse.Span.ToArray();
         _lightDirDefault = LightDirection.Span.ToArray();
+        _lightAmbientDefault = LightAmbient.Span.ToArray();
+        _lightSpecularDefault = LightSpecular.Span.ToArray();
         _cameraPosDefault = CameraPosition.Span.ToArray();
         _cameraQuatDefault = CameraQuaternion.Span.ToArray();
         _textureDefault = TextureRgb.Span.ToArray();
@@ -59,6 +63,12 @@ public sealed class SceneVisuals
 
     /// <summary><c>light_dir</c> (nlight × 3).</summary>
     public MjField<double> LightDirection { get; }
+
+    /// <summary><c>light_ambient</c> (nlight × 3); changed only by the collection's randomisation, never by a shift preset.</summary>
+    public MjField<float> LightAmbient { get; }
+
+    /// <summary><c>light_specular</c> (nlight × 3); changed only by the collection's randomisation, never by a shift preset.</summary>
+    public MjField<float> LightSpecular { get; }
 
     /// <summary><c>cam_pos</c> (ncam × 3, relative to the camera's body).</summary>
     public MjField<double> CameraPosition { get; }
@@ -96,6 +106,8 @@ public sealed class SceneVisuals
         _geomDefault.CopyTo(GeomRgba.Span);
         _lightDiffuseDefault.CopyTo(LightDiffuse.Span);
         _lightDirDefault.CopyTo(LightDirection.Span);
+        _lightAmbientDefault.CopyTo(LightAmbient.Span);
+        _lightSpecularDefault.CopyTo(LightSpecular.Span);
         _cameraPosDefault.CopyTo(CameraPosition.Span);
         _cameraQuatDefault.CopyTo(CameraQuaternion.Span);
         _textureDefault.CopyTo(TextureRgb.Span);

@@ -108,6 +108,16 @@ public sealed class TabletopEnvironment : IEnvironment
         set => _shift = VisualShifts.Get(value);
     }
 
+    /// <summary>
+    /// When true, every <see cref="Reset"/> also applies the collection's domain randomisation
+    /// (<see cref="CollectionRandomisation"/>), seeded from the episode seed, after the shift preset.
+    /// For <c>rr collect</c>; off for training and evaluation.
+    /// </summary>
+    public bool RandomiseVisuals { get; set; }
+
+    /// <summary>The randomisation the last <see cref="Reset"/> applied, if <see cref="RandomiseVisuals"/> was on.</summary>
+    public CollectionVisuals? LastRandomisation { get; private set; }
+
     /// <summary>The options the environment was built with.</summary>
     public TabletopEnvironmentOptions Options { get; }
 
@@ -142,6 +152,9 @@ public sealed class TabletopEnvironment : IEnvironment
         _scene.Data.Forward();
         _visuals.Restore();
         _shift.Apply(new ShiftContext(_scene, _visuals, Task), new Random(VisualShifts.SeedFor(seed, _shift.Name)));
+        LastRandomisation = RandomiseVisuals
+            ? CollectionRandomisation.Apply(new ShiftContext(_scene, _visuals, Task), new Random(VisualShifts.SeedFor(seed, CollectionRandomisation.Name)))
+            : null;
         _visuals.UploadChangedTextures();
         _scene.Data.Forward();
         _episodeStep = 0;
