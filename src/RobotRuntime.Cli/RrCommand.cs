@@ -26,6 +26,8 @@ public static class RrCommand
         root.Subcommands.Add(Agents.TrainCommand.Create());
         root.Subcommands.Add(Agents.EvalCommand.Create());
         root.Subcommands.Add(Pretraining.CollectCommand.Create());
+        root.Subcommands.Add(Pretraining.PretrainCommand.Create());
+        root.Subcommands.Add(Pretraining.ProbeCommand.Create());
         return root;
     }
 }

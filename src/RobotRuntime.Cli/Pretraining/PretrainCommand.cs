@@ -1,0 +1,87 @@
+using System.CommandLine;
+using System.Globalization;
+using RobotRuntime.Datasets;
+using RobotRuntime.Pretraining;
+using RobotRuntime.Tensors;
+
+namespace RobotRuntime.Cli.Pretraining;
+
+/// <summary><c>rr pretrain</c>: pre-trains an image encoder on an episode dataset into a run folder (resumes when the folder has a checkpoint), then exports it to ONNX with a zoo entry.</summary>
+public static class PretrainCommand
+{
+    /// <summary>Builds the <c>pretrain</c> verb.</summary>
+    public static Command Create()
+    {
+        var data = new Option<string>("--data") { Description = "Episode dataset folder (rr collect).", Required = true };
+        var run = new Option<string>("--run") { Description = "Run folder (run.json, metrics, curve, checkpoint, encoder.onnx, zoo.json). Resumes if it holds a checkpoint.", Required = true };
+        var objective = new Option<string>("--objective") { Description = "atc, idm or video-dynamics.", Required = true };
+        var architecture = new Option<string>("--architecture") { Description = $"Encoder: {string.Join(", ", EncoderArchitectures.Names)}.", DefaultValueFactory = _ => "cnn" };
+        var steps = new Option<int>("--steps") { Description = "Updates in total (a resumed run may be given more).", DefaultValueFactory = _ => 5000 };
+        var batch = new Option<int>("--batch-size") { Description = "Samples per update.", DefaultValueFactory = _ => 64 };
+        var rate = new Option<float>("--lr") { Description = "Adam learning rate.", DefaultValueFactory = _ => 1e-3f };
+        var seed = new Option<int>("--seed") { Description = "Seed.", DefaultValueFactory = _ => 1 };
+        var offset = new Option<int>("--offset") { Description = "Frames between anchor and positive (ATC) or the predicted frame (video dynamics).", DefaultValueFactory = _ => 3 };
+        var pool = new Option<int>("--pool-episodes") { Description = "Episodes held decoded in memory.", DefaultValueFactory = _ => 96 };
+        var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Updates between checkpoints.", DefaultValueFactory = _ => 250 };
+        var threads = new Option<int>("--threads") { Description = "Engine threads (1 is bit-reproducible).", DefaultValueFactory = _ => 1 };
+        var id = new Option<string?>("--id") { Description = "Zoo id of the exported encoder (default: the run folder's name)." };
+        var verb = new Command("pretrain", "Pre-train a visual representation (image encoder) on an episode dataset with a self-supervised objective; export it to ONNX for the PVR zoo.")
+        {
+            data, run, objective, architecture, steps, batch, rate, seed, offset, pool, checkpointEvery, threads, id,
+        };
+        verb.SetAction((result, cancellation) =>
+        {
+            var error = result.InvocationConfiguration.Error;
+            var console = result.InvocationConfiguration.Output;
+            try
+            {
+                var options = new PretrainOptions(
+                    PretrainOptions.Parse(result.GetValue(objective)!),
+                    result.GetValue(architecture)!,
+                    result.GetValue(steps),
+                    result.GetValue(batch),
+                    result.GetValue(rate),
+                    result.GetValue(seed),
+                    result.GetValue(offset),
+                    PoolEpisodes: result.GetValue(pool),
+                    CheckpointEvery: result.GetValue(checkpointEvery));
+                options.Validate();
+                var threadCount = result.GetValue(threads);
+                if (threadCount is < 1 or > 64)
+                    throw new ArgumentException($"--threads must be 1..64, got {threadCount}");
+                TensorEngine.ThreadCount = threadCount;
+                var dataset = EpisodeDataset.Open(result.GetValue(data)!);
+                var runFolder = result.GetValue(run)!;
+                var trainer = new Pretrainer(runFolder, dataset, options);
+                if (trainer.Step > 0)
+                    console.WriteLine($"rr pretrain: resuming {Path.GetFullPath(runFolder)} at update {trainer.Step}");
+                var lastPrint = DateTime.MinValue;
+                trainer.Run(progress =>
+                {
+                    if ((DateTime.UtcNow - lastPrint).TotalSeconds < 10 && progress.Step != progress.Steps)
+                        return;
+                    lastPrint = DateTime.UtcNow;
+                    console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"rr pretrain: {progress.Step}/{progress.Steps} loss {progress.Loss:G4} ({string.Join(", ", progress.Parts.Select(p => $"{p.Name} {p.Value:G4}"))}); {progress.ImagesPerSecond:F0} images/s"));
+                }, cancellation);
+                if (trainer.Step < options.Steps)
+                {
+                    console.WriteLine($"rr pretrain: stopped at update {trainer.Step} after a checkpoint; run the same command to continue.");
+                    return Task.FromResult(130);
+                }
+                var zooId = result.GetValue(id) ?? new DirectoryInfo(Path.GetFullPath(runFolder)).Name;
+                var command = "rr " + string.Join(' ', result.Tokens.Select(t => t.Value));
+                var onnx = trainer.Export(zooId, command);
+                console.WriteLine($"rr pretrain: exported {onnx} and {Path.Combine(Path.GetDirectoryName(onnx)!, "zoo.json")} (id {zooId}, {trainer.Objective.EmbeddingSize} floats per image)");
+                return Task.FromResult(0);
+            }
+            catch (Exception failure) when (failure is ArgumentException or InvalidDataException or IOException or UnauthorizedAccessException
+                or InvalidOperationException or FileNotFoundException)
+            {
+                error.WriteLine($"rr pretrain: {failure.Message}");
+                return Task.FromResult(1);
+            }
+        });
+        return verb;
+    }
+}

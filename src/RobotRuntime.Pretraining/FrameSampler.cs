@@ -1,0 +1,128 @@
+using System.Globalization;
+using RobotRuntime.Agents.Model;
+using RobotRuntime.Datasets;
+
+namespace RobotRuntime.Pretraining;
+
+/// <summary>One batch of frame pairs: frame t and frame t + offset of the same episode and camera, augmented independently.</summary>
+/// <param name="Size">Samples.</param>
+/// <param name="First">Frame t: [Size, 3, S, S] floats in [−0.5, 0.5].</param>
+/// <param name="Second">Frame t + offset (clamped to the episode's last frame), same layout.</param>
+/// <param name="Actions">The action taken at frame t: [Size, action dimension].</param>
+public sealed record FramePairBatch(int Size, float[] First, float[] Second, float[] Actions);
+
+/// <summary>
+/// Streams frame pairs from an episode dataset without loading it whole: a pool of decoded
+/// episodes, one of which is replaced by a random episode of the dataset before every batch.
+/// Every choice (pool, episode, frame, camera, shift) comes from one <see cref="AgentRandom"/>,
+/// so the batches of a seed are the same on every run, and <see cref="SaveState"/> /
+/// <see cref="RestoreState"/> continue them exactly.
+/// </summary>
+public sealed class FrameSampler
+{
+    private readonly EpisodeDataset _dataset;
+    private readonly AgentRandom _random;
+    private readonly int _shiftPad;
+    private readonly int[] _poolIndices;
+    private readonly Episode[] _pool;
+
+    /// <summary>Fills the pool with <paramref name="poolEpisodes"/> random episodes (at most the dataset's count).</summary>
+    /// <exception cref="ArgumentException">The dataset is empty or its images are not square.</exception>
+    public FrameSampler(EpisodeDataset dataset, AgentRandom random, int poolEpisodes, int shiftPad)
+    {
+        if (dataset.Episodes.Count == 0)
+            throw new ArgumentException($"{dataset.Folder} holds no episodes; collect some first (rr collect)");
+        if (dataset.Layout.ImageWidth != dataset.Layout.ImageHeight)
+            throw new ArgumentException($"{dataset.Folder}: images are {dataset.Layout.ImageWidth}x{dataset.Layout.ImageHeight}; pre-training takes square images");
+        _dataset = dataset;
+        _random = random;
+        _shiftPad = shiftPad;
+        var size = Math.Min(poolEpisodes, dataset.Episodes.Count);
+        _poolIndices = new int[size];
+        _pool = new Episode[size];
+        for (var i = 0; i < size; i++)
+            Load(i, _random.NextInt(dataset.Episodes.Count));
+    }
+
+    /// <summary>Side of the (square) images.</summary>
+    public int ImageSize => _dataset.Layout.ImageWidth;
+
+    /// <summary>Values per action.</summary>
+    public int ActionSize => _dataset.Layout.ActionNames.Count;
+
+    /// <summary>
+    /// Replaces one pool episode, then draws <paramref name="size"/> pairs (t, t + <paramref name="offset"/>).
+    /// With <paramref name="sameShift"/> both frames of a pair get the same random shift (inverse
+    /// dynamics: independent shifts of a few pixels would blur the motion it has to read); otherwise
+    /// each frame gets its own (contrastive objectives: invariance to the shift is part of what they learn).
+    /// </summary>
+    public FramePairBatch Next(int size, int offset, bool sameShift = false)
+    {
+        Load(_random.NextInt(_pool.Length), _random.NextInt(_dataset.Episodes.Count));
+        var pixels = 3 * ImageSize * ImageSize;
+        var first = new float[size * pixels];
+        var second = new float[size * pixels];
+        var actions = new float[size * ActionSize];
+        for (var i = 0; i < size; i++)
+        {
+            var episode = _pool[_random.NextInt(_pool.Length)];
+            var camera = _random.NextInt(episode.Layout.Cameras.Count);
+            var t = _random.NextInt(episode.Length);
+            var later = Math.Min(t + offset, episode.Length - 1);
+            var (dx, dy) = DrawShift();
+            Augment(episode.Image(camera, t), first.AsSpan(i * pixels, pixels), dx, dy);
+            if (!sameShift)
+                (dx, dy) = DrawShift();
+            Augment(episode.Image(camera, later), second.AsSpan(i * pixels, pixels), dx, dy);
+            episode.Action(t).CopyTo(actions.AsSpan(i * ActionSize, ActionSize));
+        }
+        return new FramePairBatch(size, first, second, actions);
+    }
+
+    /// <summary>The sampler's state (pool episodes and random state) as text for a checkpoint.</summary>
+    public string SaveState() => _random.Save() + ";" + string.Join(',', _poolIndices.Select(i => i.ToString(CultureInfo.InvariantCulture)));
+
+    /// <summary>Restores a state from <see cref="SaveState"/>, reloading the pool's episodes.</summary>
+    /// <exception cref="InvalidDataException">The state does not fit this dataset.</exception>
+    public void RestoreState(string state)
+    {
+        var parts = state.Split(';');
+        var indices = parts.Length == 2 ? parts[1].Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray() : [];
+        if (indices.Length != _pool.Length || indices.Any(i => i < 0 || i >= _dataset.Episodes.Count))
+            throw new InvalidDataException($"the checkpoint's sampler state names {indices.Length} pool episodes up to {(indices.Length == 0 ? 0 : indices.Max())}; this dataset and pool size do not fit it (was the dataset changed?)");
+        _random.Restore(parts[0]);
+        for (var i = 0; i < indices.Length; i++)
+            Load(i, indices[i]);
+    }
+
+    private void Load(int slot, int episode)
+    {
+        if (_pool[slot] is not null && _poolIndices[slot] == episode)
+            return;
+        _pool[slot] = _dataset.Read(episode);
+        _poolIndices[slot] = episode;
+    }
+
+    /// <summary>Random shift: pads by edge replication, crops a random S×S window, writes planar floats in [−0.5, 0.5].</summary>
+    private (int Dx, int Dy) DrawShift() =>
+        _shiftPad == 0 ? (0, 0) : (_random.NextInt(2 * _shiftPad + 1), _random.NextInt(2 * _shiftPad + 1));
+
+    private void Augment(byte[] rgb, Span<float> planes, int dx, int dy)
+    {
+        int size = ImageSize, pad = _shiftPad;
+        var area = size * size;
+        for (var y = 0; y < size; y++)
+        {
+            var sourceY = Math.Clamp(y + dy - pad, 0, size - 1);
+            for (var x = 0; x < size; x++)
+            {
+                var sourceX = Math.Clamp(x + dx - pad, 0, size - 1);
+                var source = (sourceY * size + sourceX) * 3;
+                var target = y * size + x;
+                planes[target] = rgb[source] / 255f - 0.5f;
+                planes[area + target] = rgb[source + 1] / 255f - 0.5f;
+                planes[2 * area + target] = rgb[source + 2] / 255f - 0.5f;
+            }
+        }
+    }
+}

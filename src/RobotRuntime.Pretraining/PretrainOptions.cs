@@ -1,0 +1,85 @@
+using System.Globalization;
+
+namespace RobotRuntime.Pretraining;
+
+/// <summary>The objectives <c>rr pretrain</c> trains with (ALGORITHMS.md, "Pre-training objectives").</summary>
+public enum PretrainObjective
+{
+    /// <summary>Augmented temporal contrast: InfoNCE between frame t and frame t + k of the same camera, momentum target encoder, bilinear similarity.</summary>
+    Atc,
+
+    /// <summary>Inverse dynamics: predict the action a_t from the embeddings of frames t and t + 1.</summary>
+    Idm,
+
+    /// <summary>
+    /// Action-free video dynamics in PVDR's spirit: a conditional latent model of how the embedding
+    /// changes from frame t to t + k (posterior q(z | e_t, e_t+k), prior p(z | e_t), predictor
+    /// (e_t, z) → projection of a momentum target's e_t+k) trained with a prediction loss plus β·KL(q ‖ p).
+    /// </summary>
+    VideoDynamics,
+}
+
+/// <summary>Settings of a pre-training run; stored in the run's <c>run.json</c> and checked on resume.</summary>
+/// <param name="Objective">The objective.</param>
+/// <param name="Architecture">Encoder architecture (see <see cref="EncoderArchitectures.Names"/>).</param>
+/// <param name="Steps">Updates to train for in total.</param>
+/// <param name="BatchSize">Samples per update.</param>
+/// <param name="LearningRate">Adam learning rate.</param>
+/// <param name="Seed">Seeds initialisation, sampling and augmentation.</param>
+/// <param name="TemporalOffset">k: frames between the anchor and the positive (ATC) or the predicted frame (video dynamics).</param>
+/// <param name="ShiftPad">Random-shift augmentation: pixels of edge-replicated padding before a random crop back to size.</param>
+/// <param name="PoolEpisodes">Episodes held decoded in memory; one is replaced by a random other every update.</param>
+/// <param name="CheckpointEvery">Updates between checkpoints.</param>
+/// <param name="TargetTau">Momentum-target Polyak rate per update.</param>
+public sealed record PretrainOptions(
+    PretrainObjective Objective,
+    string Architecture = "cnn",
+    int Steps = 5000,
+    int BatchSize = 64,
+    float LearningRate = 1e-3f,
+    int Seed = 1,
+    int TemporalOffset = 3,
+    int ShiftPad = 4,
+    int PoolEpisodes = 96,
+    int CheckpointEvery = 250,
+    float TargetTau = 0.01f)
+{
+    /// <summary>Checks every field; throws naming the first bad one.</summary>
+    public void Validate()
+    {
+        if (!EncoderArchitectures.Names.Contains(Architecture))
+            throw new ArgumentException($"unknown architecture '{Architecture}'; expected one of {string.Join(", ", EncoderArchitectures.Names)}");
+        Require(Steps is >= 0 and <= 100_000_000, $"steps must be 0..100,000,000 (0 exports the initialisation, a random-weights baseline), got {Steps}");
+        Require(BatchSize is >= 2 and <= 4096, $"batch size must be 2..4096 (contrastive objectives need negatives), got {BatchSize}");
+        Require(LearningRate is > 0 and < 1, $"learning rate must be in (0, 1), got {LearningRate.ToString(CultureInfo.InvariantCulture)}");
+        Require(TemporalOffset is >= 1 and <= 50, $"temporal offset must be 1..50 frames, got {TemporalOffset}");
+        Require(ShiftPad is >= 0 and <= 16, $"shift pad must be 0..16 pixels, got {ShiftPad}");
+        Require(PoolEpisodes is >= 1 and <= 100_000, $"pool episodes must be 1..100,000, got {PoolEpisodes}");
+        Require(CheckpointEvery >= 1, $"checkpoint-every must be at least 1, got {CheckpointEvery}");
+        Require(TargetTau is > 0 and <= 1, $"target tau must be in (0, 1], got {TargetTau.ToString(CultureInfo.InvariantCulture)}");
+    }
+
+    private static void Require(bool condition, string message)
+    {
+        if (!condition)
+            throw new ArgumentException(message);
+    }
+
+    /// <summary>The objective's name on the command line: atc, idm, video-dynamics.</summary>
+    public static string NameOf(PretrainObjective objective) => objective switch
+    {
+        PretrainObjective.Atc => "atc",
+        PretrainObjective.Idm => "idm",
+        _ => "video-dynamics",
+    };
+
+    /// <summary>Parses an objective name.</summary>
+    /// <exception cref="ArgumentException">Unknown name; the message lists the objectives.</exception>
+    public static PretrainObjective Parse(string name) => name switch
+    {
+        "atc" => PretrainObjective.Atc,
+        "idm" or "inverse-dynamics" => PretrainObjective.Idm,
+        "video-dynamics" or "pvdr" => PretrainObjective.VideoDynamics,
+        _ => throw new ArgumentException($"unknown objective '{name}'; expected atc, idm or video-dynamics"),
+    };
+}

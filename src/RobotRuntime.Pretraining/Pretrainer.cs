@@ -1,0 +1,285 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using RobotRuntime.Agents.Model;
+using RobotRuntime.Datasets;
+using RobotRuntime.Tensors;
+using RobotRuntime.Tensors.Onnx;
+using RobotRuntime.Tensors.Optim;
+using RobotRuntime.Tensors.Serialization;
+
+namespace RobotRuntime.Pretraining;
+
+/// <summary>Progress after an update.</summary>
+/// <param name="Step">Updates done.</param>
+/// <param name="Steps">Updates the run is to do.</param>
+/// <param name="Loss">This update's loss.</param>
+/// <param name="Parts">Its named parts.</param>
+/// <param name="ImagesPerSecond">Images through the encoder (forward and backward) per second in this session.</param>
+public readonly record struct PretrainProgress(long Step, long Steps, float Loss, IReadOnlyList<(string Name, float Value)> Parts, double ImagesPerSecond);
+
+/// <summary>
+/// A pre-training run in a folder, like <c>rr train</c>'s: <c>run.json</c> (options, dataset),
+/// <c>metrics.csv</c> (one row per 10 updates), <c>curve.svg</c>, <c>checkpoint.safetensors</c>
+/// (every weight, the momentum targets, Adam's moments and the random and sampler states; written
+/// to a temporary file and renamed) and, when done, <c>encoder.onnx</c> with <c>zoo.json</c>.
+/// Starting it again on the same folder resumes from the checkpoint exactly: the updates that
+/// follow are the ones an uninterrupted run would have made.
+/// </summary>
+public sealed class Pretrainer
+{
+    private const int MetricsEvery = 10;
+    private readonly string _run;
+    private readonly EpisodeDataset _dataset;
+    private readonly PretrainOptions _options;
+    private readonly PretrainingObjective _objective;
+    private readonly Adam _optimizer;
+    private readonly ExponentialMovingAverage? _momentum;
+    private readonly FrameSampler _sampler;
+    private readonly AgentRandom _lossRandom;
+    private readonly Parameter[] _trainable;
+    private readonly Tape _tape = new();
+    private double _elapsedBefore;
+
+    /// <summary>Opens or starts the run in <paramref name="runFolder"/>.</summary>
+    /// <exception cref="ArgumentException">Bad options, or the folder holds a run with other settings (named).</exception>
+    public Pretrainer(string runFolder, EpisodeDataset dataset, PretrainOptions options)
+    {
+        options.Validate();
+        _run = Path.GetFullPath(runFolder);
+        _dataset = dataset;
+        _options = options;
+        Directory.CreateDirectory(_run);
+        var imageSize = dataset.Layout.ImageWidth;
+        var init = new Random(options.Seed);
+        _objective = PretrainingObjective.Create(options, imageSize, dataset.Layout.ActionNames.Count, init);
+        _trainable = _objective.TrainableParameters().ToArray();
+        _optimizer = new Adam([new ParameterGroup(_trainable, options.LearningRate)]);
+        var (online, target) = _objective.MomentumPairs();
+        if (online.Count > 0)
+        {
+            _momentum = new ExponentialMovingAverage(online, target);
+            _momentum.CopyOnlineToTarget();
+        }
+        _lossRandom = new AgentRandom((ulong)options.Seed * 7919UL + 17UL);
+        _sampler = new FrameSampler(dataset, new AgentRandom((ulong)options.Seed * 104729UL + 3UL), options.PoolEpisodes, options.ShiftPad);
+        var runJson = Path.Combine(_run, "run.json");
+        if (File.Exists(Path.Combine(_run, "checkpoint.safetensors")))
+        {
+            CheckSameRun(runJson);
+            LoadCheckpoint();
+        }
+        else
+        {
+            File.WriteAllText(runJson, RunJson().ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        }
+    }
+
+    /// <summary>Updates done.</summary>
+    public long Step { get; private set; }
+
+    /// <summary>The objective (encoder and heads).</summary>
+    public PretrainingObjective Objective => _objective;
+
+    /// <summary>Trains until <see cref="PretrainOptions.Steps"/> updates, checkpointing on the way and at the end; stops early (after a checkpoint) when cancelled.</summary>
+    public void Run(Action<PretrainProgress>? progress = null, CancellationToken cancellation = default)
+    {
+        var clock = Stopwatch.StartNew();
+        long imagesThisSession = 0;
+        var imagesPerUpdate = _options.Objective == PretrainObjective.Idm ? 2 * _options.BatchSize : _options.BatchSize;
+        while (Step < _options.Steps)
+        {
+            if (cancellation.IsCancellationRequested)
+                break;
+            var batch = _sampler.Next(_options.BatchSize, _objective.Offset, _objective.SameShift);
+            float lossValue;
+            IReadOnlyList<(string Name, float Value)> parts;
+            using (_tape.Record())
+            {
+                var (loss, lossParts) = _objective.Loss(batch, _lossRandom);
+                lossValue = loss.Item();
+                parts = lossParts;
+                if (!float.IsFinite(lossValue))
+                    throw new InvalidOperationException($"the {PretrainOptions.NameOf(_options.Objective)} loss became {lossValue} at update {Step + 1}; lower the learning rate (now {_options.LearningRate.ToString(CultureInfo.InvariantCulture)})");
+                _optimizer.ZeroGrad();
+                _tape.Backward(loss);
+                GradientClipping.ClipByGlobalNorm(_trainable, 10f);
+                _optimizer.Step();
+            }
+            _tape.Reset();
+            _momentum?.Update(_options.TargetTau);
+            Step++;
+            imagesThisSession += imagesPerUpdate;
+            var rate = imagesThisSession / Math.Max(clock.Elapsed.TotalSeconds, 1e-9);
+            if (Step % MetricsEvery == 0 || Step == _options.Steps)
+                AppendMetrics(lossValue, parts, _elapsedBefore + clock.Elapsed.TotalSeconds, rate);
+            progress?.Invoke(new PretrainProgress(Step, _options.Steps, lossValue, parts, rate));
+            if (Step % _options.CheckpointEvery == 0 || Step == _options.Steps)
+                SaveCheckpoint(_elapsedBefore + clock.Elapsed.TotalSeconds);
+        }
+        if (Step % _options.CheckpointEvery != 0 && Step != _options.Steps)
+            SaveCheckpoint(_elapsedBefore + clock.Elapsed.TotalSeconds);
+        _elapsedBefore += clock.Elapsed.TotalSeconds;
+        WriteCurve();
+    }
+
+    /// <summary>
+    /// Writes the encoder as <c>encoder.onnx</c> and a one-entry zoo manifest <c>zoo.json</c> for
+    /// <paramref name="id"/> (input normalisation pixels / 255 − 0.5, the split for partial fine-tuning
+    /// before the last convolution, SHA-256, dataset, command and seed in its description).
+    /// </summary>
+    /// <returns>The ONNX file's path.</returns>
+    public string Export(string id, string command)
+    {
+        var side = _dataset.Layout.ImageWidth;
+        var onnx = Path.Combine(_run, "encoder.onnx");
+        OnnxModelFile.Export(_objective.Encoder, Tensor.Zeros(1, 3, side, side), onnx);
+        var graph = OnnxGraph.Load(onnx);
+        var lastConv = graph.Nodes.Last(n => n.OpType == "Conv");
+        var hash = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(onnx))).ToLowerInvariant();
+        var entry = new JsonObject
+        {
+            ["id"] = id,
+            ["description"] = string.Create(CultureInfo.InvariantCulture,
+                $"Pre-trained by RobotRuntime: {PretrainOptions.NameOf(_options.Objective)} objective, {_options.Architecture} encoder, {Step} updates of {_options.BatchSize}, seed {_options.Seed}, on {_dataset.Folder} ({_dataset.Episodes.Count} episodes, {_dataset.TotalFrames} frames, both cameras). SHA-256 {hash}."),
+            ["file"] = "encoder.onnx",
+            ["input"] = new JsonObject
+            {
+                ["name"] = "input", ["height"] = side, ["width"] = side, ["colorOrder"] = "RGB", ["resize"] = "stretch",
+                ["scale"] = 1.0 / 255.0, ["mean"] = new JsonArray(0.5, 0.5, 0.5), ["std"] = new JsonArray(1.0, 1.0, 1.0),
+            },
+            ["output"] = new JsonObject { ["name"] = "output", ["selector"] = "embedding" },
+            ["embeddingSize"] = _objective.EmbeddingSize,
+            ["licence"] = "project model",
+            ["source"] = _run,
+            ["export"] = command,
+            ["trainableFrom"] = lastConv.Inputs[0],
+        };
+        var zoo = new JsonObject { ["version"] = 1, ["models"] = new JsonArray(entry) };
+        File.WriteAllText(Path.Combine(_run, "zoo.json"), zoo.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        return onnx;
+    }
+
+    private JsonObject RunJson() => new()
+    {
+        ["format"] = "robotruntime-pretrain",
+        ["version"] = 1,
+        ["objective"] = PretrainOptions.NameOf(_options.Objective),
+        ["architecture"] = _options.Architecture,
+        ["batchSize"] = _options.BatchSize,
+        ["learningRate"] = _options.LearningRate,
+        ["seed"] = _options.Seed,
+        ["temporalOffset"] = _options.TemporalOffset,
+        ["shiftPad"] = _options.ShiftPad,
+        ["poolEpisodes"] = _options.PoolEpisodes,
+        ["targetTau"] = _options.TargetTau,
+        ["dataset"] = _dataset.Folder,
+        ["datasetEpisodes"] = _dataset.Episodes.Count,
+        ["imageSize"] = _dataset.Layout.ImageWidth,
+        ["engineThreads"] = TensorEngine.ThreadCount,
+    };
+
+    private void CheckSameRun(string runJson)
+    {
+        if (!File.Exists(runJson))
+            throw new ArgumentException($"{_run} has a checkpoint but no run.json; it is not a pre-training run folder");
+        var stored = JsonNode.Parse(File.ReadAllText(runJson))!.AsObject();
+        var now = RunJson();
+        foreach (var key in new[] { "format", "objective", "architecture", "batchSize", "learningRate", "seed", "temporalOffset", "shiftPad", "poolEpisodes", "targetTau", "imageSize", "datasetEpisodes" })
+        {
+            var a = stored[key]?.ToJsonString();
+            var b = now[key]?.ToJsonString();
+            if (a != b)
+                throw new ArgumentException($"{_run} holds a run with {key} = {a}; this command asks for {b}. Use another --run folder, or the same settings to resume (only --steps may change).");
+        }
+    }
+
+    private void SaveCheckpoint(double elapsed)
+    {
+        var tensors = _objective.AllParameters().Select(p => new KeyValuePair<string, Tensor>(p.Name, p.Value))
+            .Concat(_optimizer.ExportState())
+            .ToList();
+        SafeTensors.Save(Path.Combine(_run, "checkpoint.safetensors"), tensors, new Dictionary<string, string>
+        {
+            ["step"] = Step.ToString(CultureInfo.InvariantCulture),
+            ["sampler"] = _sampler.SaveState(),
+            ["loss_random"] = _lossRandom.Save(),
+            ["elapsed_seconds"] = elapsed.ToString("R", CultureInfo.InvariantCulture),
+        });
+    }
+
+    private void LoadCheckpoint()
+    {
+        var path = Path.Combine(_run, "checkpoint.safetensors");
+        var tensors = SafeTensors.Load(path, out var metadata);
+        foreach (var parameter in _objective.AllParameters())
+        {
+            if (!tensors.TryGetValue(parameter.Name, out var value) || value.Length != parameter.Value.Length)
+                throw new InvalidDataException($"{path}: no tensor '{parameter.Name}' of {parameter.Value.ShapeString}; the checkpoint does not fit this run");
+            value.Span.CopyTo(parameter.Value.Span);
+        }
+        _optimizer.ImportState(tensors);
+        Step = long.Parse(metadata["step"], CultureInfo.InvariantCulture);
+        _sampler.RestoreState(metadata["sampler"]);
+        _lossRandom.Restore(metadata["loss_random"]);
+        _elapsedBefore = double.Parse(metadata["elapsed_seconds"], CultureInfo.InvariantCulture);
+        TruncateMetrics();
+    }
+
+    private void AppendMetrics(float loss, IReadOnlyList<(string Name, float Value)> parts, double seconds, double rate)
+    {
+        var path = Path.Combine(_run, "metrics.csv");
+        if (!File.Exists(path))
+            File.WriteAllText(path, "step,wall_seconds,loss," + string.Join(',', parts.Select(p => p.Name)) + ",images_per_second\n");
+        File.AppendAllText(path, string.Create(CultureInfo.InvariantCulture,
+            $"{Step},{seconds:F1},{loss:G6},{string.Join(',', parts.Select(p => p.Value.ToString("G6", CultureInfo.InvariantCulture)))},{rate:F1}\n"));
+    }
+
+    /// <summary>Drops metrics rows after the checkpoint's step (they are recomputed identically on resume).</summary>
+    private void TruncateMetrics()
+    {
+        var path = Path.Combine(_run, "metrics.csv");
+        if (!File.Exists(path))
+            return;
+        var lines = File.ReadAllLines(path);
+        var kept = lines.Take(1).Concat(lines.Skip(1).Where(l => long.TryParse(l.Split(',')[0], CultureInfo.InvariantCulture, out var s) && s <= Step));
+        File.WriteAllText(path, string.Concat(kept.Select(l => l + "\n")));
+    }
+
+    /// <summary>Loss against updates as an SVG (<c>curve.svg</c>).</summary>
+    private void WriteCurve()
+    {
+        var path = Path.Combine(_run, "metrics.csv");
+        if (!File.Exists(path))
+            return;
+        var points = File.ReadAllLines(path).Skip(1).Select(l => l.Split(','))
+            .Select(f => (Step: double.Parse(f[0], CultureInfo.InvariantCulture), Loss: double.Parse(f[2], CultureInfo.InvariantCulture))).ToList();
+        if (points.Count == 0)
+            return;
+        const int width = 640, height = 360, left = 70, right = 20, top = 40, bottom = 50;
+        double maxStep = Math.Max(1, points.Max(p => p.Step)), low = points.Min(p => p.Loss), high = points.Max(p => p.Loss);
+        if (high - low < 1e-9)
+            high = low + 1;
+        string X(double s) => (left + s / maxStep * (width - left - right)).ToString("F1", CultureInfo.InvariantCulture);
+        string Y(double v) => (top + (high - v) / (high - low) * (height - top - bottom)).ToString("F1", CultureInfo.InvariantCulture);
+        var svg = new StringBuilder();
+        svg.Append(CultureInfo.InvariantCulture, $"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n");
+        svg.Append(CultureInfo.InvariantCulture, $"<text x=\"{left}\" y=\"22\" font-size=\"14\">{PretrainOptions.NameOf(_options.Objective)} · {_options.Architecture} · seed {_options.Seed}: training loss</text>\n");
+        svg.Append(CultureInfo.InvariantCulture, $"<line x1=\"{left}\" y1=\"{height - bottom}\" x2=\"{width - right}\" y2=\"{height - bottom}\" stroke=\"black\"/><line x1=\"{left}\" y1=\"{top}\" x2=\"{left}\" y2=\"{height - bottom}\" stroke=\"black\"/>\n");
+        for (var i = 0; i <= 4; i++)
+        {
+            var v = low + (high - low) * i / 4;
+            var s = maxStep * i / 4;
+            svg.Append(CultureInfo.InvariantCulture, $"<text x=\"{left - 6}\" y=\"{Y(v)}\" text-anchor=\"end\">{v:G3}</text><text x=\"{X(s)}\" y=\"{height - bottom + 16}\" text-anchor=\"middle\">{Math.Round(s):F0}</text>\n");
+        }
+        svg.Append(CultureInfo.InvariantCulture, $"<text x=\"{(left + width - right) / 2}\" y=\"{height - 12}\" text-anchor=\"middle\">updates</text>\n");
+        svg.Append("<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"1.5\" points=\"");
+        svg.AppendJoin(' ', points.Select(p => X(p.Step) + "," + Y(p.Loss)));
+        svg.Append("\"/>\n</svg>\n");
+        var temporary = Path.Combine(_run, "curve.svg.tmp");
+        File.WriteAllText(temporary, svg.ToString());
+        File.Move(temporary, Path.Combine(_run, "curve.svg"), overwrite: true);
+    }
+}
