@@ -95,14 +95,16 @@ public sealed class PretrainingTests
         Assert.Equal(2, extended.Step);
     }
 
-    [Fact]
-    public void TheExportedEncoderOnOnnxRuntimeEqualsTheEnginesForward()
+    [Theory]
+    [InlineData("cnn")]
+    [InlineData("resnet")]
+    public void TheExportedEncoderOnOnnxRuntimeEqualsTheEnginesForward(string architecture)
     {
         TensorEngine.ThreadCount = 1;
         using var folder = new TemporaryFolder();
         var dataset = SyntheticEpisodes.Create(Path.Combine(folder.Path, "data"), episodes: 4, frames: 8);
         var run = Path.Combine(folder.Path, "run");
-        var trainer = new Pretrainer(run, dataset, Options(PretrainObjective.Idm, 5));
+        var trainer = new Pretrainer(run, dataset, Options(PretrainObjective.Idm, 5) with { Architecture = architecture });
         trainer.Run();
         trainer.Export("synthetic-idm", "test");
 

@@ -153,6 +153,19 @@ public sealed class Sequential(params Module[] layers) : Module
     public override IEnumerable<Parameter> Parameters() => Layers.SelectMany(l => l.Parameters());
 }
 
+/// <summary>A residual connection: y = x + inner(x) (ResNet's identity shortcut); the inner module must keep the shape.</summary>
+public sealed class Residual(Module inner) : Module
+{
+    /// <summary>The residual branch.</summary>
+    public Module Inner { get; } = inner;
+
+    /// <inheritdoc />
+    public override Tensor Forward(Tensor input) => Ops.Add(input, Inner.Forward(input));
+
+    /// <inheritdoc />
+    public override IEnumerable<Parameter> Parameters() => Inner.Parameters();
+}
+
 /// <summary>2-D convolution layer with PyTorch's layout ([O, C, KH, KW]) and default initialisation.</summary>
 public sealed class Conv2d : Module
 {

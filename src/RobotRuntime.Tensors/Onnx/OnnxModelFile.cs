@@ -67,7 +67,7 @@ public static class OnnxModelFile
     /// "output". Parameters become initializers under their names. Supported layers:
     /// <see cref="Linear"/> (rank-2 input), <see cref="LayerNorm"/>, <see cref="Activation"/>,
     /// <see cref="Conv2d"/>, <see cref="BatchNorm"/> (evaluation mode), <see cref="Pool2d"/>,
-    /// <see cref="Flatten"/>, <see cref="SimNorm"/> (rank-2 input) and <see cref="Sequential"/> of those.
+    /// <see cref="Flatten"/>, <see cref="SimNorm"/> (rank-2 input), <see cref="Residual"/> and <see cref="Sequential"/> of those.
     /// The file is written to a temporary name and renamed.
     /// </summary>
     /// <exception cref="NotSupportedException">A layer is not in the supported list, or a BatchNorm is in training mode.</exception>
@@ -142,6 +142,8 @@ public static class OnnxModelFile
                     });
                 case Flatten:
                     return Node("Flatten", [input], w => IntAttribute(w, "axis", 1));
+                case Residual residual:
+                    return Node("Add", [input, Add(residual.Inner, input, rank)], null);
                 case SimNorm simNorm:
                     RequireRank(rank, 2, "SimNorm");
                     string grouped = Node("Reshape", [input, Int64Constant([0, -1, simNorm.GroupSize])], null);
