@@ -56,17 +56,31 @@ public sealed class FrameSampler
     /// dynamics: independent shifts of a few pixels would blur the motion it has to read); otherwise
     /// each frame gets its own (contrastive objectives: invariance to the shift is part of what they learn).
     /// </summary>
-    public FramePairBatch Next(int size, int offset, bool sameShift = false)
+    /// <param name="size">Pairs.</param>
+    /// <param name="offset">Frames from the first frame of a pair to the second.</param>
+    /// <param name="sameShift">Both frames of a pair get the same shift.</param>
+    /// <param name="group">
+    /// Consecutive pairs drawn from one episode and camera. With 1 every pair comes from its own
+    /// random episode; with more, a contrastive objective's negatives include other moments of the
+    /// same scene, so it cannot tell pairs apart by the scene's colours alone and has to look at
+    /// where things are.
+    /// </param>
+    public FramePairBatch Next(int size, int offset, bool sameShift = false, int group = 1)
     {
         Load(_random.NextInt(_pool.Length), _random.NextInt(_dataset.Episodes.Count));
         var pixels = 3 * ImageSize * ImageSize;
         var first = new float[size * pixels];
         var second = new float[size * pixels];
         var actions = new float[size * ActionSize];
+        Episode episode = _pool[0];
+        var camera = 0;
         for (var i = 0; i < size; i++)
         {
-            var episode = _pool[_random.NextInt(_pool.Length)];
-            var camera = _random.NextInt(episode.Layout.Cameras.Count);
+            if (i % Math.Max(1, group) == 0)
+            {
+                episode = _pool[_random.NextInt(_pool.Length)];
+                camera = _random.NextInt(episode.Layout.Cameras.Count);
+            }
             var t = _random.NextInt(episode.Length);
             var later = Math.Min(t + offset, episode.Length - 1);
             var (dx, dy) = DrawShift();

@@ -31,6 +31,7 @@ public enum PretrainObjective
 /// <param name="PoolEpisodes">Episodes held decoded in memory; one is replaced by a random other every update.</param>
 /// <param name="CheckpointEvery">Updates between checkpoints.</param>
 /// <param name="TargetTau">Momentum-target Polyak rate per update.</param>
+/// <param name="Group">Contrastive objectives (ATC, video dynamics): consecutive samples of a batch taken from one episode and camera (see <see cref="FrameSampler.Next"/>); inverse dynamics always takes 1.</param>
 public sealed record PretrainOptions(
     PretrainObjective Objective,
     string Architecture = "cnn",
@@ -42,7 +43,8 @@ public sealed record PretrainOptions(
     int ShiftPad = 4,
     int PoolEpisodes = 96,
     int CheckpointEvery = 250,
-    float TargetTau = 0.01f)
+    float TargetTau = 0.01f,
+    int Group = 8)
 {
     /// <summary>Checks every field; throws naming the first bad one.</summary>
     public void Validate()
@@ -56,6 +58,7 @@ public sealed record PretrainOptions(
         Require(ShiftPad is >= 0 and <= 16, $"shift pad must be 0..16 pixels, got {ShiftPad}");
         Require(PoolEpisodes is >= 1 and <= 100_000, $"pool episodes must be 1..100,000, got {PoolEpisodes}");
         Require(CheckpointEvery >= 1, $"checkpoint-every must be at least 1, got {CheckpointEvery}");
+        Require(Group >= 1 && Group <= BatchSize, $"group must be 1..batch size ({BatchSize}), got {Group}");
         Require(TargetTau is > 0 and <= 1, $"target tau must be in (0, 1], got {TargetTau.ToString(CultureInfo.InvariantCulture)}");
     }
 

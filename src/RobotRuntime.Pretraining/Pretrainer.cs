@@ -93,7 +93,7 @@ public sealed class Pretrainer
         {
             if (cancellation.IsCancellationRequested)
                 break;
-            var batch = _sampler.Next(_options.BatchSize, _objective.Offset, _objective.SameShift);
+            var batch = _sampler.Next(_options.BatchSize, _objective.Offset, _objective.SameShift, _options.Objective == PretrainObjective.Idm ? 1 : _options.Group);
             float lossValue;
             IReadOnlyList<(string Name, float Value)> parts;
             using (_tape.Record())
@@ -175,6 +175,7 @@ public sealed class Pretrainer
         ["shiftPad"] = _options.ShiftPad,
         ["poolEpisodes"] = _options.PoolEpisodes,
         ["targetTau"] = _options.TargetTau,
+        ["group"] = _options.Group,
         ["dataset"] = _dataset.Folder,
         ["datasetEpisodes"] = _dataset.Episodes.Count,
         ["imageSize"] = _dataset.Layout.ImageWidth,
@@ -187,7 +188,7 @@ public sealed class Pretrainer
             throw new ArgumentException($"{_run} has a checkpoint but no run.json; it is not a pre-training run folder");
         var stored = JsonNode.Parse(File.ReadAllText(runJson))!.AsObject();
         var now = RunJson();
-        foreach (var key in new[] { "format", "objective", "architecture", "batchSize", "learningRate", "seed", "temporalOffset", "shiftPad", "poolEpisodes", "targetTau", "imageSize", "datasetEpisodes" })
+        foreach (var key in new[] { "format", "objective", "architecture", "batchSize", "learningRate", "seed", "temporalOffset", "shiftPad", "poolEpisodes", "targetTau", "group", "imageSize", "datasetEpisodes" })
         {
             var a = stored[key]?.ToJsonString();
             var b = now[key]?.ToJsonString();

@@ -44,10 +44,11 @@ public static class RepresentationProbe
         var targets = usable.SelectMany(g => g.Indices).ToArray();
         var dimension = reference.Embeddings[0].Length;
 
-        // Standardise with the reference's training frames.
+        // Centre with the reference's training frames and scale every feature by one number (the
+        // root of the mean feature variance). Not per feature: a unit nearly dead in distribution
+        // would be blown up by its tiny spread and dominate the prediction when a shift wakes it.
         var trainRows = Rows(reference, train);
         var mean = new double[dimension];
-        var scale = new double[dimension];
         foreach (var row in trainRows)
         {
             for (var d = 0; d < dimension; d++)
@@ -55,22 +56,22 @@ public static class RepresentationProbe
         }
         for (var d = 0; d < dimension; d++)
             mean[d] /= trainRows.Count;
+        double variance = 0;
         foreach (var row in trainRows)
         {
             for (var d = 0; d < dimension; d++)
             {
                 var v = reference.Embeddings[row][d] - mean[d];
-                scale[d] += v * v;
+                variance += v * v;
             }
         }
-        for (var d = 0; d < dimension; d++)
-            scale[d] = Math.Sqrt(scale[d] / trainRows.Count) is var s && s > 1e-8 ? s : 1;
+        var scale = Math.Sqrt(variance / (trainRows.Count * (double)dimension)) is var s && s > 1e-12 ? s : 1;
 
         double[] Features(float[] embedding)
         {
             var x = new double[dimension + 1];
             for (var d = 0; d < dimension; d++)
-                x[d] = (embedding[d] - mean[d]) / scale[d];
+                x[d] = (embedding[d] - mean[d]) / scale;
             x[dimension] = 1;
             return x;
         }

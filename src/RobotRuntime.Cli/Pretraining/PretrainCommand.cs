@@ -22,12 +22,13 @@ public static class PretrainCommand
         var seed = new Option<int>("--seed") { Description = "Seed.", DefaultValueFactory = _ => 1 };
         var offset = new Option<int>("--offset") { Description = "Frames between anchor and positive (ATC) or the predicted frame (video dynamics).", DefaultValueFactory = _ => 3 };
         var pool = new Option<int>("--pool-episodes") { Description = "Episodes held decoded in memory.", DefaultValueFactory = _ => 96 };
+        var group = new Option<int>("--group") { Description = "ATC and video dynamics: samples of a batch taken from one episode and camera (other moments of the same scene as negatives).", DefaultValueFactory = _ => 8 };
         var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Updates between checkpoints.", DefaultValueFactory = _ => 250 };
         var threads = new Option<int>("--threads") { Description = "Engine threads (1 is bit-reproducible).", DefaultValueFactory = _ => 1 };
         var id = new Option<string?>("--id") { Description = "Zoo id of the exported encoder (default: the run folder's name)." };
         var verb = new Command("pretrain", "Pre-train a visual representation (image encoder) on an episode dataset with a self-supervised objective; export it to ONNX for the PVR zoo.")
         {
-            data, run, objective, architecture, steps, batch, rate, seed, offset, pool, checkpointEvery, threads, id,
+            data, run, objective, architecture, steps, batch, rate, seed, offset, pool, group, checkpointEvery, threads, id,
         };
         verb.SetAction((result, cancellation) =>
         {
@@ -44,7 +45,8 @@ public static class PretrainCommand
                     result.GetValue(seed),
                     result.GetValue(offset),
                     PoolEpisodes: result.GetValue(pool),
-                    CheckpointEvery: result.GetValue(checkpointEvery));
+                    CheckpointEvery: result.GetValue(checkpointEvery),
+                    Group: result.GetValue(group));
                 options.Validate();
                 var threadCount = result.GetValue(threads);
                 if (threadCount is < 1 or > 64)

@@ -29,7 +29,7 @@ public static class ProbeCommand
             AllowMultipleArgumentsPerToken = true,
         };
         var tasks = new Option<string>("--tasks") { Description = "Comma-separated tasks to probe on.", DefaultValueFactory = _ => "reach,push" };
-        var episodes = new Option<int>("--episodes") { Description = "Episodes per task and condition (the first 70 % fit the probe, the rest test it).", DefaultValueFactory = _ => 40 };
+        var episodes = new Option<int>("--episodes") { Description = "Episodes per task and condition (the first 70 % fit the probe, the rest test it).", DefaultValueFactory = _ => 100 };
         var steps = new Option<int>("--steps") { Description = "Frames per episode.", DefaultValueFactory = _ => 20 };
         var conditions = new Option<string>("--conditions") { Description = "Comma-separated conditions (first = where the probe is fitted), or 'all'.", DefaultValueFactory = _ => "all" };
         var output = new Option<string?>("--csv") { Description = "Also write the table as CSV here." };
