@@ -7,7 +7,7 @@ namespace RobotRuntime.Pretraining;
 /// <summary>One batch of frame pairs: frame t and frame t + offset of the same episode and camera, augmented independently.</summary>
 /// <param name="Size">Samples.</param>
 /// <param name="First">Frame t: [Size, 3, S, S] floats in [−0.5, 0.5].</param>
-/// <param name="Second">Frame t + offset (clamped to the episode's last frame), same layout.</param>
+/// <param name="Second">Frame t + offset (clamped to the episode's last frame), same layout; empty when not asked for.</param>
 /// <param name="Actions">The action taken at frame t: [Size, action dimension].</param>
 public sealed record FramePairBatch(int Size, float[] First, float[] Second, float[] Actions);
 
@@ -26,22 +26,30 @@ public sealed class FrameSampler
     private readonly int[] _poolIndices;
     private readonly Episode[] _pool;
 
-    /// <summary>Fills the pool with <paramref name="poolEpisodes"/> random episodes (at most the dataset's count).</summary>
-    /// <exception cref="ArgumentException">The dataset is empty or its images are not square.</exception>
-    public FrameSampler(EpisodeDataset dataset, AgentRandom random, int poolEpisodes, int shiftPad)
+    private readonly int[] _eligible;
+
+    /// <summary>Fills the pool with <paramref name="poolEpisodes"/> random episodes (at most the number eligible).</summary>
+    /// <param name="dataset">The dataset.</param>
+    /// <param name="random">Every choice's source.</param>
+    /// <param name="poolEpisodes">Episodes held decoded.</param>
+    /// <param name="shiftPad">Random-shift padding in pixels.</param>
+    /// <param name="include">Which episodes may be drawn (all when null), e.g. only scripted ones for behaviour cloning.</param>
+    /// <exception cref="ArgumentException">No eligible episodes, or images that are not square.</exception>
+    public FrameSampler(EpisodeDataset dataset, AgentRandom random, int poolEpisodes, int shiftPad, Func<EpisodeEntry, bool>? include = null)
     {
-        if (dataset.Episodes.Count == 0)
-            throw new ArgumentException($"{dataset.Folder} holds no episodes; collect some first (rr collect)");
+        _eligible = Enumerable.Range(0, dataset.Episodes.Count).Where(i => include is null || include(dataset.Episodes[i])).ToArray();
+        if (_eligible.Length == 0)
+            throw new ArgumentException($"{dataset.Folder} holds no episodes {(include is null ? "" : "this objective can use ")}; collect some first (rr collect)");
         if (dataset.Layout.ImageWidth != dataset.Layout.ImageHeight)
             throw new ArgumentException($"{dataset.Folder}: images are {dataset.Layout.ImageWidth}x{dataset.Layout.ImageHeight}; pre-training takes square images");
         _dataset = dataset;
         _random = random;
         _shiftPad = shiftPad;
-        var size = Math.Min(poolEpisodes, dataset.Episodes.Count);
+        var size = Math.Min(poolEpisodes, _eligible.Length);
         _poolIndices = new int[size];
         _pool = new Episode[size];
         for (var i = 0; i < size; i++)
-            Load(i, _random.NextInt(dataset.Episodes.Count));
+            Load(i, _eligible[_random.NextInt(_eligible.Length)]);
     }
 
     /// <summary>Side of the (square) images.</summary>
@@ -65,12 +73,14 @@ public sealed class FrameSampler
     /// same scene, so it cannot tell pairs apart by the scene's colours alone and has to look at
     /// where things are.
     /// </param>
-    public FramePairBatch Next(int size, int offset, bool sameShift = false, int group = 1)
+    /// <param name="second">Whether the second frame of each pair is wanted (behaviour cloning reads only the first).</param>
+    public FramePairBatch Next(int size, int offset, bool sameShift = false, int group = 1, bool second = true)
     {
-        Load(_random.NextInt(_pool.Length), _random.NextInt(_dataset.Episodes.Count));
+        Load(_random.NextInt(_pool.Length), _eligible[_random.NextInt(_eligible.Length)]);
         var pixels = 3 * ImageSize * ImageSize;
         var first = new float[size * pixels];
-        var second = new float[size * pixels];
+        var wantSecond = second;
+        var secondFrames = new float[wantSecond ? size * pixels : 0];
         var actions = new float[size * ActionSize];
         Episode episode = _pool[0];
         var camera = 0;
@@ -85,12 +95,15 @@ public sealed class FrameSampler
             var later = Math.Min(t + offset, episode.Length - 1);
             var (dx, dy) = DrawShift();
             Augment(episode.Image(camera, t), first.AsSpan(i * pixels, pixels), dx, dy);
-            if (!sameShift)
-                (dx, dy) = DrawShift();
-            Augment(episode.Image(camera, later), second.AsSpan(i * pixels, pixels), dx, dy);
+            if (wantSecond)
+            {
+                if (!sameShift)
+                    (dx, dy) = DrawShift();
+                Augment(episode.Image(camera, later), secondFrames.AsSpan(i * pixels, pixels), dx, dy);
+            }
             episode.Action(t).CopyTo(actions.AsSpan(i * ActionSize, ActionSize));
         }
-        return new FramePairBatch(size, first, second, actions);
+        return new FramePairBatch(size, first, secondFrames, actions);
     }
 
     /// <summary>The sampler's state (pool episodes and random state) as text for a checkpoint.</summary>
@@ -102,7 +115,7 @@ public sealed class FrameSampler
     {
         var parts = state.Split(';');
         var indices = parts.Length == 2 ? parts[1].Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray() : [];
-        if (indices.Length != _pool.Length || indices.Any(i => i < 0 || i >= _dataset.Episodes.Count))
+        if (indices.Length != _pool.Length || indices.Any(i => Array.BinarySearch(_eligible, i) < 0))
             throw new InvalidDataException($"the checkpoint's sampler state names {indices.Length} pool episodes up to {(indices.Length == 0 ? 0 : indices.Max())}; this dataset and pool size do not fit it (was the dataset changed?)");
         _random.Restore(parts[0]);
         for (var i = 0; i < indices.Length; i++)

@@ -34,6 +34,12 @@ public abstract class PretrainingObjective
     /// <summary>Whether both frames of a pair get the same random shift (see <see cref="FrameSampler.Next"/>).</summary>
     public virtual bool SameShift => false;
 
+    /// <summary>Whether the loss reads the second frame of each pair.</summary>
+    public virtual bool UsesSecondFrame => true;
+
+    /// <summary>Which episodes the objective learns from (all by default).</summary>
+    public virtual bool Includes(RobotRuntime.Datasets.EpisodeEntry episode) => true;
+
     /// <summary>Heads trained with the encoder.</summary>
     public abstract IEnumerable<Parameter> HeadParameters();
 
@@ -55,6 +61,7 @@ public abstract class PretrainingObjective
     {
         PretrainObjective.Atc => new AtcObjective(options, imageSize, random),
         PretrainObjective.Idm => new InverseDynamicsObjective(options, imageSize, actionSize, random),
+        PretrainObjective.Bc => new BehaviourCloningObjective(options, imageSize, actionSize, random),
         _ => new VideoDynamicsObjective(options, imageSize, random),
     };
 
@@ -171,6 +178,46 @@ public sealed class InverseDynamicsObjective : PretrainingObjective
         var prediction = _head.Forward(Ops.Concat(now, next));
         var actions = Tensor.FromArray(batch.Actions, batch.Size, batch.Actions.Length / batch.Size);
         var loss = Ops.MseLoss(prediction, actions);
+        return (loss, [("action_mse", loss.Item())]);
+    }
+}
+
+/// <summary>
+/// Behaviour cloning (task-specific, as in seed 003's comparison): an MLP predicts the scripted
+/// demonstrator's action a_t from e_t; mean squared error. Learns from the scripted episodes only
+/// (their "policy" entry starts with "scripted"): the demonstrator's action points at the target,
+/// the puck or the goal, so the encoder has to see where they are.
+/// </summary>
+public sealed class BehaviourCloningObjective : PretrainingObjective
+{
+    private readonly Sequential _head;
+
+    /// <summary>Builds the head.</summary>
+    public BehaviourCloningObjective(PretrainOptions options, int imageSize, int actionSize, Random random) : base(options.Architecture, imageSize, random) =>
+        _head = Mlp("bc.head", EmbeddingSize, 256, actionSize, random);
+
+    /// <inheritdoc/>
+    public override int Offset => 0;
+
+    /// <inheritdoc/>
+    public override bool UsesSecondFrame => false;
+
+    /// <inheritdoc/>
+    public override bool Includes(RobotRuntime.Datasets.EpisodeEntry episode) =>
+        episode.Extra.TryGetValue("policy", out var policy) && policy.StartsWith("scripted", StringComparison.Ordinal);
+
+    /// <inheritdoc/>
+    public override IEnumerable<Parameter> HeadParameters() => _head.Parameters();
+
+    /// <inheritdoc/>
+    public override (IReadOnlyList<Parameter> Online, IReadOnlyList<Parameter> Target) MomentumPairs() => ([], []);
+
+    /// <inheritdoc/>
+    public override (Tensor Loss, IReadOnlyList<(string Name, float Value)> Parts) Loss(FramePairBatch batch, AgentRandom random)
+    {
+        var side = (int)Math.Round(Math.Sqrt(batch.First.Length / (3.0 * batch.Size)));
+        var prediction = _head.Forward(Encoder.Forward(Images(batch.First, batch.Size, side)));
+        var loss = Ops.MseLoss(prediction, Tensor.FromArray(batch.Actions, batch.Size, batch.Actions.Length / batch.Size));
         return (loss, [("action_mse", loss.Item())]);
     }
 }

@@ -11,6 +11,9 @@ public enum PretrainObjective
     /// <summary>Inverse dynamics: predict the action a_t from the embeddings of frames t and t + 1.</summary>
     Idm,
 
+    /// <summary>Behaviour cloning: predict the scripted demonstrator's action a_t from the embedding of frame t (scripted episodes only).</summary>
+    Bc,
+
     /// <summary>
     /// Action-free video dynamics in PVDR's spirit: a conditional latent model of how the embedding
     /// changes from frame t to t + k (posterior q(z | e_t, e_t+k), prior p(z | e_t), predictor
@@ -68,11 +71,12 @@ public sealed record PretrainOptions(
             throw new ArgumentException(message);
     }
 
-    /// <summary>The objective's name on the command line: atc, idm, video-dynamics.</summary>
+    /// <summary>The objective's name on the command line: atc, idm, bc, video-dynamics.</summary>
     public static string NameOf(PretrainObjective objective) => objective switch
     {
         PretrainObjective.Atc => "atc",
         PretrainObjective.Idm => "idm",
+        PretrainObjective.Bc => "bc",
         _ => "video-dynamics",
     };
 
@@ -83,6 +87,7 @@ public sealed record PretrainOptions(
         "atc" => PretrainObjective.Atc,
         "idm" or "inverse-dynamics" => PretrainObjective.Idm,
         "video-dynamics" or "pvdr" => PretrainObjective.VideoDynamics,
-        _ => throw new ArgumentException($"unknown objective '{name}'; expected atc, idm or video-dynamics"),
+        "bc" or "behaviour-cloning" => PretrainObjective.Bc,
+        _ => throw new ArgumentException($"unknown objective '{name}'; expected atc, idm, bc or video-dynamics"),
     };
 }

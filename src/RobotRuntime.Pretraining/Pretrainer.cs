@@ -64,7 +64,7 @@ public sealed class Pretrainer
             _momentum.CopyOnlineToTarget();
         }
         _lossRandom = new AgentRandom((ulong)options.Seed * 7919UL + 17UL);
-        _sampler = new FrameSampler(dataset, new AgentRandom((ulong)options.Seed * 104729UL + 3UL), options.PoolEpisodes, options.ShiftPad);
+        _sampler = new FrameSampler(dataset, new AgentRandom((ulong)options.Seed * 104729UL + 3UL), options.PoolEpisodes, options.ShiftPad, _objective.Includes);
         var runJson = Path.Combine(_run, "run.json");
         if (File.Exists(Path.Combine(_run, "checkpoint.safetensors")))
         {
@@ -93,7 +93,8 @@ public sealed class Pretrainer
         {
             if (cancellation.IsCancellationRequested)
                 break;
-            var batch = _sampler.Next(_options.BatchSize, _objective.Offset, _objective.SameShift, _options.Objective == PretrainObjective.Idm ? 1 : _options.Group);
+            var batch = _sampler.Next(_options.BatchSize, _objective.Offset, _objective.SameShift,
+                _options.Objective is PretrainObjective.Idm or PretrainObjective.Bc ? 1 : _options.Group, _objective.UsesSecondFrame);
             float lossValue;
             IReadOnlyList<(string Name, float Value)> parts;
             using (_tape.Record())

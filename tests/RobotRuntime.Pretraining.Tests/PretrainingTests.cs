@@ -21,17 +21,18 @@ public sealed class PretrainingTests
     [Theory]
     [InlineData(PretrainObjective.Atc)]
     [InlineData(PretrainObjective.Idm)]
+    [InlineData(PretrainObjective.Bc)]
     [InlineData(PretrainObjective.VideoDynamics)]
     public void EachObjectiveLowersItsLossOnASmallDataset(PretrainObjective objective)
     {
         TensorEngine.ThreadCount = 1;
         using var folder = new TemporaryFolder();
-        var dataset = SyntheticEpisodes.Create(Path.Combine(folder.Path, "data"), episodes: 8, frames: 24);
+        var dataset = SyntheticEpisodes.Create(Path.Combine(folder.Path, "data"), episodes: 8, frames: 24, steered: objective == PretrainObjective.Bc);
         var losses = Losses(Path.Combine(folder.Path, "run"), dataset, Options(objective, 200));
         var first = losses.Take(20).Average();
         var last = losses.TakeLast(20).Average();
         // Means over 20 updates (batches are noisy). A broken gradient leaves the loss where it started;
-        // working objectives end well below (seed 3, 200 updates, groups of 4: ATC 2.84 → 2.00, IDM 0.37 → 0.23, video dynamics 3.95 → 2.45).
+        // working objectives end well below (seed 3, 200 updates, groups of 4: ATC 2.84 → 2.00, IDM 0.37 → 0.23, BC 0.048 → 0.037, video dynamics 3.95 → 2.45).
         Assert.True(last < 0.85 * first, $"{objective}: mean loss of the first 20 updates {first:F4}, of the last 20 {last:F4}");
     }
 
@@ -49,6 +50,21 @@ public sealed class PretrainingTests
         b.Run();
         foreach (var (pa, pb) in a.Objective.AllParameters().Zip(b.Objective.AllParameters()))
             Assert.True(pa.Value.Span.SequenceEqual(pb.Value.Span), $"{pa.Name} differs between two runs of one seed");
+    }
+
+    [Fact]
+    public void BehaviourCloningLearnsOnlyFromScriptedEpisodes()
+    {
+        using var folder = new TemporaryFolder();
+        var dataset = SyntheticEpisodes.Create(Path.Combine(folder.Path, "data"), episodes: 12, frames: 6);
+        var objective = new BehaviourCloningObjective(Options(PretrainObjective.Bc, 1), SyntheticEpisodes.Size, 2, new Random(1));
+        var sampler = new FrameSampler(dataset, new RobotRuntime.Agents.Model.AgentRandom(5), 4, 2, objective.Includes);
+        for (var i = 0; i < 20; i++)
+            sampler.Next(4, 0, second: false);
+        var pool = sampler.SaveState().Split(';')[1].Split(',').Select(int.Parse).ToArray();
+        Assert.All(pool, e => Assert.Equal(0, e % 2)); // the synthetic set's scripted episodes are the even ones
+        var noScripted = new Func<RobotRuntime.Datasets.EpisodeEntry, bool>(_ => false);
+        Assert.Throws<ArgumentException>(() => new FrameSampler(dataset, new RobotRuntime.Agents.Model.AgentRandom(5), 4, 2, noScripted));
     }
 
     [Fact]

@@ -4,7 +4,7 @@ namespace RobotRuntime.Pretraining.Tests;
 
 /// <summary>
 /// A small dataset without a simulator: a bright 6-pixel square moved by the recorded action
-/// (dx, dy in [−1, 1] → up to 3 pixels a frame) over a plain background whose colour changes per
+/// (dx, dy in [−1, 1] → up to 3 pixels a frame; random, or with steered the even "scripted" episodes steer it to the centre) over a plain background whose colour changes per
 /// episode, seen by two "cameras" (the second mirrored). The state and environment state are the
 /// square's centre in pixels.
 /// </summary>
@@ -15,24 +15,30 @@ internal static class SyntheticEpisodes
     public static DatasetLayout Layout { get; } = new("synthetic-square", 10, ["a", "b"], Size, Size,
         ["x (px)", "y (px)"], ["dx", "dy"], ["x (px)", "y (px)"], ["move"]);
 
-    public static EpisodeDataset Create(string folder, int episodes, int frames, int seed = 1)
+    public static EpisodeDataset Create(string folder, int episodes, int frames, int seed = 1, bool steered = false)
     {
         var dataset = EpisodeDataset.OpenOrCreate(folder, Layout);
         for (var e = dataset.Episodes.Count; e < episodes; e++)
-            dataset.Append(Make(e, frames, seed));
+            dataset.Append(Make(e, frames, seed, steered));
         return dataset;
     }
 
-    public static Episode Make(int index, int frames, int seed)
+    public static Episode Make(int index, int frames, int seed, bool steered = false)
     {
         var random = new Random(seed * 1000 + index);
         var episode = new Episode(Layout, index, "move");
         episode.Extra["seed"] = (seed * 1000 + index).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        episode.Extra["policy"] = index % 2 == 0 ? "scripted-noisy" : "random-walk";
         var background = new[] { (byte)random.Next(0, 90), (byte)random.Next(0, 90), (byte)random.Next(0, 90) };
         double x = random.Next(6, Size - 6), y = random.Next(6, Size - 6);
         for (var f = 0; f < frames; f++)
         {
-            var action = new[] { (float)(2 * random.NextDouble() - 1), (float)(2 * random.NextDouble() - 1) };
+            // With steered, the "scripted" (even) episodes steer the square towards the centre with a
+            // little noise, as a demonstrator would: their action can be read from the image.
+            // Otherwise every episode acts at random.
+            var action = steered && index % 2 == 0
+                ? new[] { Steer(x, random), Steer(y, random) }
+                : new[] { (float)(2 * random.NextDouble() - 1), (float)(2 * random.NextDouble() - 1) };
             var a = Draw(x, y, background, mirror: false);
             var b = Draw(x, y, background, mirror: true);
             var position = new[] { (float)x, (float)y };
@@ -44,6 +50,9 @@ internal static class SyntheticEpisodes
         }
         return episode;
     }
+
+    private static float Steer(double position, Random random) =>
+        (float)Math.Clamp((Size / 2.0 - position) / 8 + 0.1 * (2 * random.NextDouble() - 1), -1, 1);
 
     private static byte[] Draw(double cx, double cy, byte[] background, bool mirror)
     {

@@ -14,7 +14,7 @@ public static class PretrainCommand
     {
         var data = new Option<string>("--data") { Description = "Episode dataset folder (rr collect).", Required = true };
         var run = new Option<string>("--run") { Description = "Run folder (run.json, metrics, curve, checkpoint, encoder.onnx, zoo.json). Resumes if it holds a checkpoint.", Required = true };
-        var objective = new Option<string>("--objective") { Description = "atc, idm or video-dynamics.", Required = true };
+        var objective = new Option<string>("--objective") { Description = "atc, idm, bc or video-dynamics.", Required = true };
         var architecture = new Option<string>("--architecture") { Description = $"Encoder: {string.Join(", ", EncoderArchitectures.Names)}.", DefaultValueFactory = _ => "cnn" };
         var steps = new Option<int>("--steps") { Description = "Updates in total (a resumed run may be given more).", DefaultValueFactory = _ => 5000 };
         var batch = new Option<int>("--batch-size") { Description = "Samples per update.", DefaultValueFactory = _ => 64 };
