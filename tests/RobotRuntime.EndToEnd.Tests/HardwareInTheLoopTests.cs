@@ -172,7 +172,8 @@ public sealed partial class HardwareInTheLoopTests : IDisposable
 
     /// <summary>
     /// The README's main job as a user types it: `rr demo` with no options drives the arm with the
-    /// shipped trained agent (models/agents/reach-scratch) from the simulator's front camera. A learned
+    /// shipped trained agent (models/agents/reach-frozen-pvr: frozen on the project's pre-trained PVR,
+    /// models/pretrained, which the loop runs on ONNX Runtime) from the simulator's front camera. A learned
     /// agent's misses are its success rate, so this checks that it runs every episode end to end and
     /// acts, not that it always reaches.
     /// </summary>
@@ -181,7 +182,8 @@ public sealed partial class HardwareInTheLoopTests : IDisposable
     {
         var result = RrProcess.Run(new Dictionary<string, string?>(), TimeSpan.FromMinutes(3), "demo", "--episodes", "2", "--episode-timeout", "6s", "--runs", Path.Combine(_folder, "demo-agent"));
         Assert.True(result.ExitCode == 0, $"exit {result.ExitCode}\n{result.Output}\n{result.Error}");
-        Assert.Contains("rr: agent agent:scratch:scratch:mppi", result.Output);
+        Assert.Contains("rr: encoder bc-cnn-s1 (512 floats from 1 camera(s))", result.Output);
+        Assert.Contains("rr: agent agent:frozen:bc-cnn-s1:mppi", result.Output);
         Assert.Matches(@"rr demo: [0-2] of 2 episode\(s\) reached the goal", result.Output);
         Assert.DoesNotContain("warning: agent", result.Output); // the demo runs it at the rate it was trained at
         var runFolder = Directory.GetDirectories(Path.Combine(_folder, "demo-agent")).Single();

@@ -16,7 +16,10 @@ namespace RobotRuntime.Cli.Runtime;
 public static class DemoCommand
 {
     /// <summary>The folder under models/agents of the agent the demo drives by default.</summary>
-    public const string ShippedAgent = "reach-scratch";
+    public const string ShippedAgent = "reach-frozen-pvr";
+
+    /// <summary>The zoo of the project's own pre-trained PVRs (models/pretrained), where a frozen package's PVR is looked up.</summary>
+    public const string PretrainedZoo = "models/pretrained/zoo.json";
 
     /// <summary>Builds the <c>demo</c> verb.</summary>
     public static Command Create()
@@ -24,7 +27,7 @@ public static class DemoCommand
         var episodes = new Option<int>("--episodes") { Description = "Episodes to run (1..50).", DefaultValueFactory = _ => 3 };
         var seed = new Option<int>("--seed") { Description = "First episode's seed (episode k uses seed + k).", DefaultValueFactory = _ => 1 };
         var rate = new Option<double?>("--rate") { Description = "Control rate, Hz (10..100); default 30, or the rate an --agent was trained at." };
-        var policy = new Option<string?>("--policy") { Description = "agent (the shipped trained agent, models/agents/" + ShippedAgent + ", the default when it is present) or scripted (the scripted reach through the test encoder)." };
+        var policy = new Option<string?>("--policy") { Description = "agent (the shipped trained agent, models/agents/" + ShippedAgent + ": frozen on the project's pre-trained PVR, the default when it is present) or scripted (the scripted reach through the test encoder)." };
         var agent = new Option<string?>("--agent") { Description = "Drive the arm with this agent package (rr eval --package) instead of the shipped one; the demo feeds it the cameras it was trained on." };
         var planner = new Option<string>("--planner") { Description = "With --agent: mppi or prior.", DefaultValueFactory = _ => "mppi" };
         var shift = new Option<string>("--shift") { Description = "Visual shift preset of the simulator.", DefaultValueFactory = _ => "in-distribution" };
@@ -91,6 +94,22 @@ public static class DemoCommand
         }
     }
 
+    /// <summary>The PVR id an agent package encodes with (its manifest's "pvr"), or null for a scratch agent or an unreadable manifest.</summary>
+    private static string? AgentPvr(string package)
+    {
+        try
+        {
+            var manifest = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(package, "manifest.json")));
+            var id = manifest?["pvr"]?["id"]?.GetValue<string>();
+            var mode = manifest?["agent"]?["mode"]?.GetValue<string>();
+            return id is null or "scratch" || mode is "scratch" or "full" ? null : id;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Text.Json.JsonException or InvalidOperationException)
+        {
+            return null; // rr run's package check names the problem
+        }
+    }
+
     /// <summary>The cameras an agent package sees, in order (its config's "cameras"), or null when unreadable.</summary>
     private static string[]? AgentCameras(string package)
     {
@@ -132,12 +151,15 @@ public static class DemoCommand
             output.WriteLine($"rr demo: simulator up (task reach, shift {shift}, seed {seed}); arm on {endpoints.Control}, cameras front + wrist at 64×64, 30 fps");
             // A scratch agent sees the cameras it was trained on, without a PVR; the scripted reach sees both through the project's test encoder.
             string[] cameraNames = agentPackage is null ? ["front", "wrist"] : AgentCameras(agentPackage) ?? ["front"];
+            // A frozen (or partial) agent encodes with its PVR in the loop: the project's pre-trained zoo has it.
+            string? pvr = agentPackage is null ? null : AgentPvr(agentPackage);
             var config = new RunConfig
             {
                 RateHz = rateHz, RunsFolder = runsFolder, Policy = agentPackage is null ? "scripted-reach" : "agent",
                 AgentPackage = agentPackage, AgentPlanner = planner,
                 ArmState = endpoints.State, ArmCommand = endpoints.Command, ArmControl = endpoints.Control, ArmSecret = endpoints.Secret,
-                EncoderZoo = agentPackage is null ? zoo : null, EncoderId = agentPackage is null ? "test-conv-batched" : null,
+                EncoderZoo = agentPackage is null ? zoo : pvr is null ? null : Path.Combine(repository, PretrainedZoo),
+                EncoderId = agentPackage is null ? "test-conv-batched" : pvr,
                 MaxFrameAge = TimeSpan.FromMilliseconds(150),
                 // The demo shares two cores with the simulator it renders; a few late cycles on a busy
                 // machine should not end it. rr run's default stays 3.
