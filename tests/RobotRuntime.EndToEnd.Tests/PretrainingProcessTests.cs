@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Security.Cryptography;
 using RobotRuntime.Datasets;
 
@@ -74,16 +73,5 @@ public sealed class PretrainingProcessTests : IDisposable
         return result.Output;
     }
 
-    private static void WaitFor(Func<bool> condition, RrChild rr, string what)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!condition())
-        {
-            if (rr.HasExited)
-                throw new Xunit.Sdk.XunitException($"rr exited ({rr.ExitCode}) before {what}:\n{rr.Text}");
-            if (clock.Elapsed > Patience)
-                throw new Xunit.Sdk.XunitException($"no {what} after {Patience.TotalSeconds} s:\n{rr.Text}");
-            Thread.Sleep(20);
-        }
-    }
+    private static void WaitFor(Func<bool> condition, RrChild rr, string what) => rr.WaitUntil(condition, Patience, what);
 }

@@ -258,16 +258,5 @@ public sealed class RecordReplayProcessTests : IDisposable
         return reader.ReadToEnd().Count(c => c == '\n') - 1;
     }
 
-    private static void WaitFor(Func<bool> condition, RrChild rr, string what)
-    {
-        var deadline = DateTime.UtcNow + Patience;
-        while (!condition())
-        {
-            if (rr.HasExited)
-                Assert.Fail($"rr exited {rr.ExitCode} before {what}:\n{rr.Text}");
-            if (DateTime.UtcNow > deadline)
-                Assert.Fail($"timed out waiting for {what}:\n{rr.Text}");
-            Thread.Sleep(50);
-        }
-    }
+    private static void WaitFor(Func<bool> condition, RrChild rr, string what) => rr.WaitUntil(condition, Patience, what);
 }

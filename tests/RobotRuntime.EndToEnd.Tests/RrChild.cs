@@ -39,6 +39,20 @@ internal sealed class RrChild : IDisposable
     /// <summary>Number of lines printed so far (to wait only for lines after now).</summary>
     public int LineCount => _process.LineCount;
 
+    /// <summary>Polls <paramref name="condition"/> until it holds; fails naming <paramref name="what"/> and the output if the process exits first or <paramref name="timeout"/> passes.</summary>
+    public void WaitUntil(Func<bool> condition, TimeSpan timeout, string what)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (!condition())
+        {
+            if (HasExited)
+                Assert.Fail($"rr exited {ExitCode} before {what}:\n{Text}");
+            if (DateTime.UtcNow > deadline)
+                Assert.Fail($"timed out after {timeout.TotalSeconds:F0} s waiting for {what}:\n{Text}");
+            Thread.Sleep(20);
+        }
+    }
+
     /// <summary>Writes one line to its stdin (an operator command).</summary>
     public void Type(string line) => _process.Type(line);
 
