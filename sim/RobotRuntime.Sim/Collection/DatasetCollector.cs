@@ -170,8 +170,12 @@ public static class DatasetCollector
         catch (OperationCanceledException) when (!failures.IsEmpty || cancellation.IsCancellationRequested)
         {
         }
-        stop.Cancel();
-        finisher.Join();
+        finally
+        {
+            // Also when storing an episode failed (a full disk): the workers must not stay blocked.
+            stop.Cancel();
+            finisher.Join();
+        }
         if (failures.TryDequeue(out var failure))
             throw new InvalidOperationException($"collecting episode data failed: {failure.Message}", failure);
         cancellation.ThrowIfCancellationRequested();
