@@ -38,6 +38,7 @@ public static class DoctorChecks
         Guard("MuJoCo", NativeDependency.MuJoCoShim, CheckMuJoCo),
         Guard("Offscreen rendering (OSMesa)", NativeDependency.MuJoCoShim, CheckOffscreenRendering),
         Guard("OpenCV video I/O", NativeDependency.OpenCvShim, CheckOpenCv),
+        Guard("Datasets (Parquet.Net, OpenCvSharp4)", NativeDependency.OpenCvSharp, CheckDatasets),
         CheckCameras(),
         CheckPvrZoo(PvrZoo.DefaultManifestPath()),
     ];
@@ -125,6 +126,26 @@ public static class DoctorChecks
             return new DoctorCheck(name, CheckStatus.Failed, $"{e.GetType().Name}: {e.Message}",
                 NativeLibraryLocator.MappedPathOf(dependency.FileName), InstallFix);
         }
+    }
+
+    /// <summary>The episode dataset's libraries: Parquet.Net's version and OpenCvSharp4's native library, loaded and asked for its OpenCV version.</summary>
+    private static DoctorCheck CheckDatasets(string name)
+    {
+        var opencv = RobotRuntime.Datasets.PngImages.LibraryVersion;
+        var parquet = PackageVersion(typeof(Parquet.ParquetWriter).Assembly);
+        var opencvSharp = PackageVersion(typeof(OpenCvSharp.Cv2).Assembly);
+        var where = Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native", NativeDependency.OpenCvSharp.FileName);
+        return new DoctorCheck(name, CheckStatus.Ok, $"Parquet.Net {parquet}; OpenCvSharp4 {opencvSharp} on OpenCV {opencv} (PNG for rr collect / rr pretrain)",
+            File.Exists(where) ? where : null);
+    }
+
+    /// <summary>A NuGet package's version as its assembly states it (informational version without a source hash).</summary>
+    private static string PackageVersion(System.Reflection.Assembly assembly)
+    {
+        var version = System.Reflection.CustomAttributeExtensions.GetCustomAttribute<System.Reflection.AssemblyInformationalVersionAttribute>(assembly)?.InformationalVersion
+            ?? assembly.GetName().Version?.ToString() ?? "unknown";
+        var plus = version.IndexOf('+');
+        return plus < 0 ? version : version[..plus];
     }
 
     private static DoctorCheck CheckOnnxRuntime(string name)

@@ -78,7 +78,7 @@ public static class PretrainCommand
                 return Task.FromResult(0);
             }
             catch (Exception failure) when (failure is ArgumentException or InvalidDataException or IOException or UnauthorizedAccessException
-                or InvalidOperationException or FileNotFoundException)
+                or InvalidOperationException or FileNotFoundException or RobotRuntime.Native.NativeDependencyMissingException)
             {
                 error.WriteLine($"rr pretrain: {failure.Message}");
                 return Task.FromResult(1);

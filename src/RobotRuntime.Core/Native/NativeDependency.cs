@@ -41,6 +41,15 @@ public sealed record NativeDependency(string DisplayName, string FileName, Nativ
         "OpenCV capture shim", "librr_opencv.so", NativeDependencyOrigin.Project,
         "src/RobotRuntime.Vision/native, built by scripts/bootstrap against Debian's libopencv-*-dev");
 
+    /// <summary>
+    /// OpenCvSharp4's native library (NuGet OpenCvSharp4.official.runtime.linux-x64, copied next to the
+    /// application); it links against Debian's GTK 3, libdrm and libatomic, which scripts/bootstrap installs.
+    /// The episode datasets encode and decode PNG through it.
+    /// </summary>
+    public static NativeDependency OpenCvSharp { get; } = new(
+        "OpenCvSharp4 native library", "libOpenCvSharpExtern.so", NativeDependencyOrigin.System,
+        "the NuGet package OpenCvSharp4.official.runtime.linux-x64 (restored with the build), with Debian's libgtk-3-0, libdrm2 and libatomic1");
+
     /// <summary>Every native library the runtime can load, in the order <c>rr doctor</c> reports them.</summary>
     public static IReadOnlyList<NativeDependency> All { get; } = [OnnxRuntime, ZeroMq, MuJoCoShim, OpenCvShim];
 }
