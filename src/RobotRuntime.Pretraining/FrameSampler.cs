@@ -27,6 +27,7 @@ public sealed class FrameSampler
     private readonly Episode[] _pool;
 
     private readonly int[] _eligible;
+    private readonly float _colourJitter;
 
     /// <summary>Fills the pool with <paramref name="poolEpisodes"/> random episodes (at most the number eligible).</summary>
     /// <param name="dataset">The dataset.</param>
@@ -35,8 +36,14 @@ public sealed class FrameSampler
     /// <param name="shiftPad">Random-shift padding in pixels.</param>
     /// <param name="include">Which episodes may be drawn (all when null), e.g. only scripted ones for behaviour cloning.</param>
     /// <exception cref="ArgumentException">No eligible episodes, or images that are not square.</exception>
-    public FrameSampler(EpisodeDataset dataset, AgentRandom random, int poolEpisodes, int shiftPad, Func<EpisodeEntry, bool>? include = null)
+    /// <param name="colourJitter">
+    /// Colour augmentation strength j: each image's channels get their own gain in [1 − j, 1 + j] and
+    /// offset in [−j/2, j/2] (of the 0..1 range), so two views of a scene do not share its exact
+    /// colours; 0 turns it off (and draws nothing from <paramref name="random"/>).
+    /// </param>
+    public FrameSampler(EpisodeDataset dataset, AgentRandom random, int poolEpisodes, int shiftPad, Func<EpisodeEntry, bool>? include = null, float colourJitter = 0f)
     {
+        _colourJitter = colourJitter;
         _eligible = Enumerable.Range(0, dataset.Episodes.Count).Where(i => include is null || include(dataset.Episodes[i])).ToArray();
         if (_eligible.Length == 0)
             throw new ArgumentException($"{dataset.Folder} holds no episodes {(include is null ? "" : "this objective can use ")}; collect some first (rr collect)");
@@ -138,6 +145,13 @@ public sealed class FrameSampler
     {
         int size = ImageSize, pad = _shiftPad;
         var area = size * size;
+        Span<float> gain = stackalloc float[3];
+        Span<float> offset = stackalloc float[3];
+        for (var c = 0; c < 3; c++)
+        {
+            gain[c] = _colourJitter == 0 ? 1f : 1f + _colourJitter * (2 * _random.NextFloat() - 1);
+            offset[c] = _colourJitter == 0 ? 0f : _colourJitter * (_random.NextFloat() - 0.5f);
+        }
         for (var y = 0; y < size; y++)
         {
             var sourceY = Math.Clamp(y + dy - pad, 0, size - 1);
@@ -146,9 +160,10 @@ public sealed class FrameSampler
                 var sourceX = Math.Clamp(x + dx - pad, 0, size - 1);
                 var source = (sourceY * size + sourceX) * 3;
                 var target = y * size + x;
-                planes[target] = rgb[source] / 255f - 0.5f;
-                planes[area + target] = rgb[source + 1] / 255f - 0.5f;
-                planes[2 * area + target] = rgb[source + 2] / 255f - 0.5f;
+                for (var c = 0; c < 3; c++)
+                    planes[c * area + target] = _colourJitter == 0
+                        ? rgb[source + c] / 255f - 0.5f
+                        : Math.Clamp(rgb[source + c] / 255f * gain[c] + offset[c], 0f, 1f) - 0.5f;
             }
         }
     }

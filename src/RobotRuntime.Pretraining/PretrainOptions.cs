@@ -34,6 +34,7 @@ public enum PretrainObjective
 /// <param name="PoolEpisodes">Episodes held decoded in memory; one is replaced by a random other every update.</param>
 /// <param name="CheckpointEvery">Updates between checkpoints.</param>
 /// <param name="TargetTau">Momentum-target Polyak rate per update.</param>
+/// <param name="ColourJitter">Colour augmentation strength (0: none; see <see cref="FrameSampler"/>).</param>
 /// <param name="Group">Contrastive objectives (ATC, video dynamics): consecutive samples of a batch taken from one episode and camera (see <see cref="FrameSampler.Next"/>); inverse dynamics always takes 1.</param>
 public sealed record PretrainOptions(
     PretrainObjective Objective,
@@ -47,7 +48,8 @@ public sealed record PretrainOptions(
     int PoolEpisodes = 96,
     int CheckpointEvery = 250,
     float TargetTau = 0.01f,
-    int Group = 8)
+    int Group = 8,
+    float ColourJitter = 0f)
 {
     /// <summary>Checks every field; throws naming the first bad one.</summary>
     public void Validate()
@@ -62,6 +64,7 @@ public sealed record PretrainOptions(
         Require(PoolEpisodes is >= 1 and <= 100_000, $"pool episodes must be 1..100,000, got {PoolEpisodes}");
         Require(CheckpointEvery >= 1, $"checkpoint-every must be at least 1, got {CheckpointEvery}");
         Require(Group >= 1 && Group <= BatchSize, $"group must be 1..batch size ({BatchSize}), got {Group}");
+        Require(ColourJitter is >= 0 and <= 1, $"colour jitter must be in [0, 1], got {ColourJitter.ToString(CultureInfo.InvariantCulture)}");
         Require(TargetTau is > 0 and <= 1, $"target tau must be in (0, 1], got {TargetTau.ToString(CultureInfo.InvariantCulture)}");
     }
 

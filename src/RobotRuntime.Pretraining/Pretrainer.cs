@@ -64,7 +64,7 @@ public sealed class Pretrainer
             _momentum.CopyOnlineToTarget();
         }
         _lossRandom = new AgentRandom((ulong)options.Seed * 7919UL + 17UL);
-        _sampler = new FrameSampler(dataset, new AgentRandom((ulong)options.Seed * 104729UL + 3UL), options.PoolEpisodes, options.ShiftPad, _objective.Includes);
+        _sampler = new FrameSampler(dataset, new AgentRandom((ulong)options.Seed * 104729UL + 3UL), options.PoolEpisodes, options.ShiftPad, _objective.Includes, options.ColourJitter);
         var runJson = Path.Combine(_run, "run.json");
         if (File.Exists(Path.Combine(_run, "checkpoint.safetensors")))
         {
@@ -177,6 +177,7 @@ public sealed class Pretrainer
         ["poolEpisodes"] = _options.PoolEpisodes,
         ["targetTau"] = _options.TargetTau,
         ["group"] = _options.Group,
+        ["colourJitter"] = _options.ColourJitter,
         ["dataset"] = _dataset.Folder,
         ["datasetEpisodes"] = _dataset.Episodes.Count,
         ["imageSize"] = _dataset.Layout.ImageWidth,
@@ -189,9 +190,10 @@ public sealed class Pretrainer
             throw new ArgumentException($"{_run} has a checkpoint but no run.json; it is not a pre-training run folder");
         var stored = JsonNode.Parse(File.ReadAllText(runJson))!.AsObject();
         var now = RunJson();
-        foreach (var key in new[] { "format", "objective", "architecture", "batchSize", "learningRate", "seed", "temporalOffset", "shiftPad", "poolEpisodes", "targetTau", "group", "imageSize", "datasetEpisodes" })
+        foreach (var key in new[] { "format", "objective", "architecture", "batchSize", "learningRate", "seed", "temporalOffset", "shiftPad", "poolEpisodes", "targetTau", "group", "colourJitter", "imageSize", "datasetEpisodes" })
         {
-            var a = stored[key]?.ToJsonString();
+            // Runs made before colour jitter existed had none.
+            var a = stored[key]?.ToJsonString() ?? (key == "colourJitter" ? "0" : null);
             var b = now[key]?.ToJsonString();
             if (a != b)
                 throw new ArgumentException($"{_run} holds a run with {key} = {a}; this command asks for {b}. Use another --run folder, or the same settings to resume (only --steps may change).");

@@ -53,6 +53,24 @@ public sealed class PretrainingTests
     }
 
     [Fact]
+    public void ColourJitterChangesEachViewsColoursWithinRangeAndIsReproducible()
+    {
+        using var folder = new TemporaryFolder();
+        var dataset = SyntheticEpisodes.Create(Path.Combine(folder.Path, "data"), episodes: 4, frames: 6);
+        FramePairBatch Draw(float jitter) =>
+            new FrameSampler(dataset, new RobotRuntime.Agents.Model.AgentRandom(9), 2, 0, colourJitter: jitter).Next(8, 1);
+        var plain = Draw(0f);
+        var jittered = Draw(0.4f);
+        Assert.Equal(jittered.First, Draw(0.4f).First);
+        Assert.All(jittered.First, v => Assert.InRange(v, -0.5f, 0.5f));
+        // The first sample's frame is drawn before any colour draw, so it is the same frame in both.
+        var image = 3 * SyntheticEpisodes.Size * SyntheticEpisodes.Size;
+        var meanChange = plain.First.Take(image).Zip(jittered.First.Take(image), (a, b) => Math.Abs(a - b)).Average();
+        // Gains within ±40 % and offsets within ±0.2 of the range: colours move by a few hundredths on average at least.
+        Assert.True(meanChange > 0.02, $"mean change {meanChange}");
+    }
+
+    [Fact]
     public void BehaviourCloningLearnsOnlyFromScriptedEpisodes()
     {
         using var folder = new TemporaryFolder();

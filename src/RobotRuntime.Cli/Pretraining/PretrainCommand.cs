@@ -23,12 +23,13 @@ public static class PretrainCommand
         var offset = new Option<int>("--offset") { Description = "Frames between anchor and positive (ATC) or the predicted frame (video dynamics).", DefaultValueFactory = _ => 3 };
         var pool = new Option<int>("--pool-episodes") { Description = "Episodes held decoded in memory.", DefaultValueFactory = _ => 96 };
         var group = new Option<int>("--group") { Description = "ATC and video dynamics: samples of a batch taken from one episode and camera (other moments of the same scene as negatives).", DefaultValueFactory = _ => 8 };
+        var jitter = new Option<float>("--colour-jitter") { Description = "Colour augmentation: per-channel gain in [1-j, 1+j] and offset in [-j/2, j/2] for each image (0: off).", DefaultValueFactory = _ => 0f };
         var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Updates between checkpoints.", DefaultValueFactory = _ => 250 };
         var threads = new Option<int>("--threads") { Description = "Engine threads (1 is bit-reproducible).", DefaultValueFactory = _ => 1 };
         var id = new Option<string?>("--id") { Description = "Zoo id of the exported encoder (default: the run folder's name)." };
         var verb = new Command("pretrain", "Pre-train a visual representation (image encoder) on an episode dataset with a self-supervised objective; export it to ONNX for the PVR zoo.")
         {
-            data, run, objective, architecture, steps, batch, rate, seed, offset, pool, group, checkpointEvery, threads, id,
+            data, run, objective, architecture, steps, batch, rate, seed, offset, pool, group, jitter, checkpointEvery, threads, id,
         };
         verb.SetAction((result, cancellation) =>
         {
@@ -46,7 +47,8 @@ public static class PretrainCommand
                     result.GetValue(offset),
                     PoolEpisodes: result.GetValue(pool),
                     CheckpointEvery: result.GetValue(checkpointEvery),
-                    Group: result.GetValue(group));
+                    Group: result.GetValue(group),
+                    ColourJitter: result.GetValue(jitter));
                 options.Validate();
                 var threadCount = result.GetValue(threads);
                 if (threadCount is < 1 or > 64)
