@@ -128,15 +128,21 @@ public static class DoctorChecks
         }
     }
 
-    /// <summary>The episode dataset's libraries: Parquet.Net's version and OpenCvSharp4's native library, loaded and asked for its OpenCV version.</summary>
+    /// <summary>
+    /// The episode dataset's libraries: Parquet.Net's and OpenCvSharp4's versions and where
+    /// OpenCvSharp4's native library is. It is not loaded here: this process has already loaded the
+    /// project's OpenCV shim (Debian's OpenCV 4.6), and OpenCvSharp4's own OpenCV 4.13 in the same
+    /// process crashed a test host (segfault in libOpenCvSharpExtern.so) until issue 17 replaces the shim.
+    /// </summary>
     private static DoctorCheck CheckDatasets(string name)
     {
-        var opencv = RobotRuntime.Datasets.PngImages.LibraryVersion;
         var parquet = PackageVersion(typeof(Parquet.ParquetWriter).Assembly);
         var opencvSharp = PackageVersion(typeof(OpenCvSharp.Cv2).Assembly);
         var where = Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native", NativeDependency.OpenCvSharp.FileName);
-        return new DoctorCheck(name, CheckStatus.Ok, $"Parquet.Net {parquet}; OpenCvSharp4 {opencvSharp} on OpenCV {opencv} (PNG for rr collect / rr pretrain)",
-            File.Exists(where) ? where : null);
+        return File.Exists(where)
+            ? new DoctorCheck(name, CheckStatus.Ok, $"Parquet.Net {parquet}; OpenCvSharp4 {opencvSharp} (PNG for rr collect / rr pretrain; its native library needs Debian's libgtk-3-0, libdrm2, libatomic1)", where)
+            : new DoctorCheck(name, CheckStatus.Failed, $"OpenCvSharp4's native library is not next to rr ({where})", null,
+                "rebuild rr (dotnet build restores the NuGet package OpenCvSharp4.official.runtime.linux-x64), then " + InstallFix);
     }
 
     /// <summary>A NuGet package's version as its assembly states it (informational version without a source hash).</summary>
