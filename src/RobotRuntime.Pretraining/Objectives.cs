@@ -17,7 +17,11 @@ public abstract class PretrainingObjective
         Encoder = EncoderArchitectures.Build(architecture, imageSize, random);
         TargetEncoder = EncoderArchitectures.Build(architecture, imageSize, random, "target.encoder");
         EmbeddingSize = EncoderArchitectures.EmbeddingSize(architecture, imageSize);
+        ImageSize = imageSize;
     }
+
+    /// <summary>Side of the square images the encoder takes.</summary>
+    public int ImageSize { get; }
 
     /// <summary>The encoder being pre-trained.</summary>
     public Sequential Encoder { get; }
@@ -65,15 +69,17 @@ public abstract class PretrainingObjective
         _ => new VideoDynamicsObjective(options, imageSize, random),
     };
 
+    /// <summary>InfoNCE over a batch: row i's positive is column i, the other columns are its negatives.</summary>
+    protected static Tensor InfoNce(Tensor logits, int rows)
+    {
+        var labels = Tensor.Zeros(rows, rows);
+        for (var i = 0; i < rows; i++)
+            labels.Span[i * rows + i] = 1f;
+        return Ops.SoftCrossEntropy(logits, labels);
+    }
+
     /// <summary>[N, 3, S, S] tensor of a batch's planes.</summary>
     protected static Tensor Images(float[] planes, int size, int imageSize) => Tensor.FromArray(planes, size, 3, imageSize, imageSize);
-
-    /// <summary>The momentum encoder's embedding of <paramref name="planes"/>, without gradient.</summary>
-    protected Tensor TargetEmbedding(float[] planes, int size, int imageSize)
-    {
-        using (Tape.NoGrad())
-            return TargetEncoder.Forward(Images(planes, size, imageSize));
-    }
 
     /// <summary>Linear → LayerNorm → ReLU → Linear.</summary>
     protected static Sequential Mlp(string name, int input, int hidden, int output, Random random) => new(
@@ -119,17 +125,14 @@ public sealed class AtcObjective : PretrainingObjective
     /// <inheritdoc/>
     public override (Tensor Loss, IReadOnlyList<(string Name, float Value)> Parts) Loss(FramePairBatch batch, AgentRandom random)
     {
-        var side = (int)Math.Round(Math.Sqrt(batch.First.Length / (3.0 * batch.Size)));
+        var side = ImageSize;
         Tensor positive;
         using (Tape.NoGrad())
             positive = _targetCompressor.Forward(TargetEncoder.Forward(Images(batch.Second, batch.Size, side)));
         var code = _compressor.Forward(Encoder.Forward(Images(batch.First, batch.Size, side)));
         var anchor = Ops.Add(code, _predictor.Forward(code));
         var logits = Ops.MatMul(Ops.MatMul(anchor, _bilinear.Value), positive, transposeB: true);
-        var labels = Tensor.Zeros(batch.Size, batch.Size);
-        for (var i = 0; i < batch.Size; i++)
-            labels.Span[i * batch.Size + i] = 1f;
-        var loss = Ops.SoftCrossEntropy(logits, labels);
+        var loss = InfoNce(logits, batch.Size);
         var correct = 0;
         var l = logits.Span;
         for (var i = 0; i < batch.Size; i++)
@@ -168,7 +171,7 @@ public sealed class InverseDynamicsObjective : PretrainingObjective
     /// <inheritdoc/>
     public override (Tensor Loss, IReadOnlyList<(string Name, float Value)> Parts) Loss(FramePairBatch batch, AgentRandom random)
     {
-        var side = (int)Math.Round(Math.Sqrt(batch.First.Length / (3.0 * batch.Size)));
+        var side = ImageSize;
         var both = new float[batch.First.Length * 2];
         batch.First.CopyTo(both, 0);
         batch.Second.CopyTo(both, batch.First.Length);
@@ -215,7 +218,7 @@ public sealed class BehaviourCloningObjective : PretrainingObjective
     /// <inheritdoc/>
     public override (Tensor Loss, IReadOnlyList<(string Name, float Value)> Parts) Loss(FramePairBatch batch, AgentRandom random)
     {
-        var side = (int)Math.Round(Math.Sqrt(batch.First.Length / (3.0 * batch.Size)));
+        var side = ImageSize;
         var prediction = _head.Forward(Encoder.Forward(Images(batch.First, batch.Size, side)));
         var loss = Ops.MseLoss(prediction, Tensor.FromArray(batch.Actions, batch.Size, batch.Actions.Length / batch.Size));
         return (loss, [("action_mse", loss.Item())]);
@@ -263,7 +266,7 @@ public sealed class VideoDynamicsObjective : PretrainingObjective
     /// <inheritdoc/>
     public override (Tensor Loss, IReadOnlyList<(string Name, float Value)> Parts) Loss(FramePairBatch batch, AgentRandom random)
     {
-        var side = (int)Math.Round(Math.Sqrt(batch.First.Length / (3.0 * batch.Size)));
+        var side = ImageSize;
         int b = batch.Size;
         Tensor future;
         using (Tape.NoGrad())
@@ -280,10 +283,7 @@ public sealed class VideoDynamicsObjective : PretrainingObjective
         var predicted = _predictor.Forward(Ops.Concat(now, z));
         // Layer-normalised vectors have norm √D, so their dot product / D is the (centred) cosine.
         var logits = Ops.Scale(Ops.MatMul(Ops.LayerNorm(predicted, null, null), Ops.LayerNorm(future, null, null), transposeB: true), 1f / (CodeSize * Temperature));
-        var labels = Tensor.Zeros(b, b);
-        for (var i = 0; i < b; i++)
-            labels.Span[i * b + i] = 1f;
-        var prediction = Ops.SoftCrossEntropy(logits, labels);
+        var prediction = InfoNce(logits, b);
         // KL(N(μq, σq²) ‖ N(μp, σp²)) = log σp − log σq + (σq² + (μq − μp)²) / (2σp²) − ½, summed over z, mean over the batch.
         var varianceRatio = Ops.Exp(Ops.Scale(Ops.Subtract(logSigmaQ, logSigmaP), 2f));
         var meanTerm = Ops.Multiply(Ops.Square(Ops.Subtract(muQ, muP)), Ops.Exp(Ops.Scale(logSigmaP, -2f)));
