@@ -1,11 +1,14 @@
-using System.Runtime.InteropServices;
+using System.Reflection;
+using Microsoft.ML.OnnxRuntime;
+using RobotRuntime.Native;
 
 namespace RobotRuntime.Onnx;
 
 /// <summary>
-/// Facts about the loaded ONNX Runtime library: version and execution providers. The first call
-/// loads the library through <see cref="RobotRuntime.Native.NativeLibraryLocator.Default"/> and
-/// throws <see cref="RobotRuntime.Native.NativeDependencyMissingException"/> if it is absent.
+/// Facts about the ONNX Runtime this build carries (the official NuGet binding and its native
+/// library): package, version, execution providers, where the library was loaded from. The first
+/// call loads the native library and throws <see cref="NativeDependencyMissingException"/>,
+/// naming the package, if it cannot be loaded.
 /// </summary>
 /// <remarks>Setup only; thread-safe.</remarks>
 public static class OnnxRuntimeLibrary
@@ -16,30 +19,69 @@ public static class OnnxRuntimeLibrary
     /// <summary>The execution provider name for NVIDIA CUDA inference.</summary>
     public const string CudaProvider = "CUDAExecutionProvider";
 
-    /// <summary>The library's version string (<c>OrtApiBase::GetVersionString</c>), e.g. "1.30.0".</summary>
-    public static string Version => OrtApi.Default.Version;
+    /// <summary>The execution provider name for NVIDIA TensorRT inference.</summary>
+    public const string TensorRtProvider = "TensorrtExecutionProvider";
+
+    /// <summary>The MSBuild property that selects the GPU package at build time.</summary>
+    public const string GpuBuildProperty = "RrOnnxRuntimeGpu";
+
+    /// <summary>Whether this build references the GPU package (<c>-p:RrOnnxRuntimeGpu=true</c>).</summary>
+    public static bool IsGpuBuild =>
+#if RR_ONNXRUNTIME_GPU
+        true;
+#else
+        false;
+#endif
+
+    /// <summary>The NuGet package that provides the native library in this build.</summary>
+    public static string PackageName => IsGpuBuild ? "Microsoft.ML.OnnxRuntime.Gpu.Linux" : "Microsoft.ML.OnnxRuntime";
+
+    /// <summary>The managed binding's version (Microsoft.ML.OnnxRuntime.Managed), e.g. "1.32.0".</summary>
+    public static string BindingVersion
+    {
+        get
+        {
+            var assembly = typeof(InferenceSession).Assembly;
+            var informational = assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion;
+            var version = informational ?? assembly.GetName().Version?.ToString() ?? "?";
+            var plus = version.IndexOf('+');
+            return plus < 0 ? version : version[..plus];
+        }
+    }
+
+    /// <summary>The native library as a dependency, for <c>rr doctor</c> and error messages.</summary>
+    public static NativeDependency Dependency => new(
+        "ONNX Runtime", "libonnxruntime.so", NativeDependencyOrigin.NuGet,
+        $"the NuGet package {PackageName} {BindingVersion} (restored with the build, copied to runtimes/linux-x64/native next to the application)");
+
+    /// <summary>The native library's version string, e.g. "1.32.0".</summary>
+    public static string Version => Env().GetVersionString();
 
     /// <summary>
-    /// The execution providers this build of the library was compiled with
-    /// (<c>GetAvailableProviders</c>). A listed GPU provider may still fail to load at session
-    /// creation if its shared libraries are not next to the library.
+    /// The execution providers this build of the library was compiled with. A listed GPU provider
+    /// may still fail at session creation if CUDA, cuDNN or TensorRT are not installed.
     /// </summary>
-    public static unsafe IReadOnlyList<string> GetAvailableProviders()
+    public static IReadOnlyList<string> GetAvailableProviders() => Env().GetAvailableProviders();
+
+    /// <summary>The file the native library was loaded from (after the first use), or null.</summary>
+    public static string? LoadedFrom => NativeLibraryLocator.MappedPathOf("libonnxruntime.so");
+
+    /// <summary>
+    /// The ONNX Runtime environment, loading the native library on first use; a library that cannot
+    /// be loaded is a <see cref="NativeDependencyMissingException"/> naming the package.
+    /// </summary>
+    public static OrtEnv Env()
     {
-        var api = OrtApi.Default;
-        byte** names;
-        int count;
-        api.VerifySuccess(api.GetAvailableProviders(&names, &count));
         try
         {
-            var result = new string[count];
-            for (var i = 0; i < count; i++)
-                result[i] = Marshal.PtrToStringUTF8((nint)names[i]) ?? "";
-            return result;
+            return OrtEnv.Instance();
         }
-        finally
+        catch (Exception e) when (e is DllNotFoundException or TypeInitializationException or EntryPointNotFoundException or BadImageFormatException)
         {
-            api.VerifySuccess(api.ReleaseAvailableProviders(names, count));
+            var inner = e is TypeInitializationException { InnerException: { } cause } ? cause : e;
+            throw new NativeDependencyMissingException(Dependency,
+                [Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native"), AppContext.BaseDirectory, "system loader path"],
+                inner.Message);
         }
     }
 }

@@ -51,6 +51,24 @@ public class AgentCommandTests
         Directory.Delete(copy, recursive: true);
     }
 
+    [Fact]
+    public void EvalOnAGpuThatIsNotHereSaysWhatIsMissingInsteadOfRunningOnTheCpu()
+    {
+        // The shipped frozen-PVR agent on --device cuda: this machine has the CPU build and no CUDA.
+        string shipped = Path.Combine(RobotRuntime.Native.NativeLibraryLocator.FindRepositoryRoot(AppContext.BaseDirectory)!, "models", "agents", "reach-frozen-pvr");
+        var zoo = Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(shipped))!, "pretrained", "zoo.json");
+        var cuda = Rr("eval", shipped, "--zoo", zoo, "--episodes", "1", "--device", "cuda");
+        Assert.Equal(1, cuda.Exit);
+        Assert.Contains("Device 'cuda' needs ONNX Runtime's CUDAExecutionProvider", cuda.Error);
+        Assert.Contains("-p:RrOnnxRuntimeGpu=true", cuda.Error);
+        Assert.Contains("libcudnn.so.9", cuda.Error);
+        Assert.DoesNotContain("in-distribution,", cuda.Output);
+
+        var unknown = Rr("eval", shipped, "--zoo", zoo, "--episodes", "1", "--device", "npu");
+        Assert.Equal(2, unknown.Exit);
+        Assert.Contains("--device: 'npu' is not a device; expected cpu, cuda or tensorrt.", unknown.Error);
+    }
+
     [Theory]
     [InlineData("--steps", "-5", "--steps (Steps): expected at least 1 environment step, got -5")]
     [InlineData("--eval-every", "0", "--eval-every (EvalEvery): expected at least 1 step between evaluations, got 0")]
@@ -137,7 +155,7 @@ public class AgentCommandTests
     }
 
     [Theory]
-    [InlineData("partial", "rr: encoder tiny-resnet-trunk (2048 floats from 1 camera(s))")]
+    [InlineData("partial", "rr: encoder tiny-resnet-trunk (2048 floats from 1 camera(s), ONNX Runtime 1.32.0 on cpu)")]
     [InlineData("full", "rr: encoder tiny-resnet runs inside the agent (fully fine-tuned)")]
     public void AFineTunedPvrAgentTrainsPackagesAndDrivesTheArm(string mode, string encoderLine)
     {

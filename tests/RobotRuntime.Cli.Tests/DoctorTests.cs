@@ -59,14 +59,19 @@ public sealed class DoctorTests
     }
 
     [Fact]
-    public void WithoutACudaProviderTheGpuLineWarnsAndSaysWhichFilesAreNeeded()
+    public void OnTheCpuBuildTheGpuLineSaysSoAndWhetherAGpuIsVisible()
     {
-        // This machine has no GPU and the npm build carries no provider libraries.
-        var gpu = Assert.Single(DoctorChecks.RunAll(), c => c.Name == "ONNX Runtime GPU (CUDA)");
-        Assert.Equal(CheckStatus.Warning, gpu.Status);
-        Assert.Contains("libonnxruntime_providers_cuda.so", gpu.Detail);
-        Assert.Contains("libonnxruntime_providers_shared.so", gpu.Fix);
-        Assert.Contains("CUDA 12", gpu.Fix);
+        // This machine has the CPU package and no GPU: an information line, nothing to fix.
+        var checks = DoctorChecks.RunAll();
+        var gpu = Assert.Single(checks, c => c.Name == "ONNX Runtime GPU (CUDA, TensorRT)");
+        Assert.Equal(CheckStatus.Info, gpu.Status);
+        Assert.Contains("CPU build (Microsoft.ML.OnnxRuntime)", gpu.Detail);
+        Assert.Contains("no NVIDIA GPU visible", gpu.Detail);
+        Assert.Null(gpu.Fix);
+        var ort = Assert.Single(checks, c => c.Name == "ONNX Runtime");
+        Assert.Equal(CheckStatus.Ok, ort.Status);
+        Assert.StartsWith("1.32.0 (NuGet Microsoft.ML.OnnxRuntime 1.32.0); providers: CPUExecutionProvider", ort.Detail);
+        Assert.EndsWith(Path.Combine("runtimes", "linux-x64", "native", "libonnxruntime.so"), ort.Location);
     }
 
     [Fact]

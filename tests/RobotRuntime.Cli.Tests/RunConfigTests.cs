@@ -88,6 +88,8 @@ public class RunConfigTests
     [InlineData("safety:\n  max_frame_age: soon\n", "safety.max_frame_age: 'soon' is not a duration")]
     [InlineData("encoder:\n  threads: 0\n", "'encoder.threads' must be a whole number 1–64, got '0'")]
     [InlineData("encoder:\n  pipeline: yes please\n", "'encoder.pipeline' must be true or false, got 'yes please'")]
+    [InlineData("encoder:\n  device: npu\n", "cell.yaml:2: 'encoder.device': 'npu' is not a device; expected cpu, cuda or tensorrt.")]
+    [InlineData("encoder:\n  device_id: -1\n", "'encoder.device_id' must be a whole number 0–63, got '-1'")]
     [InlineData("safety:\n  workspace: [0, 0, 0, -1, 1, 1]\n", "each min below its max")]
     [InlineData("cameras: front\n", "'cameras' must be a list of cameras")]
     [InlineData("cameras:\n  - name: front\n", "'cameras[0]' needs 'name' and 'backend'")]
@@ -96,6 +98,14 @@ public class RunConfigTests
     {
         var error = Assert.Throws<ConfigException>(() => RunConfig.Parse(yaml, "cell.yaml"));
         Assert.Contains(expected, error.Message);
+    }
+
+    [Fact]
+    public void TheEncoderDeviceIsReadIntoTheSessionSettings()
+    {
+        var config = RunConfig.Parse("encoder:\n  threads: 2\n  device: CUDA\n  device_id: 1\n", "cell.yaml");
+        Assert.Equal(new Onnx.OnnxSessionSettings { IntraOpThreads = 2, Device = Onnx.OnnxDevice.Cuda, DeviceId = 1 }, config.EncoderSession);
+        Assert.Equal(Onnx.OnnxDevice.Cpu, new RunConfig().EncoderSession.Device);
     }
 
     [Theory]

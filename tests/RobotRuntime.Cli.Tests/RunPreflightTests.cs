@@ -50,6 +50,17 @@ public sealed class RunPreflightTests : IDisposable
     }
 
     [Fact]
+    public void AGpuEncoderDeviceThatIsNotHereIsNamedBeforeTheArmIsContacted()
+    {
+        // The CPU build on a machine without CUDA.
+        var id = (string)JsonNode.Parse(File.ReadAllText(TestZoo))!["models"]![0]!["id"]!;
+        var message = RunExpectingNothing(Config() with { EncoderZoo = TestZoo, EncoderId = id, EncoderDevice = Onnx.OnnxDevice.Cuda });
+        Assert.StartsWith("encoder.device: Device 'cuda' needs ONNX Runtime's CUDAExecutionProvider", message);
+        Assert.Contains("-p:RrOnnxRuntimeGpu=true", message);
+        Assert.Contains("libcudnn.so.9", message);
+    }
+
+    [Fact]
     public void AMissingCameraDeviceIsNamed()
     {
         var message = RunExpectingNothing(Config() with { Cameras = [new CameraConfig("wrist", "device", null, null, 231, null, 64, 64, 30)] });

@@ -10,14 +10,14 @@ public sealed class NativeLibraryLocatorTests
         using var empty = new TemporaryDirectory();
         var locator = new NativeLibraryLocator([empty.Path], useSystemLoaderPath: false);
 
-        var error = Assert.Throws<NativeDependencyMissingException>(() => locator.Load(NativeDependency.OnnxRuntime));
+        var error = Assert.Throws<NativeDependencyMissingException>(() => locator.Load(NativeDependency.MuJoCoShim));
 
-        Assert.Same(NativeDependency.OnnxRuntime, error.Dependency);
-        Assert.StartsWith("ONNX Runtime (libonnxruntime.so.1) was not found.", error.Message);
+        Assert.Same(NativeDependency.MuJoCoShim, error.Dependency);
+        Assert.StartsWith("MuJoCo shim (librr_mujoco.so) was not found.", error.Message);
         Assert.Contains($"Looked in: {empty.Path}.", error.Message);
         Assert.Contains("`scripts/bootstrap`", error.Message);
         Assert.Contains("RR_NATIVE_DIR", error.Message);
-        Assert.Contains("onnxruntime-node 1.30.0", error.Message);
+        Assert.Contains("sim/native", error.Message);
         Assert.Null(error.LoaderError);
     }
 
@@ -49,16 +49,16 @@ public sealed class NativeLibraryLocatorTests
     public void CorruptLibraryFileIsReportedWithTheLoadersReason()
     {
         using var folder = new TemporaryDirectory();
-        var path = Path.Combine(folder.Path, NativeDependency.OnnxRuntime.FileName);
+        var path = Path.Combine(folder.Path, NativeDependency.MuJoCoShim.FileName);
         File.WriteAllText(path, "this is not an ELF file");
         var locator = new NativeLibraryLocator([folder.Path], useSystemLoaderPath: false);
 
-        Assert.False(locator.TryLoad(NativeDependency.OnnxRuntime, out var handle, out var error));
+        Assert.False(locator.TryLoad(NativeDependency.MuJoCoShim, out var handle, out var error));
 
         Assert.Equal(0, handle);
         Assert.NotNull(error);
         Assert.NotNull(error.LoaderError);
-        Assert.StartsWith("ONNX Runtime (libonnxruntime.so.1) was found but could not be loaded:", error.Message);
+        Assert.StartsWith("MuJoCo shim (librr_mujoco.so) was found but could not be loaded:", error.Message);
         Assert.Contains(path, error.Message);
         Assert.Contains("`scripts/bootstrap`", error.Message);
     }

@@ -14,7 +14,7 @@ public sealed class DoctorProcessTests
 
         Assert.True(result.ExitCode == 0, $"rr doctor exited {result.ExitCode}:\n{result.Output}\n{result.Error}");
         Assert.DoesNotContain("FAILED", result.Output);
-        Assert.Contains("1.30.0", result.Output);
+        Assert.Contains("1.32.0 (NuGet Microsoft.ML.OnnxRuntime 1.32.0)", result.Output);
     }
 
     [Fact]
@@ -31,17 +31,52 @@ public sealed class DoctorProcessTests
             Assert.Equal(1, result.ExitCode);
             Assert.DoesNotContain("DllNotFoundException", result.Output + result.Error);
             Assert.DoesNotContain("Unhandled exception", result.Error);
-            foreach (var file in new[] { "libonnxruntime.so.1", "librr_mujoco.so", "librr_opencv.so" })
+            foreach (var file in new[] { "librr_mujoco.so", "librr_opencv.so" })
             {
                 Assert.Contains($"({file}) was not found", result.Output);
             }
             Assert.Contains($"Looked in: {empty}", result.Output);
             Assert.Contains("scripts/bootstrap", result.Output);
             Assert.Contains("\"name\": \"libzmq\",\n    \"status\": \"ok\"", result.Output);
+            // ONNX Runtime comes with the build from NuGet, whatever RR_NATIVE_DIR says.
+            Assert.Contains("\"name\": \"ONNX Runtime\",\n    \"status\": \"ok\"", result.Output);
         }
         finally
         {
             Directory.Delete(empty);
+        }
+    }
+
+    [Fact]
+    public void WithOnnxRuntimesNativeLibraryGoneDoctorNamesThePackageAndHowToGetItBack()
+    {
+        // A copy of the build made of symbolic links, without the native library the NuGet
+        // package put under runtimes/linux-x64/native: what a broken or partial deployment looks like.
+        var build = Path.GetDirectoryName(RrProcess.RrDll)!;
+        var copy = Path.Combine(Path.GetTempPath(), "rr-no-ort-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            foreach (var file in Directory.EnumerateFiles(build, "*", SearchOption.AllDirectories))
+            {
+                var target = Path.Combine(copy, Path.GetRelativePath(build, file));
+                Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+                File.CreateSymbolicLink(target, file);
+            }
+            var library = Path.Combine(copy, "runtimes", "linux-x64", "native", "libonnxruntime.so");
+            File.Delete(library);
+
+            var result = RrProcess.RunAt(Path.Combine(copy, "rr.dll"), new Dictionary<string, string?>(), Timeout, "doctor");
+
+            Assert.Equal(1, result.ExitCode);
+            Assert.DoesNotContain("Unhandled exception", result.Error);
+            Assert.Contains("ONNX Runtime (libonnxruntime.so)", result.Output);
+            Assert.Contains("the NuGet package Microsoft.ML.OnnxRuntime 1.32.0", result.Output);
+            Assert.Contains("Rebuild rr", result.Output);
+        }
+        finally
+        {
+            if (Directory.Exists(copy))
+                Directory.Delete(copy, recursive: true);
         }
     }
 }

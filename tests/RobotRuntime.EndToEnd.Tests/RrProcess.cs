@@ -25,6 +25,10 @@ internal static class RrProcess
         }
     }
 
+    /// <summary>Runs an rr.dll at <paramref name="rrDll"/> (e.g. a copy of the build with a file taken away).</summary>
+    public static Result RunAt(string rrDll, IReadOnlyDictionary<string, string?> environment, TimeSpan timeout, params string[] arguments) =>
+        Run("dotnet", ["exec", rrDll, .. arguments], environment, timeout);
+
     /// <summary>Runs the built rr.dll with <paramref name="arguments"/>.</summary>
     public static Result Run(IReadOnlyDictionary<string, string?> environment, TimeSpan timeout, params string[] arguments) =>
         Run("dotnet", ["exec", RrDll, .. arguments], environment, timeout);

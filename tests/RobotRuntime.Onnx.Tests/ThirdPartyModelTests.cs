@@ -1,3 +1,6 @@
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+
 namespace RobotRuntime.Onnx.Tests;
 
 /// <summary>
@@ -21,29 +24,30 @@ public sealed class ThirdPartyModelTests
     private static float[] Classify(InferenceSession session, float[] image, int batch)
     {
         using var input = OrtValue.CreateTensorValueFromMemory(image, [batch, 3, 48, 192]);
-        using var output = session.Run(null, ["x"], [input])[0];
-        Assert.Equal([batch, 2L], output.Shape.ToArray());
-        return output.GetTensorDataAsSpan<float>().ToArray();
+        using var runOptions = new RunOptions();
+        using var outputs = session.Run(runOptions, ["x"], [input], session.OutputNames);
+        Assert.Equal([batch, 2L], outputs[0].GetTensorTypeAndShape().Shape);
+        return outputs[0].GetTensorDataAsSpan<float>().ToArray();
     }
 
     [Fact]
     public void ItsMetadataShowsFreeBatchAndImageSize()
     {
-        using var session = new InferenceSession(TestModels.ThirdPartyClassifier);
+        using var session = OnnxSessions.Open(TestModels.ThirdPartyClassifier);
 
-        var input = Assert.Single(session.InputMetadata.Values);
-        Assert.Equal("x", input.Name);
-        Assert.Equal(TensorElementType.Float, input.ElementType);
-        Assert.Equal(4, input.Dimensions.Count);
+        var (name, input) = Assert.Single(session.InputMetadata);
+        Assert.Equal("x", name);
+        Assert.Equal(TensorElementType.Float, input.ElementDataType);
+        Assert.Equal(4, input.Dimensions.Length);
         Assert.Equal(3, input.Dimensions[1]);
         Assert.True(input.Dimensions[0] < 0 && input.Dimensions[2] < 0 && input.Dimensions[3] < 0);
-        Assert.Equal([-1L, 2], Assert.Single(session.OutputMetadata.Values).Dimensions);
+        Assert.Equal([-1, 2], Assert.Single(session.OutputMetadata.Values).Dimensions);
     }
 
     [Fact]
     public void ItsOutputsAreProbabilities()
     {
-        using var session = new InferenceSession(TestModels.ThirdPartyClassifier);
+        using var session = OnnxSessions.Open(TestModels.ThirdPartyClassifier);
         var probabilities = Classify(session, Image(seed: 1, batch: 1), batch: 1);
         Assert.All(probabilities, p => Assert.InRange(p, 0f, 1f));
         Assert.Equal(1.0, probabilities.Sum(), 5);
@@ -52,7 +56,7 @@ public sealed class ThirdPartyModelTests
     [Fact]
     public void ABatchOfTwoAnswersLikeTwoSingleRuns()
     {
-        using var session = new InferenceSession(TestModels.ThirdPartyClassifier);
+        using var session = OnnxSessions.Open(TestModels.ThirdPartyClassifier);
         var first = Image(seed: 2, batch: 1);
         var second = Image(seed: 3, batch: 1);
         var both = first.Concat(second).ToArray();
@@ -67,7 +71,7 @@ public sealed class ThirdPartyModelTests
     [Fact]
     public void TheSameImageGivesTheSameAnswerEveryTime()
     {
-        using var session = new InferenceSession(TestModels.ThirdPartyClassifier);
+        using var session = OnnxSessions.Open(TestModels.ThirdPartyClassifier);
         var image = Image(seed: 4, batch: 1);
         Assert.Equal(Classify(session, image, 1), Classify(session, image, 1));
     }

@@ -1,3 +1,4 @@
+using Microsoft.ML.OnnxRuntime;
 using RobotRuntime.Onnx;
 using RobotRuntime.Tensors.Modules;
 using RobotRuntime.Tensors.Onnx;
@@ -18,12 +19,12 @@ public class OnnxGraphImportTests
 
     private static float[] RunOrt(string path, string inputName, Tensor input, out long[] shape)
     {
-        using var session = new InferenceSession(path);
+        using var session = OnnxSessions.Open(path);
         using var value = OrtValue.CreateTensorValueFromMemory(input.Span.ToArray(), input.Shape.ToArray().Select(d => (long)d).ToArray());
-        var outputs = session.Run(null, [inputName], [value]);
-        using var output = outputs[0];
-        shape = output.Shape.ToArray();
-        return output.GetTensorDataAsSpan<float>().ToArray();
+        using var runOptions = new RunOptions();
+        using var outputs = session.Run(runOptions, [inputName], [value], [session.OutputNames[0]]);
+        shape = outputs[0].GetTensorTypeAndShape().Shape;
+        return outputs[0].GetTensorDataAsSpan<float>().ToArray();
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using Microsoft.ML.OnnxRuntime;
 using RobotRuntime.Onnx;
 using RobotRuntime.Tensors.Modules;
 using RobotRuntime.Tensors.Onnx;
@@ -20,11 +21,12 @@ public class OnnxRuntimeAgreementTests
         {
             OnnxModelFile.Export(model, input, path);
             var expected = model.Forward(input);
-            using var session = new InferenceSession(path);
+            using var session = OnnxSessions.Open(path);
             using var value = OrtValue.CreateTensorValueFromMemory(input.Span.ToArray(), input.Shape.ToArray().Select(d => (long)d).ToArray());
-            var outputs = session.Run(null, ["input"], [value]);
-            using var output = Assert.Single(outputs);
-            Assert.Equal(expected.Shape.ToArray().Select(d => (long)d).ToArray(), output.Shape.ToArray());
+            using var runOptions = new RunOptions();
+            using var outputs = session.Run(runOptions, ["input"], [value], session.OutputNames);
+            var output = Assert.Single(outputs);
+            Assert.Equal(expected.Shape.ToArray().Select(d => (long)d).ToArray(), output.GetTensorTypeAndShape().Shape);
             TestSupport.AssertClose(expected.Span, output.GetTensorDataAsSpan<float>(), 1e-5, 1e-4, $"{name} under ONNX Runtime");
         }
         finally

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Microsoft.ML.OnnxRuntime;
 using RobotRuntime.Onnx;
 using RobotRuntime.Tensors;
 using RobotRuntime.Tensors.Onnx;
@@ -50,20 +51,16 @@ public static class PvrTailCost
                 wholeNote = e.Message;
             }
             var pixels = Tensor.RandomNormal(new Random(1), 1f, batch, 3, size, size);
-            using var options = new SessionOptions { IntraOpNumThreads = threads };
-            using var wholeSession = new InferenceSession(path, options);
-            using var trunkSession = new InferenceSession(trunkPath, options);
+            var settings = new OnnxSessionSettings { IntraOpThreads = threads, AllowSpinning = true };
+            using var wholeSession = OnnxSessions.Open(path, settings);
+            using var trunkSession = OnnxSessions.Open(trunkPath, settings);
+            using var runOptions = new RunOptions();
             float[] RunOrt(InferenceSession session, out long[] shape)
             {
                 using var value = OrtValue.CreateTensorValueFromMemory(pixels.Span.ToArray(), [batch, 3, size, size]);
-                var outputs = session.Run(null, [input], [value]);
-                shape = outputs[0].Shape.ToArray();
-                var data = outputs[0].GetTensorDataAsSpan<float>().ToArray();
-                foreach (var o in outputs)
-                {
-                    o.Dispose();
-                }
-                return data;
+                using var outputs = session.Run(runOptions, [input], [value], [session.OutputNames[0]]);
+                shape = outputs[0].GetTensorTypeAndShape().Shape;
+                return outputs[0].GetTensorDataAsSpan<float>().ToArray();
             }
             var reference = RunOrt(wholeSession, out _);
             var trunkOut = RunOrt(trunkSession, out var trunkShape);

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using Microsoft.ML.OnnxRuntime;
 using RobotRuntime.Onnx;
 using RobotRuntime.Tensors;
 using RobotRuntime.Tensors.Modules;
@@ -125,8 +126,8 @@ public static class TensorComparison
             ForwardInto();
             long intoBytes = GC.GetAllocatedBytesForCurrentThread() - before;
             double into = Median(60, ForwardInto);
-            using var options = new SessionOptions { IntraOpNumThreads = threads, AllowSpinning = false };
-            using var session = new InferenceSession(path, options);
+            using var session = OnnxSessions.Open(path, new OnnxSessionSettings { IntraOpThreads = threads });
+            using var runOptions = new RunOptions();
             var outputBuffer = new float[512 * 512];
             using var input = OrtValue.CreateTensorValueFromMemory(x.Span.ToArray(), [512L, 512L]);
             using var output = OrtValue.CreateTensorValueFromMemory(outputBuffer, [512L, 512L]);
@@ -134,9 +135,9 @@ public static class TensorComparison
             OrtValue[] inputs = [input], outputs = [output];
             for (int i = 0; i < 10; i++)
             {
-                session.Run(null, inputNames, inputs, outputNames, outputs);
+                session.Run(runOptions, inputNames, inputs, outputNames, outputs);
             }
-            double ort = Median(60, () => session.Run(null, inputNames, inputs, outputNames, outputs));
+            double ort = Median(60, () => session.Run(runOptions, inputNames, inputs, outputNames, outputs));
             return (engine, ort, into, intoBytes);
         }
         finally

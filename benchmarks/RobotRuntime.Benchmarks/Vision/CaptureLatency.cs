@@ -88,7 +88,7 @@ public static class CaptureLatency
             OutputName = "features", Selector = EmbeddingSelector.Flatten, EmbeddingSize = 128 * (size / 8) * (size / 8),
             Licence = "-", Source = "-", Export = "-",
         };
-        return new OnnxPvrEncoder(model, path, 1, size, size, new OnnxEncoderOptions { IntraOpThreads = 1 });
+        return new OnnxPvrEncoder(model, path, 1, size, size, new RobotRuntime.Onnx.OnnxSessionSettings { IntraOpThreads = 1 });
     }
 
     private static List<double> Measure(ICameraSource camera, OnnxPvrEncoder encoder, int count)

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using RobotRuntime.Cameras;
+using Microsoft.ML.OnnxRuntime;
 using RobotRuntime.Onnx;
 using RobotRuntime.Vision.Encoders;
 using RobotRuntime.Vision.Preprocessing;
@@ -8,13 +9,12 @@ using RobotRuntime.Vision.Preprocessing;
 namespace RobotRuntime.Benchmarks.Vision;
 
 /// <summary>
-/// Encode latency of an ONNX PVR through RobotRuntime, measured three ways in one process:
-/// a bare call sequence (the OrtApi Run function pointer on prepared values: ONNX Runtime's own
-/// floor), the InferenceSession IO-binding run, and the full encoder (preprocessing + run +
-/// selector). Started by benchmarks/pvr/compare.sh beside PyTorch on the same model.
+/// Encode latency of an ONNX PVR through RobotRuntime, measured three ways in one process on the
+/// official binding: a plain Run on prepared values (names and values passed each call), the
+/// IO-binding run the encoder uses, and the full encoder (preprocessing + run + selector). Started by benchmarks/pvr/compare.sh beside PyTorch on the same model.
 /// Usage: pvr-latency &lt;model.onnx&gt; &lt;size&gt; &lt;threads&gt; &lt;iterations&gt;
 /// </summary>
-public static unsafe class PvrLatency
+public static class PvrLatency
 {
     public static int Run(string[] args)
     {
@@ -23,37 +23,30 @@ public static unsafe class PvrLatency
         var threads = int.Parse(args[3], CultureInfo.InvariantCulture);
         var iterations = int.Parse(args[4], CultureInfo.InvariantCulture);
 
-        using var options = new SessionOptions { IntraOpNumThreads = threads, AllowSpinning = false };
-        using var session = new InferenceSession(path, options);
+        using var session = OnnxSessions.Open(path, new OnnxSessionSettings { IntraOpThreads = threads });
         var inputName = session.InputNames[0];
         var outputName = session.OutputNames[0];
         var input = new float[3 * size * size];
         for (var i = 0; i < input.Length; i++)
             input[i] = (i % 97) / 97f - 0.5f;
         using var inValue = OrtValue.CreateTensorValueFromMemory(input, [1, 3, size, size]);
-        var probe = session.Run(null, [inputName], [inValue]);
-        var outShape = probe[0].Shape.ToArray();
-        foreach (var p in probe)
-            p.Dispose();
+        using var runOptions = new RunOptions();
+        long[] outShape;
+        using (var probe = session.Run(runOptions, [inputName], [inValue], [outputName]))
+            outShape = probe[0].GetTensorTypeAndShape().Shape;
         var output = new float[outShape.Aggregate(1L, (a, b) => a * b)];
         using var outValue = OrtValue.CreateTensorValueFromMemory(output, outShape);
         using var binding = session.CreateIoBinding();
         binding.BindInput(inputName, inValue);
         binding.BindOutput(outputName, outValue);
-        using var runOptions = new RunOptions();
 
-        // The bare sequence: what a C program would do per frame — one Run on prepared values.
-        var api = OrtApi.Default;
-        var sessionPointer = SessionPointer(session);
-        var inName = System.Runtime.InteropServices.Marshal.StringToCoTaskMemUTF8(inputName);
-        var outName = System.Runtime.InteropServices.Marshal.StringToCoTaskMemUTF8(outputName);
-        var inPtr = inValue.Handle.DangerousGetHandle();
-        var outPtr = outValue.Handle.DangerousGetHandle();
+        // A plain Run on prepared values: names and values passed on every call.
+        string[] inNames = [inputName], outNames = [outputName];
+        OrtValue[] inValues = [inValue], outValues = [outValue];
         double Bare()
         {
             var start = Stopwatch.GetTimestamp();
-            nint i = inName, o = outName, iv = inPtr, ov = outPtr;
-            api.VerifySuccess(api.Run(sessionPointer, 0, &i, &iv, 1, &o, 1, &ov));
+            session.Run(runOptions, inNames, inValues, outNames, outValues);
             return Stopwatch.GetElapsedTime(start).TotalMilliseconds;
         }
         double Binding()
@@ -70,7 +63,7 @@ public static unsafe class PvrLatency
             OutputName = outputName, Selector = outShape.Length == 3 ? EmbeddingSelector.Cls : EmbeddingSelector.Flatten,
             EmbeddingSize = outShape.Length == 3 ? (int)outShape[2] : (int)(output.Length), Licence = "-", Source = "-", Export = "-",
         };
-        using var encoder = new OnnxPvrEncoder(model, path, 1, size, size, new OnnxEncoderOptions { IntraOpThreads = threads });
+        using var encoder = new OnnxPvrEncoder(model, path, 1, size, size, new OnnxSessionSettings { IntraOpThreads = threads });
         var frame = new CameraFrame(size, size);
         new Random(2).NextBytes(frame.Pixels);
         CameraFrame[] frames = [frame];
@@ -104,18 +97,10 @@ public static unsafe class PvrLatency
             encoded.Add(Encode());
             pre.Add(Preprocess());
         }
-        System.Runtime.InteropServices.Marshal.FreeCoTaskMem(inName);
-        System.Runtime.InteropServices.Marshal.FreeCoTaskMem(outName);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{{\"model\": \"{model.Id}\", \"size\": {size}, \"threads\": {threads}, \"iterations\": {iterations}, " +
             $"\"bare_ms\": {Stats(bare)}, \"binding_ms\": {Stats(bound)}, \"encoder_ms\": {Stats(encoded)}, \"preprocess_ms\": {Stats(pre)}}}"));
         return 0;
-    }
-
-    private static nint SessionPointer(InferenceSession session)
-    {
-        var field = typeof(InferenceSession).GetField("_handle", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!;
-        return ((OrtHandle)field.GetValue(session)!).DangerousGetHandle();
     }
 
     private static string Stats(List<double> values)

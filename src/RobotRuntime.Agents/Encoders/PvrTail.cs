@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using Microsoft.ML.OnnxRuntime;
 using RobotRuntime.Onnx;
 using RobotRuntime.Tensors;
 using RobotRuntime.Tensors.Modules;
@@ -168,25 +169,16 @@ public sealed class PvrTail : Module
     private static int[] ProbeShape(string trunkFile, PvrModel model)
     {
         var spec = model.Preprocess;
-        using var session = new InferenceSession(trunkFile);
+        using var session = OnnxSessions.Open(trunkFile);
         var input = new float[3 * spec.Height * spec.Width];
         using var value = OrtValue.CreateTensorValueFromMemory(input, [1, 3, spec.Height, spec.Width]);
-        var outputs = session.Run(null, [model.InputName], [value]);
-        try
+        using var runOptions = new RunOptions();
+        using var outputs = session.Run(runOptions, [model.InputName], [value], [session.OutputNames[0]]);
+        var shape = outputs[0].GetTensorTypeAndShape().Shape;
+        if (shape.Length < 2 || shape[0] != 1)
         {
-            var shape = outputs[0].Shape.ToArray();
-            if (shape.Length < 2 || shape[0] != 1)
-            {
-                throw new ArgumentException($"PVR '{model.Id}' splits at a value of shape [{string.Join(", ", shape)}] for one image; [1, …] was expected");
-            }
-            return shape[1..].Select(d => checked((int)d)).ToArray();
+            throw new ArgumentException($"PVR '{model.Id}' splits at a value of shape [{string.Join(", ", shape)}] for one image; [1, …] was expected");
         }
-        finally
-        {
-            foreach (var o in outputs)
-            {
-                o.Dispose();
-            }
-        }
+        return shape[1..].Select(d => checked((int)d)).ToArray();
     }
 }

@@ -20,7 +20,7 @@ internal static class AgentSetup
     /// (the zoo entry's trainableFrom when the config leaves it empty), as the run records it.
     /// </summary>
     /// <exception cref="ArgumentException">An unknown zoo id or a mode without its implementation; the message says which.</exception>
-    public static (AgentConfig Config, IFeatureExtractor Features, string Identity, PvrTail? Tail) CreateFeatures(AgentConfig config, string? zooManifest)
+    public static (AgentConfig Config, IFeatureExtractor Features, string Identity, PvrTail? Tail) CreateFeatures(AgentConfig config, string? zooManifest, Onnx.OnnxSessionSettings? encoderSession = null)
     {
         if (config.Mode == EncoderMode.Scratch)
         {
@@ -32,7 +32,7 @@ internal static class AgentSetup
         switch (config.Mode)
         {
             case EncoderMode.Frozen:
-                var encoder = new OnnxPvrEncoder(model, file, config.Cameras.Length, config.ImageSize, config.ImageSize);
+                var encoder = new OnnxPvrEncoder(model, file, config.Cameras.Length, config.ImageSize, config.ImageSize, encoderSession);
                 return (config, new EncoderFeatureExtractor(encoder, config.Cameras), identity, null);
             case EncoderMode.Partial:
                 if (config.TrainableFrom.Length == 0)
@@ -40,7 +40,7 @@ internal static class AgentSetup
                     config = config with { TrainableFrom = model.TrainableFrom };
                 }
                 var tail = PvrTail.Create(model, file, EncoderMode.Partial, config.ImageSize, config.TrainableFrom);
-                var trunk = new OnnxPvrEncoder(tail.Trunk!, tail.TrunkFile!, config.Cameras.Length, config.ImageSize, config.ImageSize);
+                var trunk = new OnnxPvrEncoder(tail.Trunk!, tail.TrunkFile!, config.Cameras.Length, config.ImageSize, config.ImageSize, encoderSession);
                 return (config, new EncoderFeatureExtractor(trunk, config.Cameras), identity, tail);
             default:
                 return (config, new ImageFeatureExtractor(config.Cameras, config.ImageSize), identity, PvrTail.Create(model, file, EncoderMode.Full, config.ImageSize));

@@ -30,10 +30,13 @@ public static class EvalCommand
         var planIterations = new Option<int>("--plan-iterations") { Description = "MPPI iterations (0: the config's).", DefaultValueFactory = _ => 0 };
         var package = new Option<string?>("--package") { Description = "Also write the run's agent as a package into this folder." };
         var csv = new Option<string?>("--csv") { Description = "Also write the table as CSV here." };
+        var device = new Runtime.DeviceOption();
         var verb = new Command("eval", "Evaluate a trained agent in distribution and under the simulator's visual shift presets.")
         {
             run, shifts, episodes, zoo, planner, planSamples, planIterations, package, csv,
         };
+        foreach (var option in device.All)
+            verb.Options.Add(option);
         verb.SetAction(result =>
         {
             var error = result.InvocationConfiguration.Error;
@@ -71,7 +74,7 @@ public static class EvalCommand
                 {
                     (task, identity, config) = Trainer.ReadRun(folder);
                 }
-                var (_, features, actualIdentity, tail) = AgentSetup.CreateFeatures(config, result.GetValue(zoo));
+                var (_, features, actualIdentity, tail) = AgentSetup.CreateFeatures(config, result.GetValue(zoo), device.Settings(result));
                 using var ownedFeatures = features;
                 if (actualIdentity != identity)
                 {
@@ -172,7 +175,7 @@ public static class EvalCommand
                 }
                 return 0;
             }
-            catch (Exception failure) when (failure is ArgumentException or InvalidDataException or IOException or SimulatorException or NativeDependencyMissingException or InvalidOperationException or KeyNotFoundException)
+            catch (Exception failure) when (failure is ArgumentException or InvalidDataException or IOException or SimulatorException or NativeDependencyMissingException or InvalidOperationException or KeyNotFoundException or Onnx.ExecutionProviderUnavailableException or Onnx.OnnxModelException)
             {
                 error.WriteLine($"rr eval: {failure.Message}");
                 return failure is ArgumentException or KeyNotFoundException ? 2 : 1;

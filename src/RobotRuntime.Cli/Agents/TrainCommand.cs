@@ -39,11 +39,14 @@ public static class TrainCommand
         var trainableFrom = new Option<string?>("--trainable-from") { Description = "Partial mode: where the PVR splits into the frozen trunk and the trained tail, a node-name prefix (e.g. /layer2/) or a value name (default: the zoo entry's trainableFrom)." };
         var noProgress = new Option<bool>("--no-progress") { Description = "Print a line per evaluation instead of a progress bar." };
 
+        var device = new Runtime.DeviceOption();
         var verb = new Command("train", "Train a TD-MPC2-style world-model agent in the simulator.")
         {
             task, encoder, mode, seed, steps, run, size, config, zoo, seedSteps, pretrain, updates, batch, evalEvery, evalEpisodes,
             checkpointEvery, act, planSamples, planIterations, threads, trainableFrom, noProgress,
         };
+        foreach (var option in device.All)
+            verb.Options.Add(option);
         verb.SetAction(result =>
         {
             var error = result.InvocationConfiguration.Error;
@@ -98,7 +101,7 @@ public static class TrainCommand
                     PlanIterations = result.GetValue(planIterations),
                 }.Validate();
                 TensorEngine.ThreadCount = result.GetValue(threads);
-                (agent, var features, var identity, var tail) = AgentSetup.CreateFeatures(agent, result.GetValue(zoo));
+                (agent, var features, var identity, var tail) = AgentSetup.CreateFeatures(agent, result.GetValue(zoo), device.Settings(result));
                 using var _ = features;
                 using var environment = AgentSetup.CreateEnvironment(options.Task, agent);
                 using var trainer = new Trainer(result.GetValue(run)!, agent, options, environment, features, identity, tail);
@@ -136,7 +139,7 @@ public static class TrainCommand
                 output.WriteLine($"rr train: stopped at step {trainer.Step}; checkpoint and metrics in {Path.GetFullPath(result.GetValue(run)!)}");
                 return 0;
             }
-            catch (Exception failure) when (failure is ArgumentException or InvalidDataException or IOException or SimulatorException or NativeDependencyMissingException or InvalidOperationException)
+            catch (Exception failure) when (failure is ArgumentException or InvalidDataException or IOException or SimulatorException or NativeDependencyMissingException or InvalidOperationException or Onnx.ExecutionProviderUnavailableException or Onnx.OnnxModelException)
             {
                 error.WriteLine($"rr train: {failure.Message}");
                 return failure is ArgumentException ? 2 : 1;

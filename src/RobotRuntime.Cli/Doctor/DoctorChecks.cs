@@ -14,9 +14,6 @@ namespace RobotRuntime.Cli.Doctor;
 /// <summary>The checks <c>rr doctor</c> runs: every native dependency and shim, and the cameras.</summary>
 public static class DoctorChecks
 {
-    /// <summary>The ONNX Runtime version the project's bootstrap installs and the binding is written for.</summary>
-    public const string ExpectedOnnxRuntimeVersion = "1.30.0";
-
     private static readonly string InstallFix =
         $"run `{NativeDependency.InstallCommand}` from the repository root (the README's test command runs it too)";
 
@@ -32,8 +29,8 @@ public static class DoctorChecks
     private static IReadOnlyList<DoctorCheck> RunNative() =>
     [
         new(".NET runtime", CheckStatus.Ok, $"{RuntimeInformation.FrameworkDescription} on {RuntimeInformation.OSDescription} ({RuntimeInformation.ProcessArchitecture}), {Environment.ProcessorCount} cores"),
-        Guard("ONNX Runtime", NativeDependency.OnnxRuntime, CheckOnnxRuntime),
-        Guard("ONNX Runtime GPU (CUDA)", NativeDependency.OnnxRuntime, CheckCudaProvider),
+        Guard("ONNX Runtime", OnnxRuntimeLibrary.Dependency, CheckOnnxRuntime),
+        Guard("ONNX Runtime GPU (CUDA, TensorRT)", OnnxRuntimeLibrary.Dependency, CheckGpu),
         Guard("libzmq", NativeDependency.ZeroMq, CheckZeroMq),
         Guard("MuJoCo", NativeDependency.MuJoCoShim, CheckMuJoCo),
         Guard("Offscreen rendering (OSMesa)", NativeDependency.MuJoCoShim, CheckOffscreenRendering),
@@ -158,26 +155,34 @@ public static class DoctorChecks
     {
         var version = OnnxRuntimeLibrary.Version;
         var providers = string.Join(", ", OnnxRuntimeLibrary.GetAvailableProviders());
-        var where = NativeLibraryLocator.MappedPathOf(NativeDependency.OnnxRuntime.FileName);
-        return version == ExpectedOnnxRuntimeVersion
-            ? new DoctorCheck(name, CheckStatus.Ok, $"{version}; providers: {providers}", where)
-            : new DoctorCheck(name, CheckStatus.Warning, $"{version} found, {ExpectedOnnxRuntimeVersion} expected; providers: {providers}", where,
-                $"point {NativeLibraryLocator.NativeDirVariable} at ONNX Runtime {ExpectedOnnxRuntimeVersion}, or unset it and {InstallFix}");
+        var detail = $"{version} (NuGet {OnnxRuntimeLibrary.PackageName} {OnnxRuntimeLibrary.BindingVersion}); providers: {providers}";
+        return version == OnnxRuntimeLibrary.BindingVersion
+            ? new DoctorCheck(name, CheckStatus.Ok, detail, OnnxRuntimeLibrary.LoadedFrom)
+            : new DoctorCheck(name, CheckStatus.Warning, detail + ": the native library's version is not the binding's", OnnxRuntimeLibrary.LoadedFrom,
+                "a libonnxruntime.so of another version was loaded first (LD_PRELOAD or LD_LIBRARY_PATH?); unset it, or rebuild rr");
     }
 
-    private static DoctorCheck CheckCudaProvider(string name)
+    /// <summary>
+    /// Whether a GPU can run the encoder: the build's package (CPU or GPU), the providers its library
+    /// lists, and which CUDA/cuDNN/TensorRT libraries the loader can open.
+    /// </summary>
+    public static DoctorCheck CheckGpu(string name)
     {
         var providers = OnnxRuntimeLibrary.GetAvailableProviders();
-        var library = NativeLibraryLocator.MappedPathOf(NativeDependency.OnnxRuntime.FileName);
-        var folder = library is null ? "the folder of libonnxruntime.so.1" : Path.GetDirectoryName(library)!;
-        string[] needed = ["libonnxruntime_providers_shared.so", "libonnxruntime_providers_cuda.so"];
-        var absent = needed.Where(f => !File.Exists(Path.Combine(folder, f))).ToArray();
-        if (providers.Contains(OnnxRuntimeLibrary.CudaProvider) && absent.Length == 0)
-            return new DoctorCheck(name, CheckStatus.Ok, "CUDA execution provider available", folder);
-        return new DoctorCheck(name, CheckStatus.Warning,
-            $"not available: this ONNX Runtime build lists {string.Join(", ", providers)}; {string.Join(" and ", absent)} not in {folder}. Inference runs on the CPU.",
-            null,
-            $"for a GPU, put {string.Join(" and ", needed)} from the ONNX Runtime {ExpectedOnnxRuntimeVersion} GPU build next to libonnxruntime.so.1, with CUDA 12 and cuDNN 9 installed");
+        var missingCuda = ExecutionProviderUnavailableException.Unloadable(ExecutionProviderUnavailableException.CudaLibraries);
+        var missingTrt = ExecutionProviderUnavailableException.Unloadable(ExecutionProviderUnavailableException.TensorRtLibraries);
+        var gpus = Directory.Exists("/proc/driver/nvidia/gpus") ? Directory.GetDirectories("/proc/driver/nvidia/gpus").Length : 0;
+        var hardware = gpus == 0 ? "no NVIDIA GPU visible (/proc/driver/nvidia/gpus)" : $"{gpus} NVIDIA GPU(s)";
+        if (!providers.Contains(OnnxRuntimeLibrary.CudaProvider))
+            return new DoctorCheck(name, CheckStatus.Info,
+                $"CPU build ({OnnxRuntimeLibrary.PackageName}); {hardware}; encoders run on the CPU", null,
+                gpus == 0 ? null : $"for the GPU, build with -p:{OnnxRuntimeLibrary.GpuBuildProperty}=true and install CUDA 13 + cuDNN 9 (docs/runtime.md, \"Execution providers\")");
+        var cuda = missingCuda.Count == 0 ? "CUDA 13 + cuDNN 9 libraries found" : $"missing {string.Join(", ", missingCuda)}";
+        var trt = missingTrt.Count == 0 ? "TensorRT found" : "no TensorRT";
+        var ready = gpus > 0 && missingCuda.Count == 0;
+        return new DoctorCheck(name, ready ? CheckStatus.Ok : CheckStatus.Warning,
+            $"GPU build ({OnnxRuntimeLibrary.PackageName}), providers {string.Join(", ", providers)}; {hardware}; {cuda}; {trt}", null,
+            ready ? null : "install the NVIDIA driver, CUDA 13 and cuDNN 9 (on the loader path), or run with device cpu");
     }
 
     private static DoctorCheck CheckZeroMq(string name)

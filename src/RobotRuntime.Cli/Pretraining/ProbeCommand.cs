@@ -89,7 +89,7 @@ public static class ProbeCommand
                 return 0;
             }
             catch (Exception failure) when (failure is ArgumentException or InvalidDataException or IOException or UnauthorizedAccessException
-                or SimulatorException or NativeDependencyMissingException or OnnxRuntimeException or KeyNotFoundException or InvalidOperationException)
+                or SimulatorException or NativeDependencyMissingException or OnnxModelException or Microsoft.ML.OnnxRuntime.OnnxRuntimeException or KeyNotFoundException or InvalidOperationException)
             {
                 error.WriteLine($"rr probe: {failure.Message}");
                 return 1;

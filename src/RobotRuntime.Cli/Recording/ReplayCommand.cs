@@ -126,7 +126,7 @@ public static class ReplayCommand
                 stderr.WriteLine($"rr replay: {CliText.WithoutParameter(failure)}");
                 return 2;
             }
-            catch (Exception failure) when (failure is VisionException or NativeDependencyMissingException or IOException or InvalidDataException or OnnxRuntimeException or KeyNotFoundException)
+            catch (Exception failure) when (failure is VisionException or NativeDependencyMissingException or IOException or InvalidDataException or OnnxModelException or Microsoft.ML.OnnxRuntime.OnnxRuntimeException or KeyNotFoundException)
             {
                 stderr.WriteLine($"rr replay: {failure.Message}");
                 return 1;

@@ -38,6 +38,9 @@ public static class BenchCommand
         {
             rates, seconds, zoo, encoder, modelFile, size, threads, pipeline, fifo,
         };
+        var device = new DeviceOption();
+        foreach (var option in device.All)
+            verb.Options.Add(option);
         verb.SetAction(result =>
         {
             var output = result.InvocationConfiguration.Output;
@@ -56,13 +59,14 @@ public static class BenchCommand
                 var manifest = PvrZoo.Load(result.GetValue(zoo) ?? Path.Combine(repository, "models", "test", "test-zoo.json"));
                 var model = manifest.Get(result.GetValue(encoder)!);
                 var file = result.GetValue(modelFile) ?? manifest.ResolveFile(model);
-                output.WriteLine($"rr bench: encoder {model.Id} ({file}), two cameras at {result.GetValue(size)} px, {result.GetValue(threads)} thread(s), {(result.GetValue(pipeline) ? "pipelined encoding" : "encoding in the cycle")}, {duration} s per rate");
+                var session = device.Settings(result, result.GetValue(threads));
+                output.WriteLine($"rr bench: encoder {model.Id} ({file}), two cameras at {result.GetValue(size)} px, ONNX Runtime {Onnx.OnnxRuntimeLibrary.Version} on {Onnx.OnnxSessionSettings.Name(session.Device)}, {result.GetValue(threads)} thread(s), {(result.GetValue(pipeline) ? "pipelined encoding" : "encoding in the cycle")}, {duration} s per rate");
                 output.WriteLine("| rate | cycles | compute p50 | p99 | max | missed / 10k | capture→command p50 | p99 | encode p50 | p99 | bytes/cycle |");
                 output.WriteLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
                 var json = new List<string>();
                 foreach (var rate in rateList)
                 {
-                    var (row, line) = Measure(rate, duration, model, file, result.GetValue(size), result.GetValue(threads), result.GetValue(pipeline), result.GetValue(fifo), output);
+                    var (row, line) = Measure(rate, duration, model, file, result.GetValue(size), session, result.GetValue(pipeline), result.GetValue(fifo), output);
                     output.WriteLine(row);
                     json.Add(line);
                 }
@@ -70,7 +74,7 @@ public static class BenchCommand
                     output.WriteLine(line);
                 return 0;
             }
-            catch (Exception e) when (e is ArgumentException or InvalidDataException or FileNotFoundException or KeyNotFoundException)
+            catch (Exception e) when (e is ArgumentException or InvalidDataException or FileNotFoundException or KeyNotFoundException or Onnx.ExecutionProviderUnavailableException or Onnx.OnnxModelException)
             {
                 error.WriteLine($"rr bench: {e.Message}");
                 return 2;
@@ -84,7 +88,7 @@ public static class BenchCommand
         return verb;
     }
 
-    private static (string Row, string Json) Measure(double rateHz, double seconds, PvrModel model, string file, int size, int threads, bool pipeline, int? fifo, TextWriter output)
+    private static (string Row, string Json) Measure(double rateHz, double seconds, PvrModel model, string file, int size, Onnx.OnnxSessionSettings session, bool pipeline, int? fifo, TextWriter output)
     {
         using var host = SimServerHost.Start(new SimServerOptions
         {
@@ -99,7 +103,7 @@ public static class BenchCommand
         link.Request(ArmControlRequest.Enable, TimeSpan.FromSeconds(2));
         using var front = new ZmqCameraSource("front", endpoints.Cameras["front"], size, size);
         using var wrist = new ZmqCameraSource("wrist", endpoints.Cameras["wrist"], size, size);
-        using var encoder = new OnnxPvrEncoder(model, file, 2, size, size, new OnnxEncoderOptions { IntraOpThreads = threads });
+        using var encoder = new OnnxPvrEncoder(model, file, 2, size, size, session);
         using var policy = new ScriptedReachPolicy(() => host.Server.Snapshot.Goal, link.Description!.EndEffectorMaxTranslation);
         var safety = new SafetyFilter(new SafetyFilterOptions
         {

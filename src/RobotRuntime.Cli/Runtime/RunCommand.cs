@@ -58,10 +58,11 @@ public static class RunCommand
         {
             return RuntimeSession.Run(settings, hooks, output, input, stop.Token);
         }
-        catch (Exception e) when (e is ConfigException or ArgumentException or InvalidDataException or FileNotFoundException or NativeDependencyMissingException)
+        catch (Exception e) when (e is ConfigException or ArgumentException or InvalidDataException or FileNotFoundException or NativeDependencyMissingException
+                                       or Onnx.ExecutionProviderUnavailableException or Onnx.OnnxModelException)
         {
             error.WriteLine($"rr: {e.Message}");
-            return e is NativeDependencyMissingException ? 3 : 2;
+            return e is NativeDependencyMissingException or Onnx.ExecutionProviderUnavailableException ? 3 : 2;
         }
 
         void Cancel(PosixSignalContext context)

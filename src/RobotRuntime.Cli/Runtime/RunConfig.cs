@@ -65,6 +65,15 @@ public sealed record RunConfig
     /// <summary>Encode on a separate thread as frames arrive, overlapping the loop's planning (<c>encoder.pipeline</c>).</summary>
     public bool PipelineEncoding { get; init; }
 
+    /// <summary>Where the encoder runs (<c>encoder.device</c>: cpu, cuda or tensorrt; the GPU ones need the GPU build).</summary>
+    public Onnx.OnnxDevice EncoderDevice { get; init; } = Onnx.OnnxDevice.Cpu;
+
+    /// <summary>The CUDA device ordinal (<c>encoder.device_id</c>).</summary>
+    public int EncoderDeviceId { get; init; }
+
+    /// <summary>The encoder's ONNX Runtime session settings.</summary>
+    public Onnx.OnnxSessionSettings EncoderSession => new() { IntraOpThreads = EncoderThreads, Device = EncoderDevice, DeviceId = EncoderDeviceId };
+
     /// <summary><c>scripted-reach</c> or <c>hold-still</c>.</summary>
     public string Policy { get; init; } = "hold-still";
 
@@ -110,7 +119,7 @@ public sealed record RunConfig
         [""] = ["rate_hz", "duration", "runs_folder", "arm", "cameras", "encoder", "policy", "safety", "realtime", "stop_file", "live_port"],
         ["arm"] = ["state", "command", "control", "key"],
         ["cameras[]"] = ["name", "backend", "endpoint", "path", "device", "pipeline", "width", "height", "fps"],
-        ["encoder"] = ["zoo", "id", "threads", "pipeline"],
+        ["encoder"] = ["zoo", "id", "threads", "pipeline", "device", "device_id"],
         ["policy"] = ["kind", "goal", "package", "planner"],
         ["safety"] = ["max_frame_age", "max_state_age", "max_deadline_misses", "joint_margin", "workspace"],
         ["realtime"] = ["fifo_priority", "cpus"],
@@ -202,6 +211,17 @@ public sealed record RunConfig
             case "encoder.id": return this with { EncoderId = Text(source, where, value) };
             case "encoder.threads": return this with { EncoderThreads = Integer(source, where, value, 1, 64) };
             case "encoder.pipeline": return this with { PipelineEncoding = Boolean(source, where, value) };
+            case "encoder.device":
+                var device = Text(source, where, value);
+                try
+                {
+                    return this with { EncoderDevice = Onnx.OnnxSessionSettings.ParseDevice(device, $"{source}:{value.Start.Line}: 'encoder.device'") };
+                }
+                catch (ArgumentException e)
+                {
+                    throw new ConfigException(e.Message);
+                }
+            case "encoder.device_id": return this with { EncoderDeviceId = Integer(source, where, value, 0, 63) };
             case "policy.kind":
                 var kind = Text(source, where, value);
                 if (kind is not ("scripted-reach" or "hold-still" or "agent"))

@@ -87,8 +87,8 @@ internal sealed class RuntimeSession : IDisposable
 
     /// <summary>
     /// Checks what can be checked before anything is created or contacted: the encoder's zoo entry and
-    /// that its file is an ONNX model, cameras that name a device or a file that is not there, and a
-    /// live-page port already in use. Each problem is a <see cref="ConfigException"/> naming the key.
+    /// that its file is an ONNX model, a GPU device that cannot be used here, cameras that name a device
+    /// or a file that is not there, and a live-page port already in use. Each problem is a <see cref="ConfigException"/> naming the key.
     /// </summary>
     internal static void Preflight(RunConfig config, RuntimeHooks hooks)
     {
@@ -128,6 +128,18 @@ internal sealed class RuntimeSession : IDisposable
             catch (Exception e) when (e is InvalidDataException or IOException or ArgumentException or NotSupportedException or IndexOutOfRangeException)
             {
                 throw new ConfigException($"encoder.id: PVR '{model.Id}' points at {file}, which is not a readable ONNX model ({e.Message})");
+            }
+            if (config.EncoderDevice != Onnx.OnnxDevice.Cpu)
+            {
+                // A GPU asked for and absent is named now, not after the arm has been claimed.
+                try
+                {
+                    Onnx.OnnxSessions.CreateOptions(config.EncoderSession).Dispose();
+                }
+                catch (Onnx.ExecutionProviderUnavailableException e)
+                {
+                    throw new ConfigException("encoder.device: " + e.Message);
+                }
             }
         }
         if (hooks.Cameras is null)
@@ -215,8 +227,8 @@ internal sealed class RuntimeSession : IDisposable
                 var tail = agentMode == global::RobotRuntime.Agents.EncoderMode.Partial ? agent!.Model.PvrTail : null;
                 var (encoderModel, encoderFile) = tail is null ? (model, zoo.ResolveFile(model)) : (tail.Trunk!, tail.TrunkFile!);
                 encoder = Own(new OnnxPvrEncoder(encoderModel, encoderFile, cameras.Count, cameras[0].Width, cameras[0].Height,
-                    new OnnxEncoderOptions { IntraOpThreads = _config.EncoderThreads }));
-                Say($"rr: encoder {encoderModel.Id} ({encoder.EmbeddingSize} floats from {cameras.Count} camera(s))");
+                    _config.EncoderSession));
+                Say($"rr: encoder {encoderModel.Id} ({encoder.EmbeddingSize} floats from {cameras.Count} camera(s), ONNX Runtime {Onnx.OnnxRuntimeLibrary.Version} on {Onnx.OnnxSessionSettings.Name(_config.EncoderDevice)})");
             }
         }
 

@@ -8,24 +8,22 @@ public enum NativeDependencyOrigin
 
     /// <summary>A Debian package; found through the system loader path (it may also be placed in the project folder).</summary>
     System,
+
+    /// <summary>A NuGet package restored with the build; .NET loads it from the application's <c>runtimes/linux-x64/native</c> folder.</summary>
+    NuGet,
 }
 
 /// <summary>
 /// One native library RobotRuntime loads: its file name, what provides it, and how to install it.
 /// </summary>
-/// <param name="DisplayName">What a person calls it, e.g. "ONNX Runtime".</param>
-/// <param name="FileName">The file the loader opens, e.g. <c>libonnxruntime.so.1</c>.</param>
+/// <param name="DisplayName">What a person calls it, e.g. "libzmq".</param>
+/// <param name="FileName">The file the loader opens, e.g. <c>libzmq.so.5</c>.</param>
 /// <param name="Origin">Whether the project's bootstrap or a Debian package provides it.</param>
-/// <param name="ProvidedBy">What installs it, e.g. "onnxruntime-node 1.30.0 (npm), verified by checksum".</param>
+/// <param name="ProvidedBy">What installs it, e.g. "Debian package libzmq5".</param>
 public sealed record NativeDependency(string DisplayName, string FileName, NativeDependencyOrigin Origin, string ProvidedBy)
 {
     /// <summary>The README command that installs every native dependency.</summary>
     public const string InstallCommand = "scripts/bootstrap";
-
-    /// <summary>ONNX Runtime 1.30.0 CPU, from the npm package onnxruntime-node.</summary>
-    public static NativeDependency OnnxRuntime { get; } = new(
-        "ONNX Runtime", "libonnxruntime.so.1", NativeDependencyOrigin.Project,
-        "onnxruntime-node 1.30.0 from npm, checksum-verified by scripts/bootstrap");
 
     /// <summary>libzmq 4.3 from Debian's libzmq5.</summary>
     public static NativeDependency ZeroMq { get; } = new(
@@ -47,9 +45,7 @@ public sealed record NativeDependency(string DisplayName, string FileName, Nativ
     /// The episode datasets encode and decode PNG through it.
     /// </summary>
     public static NativeDependency OpenCvSharp { get; } = new(
-        "OpenCvSharp4 native library", "libOpenCvSharpExtern.so", NativeDependencyOrigin.System,
+        "OpenCvSharp4 native library", "libOpenCvSharpExtern.so", NativeDependencyOrigin.NuGet,
         "the NuGet package OpenCvSharp4.official.runtime.linux-x64 (restored with the build), with Debian's libgtk-3-0, libdrm2 and libatomic1");
 
-    /// <summary>Every native library the runtime can load, in the order <c>rr doctor</c> reports them.</summary>
-    public static IReadOnlyList<NativeDependency> All { get; } = [OnnxRuntime, ZeroMq, MuJoCoShim, OpenCvShim];
 }

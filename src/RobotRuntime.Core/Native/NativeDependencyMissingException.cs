@@ -31,6 +31,11 @@ public sealed class NativeDependencyMissingException : Exception
         var head = loaderError is null
             ? $"{what} was not found."
             : $"{what} was found but could not be loaded: {loaderError.TrimEnd('.', ' ')}.";
+        if (dependency.Origin == NativeDependencyOrigin.NuGet)
+            return $"{head} Looked in: {string.Join(", ", searched)}. " +
+                   $"It comes from {dependency.ProvidedBy}. " +
+                   "Rebuild rr (`scripts/rr` or `dotnet build` restores the package and copies its native library next to the application), " +
+                   $"and run `{NativeDependency.InstallCommand}` for the Debian libraries it links against.";
         return $"{head} Looked in: {string.Join(", ", searched)}. " +
                $"It comes from {dependency.ProvidedBy}. " +
                $"Install it by running `{NativeDependency.InstallCommand}` from the repository root " +

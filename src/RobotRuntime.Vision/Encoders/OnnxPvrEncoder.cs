@@ -1,29 +1,20 @@
 using System.Numerics.Tensors;
 using RobotRuntime.Cameras;
 using RobotRuntime.Encoders;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
 using RobotRuntime.Onnx;
 using RobotRuntime.Vision.Preprocessing;
 
 namespace RobotRuntime.Vision.Encoders;
 
-/// <summary>How an ONNX encoder runs.</summary>
-public sealed record OnnxEncoderOptions
-{
-    /// <summary>ONNX Runtime intra-op threads (1 leaves the other core to the loop and capture on a 2-core machine).</summary>
-    public int IntraOpThreads { get; init; } = 1;
-
-    /// <summary>Whether ONNX Runtime's worker threads spin while idle (off: they would take the cores the loop needs).</summary>
-    public bool AllowSpinning { get; init; }
-
-    /// <summary>Run on the CUDA execution provider (fails at construction, saying which files are missing, where it is absent).</summary>
-    public bool UseCuda { get; init; }
-}
-
 /// <summary>
 /// A frozen PVR on ONNX Runtime: preprocesses each camera's frame into a preallocated input
 /// tensor, runs the model through an IO binding (all cameras in one batch when the model's batch
 /// dimension is free, otherwise one run per camera) and takes the embedding from the output the
-/// zoo names, with its selector. Nothing is allocated per call.
+/// zoo names, with its selector. Runs on the official ONNX Runtime binding; nothing is allocated
+/// per call (<see cref="InferenceSession.RunWithBinding(RunOptions, OrtIoBinding)"/> over values
+/// pinned on the encoder's own arrays).
 /// </summary>
 public sealed class OnnxPvrEncoder : IEncoder, IEncoderStageTimes
 {
@@ -48,12 +39,14 @@ public sealed class OnnxPvrEncoder : IEncoder, IEncoderStageTimes
     /// <param name="cameraCount">Frames per <see cref="Encode"/> call.</param>
     /// <param name="frameWidth">Width of the frames the cameras deliver.</param>
     /// <param name="frameHeight">Height of the frames the cameras deliver.</param>
-    /// <param name="options">Threads, spinning, provider.</param>
+    /// <param name="settings">Threads, spinning, device.</param>
     /// <exception cref="InvalidDataException">The model does not match its zoo entry (input shape, output name, embedding size); the message says what differs.</exception>
-    public OnnxPvrEncoder(PvrModel model, string modelPath, int cameraCount, int frameWidth, int frameHeight, OnnxEncoderOptions? options = null)
+    /// <exception cref="ExecutionProviderUnavailableException">A GPU device was asked for and cannot be used here.</exception>
+    public OnnxPvrEncoder(PvrModel model, string modelPath, int cameraCount, int frameWidth, int frameHeight, OnnxSessionSettings? settings = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(cameraCount, 1);
-        options ??= new OnnxEncoderOptions();
+        settings ??= new OnnxSessionSettings();
+        Device = settings.Device;
         Name = model.Id;
         CameraCount = cameraCount;
         FrameWidth = frameWidth;
@@ -64,39 +57,29 @@ public sealed class OnnxPvrEncoder : IEncoder, IEncoderStageTimes
         _preprocessor = new ImagePreprocessor(spec, frameWidth, frameHeight);
         _inputPerImage = _preprocessor.OutputLength;
 
-        using (var sessionOptions = new SessionOptions { IntraOpNumThreads = options.IntraOpThreads, AllowSpinning = options.AllowSpinning })
-        {
-            if (options.UseCuda)
-                sessionOptions.AppendExecutionProvider_CUDA();
-            _session = new InferenceSession(modelPath, sessionOptions);
-        }
+        _session = OnnxSessions.Open(modelPath, settings);
         try
         {
             var where = $"PVR '{model.Id}' ({modelPath})";
             if (!_session.InputMetadata.TryGetValue(model.InputName, out var input))
-                throw new InvalidDataException($"{where} has no input '{model.InputName}' as the zoo says; its inputs: {string.Join(", ", _session.InputMetadata.Values)}.");
+                throw new InvalidDataException($"{where} has no input '{model.InputName}' as the zoo says; its inputs: {OnnxSessions.Describe(_session.InputMetadata)}.");
             var dims = input.Dimensions;
             bool Fits(int i, long want) => dims[i] < 0 || dims[i] == want;
-            if (input.ElementType != TensorElementType.Float || dims.Count != 4 || !Fits(1, 3) || !Fits(2, spec.Height) || !Fits(3, spec.Width))
-                throw new InvalidDataException($"{where}: input {input} does not take the zoo's float32[batch,3,{spec.Height},{spec.Width}].");
+            if (input.ElementDataType != TensorElementType.Float || dims.Length != 4 || !Fits(1, 3) || !Fits(2, spec.Height) || !Fits(3, spec.Width))
+                throw new InvalidDataException($"{where}: input {model.InputName}: {OnnxSessions.Describe(input)} does not take the zoo's float32[batch,3,{spec.Height},{spec.Width}].");
             var batched = dims[0] < 0 || dims[0] == cameraCount;
             if (!batched && dims[0] != 1)
                 throw new InvalidDataException($"{where}: input batch is fixed at {dims[0]}; it must be free, 1, or the camera count {cameraCount}.");
             if (!_session.OutputMetadata.ContainsKey(model.OutputName))
-                throw new InvalidDataException($"{where} has no output '{model.OutputName}' as the zoo says; its outputs: {string.Join(", ", _session.OutputMetadata.Values)}.");
+                throw new InvalidDataException($"{where} has no output '{model.OutputName}' as the zoo says; its outputs: {OnnxSessions.Describe(_session.OutputMetadata)}.");
 
             // One setup run finds the output's concrete shape (token counts depend on the input size).
             var batch = batched ? cameraCount : 1;
             _input = new float[batch * _inputPerImage];
             long[] outputShape;
             using (var probeInput = OrtValue.CreateTensorValueFromMemory(_input, [batch, 3, spec.Height, spec.Width]))
-            {
-                var probe = _session.Run(null, [model.InputName], [probeInput]);
-                var index = _session.OutputNames.ToList().IndexOf(model.OutputName);
-                outputShape = probe[index].Shape.ToArray();
-                foreach (var value in probe)
-                    value.Dispose();
-            }
+            using (var probe = _session.Run(_runOptions, [model.InputName], [probeInput], [model.OutputName]))
+                outputShape = probe[0].GetTensorTypeAndShape().Shape;
             (_outputPerImage, _tokenCount, _tokenWidth, EmbeddingSizePerCamera) = Describe(where, outputShape, model);
             if (EmbeddingSizePerCamera != model.EmbeddingSize)
                 throw new InvalidDataException($"{where}: the zoo says the embedding has {model.EmbeddingSize} floats, the model gives {EmbeddingSizePerCamera} ({model.Selector} of output {FormatShape(outputShape)}).");
@@ -108,10 +91,10 @@ public sealed class OnnxPvrEncoder : IEncoder, IEncoderStageTimes
             {
                 var inputMemory = batched ? new Memory<float>(_input) : new Memory<float>(_input, 0, _inputPerImage);
                 var outputMemory = new Memory<float>(_output, run * perRun * _outputPerImage, perRun * _outputPerImage);
-                var inValue = OrtValue.CreateTensorValueFromMemory(inputMemory, [perRun, 3, spec.Height, spec.Width]);
+                var inValue = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, inputMemory, [perRun, 3, spec.Height, spec.Width]);
                 var outShape = outputShape.ToArray();
                 outShape[0] = perRun;
-                var outValue = OrtValue.CreateTensorValueFromMemory(outputMemory, outShape);
+                var outValue = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, outputMemory, outShape);
                 _values.Add(inValue);
                 _values.Add(outValue);
                 _bindings[run] = _session.CreateIoBinding();
@@ -147,6 +130,9 @@ public sealed class OnnxPvrEncoder : IEncoder, IEncoderStageTimes
 
     /// <inheritdoc />
     public string LastError => _lastError;
+
+    /// <summary>Where the model runs.</summary>
+    public OnnxDevice Device { get; }
 
     /// <summary>Whether all cameras go through the model in one run (free batch dimension).</summary>
     public bool Batched { get; }
@@ -211,9 +197,13 @@ public sealed class OnnxPvrEncoder : IEncoder, IEncoderStageTimes
                 preprocessNs += Timing.MonotonicClock.NowNanoseconds - before;
             }
             var runStart = Timing.MonotonicClock.NowNanoseconds;
-            if (!_session.TryRunWithBinding(_runOptions, _bindings[run], out var error))
+            try
             {
-                _lastError = error!.Message;
+                _session.RunWithBinding(_runOptions, _bindings[run]);
+            }
+            catch (OnnxRuntimeException error)
+            {
+                _lastError = OnnxSessions.OrtMessage(error);
                 return EncodeStatus.Failed;
             }
             inferenceNs += Timing.MonotonicClock.NowNanoseconds - runStart;
