@@ -194,7 +194,7 @@ public sealed class EpisodeDataset
                 var png = cell.TryGetValue("bytes", out var bytes) ? bytes as byte[] : null;
                 if (png is null)
                     throw new InvalidDataException($"{path}: frame {frame} has no image bytes in '{column}'");
-                PngImages.Decode(png, Layout.ImageWidth, Layout.ImageHeight, images[c], $"{path} frame {frame} {column}");
+                Imaging.ImageCodecs.Decode(png, Layout.ImageWidth, Layout.ImageHeight, images[c], $"{path} frame {frame} {column}");
             }
             episode.Add(images,
                 Floats(row, "observation.state", Layout.StateNames.Count, path, frame),
@@ -236,7 +236,7 @@ public sealed class EpisodeDataset
             {
                 row["observation.images." + Layout.Cameras[c]] = new Dictionary<string, object?>
                 {
-                    ["bytes"] = (ReadOnlyMemory<byte>?)PngImages.Encode(episode.Image(c, frame), Layout.ImageWidth, Layout.ImageHeight),
+                    ["bytes"] = (ReadOnlyMemory<byte>?)Imaging.ImageCodecs.EncodePng(episode.Image(c, frame), Layout.ImageWidth, Layout.ImageHeight),
                     ["path"] = null,
                 };
             }

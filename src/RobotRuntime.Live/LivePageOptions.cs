@@ -17,7 +17,7 @@ public sealed record LivePageOptions
     /// <summary>Most camera images per second per camera the page fetches and the server encodes (0.5..30).</summary>
     public double FrameRateHz { get; init; } = 5;
 
-    /// <summary>Makes the encoder of one camera's images (called once per camera); null: PNG by <see cref="PngFrameEncoder"/>.</summary>
+    /// <summary>Makes the encoder of one camera's images (called once per camera); null: JPEG by <see cref="JpegFrameEncoder"/>.</summary>
     public Func<ILiveFrameEncoder>? CreateFrameEncoder { get; init; }
 
     /// <summary>The page's title, e.g. the run's name.</summary>

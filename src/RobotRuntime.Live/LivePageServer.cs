@@ -62,7 +62,7 @@ public sealed class LivePageServer : IDisposable, IAsyncDisposable
         _options = options;
         _framePeriodNs = (long)(1e9 / options.FrameRateHz);
         _updatePeriod = TimeSpan.FromSeconds(1 / options.UpdateRateHz);
-        _cameras = board.CameraNames.Select(_ => new CameraCache(board.FrameWidth, board.FrameHeight, options.CreateFrameEncoder?.Invoke() ?? new PngFrameEncoder())).ToArray();
+        _cameras = board.CameraNames.Select(_ => new CameraCache(board.FrameWidth, board.FrameHeight, options.CreateFrameEncoder?.Invoke() ?? new JpegFrameEncoder())).ToArray();
 
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ApplicationName = typeof(LivePageServer).Assembly.GetName().Name });
         builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel =>

@@ -79,9 +79,10 @@ public static class OnnxRuntimeLibrary
         catch (Exception e) when (e is DllNotFoundException or TypeInitializationException or EntryPointNotFoundException or BadImageFormatException)
         {
             var inner = e is TypeInitializationException { InnerException: { } cause } ? cause : e;
-            throw new NativeDependencyMissingException(Dependency,
-                [Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native"), AppContext.BaseDirectory, "system loader path"],
-                inner.Message);
+            var folder = Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native");
+            // The loader's text only when the file is there (a dependency of it is missing, or it is damaged).
+            var present = File.Exists(Path.Combine(folder, "libonnxruntime.so"));
+            throw new NativeDependencyMissingException(Dependency, [folder, AppContext.BaseDirectory, "system loader path"], present ? inner.Message : null);
         }
     }
 }

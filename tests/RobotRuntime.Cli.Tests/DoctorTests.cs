@@ -12,7 +12,7 @@ public sealed class DoctorTests
         var checks = DoctorChecks.RunAll();
 
         Assert.All(checks, c => Assert.True(c.Status != CheckStatus.Failed, $"{c.Name} failed: {c.Detail}"));
-        foreach (var name in new[] { "ONNX Runtime", "libzmq", "MuJoCo", "OpenCV video I/O", "Offscreen rendering (OSMesa)", "Datasets (Parquet.Net, OpenCvSharp4)" })
+        foreach (var name in new[] { "ONNX Runtime", "libzmq", "MuJoCo", "OpenCV (OpenCvSharp4)", "Offscreen rendering (OSMesa)", "Datasets (Parquet.Net)" })
         {
             var check = Assert.Single(checks, c => c.Name == name);
             Assert.Equal(CheckStatus.Ok, check.Status);

@@ -211,17 +211,18 @@ public sealed class RecordReplayProcessTests : IDisposable
     [Fact]
     public void RecordingWithoutTheJpegEncodersLibraryFailsAtOnceNamingIt()
     {
-        var empty = Path.Combine(_root, "no-native");
-        Directory.CreateDirectory(empty);
+        // The build without OpenCvSharp4's native library (OpenCV's JPEG encoder).
+        var rr = RrProcess.CopyOfBuildWithout(_root, Path.Combine("runtimes", "linux-x64", "native", "libOpenCvSharpExtern.so"));
         var folder = Path.Combine(_root, "unwritable");
 
-        var result = RrProcess.Run(new Dictionary<string, string?> { [NativeLibraryLocator.NativeDirVariable] = empty }, Patience,
+        var result = RrProcess.RunAt(rr, new Dictionary<string, string?>(), Patience,
             "record", "--camera", "front=synthetic,size=16", "--out", folder, "--duration", "30s");
 
         // Found out before any camera starts or any file is made.
         Assert.Equal(1, result.ExitCode);
-        Assert.StartsWith("rr record: OpenCV capture shim (librr_opencv.so) was not found", result.Error);
-        Assert.Contains("scripts/bootstrap", result.Error);
+        Assert.StartsWith("rr record: OpenCvSharp4 native library (libOpenCvSharpExtern.so) was not found.", result.Error);
+        Assert.Contains("OpenCvSharp4.official.runtime.linux-x64", result.Error);
+        Assert.Contains("Rebuild rr", result.Error);
         Assert.False(Directory.Exists(folder));
     }
 

@@ -25,6 +25,31 @@ internal static class RrProcess
         }
     }
 
+    /// <summary>
+    /// A copy of the build in a new folder under <paramref name="parent"/> without the files named in
+    /// <paramref name="without"/> (paths relative to the build): what a broken or partial deployment looks like.
+    /// rr's own files are copied (the host resolves the main assembly's symbolic link to the real build,
+    /// which would bring the real folder back); everything else is a symbolic link. Returns the copy's rr.dll.
+    /// </summary>
+    public static string CopyOfBuildWithout(string parent, params string[] without)
+    {
+        var build = Path.GetDirectoryName(RrDll)!;
+        var copy = Path.Combine(parent, "rr-build-" + Guid.NewGuid().ToString("N"));
+        var skipped = without.Select(w => Path.GetFullPath(Path.Combine(build, w))).ToHashSet(StringComparer.Ordinal);
+        foreach (var file in Directory.EnumerateFiles(build, "*", SearchOption.AllDirectories))
+        {
+            if (skipped.Contains(file))
+                continue;
+            var target = Path.Combine(copy, Path.GetRelativePath(build, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            if (Path.GetFileName(file).StartsWith("rr.", StringComparison.Ordinal))
+                File.Copy(file, target);
+            else
+                File.CreateSymbolicLink(target, file);
+        }
+        return Path.Combine(copy, "rr.dll");
+    }
+
     /// <summary>Runs an rr.dll at <paramref name="rrDll"/> (e.g. a copy of the build with a file taken away).</summary>
     public static Result RunAt(string rrDll, IReadOnlyDictionary<string, string?> environment, TimeSpan timeout, params string[] arguments) =>
         Run("dotnet", ["exec", rrDll, .. arguments], environment, timeout);

@@ -100,6 +100,39 @@ public sealed class OpenCvCameraTests : IDisposable
     }
 
     [Fact]
+    public void ReadingAStreamAllocatesNothingOncePastTheFirstFrame()
+    {
+        // OpenCvCapture reuses its decoded and resized matrices and writes RGB through a matrix over
+        // the caller's pinned buffer: the capture thread makes no garbage per frame.
+        RecordSynthetic(40, 64, 48, finish: true);
+        using var capture = RobotRuntime.Vision.OpenCv.OpenCvCapture.OpenFile("file", Recordings.VideoPath(_folder, "wrist"));
+        var rgb = new byte[32 * 24 * 3];
+        for (var i = 0; i < 5; i++)
+            Assert.Equal(CaptureOutcome.Frame, capture.Read(rgb, 32, 24, out _));
+
+        var outcomes = new CaptureOutcome[30];
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < outcomes.Length; i++)
+            outcomes[i] = capture.Read(rgb, 32, 24, out _);
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.All(outcomes, o => Assert.Equal(CaptureOutcome.Frame, o));
+        Assert.Equal(0, allocated);
+        Assert.Equal(CaptureOutcome.EndOfStream, capture.Read(rgb, 32, 24, out _) == CaptureOutcome.Frame
+            ? ReadToEnd(capture, rgb) : CaptureOutcome.EndOfStream);
+    }
+
+    private static CaptureOutcome ReadToEnd(RobotRuntime.Vision.OpenCv.OpenCvCapture capture, byte[] rgb)
+    {
+        CaptureOutcome outcome;
+        var guard = 0;
+        do
+            outcome = capture.Read(rgb, 32, 24, out _);
+        while (outcome == CaptureOutcome.Frame && ++guard < 100);
+        return outcome;
+    }
+
+    [Fact]
     public void AMalformedSidecarLineIsNamed()
     {
         RecordSynthetic(3, 16, 16, finish: true);
@@ -137,24 +170,52 @@ public sealed class OpenCvCameraTests : IDisposable
     }
 
     [Fact]
-    public void AWorkingGStreamerPipelineDeliversFrames()
+    public void AWorkingGStreamerPipelineDeliversFramesInRgbAtTheConfiguredSize()
     {
-        using var camera = new OpenCvCameraSource("gst", OpenCvInput.Pipeline,
-            "videotestsrc num-buffers=30 ! video/x-raw,width=64,height=48,framerate=30/1 ! videoconvert ! video/x-raw,format=BGR ! appsink", 32, 24,
+        // A solid red source (ARGB 0xFFFF0000) at 64×48, delivered at 30×24 (rows padded by GStreamer to 92 bytes).
+        using var camera = new GStreamerCameraSource("gst",
+            "videotestsrc num-buffers=60 pattern=solid-color foreground-color=0xFFFF0000 ! video/x-raw,width=64,height=48,framerate=30/1 ! appsink", 30, 24,
             openTimeout: TimeSpan.FromSeconds(20));
         camera.Start();
-        var frame = new CameraFrame(32, 24);
+        var frame = new CameraFrame(30, 24);
         Assert.Equal(CameraReadStatus.Ok, camera.Read(frame, Patience));
         Assert.True(frame.Sequence >= 1);
+        for (var i = 0; i < frame.Pixels.Length; i += 3)
+        {
+            // Colour conversion rounds: within 2 of pure red.
+            Assert.InRange(frame.Pixels[i], 253, 255);
+            Assert.InRange(frame.Pixels[i + 1], 0, 2);
+            Assert.InRange(frame.Pixels[i + 2], 0, 2);
+        }
     }
 
     [Fact]
-    public void APipelineThatCannotOpenFailsWithinItsTimeoutInsteadOfHanging()
+    public void TheLaunchLineReplacesAppsinkWithRgbAtTheConfiguredSize()
     {
-        using var camera = new OpenCvCameraSource("gst", OpenCvInput.Pipeline, "rrnosuchelement ! appsink", 32, 24,
-            openTimeout: TimeSpan.FromSeconds(2));
+        Assert.Equal("v4l2src device=/dev/video0 ! videoconvert ! videoscale ! video/x-raw,format=RGB,width=64,height=48 ! fdsink fd=1 sync=false",
+            GStreamerCameraSource.LaunchLine("v4l2src device=/dev/video0 ! appsink drop=true", 64, 48));
+        Assert.EndsWith("rtph264depay ! avdec_h264 ! videoconvert ! videoscale ! video/x-raw,format=RGB,width=8,height=8 ! fdsink fd=1 sync=false",
+            GStreamerCameraSource.LaunchLine("rtspsrc location=rtsp://cam/1 ! rtph264depay ! avdec_h264", 8, 8));
+    }
+
+    [Fact]
+    public void APipelineThatCannotOpenFailsWithGStreamersOwnReason()
+    {
+        using var camera = new GStreamerCameraSource("gst", "rrnosuchelement ! appsink", 32, 24, openTimeout: TimeSpan.FromSeconds(20));
         var error = Assert.Throws<VisionException>(camera.Start);
-        // Either OpenCV reports the failure, or the watchdog gives up on a stuck open; both name the pipeline.
-        Assert.Contains("GStreamer pipeline 'rrnosuchelement ! appsink'", error.Message);
+        Assert.StartsWith("camera 'gst': GStreamer pipeline 'rrnosuchelement ! appsink' could not be opened:", error.Message);
+        Assert.Contains("rrnosuchelement", error.Message[60..]); // gst-launch names the element it has no plugin for
+    }
+
+    [Fact]
+    public void APipelineThatNeverDeliversIsStoppedAtItsTimeoutInsteadOfHanging()
+    {
+        // A live source whose every buffer a closed valve drops: the pipeline runs and stays silent.
+        using var camera = new GStreamerCameraSource("gst", "videotestsrc is-live=true ! valve drop=true ! appsink", 8, 8,
+            openTimeout: TimeSpan.FromSeconds(2));
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var error = Assert.Throws<VisionException>(camera.Start);
+        Assert.Contains("delivered no frame within 2 s and was stopped", error.Message);
+        Assert.InRange(clock.Elapsed.TotalSeconds, 1.5, 15);
     }
 }

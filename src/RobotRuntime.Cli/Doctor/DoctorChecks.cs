@@ -7,7 +7,7 @@ using RobotRuntime.Sim.MuJoCo;
 using RobotRuntime.Transport.Zmq;
 using RobotRuntime.Vision.Cameras;
 using RobotRuntime.Vision.Encoders;
-using RobotRuntime.Vision.OpenCv;
+using RobotRuntime.Imaging;
 
 namespace RobotRuntime.Cli.Doctor;
 
@@ -34,8 +34,9 @@ public static class DoctorChecks
         Guard("libzmq", NativeDependency.ZeroMq, CheckZeroMq),
         Guard("MuJoCo", NativeDependency.MuJoCoShim, CheckMuJoCo),
         Guard("Offscreen rendering (OSMesa)", NativeDependency.MuJoCoShim, CheckOffscreenRendering),
-        Guard("OpenCV video I/O", NativeDependency.OpenCvShim, CheckOpenCv),
-        Guard("Datasets (Parquet.Net, OpenCvSharp4)", NativeDependency.OpenCvSharp, CheckDatasets),
+        Guard("OpenCV (OpenCvSharp4)", NativeDependency.OpenCvSharp, CheckOpenCv),
+        CheckGStreamer(),
+        Guard("Datasets (Parquet.Net)", NativeDependency.OpenCvSharp, CheckDatasets),
         CheckCameras(),
         CheckPvrZoo(PvrZoo.DefaultManifestPath()),
     ];
@@ -125,22 +126,9 @@ public static class DoctorChecks
         }
     }
 
-    /// <summary>
-    /// The episode dataset's libraries: Parquet.Net's and OpenCvSharp4's versions and where
-    /// OpenCvSharp4's native library is. It is not loaded here: this process has already loaded the
-    /// project's OpenCV shim (Debian's OpenCV 4.6), and OpenCvSharp4's own OpenCV 4.13 in the same
-    /// process crashed a test host (segfault in libOpenCvSharpExtern.so) until issue 17 replaces the shim.
-    /// </summary>
-    private static DoctorCheck CheckDatasets(string name)
-    {
-        var parquet = PackageVersion(typeof(Parquet.ParquetWriter).Assembly);
-        var opencvSharp = PackageVersion(typeof(OpenCvSharp.Cv2).Assembly);
-        var where = Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native", NativeDependency.OpenCvSharp.FileName);
-        return File.Exists(where)
-            ? new DoctorCheck(name, CheckStatus.Ok, $"Parquet.Net {parquet}; OpenCvSharp4 {opencvSharp} (PNG for rr collect / rr pretrain; its native library needs Debian's libgtk-3-0, libdrm2, libatomic1)", where)
-            : new DoctorCheck(name, CheckStatus.Failed, $"OpenCvSharp4's native library is not next to rr ({where})", null,
-                "rebuild rr (dotnet build restores the NuGet package OpenCvSharp4.official.runtime.linux-x64), then " + InstallFix);
-    }
+    /// <summary>The episode datasets' Parquet library (their PNG images go through OpenCV, checked on its own line).</summary>
+    private static DoctorCheck CheckDatasets(string name) =>
+        new(name, CheckStatus.Ok, $"Parquet.Net {PackageVersion(typeof(Parquet.ParquetWriter).Assembly)} (rr collect, rr pretrain, rr probe)", typeof(Parquet.ParquetWriter).Assembly.Location);
 
     /// <summary>A NuGet package's version as its assembly states it (informational version without a source hash).</summary>
     private static string PackageVersion(System.Reflection.Assembly assembly)
@@ -225,13 +213,26 @@ public static class DoctorChecks
 
     private static DoctorCheck CheckOpenCv(string name)
     {
-        var backends = OpenCvLibrary.VideoIoBackends();
-        var where = NativeLibraryLocator.MappedPathOf(NativeDependency.OpenCvShim.FileName);
-        var detail = $"{OpenCvLibrary.Version}; backends: {string.Join(", ", backends)}";
-        return backends.Contains("V4L2")
+        var version = OpenCvSharpLibrary.Version;
+        var backends = OpenCvSharpLibrary.VideoIoBackends();
+        var where = NativeLibraryLocator.MappedPathOf(NativeDependency.OpenCvSharp.FileName) ?? OpenCvSharpLibrary.NativeLibraryPath;
+        var detail = $"{version} (NuGet OpenCvSharp4 {OpenCvSharpLibrary.PackageVersion}); video I/O: {string.Join(", ", backends)}";
+        return backends.Contains("V4L2") && backends.Contains("FFMPEG")
             ? new DoctorCheck(name, CheckStatus.Ok, detail, where)
-            : new DoctorCheck(name, CheckStatus.Warning, detail + " (no V4L2: USB cameras cannot be opened)", where,
-                "install Debian's libopencv-videoio406 (V4L2 is built into it)");
+            : new DoctorCheck(name, CheckStatus.Warning, detail + " (USB cameras need V4L2, files and network streams FFMPEG)", where,
+                "rebuild rr so that the NuGet package OpenCvSharp4.official.runtime.linux-x64 is restored");
+    }
+
+    /// <summary>Whether gst-launch-1.0 is there for GStreamer cameras (OpenCvSharp4's OpenCV has no GStreamer backend).</summary>
+    public static DoctorCheck CheckGStreamer()
+    {
+        const string name = "GStreamer cameras (gst-launch-1.0)";
+        var path = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
+            .Select(folder => Path.Combine(folder, GStreamerCameraSource.Launcher)).FirstOrDefault(File.Exists);
+        return path is not null
+            ? new DoctorCheck(name, CheckStatus.Ok, "present: cameras with backend gstreamer run their pipeline in it", path)
+            : new DoctorCheck(name, CheckStatus.Info, "not installed: only cameras with backend gstreamer need it", null,
+                "apt-get install gstreamer1.0-tools (scripts/bootstrap installs it)");
     }
 
     /// <summary>Which PVRs of the zoo manifest have their ONNX file in place.</summary>

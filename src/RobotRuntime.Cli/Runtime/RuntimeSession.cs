@@ -281,7 +281,6 @@ internal sealed class RuntimeSession : IDisposable
             {
                 Port = port,
                 Title = $"rr {policy.Name}",
-                CreateFrameEncoder = Recording.JpegFrames.FactoryOrNull(_out),
                 EmergencyStop = text =>
                 {
                     Safety.EmergencyStop(EmergencyStopSource.Operator, string.IsNullOrWhiteSpace(text) ? "e-stop pressed on the live page" : text);

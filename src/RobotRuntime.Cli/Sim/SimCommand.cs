@@ -22,7 +22,7 @@ public static class SimCommand
             {
                 var (width, height, rgb) = ShiftPreview.Render(new PreviewOptions(result.GetValue(size), result.GetValue(seed)));
                 file.Directory?.Create();
-                var png = PngEncoder.Encode(width, height, rgb);
+                var png = RobotRuntime.Imaging.ImageCodecs.EncodePng(rgb, width, height, compression: 6);
                 File.WriteAllBytes(file.FullName, png);
                 result.InvocationConfiguration.Output.WriteLine($"wrote {file.FullName}: {width}x{height}, {png.Length / 1024} KiB");
                 return 0;

@@ -34,15 +34,10 @@ public sealed record NativeDependency(string DisplayName, string FileName, Nativ
         "MuJoCo shim", "librr_mujoco.so", NativeDependencyOrigin.Project,
         "sim/native, built by scripts/bootstrap against Debian's libmujoco-dev and libosmesa6-dev");
 
-    /// <summary>The project's OpenCV capture shim (built from <c>src/RobotRuntime.Vision/native</c>).</summary>
-    public static NativeDependency OpenCvShim { get; } = new(
-        "OpenCV capture shim", "librr_opencv.so", NativeDependencyOrigin.Project,
-        "src/RobotRuntime.Vision/native, built by scripts/bootstrap against Debian's libopencv-*-dev");
-
     /// <summary>
     /// OpenCvSharp4's native library (NuGet OpenCvSharp4.official.runtime.linux-x64, copied next to the
     /// application); it links against Debian's GTK 3, libdrm and libatomic, which scripts/bootstrap installs.
-    /// The episode datasets encode and decode PNG through it.
+    /// Every image operation goes through it: camera capture, resizing, JPEG and PNG.
     /// </summary>
     public static NativeDependency OpenCvSharp { get; } = new(
         "OpenCvSharp4 native library", "libOpenCvSharpExtern.so", NativeDependencyOrigin.NuGet,

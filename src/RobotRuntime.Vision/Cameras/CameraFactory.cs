@@ -54,7 +54,7 @@ public static class CameraFactory
     {
         ["device"] = s => new OpenCvCameraSource(s.Name, OpenCvInput.Device, s.Device.ToString(System.Globalization.CultureInfo.InvariantCulture), s.Width, s.Height, s.Fps),
         ["file"] = s => new OpenCvCameraSource(s.Name, OpenCvInput.File, Require(s, s.Path, "path"), s.Width, s.Height, s.Fps, loop: s.Loop),
-        ["gstreamer"] = s => new OpenCvCameraSource(s.Name, OpenCvInput.Pipeline, Require(s, s.Pipeline, "pipeline"), s.Width, s.Height, s.Fps),
+        ["gstreamer"] = s => new GStreamerCameraSource(s.Name, Require(s, s.Pipeline, "pipeline"), s.Width, s.Height),
         ["replay"] = s => new ReplayCameraSource(s.Name, Require(s, s.Path, "path"), s.RecordedCamera ?? s.Name, s.Width, s.Height, loop: s.Loop),
         ["stream"] = s => new ZmqCameraSource(s.Name, Require(s, s.Endpoint, "endpoint"), s.Width, s.Height),
         ["synthetic"] = s => new SyntheticCameraSource(s.Name, s.Width, s.Height, s.Fps > 0 ? s.Fps : 30),

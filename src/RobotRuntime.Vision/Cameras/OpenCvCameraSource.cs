@@ -9,17 +9,15 @@ public enum OpenCvInput
 {
     /// <summary>A V4L2 device, <c>/dev/video&lt;index&gt;</c>.</summary>
     Device,
-    /// <summary>A video file (FFMPEG backend).</summary>
+    /// <summary>A video file or a network stream such as rtsp:// (FFMPEG backend).</summary>
     File,
-    /// <summary>A GStreamer pipeline ending in <c>appsink</c>.</summary>
-    Pipeline,
 }
 
 /// <summary>
-/// A camera read through OpenCV's video I/O (the project's C++ shim): a USB camera by index
-/// (V4L2 only, so an absent device fails in under a millisecond), a video file, or a GStreamer
-/// pipeline opened under a watchdog (a pipeline naming a missing element blocks OpenCV forever).
-/// Frames are converted to RGB and resized to the requested size inside the shim.
+/// A camera read through OpenCV's video I/O (OpenCvSharp4): a USB camera by index (V4L2 only, so an
+/// absent device fails in under a millisecond), or a video file or network stream through FFmpeg.
+/// Frames are resized to the requested size (INTER_AREA) and converted to RGB straight into the
+/// frame's buffer. GStreamer pipelines are <see cref="GStreamerCameraSource"/>'s.
 /// </summary>
 public sealed class OpenCvCameraSource : CapturingCameraSource
 {
@@ -29,7 +27,6 @@ public sealed class OpenCvCameraSource : CapturingCameraSource
     private readonly double _fps;
     private readonly bool _paceFile;
     private readonly bool _loop;
-    private readonly TimeSpan _openTimeout;
     private OpenCvCapture? _capture;
     private long _periodNs;
     private long _nextDueNs;
@@ -43,10 +40,9 @@ public sealed class OpenCvCameraSource : CapturingCameraSource
     /// <param name="fps">Requested device rate, or the pace for files (0: the file's own rate).</param>
     /// <param name="paceFile">Deliver file frames at their rate (true) or as fast as the reader takes them, none skipped (false).</param>
     /// <param name="loop">Start a file again at its end instead of reporting the stream ended.</param>
-    /// <param name="openTimeout">How long opening may take before it is abandoned (pipelines; default 5 s).</param>
     /// <param name="options">Capture-thread behaviour.</param>
     public OpenCvCameraSource(string name, OpenCvInput input, string target, int width, int height, double fps = 0,
-        bool paceFile = true, bool loop = false, TimeSpan? openTimeout = null, CaptureOptions? options = null)
+        bool paceFile = true, bool loop = false, CaptureOptions? options = null)
         : base(name, width, height, input == OpenCvInput.File && !paceFile ? (options ?? new CaptureOptions()) with { DeliverEveryFrame = true } : options)
     {
         _input = input;
@@ -56,18 +52,14 @@ public sealed class OpenCvCameraSource : CapturingCameraSource
         _fps = fps;
         _paceFile = paceFile;
         _loop = loop;
-        _openTimeout = openTimeout ?? TimeSpan.FromSeconds(5);
     }
 
     /// <inheritdoc />
     protected override void Open()
     {
-        _capture = _input switch
-        {
-            OpenCvInput.Device => OpenCvCapture.OpenDevice(Name, _deviceIndex, Width, Height, _fps),
-            OpenCvInput.File => OpenCvCapture.OpenFile(Name, _target),
-            _ => OpenCvCapture.OpenPipeline(Name, _target, _openTimeout),
-        };
+        _capture = _input == OpenCvInput.Device
+            ? OpenCvCapture.OpenDevice(Name, _deviceIndex, Width, Height, _fps)
+            : OpenCvCapture.OpenFile(Name, _target);
         var fps = _fps > 0 ? _fps : _capture.FramesPerSecond;
         _periodNs = _input == OpenCvInput.File && _paceFile && fps > 0 ? (long)(1e9 / fps) : 0;
         _nextDueNs = MonotonicClock.NowNanoseconds;

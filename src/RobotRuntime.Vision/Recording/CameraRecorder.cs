@@ -3,7 +3,7 @@ using System.Text;
 using Microsoft.Win32.SafeHandles;
 using RobotRuntime.Cameras;
 using RobotRuntime.Timing;
-using RobotRuntime.Vision.OpenCv;
+using RobotRuntime.Imaging;
 
 namespace RobotRuntime.Vision.Recording;
 
@@ -84,6 +84,7 @@ public sealed class CameraRecorder : IDisposable
     {
         _video.Dispose();
         _sidecar.Dispose();
+        _encoder.Dispose();
     }
 
     /// <summary>Stops as a killed process would: no index, no further writes.</summary>
@@ -91,6 +92,7 @@ public sealed class CameraRecorder : IDisposable
     {
         _video.Abandon();
         _sidecar.Dispose();
+        _encoder.Dispose();
     }
 }
 

@@ -1,6 +1,6 @@
 using RobotRuntime.Cameras;
 using RobotRuntime.Vision.Cameras;
-using RobotRuntime.Vision.OpenCv;
+using RobotRuntime.Imaging;
 
 namespace RobotRuntime.Vision.Recording;
 
@@ -50,7 +50,8 @@ public sealed class RecordingSession : IDisposable
         _onFrame = onFrame;
 
         // The videos need OpenCV's JPEG encoder: find out now, before any camera starts or file is made.
-        new JpegEncoder(8, 8).Encode(new byte[8 * 8 * 3], 8, 8);
+        using (var probe = new JpegEncoder(8, 8))
+            probe.Encode(new byte[8 * 8 * 3], 8, 8);
         var started = new List<ICameraSource>();
         var recorders = new List<CameraRecorder>();
         try
