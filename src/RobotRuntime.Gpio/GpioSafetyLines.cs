@@ -42,8 +42,8 @@ public sealed class GpioSafetyException(string message, Exception? inner = null)
 /// <item>The e-stop input asserts the safety filter's <see cref="EmergencyStopSource.Hardware"/> e-stop
 /// input the first time it reads active (no debounce on a press), and releases it only after it has
 /// read released for <see cref="GpioSafetyOptions.Debounce"/> without interruption. A line that cannot
-/// be read (a read error, a chip that vanished) counts as pressed. Until the first release it counts as
-/// pressed, so a runtime never starts acting on an input it has not seen released.</item>
+/// be read (a read error, a chip that vanished) counts as pressed. The line is read once when it is
+/// opened: pressed or unreadable then asserts the e-stop before the run can act.</item>
 /// <item>The enable output is driven active only while <c>acting()</c> says the runtime is armed and
 /// acting and the e-stop input is released; it drops within one poll interval of a hold, at once on an
 /// e-stop press seen here, and on <see cref="Dispose"/>. A write that fails latches the e-stop (the
@@ -66,6 +66,7 @@ public sealed class GpioSafetyLines : IDisposable
     private volatile string? _lastError;
     private long _releasedSinceNs = -1;
     private bool _readFailing;
+    private bool _writeFailing;
     private bool _disposed;
 
     /// <summary>Opens the lines and starts the thread.</summary>
@@ -105,8 +106,6 @@ public sealed class GpioSafetyLines : IDisposable
             {
                 var controller = Controller(input, driverForChip);
                 Open(controller, input, () => controller.OpenPin(input.Line, PinMode.Input));
-                // Pressed until seen released: the filter holds from the start.
-                _filter.SetEmergencyStopInput(EmergencyStopSource.Hardware, true, $"e-stop: the hardware e-stop on {input} has not been read released yet");
             }
             if (options.Enable is { } output)
             {
@@ -119,7 +118,15 @@ public sealed class GpioSafetyLines : IDisposable
             CloseAll();
             throw;
         }
-        _pressed = options.EmergencyStop is not null;
+        // The first read decides the starting state: pressed or unreadable asserts the e-stop (and the
+        // arm is told), released is released (there is no press to debounce yet). The run never acts
+        // on an input it has not read.
+        _pressed = false;
+        if (options.EmergencyStop is { } first)
+        {
+            _releasedSinceNs = long.MinValue / 2;
+            ReadInput(first, MonotonicClock.NowNanoseconds);
+        }
         _thread = new Thread(Run) { IsBackground = true, Name = "rr gpio safety" };
         if (startThread)
             _thread.Start();
@@ -268,13 +275,18 @@ public sealed class GpioSafetyLines : IDisposable
         {
             _controllers[output.Chip].Write(output.Line, Level(output, active));
             _energised = active;
+            _writeFailing = false;
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            _energised = active; // unknown: assume the worst and stop the arm
+            // The line's level is now unknown: the arm is stopped (once per failure, retried each poll).
             _lastError = $"{output} could not be written: {Unwrap(e)}";
-            _filter.EmergencyStop(EmergencyStopSource.Hardware,
-                $"e-stop: the enable output {output} could not be driven ({Unwrap(e)}); the runtime no longer controls it");
+            if (!_writeFailing)
+            {
+                _writeFailing = true;
+                _filter.EmergencyStop(EmergencyStopSource.Hardware,
+                    $"e-stop: the enable output {output} could not be driven ({Unwrap(e)}); the runtime no longer controls it");
+            }
         }
     }
 

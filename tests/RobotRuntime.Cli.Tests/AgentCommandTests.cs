@@ -10,7 +10,7 @@ namespace RobotRuntime.Cli.Tests;
 public class AgentCommandTests
 {
     /// <summary>The in-process simulator's secret in a key file (mode 600), for rr run's arm.key.</summary>
-    private static string KeyFileFor(RobotRuntime.Transport.Firmware.ZmqArmLinkSettings link)
+    internal static string KeyFileFor(RobotRuntime.Transport.Firmware.ZmqArmLinkSettings link)
     {
         var path = Path.Combine(Path.GetTempPath(), "rr-cli-key-" + Guid.NewGuid().ToString("N"));
         File.WriteAllText(path, Convert.ToHexStringLower(link.Secret!));

@@ -88,6 +88,9 @@ public class RunConfigTests
     [InlineData("safety:\n  max_frame_age: soon\n", "safety.max_frame_age: 'soon' is not a duration")]
     [InlineData("encoder:\n  threads: 0\n", "'encoder.threads' must be a whole number 1–64, got '0'")]
     [InlineData("encoder:\n  pipeline: yes please\n", "'encoder.pipeline' must be true or false, got 'yes please'")]
+    [InlineData("safety:\n  estop_gpio: {chip: 0}\n", "'safety.estop_gpio' needs 'chip' (N of /dev/gpiochipN) and 'line' (the offset on it)")]
+    [InlineData("safety:\n  estop_gpio: {chip: 0, line: 4, active: sideways}\n", "'safety.estop_gpio.active' must be low or high (the level at which the line is active), got 'sideways'")]
+    [InlineData("safety:\n  enable_gpio: {chip: 0, line: 4, debounce: 5ms}\n", "unknown key 'safety.enable_gpio.debounce'; allowed: chip, line, active")]
     [InlineData("encoder:\n  device: npu\n", "cell.yaml:2: 'encoder.device': 'npu' is not a device; expected cpu, cuda or tensorrt.")]
     [InlineData("encoder:\n  device_id: -1\n", "'encoder.device_id' must be a whole number 0–63, got '-1'")]
     [InlineData("safety:\n  workspace: [0, 0, 0, -1, 1, 1]\n", "each min below its max")]
@@ -98,6 +101,16 @@ public class RunConfigTests
     {
         var error = Assert.Throws<ConfigException>(() => RunConfig.Parse(yaml, "cell.yaml"));
         Assert.Contains(expected, error.Message);
+    }
+
+    [Fact]
+    public void GpioLinesAreReadWithTheirActiveLevelAndDebounce()
+    {
+        var config = RunConfig.Parse("safety:\n  estop_gpio: {chip: 0, line: 17, active: low, debounce: 30ms}\n  enable_gpio: {chip: 1, line: 5}\n", "cell.yaml");
+        Assert.Equal(new Safety.Gpio.GpioLine(0, 17, ActiveLow: true), config.EmergencyStopGpio);
+        Assert.Equal(TimeSpan.FromMilliseconds(30), config.GpioDebounce);
+        Assert.Equal(new Safety.Gpio.GpioLine(1, 5, ActiveLow: false), config.EnableGpio);
+        Assert.Null(new RunConfig().EmergencyStopGpio);
     }
 
     [Fact]

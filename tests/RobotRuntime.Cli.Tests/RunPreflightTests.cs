@@ -61,6 +61,14 @@ public sealed class RunPreflightTests : IDisposable
     }
 
     [Fact]
+    public void AGpioChipThatIsNotThereIsNamedBeforeTheArmIsContacted()
+    {
+        var message = RunExpectingNothing(Config() with { EmergencyStopGpio = new Safety.Gpio.GpioLine(7, 17, ActiveLow: true) });
+        Assert.StartsWith("safety.estop_gpio: /dev/gpiochip7 is not there (", message);
+        Assert.Contains("gpiodetect", message);
+    }
+
+    [Fact]
     public void AMissingCameraDeviceIsNamed()
     {
         var message = RunExpectingNothing(Config() with { Cameras = [new CameraConfig("wrist", "device", null, null, 231, null, 64, 64, 30)] });

@@ -65,25 +65,45 @@ public sealed class GpioSafetyLinesTests
     }
 
     [Fact]
-    public void TheEStopCountsAsPressedUntilReadReleasedForTheDebounce()
+    public void TheLineIsReadWhenOpenedAndAPressedButtonAtStartHoldsFromTheStart()
+    {
+        // Released at start: released at once (no press to debounce), and the run may arm.
+        var released = Filter();
+        var (lines, _) = Open(released, new GpioSafetyOptions { EmergencyStop = EStop, Debounce = TimeSpan.FromMilliseconds(20) });
+        using (lines)
+        {
+            Assert.False(lines.EmergencyStopPressed);
+            Assert.True(ResetWorks(released));
+        }
+
+        // Pressed at start: asserted before anything runs; released only after the debounce.
+        var pressed = Filter();
+        var driver = new FakeGpioDriver(pins: 32);
+        driver.Set(EStop.Line, PinValue.Low);
+        using var held = new GpioSafetyLines(pressed, new GpioSafetyOptions { EmergencyStop = EStop, Debounce = TimeSpan.FromMilliseconds(20) }, () => true, _ => driver, startThread: false);
+        Assert.True(held.EmergencyStopPressed);
+        Cycle(pressed);
+        var refused = pressed.Reset();
+        Assert.False(refused.Succeeded);
+        Assert.Contains("the hardware e-stop on gpiochip0 line 17 (active low) is pressed; release it to allow a reset", refused.Message);
+        driver.Set(EStop.Line, PinValue.High);
+        held.Step(100 * Ms);
+        held.Step(119 * Ms);
+        Assert.True(held.EmergencyStopPressed); // 19 ms released: not yet
+        held.Step(120 * Ms);
+        Assert.False(held.EmergencyStopPressed);
+        Assert.True(ResetWorks(pressed));
+    }
+
+    [Fact]
+    public void ALineUnreadableWhenOpenedHoldsFromTheStart()
     {
         var filter = Filter();
-        var (lines, _) = Open(filter, new GpioSafetyOptions { EmergencyStop = EStop, Debounce = TimeSpan.FromMilliseconds(20) });
-        using var _ = lines;
-
-        // Opened: not read yet, so pressed; a reset is refused naming the line.
+        var driver = new FakeGpioDriver(pins: 32) { FailReads = new IOException("Device or resource busy") };
+        using var lines = new GpioSafetyLines(filter, new GpioSafetyOptions { EmergencyStop = EStop }, () => true, _ => driver, startThread: false);
         Assert.True(lines.EmergencyStopPressed);
-        Cycle(filter);
-        var refused = filter.Reset();
-        Assert.False(refused.Succeeded);
-        Assert.Contains("gpiochip0 line 17 (active low) has not been read released yet", refused.Message);
-
-        lines.Step(100 * Ms);
-        lines.Step(119 * Ms);
-        Assert.True(lines.EmergencyStopPressed); // 19 ms released: not yet
-        lines.Step(120 * Ms);
-        Assert.False(lines.EmergencyStopPressed);
-        Assert.True(ResetWorks(filter));
+        Assert.Equal(HoldReason.NotArmed, Cycle(filter));
+        Assert.False(filter.Reset().Succeeded);
     }
 
     [Fact]
@@ -92,8 +112,6 @@ public sealed class GpioSafetyLinesTests
         var filter = Filter();
         var (lines, driver) = Open(filter, new GpioSafetyOptions { EmergencyStop = EStop, Debounce = TimeSpan.FromMilliseconds(20) });
         using var _ = lines;
-        lines.Step(0);
-        lines.Step(20 * Ms);
         Assert.True(ResetWorks(filter));
 
         driver.Set(EStop.Line, PinValue.Low); // pressed
@@ -122,8 +140,6 @@ public sealed class GpioSafetyLinesTests
         var filter = Filter();
         var (lines, driver) = Open(filter, new GpioSafetyOptions { EmergencyStop = EStop, Debounce = TimeSpan.FromMilliseconds(10) });
         using var _ = lines;
-        lines.Step(0);
-        lines.Step(10 * Ms);
         Assert.True(ResetWorks(filter));
 
         driver.FailReads = new IOException("No such device");
@@ -153,8 +169,6 @@ public sealed class GpioSafetyLinesTests
         var (lines, driver) = Open(filter, new GpioSafetyOptions { EmergencyStop = EStop, Enable = Enable, Debounce = TimeSpan.FromMilliseconds(5) }, () => acting);
         Assert.Equal(PinValue.Low, driver.Get(Enable.Line)); // opened inactive
 
-        lines.Step(0);
-        lines.Step(5 * Ms);
         Assert.True(ResetWorks(filter));
         lines.Step(6 * Ms);
         Assert.False(lines.EnableEnergised); // not acting yet

@@ -36,6 +36,7 @@ public static class DoctorChecks
         Guard("Offscreen rendering (OSMesa)", NativeDependency.MuJoCoShim, CheckOffscreenRendering),
         Guard("OpenCV (OpenCvSharp4)", NativeDependency.OpenCvSharp, CheckOpenCv),
         CheckGStreamer(),
+        CheckGpio(),
         Guard("Datasets (Parquet.Net)", NativeDependency.OpenCvSharp, CheckDatasets),
         CheckCameras(),
         CheckPvrZoo(PvrZoo.DefaultManifestPath()),
@@ -221,6 +222,22 @@ public static class DoctorChecks
             ? new DoctorCheck(name, CheckStatus.Ok, detail, where)
             : new DoctorCheck(name, CheckStatus.Warning, detail + " (USB cameras need V4L2, files and network streams FFMPEG)", where,
                 "rebuild rr so that the NuGet package OpenCvSharp4.official.runtime.linux-x64 is restored");
+    }
+
+    /// <summary>The GPIO chips a hardware e-stop or enable line can be on, and whether libgpiod loads.</summary>
+    public static DoctorCheck CheckGpio()
+    {
+        const string name = "GPIO (e-stop, enable line)";
+        var chips = Directory.Exists("/dev") ? Directory.GetFiles("/dev", "gpiochip*").Order(StringComparer.Ordinal).ToArray() : [];
+        var libgpiod = NativeLibrary.TryLoad("libgpiod.so.2", out var handle);
+        if (libgpiod)
+            NativeLibrary.Free(handle);
+        var library = libgpiod ? "libgpiod.so.2 loads" : "libgpiod.so.2 missing";
+        if (chips.Length == 0)
+            return new DoctorCheck(name, CheckStatus.Info, $"no /dev/gpiochip* on this machine ({library}); safety.estop_gpio and safety.enable_gpio need one", null,
+                libgpiod ? null : "apt-get install libgpiod2 (scripts/bootstrap installs it)");
+        return new DoctorCheck(name, libgpiod ? CheckStatus.Ok : CheckStatus.Warning, $"{string.Join(", ", chips)}; {library}", chips[0],
+            libgpiod ? null : "apt-get install libgpiod2 (scripts/bootstrap installs it)");
     }
 
     /// <summary>Whether gst-launch-1.0 is there for GStreamer cameras (OpenCvSharp4's OpenCV has no GStreamer backend).</summary>

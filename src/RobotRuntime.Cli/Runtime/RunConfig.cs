@@ -71,6 +71,15 @@ public sealed record RunConfig
     /// <summary>The CUDA device ordinal (<c>encoder.device_id</c>).</summary>
     public int EncoderDeviceId { get; init; }
 
+    /// <summary>The hardware e-stop input (<c>safety.estop_gpio</c>: chip, line, active, debounce); null: none.</summary>
+    public Safety.Gpio.GpioLine? EmergencyStopGpio { get; init; }
+
+    /// <summary>How long the hardware e-stop must read released before it counts as released.</summary>
+    public TimeSpan GpioDebounce { get; init; } = TimeSpan.FromMilliseconds(20);
+
+    /// <summary>The enable output (<c>safety.enable_gpio</c>: chip, line, active), active only while acting; null: none.</summary>
+    public Safety.Gpio.GpioLine? EnableGpio { get; init; }
+
     /// <summary>The encoder's ONNX Runtime session settings.</summary>
     public Onnx.OnnxSessionSettings EncoderSession => new() { IntraOpThreads = EncoderThreads, Device = EncoderDevice, DeviceId = EncoderDeviceId };
 
@@ -121,7 +130,7 @@ public sealed record RunConfig
         ["cameras[]"] = ["name", "backend", "endpoint", "path", "device", "pipeline", "width", "height", "fps"],
         ["encoder"] = ["zoo", "id", "threads", "pipeline", "device", "device_id"],
         ["policy"] = ["kind", "goal", "package", "planner"],
-        ["safety"] = ["max_frame_age", "max_state_age", "max_deadline_misses", "joint_margin", "workspace"],
+        ["safety"] = ["max_frame_age", "max_state_age", "max_deadline_misses", "joint_margin", "workspace", "estop_gpio", "enable_gpio"],
         ["realtime"] = ["fifo_priority", "cpus"],
     };
 
@@ -245,11 +254,51 @@ public sealed record RunConfig
                 if (box[0] >= box[3] || box[1] >= box[4] || box[2] >= box[5])
                     throw new ConfigException($"{source}:{value.Start.Line}: 'safety.workspace' is [min x, min y, min z, max x, max y, max z] with each min below its max");
                 return this with { Workspace = box };
+            case "safety.estop_gpio":
+                var (estop, debounce) = GpioLineOf(source, where, value, debounceAllowed: true);
+                return this with { EmergencyStopGpio = estop, GpioDebounce = debounce ?? GpioDebounce };
+            case "safety.enable_gpio":
+                return this with { EnableGpio = GpioLineOf(source, where, value, debounceAllowed: false).Line };
             case "realtime.fifo_priority": return this with { FifoPriority = Integer(source, where, value, 1, 99) };
             case "realtime.cpus": return this with { Cpus = Numbers(source, where, value, -1).Select(c => (int)c).ToArray() };
             default:
                 throw new ConfigException($"{source}:{value.Start.Line}: '{where}' is not handled");
         }
+    }
+
+    /// <summary><c>{chip: 0, line: 17, active: low, debounce: 20ms}</c>; chip and line required, active defaults to high.</summary>
+    private static (Safety.Gpio.GpioLine Line, TimeSpan? Debounce) GpioLineOf(string source, string where, YamlNode node, bool debounceAllowed)
+    {
+        var map = Mapping(source, where, node);
+        int? chip = null, line = null;
+        var activeLow = false;
+        TimeSpan? debounce = null;
+        foreach (var (k, v) in map.Children)
+        {
+            var key = Key(k);
+            var at = $"{where}.{key}";
+            switch (key)
+            {
+                case "chip": chip = Integer(source, at, v, 0, 255); break;
+                case "line": line = Integer(source, at, v, 0, 4095); break;
+                case "active":
+                    var level = Text(source, at, v);
+                    if (level is not ("low" or "high"))
+                        throw new ConfigException($"{source}:{v.Start.Line}: '{at}' must be low or high (the level at which the line is active), got '{level}'");
+                    activeLow = level == "low";
+                    break;
+                case "debounce" when debounceAllowed:
+                    debounce = ParseDuration(source, at, v);
+                    if (debounce < TimeSpan.Zero || debounce > TimeSpan.FromSeconds(5))
+                        throw new ConfigException($"{source}:{v.Start.Line}: '{at}' must be 0–5 s, got {debounce.Value.TotalMilliseconds} ms");
+                    break;
+                default:
+                    throw new ConfigException($"{source}:{k.Start.Line}: unknown key '{at}'; allowed: chip, line, active{(debounceAllowed ? ", debounce" : "")}");
+            }
+        }
+        if (chip is null || line is null)
+            throw new ConfigException($"{source}:{node.Start.Line}: '{where}' needs 'chip' (N of /dev/gpiochipN) and 'line' (the offset on it)");
+        return (new Safety.Gpio.GpioLine(chip.Value, line.Value, activeLow), debounce);
     }
 
     private static CameraConfig Camera(string source, int index, YamlNode node)

@@ -23,6 +23,9 @@ internal sealed class RuntimeHooks
 
     /// <summary>Cameras the host made itself (the demo's in-process simulator cameras); null: from the config.</summary>
     public IReadOnlyList<ICameraSource>? Cameras { get; init; }
+
+    /// <summary>Makes the GPIO driver of a chip for <c>safety.estop_gpio</c>/<c>safety.enable_gpio</c> (null: libgpiod); tests pass a driver of their own.</summary>
+    public Func<int, System.Device.Gpio.GpioDriver>? GpioDriverForChip { get; init; }
 }
 
 /// <summary>
@@ -57,6 +60,9 @@ internal sealed class RuntimeSession : IDisposable
 
     /// <summary>The safety layer.</summary>
     public SafetyFilter Safety { get; private set; } = null!;
+
+    /// <summary>The hardware e-stop and enable lines, when configured.</summary>
+    public Safety.Gpio.GpioSafetyLines? Gpio { get; private set; }
 
     /// <summary>The board watchers read.</summary>
     public LiveStatusBoard Board { get; private set; } = null!;
@@ -139,6 +145,17 @@ internal sealed class RuntimeSession : IDisposable
                 catch (Onnx.ExecutionProviderUnavailableException e)
                 {
                     throw new ConfigException("encoder.device: " + e.Message);
+                }
+            }
+        }
+        if (hooks.GpioDriverForChip is null)
+        {
+            foreach (var (key, line) in new[] { ("safety.estop_gpio", config.EmergencyStopGpio), ("safety.enable_gpio", config.EnableGpio) })
+            {
+                if (line is not null && !File.Exists($"/dev/gpiochip{line.Chip}"))
+                {
+                    var chips = Directory.Exists("/dev") ? Directory.GetFiles("/dev", "gpiochip*").Order(StringComparer.Ordinal).ToArray() : [];
+                    throw new ConfigException($"{key}: /dev/gpiochip{line.Chip} is not there ({(chips.Length == 0 ? "this machine has no GPIO chips" : "chips here: " + string.Join(", ", chips))}); `gpiodetect` lists them");
                 }
             }
         }
@@ -273,6 +290,18 @@ internal sealed class RuntimeSession : IDisposable
             Own(new EmergencyStopWatcher(Safety, _config.StopFile, TimeSpan.FromMilliseconds(50), watchSignal: OperatingSystem.IsLinux()));
         else if (OperatingSystem.IsLinux())
             Own(new EmergencyStopWatcher(Safety, null, TimeSpan.FromMilliseconds(50), watchSignal: true));
+        if (_config.EmergencyStopGpio is not null || _config.EnableGpio is not null)
+        {
+            // The enable line lets the arm move only while this run is acting: the loop running, the
+            // arm link up and (checked inside) no hold and no e-stop.
+            Gpio = Own(new Safety.Gpio.GpioSafetyLines(Safety, new Safety.Gpio.GpioSafetyOptions
+            {
+                EmergencyStop = _config.EmergencyStopGpio,
+                Debounce = _config.GpioDebounce,
+                Enable = _config.EnableGpio,
+            }, () => Loop.IsRunning && Link.Health.Status == ArmLinkStatus.Up, hooks.GpioDriverForChip));
+            Say($"rr: GPIO {Gpio.Describe()}");
+        }
 
         Loop.Start();
         if (_config.LivePort is { } port)
