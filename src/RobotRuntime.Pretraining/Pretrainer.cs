@@ -22,7 +22,7 @@ public readonly record struct PretrainProgress(long Step, long Steps, float Loss
 
 /// <summary>
 /// A pre-training run in a folder, like <c>rr train</c>'s: <c>run.json</c> (options, dataset),
-/// <c>metrics.csv</c> (one row per 10 updates), <c>curve.svg</c>, <c>checkpoint.safetensors</c>
+/// <c>metrics.csv</c> (one row per 10 updates), <c>curve.png</c>/<c>curve.svg</c>, <c>checkpoint.safetensors</c>
 /// (every weight, the momentum targets, Adam's moments and the random and sampler states; written
 /// to a temporary file and renamed) and, when done, <c>encoder.onnx</c> with <c>zoo.json</c>.
 /// Starting it again on the same folder resumes from the checkpoint exactly: the updates that
@@ -252,38 +252,21 @@ public sealed class Pretrainer
         File.WriteAllText(path, string.Concat(kept.Select(l => l + "\n")));
     }
 
-    /// <summary>Loss against updates as an SVG (<c>curve.svg</c>).</summary>
+    /// <summary>Loss against updates (<c>curve.png</c>, <c>curve.svg</c>).</summary>
     private void WriteCurve()
     {
         var path = Path.Combine(_run, "metrics.csv");
         if (!File.Exists(path))
             return;
-        var points = File.ReadAllLines(path).Skip(1).Select(l => l.Split(','))
-            .Select(f => (Step: double.Parse(f[0], CultureInfo.InvariantCulture), Loss: double.Parse(f[2], CultureInfo.InvariantCulture))).ToList();
-        if (points.Count == 0)
+        var lines = File.ReadAllLines(path);
+        if (lines.Length < 2)
             return;
-        const int width = 640, height = 360, left = 70, right = 20, top = 40, bottom = 50;
-        double maxStep = Math.Max(1, points.Max(p => p.Step)), low = points.Min(p => p.Loss), high = points.Max(p => p.Loss);
-        if (high - low < 1e-9)
-            high = low + 1;
-        string X(double s) => (left + s / maxStep * (width - left - right)).ToString("F1", CultureInfo.InvariantCulture);
-        string Y(double v) => (top + (high - v) / (high - low) * (height - top - bottom)).ToString("F1", CultureInfo.InvariantCulture);
-        var svg = new StringBuilder();
-        svg.Append(CultureInfo.InvariantCulture, $"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n");
-        svg.Append(CultureInfo.InvariantCulture, $"<text x=\"{left}\" y=\"22\" font-size=\"14\">{PretrainOptions.NameOf(_options.Objective)} · {_options.Architecture} · seed {_options.Seed}: training loss</text>\n");
-        svg.Append(CultureInfo.InvariantCulture, $"<line x1=\"{left}\" y1=\"{height - bottom}\" x2=\"{width - right}\" y2=\"{height - bottom}\" stroke=\"black\"/><line x1=\"{left}\" y1=\"{top}\" x2=\"{left}\" y2=\"{height - bottom}\" stroke=\"black\"/>\n");
-        for (var i = 0; i <= 4; i++)
-        {
-            var v = low + (high - low) * i / 4;
-            var s = maxStep * i / 4;
-            svg.Append(CultureInfo.InvariantCulture, $"<text x=\"{left - 6}\" y=\"{Y(v)}\" text-anchor=\"end\">{v:G3}</text><text x=\"{X(s)}\" y=\"{height - bottom + 16}\" text-anchor=\"middle\">{Math.Round(s):F0}</text>\n");
-        }
-        svg.Append(CultureInfo.InvariantCulture, $"<text x=\"{(left + width - right) / 2}\" y=\"{height - 12}\" text-anchor=\"middle\">updates</text>\n");
-        svg.Append("<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"1.5\" points=\"");
-        svg.AppendJoin(' ', points.Select(p => X(p.Step) + "," + Y(p.Loss)));
-        svg.Append("\"/>\n</svg>\n");
-        var temporary = Path.Combine(_run, "curve.svg.tmp");
-        File.WriteAllText(temporary, svg.ToString());
-        File.Move(temporary, Path.Combine(_run, "curve.svg"), overwrite: true);
+        var header = lines[0].Split(',');
+        var rows = lines.Skip(1).Select(l => l.Split(',')).ToList();
+        var steps = rows.Select(f => long.Parse(f[0], CultureInfo.InvariantCulture)).ToList();
+        var loss = rows.Select(f => double.Parse(f[2], CultureInfo.InvariantCulture)).ToArray();
+        var plot = Plots.CurvePlots.Losses(steps, new Dictionary<string, double[]> { [header[2]] = loss },
+            $"{PretrainOptions.NameOf(_options.Objective)} · {_options.Architecture} · seed {_options.Seed}: training loss");
+        Plots.PlotFiles.Save(plot, Path.Combine(_run, "curve"), Plots.CurvePlots.Width, Plots.CurvePlots.Height);
     }
 }

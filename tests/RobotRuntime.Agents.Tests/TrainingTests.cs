@@ -162,6 +162,7 @@ public class TrainingTests
         Assert.Equal(48 * 48 * 3, trainer.Layout.FeatureLength);
         Assert.Single(trainer.Evaluations);
         Assert.True(File.Exists(Path.Combine(folder, "curve.svg")));
+        Assert.True(File.Exists(Path.Combine(folder, "curve.png")));
         Assert.True(File.Exists(Path.Combine(folder, "eval.csv")));
     }
 

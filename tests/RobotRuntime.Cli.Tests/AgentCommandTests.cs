@@ -32,10 +32,15 @@ public class AgentCommandTests
     public void EvalTakesTheShippedAgentPackageAndChecksItsWeightsFirst()
     {
         string shipped = Path.Combine(RobotRuntime.Native.NativeLibraryLocator.FindRepositoryRoot(AppContext.BaseDirectory)!, "models", "agents", "reach-scratch");
-        var eval = Rr("eval", shipped, "--episodes", "2", "--planner", "prior");
+        string plot = Path.Combine(Path.GetTempPath(), "rr-cli-eval-bars-" + Guid.NewGuid().ToString("N"));
+        var eval = Rr("eval", shipped, "--episodes", "2", "--planner", "prior", "--plot", plot);
         Assert.True(eval.Exit == 0, eval.Error);
         Assert.Contains("weights checked against the manifest's sha256", eval.Output);
         Assert.Matches(@"in-distribution,2,[01]\.[0-9]{3},", eval.Output);
+        Assert.Contains($"rr eval: wrote {plot}.png and {plot}.svg", eval.Output);
+        Assert.Contains("in-distribution", File.ReadAllText(plot + ".svg"));
+        File.Delete(plot + ".png");
+        File.Delete(plot + ".svg");
 
         // A copy whose weights were changed is refused before anything runs.
         string copy = Path.Combine(Path.GetTempPath(), "rr-cli-tampered-" + Guid.NewGuid().ToString("N"));

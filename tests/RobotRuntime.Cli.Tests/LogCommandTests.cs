@@ -39,6 +39,8 @@ public sealed class LogCommandTests : IDisposable
         Assert.Equal(101, File.ReadAllLines(csv).Length); // header + one line per cycle
         Assert.True(File.Exists(plots + "-histogram.svg"));
         Assert.True(File.Exists(plots + "-timeline.svg"));
+        Assert.True(File.Exists(plots + "-histogram.png"));
+        Assert.True(File.Exists(plots + "-timeline.png"));
     }
 
     [Fact]

@@ -204,7 +204,7 @@ public sealed partial class HardwareInTheLoopTests : IDisposable
         Assert.Contains("rr demo: 2 of 2 episode(s) reached the goal", result.Output);
         Assert.Contains("missed deadlines:", result.Output);
         var runFolder = Directory.GetDirectories(Path.Combine(_folder, "demo")).Single();
-        foreach (var file in new[] { "run.rrlog", "run.csv", "summary.txt", "run-histogram.svg", "run-timeline.svg" })
+        foreach (var file in new[] { "run.rrlog", "run.csv", "summary.txt", "run-histogram.svg", "run-timeline.svg", "run-histogram.png", "run-timeline.png" })
             Assert.True(File.Exists(Path.Combine(runFolder, file)), $"{file} missing in {runFolder}");
     }
 }

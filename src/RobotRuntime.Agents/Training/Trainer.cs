@@ -26,7 +26,7 @@ public readonly record struct TrainerProgress(long Step, long Steps, int Episode
 /// Online TD-MPC2 training in one environment, on one thread: seed steps with uniform random actions,
 /// then planning with exploration noise and updates per step; evaluation episodes every
 /// <see cref="TrainerOptions.EvalEvery"/> steps; metrics to <c>metrics.csv</c>/<c>metrics.jsonl</c>
-/// (per episode) and <c>eval.csv</c>, a learning curve <c>curve.svg</c>; checkpoints
+/// (per episode) and <c>eval.csv</c>, a learning curve <c>curve.png</c>/<c>curve.svg</c>; checkpoints
 /// (<c>checkpoint.safetensors</c>: weights, optimiser moments and trainer state, written to a temporary
 /// file and renamed) at episode boundaries; replay in <c>replay.bin</c>. Constructing a trainer on a
 /// run folder that holds a checkpoint resumes from it: the replay is cut back to the records the
@@ -295,7 +295,7 @@ public sealed class Trainer : IDisposable
         }
     }
 
-    /// <summary>Runs evaluation episodes now and records them in eval.csv and curve.svg.</summary>
+    /// <summary>Runs evaluation episodes now and records them in eval.csv and the curve.</summary>
     public EvaluationResult Evaluate(double seconds)
     {
         var result = _actor.Evaluate(_environment, _options.EvalEpisodes, EvaluationSeedBase);
@@ -305,7 +305,9 @@ public sealed class Trainer : IDisposable
             string.Create(CultureInfo.InvariantCulture, $"{_step},{seconds:F1},{result.Episodes},{result.SuccessRate:F3},{result.MeanReturn:F3},{result.MeanLength:F1}"));
         AppendLine("metrics.jsonl", null, string.Create(CultureInfo.InvariantCulture,
             $"{{\"kind\":\"eval\",\"step\":{_step},\"wall_seconds\":{seconds:F1},\"success_rate\":{result.SuccessRate:F3},\"mean_return\":{result.MeanReturn:F3}}}"));
-        LearningCurve.Write(Path.Combine(_run, "curve.svg"), _evaluations, $"{_options.Task} · {Config.Mode.ToString().ToLowerInvariant()} · {Config.Encoder} · seed {_options.Seed}");
+        var curve = Plots.CurvePlots.LearningCurve(_evaluations.Select(e => (e.Step, e.Success, e.Return)).ToList(),
+            $"{_options.Task} · {Config.Mode.ToString().ToLowerInvariant()} · {Config.Encoder} · seed {_options.Seed}");
+        Plots.PlotFiles.Save(curve, Path.Combine(_run, "curve"), Plots.CurvePlots.Width, Plots.CurvePlots.Height);
         return result;
     }
 

@@ -30,10 +30,11 @@ public static class EvalCommand
         var planIterations = new Option<int>("--plan-iterations") { Description = "MPPI iterations (0: the config's).", DefaultValueFactory = _ => 0 };
         var package = new Option<string?>("--package") { Description = "Also write the run's agent as a package into this folder." };
         var csv = new Option<string?>("--csv") { Description = "Also write the table as CSV here." };
+        var plot = new Option<string?>("--plot") { Description = "Also write the success rate per preset as bars: PREFIX.png and PREFIX.svg." };
         var device = new Runtime.DeviceOption();
         var verb = new Command("eval", "Evaluate a trained agent in distribution and under the simulator's visual shift presets.")
         {
-            run, shifts, episodes, zoo, planner, planSamples, planIterations, package, csv,
+            run, shifts, episodes, zoo, planner, planSamples, planIterations, package, csv, plot,
         };
         foreach (var option in device.All)
             verb.Options.Add(option);
@@ -100,6 +101,7 @@ public static class EvalCommand
                 PvrIdentity pvr = PvrIdentity.Parse(identity);
                 var table = new Table().AddColumns("preset", "success", "return", "length");
                 var rows = new List<string> { "preset,episodes,success_rate,mean_return,mean_length" };
+                var bars = new List<(string Condition, double Success, int Episodes)>();
                 double maxStep = 0.03, controlRate = 25;
                 int episodeSteps = 100;
                 foreach (var preset in presets)
@@ -138,6 +140,7 @@ public static class EvalCommand
                     }
                     table.AddRow(preset, r.SuccessRate.ToString("P0", CultureInfo.InvariantCulture), r.MeanReturn.ToString("F2", CultureInfo.InvariantCulture), r.MeanLength.ToString("F1", CultureInfo.InvariantCulture));
                     rows.Add(string.Create(CultureInfo.InvariantCulture, $"{preset},{r.Episodes},{r.SuccessRate:F3},{r.MeanReturn:F3},{r.MeanLength:F1}"));
+                    bars.Add((preset, r.SuccessRate, r.Episodes));
                     output.WriteLine(rows[^1]);
                 }
                 AnsiConsole.Write(table);
@@ -159,6 +162,12 @@ public static class EvalCommand
                 if (result.GetValue(csv) is { } csvPath)
                 {
                     File.WriteAllLines(csvPath, rows);
+                }
+                if (result.GetValue(plot) is { } plotPrefix)
+                {
+                    var chart = Plots.CurvePlots.SuccessBars(bars, $"{task}: {identity.Split(' ')[0]}, {config.Mode.ToString().ToLowerInvariant()}, planner {mode}");
+                    var (png, svg) = Plots.PlotFiles.Save(chart, plotPrefix, Plots.CurvePlots.Width, Plots.CurvePlots.Height);
+                    output.WriteLine($"rr eval: wrote {png} and {svg}");
                 }
                 if (result.GetValue(package) is { } packageFolder && model is not null)
                 {

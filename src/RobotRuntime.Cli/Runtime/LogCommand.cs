@@ -11,7 +11,7 @@ public static class LogCommand
     {
         var path = new Argument<string>("log") { Description = "A run.rrlog, or the run folder holding one (even a run still being written, or one killed mid-write)." };
         var csv = new Option<string?>("--csv") { Description = "Also write every cycle as CSV to this file." };
-        var plots = new Option<string?>("--plots") { Description = "Also write the latency histogram and the timeline as SVG: PREFIX-histogram.svg and PREFIX-timeline.svg." };
+        var plots = new Option<string?>("--plots") { Description = "Also write the latency histogram and the timeline as PNG and SVG: PREFIX-histogram.png/.svg and PREFIX-timeline.png/.svg." };
         var verb = new Command("log", "Summarise a run log (per-stage p50/p95/p99/max, missed deadlines, holds by reason) and export it as CSV or SVG plots.")
         {
             path, csv, plots,
@@ -48,8 +48,8 @@ public static class LogCommand
             }
             if (result.GetValue(plots) is { } prefix)
             {
-                var (histogram, timeline) = RunLogPlots.WriteFiles(log, prefix);
-                output.WriteLine($"rr log: wrote {histogram} and {timeline}");
+                var written = Plots.RunPlots.WriteFiles(log, prefix);
+                output.WriteLine($"rr log: wrote {string.Join(", ", written)}");
             }
             return 0;
         });

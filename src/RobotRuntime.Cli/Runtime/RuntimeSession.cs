@@ -633,10 +633,10 @@ internal sealed class RuntimeSession : IDisposable
             Say("holds: none");
         foreach (var (reason, cycles) in summary.HeldCyclesByReason)
             Say($"hold {reason}: {summary.HoldsByReason.GetValueOrDefault(reason)} time(s), {cycles} cycle(s)");
-        var (histogram, timeline) = RunLogPlots.WriteFiles(log, Path.Combine(Folder, "run"));
+        var plots = Plots.RunPlots.WriteFiles(log, Path.Combine(Folder, "run"));
         RunLogCsv.Write(log, Path.Combine(Folder, "run.csv"));
         File.WriteAllText(Path.Combine(Folder, "summary.txt"), summary.ToText());
-        Say($"rr: wrote {Path.Combine(Folder, "run.rrlog")}, run.csv, summary.txt, {Path.GetFileName(histogram)}, {Path.GetFileName(timeline)}");
+        Say($"rr: wrote {Path.Combine(Folder, "run.rrlog")}, run.csv, summary.txt, {string.Join(", ", plots.Select(Path.GetFileName))}");
 
         static string Ms(double ms) => ms.ToString("0.000", CultureInfo.InvariantCulture);
     }
