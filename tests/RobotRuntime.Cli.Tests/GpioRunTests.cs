@@ -36,12 +36,15 @@ public sealed class GpioRunTests : IDisposable
               max_deadline_misses: 25
               estop_gpio: {chip: 0, line: 17, active: low, debounce: 20ms}
               enable_gpio: {chip: 0, line: 27, active: high}
+            metrics: {port: 0}
             """, "gpio.yaml");
         var driver = new FakeGpioChip(32);
         driver.Set(17, PinValue.High); // released
 
         var phase = 0;
         var refusedWhilePressed = "";
+        var scrapedWhileHeld = "";
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
         var seen = new List<string>();
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
         var hooks = new RuntimeHooks
@@ -63,6 +66,7 @@ public sealed class GpioRunTests : IDisposable
                     case 1 when hold == HoldReason.EmergencyStop && !gpio.EnableEnergised:
                         seen.Add("held, enable off");
                         refusedWhilePressed = session.OperatorReset().Message;
+                        scrapedWhileHeld = http.GetStringAsync(session.MetricsUrl).GetAwaiter().GetResult();
                         driver.Set(17, PinValue.High); // and twists it free
                         phase = 2;
                         break;
@@ -93,6 +97,13 @@ public sealed class GpioRunTests : IDisposable
         Assert.Contains("rr: HOLD EmergencyStop: e-stop: the hardware e-stop on gpiochip0 line 17 (active low) is pressed; release it to allow a reset", text);
         Assert.Contains("rr: e-stop sent to the arm: ESTOP acknowledged", text);
         Assert.Contains("the Hardware e-stop input is still asserted", refusedWhilePressed);
+        // What a Prometheus server scraping the run saw while the arm was held.
+        Assert.Matches(@"rr: metrics for Prometheus at http://127\.0\.0\.1:\d+/metrics", text);
+        Assert.Contains("\nrr_holding 1\n", scrapedWhileHeld);
+        Assert.Contains("\nrr_hold_reason{reason=\"EmergencyStop\"} 1\n", scrapedWhileHeld);
+        Assert.Contains("\nrr_holds_total{reason=\"EmergencyStop\"} 1\n", scrapedWhileHeld);
+        Assert.Contains("\nrr_arm_link_up 1\n", scrapedWhileHeld);
+        Assert.Matches(@"\nrr_cycles_total [1-9]\d*\n", scrapedWhileHeld);
         // The enable line: off at start, on while acting, off for the e-stop, on again, off at the end.
         var enableWrites = driver.Writes.Where(w => w.Pin == 27).Select(w => w.Value).ToList();
         Assert.Equal([PinValue.High, PinValue.Low, PinValue.High, PinValue.Low], Collapse(enableWrites));

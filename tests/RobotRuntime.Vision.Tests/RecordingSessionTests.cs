@@ -116,7 +116,9 @@ public sealed class RecordingSessionTests : IDisposable
     [Fact]
     public void ACameraWhoseStreamEndsStopsWithItsReason()
     {
-        var source = RecordTwoCameras("source", frames: 5);
+        // 100 frames (about a second at the recorded 100 Hz): on a loaded machine the recorder's thread
+        // can start a few hundred milliseconds late, and a shorter stream may have ended by then.
+        var source = RecordTwoCameras("source", frames: 100);
         var frames = Recordings.ReadSidecar(source, "wrist").Count;
 
         using var session = new RecordingSession(Folder("copy"), Cameras($"again=replay,path={source},camera=wrist,size=16"));

@@ -59,7 +59,7 @@ public static class RunCommand
             return RuntimeSession.Run(settings, hooks, output, input, stop.Token);
         }
         catch (Exception e) when (e is ConfigException or ArgumentException or InvalidDataException or FileNotFoundException or NativeDependencyMissingException
-                                       or Onnx.ExecutionProviderUnavailableException or Onnx.OnnxModelException or Safety.Gpio.GpioSafetyException)
+                                       or Onnx.ExecutionProviderUnavailableException or Onnx.OnnxModelException or Safety.Gpio.GpioSafetyException or Metrics.MetricsEndpointException)
         {
             error.WriteLine($"rr: {e.Message}");
             return e is NativeDependencyMissingException or Onnx.ExecutionProviderUnavailableException or Safety.Gpio.GpioSafetyException ? 3 : 2;

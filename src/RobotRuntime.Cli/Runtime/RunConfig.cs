@@ -122,10 +122,17 @@ public sealed record RunConfig
     /// <summary>Serve the live page on this localhost port (0: a free one); null: no page.</summary>
     public int? LivePort { get; init; }
 
+    /// <summary>Serve the loop's figures for Prometheus on this port (<c>metrics.port</c>; 0: a free one); null: not served.</summary>
+    public int? MetricsPort { get; init; }
+
+    /// <summary>The address the metrics are served on (<c>metrics.host</c>): 127.0.0.1 by default, 0.0.0.0 for every interface.</summary>
+    public string MetricsHost { get; init; } = "127.0.0.1";
+
     /// <summary>The sections and keys a file may hold, for error messages.</summary>
     internal static readonly IReadOnlyDictionary<string, string[]> Schema = new Dictionary<string, string[]>
     {
-        [""] = ["rate_hz", "duration", "runs_folder", "arm", "cameras", "encoder", "policy", "safety", "realtime", "stop_file", "live_port"],
+        [""] = ["rate_hz", "duration", "runs_folder", "arm", "cameras", "encoder", "policy", "safety", "realtime", "stop_file", "live_port", "metrics"],
+        ["metrics"] = ["port", "host"],
         ["arm"] = ["state", "command", "control", "key"],
         ["cameras[]"] = ["name", "backend", "endpoint", "path", "device", "pipeline", "width", "height", "fps"],
         ["encoder"] = ["zoo", "id", "threads", "pipeline", "device", "device_id"],
@@ -203,7 +210,7 @@ public sealed record RunConfig
             case "runs_folder": return this with { RunsFolder = Text(source, where, value) };
             case "stop_file": return this with { StopFile = Text(source, where, value) };
             case "live_port": return this with { LivePort = Integer(source, where, value, 0, 65535) };
-            case "arm" or "encoder" or "policy" or "safety" or "realtime":
+            case "arm" or "encoder" or "policy" or "safety" or "realtime" or "metrics":
                 var config = this;
                 foreach (var (k, v) in Mapping(source, where, value).Children)
                     config = config.Apply(source, key, Key(k), v);
@@ -259,6 +266,12 @@ public sealed record RunConfig
                 return this with { EmergencyStopGpio = estop, GpioDebounce = debounce ?? GpioDebounce };
             case "safety.enable_gpio":
                 return this with { EnableGpio = GpioLineOf(source, where, value, debounceAllowed: false).Line };
+            case "metrics.port": return this with { MetricsPort = Integer(source, where, value, 0, 65535) };
+            case "metrics.host":
+                var host = Text(source, where, value);
+                if (host != "0.0.0.0" && host != "localhost" && !System.Net.IPAddress.TryParse(host, out _))
+                    throw new ConfigException($"{source}:{value.Start.Line}: 'metrics.host' must be an IP address of this machine (127.0.0.1, 0.0.0.0 for every interface), got '{host}'");
+                return this with { MetricsHost = host };
             case "realtime.fifo_priority": return this with { FifoPriority = Integer(source, where, value, 1, 99) };
             case "realtime.cpus": return this with { Cpus = Numbers(source, where, value, -1).Select(c => (int)c).ToArray() };
             default:

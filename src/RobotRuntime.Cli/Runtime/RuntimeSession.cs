@@ -40,6 +40,7 @@ internal sealed class RuntimeSession : IDisposable
     private readonly RunConfig _config;
     private readonly TextWriter _out;
     private readonly List<IDisposable> _owned = [];
+    private readonly Telemetry.CycleRecordRing _metricsRing = new(2048);
     private readonly Lock _printGate = new();
 
     private RuntimeSession(RunConfig config, TextWriter output, string folder)
@@ -60,6 +61,9 @@ internal sealed class RuntimeSession : IDisposable
 
     /// <summary>The safety layer.</summary>
     public SafetyFilter Safety { get; private set; } = null!;
+
+    /// <summary>Where the loop's figures are served for Prometheus, when configured.</summary>
+    public string? MetricsUrl { get; private set; }
 
     /// <summary>The hardware e-stop and enable lines, when configured.</summary>
     public Safety.Gpio.GpioSafetyLines? Gpio { get; private set; }
@@ -168,6 +172,23 @@ internal sealed class RuntimeSession : IDisposable
                     throw new ConfigException($"cameras[{i}] ('{camera.Name}'): device {camera.Device} (/dev/video{camera.Device}) is not there; `rr doctor` lists the cameras this machine has");
                 if (camera.Backend is "file" or "replay" && camera.Path is { } path && !File.Exists(path) && !Directory.Exists(path))
                     throw new ConfigException($"cameras[{i}] ('{camera.Name}'): {path} is not there");
+            }
+        }
+        if (config.MetricsPort is > 0 and var metricsPort)
+        {
+            var address = config.MetricsHost is "0.0.0.0" or "localhost" ? System.Net.IPAddress.Any : System.Net.IPAddress.Parse(config.MetricsHost);
+            var probe = new System.Net.Sockets.TcpListener(address, metricsPort);
+            try
+            {
+                probe.Start();
+            }
+            catch (System.Net.Sockets.SocketException e)
+            {
+                throw new ConfigException($"metrics.port: {config.MetricsHost}:{metricsPort} cannot be used ({e.Message}); another program has it: choose another port, or 0 for a free one");
+            }
+            finally
+            {
+                probe.Stop();
             }
         }
         if (config.LivePort is > 0 and var port)
@@ -279,7 +300,14 @@ internal sealed class RuntimeSession : IDisposable
         {
             RateHz = _config.RateHz, MaxFrameAge = _config.MaxFrameAge, MaxArmStateAge = _config.MaxArmStateAge, RealTime = realTime,
             PipelineEncoding = _config.PipelineEncoding,
+            CycleRecords = _config.MetricsPort is null ? null : _metricsRing,
         }, cameras, encoder, policy, Safety, Link, log, Board));
+        if (_config.MetricsPort is { } metricsPort)
+        {
+            var exporter = Own(new Metrics.LoopMetricsExporter(_metricsRing, _config.RateHz, () => Link.Health, _config.MetricsHost, metricsPort));
+            MetricsUrl = exporter.Url;
+            Say($"rr: metrics for Prometheus at {exporter.Url}");
+        }
         Safety.EmergencyStopRaised = _ =>
         {
             if (_relayEmergencyStops)

@@ -51,6 +51,9 @@ public sealed class ControlLoopOptions
     /// <summary>Where the scheduler reads time and sleeps (tests); the system clock by default.</summary>
     public ICycleTimeSource? TimeSource { get; init; }
 
+    /// <summary>Where each cycle's record also goes for a reader off the loop's thread (the metrics exporter); null: nowhere.</summary>
+    public Telemetry.CycleRecordRing? CycleRecords { get; init; }
+
     internal void Validate()
     {
         if (!(RateHz >= CycleSchedulerOptions.MinRateHz && RateHz <= CycleSchedulerOptions.MaxRateHz))
@@ -445,6 +448,7 @@ public sealed class ControlLoop : IDisposable
         if (record.MissedDeadline != 0)
             Interlocked.Increment(ref _missed);
         _log?.TryAppend(in record);
+        _options.CycleRecords?.TryWrite(in record);
         if (_board is not null)
         {
             _board.PublishCycle(in record, _holding, result.Reason, result.ReasonText ?? "", end);

@@ -173,6 +173,7 @@ public sealed class ControlLoopTests : IDisposable
         public SafetyFilter Safety { get; }
         public RunLogWriter Log { get; }
         public LiveStatusBoard Board { get; }
+        public CycleRecordRing Records { get; } = new(4096);
         public ControlLoop Loop { get; }
 
         public Rig(string logPath, IPolicy policy, Func<SafetyFilterOptions, SafetyFilterOptions>? safety = null, RealTimeRequest? realTime = null, bool pipelined = false)
@@ -184,7 +185,7 @@ public sealed class ControlLoopTests : IDisposable
             Safety = new SafetyFilter(safety?.Invoke(SafetyFilterTests.Options()) ?? options);
             Log = RunLogWriter.Create(logPath, new RunLogMetadata(100, "control loop test"));
             Board = new LiveStatusBoard(["front", "wrist"], Size, Size, 100, policy.Name);
-            Loop = new ControlLoop(new ControlLoopOptions { RateHz = 100, WarmupCycles = 5, RealTime = realTime, PipelineEncoding = pipelined },
+            Loop = new ControlLoop(new ControlLoopOptions { RateHz = 100, WarmupCycles = 5, RealTime = realTime, PipelineEncoding = pipelined, CycleRecords = Records },
                 [Front, Wrist], Encoder, policy, Safety, Arm, Log, Board);
         }
 
@@ -435,6 +436,11 @@ public sealed class ControlLoopTests : IDisposable
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
         Assert.Equal(0, allocated);
         Assert.Equal(250, RunLog.Read(rig.Log.Path).Records.Count);
+        // The metrics ring got every cycle too (copied into preallocated slots, in the counts above).
+        var read = 0;
+        while (rig.Records.TryRead(out var record))
+            Assert.Equal(read++, record.CycleIndex - RunLog.Read(rig.Log.Path).Records[0].CycleIndex);
+        Assert.Equal(250, read);
     }
 
     [Fact]
