@@ -75,6 +75,16 @@ public sealed class DoctorTests
     }
 
     [Fact]
+    public void ThePackagesLineGivesEachPackagesVersion()
+    {
+        var packages = DoctorChecks.CheckPackages();
+        Assert.Equal(CheckStatus.Ok, packages.Status);
+        foreach (var expected in new[] { "Microsoft.ML.OnnxRuntime 1.32.0", "OpenCvSharp4 4.13.0.20261107", "Parquet.Net 6.1.0", "ScottPlot 5.1.59", "SkiaSharp 3.119.0", "System.Device.Gpio 4.2.0" })
+            Assert.Contains(expected, packages.Detail);
+        Assert.Matches(@"prometheus-net 8\.2\.1", packages.Detail);
+    }
+
+    [Fact]
     public void AnyFailedCheckMakesTheExitCodeOne()
     {
         DoctorCheck[] checks =

@@ -38,6 +38,7 @@ public static class DoctorChecks
         CheckGStreamer(),
         CheckGpio(),
         Guard("Datasets (Parquet.Net)", NativeDependency.OpenCvSharp, CheckDatasets),
+        CheckPackages(),
         CheckCameras(),
         CheckPvrZoo(PvrZoo.DefaultManifestPath()),
     ];
@@ -127,6 +128,23 @@ public static class DoctorChecks
         }
     }
 
+    /// <summary>The NuGet packages rr is built on, each with the version its assembly states (what a bug report needs).</summary>
+    public static DoctorCheck CheckPackages()
+    {
+        (string Package, System.Reflection.Assembly Assembly)[] packages =
+        [
+            (OnnxRuntimeLibrary.PackageName, typeof(Microsoft.ML.OnnxRuntime.InferenceSession).Assembly),
+            ("OpenCvSharp4", typeof(OpenCvSharp.Cv2).Assembly),
+            ("Parquet.Net", typeof(Parquet.ParquetWriter).Assembly),
+            ("ScottPlot", typeof(ScottPlot.Plot).Assembly),
+            ("SkiaSharp", typeof(SkiaSharp.SKBitmap).Assembly),
+            ("prometheus-net", typeof(Prometheus.Metrics).Assembly),
+            ("System.Device.Gpio", typeof(System.Device.Gpio.GpioController).Assembly),
+            ("YamlDotNet", typeof(YamlDotNet.Serialization.Deserializer).Assembly),
+        ];
+        return new DoctorCheck("NuGet packages", CheckStatus.Ok, string.Join("; ", packages.Select(p => $"{p.Package} {PackageVersion(p.Assembly)}")));
+    }
+
     /// <summary>The episode datasets' Parquet library (their PNG images go through OpenCV, checked on its own line).</summary>
     private static DoctorCheck CheckDatasets(string name) =>
         new(name, CheckStatus.Ok, $"Parquet.Net {PackageVersion(typeof(Parquet.ParquetWriter).Assembly)} (rr collect, rr pretrain, rr probe)", typeof(Parquet.ParquetWriter).Assembly.Location);
@@ -135,6 +153,7 @@ public static class DoctorChecks
     private static string PackageVersion(System.Reflection.Assembly assembly)
     {
         var version = System.Reflection.CustomAttributeExtensions.GetCustomAttribute<System.Reflection.AssemblyInformationalVersionAttribute>(assembly)?.InformationalVersion
+            ?? (assembly.Location.Length > 0 ? FileVersionInfo.GetVersionInfo(assembly.Location).FileVersion : null)
             ?? assembly.GetName().Version?.ToString() ?? "unknown";
         var plus = version.IndexOf('+');
         return plus < 0 ? version : version[..plus];
