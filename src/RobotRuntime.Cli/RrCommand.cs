@@ -20,6 +20,7 @@ public static class RrCommand
         root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(RecordCommand.Create());
+        root.Subcommands.Add(CalibrateCommand.Create());
         root.Subcommands.Add(ReplayCommand.Create());
         root.Subcommands.Add(LogCommand.Create());
         root.Subcommands.Add(KeygenCommand.Create());

@@ -18,7 +18,8 @@ public sealed class ConfigException(string message) : Exception(message);
 /// <param name="Width">Frame width.</param>
 /// <param name="Height">Frame height.</param>
 /// <param name="Fps">Frame rate for devices and synthetic cameras (0: the source's own).</param>
-public sealed record CameraConfig(string Name, string Backend, string? Endpoint, string? Path, int Device, string? Pipeline, int Width, int Height, double Fps);
+/// <param name="Calibration">A calibration file from <c>rr calibrate</c> for this camera at this size: frames are undistorted before they are encoded.</param>
+public sealed record CameraConfig(string Name, string Backend, string? Endpoint, string? Path, int Device, string? Pipeline, int Width, int Height, double Fps, string? Calibration = null);
 
 /// <summary>Everything <c>rr run</c> needs, read from YAML with command-line overrides.</summary>
 public sealed record RunConfig
@@ -134,7 +135,7 @@ public sealed record RunConfig
         [""] = ["rate_hz", "duration", "runs_folder", "arm", "cameras", "encoder", "policy", "safety", "realtime", "stop_file", "live_port", "metrics"],
         ["metrics"] = ["port", "host"],
         ["arm"] = ["state", "command", "control", "key"],
-        ["cameras[]"] = ["name", "backend", "endpoint", "path", "device", "pipeline", "width", "height", "fps"],
+        ["cameras[]"] = ["name", "backend", "endpoint", "path", "device", "pipeline", "width", "height", "fps", "calibration"],
         ["encoder"] = ["zoo", "id", "threads", "pipeline", "device", "device_id"],
         ["policy"] = ["kind", "goal", "package", "planner"],
         ["safety"] = ["max_frame_age", "max_state_age", "max_deadline_misses", "joint_margin", "workspace", "estop_gpio", "enable_gpio"],
@@ -318,7 +319,7 @@ public sealed record RunConfig
     {
         var where = $"cameras[{index}]";
         var map = Mapping(source, where, node);
-        string? name = null, backend = null, endpoint = null, path = null, pipeline = null;
+        string? name = null, backend = null, endpoint = null, path = null, pipeline = null, calibration = null;
         int device = 0, width = 64, height = 64;
         double fps = 0;
         foreach (var (k, v) in map.Children)
@@ -336,13 +337,14 @@ public sealed record RunConfig
                 case "width": width = Integer(source, at, v, 1, 4096); break;
                 case "height": height = Integer(source, at, v, 1, 4096); break;
                 case "fps": fps = Number(source, at, v); break;
+                case "calibration": calibration = Text(source, at, v); break;
                 default:
                     throw new ConfigException($"{source}:{v.Start.Line}: unknown key '{at}'; keys of a camera are: {string.Join(", ", Schema["cameras[]"])}");
             }
         }
         if (name is null || backend is null)
             throw new ConfigException($"{source}:{node.Start.Line}: '{where}' needs 'name' and 'backend'");
-        return new CameraConfig(name, backend, endpoint, path, device, pipeline, width, height, fps);
+        return new CameraConfig(name, backend, endpoint, path, device, pipeline, width, height, fps, calibration);
     }
 
     private static string Key(YamlNode node) => node is YamlScalarNode { Value: { } text } ? text : node.ToString();

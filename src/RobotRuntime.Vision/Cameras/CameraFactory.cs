@@ -41,6 +41,9 @@ public sealed record CameraSettings
 
     /// <summary>Start a file or recording again at its end.</summary>
     public bool Loop { get; init; }
+
+    /// <summary>A calibration file from <c>rr calibrate</c>: frames are undistorted with it before anyone reads them (null: as captured).</summary>
+    public string? Calibration { get; init; }
 }
 
 /// <summary>
@@ -89,7 +92,32 @@ public static class CameraFactory
             Registry.TryGetValue(settings.Backend, out create);
         if (create is null)
             throw new ArgumentException($"camera '{settings.Name}': unknown backend '{settings.Backend}'; known backends: {string.Join(", ", Backends)}.");
-        return create(settings);
+        Imaging.CameraCalibration? calibration = null;
+        if (settings.Calibration is { } file)
+        {
+            if (!File.Exists(file))
+                throw new ArgumentException($"camera '{settings.Name}': calibration file not found: {Path.GetFullPath(file)} (make one with rr calibrate)");
+            try
+            {
+                calibration = Imaging.CameraCalibration.Load(file);
+            }
+            catch (InvalidDataException e)
+            {
+                throw new ArgumentException($"camera '{settings.Name}': {e.Message}", e);
+            }
+        }
+        var source = create(settings);
+        if (calibration is null)
+            return source;
+        try
+        {
+            return new UndistortedCameraSource(source, calibration, settings.Calibration!);
+        }
+        catch
+        {
+            source.Dispose();
+            throw;
+        }
     }
 
     private static string Require(CameraSettings settings, string? value, string key) =>

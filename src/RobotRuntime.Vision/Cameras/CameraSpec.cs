@@ -14,7 +14,7 @@ namespace RobotRuntime.Vision.Cameras;
 public static class CameraSpec
 {
     /// <summary>The keys a spec may set.</summary>
-    public static readonly IReadOnlyList<string> Keys = ["size", "width", "height", "fps", "device", "path", "camera", "endpoint", "pipeline", "loop"];
+    public static readonly IReadOnlyList<string> Keys = ["size", "width", "height", "fps", "device", "path", "camera", "endpoint", "pipeline", "loop", "calibration"];
 
     /// <summary>Parses <paramref name="spec"/>; sizes not given default to <paramref name="defaultWidth"/> × <paramref name="defaultHeight"/>.</summary>
     /// <exception cref="ArgumentException">The spec is malformed, names an unknown backend or key, or a value does not parse; the message quotes the spec and says what was expected.</exception>
@@ -56,6 +56,7 @@ public static class CameraSpec
                 "camera" => settings with { RecordedCamera = value },
                 "endpoint" => settings with { Endpoint = value },
                 "loop" => settings with { Loop = Flag(spec, value) },
+                "calibration" => settings with { Calibration = value },
                 _ => throw Bad(spec, $"unknown key '{key}'; keys: {string.Join(", ", Keys)}"),
             };
         }
