@@ -4,6 +4,10 @@ using RobotRuntime.Benchmarks.Tensors;
 using RobotRuntime.Benchmarks.Simulator;
 using RobotRuntime.Benchmarks.Vision;
 
+// camera-costs: undistortion per frame and the metrics ring per cycle (issue 17).
+if (args.Length > 0 && args[0] == CameraCosts.Verb)
+    return CameraCosts.Run(args);
+
 // pvr-latency: the encoder latency run benchmarks/pvr/compare.sh starts beside PyTorch.
 if (args.Length > 0 && args[0] == "pvr-latency")
     return PvrLatency.Run(args);
