@@ -61,6 +61,43 @@ public sealed class CalibrateCommandTests : IDisposable
     }
 
     [Fact]
+    public void AChArUcoBoardPrintsAndCalibratesFromPartialViews()
+    {
+        var png = Path.Combine(_folder, "board.png");
+        var print = AgentCommandTests.Rr("calibrate", "--board", "charuco:7x5:0.03:0.022", "--write-board", png);
+        Assert.True(print.Exit == 0, print.Error);
+        var (_, width, height) = ImageCodecs.Decode(File.ReadAllBytes(png), png);
+        Assert.Equal((700, 500), (width, height));
+
+        var target = CharucoTarget.Parse("charuco:7x5:0.03:0.022");
+        using var texture = target.Image(60);
+        var recording = Path.Combine(_folder, "charuco");
+        var random = new Random(3);
+        using (var recorder = new CameraRecorder(recording, "wrist", 320, 240, framesPerSecond: 30, jpegQuality: 95))
+        {
+            for (var i = 0; i < 14; i++)
+            {
+                double[] rotation = [(random.NextDouble() - 0.5) * 0.8, (random.NextDouble() - 0.5) * 0.8, (random.NextDouble() - 0.5) * 0.4];
+                double[] translation = [-0.105 + (i % 2 == 0 ? 0 : 0.06) + (random.NextDouble() - 0.5) * 0.04, -0.075 + (random.NextDouble() - 0.5) * 0.04, 0.3 + random.NextDouble() * 0.08];
+                var frame = new CameraFrame(320, 240) { Sequence = i + 1 };
+                SyntheticView.Render(texture, 7 * 0.03, Truth, rotation, translation).CopyTo(frame.Pixels, 0);
+                recorder.Write(frame);
+            }
+        }
+        var file = Path.Combine(_folder, "wrist.json");
+
+        var run = AgentCommandTests.Rr("calibrate", "--camera", $"wrist=file,path={Recordings.VideoPath(recording, "wrist")},size=320x240",
+            "--board", "charuco:7x5:0.03:0.022", "--views", "10", "--interval", "0", "--out", file);
+
+        Assert.True(run.Exit == 0, run.Error + run.Output);
+        Assert.Matches(@"view 10 of 10 \(frame \d+, \d+ of 24 corners\)", run.Output);
+        var found = CameraCalibration.Load(file);
+        Assert.InRange(Math.Abs(found.Fx / Truth.Fx - 1), 0, 0.04);
+        Assert.InRange(Math.Abs(found.Cx - Truth.Cx), 0, 5);
+        Assert.Contains("ChArUco 7x5", found.Source);
+    }
+
+    [Fact]
     public void ACameraWithACalibrationDeliversUndistortedFramesAndAWrongSizeIsNamed()
     {
         var file = Path.Combine(_folder, "truth.json");
