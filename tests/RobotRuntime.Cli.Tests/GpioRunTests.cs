@@ -38,7 +38,7 @@ public sealed class GpioRunTests : IDisposable
               enable_gpio: {chip: 0, line: 27, active: high}
             metrics: {port: 0}
             """, "gpio.yaml");
-        var driver = new FakeGpioChip(32);
+        var driver = new RobotRuntime.Gpio.Tests.FakeGpioDriver(32);
         driver.Set(17, PinValue.High); // released
 
         var phase = 0;
@@ -112,54 +112,4 @@ public sealed class GpioRunTests : IDisposable
 
     private static List<PinValue> Collapse(List<PinValue> values) =>
         values.Where((v, i) => i == 0 || v != values[i - 1]).ToList();
-}
-
-/// <summary>A GPIO chip in memory for the run: line levels the test sets, every write recorded.</summary>
-internal sealed class FakeGpioChip(int pins) : GpioDriver
-{
-    private readonly PinValue[] _values = Enumerable.Repeat(PinValue.Low, pins).ToArray();
-    private readonly PinMode[] _modes = new PinMode[pins];
-    private readonly Lock _gate = new();
-
-    public List<(int Pin, PinValue Value)> Writes { get; } = [];
-
-    public void Set(int pin, PinValue value)
-    {
-        lock (_gate)
-            _values[pin] = value;
-    }
-
-    public PinValue Get(int pin)
-    {
-        lock (_gate)
-            return _values[pin];
-    }
-
-    protected override int PinCount => _values.Length;
-    protected override void OpenPin(int pinNumber) { }
-    protected override void ClosePin(int pinNumber) { }
-    protected override void SetPinMode(int pinNumber, PinMode mode) => _modes[pinNumber] = mode;
-
-    protected override void SetPinMode(int pinNumber, PinMode mode, PinValue initialValue)
-    {
-        _modes[pinNumber] = mode;
-        Set(pinNumber, initialValue);
-    }
-
-    protected override PinMode GetPinMode(int pinNumber) => _modes[pinNumber];
-    protected override bool IsPinModeSupported(int pinNumber, PinMode mode) => true;
-    protected override PinValue Read(int pinNumber) => Get(pinNumber);
-
-    protected override void Write(int pinNumber, PinValue value)
-    {
-        lock (_gate)
-        {
-            _values[pinNumber] = value;
-            Writes.Add((pinNumber, value));
-        }
-    }
-
-    protected override WaitForEventResult WaitForEvent(int pinNumber, PinEventTypes eventTypes, CancellationToken cancellationToken) => throw new NotSupportedException();
-    protected override void AddCallbackForPinValueChangedEvent(int pinNumber, PinEventTypes eventTypes, PinChangeEventHandler callback) => throw new NotSupportedException();
-    protected override void RemoveCallbackForPinValueChangedEvent(int pinNumber, PinChangeEventHandler callback) => throw new NotSupportedException();
 }
