@@ -42,6 +42,7 @@ typedef struct options {
     int watchdog_ms;
     int claim_lease_ms;
     const char *key_path;     /* the shared secret (protocol version 2): 64 hex digits, readable only by its owner */
+    const char *curve_path;   /* the arm's CURVE key pair (rr keygen --curve), or NULL for plain ZeroMQ */
     int quiet;
 } options;
 
@@ -92,11 +93,13 @@ static void usage(void)
 {
     fprintf(stderr,
         "usage: rr-arm-endpoint --key FILE [--state ADDR] [--command ADDR] [--control ADDR] [--joints N]\n"
-        "                       [--rate HZ] [--watchdog-ms MS] [--claim-lease-ms MS] [--echo ADDR] [--quiet]\n"
+        "                       [--rate HZ] [--watchdog-ms MS] [--claim-lease-ms MS] [--echo ADDR] [--curve-keys FILE] [--quiet]\n"
         "defaults: --state tcp://127.0.0.1:5601 --command tcp://127.0.0.1:5602 --control tcp://127.0.0.1:5603\n"
         "          --joints 6 --rate 250 --watchdog-ms 100 --claim-lease-ms 2000\n"
         "--key: the secret shared with the operator's runtime (rr keygen makes one): 64 hex digits in a file\n"
-        "       that only its owner may read\n");
+        "       that only its owner may read\n"
+        "--curve-keys: the arm's CURVE key pair (rr keygen --curve): state, command and control encrypt, and a\n"
+        "       runtime needs the pair's public key (arm.curve_public_key); for an arm reached over a network\n");
 }
 
 static int parse_int(const char *name, const char *text, int min, int max, int *out)
@@ -123,6 +126,7 @@ static int parse_options(int argc, char **argv, options *o)
     o->watchdog_ms = 100;
     o->claim_lease_ms = 2000;
     o->key_path = NULL;
+    o->curve_path = NULL;
     o->quiet = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -149,6 +153,7 @@ static int parse_options(int argc, char **argv, options *o)
         else if (strcmp(a, "--watchdog-ms") == 0) { if (!parse_int(a, v, 1, 60000, &o->watchdog_ms)) return 0; }
         else if (strcmp(a, "--claim-lease-ms") == 0) { if (!parse_int(a, v, 1, 600000, &o->claim_lease_ms)) return 0; }
         else if (strcmp(a, "--key") == 0) o->key_path = v;
+        else if (strcmp(a, "--curve-keys") == 0) o->curve_path = v;
         else {
             fprintf(stderr, "rr-arm-endpoint: unknown option '%s'\n", a);
             usage();
@@ -696,12 +701,48 @@ static void check_watchdog(arm *a, uint64_t now)
 
 /* ---- sockets --------------------------------------------------------------------------------- */
 
+/* The secret key of a CURVE key pair file written by rr keygen --curve ("secret <40 Z85 characters>"). */
+static int load_curve_secret(const char *path, char secret[41])
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "rr-arm-endpoint: --curve-keys %s: %s\n", path, strerror(errno));
+        return 0;
+    }
+    char line[256];
+    int found = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, "secret ", 7) == 0 && strlen(line) >= 47) {
+            memcpy(secret, line + 7, 40);
+            secret[40] = '\0';
+            found = 1;
+        }
+    }
+    fclose(f);
+    char public_key[41];
+    if (!found || zmq_curve_public(public_key, secret) != 0) {
+        fprintf(stderr, "rr-arm-endpoint: --curve-keys %s: expected a 'secret' line with a 40-character Z85 CURVE key (rr keygen --curve)\n", path);
+        return 0;
+    }
+    if (!zmq_has("curve")) {
+        fprintf(stderr, "rr-arm-endpoint: --curve-keys: this libzmq was built without CURVE\n");
+        return 0;
+    }
+    return 1;
+}
+
+static const char *curve_secret; /* set when --curve-keys is given: every arm socket is a CURVE server */
+
 static void *open_socket(void *ctx, int type, const char *address, int conflate, int limit_size)
 {
     void *s = zmq_socket(ctx, type);
     if (!s)
         return NULL;
     int zero = 0, one = 1;
+    if (curve_secret) {
+        zmq_setsockopt(s, ZMQ_CURVE_SERVER, &one, sizeof one);
+        zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, curve_secret, 40);
+    }
     int64_t max_message = RRFW_SOCKET_MAX_MESSAGE;
     zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
     if (conflate)
@@ -744,6 +785,12 @@ int main(int argc, char **argv)
     arm_init(&a, &opt);
     if (!load_key(opt.key_path, a.secret))
         return 2;
+    static char curve_key[41];
+    if (opt.curve_path) {
+        if (!load_curve_secret(opt.curve_path, curve_key))
+            return 2;
+        curve_secret = curve_key;
+    }
 
     void *ctx = zmq_ctx_new();
     void *state_pub = open_socket(ctx, ZMQ_PUB, opt.state_address, 1, 0);

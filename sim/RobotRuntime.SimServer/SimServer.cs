@@ -215,9 +215,9 @@ public sealed class SimServer
         var actuationLine = _actuation = new DelayLine<ArmCommand>(1024, o.ActuationDelay, o.ActuationJitter, faultRandom);
 
         using var context = ZmqContext.Create();
-        using var stateSocket = Bind(context, ZmqSocketType.Publisher, o.StateEndpoint, "--state");
-        using var commandSocket = Bind(context, ZmqSocketType.Subscriber, o.CommandEndpoint, "--command");
-        using var controlSocket = Bind(context, ZmqSocketType.Reply, o.ControlEndpoint, "--control");
+        using var stateSocket = Bind(context, ZmqSocketType.Publisher, o.StateEndpoint, "--state", o.CurveKeys);
+        using var commandSocket = Bind(context, ZmqSocketType.Subscriber, o.CommandEndpoint, "--command", o.CurveKeys);
+        using var controlSocket = Bind(context, ZmqSocketType.Reply, o.ControlEndpoint, "--control", o.CurveKeys);
         using var message = new ZmqMessage();
         var cameraSet = cameras ? new CameraSet(o, faultRandom, _localCameras) : null;
         try
@@ -314,11 +314,13 @@ public sealed class SimServer
         return session;
     }
 
-    private static ZmqSocket Bind(ZmqContext context, ZmqSocketType type, string endpoint, string option)
+    private static ZmqSocket Bind(ZmqContext context, ZmqSocketType type, string endpoint, string option, CurveKeyPair? curve)
     {
         var socket = ZmqSocket.Create(context, type);
         try
         {
+            if (curve is not null)
+                socket.SetCurveServer(curve);
             if (type != ZmqSocketType.Reply)
                 socket.SetConflate(true);
             if (type != ZmqSocketType.Publisher)

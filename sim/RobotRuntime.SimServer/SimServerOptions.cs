@@ -75,6 +75,9 @@ public sealed record SimServerOptions
     /// </summary>
     public byte[]? Secret { get; init; }
 
+    /// <summary>The arm's CURVE key pair: its state, command and control sockets are CURVE servers (encrypted; a runtime needs the public key). Null: plain ZeroMQ.</summary>
+    public Transport.Zmq.CurveKeyPair? CurveKeys { get; init; }
+
     /// <summary>A claim lapses after this long without a valid authenticated frame from its holder (then another controller may claim). Default 2000 ms.</summary>
     public int ClaimLeaseMilliseconds { get; init; } = 2000;
 

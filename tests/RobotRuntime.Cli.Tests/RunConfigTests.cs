@@ -91,6 +91,7 @@ public class RunConfigTests
     [InlineData("safety:\n  estop_gpio: {chip: 0}\n", "'safety.estop_gpio' needs 'chip' (N of /dev/gpiochipN) and 'line' (the offset on it)")]
     [InlineData("safety:\n  estop_gpio: {chip: 0, line: 4, active: sideways}\n", "'safety.estop_gpio.active' must be low or high (the level at which the line is active), got 'sideways'")]
     [InlineData("safety:\n  enable_gpio: {chip: 0, line: 4, debounce: 5ms}\n", "unknown key 'safety.enable_gpio.debounce'; allowed: chip, line, active")]
+    [InlineData("arm:\n  curve_public_key: abc\n", "cell.yaml:2: 'arm.curve_public_key': expected a CURVE key, 40 characters of Z85")]
     [InlineData("metrics:\n  host: example.org\n", "'metrics.host' must be an IP address of this machine (127.0.0.1, 0.0.0.0 for every interface), got 'example.org'")]
     [InlineData("metrics:\n  port: 70000\n", "'metrics.port' must be a whole number 0–65535, got '70000'")]
     [InlineData("encoder:\n  device: npu\n", "cell.yaml:2: 'encoder.device': 'npu' is not a device; expected cpu, cuda or tensorrt.")]

@@ -9,7 +9,7 @@ internal sealed class ArmEndpointProcess : IDisposable
     private readonly ChildProcess _process;
 
     public ArmEndpointProcess(string prefix, int watchdogMilliseconds = 100, int rateHz = 250, int joints = 6, int claimLeaseMilliseconds = 2000,
-        byte[]? secret = null)
+        byte[]? secret = null, string? curveKeysFile = null)
     {
         Prefix = prefix;
         KeyFile = prefix + "-arm.key";
@@ -27,6 +27,7 @@ internal sealed class ArmEndpointProcess : IDisposable
             "--state", $"ipc://{prefix}-state", "--command", $"ipc://{prefix}-command",
             "--control", $"ipc://{prefix}-control", "--watchdog-ms", watchdogMilliseconds.ToString(),
             "--rate", rateHz.ToString(), "--joints", joints.ToString(),
+            .. (curveKeysFile is null ? Array.Empty<string>() : ["--curve-keys", curveKeysFile]),
         ], label: "rr-arm-endpoint");
         try
         {

@@ -48,6 +48,9 @@ public sealed record RunConfig
     /// <summary>The shared secret itself, for a host that runs the arm in this process (rr demo); overrides <see cref="ArmKey"/>.</summary>
     public byte[]? ArmSecret { get; init; }
 
+    /// <summary>The arm's CURVE public key (<c>arm.curve_public_key</c>, from rr keygen --curve): the link encrypts and talks only to that arm. Null: plain ZeroMQ.</summary>
+    public string? ArmCurvePublicKey { get; init; }
+
     /// <summary>Claim the arm even from another controller's live claim (an operator's deliberate takeover; <c>rr run --takeover</c>).</summary>
     public bool Takeover { get; init; }
 
@@ -134,7 +137,7 @@ public sealed record RunConfig
     {
         [""] = ["rate_hz", "duration", "runs_folder", "arm", "cameras", "encoder", "policy", "safety", "realtime", "stop_file", "live_port", "metrics"],
         ["metrics"] = ["port", "host"],
-        ["arm"] = ["state", "command", "control", "key"],
+        ["arm"] = ["state", "command", "control", "key", "curve_public_key"],
         ["cameras[]"] = ["name", "backend", "endpoint", "path", "device", "pipeline", "width", "height", "fps", "calibration"],
         ["encoder"] = ["zoo", "id", "threads", "pipeline", "device", "device_id"],
         ["policy"] = ["kind", "goal", "package", "planner"],
@@ -224,6 +227,17 @@ public sealed record RunConfig
             case "arm.command": return this with { ArmCommand = Text(source, where, value) };
             case "arm.control": return this with { ArmControl = Text(source, where, value) };
             case "arm.key": return this with { ArmKey = Text(source, where, value) };
+            case "arm.curve_public_key":
+                var curveKey = Text(source, where, value);
+                try
+                {
+                    Transport.Zmq.CurveKeyPair.CheckKey(curveKey, $"{source}:{value.Start.Line}: 'arm.curve_public_key'");
+                }
+                catch (ArgumentException e)
+                {
+                    throw new ConfigException(e.Message);
+                }
+                return this with { ArmCurvePublicKey = curveKey };
             case "encoder.zoo": return this with { EncoderZoo = Text(source, where, value) };
             case "encoder.id": return this with { EncoderId = Text(source, where, value) };
             case "encoder.threads": return this with { EncoderThreads = Integer(source, where, value, 1, 64) };

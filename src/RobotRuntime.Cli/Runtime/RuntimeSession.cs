@@ -215,14 +215,17 @@ internal sealed class RuntimeSession : IDisposable
         Link = Own(new ZmqArmLink(new ZmqArmLinkSettings
         {
             StateAddress = _config.ArmState, CommandAddress = _config.ArmCommand, ControlAddress = _config.ArmControl,
-            Secret = _secret, Takeover = _config.Takeover,
+            Secret = _secret, Takeover = _config.Takeover, CurveServerPublicKey = _config.ArmCurvePublicKey,
         }));
         var hello = Link.Handshake(ControlTimeout);
         if (!hello.Succeeded)
         {
             Say(hello.Status == ArmControlStatus.Refused
                 ? $"rr: the arm at {_config.ArmControl} refused this runtime: {hello.Detail}"
-                : $"rr: the arm does not answer at {_config.ArmControl}: {hello.Detail}. Is the arm (or rr sim-server) running and are arm.state/command/control right?");
+                : $"rr: the arm does not answer at {_config.ArmControl}: {hello.Detail}. Is the arm (or rr sim-server) running and are arm.state/command/control right?" +
+                  (_config.ArmCurvePublicKey is null
+                      ? " (An arm whose sockets use CURVE never answers a runtime without its public key: arm.curve_public_key.)"
+                      : " (With arm.curve_public_key set, an arm with another CURVE key, or one without CURVE, never answers: check the key rr keygen --curve printed for this arm.)"));
             return 1;
         }
         if (!Link.Claimed)

@@ -34,13 +34,14 @@ public static class SimServerCommand
         var frameDrop = new Option<double>("--frame-drop") { Description = "Probability (0..1) that a camera frame is not published (seeded).", DefaultValueFactory = _ => 0 };
         var quiet = new Option<bool>("--quiet") { Description = "Log only the ready line and errors." };
         var key = new Option<string?>("--key") { Description = $"The secret shared with the operator's rr run (protocol version 2): only the controller holding it may command the arm. Default {Transport.Firmware.ArmKeyFile.DefaultPath}, made (mode 600) if it is not there." };
+        var curveKeys = new Option<string?>("--curve-keys") { Description = "A CURVE key pair file (rr keygen --curve): the arm's sockets encrypt, and a runtime needs its public key (arm.curve_public_key). For an arm reached over a network." };
         var claimLease = new Option<string>("--claim-lease") { Description = "A controller's claim lapses after this long without a valid frame from it (then another may claim the arm).", DefaultValueFactory = _ => "2000ms" };
 
         var verb = new Command("sim-server",
             "Run the MuJoCo simulator as an arm: firmware protocol over ZeroMQ (state, commands, control) and one camera stream per camera. Ctrl-C stops it.")
         {
             task, shift, seed, state, command, control, front, wrist, stateRate, cameraRate, cameraSize, watchdog,
-            delay, jitter, actuationDelay, actuationJitter, frameDrop, quiet, key, claimLease,
+            delay, jitter, actuationDelay, actuationJitter, frameDrop, quiet, key, claimLease, curveKeys,
         };
         verb.SetAction(result =>
         {
@@ -66,8 +67,22 @@ public static class SimServerCommand
                 {
                     throw new ArgumentException("--key: " + e.Message);
                 }
+                Transport.Zmq.CurveKeyPair? curve = null;
+                if (result.GetValue(curveKeys) is { } curvePath)
+                {
+                    try
+                    {
+                        curve = Transport.Zmq.CurveKeyPair.Load(curvePath);
+                    }
+                    catch (Exception e) when (e is InvalidDataException or IOException)
+                    {
+                        throw new ArgumentException("--curve-keys: " + e.Message);
+                    }
+                    error.WriteLine($"rr sim-server: CURVE on; the arm's public key is {curve.PublicKey}");
+                }
                 var options = new SimServerOptions
                 {
+                    CurveKeys = curve,
                     Task = result.GetValue(task)!,
                     Shift = result.GetValue(shift)!,
                     Seed = result.GetValue(seed),

@@ -20,6 +20,7 @@ public sealed class ZmqArmLink : IArmLink
 {
     private readonly ZmqArmLinkSettings _settings;
     private readonly ZmqContext _context;
+    private readonly CurveKeyPair? _curve;
     private ZmqSocket _stateSocket;
     private readonly ZmqSocket _commandSocket;
     private ZmqSocket _controlSocket;
@@ -72,6 +73,11 @@ public sealed class ZmqArmLink : IArmLink
         _clientId = (uint)Random.Shared.Next(1, int.MaxValue);
 
         _context = ZmqContext.Create();
+        if (settings.CurveServerPublicKey is { } serverKey)
+        {
+            CurveKeyPair.CheckKey(serverKey, "the arm's CURVE public key");
+            _curve = CurveKeyPair.Create(); // this run's own pair: the arm authenticates commands by the shared secret
+        }
         try
         {
             _stateSocket = OpenStateSocket();
@@ -80,6 +86,7 @@ public sealed class ZmqArmLink : IArmLink
             _commandSocket.SetConflate(true);
             _commandSocket.SetMaxMessageSize(FirmwareCodec.SocketMaxMessage);
             _commandSocket.SetReconnectInterval(20, 200);
+            Secure(_commandSocket);
             _commandSocket.Connect(settings.CommandAddress);
 
             _controlSocket = OpenControlSocket();
@@ -442,6 +449,12 @@ public sealed class ZmqArmLink : IArmLink
         _statesAccepted++;
     }
 
+    private void Secure(ZmqSocket socket)
+    {
+        if (_curve is not null)
+            socket.SetCurveClient(_settings.CurveServerPublicKey!, _curve);
+    }
+
     private ZmqSocket OpenStateSocket()
     {
         var socket = ZmqSocket.Create(_context, ZmqSocketType.Subscriber);
@@ -451,6 +464,7 @@ public sealed class ZmqArmLink : IArmLink
             socket.SetMaxMessageSize(FirmwareCodec.SocketMaxMessage);
             socket.SetReconnectInterval(20, 200);
             socket.Subscribe([]);
+            Secure(socket);
             socket.Connect(_settings.StateAddress);
             _stateSocketOpened = Stopwatch.GetTimestamp();
             return socket;
@@ -579,6 +593,7 @@ public sealed class ZmqArmLink : IArmLink
             socket.SetReconnectInterval(20, 200);
             socket.SetReceiveTimeout(1000);
             socket.SetSendTimeout(0);
+            Secure(socket);
             socket.Connect(_settings.ControlAddress);
             return socket;
         }

@@ -30,6 +30,13 @@ public sealed record ZmqArmLinkSettings
     /// <summary>Claim the arm even while another controller's claim is live (an operator's deliberate takeover). Default false.</summary>
     public bool Takeover { get; init; }
 
+    /// <summary>
+    /// The arm's CURVE public key (Z85) when the arm's sockets are CURVE servers (an arm reached over a
+    /// network): every socket of the link then encrypts, with a key pair of this run's own; an arm with
+    /// another key never answers. Null: plain ZeroMQ (loopback, or a network the user trusts).
+    /// </summary>
+    public string? CurveServerPublicKey { get; init; }
+
     /// <summary>How many link events (rejections, losses, restarts) are kept for <see cref="ZmqArmLink.TryReadEvent"/>. Default 256.</summary>
     public int EventLogCapacity { get; init; } = 256;
 

@@ -24,7 +24,8 @@ internal static unsafe partial class ZmqNative
         OptionReconnectIntervalMax = 21, OptionMaxMessageSize = 22, OptionSendHighWaterMark = 23,
         OptionReceiveHighWaterMark = 24, OptionReceiveTimeout = 27, OptionSendTimeout = 28,
         OptionLastEndpoint = 32, OptionImmediate = 39, OptionRequestCorrelate = 52,
-        OptionRequestRelaxed = 53, OptionConflate = 54;
+        OptionRequestRelaxed = 53, OptionConflate = 54,
+        OptionCurveServer = 47, OptionCurvePublicKey = 48, OptionCurveSecretKey = 49, OptionCurveServerKey = 50;
     internal const int DontWait = 1;
     internal const short PollIn = 1;
     internal const int EINTR = 4, EAGAIN = 11;
@@ -68,6 +69,21 @@ internal static unsafe partial class ZmqNative
     [LibraryImport(Library, EntryPoint = "zmq_close")]
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
     internal static partial int Close(nint socket);
+
+    // int zmq_curve_keypair(char* z85_public_key, char* z85_secret_key)
+    [LibraryImport(Library, EntryPoint = "zmq_curve_keypair")]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    internal static partial int CurveKeyPair(byte* publicKey, byte* secretKey);
+
+    // int zmq_curve_public(char* z85_public_key, const char* z85_secret_key)
+    [LibraryImport(Library, EntryPoint = "zmq_curve_public")]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    internal static partial int CurvePublic(byte* publicKey, byte* secretKey);
+
+    // int zmq_has(const char* capability)
+    [LibraryImport(Library, EntryPoint = "zmq_has", StringMarshalling = StringMarshalling.Utf8)]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    internal static partial int Has(string capability);
 
     // int zmq_setsockopt(void* socket, int option, const void* value, size_t length)
     [LibraryImport(Library, EntryPoint = "zmq_setsockopt")]

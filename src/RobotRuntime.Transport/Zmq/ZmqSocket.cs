@@ -242,6 +242,33 @@ public sealed unsafe class ZmqSocket : SafeHandle
     /// <summary>Sets an integer option.</summary>
     internal void SetOption(int option, int value, string name) => SetRaw(option, &value, sizeof(int), name);
 
+    /// <summary>Makes this (binding) socket a CURVE server with <paramref name="keys"/>: peers must know its public key, and all traffic is encrypted.</summary>
+    /// <remarks>Setup only, before Bind.</remarks>
+    public void SetCurveServer(CurveKeyPair keys)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        SetOption(ZmqNative.OptionCurveServer, 1, "ZMQ_CURVE_SERVER");
+        SetKey(ZmqNative.OptionCurveSecretKey, keys.SecretKey, "ZMQ_CURVE_SECRETKEY");
+    }
+
+    /// <summary>Makes this (connecting) socket a CURVE client of a server whose public key is <paramref name="serverPublicKey"/>, with its own <paramref name="keys"/>.</summary>
+    /// <remarks>Setup only, before Connect. A server with another key never completes the handshake: nothing is exchanged.</remarks>
+    public void SetCurveClient(string serverPublicKey, CurveKeyPair keys)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        SetKey(ZmqNative.OptionCurveServerKey, serverPublicKey, "ZMQ_CURVE_SERVERKEY");
+        SetKey(ZmqNative.OptionCurvePublicKey, keys.PublicKey, "ZMQ_CURVE_PUBLICKEY");
+        SetKey(ZmqNative.OptionCurveSecretKey, keys.SecretKey, "ZMQ_CURVE_SECRETKEY");
+    }
+
+    private void SetKey(int option, string z85, string name)
+    {
+        CurveKeyPair.CheckKey(z85, name);
+        var bytes = System.Text.Encoding.ASCII.GetBytes(z85);
+        fixed (byte* p = bytes)
+            SetRaw(option, p, (nuint)bytes.Length, name);
+    }
+
     /// <summary>Sets a 64-bit integer option.</summary>
     internal void SetOption(int option, long value, string name) => SetRaw(option, &value, sizeof(long), name);
 
