@@ -16,6 +16,82 @@ namespace RobotRuntime.Cli.Recording;
 /// </summary>
 public static class CalibrateCommand
 {
+    /// <summary>Hand-eye calibration: the gripper poses of a CSV paired with the board's pose in the listed frames.</summary>
+    private static int HandEyeFromPoses(string cameraSpec, int width, int height, Chessboard board, string posesFile, string intrinsicsFile, string output,
+        TextWriter stdout, TextWriter stderr)
+    {
+        CameraCalibration camera;
+        try
+        {
+            camera = CameraCalibration.Load(intrinsicsFile);
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException)
+        {
+            throw new ArgumentException("--intrinsics: " + e.Message);
+        }
+        var poses = new Dictionary<int, RigidPose>();
+        var lines = File.ReadAllLines(posesFile);
+        for (var i = 0; i < lines.Length; i++)
+        {
+            var line = lines[i].Trim();
+            if (line.Length == 0 || line.StartsWith('#') || line.StartsWith("frame", StringComparison.Ordinal))
+                continue;
+            var f = line.Split(',');
+            double[] v = new double[6];
+            if (f.Length != 7 || !int.TryParse(f[0], CultureInfo.InvariantCulture, out var frameIndex) || frameIndex < 0
+                || !Enumerable.Range(0, 6).All(k => double.TryParse(f[k + 1], NumberStyles.Float, CultureInfo.InvariantCulture, out v[k])))
+                throw new ArgumentException($"--hand-eye {posesFile}:{i + 1}: expected frame,x,y,z,rx,ry,rz (a frame index, metres, a rotation vector in radians), got '{line}'");
+            poses[frameIndex] = new RigidPose([v[3], v[4], v[5]], [v[0], v[1], v[2]]);
+        }
+        var settings = CameraSpec.Parse(cameraSpec, width, height);
+        if (settings.Width != camera.Width || settings.Height != camera.Height)
+            throw new ArgumentException($"--intrinsics {intrinsicsFile} is for {camera.Width}×{camera.Height}, the camera delivers {settings.Width}×{settings.Height}");
+        var gripper = new List<RigidPose>();
+        var boardViews = new List<RigidPose>();
+        using (var source = CameraFactory.Create(settings with { Calibration = null }))
+        {
+            source.Start();
+            var frame = new CameraFrame(source.Width, source.Height);
+            var last = poses.Keys.Max();
+            var quiet = 0;
+            while (true)
+            {
+                // Frames are numbered by capture (the frame's sequence − 1), so a frame the reader
+                // missed costs its view, never the pairing of the others.
+                var status = source.Read(frame, TimeSpan.FromSeconds(2));
+                if (status == CameraReadStatus.Lost || (status != CameraReadStatus.Ok && ++quiet > 2))
+                    break;
+                if (status != CameraReadStatus.Ok)
+                    continue;
+                var index = (int)frame.Sequence - 1;
+                if (index > last)
+                    break;
+                if (!poses.TryGetValue(index, out var pose))
+                    continue;
+                if (Calibrator.FindCorners(frame.Pixels, source.Width, source.Height, board) is not { } corners)
+                {
+                    stdout.WriteLine($"rr calibrate: frame {index}: the board is not (wholly) in view; skipped");
+                    continue;
+                }
+                gripper.Add(pose);
+                boardViews.Add(HandEye.BoardInCamera(corners, board, camera));
+            }
+        }
+        if (gripper.Count < 3)
+        {
+            stderr.WriteLine($"rr calibrate: the board was found in {gripper.Count} of the {poses.Count} frames the poses name; hand-eye calibration needs at least 3 (with different gripper orientations)");
+            return 1;
+        }
+        var result = HandEye.Calibrate(gripper, boardViews);
+        result.Save(output);
+        var t = result.CameraToGripper.Translation;
+        var r = result.CameraToGripper.Rotation;
+        stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"rr calibrate: camera on the gripper at ({t[0]:F4}, {t[1]:F4}, {t[2]:F4}) m, rotation vector ({r[0]:F4}, {r[1]:F4}, {r[2]:F4}) rad, from {result.Views} views; the board's position in the base frame agrees across views to {result.SpreadMetres * 1000:F1} mm"));
+        stdout.WriteLine($"rr calibrate: wrote {Path.GetFullPath(output)}");
+        return 0;
+    }
+
     /// <summary>Builds the <c>calibrate</c> verb.</summary>
     public static Command Create()
     {
@@ -29,6 +105,11 @@ public static class CalibrateCommand
             DefaultValueFactory = _ => "9x6",
         };
         var writeBoard = new Option<string?>("--write-board") { Description = "Write the ChArUco --board as a PNG to print (100 pixels per square) and stop." };
+        var handEye = new Option<string?>("--hand-eye")
+        {
+            Description = "Hand-eye calibration of a wrist camera instead: a CSV of the gripper's pose in the arm's base frame for frames of the camera's stream (frame,x,y,z,rx,ry,rz: 0-based frame index, metres, rotation vector in radians), the chessboard fixed in view; needs --intrinsics. Writes the camera's pose on the gripper.",
+        };
+        var intrinsics = new Option<string?>("--intrinsics") { Description = "The camera's calibration file (rr calibrate) for --hand-eye." };
         var square = new Option<double>("--square") { Description = "The side of one square, metres.", DefaultValueFactory = _ => 0.025 };
         var views = new Option<int>("--views") { Description = "Views of the board to collect (at different angles and places in the image).", DefaultValueFactory = _ => 15 };
         var seconds = new Option<double>("--seconds") { Description = "Give up collecting after this long.", DefaultValueFactory = _ => 120 };
@@ -37,7 +118,7 @@ public static class CalibrateCommand
         var output = new Option<string>("--out") { Description = "The calibration file to write (JSON)." };
         var verb = new Command("calibrate", "Find a camera's intrinsics and lens distortion from views of a chessboard; write a calibration file for the camera's 'calibration' setting.")
         {
-            camera, board, square, views, seconds, interval, size, output, writeBoard,
+            camera, board, square, views, seconds, interval, size, output, writeBoard, handEye, intrinsics,
         };
         verb.SetAction(result =>
         {
@@ -59,6 +140,10 @@ public static class CalibrateCommand
                 }
                 if (result.GetValue(camera) is null || result.GetValue(output) is null)
                     throw new ArgumentException("--camera and --out are needed (or --write-board to print a ChArUco board)");
+                if (result.GetValue(handEye) is { } posesFile)
+                    return HandEyeFromPoses(result.GetValue(camera)!, SimServerOptions.ParseSize("--size", result.GetValue(size)!).Width, SimServerOptions.ParseSize("--size", result.GetValue(size)!).Height, target ?? throw new ArgumentException("--hand-eye takes a chessboard --board (COLUMNSxROWS)"),
+                        posesFile, result.GetValue(intrinsics) ?? throw new ArgumentException("--hand-eye needs --intrinsics (the camera's calibration file)"),
+                        result.GetValue(output)!, stdout, stderr);
                 var what = charuco is null ? $"{target!.Columns}x{target.Rows} chessboard" : $"{charuco.SquaresX}x{charuco.SquaresY} ChArUco board";
                 if (result.GetValue(views) is var wanted && wanted is < 3 or > 200)
                     throw new ArgumentException($"--views must be 3–200, got {wanted}");
