@@ -118,7 +118,7 @@ internal sealed class CameraSet : IDisposable
             Line = new DelayLine<int>(poolSize, options.SensorDelay, options.SensorJitter, random);
             try
             {
-                Publisher = new CameraFramePublisher(endpoint, options.CameraWidth, options.CameraHeight);
+                Publisher = new CameraFramePublisher(endpoint, options.CameraWidth, options.CameraHeight, options.CurveKeys);
             }
             catch (Exception error) when (error is Transport.Zmq.ZmqException)
             {

@@ -11,17 +11,20 @@ public sealed class CurveRunTests : IDisposable
 
     public void Dispose() => Directory.Delete(_folder, recursive: true);
 
-    private (int Exit, string Output) Run(SimServerHost host, string? curveKey)
+    private (int Exit, string Output) Run(SimServerHost host, string? curveKey, bool withCamera = false)
     {
         var link = host.Endpoints.LinkSettings;
+        var camera = withCamera
+            ? $"\ncameras:\n  - {{name: front, backend: stream, endpoint: \"{host.Endpoints.Cameras["front"]}\", width: 16, height: 16, curve_public_key: \"{curveKey}\"}}\n"
+            : "";
         var config = RunConfig.Parse($$"""
             rate_hz: 20
             duration: 1s
             runs_folder: {{Path.Combine(_folder, "runs")}}
             arm: {state: "{{link.StateAddress}}", command: "{{link.CommandAddress}}", control: "{{link.ControlAddress}}", key: "{{AgentCommandTests.KeyFileFor(link)}}"{{(curveKey is null ? "" : $", curve_public_key: \"{curveKey}\"")}}}
             policy: {kind: hold-still}
-            safety: {max_state_age: 200ms, max_deadline_misses: 25}
-            """, "curve.yaml");
+            safety: {max_state_age: 200ms, max_frame_age: 500ms, max_deadline_misses: 25}
+            """ + camera, "curve.yaml");
         var output = new StringWriter();
         var error = new StringWriter();
         var exit = RunCommand.Execute(config, new RuntimeHooks(), output, error, input: null);
@@ -39,7 +42,8 @@ public sealed class CurveRunTests : IDisposable
             CameraRateHz = 5, CameraWidth = 16, CameraHeight = 16, WatchdogMilliseconds = 500, Quiet = true, CurveKeys = keys,
         });
 
-        var secured = Run(host, keys.PublicKey);
+        // The link and the front camera's stream, both encrypted: the run arms (fresh frames arrive).
+        var secured = Run(host, keys.PublicKey, withCamera: true);
         Assert.True(secured.Exit == 0, secured.Output);
         Assert.Contains("rr: armed", secured.Output);
 

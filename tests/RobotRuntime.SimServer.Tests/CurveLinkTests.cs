@@ -49,6 +49,22 @@ public sealed class CurveLinkTests
     }
 
     [Fact]
+    public void TheArmsCameraStreamsAreEncryptedToo()
+    {
+        var keys = CurveKeyPair.Create();
+        using var host = Arm(keys);
+        var endpoint = host.Endpoints.Cameras["front"];
+        using var secured = new RobotRuntime.Vision.Cameras.ZmqCameraSource("front", endpoint, 16, 16, curvePublicKey: keys.PublicKey);
+        using var plain = new RobotRuntime.Vision.Cameras.ZmqCameraSource("plain", endpoint, 16, 16);
+        secured.Start();
+        plain.Start();
+        var frame = new RobotRuntime.Cameras.CameraFrame(16, 16);
+
+        Assert.Equal(RobotRuntime.Cameras.CameraReadStatus.Ok, secured.Read(frame, TimeSpan.FromSeconds(5)));
+        Assert.NotEqual(RobotRuntime.Cameras.CameraReadStatus.Ok, plain.Read(frame, TimeSpan.FromSeconds(1)));
+    }
+
+    [Fact]
     public void KeyPairsRoundTripThroughTheirFileAndBadKeysAreNamed()
     {
         var path = Path.Combine(Path.GetTempPath(), "rr-curve-" + Guid.NewGuid().ToString("N"));

@@ -19,7 +19,8 @@ public sealed class ConfigException(string message) : Exception(message);
 /// <param name="Height">Frame height.</param>
 /// <param name="Fps">Frame rate for devices and synthetic cameras (0: the source's own).</param>
 /// <param name="Calibration">A calibration file from <c>rr calibrate</c> for this camera at this size: frames are undistorted before they are encoded.</param>
-public sealed record CameraConfig(string Name, string Backend, string? Endpoint, string? Path, int Device, string? Pipeline, int Width, int Height, double Fps, string? Calibration = null);
+/// <param name="CurvePublicKey">For <c>stream</c>: the publisher's CURVE public key when its frames are encrypted.</param>
+public sealed record CameraConfig(string Name, string Backend, string? Endpoint, string? Path, int Device, string? Pipeline, int Width, int Height, double Fps, string? Calibration = null, string? CurvePublicKey = null);
 
 /// <summary>Everything <c>rr run</c> needs, read from YAML with command-line overrides.</summary>
 public sealed record RunConfig
@@ -138,7 +139,7 @@ public sealed record RunConfig
         [""] = ["rate_hz", "duration", "runs_folder", "arm", "cameras", "encoder", "policy", "safety", "realtime", "stop_file", "live_port", "metrics"],
         ["metrics"] = ["port", "host"],
         ["arm"] = ["state", "command", "control", "key", "curve_public_key"],
-        ["cameras[]"] = ["name", "backend", "endpoint", "path", "device", "pipeline", "width", "height", "fps", "calibration"],
+        ["cameras[]"] = ["name", "backend", "endpoint", "path", "device", "pipeline", "width", "height", "fps", "calibration", "curve_public_key"],
         ["encoder"] = ["zoo", "id", "threads", "pipeline", "device", "device_id"],
         ["policy"] = ["kind", "goal", "package", "planner"],
         ["safety"] = ["max_frame_age", "max_state_age", "max_deadline_misses", "joint_margin", "workspace", "estop_gpio", "enable_gpio"],
@@ -333,7 +334,7 @@ public sealed record RunConfig
     {
         var where = $"cameras[{index}]";
         var map = Mapping(source, where, node);
-        string? name = null, backend = null, endpoint = null, path = null, pipeline = null, calibration = null;
+        string? name = null, backend = null, endpoint = null, path = null, pipeline = null, calibration = null, curveKey = null;
         int device = 0, width = 64, height = 64;
         double fps = 0;
         foreach (var (k, v) in map.Children)
@@ -352,13 +353,24 @@ public sealed record RunConfig
                 case "height": height = Integer(source, at, v, 1, 4096); break;
                 case "fps": fps = Number(source, at, v); break;
                 case "calibration": calibration = Text(source, at, v); break;
+                case "curve_public_key":
+                    curveKey = Text(source, at, v);
+                    try
+                    {
+                        Transport.Zmq.CurveKeyPair.CheckKey(curveKey, $"{source}:{v.Start.Line}: '{at}'");
+                    }
+                    catch (ArgumentException e)
+                    {
+                        throw new ConfigException(e.Message);
+                    }
+                    break;
                 default:
                     throw new ConfigException($"{source}:{v.Start.Line}: unknown key '{at}'; keys of a camera are: {string.Join(", ", Schema["cameras[]"])}");
             }
         }
         if (name is null || backend is null)
             throw new ConfigException($"{source}:{node.Start.Line}: '{where}' needs 'name' and 'backend'");
-        return new CameraConfig(name, backend, endpoint, path, device, pipeline, width, height, fps, calibration);
+        return new CameraConfig(name, backend, endpoint, path, device, pipeline, width, height, fps, calibration, curveKey);
     }
 
     private static string Key(YamlNode node) => node is YamlScalarNode { Value: { } text } ? text : node.ToString();

@@ -244,7 +244,7 @@ internal sealed class RuntimeSession : IDisposable
         var cameras = _cameras = hooks.Cameras ?? _config.Cameras.Select(c => Own(Vision.Cameras.CameraFactory.Create(new Vision.Cameras.CameraSettings
         {
             Name = c.Name, Backend = c.Backend, Endpoint = c.Endpoint, Path = c.Path, Device = c.Device, Pipeline = c.Pipeline,
-            Width = c.Width, Height = c.Height, Fps = c.Fps, Calibration = c.Calibration,
+            Width = c.Width, Height = c.Height, Fps = c.Fps, Calibration = c.Calibration, CurvePublicKey = c.CurvePublicKey,
         }))).ToList();
         IEncoder? encoder = null;
         var agent = _config.Policy == "agent" ? LoadAgentPackage() : null;

@@ -42,6 +42,9 @@ public sealed record CameraSettings
     /// <summary>Start a file or recording again at its end.</summary>
     public bool Loop { get; init; }
 
+    /// <summary>The publisher's CURVE public key for <c>stream</c> when its frames are encrypted (an arm's cameras behind <c>--curve-keys</c>).</summary>
+    public string? CurvePublicKey { get; init; }
+
     /// <summary>A calibration file from <c>rr calibrate</c>: frames are undistorted with it before anyone reads them (null: as captured).</summary>
     public string? Calibration { get; init; }
 }
@@ -59,7 +62,7 @@ public static class CameraFactory
         ["file"] = s => new OpenCvCameraSource(s.Name, OpenCvInput.File, Require(s, s.Path, "path"), s.Width, s.Height, s.Fps, loop: s.Loop),
         ["gstreamer"] = s => new GStreamerCameraSource(s.Name, Require(s, s.Pipeline, "pipeline"), s.Width, s.Height),
         ["replay"] = s => new ReplayCameraSource(s.Name, Require(s, s.Path, "path"), s.RecordedCamera ?? s.Name, s.Width, s.Height, loop: s.Loop),
-        ["stream"] = s => new ZmqCameraSource(s.Name, Require(s, s.Endpoint, "endpoint"), s.Width, s.Height),
+        ["stream"] = s => new ZmqCameraSource(s.Name, Require(s, s.Endpoint, "endpoint"), s.Width, s.Height, curvePublicKey: s.CurvePublicKey),
         ["synthetic"] = s => new SyntheticCameraSource(s.Name, s.Width, s.Height, s.Fps > 0 ? s.Fps : 30),
     };
     private static readonly Lock Gate = new();

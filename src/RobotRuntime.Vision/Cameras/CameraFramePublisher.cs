@@ -17,7 +17,11 @@ public sealed class CameraFramePublisher : IDisposable
     private readonly byte[] _message;
 
     /// <summary>Binds <paramref name="endpoint"/> (e.g. <c>tcp://127.0.0.1:5610</c>, <c>tcp://127.0.0.1:*</c>) for frames of the given size.</summary>
-    public CameraFramePublisher(string endpoint, int width, int height)
+    /// <param name="endpoint">Where to bind.</param>
+    /// <param name="width">Frame width.</param>
+    /// <param name="height">Frame height.</param>
+    /// <param name="curve">A CURVE key pair: the stream is encrypted and readers need its public key (null: plain ZeroMQ).</param>
+    public CameraFramePublisher(string endpoint, int width, int height, CurveKeyPair? curve = null)
     {
         Width = width;
         Height = height;
@@ -27,6 +31,8 @@ public sealed class CameraFramePublisher : IDisposable
         {
             _socket = ZmqSocket.Create(_context, ZmqSocketType.Publisher);
             _socket.SetConflate(true);
+            if (curve is not null)
+                _socket.SetCurveServer(curve);
             _socket.Bind(endpoint);
             Endpoint = _socket.LastEndpoint;
         }

@@ -14,7 +14,7 @@ namespace RobotRuntime.Vision.Cameras;
 public static class CameraSpec
 {
     /// <summary>The keys a spec may set.</summary>
-    public static readonly IReadOnlyList<string> Keys = ["size", "width", "height", "fps", "device", "path", "camera", "endpoint", "pipeline", "loop", "calibration"];
+    public static readonly IReadOnlyList<string> Keys = ["size", "width", "height", "fps", "device", "path", "camera", "endpoint", "pipeline", "loop", "calibration", "curve_public_key"];
 
     /// <summary>Parses <paramref name="spec"/>; sizes not given default to <paramref name="defaultWidth"/> × <paramref name="defaultHeight"/>.</summary>
     /// <exception cref="ArgumentException">The spec is malformed, names an unknown backend or key, or a value does not parse; the message quotes the spec and says what was expected.</exception>
@@ -57,6 +57,7 @@ public static class CameraSpec
                 "endpoint" => settings with { Endpoint = value },
                 "loop" => settings with { Loop = Flag(spec, value) },
                 "calibration" => settings with { Calibration = value },
+                "curve_public_key" => settings with { CurvePublicKey = value },
                 _ => throw Bad(spec, $"unknown key '{key}'; keys: {string.Join(", ", Keys)}"),
             };
         }

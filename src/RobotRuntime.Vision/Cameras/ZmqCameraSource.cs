@@ -14,6 +14,8 @@ namespace RobotRuntime.Vision.Cameras;
 public sealed class ZmqCameraSource : CapturingCameraSource
 {
     private readonly string _endpoint;
+    private readonly CurveKeyPair? _curve;
+    private readonly string? _curvePublicKey;
     private readonly long[] _rejected = new long[Enum.GetValues<FrameMessageStatus>().Length + 1];
     private ZmqContext? _context;
     private ZmqSocket? _socket;
@@ -27,10 +29,17 @@ public sealed class ZmqCameraSource : CapturingCameraSource
     /// <param name="height">Expected frame height.</param>
     /// <param name="frameTimeout">How long one capture waits for a frame (lost after <see cref="CaptureOptions.LostAfterFailures"/> of these).</param>
     /// <param name="options">Capture-thread behaviour; by default reconnects every 200 ms once lost.</param>
-    public ZmqCameraSource(string name, string endpoint, int width, int height, TimeSpan? frameTimeout = null, CaptureOptions? options = null)
+    /// <param name="curvePublicKey">The publisher's CURVE public key when its stream is encrypted (null: plain ZeroMQ).</param>
+    public ZmqCameraSource(string name, string endpoint, int width, int height, TimeSpan? frameTimeout = null, CaptureOptions? options = null, string? curvePublicKey = null)
         : base(name, width, height, options ?? new CaptureOptions(ReconnectInterval: TimeSpan.FromMilliseconds(200)))
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(endpoint);
+        if (curvePublicKey is not null)
+        {
+            CurveKeyPair.CheckKey(curvePublicKey, $"camera '{name}': curve_public_key");
+            _curve = CurveKeyPair.Create();
+        }
+        _curvePublicKey = curvePublicKey;
         _endpoint = endpoint;
         FrameTimeout = frameTimeout ?? TimeSpan.FromMilliseconds(250);
     }
@@ -52,6 +61,8 @@ public sealed class ZmqCameraSource : CapturingCameraSource
         _socket.SetMaxMessageSize(Math.Max(CameraFrameStream.MessageSize(Width, Height), CameraFrameStream.MessageSize(1024, 1024)));
         _socket.SetReconnectInterval(100, 1000);
         _socket.Subscribe(ReadOnlySpan<byte>.Empty);
+        if (_curve is not null)
+            _socket.SetCurveClient(_curvePublicKey!, _curve);
         try
         {
             _socket.Connect(_endpoint);
