@@ -40,7 +40,6 @@ internal sealed class RuntimeSession : IDisposable
     private readonly RunConfig _config;
     private readonly TextWriter _out;
     private readonly List<IDisposable> _owned = [];
-    private readonly Telemetry.CycleRecordRing _metricsRing = new(2048);
     private readonly Lock _printGate = new();
 
     private RuntimeSession(RunConfig config, TextWriter output, string folder)
@@ -299,15 +298,17 @@ internal sealed class RuntimeSession : IDisposable
         RealTimeRequest? realTime = _config.FifoPriority is not null || _config.Cpus is not null
             ? new RealTimeRequest(_config.FifoPriority, _config.Cpus, LowLatencyGc: true)
             : new RealTimeRequest(null, null, LowLatencyGc: true);
+        // Only a run that serves metrics pays for the ring (2,048 records, preallocated).
+        var metricsRing = _config.MetricsPort is null ? null : new Telemetry.CycleRecordRing(2048);
         Loop = Own(new ControlLoop(new ControlLoopOptions
         {
             RateHz = _config.RateHz, MaxFrameAge = _config.MaxFrameAge, MaxArmStateAge = _config.MaxArmStateAge, RealTime = realTime,
             PipelineEncoding = _config.PipelineEncoding,
-            CycleRecords = _config.MetricsPort is null ? null : _metricsRing,
+            CycleRecords = metricsRing,
         }, cameras, encoder, policy, Safety, Link, log, Board));
         if (_config.MetricsPort is { } metricsPort)
         {
-            var exporter = Own(new Metrics.LoopMetricsExporter(_metricsRing, _config.RateHz, () => Link.Health, _config.MetricsHost, metricsPort));
+            var exporter = Own(new Metrics.LoopMetricsExporter(metricsRing!, _config.RateHz, () => Link.Health, _config.MetricsHost, metricsPort));
             MetricsUrl = exporter.Url;
             Say($"rr: metrics for Prometheus at {exporter.Url}");
         }
