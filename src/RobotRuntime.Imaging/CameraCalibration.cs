@@ -72,6 +72,24 @@ public sealed record CameraCalibration
     /// <summary>What it was made from, e.g. "chessboard 9x6, 0.025 m, camera front".</summary>
     public string Source { get; init; } = "";
 
+    /// <summary>The 3×3 camera matrix [[fx, 0, cx], [0, fy, cy], [0, 0, 1]].</summary>
+    public double[,] CameraMatrix() => new[,] { { Fx, 0, Cx }, { 0, Fy, Cy }, { 0, 0, 1.0 } };
+
+    /// <summary>OpenCV's calibrateCamera over paired object and image points, as a calibration.</summary>
+    internal static CameraCalibration FromViews(IEnumerable<IEnumerable<Point3f>> objectPoints, IEnumerable<IEnumerable<Point2f>> imagePoints,
+        int views, int width, int height, string source)
+    {
+        var camera = new double[3, 3];
+        var distortion = new double[5];
+        var rms = Cv2.CalibrateCamera(objectPoints, imagePoints, new Size(width, height), camera, distortion, out _, out _);
+        return new CameraCalibration
+        {
+            Width = width, Height = height,
+            Fx = camera[0, 0], Fy = camera[1, 1], Cx = camera[0, 2], Cy = camera[1, 2],
+            Distortion = distortion, RmsPixels = rms, Views = views, Source = source,
+        };
+    }
+
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase, NumberHandling = JsonNumberHandling.Strict };
 
     /// <summary>Writes the calibration as JSON (temporary file, then rename).</summary>
@@ -124,16 +142,7 @@ public static class Calibrator
         ArgumentNullException.ThrowIfNull(views);
         if (views.Count < 3)
             throw new ArgumentException($"calibration needs the board in at least 3 views (10–20 at different angles is better), got {views.Count}");
-        var objectPoints = Enumerable.Repeat(board.Corners(), views.Count).ToList();
-        var camera = new double[3, 3];
-        var distortion = new double[5];
-        var rms = Cv2.CalibrateCamera(objectPoints, views, new Size(width, height), camera, distortion, out _, out _);
-        return new CameraCalibration
-        {
-            Width = width, Height = height,
-            Fx = camera[0, 0], Fy = camera[1, 1], Cx = camera[0, 2], Cy = camera[1, 2],
-            Distortion = distortion, RmsPixels = rms, Views = views.Count, Source = source,
-        };
+        return CameraCalibration.FromViews(Enumerable.Repeat(board.Corners(), views.Count), views, views.Count, width, height, source);
     }
 }
 
@@ -156,7 +165,7 @@ public sealed class Undistorter : IDisposable
         _ = OpenCvSharpLibrary.Version;
         Width = calibration.Width;
         Height = calibration.Height;
-        using var camera = Mat.FromArray(new[,] { { calibration.Fx, 0, calibration.Cx }, { 0, calibration.Fy, calibration.Cy }, { 0, 0, 1.0 } });
+        using var camera = Mat.FromArray(calibration.CameraMatrix());
         using var distortion = Mat.FromArray(calibration.Distortion);
         using var identity = new Mat();
         Cv2.InitUndistortRectifyMap(camera, distortion, identity, camera, new Size(Width, Height), MatType.CV_32FC1, _mapX, _mapY);
@@ -222,7 +231,7 @@ public static class SyntheticChessboard
     public static byte[] Render(Chessboard board, CameraCalibration camera, double[] rotation, double[] translation)
     {
         _ = OpenCvSharpLibrary.Version;
-        var matrix = new[,] { { camera.Fx, 0, camera.Cx }, { 0, camera.Fy, camera.Cy }, { 0, 0, 1.0 } };
+        var matrix = camera.CameraMatrix();
         using var image = new Mat(camera.Height, camera.Width, MatType.CV_8UC3, new Scalar(90, 90, 90));
         var s = board.SquareMetres;
         // Squares from −1 to Columns (one beyond the inner corners on each side), plus a white margin.

@@ -86,16 +86,7 @@ public static class CharucoCalibrator
         ArgumentNullException.ThrowIfNull(views);
         if (views.Count < 3)
             throw new ArgumentException($"calibration needs the board in at least 3 views, got {views.Count}");
-        var objectPoints = views.Select(v => v.Ids.Select(target.Corner).ToArray()).ToList();
-        var camera = new double[3, 3];
-        var distortion = new double[5];
-        var rms = Cv2.CalibrateCamera(objectPoints, views.Select(v => v.Corners).ToList(), new Size(width, height), camera, distortion, out _, out _);
-        return new CameraCalibration
-        {
-            Width = width, Height = height,
-            Fx = camera[0, 0], Fy = camera[1, 1], Cx = camera[0, 2], Cy = camera[1, 2],
-            Distortion = distortion, RmsPixels = rms, Views = views.Count, Source = source,
-        };
+        return CameraCalibration.FromViews(views.Select(v => v.Ids.Select(target.Corner)), views.Select(v => v.Corners), views.Count, width, height, source);
     }
 }
 
@@ -134,7 +125,7 @@ public static class SyntheticView
                 pixels[y * camera.Width + x] = new Point2f(x, y);
         using var source = Mat.FromArray(pixels);
         using var undistorted = new Mat();
-        using var k = Mat.FromArray(new[,] { { camera.Fx, 0, camera.Cx }, { 0, camera.Fy, camera.Cy }, { 0, 0, 1.0 } });
+        using var k = Mat.FromArray(camera.CameraMatrix());
         using var d = Mat.FromArray(camera.Distortion);
         Cv2.UndistortPoints(source, undistorted, k, d);
         using var mapX = new Mat(camera.Height, camera.Width, MatType.CV_32FC1);

@@ -96,7 +96,7 @@ public static class HandEye
     /// <summary>The board's pose in the camera frame from its corners in a view (solvePnP with the camera's intrinsics).</summary>
     public static RigidPose BoardInCamera(Point2f[] corners, Chessboard board, CameraCalibration camera)
     {
-        var matrix = new[,] { { camera.Fx, 0, camera.Cx }, { 0, camera.Fy, camera.Cy }, { 0, 0, 1.0 } };
+        var matrix = camera.CameraMatrix();
         var rotation = new double[3];
         var translation = new double[3];
         Cv2.SolvePnP(board.Corners(), corners, matrix, camera.Distortion, ref rotation, ref translation);
