@@ -73,4 +73,10 @@ internal sealed class DelayLine<T> where T : struct
 
     /// <summary>Takes the oldest item whether due or not (to recycle its resources after a clear).</summary>
     public bool TryDequeue(out T item) => TryDequeueDue(long.MaxValue, out item);
+
+    /// <summary>Drops everything waiting.</summary>
+    public void Clear()
+    {
+        while (TryDequeue(out _)) { }
+    }
 }

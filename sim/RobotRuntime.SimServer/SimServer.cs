@@ -76,32 +76,14 @@ public sealed class SimServer
     private volatile SimServerEndpoints? _endpoints;
     private volatile bool _finished;
 
-    // Firmware state: the same fields as the reference arm's.
-    private uint _session;
-    private ArmDescription _description = null!;
-    private bool _enabled, _estop;
-    private ArmFaultFlags _faults;
-    private ArmHoldReason _holdReason = ArmHoldReason.Disabled;
-    private ArmCommandMode _mode;
-    private long _lastValidCommandNs;
-    private bool _haveCommandSequence;
-    private uint _lastCommandSequenceSeen, _lastCommandSequenceApplied;
-    // The controller holding the arm (protocol version 2): its client id, its key, when its last valid
-    // authenticated frame arrived, and the highest authenticated control sequence of this arm session.
+    // The firmware's side of the protocol (sessions, claim, checks, watchdog, counters) lives in
+    // ArmFirmware; this class keeps the sockets, the pacing, the delay lines and the cameras.
     private readonly byte[] _secret;
-    private uint _claimant;
-    private readonly byte[] _claimKey = new byte[FirmwareCodec.KeySize];
-    private long _claimLastNs;
-    private uint _lastControlSequence;
-    private readonly uint[] _rejected = new uint[FirmwareCodec.StatusCount];
-    private uint _commandsRejected, _commandsApplied, _watchdogTrips;
-    private uint _stateSequence, _replySequence;
-    private bool _moving;
+    private ArmFirmware _firmware = null!;
     private long _statesPublished, _deadlinesMissed;
     private bool _everSucceeded, _wasSuccess;
     private int _episode;
     private TabletopEnvironment? _environment;
-    private DelayLine<ArmCommand> _actuation = null!;
 
     /// <summary>Checks the options; nothing is bound or loaded until <see cref="Run"/>.</summary>
     /// <param name="options">What to simulate and where.</param>
@@ -203,8 +185,8 @@ public sealed class SimServer
         _environment = environment;
         var arm = new SimulatedArm(environment, MonotonicClock.NowNanoseconds);
 
-        _session = NewSession();
-        _description = new ArmDescription(_session, FirmwareCodec.Version, SimulatedArm.Limits(),
+        var session = NewSession();
+        var description = new ArmDescription(session, FirmwareCodec.Version, SimulatedArm.Limits(),
             new HashSet<ArmCommandMode> { ArmCommandMode.JointPosition, ArmCommandMode.EndEffectorDelta },
             Math.Min(o.StateRateHz, ushort.MaxValue), o.WatchdogMilliseconds,
             TabletopEnvironment.MaxEndEffectorStep, 0.0);
@@ -212,7 +194,9 @@ public sealed class SimServer
         // Jitter and drops are seeded, so a run with the same options injects the same faults.
         var faultRandom = new Random(HashCode.Combine(o.Seed, 0x5157));
         var stateLine = new DelayLine<ArmState>(4096, o.SensorDelay, o.SensorJitter, faultRandom);
-        var actuationLine = _actuation = new DelayLine<ArmCommand>(1024, o.ActuationDelay, o.ActuationJitter, faultRandom);
+        var actuationLine = new DelayLine<ArmCommand>(1024, o.ActuationDelay, o.ActuationJitter, faultRandom);
+        var actuator = new SimulatedActuator(this, arm, actuationLine);
+        var firmware = _firmware = new ArmFirmware(new ArmFirmwareOptions(description, _secret, o.ClaimLeaseMilliseconds, o.Quiet ? null : Log), actuator);
 
         using var context = ZmqContext.Create();
         using var stateSocket = Bind(context, ZmqSocketType.Publisher, o.StateEndpoint, "--state", o.CurveKeys);
@@ -223,10 +207,10 @@ public sealed class SimServer
         try
         {
             var endpoints = new SimServerEndpoints(stateSocket.LastEndpoint, commandSocket.LastEndpoint, controlSocket.LastEndpoint,
-                cameraSet?.Endpoints ?? new Dictionary<string, string>(), _session, _secret);
+                cameraSet?.Endpoints ?? new Dictionary<string, string>(), session, _secret);
             _endpoints = endpoints;
             var cameraText = string.Concat(endpoints.Cameras.Select(c => $" camera-{c.Key}={c.Value}"));
-            _output.WriteLine($"rr sim-server: ready session={_session:X8} task={o.Task} shift={o.Shift} seed={o.Seed} joints={SimulatedArm.JointCount} " +
+            _output.WriteLine($"rr sim-server: ready session={session:X8} task={o.Task} shift={o.Shift} seed={o.Seed} joints={SimulatedArm.JointCount} " +
                 $"state-rate={o.StateRateHz} watchdog-ms={o.WatchdogMilliseconds} state={endpoints.State} command={endpoints.Command} control={endpoints.Control}{cameraText}");
             _output.Flush();
             LogGoal(environment);
@@ -245,17 +229,22 @@ public sealed class SimServer
             {
                 var now = MonotonicClock.NowNanoseconds;
                 arm.AdvanceTo(now);
-                CheckArmFaults(arm);
+                firmware.ReportMeasuredFaults(arm.AtJointLimit, arm.OverEffort, $"an actuator exceeded {SimulatedArm.EffortMax} N·m");
 
                 while (commandSocket.TryReceive(message) == ZmqReceiveStatus.Received)
-                    HandleCommand(message.Data, now, actuationLine);
+                    if (firmware.ReceiveCommand(message.Data, now, out var accepted) == FrameStatus.Ok)
+                        actuationLine.Enqueue(accepted, now);
                 while (controlSocket.TryReceive(message) == ZmqReceiveStatus.Received)
-                    HandleControl(message.Data, now, arm, actuationLine, controlSocket, sendBuffer);
+                {
+                    var length = firmware.ReceiveControl(message.Data, now, sendBuffer);
+                    if (length > 0)
+                        controlSocket.TrySend(sendBuffer.AsSpan(0, length));
+                }
 
                 var applied = false;
                 while (actuationLine.TryDequeueDue(now, out var command))
-                    applied |= Apply(command, now, arm);
-                CheckWatchdog(now, arm, actuationLine);
+                    applied |= firmware.Apply(in command);
+                firmware.Tick(now);
 
                 if (now >= nextState || applied)
                 {
@@ -287,8 +276,7 @@ public sealed class SimServer
 
                 var wake = Math.Min(Math.Min(nextState, nextFrame), Math.Min(stateLine.NextDue, actuationLine.NextDue));
                 wake = Math.Min(wake, cameraSet?.NextDue ?? long.MaxValue);
-                if (_enabled && !_estop && _holdReason == ArmHoldReason.None)
-                    wake = Math.Min(wake, _lastValidCommandNs + o.WatchdogMilliseconds * 1_000_000L + 1);
+                wake = Math.Min(wake, firmware.WatchdogDeadlineNs);
                 var waitNs = wake - MonotonicClock.NowNanoseconds;
                 // zmq_poll counts whole milliseconds: round up, so a deadline is met up to 1 ms late, never early.
                 var waitMs = waitNs <= 0 ? 0 : (int)Math.Min(ReceiveMaxWaitMilliseconds, (waitNs + 999_999) / 1_000_000);
@@ -296,7 +284,7 @@ public sealed class SimServer
                     ZmqPoll.WaitReadable(pollSet, waitMs);
             }
             if (!_options.Quiet)
-                Log($"stopped: {_commandsApplied} commands applied, {_commandsRejected} rejected, {_watchdogTrips} watchdog trips, " +
+                Log($"stopped: {firmware.CommandsApplied} commands applied, {firmware.CommandsRejected} rejected, {firmware.WatchdogTrips} watchdog trips, " +
                     $"{_statesPublished} states and {cameraSet?.Published ?? 0} frames published ({cameraSet?.Dropped ?? 0} frames dropped on purpose)");
         }
         finally
@@ -365,48 +353,9 @@ public sealed class SimServer
                 $"object ({snapshot.Object.X:0.000}, {snapshot.Object.Y:0.000}, {snapshot.Object.Z:0.000}) m, fingertip ({snapshot.Tip.X:0.000}, {snapshot.Tip.Y:0.000}, {snapshot.Tip.Z:0.000}) m");
     }
 
-    /// <summary>Logs the first 20 rejections of each reason, then every power of two, so a flood cannot flood the log.</summary>
-    private void Reject(string channel, FrameStatus status, uint sequence, int size, string? extra)
-    {
-        _rejected[(int)status]++;
-        _faults |= ArmFaultFlags.BadFrames;
-        var n = _rejected[(int)status];
-        if (_options.Quiet || !(n <= 20 || (n & (n - 1)) == 0))
-            return;
-        Log($"rejected {channel} frame ({size} bytes, sequence {sequence}): {FirmwareCodec.StatusName(status)}: {FirmwareCodec.Describe(status)}" +
-            $"{(extra is null ? "" : "; " + extra)} [{n} so far]");
-    }
-
-    // ---- state -----------------------------------------------------------------------------------
-
-    private ArmStatusFlags StatusFlags()
-    {
-        var flags = ArmStatusFlags.None;
-        if (_enabled)
-            flags |= ArmStatusFlags.Enabled;
-        if (_holdReason != ArmHoldReason.None)
-            flags |= ArmStatusFlags.Holding;
-        if (_estop)
-            flags |= ArmStatusFlags.EmergencyStop;
-        if ((_faults & ArmFaultFlags.OverEffort) != 0)
-            flags |= ArmStatusFlags.Fault;
-        if (_moving)
-            flags |= ArmStatusFlags.Moving;
-        return flags;
-    }
-
     private void Sample(SimulatedArm arm, TabletopEnvironment environment, long now, ref ArmState state)
     {
-        _moving = arm.Measure(ref state);
-        state.Session = _session;
-        state.Sequence = ++_stateSequence;
-        state.ArmTimeNanoseconds = (ulong)now;
-        state.LastCommandSequence = _lastCommandSequenceApplied;
-        state.Status = StatusFlags();
-        state.Faults = _faults;
-        state.HoldReason = _holdReason;
-        state.ActiveMode = _commandsApplied > 0 ? _mode : ArmCommandMode.None;
-        state.CommandsRejected = _commandsRejected;
+        _firmware.FillState(ref state, now, arm.Measure(ref state));
 
         var snapshot = Observe(environment, arm.Time);
         if (snapshot.IsSuccess != _wasSuccess && !_options.Quiet)
@@ -447,370 +396,59 @@ public sealed class SimServer
 
     private void PublishStatistics(SimulatedArm arm, CameraSet? cameras)
     {
-        var statistics = new SimServerStatistics(_statesPublished, cameras?.Published ?? 0, cameras?.Dropped ?? 0, _commandsApplied,
-            _commandsRejected, _watchdogTrips, arm.StepsSkipped, _deadlinesMissed);
+        var statistics = new SimServerStatistics(_statesPublished, cameras?.Published ?? 0, cameras?.Dropped ?? 0, _firmware.CommandsApplied,
+            _firmware.CommandsRejected, _firmware.WatchdogTrips, arm.StepsSkipped, _deadlinesMissed);
         lock (_gate)
             _statistics = statistics;
     }
 
-    // ---- commands --------------------------------------------------------------------------------
+    // ---- the simulation as the firmware's arm ---------------------------------------------------
 
-    /// <summary>The checks of PROTOCOL.md §4 in their order; a valid command goes into the actuation delay line.</summary>
-    private void HandleCommand(ReadOnlySpan<byte> frame, long now, DelayLine<ArmCommand> actuation)
+    /// <summary>The firmware's view of the simulated arm: hold, brake and drive MuJoCo; RESET starts the next episode.</summary>
+    private sealed class SimulatedActuator(SimServer server, SimulatedArm arm, DelayLine<ArmCommand> actuation) : IArmActuator
     {
-        var status = FirmwareCodec.DecodeCommand(frame, out var header, out var command);
-        if (status == FrameStatus.UnexpectedType)
+        public void Hold()
         {
-            // Another type on this channel: its own payload checks come first (as in the C codec).
-            var own = FirmwareCodec.DecodeAny(frame, out _);
-            status = own == FrameStatus.Ok ? FrameStatus.UnexpectedType : own;
-        }
-        var sequence = status == FrameStatus.Ok || frame.Length >= FirmwareCodec.HeaderSize ? header.Sequence : 0;
-        if (status != FrameStatus.Ok)
-        {
-            _commandsRejected++;
-            Reject("command", status, sequence, frame.Length, null);
-            return;
-        }
-        // Only the claimant's commands count, before anything else about them does: a frame from a
-        // process without the secret cannot even move the sequence numbers on.
-        if (_claimant == 0 || !FirmwareCodec.TagValid(frame, _claimKey))
-        {
-            _commandsRejected++;
-            Reject("command", FrameStatus.BadAuth, sequence, frame.Length, _claimant == 0 ? "no controller has claimed the arm" : null);
-            return;
-        }
-        if (_haveCommandSequence && sequence <= _lastCommandSequenceSeen)
-        {
-            _commandsRejected++;
-            Reject("command", sequence == _lastCommandSequenceSeen ? FrameStatus.SequenceRepeat : FrameStatus.SequenceBackwards,
-                sequence, frame.Length, $"last seen {_lastCommandSequenceSeen}");
-            return;
-        }
-        _haveCommandSequence = true;
-        _lastCommandSequenceSeen = sequence;
-
-        var c = command.Command;
-        var verdict = FrameStatus.Ok;
-        string? extra = null;
-        if (command.Session != _session)
-        {
-            verdict = FrameStatus.WrongSession;
-            extra = $"session {command.Session:X8}, this arm is {_session:X8}";
-        }
-        else if ((ulong)now >= command.ExpiresAtNanoseconds)
-        {
-            verdict = FrameStatus.Expired;
-            extra = $"{((ulong)now - command.ExpiresAtNanoseconds) * 1e-6:0.000} ms late";
-        }
-        else if (!_enabled || _estop || (_faults & ArmFaultFlags.OverEffort) != 0)
-        {
-            verdict = FrameStatus.NotEnabled;
-        }
-        else if (!_description.SupportedModes.Contains(c.Mode))
-        {
-            verdict = FrameStatus.BadPayload;
-            extra = $"mode {(int)c.Mode} ({c.Mode}) is not supported by this arm; it supports {string.Join(", ", _description.SupportedModes)}";
-        }
-        else if (c.Mode != ArmCommandMode.EndEffectorDelta && c.ValueCount != SimulatedArm.JointCount)
-        {
-            verdict = FrameStatus.BadPayload;
-            extra = $"{c.ValueCount} values, this arm has {SimulatedArm.JointCount} joints";
-        }
-        else if (!(c.GripperTarget >= 0 && c.GripperTarget <= 1))
-        {
-            verdict = FrameStatus.OutOfLimits;
-            extra = $"gripper target {c.GripperTarget} outside [0, 1]";
-        }
-        else
-        {
-            extra = CheckLimits(c);
-            if (extra is not null)
-                verdict = FrameStatus.OutOfLimits;
-        }
-        if (verdict != FrameStatus.Ok)
-        {
-            _commandsRejected++;
-            Reject("command", verdict, sequence, frame.Length, extra);
-            return;
-        }
-        _lastValidCommandNs = now;
-        _claimLastNs = now;
-        actuation.Enqueue(c, now);
-    }
-
-    private string? CheckLimits(in ArmCommand c)
-    {
-        if (c.Mode == ArmCommandMode.JointPosition)
-        {
-            for (var j = 0; j < SimulatedArm.JointCount; j++)
-            {
-                var limits = _description.Joints[j];
-                if (!(c.Values[j] >= limits.PositionMin && c.Values[j] <= limits.PositionMax))
-                    return $"joint {j} value {c.Values[j]} outside [{limits.PositionMin}, {limits.PositionMax}]";
-            }
-            return null;
-        }
-        // End-effector delta: translation and rotation norms within the description's per-command limits
-        // (a tolerance of a few ulps: the runtime scales an oversized delta to exactly the limit).
-        var translation = Math.Sqrt(c.Values[0] * c.Values[0] + c.Values[1] * c.Values[1] + c.Values[2] * c.Values[2]);
-        var rotation = Math.Sqrt(c.Values[3] * c.Values[3] + c.Values[4] * c.Values[4] + c.Values[5] * c.Values[5]);
-        if (translation > _description.EndEffectorMaxTranslation * (1 + 1e-9))
-            return $"translation {translation:0.######} m exceeds {_description.EndEffectorMaxTranslation} m per command";
-        if (rotation > _description.EndEffectorMaxRotation * (1 + 1e-9))
-            return $"rotation {rotation:0.######} rad exceeds {_description.EndEffectorMaxRotation} rad per command (the gripper always points down)";
-        return null;
-    }
-
-    private bool Apply(in ArmCommand c, long now, SimulatedArm arm)
-    {
-        // A command still in the actuation delay line when the arm stopped is dropped with the line;
-        // this covers a fault that arrived while it waited.
-        if (!_enabled || _estop || (_faults & ArmFaultFlags.OverEffort) != 0)
-            return false;
-        if (_holdReason == ArmHoldReason.Watchdog && !_options.Quiet)
-            Log($"watchdog: valid command {c.Sequence} arrived, leaving hold");
-        if (c.Mode == ArmCommandMode.JointPosition)
-            arm.SetJointTargets(((ReadOnlySpan<double>)c.Values)[..SimulatedArm.JointCount], c.GripperTarget);
-        else
-            arm.MoveEndEffector(c.Values[0], c.Values[1], c.Values[2], c.GripperTarget,
-                fromMeasuredTip: _mode != ArmCommandMode.EndEffectorDelta || _holdReason != ArmHoldReason.None);
-        _mode = c.Mode;
-        _holdReason = ArmHoldReason.None;
-        _lastCommandSequenceApplied = c.Sequence;
-        _commandsApplied++;
-        return true;
-    }
-
-    private void Hold(ArmHoldReason reason, SimulatedArm arm, DelayLine<ArmCommand> actuation)
-    {
-        arm.HoldHere();
-        while (actuation.TryDequeue(out _)) { }
-        _mode = _commandsApplied > 0 ? ArmCommandMode.JointPosition : ArmCommandMode.None;
-        _holdReason = reason;
-    }
-
-    private void CheckWatchdog(long now, SimulatedArm arm, DelayLine<ArmCommand> actuation)
-    {
-        if (!_enabled || _estop || _holdReason != ArmHoldReason.None)
-            return;
-        var limit = _options.WatchdogMilliseconds * 1_000_000L;
-        if (now - _lastValidCommandNs <= limit)
-            return;
-        Hold(ArmHoldReason.Watchdog, arm, actuation);
-        _watchdogTrips++;
-        _faults |= ArmFaultFlags.Watchdog;
-        if (!_options.Quiet)
-            Log($"watchdog: no valid command for {(now - _lastValidCommandNs) * 1e-6:0.0} ms (limit {_options.WatchdogMilliseconds} ms); holding at the current position");
-    }
-
-    private void CheckArmFaults(SimulatedArm arm)
-    {
-        if (arm.AtJointLimit)
-            _faults |= ArmFaultFlags.JointLimit;
-        if (arm.OverEffort && (_faults & ArmFaultFlags.OverEffort) == 0)
-        {
-            _faults |= ArmFaultFlags.OverEffort;
-            _enabled = false;
             arm.HoldHere();
-            while (_actuation.TryDequeue(out _)) { }
-            _holdReason = ArmHoldReason.Fault;
-            if (!_options.Quiet)
-                Log($"fault: an actuator exceeded {SimulatedArm.EffortMax} N·m; holding, disabled; RESET then ENABLE to move again");
+            actuation.Clear();
+        }
+
+        public void Brake()
+        {
+            arm.Brake();
+            actuation.Clear();
+        }
+
+        public void Apply(in ArmCommand command, bool fromMeasuredPose)
+        {
+            if (command.Mode == ArmCommandMode.JointPosition)
+                arm.SetJointTargets(((ReadOnlySpan<double>)command.Values)[..SimulatedArm.JointCount], command.GripperTarget);
+            else
+                arm.MoveEndEffector(command.Values[0], command.Values[1], command.Values[2], command.GripperTarget, fromMeasuredPose);
+        }
+
+        public void OnReset()
+        {
+            server.StartNextEpisode();
+            // Hold at the new episode's start pose, not where the last episode left the targets.
+            arm.HoldHere();
+            actuation.Clear();
         }
     }
 
-    // ---- control ---------------------------------------------------------------------------------
-
-    private void HandleControl(ReadOnlySpan<byte> frame, long now, SimulatedArm arm, DelayLine<ArmCommand> actuation, ZmqSocket reply, byte[] buffer)
+    /// <summary>
+    /// The simulator's RESET also starts the next episode: a new seeded scene, the arm at its start pose
+    /// (a real arm stays where it is; the protocol only promises the cleared faults and the disabled
+    /// state, which hold for both).
+    /// </summary>
+    private void StartNextEpisode()
     {
-        var status = FirmwareCodec.DecodeAny(frame, out var header);
-        var readable = status is not (FrameStatus.Truncated or FrameStatus.Oversized or FrameStatus.BadMagic);
-        if (status == FrameStatus.Ok && header.Type is FirmwareMessageType.State or FirmwareMessageType.Command or FirmwareMessageType.Ack
-                or FirmwareMessageType.Description or FirmwareMessageType.FaultReport)
-            status = FrameStatus.UnexpectedType;
-        if (status != FrameStatus.Ok)
-        {
-            Reject("control", status, readable ? header.Sequence : 0, frame.Length, null);
-            Ack(reply, buffer, readable ? header : null, AckResult.BadRequest, status);
-            return;
-        }
-        switch (header.Type)
-        {
-            case FirmwareMessageType.Hello:
-                FirmwareCodec.DecodeHello(frame, out _, out var hello);
-                if (hello.MinVersion > FirmwareCodec.Version || hello.MaxVersion < FirmwareCodec.Version)
-                {
-                    if (!_options.Quiet)
-                        Log($"hello from client {hello.ClientId:X8} refused: it speaks versions {hello.MinVersion}..{hello.MaxVersion}, this arm speaks {FirmwareCodec.Version}");
-                    Ack(reply, buffer, header, AckResult.UnsupportedVersion, FrameStatus.Ok);
-                    return;
-                }
-                // Version 2: HELLO changes nothing; the description says where the sequences and the claim stand.
-                if (!_options.Quiet)
-                    Log($"hello from client {hello.ClientId:X8}: version {FirmwareCodec.Version}, session {_session:X8}");
-                var claimStatus = new ClaimStatus((uint)_options.ClaimLeaseMilliseconds, _haveCommandSequence ? _lastCommandSequenceSeen : 0,
-                    _lastControlSequence, ClaimLive(now) ? _claimant : 0);
-                Send(reply, buffer, FirmwareCodec.EncodeDescription(buffer, ++_replySequence, (ulong)MonotonicClock.NowNanoseconds, _description, claimStatus));
-                return;
-            case FirmwareMessageType.FaultQuery:
-                var report = new FaultReport(_session, StatusFlags(), _faults, _holdReason, _watchdogTrips, _commandsApplied,
-                    _lastCommandSequenceApplied, (uint[])_rejected.Clone());
-                Send(reply, buffer, FirmwareCodec.EncodeFaultReport(buffer, ++_replySequence, (ulong)MonotonicClock.NowNanoseconds, report));
-                return;
-            case FirmwareMessageType.EmergencyStop:
-                // Obeyed whatever session it names: stopping is always allowed.
-                _estop = true;
-                _enabled = false;
-                Hold(ArmHoldReason.EmergencyStop, arm, actuation);
-                if (!_options.Quiet)
-                    Log("e-stop: latched, holding; RESET then ENABLE to move again");
-                Ack(reply, buffer, header, AckResult.Ok, FrameStatus.Ok);
-                return;
-        }
-        uint session;
-        ClaimMessage claim = default;
-        if (header.Type == FirmwareMessageType.Claim)
-        {
-            FirmwareCodec.DecodeClaim(frame, out _, out claim);
-            session = claim.Session;
-        }
-        else
-        {
-            FirmwareCodec.DecodeSessionRequest(frame, out _, out session);
-        }
-        if (session != _session)
-        {
-            Reject("control", FrameStatus.WrongSession, header.Sequence, frame.Length, $"session {session:X8}, this arm is {_session:X8}");
-            Ack(reply, buffer, header, AckResult.WrongSession, FrameStatus.WrongSession);
-            return;
-        }
-        // Authenticated: a CLAIM by the key of the client it names; everything else by the claimant's.
-        Span<byte> claimKey = stackalloc byte[FirmwareCodec.KeySize];
-        if (header.Type == FirmwareMessageType.Claim)
-            FirmwareCodec.ControllerKey(_secret, _session, claim.ClientId, claimKey);
-        if ((header.Type != FirmwareMessageType.Claim && _claimant == 0)
-            || !FirmwareCodec.TagValid(frame, header.Type == FirmwareMessageType.Claim ? claimKey : _claimKey))
-        {
-            Reject("control", FrameStatus.BadAuth, header.Sequence, frame.Length,
-                header.Type != FirmwareMessageType.Claim && _claimant == 0 ? "no controller has claimed the arm" : null);
-            Ack(reply, buffer, header, AckResult.BadRequest, FrameStatus.BadAuth);
-            return;
-        }
-        if (header.Sequence <= _lastControlSequence)
-        {
-            var order = header.Sequence == _lastControlSequence ? FrameStatus.SequenceRepeat : FrameStatus.SequenceBackwards;
-            Reject("control", order, header.Sequence, frame.Length, $"last accepted {_lastControlSequence}");
-            Ack(reply, buffer, header, AckResult.BadRequest, order);
-            return;
-        }
-        if (header.Type == FirmwareMessageType.Claim && claim.Release)
-        {
-            // The holder gives the arm up (a clean exit): the next controller need not wait for the lease.
-            _lastControlSequence = header.Sequence;
-            if (_claimant == claim.ClientId)
-            {
-                _claimant = 0;
-                Array.Clear(_claimKey);
-                if (!_options.Quiet)
-                    Log($"released by client {claim.ClientId:X8}");
-            }
-            Ack(reply, buffer, header, AckResult.Ok, FrameStatus.Ok);
-            return;
-        }
-        if (header.Type == FirmwareMessageType.Claim)
-        {
-            if (ClaimLive(now) && _claimant != claim.ClientId && !claim.Takeover)
-            {
-                if (!_options.Quiet)
-                    Log($"claim by client {claim.ClientId:X8} refused: client {_claimant:X8} holds the arm");
-                Ack(reply, buffer, header, AckResult.Claimed, FrameStatus.Ok);
-                return;
-            }
-            if (_claimant != claim.ClientId)
-            {
-                // A new controller starts from a disabled arm: it enables it when it is ready.
-                if (_enabled)
-                {
-                    _enabled = false;
-                    Hold(_estop ? ArmHoldReason.EmergencyStop : ArmHoldReason.Disabled, arm, actuation);
-                }
-                if (!_options.Quiet)
-                    Log($"claimed by client {claim.ClientId:X8}{(_claimant != 0 ? " (taken over)" : "")}");
-            }
-            _claimant = claim.ClientId;
-            claimKey.CopyTo(_claimKey);
-        }
-        _lastControlSequence = header.Sequence;
-        _claimLastNs = now;
-        switch (header.Type)
-        {
-            case FirmwareMessageType.Claim:
-                Ack(reply, buffer, header, AckResult.Ok, FrameStatus.Ok);
-                return;
-            case FirmwareMessageType.Heartbeat:
-                Ack(reply, buffer, header, AckResult.Ok, FrameStatus.Ok);
-                return;
-            case FirmwareMessageType.Enable:
-                if (_estop)
-                {
-                    Ack(reply, buffer, header, AckResult.RefusedEmergencyStop, FrameStatus.Ok);
-                    return;
-                }
-                if ((_faults & ArmFaultFlags.OverEffort) != 0)
-                {
-                    Ack(reply, buffer, header, AckResult.RefusedFault, FrameStatus.Ok);
-                    return;
-                }
-                if (!_enabled)
-                {
-                    _enabled = true;
-                    Hold(ArmHoldReason.None, arm, actuation);
-                    _lastValidCommandNs = now; // the watchdog counts from enabling
-                    if (!_options.Quiet)
-                        Log($"enabled; watchdog {_options.WatchdogMilliseconds} ms");
-                }
-                Ack(reply, buffer, header, AckResult.Ok, FrameStatus.Ok);
-                return;
-            case FirmwareMessageType.Disable:
-                _enabled = false;
-                Hold(_estop ? ArmHoldReason.EmergencyStop : ArmHoldReason.Disabled, arm, actuation);
-                Ack(reply, buffer, header, AckResult.Ok, FrameStatus.Ok);
-                return;
-            case FirmwareMessageType.Reset:
-                _estop = false;
-                _enabled = false;
-                _faults = ArmFaultFlags.None;
-                // The simulator's RESET also starts the next episode: a new seeded scene, the arm
-                // at its start pose (a real arm stays where it is; the protocol only promises the
-                // cleared faults and the disabled state, which hold for both).
-                _episode++;
-                _environment!.Reset(EpisodeSeed);
-                _everSucceeded = false;
-                _wasSuccess = false;
-                Hold(ArmHoldReason.Disabled, arm, actuation);
-                if (!_options.Quiet)
-                    Log("reset: e-stop and faults cleared, disabled, new episode");
-                LogGoal(_environment);
-                Ack(reply, buffer, header, AckResult.Ok, FrameStatus.Ok);
-                return;
-            default:
-                Ack(reply, buffer, header, AckResult.BadRequest, FrameStatus.UnexpectedType);
-                return;
-        }
-    }
-
-    private bool ClaimLive(long now) => _claimant != 0 && now - _claimLastNs <= _options.ClaimLeaseMilliseconds * 1_000_000L;
-
-    private void Ack(ZmqSocket reply, byte[] buffer, FrameHeader? request, AckResult result, FrameStatus reason)
-    {
-        var ack = new AckMessage(_session, request?.Sequence ?? 0, request?.Type ?? 0, result, reason, StatusFlags());
-        Send(reply, buffer, FirmwareCodec.EncodeAck(buffer, ++_replySequence, (ulong)MonotonicClock.NowNanoseconds, ack));
-    }
-
-    private static void Send(ZmqSocket reply, byte[] buffer, int length)
-    {
-        if (length > 0)
-            reply.TrySend(buffer.AsSpan(0, length));
+        _episode++;
+        _environment!.Reset(EpisodeSeed);
+        _everSucceeded = false;
+        _wasSuccess = false;
+        if (!_options.Quiet)
+            Log("new episode");
+        LogGoal(_environment);
     }
 }

@@ -155,6 +155,19 @@ internal sealed class SimulatedArm
         SyncSetpointToTip();
     }
 
+    /// <summary>
+    /// E-stop: brakes every arm joint at once (its velocity to zero, as a real arm's brakes stop it
+    /// within milliseconds) and holds there.
+    /// </summary>
+    public void Brake()
+    {
+        var qvel = _scene.Qvel.Span;
+        for (var i = 0; i < JointCount; i++)
+            qvel[_scene.ArmDofAddress[i]] = 0;
+        HoldHere();
+        _scene.Data.Forward();
+    }
+
     /// <summary>Targets joint positions (rad, already checked against the limits) and the gripper (0 open .. 1 closed).</summary>
     public void SetJointTargets(ReadOnlySpan<double> positions, double gripper)
     {

@@ -196,6 +196,36 @@ public static class FirmwareCodec
         };
     }
 
+    /// <summary>
+    /// How the arm judges a frame arriving on its COMMAND channel: a COMMAND's own checks, and a frame
+    /// of another type first by that type's checks (so a malformed one is named for what is wrong with
+    /// it), then <see cref="FrameStatus.UnexpectedType"/>.
+    /// </summary>
+    /// <remarks>Allocates only for a DESCRIPTION or FAULT_REPORT sent to the wrong channel.</remarks>
+    public static FrameStatus DecodeOnCommandChannel(ReadOnlySpan<byte> frame, out FrameHeader header, out CommandFrame command)
+    {
+        var status = DecodeCommand(frame, out header, out command);
+        if (status != FrameStatus.UnexpectedType)
+            return status;
+        var own = DecodeAny(frame, out _);
+        return own == FrameStatus.Ok ? FrameStatus.UnexpectedType : own;
+    }
+
+    /// <summary>
+    /// How the arm judges a request on its control channel: the full decode of its type, and
+    /// <see cref="FrameStatus.UnexpectedType"/> for a well-formed frame the arm sends rather than
+    /// receives (STATE, COMMAND, DESCRIPTION, ACK, FAULT_REPORT). <paramref name="header"/> is filled
+    /// whenever the frame is long enough to hold one.
+    /// </summary>
+    public static FrameStatus DecodeOnControlChannel(ReadOnlySpan<byte> frame, out FrameHeader header)
+    {
+        var status = DecodeAny(frame, out header);
+        if (status == FrameStatus.Ok && header.Type is FirmwareMessageType.State or FirmwareMessageType.Command or FirmwareMessageType.Ack
+                or FirmwareMessageType.Description or FirmwareMessageType.FaultReport)
+            return FrameStatus.UnexpectedType;
+        return status;
+    }
+
     /// <summary>Decodes a HELLO frame.</summary>
     public static FrameStatus DecodeHello(ReadOnlySpan<byte> frame, out FrameHeader header, out HelloMessage hello)
     {
