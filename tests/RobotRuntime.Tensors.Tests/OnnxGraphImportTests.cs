@@ -170,6 +170,28 @@ public class OnnxGraphImportTests
     }
 
     [Fact]
+    public void TheImportCheckAndTheForwardReadOneOperatorTable()
+    {
+        // What Create accepts, what it lists when it refuses, and what Forward runs are the entries of one table.
+        var table = OnnxGraphModule.Operators;
+        Assert.Equal(table.Keys.Order(), OnnxGraphModule.SupportedOperators);
+        Assert.All(table, entry => Assert.NotNull(entry.Value.Forward));
+        string path = Path.Combine(Path.GetTempPath(), $"rr-elu-list-{Guid.NewGuid():N}.onnx");
+        try
+        {
+            OnnxModelFile.Export(new Sequential(new Linear("fc", 4, 6, new Random(1)), new Activation(ActivationKind.Elu)), Tensor.Zeros(1, 4), path);
+            var e = Assert.Throws<NotSupportedException>(() => OnnxGraphModule.Create(OnnxGraph.Load(path)));
+            Assert.Contains("(Elu)", e.Message);
+            const string marker = "supported: ";
+            Assert.Equal(OnnxGraphModule.SupportedOperators, e.Message[(e.Message.IndexOf(marker, StringComparison.Ordinal) + marker.Length)..].Split(", "));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
     public void TheEnginesOwnExportOfLayerNormAndGeluImportsBackToTheSameFunction()
     {
         // Export writes LayerNormalization, Gemm and GELU as Div/Erf/Add/Mul; the import runs them. Tolerance 1e-5 + 1e-4·|y|.
