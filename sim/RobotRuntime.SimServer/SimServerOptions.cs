@@ -116,47 +116,6 @@ public sealed record SimServerOptions
             throw new ArgumentException($"--frame-drop must be a probability from 0 to 1, got {FrameDropProbability.ToString(CultureInfo.InvariantCulture)}", nameof(FrameDropProbability));
     }
 
-    /// <summary>
-    /// Parses a duration such as <c>15ms</c>, <c>2.5ms</c>, <c>0.1s</c>, <c>500us</c> or a bare number of
-    /// milliseconds. Throws an <see cref="ArgumentException"/> naming <paramref name="option"/> on anything else.
-    /// </summary>
-    public static TimeSpan ParseDuration(string option, string text)
-    {
-        ArgumentNullException.ThrowIfNull(text);
-        var t = text.Trim();
-        (string Suffix, double Scale)[] units = [("ms", 1e-3), ("us", 1e-6), ("µs", 1e-6), ("s", 1.0)];
-        var scale = 1e-3;
-        foreach (var (suffix, unitScale) in units)
-        {
-            if (t.EndsWith(suffix, StringComparison.OrdinalIgnoreCase))
-            {
-                t = t[..^suffix.Length];
-                scale = unitScale;
-                break;
-            }
-        }
-        if (!double.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) || !double.IsFinite(value))
-            throw new ArgumentException($"{option}: '{text}' is not a duration; expected a number with ms, us or s (e.g. 15ms, 0.5s)", option);
-        if (value < 0)
-            throw new ArgumentException($"{option}: duration must not be negative, got '{text}'", option);
-        return TimeSpan.FromTicks((long)Math.Round(value * scale * TimeSpan.TicksPerSecond));
-    }
-
-    /// <summary>Parses a camera size such as <c>84</c> (square) or <c>112x84</c> (width x height).</summary>
-    public static (int Width, int Height) ParseSize(string option, string text)
-    {
-        ArgumentNullException.ThrowIfNull(text);
-        var parts = text.Trim().ToLowerInvariant().Split('x');
-        if (parts.Length is 1 or 2 && int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var width))
-        {
-            if (parts.Length == 1)
-                return (width, width);
-            if (int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var height))
-                return (width, height);
-        }
-        throw new ArgumentException($"{option}: '{text}' is not a size; expected N (square) or WxH, e.g. 84 or 112x84", option);
-    }
-
     private static void CheckEndpoint(string option, string value)
     {
         if (string.IsNullOrWhiteSpace(value) || !(value.StartsWith("tcp://", StringComparison.Ordinal)

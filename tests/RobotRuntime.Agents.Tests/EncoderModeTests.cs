@@ -113,6 +113,69 @@ public class EncoderModeTests
         Assert.False(initial.AsSpan().SequenceEqual(tail.Parameters().First().Value.Span), "the PVR did not train");
     }
 
+    [Theory]
+    [InlineData(EncoderMode.Partial)]
+    [InlineData(EncoderMode.Full)]
+    public void TheLoopsEncoderAndTheAgentPolicyReproduceTheTrainingForward(EncoderMode mode)
+    {
+        // Deployed, the PVR's trained part runs as the loop's encoder (after the ONNX trunk in partial
+        // mode) and the policy stacks its per-frame embeddings; in training, WorldModel.Encode runs the
+        // tail over the stacked frames. Reference: the training forward; tolerance 1e-4 (the head's span
+        // forward and the tape's sum in different orders; ONNX trunk identical on both sides).
+        using var env = new PointReachEnvironment(64);
+        var tail = Tail(mode);
+        var partial = mode == EncoderMode.Partial;
+        var config = TestConfigs.Tiny(mode, "pool-conv", partial ? "pooled" : "") with { FrameStack = 2, ImageSize = 64 };
+        var layout = partial
+            ? new ObservationLayout(FeatureKind.Floats, 768, 1, 0, 2, 12, 4)
+            : new ObservationLayout(FeatureKind.Images, 64 * 64 * 3, 1, 64, 2, 12, 4);
+        var model = new WorldModel(config, layout, 3, tail);
+        var trunk = partial ? new OnnxPvrEncoder(tail.Trunk!, tail.TrunkFile!, 1, 64, 64) : null;
+        using var encoder = AgentVisionEncoders.Create(model, trunk);
+        using var policy = new Packaging.AgentPolicy(model, Planning.PlannerOptions.FromConfig(config, 0.95f) with { Kind = Planning.Planners.Prior }, 0.03);
+        Assert.Equal(encoder.EmbeddingSize, policy.EmbeddingSize);
+
+        var frames = new[] { new Cameras.CameraFrame(64, 64) };
+        var observation = new Policies.PolicyObservation(encoder.EmbeddingSize, frames) { HasArmState = true };
+        observation.ArmState.JointCount = 4;
+        var command = default(Arm.ArmCommand);
+        var inputs = new List<float[]>();
+        foreach (var seed in new[] { 4, 5 })
+        {
+            var image = env.Reset(seed).Camera("front");
+            image.Rgb.AsSpan(0, 64 * 64 * 3).CopyTo(frames[0].Pixels);
+            Assert.Equal(RobotRuntime.Encoders.EncodeStatus.Ok, encoder.Encode(frames, observation.Embedding));
+            Assert.Equal(RobotRuntime.Policies.PolicyStatus.Ok, policy.Act(observation, ref command));
+            if (partial)
+            {
+                var trunkOut = new float[768];
+                using var reference = new OnnxPvrEncoder(tail.Trunk!, tail.TrunkFile!, 1, 64, 64);
+                reference.Encode(frames, trunkOut);
+                inputs.Add(trunkOut);
+            }
+            else
+            {
+                var planes = new float[3 * 64 * 64];
+                BatchSampler.ImageToPlanes(frames[0].Pixels.AsSpan(0, 64 * 64 * 3), 64, 0, 0, planes);
+                inputs.Add(planes);
+            }
+        }
+        var proprio = new float[12];
+        Packaging.AgentPolicy.FillProprioception(in observation.ArmState, proprio);
+        float[] expected;
+        using (Tape.NoGrad())
+        {
+            var stacked = inputs.SelectMany(x => x).ToArray();
+            var x = partial ? Tensor.FromArray(stacked, 1, 2 * 768) : Tensor.FromArray(stacked, 1, 6, 64, 64);
+            expected = model.Encode(x, Tensor.FromArray(proprio, 1, 12)).Span.ToArray();
+        }
+        var latent = policy.LastLatent.ToArray();
+        for (int i = 0; i < latent.Length; i++)
+        {
+            Assert.Equal(expected[i], latent[i], 1e-4f);
+        }
+    }
+
     [Fact]
     public void TheTrunkWrittenOutOfThePvrFileGivesTheHandWrittenTrunksOutput()
     {

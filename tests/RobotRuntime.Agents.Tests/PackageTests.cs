@@ -88,7 +88,7 @@ public class PackageTests
     {
         var latent = new float[model.Config.LatentDim];
         model.EncoderHead.Infer(input, 1, latent, new float[4096], new float[4096]);
-        var planner = new LatentPlanner(model, PlannerOptions.FromConfig(model.Config, 0.95f), new AgentRandom(4));
+        var planner = new MppiPlanner(model, PlannerOptions.FromConfig(model.Config, 0.95f), new AgentRandom(4));
         var action = new float[4];
         planner.Plan(latent, action);
         return [.. latent, .. action];

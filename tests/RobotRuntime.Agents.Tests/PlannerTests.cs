@@ -1,9 +1,11 @@
 using System.Diagnostics;
+using RobotRuntime.Agents.Encoders;
 using RobotRuntime.Agents.Model;
 using RobotRuntime.Agents.Packaging;
 using RobotRuntime.Agents.Planning;
 using RobotRuntime.Arm;
 using RobotRuntime.Cameras;
+using RobotRuntime.Encoders;
 using RobotRuntime.Policies;
 
 namespace RobotRuntime.Agents.Tests;
@@ -37,7 +39,7 @@ public class PlannerTests
     public void PlansAreFiniteAndInsideTheActionBounds()
     {
         var (model, latent) = RandomModel();
-        var planner = new LatentPlanner(model, Options(model), new AgentRandom(1));
+        var planner = new MppiPlanner(model, Options(model), new AgentRandom(1));
         var action = new float[4];
         for (int call = 0; call < 20; call++)
         {
@@ -52,7 +54,7 @@ public class PlannerTests
     public void AnExpiredBudgetReturnsThePolicyPriorActionAtOnce()
     {
         var (model, latent) = RandomModel();
-        var planner = new LatentPlanner(model, Options(model), new AgentRandom(1));
+        var planner = new MppiPlanner(model, Options(model), new AgentRandom(1));
         var action = new float[4];
         planner.Plan(latent, action);   // measures an iteration
         var status = planner.Plan(latent, action, deadlineTimestamp: Stopwatch.GetTimestamp() - 1);
@@ -67,7 +69,7 @@ public class PlannerTests
     public void AGenerousBudgetCompletesEveryIteration()
     {
         var (model, latent) = RandomModel();
-        var planner = new LatentPlanner(model, Options(model), new AgentRandom(1));
+        var planner = new MppiPlanner(model, Options(model), new AgentRandom(1));
         var action = new float[4];
         planner.Plan(latent, action);
         var status = planner.Plan(latent, action, deadlineTimestamp: Stopwatch.GetTimestamp() + Stopwatch.Frequency * 600);
@@ -81,7 +83,7 @@ public class PlannerTests
         var (model, latent) = RandomModel();
         model.Dynamics.Parameters().First().Value.Span[3] = float.NaN;
         model.Policy.Parameters().First().Value.Span[0] = float.PositiveInfinity;
-        var planner = new LatentPlanner(model, Options(model), new AgentRandom(1));
+        var planner = new MppiPlanner(model, Options(model), new AgentRandom(1));
         var action = new float[4];
         planner.Plan(latent, action);
         Assert.All(action, a => Assert.True(float.IsFinite(a) && a >= -1f && a <= 1f));
@@ -91,7 +93,7 @@ public class PlannerTests
     public void PlanningAllocatesNothingInSteadyState()
     {
         var (model, latent) = RandomModel();
-        var planner = new LatentPlanner(model, Options(model), new AgentRandom(1));
+        var planner = new MppiPlanner(model, Options(model), new AgentRandom(1));
         var action = new float[4];
         long deadline = Stopwatch.GetTimestamp() + Stopwatch.Frequency * 600;
         for (int i = 0; i < 3; i++)
@@ -138,19 +140,23 @@ public class PlannerTests
     }
 
     [Fact]
-    public void AgentPolicyInScratchModeAllocatesNothingPerCycleAndEncodesAsTheTrainingForwardDoes()
+    public void ScratchAgentsEncoderAndPolicyAllocateNothingPerCycleAndEncodeAsTheTrainingForwardDoes()
     {
         // A scratch agent (CNN over the last 2 frames of one 48 px camera + proprioception), as
-        // rr demo's shipped agent is. Acting runs the CNN through the preallocated inference ops.
+        // rr demo's shipped agent is. The CNN is the loop's encoder (its time is "encode"); the policy
+        // reads its embedding (the head and the planner are "plan").
         var config = TestConfigs.Tiny(EncoderMode.Scratch, "scratch") with { FrameStack = 2 };
         var layout = new ObservationLayout(FeatureKind.Images, 48 * 48 * 3, 1, 48, 2, 12, 4);
         var model = new WorldModel(config, layout, 5);
+        using var encoder = AgentVisionEncoders.Create(model, null);
         using var policy = new AgentPolicy(model, Options(model), maxEndEffectorStepMetres: 0.03);
+        Assert.Equal(encoder.EmbeddingSize, policy.EmbeddingSize);
         var frame = new CameraFrame(48, 48);
-        var observation = new PolicyObservation(0, [frame]) { HasArmState = true };
+        var observation = new PolicyObservation(encoder.EmbeddingSize, [frame]) { HasArmState = true };
         observation.ArmState.JointCount = 4;
         var command = default(ArmCommand);
         var statuses = new PolicyStatus[13];
+        var encoded = new EncodeStatus[13];
         void Cycle(int i)
         {
             for (int p = 0; p < frame.Pixels.Length; p++)
@@ -158,6 +164,7 @@ public class PlannerTests
                 frame.Pixels[p] = (byte)((p * 7 + i * 31) & 255);
             }
             observation.ArmState.Positions[0] = 0.1 * i;
+            encoded[i] = encoder.Encode(observation.Frames, observation.Embedding);
             statuses[i] = policy.Act(observation, ref command);
         }
         for (int i = 0; i < 3; i++)
@@ -171,20 +178,25 @@ public class PlannerTests
         }
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
         Assert.All(statuses, s => Assert.Equal(PolicyStatus.Ok, s));
+        Assert.All(encoded, s => Assert.Equal(EncodeStatus.Ok, s));
         Assert.Equal(0, allocated);
 
-        // The same two frames through the training-time forward (tape ops): the latents agree.
-        // Tolerance 1e-5: the convolutions are bit-identical; the head's span forward and the tape's
-        // LayerNorm sum in different orders.
-        var encoder = new RobotRuntime.Agents.Encoders.AgentEncoder(model);
-        var latent = new float[config.LatentDim];
-        var proprio = new float[12];
-        proprio[0] = 0.3f;
+        // Two frames through a fresh episode, and the same two through the training-time forward (tape
+        // ops): the latents agree. Tolerance 1e-5: the convolutions are bit-identical; the head's span
+        // forward and the tape's LayerNorm sum in different orders.
+        encoder.Reset();
+        policy.Reset();
         var pixelsA = Enumerable.Range(0, 48 * 48 * 3).Select(p => (byte)(p % 251)).ToArray();
         var pixelsB = Enumerable.Range(0, 48 * 48 * 3).Select(p => (byte)(p * 3 % 256)).ToArray();
-        encoder.Push(pixelsA);
-        encoder.Push(pixelsB);
-        encoder.Encode(proprio, latent);
+        observation.ArmState.Positions[0] = 0.3;
+        foreach (var pixels in new[] { pixelsA, pixelsB })
+        {
+            pixels.CopyTo(frame.Pixels, 0);
+            encoder.Encode(observation.Frames, observation.Embedding);
+            policy.Act(observation, ref command);
+        }
+        var proprio = new float[12];
+        AgentPolicy.FillProprioception(in observation.ArmState, proprio);
         var planes = new float[2 * 3 * 48 * 48];
         RobotRuntime.Agents.Replay.BatchSampler.ImageToPlanes(pixelsA, 48, 0, 0, planes.AsSpan(0, 3 * 48 * 48));
         RobotRuntime.Agents.Replay.BatchSampler.ImageToPlanes(pixelsB, 48, 0, 0, planes.AsSpan(3 * 48 * 48));
@@ -193,6 +205,7 @@ public class PlannerTests
         {
             expected = model.Encode(RobotRuntime.Tensors.Tensor.FromArray(planes, 1, 6, 48, 48), RobotRuntime.Tensors.Tensor.FromArray(proprio, 1, 12)).Span.ToArray();
         }
+        var latent = policy.LastLatent;
         for (int i = 0; i < latent.Length; i++)
         {
             Assert.Equal(expected[i], latent[i], 1e-5f);

@@ -142,11 +142,14 @@ public class AgentCommandTests
             """);
         var drive = Rr("run", "--config", cell, "--duration", "3s");
         Assert.True(drive.Exit == 0, drive.Output + drive.Error);
-        Assert.Contains("rr: agent agent:scratch:scratch:policyprior", drive.Output);
+        Assert.Contains("rr: agent agent:scratch:scratch:prior", drive.Output);
+        Assert.Contains("rr: encoder agent-cnn:scratch (scratch; ", drive.Output);
         Assert.Contains("rr: armed", drive.Output);
         var log = RunLog.Read(Path.Combine(Directory.GetDirectories(Path.Combine(folder, "runs")).Single(), "run.rrlog"));
         var acting = log.Records.Where(r => r.Safety != SafetyStatus.Hold).ToList();
         Assert.True(acting.Count > 25, $"{acting.Count} acting cycles of {log.Records.Count}");
+        // The agent's CNN is the loop's encoder: its time is logged as encode, not as plan.
+        Assert.All(acting, r => Assert.True(r.EncodeNs > 0, $"cycle {r.CycleIndex}: no encode time"));
         Assert.All(acting, r => Assert.Equal(ArmCommandMode.EndEffectorDelta, r.SentMode));
         Assert.DoesNotContain(log.Records, r => r.HoldReason == HoldReason.PolicyFailed);
         Assert.True(host.Server.Statistics.CommandsApplied > 25, "the simulated arm applied the agent's commands");
@@ -160,8 +163,8 @@ public class AgentCommandTests
     }
 
     [Theory]
-    [InlineData("partial", "rr: encoder tiny-resnet-trunk (2048 floats from 1 camera(s), ONNX Runtime 1.32.0 on cpu)")]
-    [InlineData("full", "rr: encoder tiny-resnet runs inside the agent (fully fine-tuned)")]
+    [InlineData("partial", "rr: encoder tiny-resnet-trunk+agent-tail (partial; ")]
+    [InlineData("full", "rr: encoder agent-pvr:tiny-resnet (full; ")]
     public void AFineTunedPvrAgentTrainsPackagesAndDrivesTheArm(string mode, string encoderLine)
     {
         // tiny-resnet (models/test, a PyTorch-exported ResNet in miniature): partial mode trains layer2 in the
@@ -209,11 +212,12 @@ public class AgentCommandTests
         var drive = Rr("run", "--config", cell, "--duration", "3s");
         Assert.True(drive.Exit == 0, drive.Output + drive.Error);
         Assert.Contains(encoderLine, drive.Output);
-        Assert.Contains($"rr: agent agent:{mode}:tiny-resnet:policyprior", drive.Output);
+        Assert.Contains($"rr: agent agent:{mode}:tiny-resnet:prior", drive.Output);
         var log = RunLog.Read(Path.Combine(Directory.GetDirectories(Path.Combine(folder, "runs")).Single(), "run.rrlog"));
         var acting = log.Records.Where(r => r.Safety != SafetyStatus.Hold).ToList();
         Assert.True(acting.Count > 10, $"{acting.Count} acting cycles of {log.Records.Count}");
         Assert.DoesNotContain(log.Records, r => r.HoldReason == HoldReason.PolicyFailed);
+        Assert.All(acting, r => Assert.True(r.EncodeNs > 0, $"cycle {r.CycleIndex}: no encode time"));
     }
 
     [Fact]

@@ -52,7 +52,8 @@ public class RunConfigTests
         Assert.Equal("/tmp/rr-stop", c.StopFile);
         Assert.Equal(("tcp://10.0.0.2:5601", "tcp://10.0.0.2:5602", "tcp://10.0.0.2:5603"), (c.ArmState, c.ArmCommand, c.ArmControl));
         Assert.Equal(2, c.Cameras.Count);
-        Assert.Equal(new CameraConfig("front", "stream", "tcp://10.0.0.2:5610", null, 0, null, 112, 112, 0), c.Cameras[0]);
+        Assert.Equal(("front", "stream", "tcp://10.0.0.2:5610", (string?)null, 112, 112, 0.0), (c.Cameras[0].Name, c.Cameras[0].Backend, c.Cameras[0].Endpoint, c.Cameras[0].Path, c.Cameras[0].Width, c.Cameras[0].Height, c.Cameras[0].Fps));
+        Assert.Empty(c.Cameras[0].Options);
         Assert.Equal(("wrist", "device", 2, 64), (c.Cameras[1].Name, c.Cameras[1].Backend, c.Cameras[1].Device, c.Cameras[1].Width));
         Assert.Equal(("models/pvr-zoo.json", "resnet18-pieg", 2, true), (c.EncoderZoo, c.EncoderId, c.EncoderThreads, c.PipelineEncoding));
         Assert.Equal("scripted-reach", c.Policy);
@@ -84,7 +85,7 @@ public class RunConfigTests
     [InlineData("rate_hz: fast\n", "cell.yaml:1: 'rate_hz' must be a number, got 'fast'")]
     [InlineData("rate_hz: 500\n", "'rate_hz' must be 10–100, got 500")]
     [InlineData("policy:\n  goal: [0.1, 0.2]\n", "'policy.goal' must be a list of 3 numbers")]
-    [InlineData("policy:\n  kind: mppi\n", "'policy.kind' must be scripted-reach, hold-still or agent, got 'mppi'")]
+    [InlineData("policy:\n  kind: mppi\n", "'policy.kind' must be one of agent, hold-still, scripted-reach, got 'mppi'")]
     [InlineData("safety:\n  max_frame_age: soon\n", "safety.max_frame_age: 'soon' is not a duration")]
     [InlineData("encoder:\n  threads: 0\n", "'encoder.threads' must be a whole number 1–64, got '0'")]
     [InlineData("encoder:\n  pipeline: yes please\n", "'encoder.pipeline' must be true or false, got 'yes please'")]

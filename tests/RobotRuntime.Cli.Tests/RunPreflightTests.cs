@@ -71,7 +71,7 @@ public sealed class RunPreflightTests : IDisposable
     [Fact]
     public void AMissingCameraDeviceIsNamed()
     {
-        var message = RunExpectingNothing(Config() with { Cameras = [new CameraConfig("wrist", "device", null, null, 231, null, 64, 64, 30)] });
+        var message = RunExpectingNothing(Config() with { Cameras = [new RobotRuntime.Vision.Cameras.CameraSettings { Name = "wrist", Backend = "device", Device = 231, Width = 64, Height = 64, Fps = 30 }] });
         Assert.StartsWith("cameras[0] ('wrist'): device 231 (/dev/video231) is not there", message);
     }
 

@@ -229,10 +229,10 @@ public sealed class SimServerProtocolTests(ITestOutputHelper output)
         Assert.Contains("reach, push, peek", task.Message);
         var shift = Assert.Throws<ArgumentException>(() => (Loopback() with { Shift = "fog" }).Validate());
         Assert.Contains("in-distribution", shift.Message);
-        var delay = Assert.Throws<ArgumentException>(() => SimServerOptions.ParseDuration("--delay", "-5ms"));
+        var delay = Assert.Throws<ArgumentException>(() => RobotRuntime.Timing.SettingText.ParseDuration("--delay", "-5ms"));
         Assert.Contains("--delay", delay.Message);
-        Assert.Equal(TimeSpan.FromMilliseconds(15), SimServerOptions.ParseDuration("--delay", "15ms"));
-        Assert.Equal(TimeSpan.FromMilliseconds(2.5), SimServerOptions.ParseDuration("--jitter", "2500us"));
+        Assert.Equal(TimeSpan.FromMilliseconds(15), RobotRuntime.Timing.SettingText.ParseDuration("--delay", "15ms"));
+        Assert.Equal(TimeSpan.FromMilliseconds(2.5), RobotRuntime.Timing.SettingText.ParseDuration("--jitter", "2500us"));
         var endpoint = Assert.Throws<ArgumentException>(() => (Loopback() with { CommandEndpoint = "localhost:5602" }).Validate());
         Assert.Contains("--command", endpoint.Message);
         var drop = Assert.Throws<ArgumentException>(() => (Loopback() with { FrameDropProbability = 1.5 }).Validate());

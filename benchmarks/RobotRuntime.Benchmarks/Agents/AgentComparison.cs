@@ -50,7 +50,7 @@ public static class AgentComparison
                 {
                     Samples = samples, Iterations = iterations, Elites = samples == 512 ? 64 : 16, PolicyTrajectories = 24, Threads = threads,
                 };
-                var planner = new LatentPlanner(model, options, new AgentRandom(3));
+                var planner = new MppiPlanner(model, options, new AgentRandom(3));
                 var action = new float[4];
                 double t = MedianOf(samples == 512 ? 30 : 100, () => planner.Plan(latent, action));
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"plan_{size}_{samples}x{iterations} {t:R}"));

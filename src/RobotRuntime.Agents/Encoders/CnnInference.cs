@@ -56,6 +56,9 @@ internal sealed class CnnInference
     /// <summary>Floats the flattened output holds.</summary>
     public int OutputLength { get; }
 
+    /// <summary>Floats the flattened output of <paramref name="cnn"/> holds for an input of [1, channels, size, size] (plans the layers once; setup only).</summary>
+    public static int OutputLengthOf(Sequential cnn, int channels, int size) => new CnnInference(cnn, channels, size).OutputLength;
+
     /// <summary>The input the next <see cref="Forward"/> reads: [channels, size, size], already scaled.</summary>
     public Span<float> Input => _input.Span;
 

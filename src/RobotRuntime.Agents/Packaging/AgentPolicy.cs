@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using RobotRuntime.Agents.Encoders;
 using RobotRuntime.Agents.Model;
 using RobotRuntime.Agents.Planning;
@@ -10,42 +9,48 @@ using RobotRuntime.Timing;
 namespace RobotRuntime.Agents.Packaging;
 
 /// <summary>
-/// A trained agent as the runtime loop's <see cref="IPolicy"/>: the loop's PVR embedding (frozen mode)
-/// or camera frames (scratch mode) and the arm state go through the frame stack and encoder head into
-/// a latent; the planner (MPPI within the cycle's deadline, or the policy prior) gives an action in
-/// [−1, 1]⁴ that becomes an end-effector delta command (metres) with a gripper target (0 open, 1 closed).
+/// A trained agent as the runtime loop's <see cref="IPolicy"/>: it reads the embedding the loop's encoder
+/// made of this cycle's frames (<see cref="AgentVisionEncoders.Create"/> gives that encoder, whatever the
+/// agent's encoder mode) and the arm state; the frame stack and encoder head turn them into a latent;
+/// the planner (MPPI within the cycle's deadline, or the policy prior) gives an action in [−1, 1]⁴ that
+/// becomes an end-effector delta command (metres) with a gripper target (0 open, 1 closed).
 /// </summary>
-/// <remarks>Real-time: in frozen mode <see cref="Act"/> allocates nothing once warm (tested); in scratch
-/// mode the CNN runs through the engine's ops and allocates per call. Never throws from <see cref="Act"/>.</remarks>
+/// <remarks>Real-time: <see cref="Act"/> allocates nothing once warm, in every mode (tested), and never throws.</remarks>
 public sealed class AgentPolicy : IPolicy
 {
     private readonly WorldModel _model;
-    private readonly LatentPlanner _planner;
-    private readonly AgentEncoder _encoder;
-    private readonly ImageFeatureExtractor? _images;
-    private readonly byte[] _features;
+    private readonly IPlanner _planner;
+    private readonly int _embeddingSize, _stack;
+    private readonly float[][] _history;
+    private readonly float[] _headInput, _scratchA, _scratchB;
     private readonly float[] _latent, _proprio, _action;
     private readonly double _metresPerUnit;
     private readonly long _marginNs;
+    private int _count;
     private string _lastError = "";
 
     /// <summary>Wraps <paramref name="model"/>.</summary>
     /// <param name="model">The trained world model.</param>
-    /// <param name="planner">Planner settings (mode, samples, threads).</param>
+    /// <param name="planner">Planner settings (kind, samples, threads); <see cref="Planners.Create"/> makes the planner.</param>
     /// <param name="maxEndEffectorStepMetres">Metres an action of 1 moves the end effector (the environment's step size).</param>
     /// <param name="seed">Seed of the planner's sampling.</param>
     /// <param name="deadlineMargin">Time kept free before the cycle's deadline for the rest of the cycle.</param>
     public AgentPolicy(WorldModel model, PlannerOptions planner, double maxEndEffectorStepMetres, int seed = 1, TimeSpan? deadlineMargin = null)
     {
         _model = model;
-        _planner = new LatentPlanner(model, planner, new AgentRandom((ulong)seed));
-        _encoder = new AgentEncoder(model);
+        _planner = Planners.Create(model, planner, new AgentRandom((ulong)seed));
         var layout = model.Layout;
-        if (layout.Kind == FeatureKind.Images)
-        {
-            _images = new ImageFeatureExtractor(model.Config.Cameras, layout.ImageSize);
-        }
-        _features = new byte[layout.FeatureBytes];
+        _embeddingSize = AgentVisionEncoders.EmbeddingSize(model);
+        // The scratch CNN stacks frames itself (over channels); the other modes stack embeddings here.
+        _stack = layout.Kind == FeatureKind.Images && model.PvrTail is null ? 1 : layout.FrameStack;
+        _history = new float[_stack][];
+        for (var i = 0; i < _stack; i++)
+            _history[i] = new float[_embeddingSize];
+        _headInput = new float[_stack * _embeddingSize + layout.ProprioceptionLength];
+        if (_headInput.Length != model.EncoderHead.InputWidth)
+            throw new ArgumentException($"agent '{model.Config.Encoder}': the encoder head takes {model.EncoderHead.InputWidth} floats, the embedding stack and proprioception give {_headInput.Length}", nameof(model));
+        _scratchA = new float[Math.Max(model.EncoderHead.MaxWidth, 1024)];
+        _scratchB = new float[Math.Max(model.EncoderHead.MaxWidth, 1024)];
         _latent = new float[model.Config.LatentDim];
         _proprio = new float[layout.ProprioceptionLength];
         _action = new float[layout.ActionDim];
@@ -54,27 +59,30 @@ public sealed class AgentPolicy : IPolicy
     }
 
     /// <inheritdoc />
-    public string Name => $"agent:{_model.Config.Mode.ToString().ToLowerInvariant()}:{_model.Config.Encoder}:{_planner.Options.Mode.ToString().ToLowerInvariant()}";
+    public string Name => $"agent:{_model.Config.Mode.ToString().ToLowerInvariant()}:{_model.Config.Encoder}:{_planner.Name}";
 
     /// <inheritdoc />
     public ArmCommandMode Mode => ArmCommandMode.EndEffectorDelta;
 
     /// <inheritdoc />
-    public int EmbeddingSize => _model.Layout.Kind == FeatureKind.Floats ? _model.Layout.FeatureLength : 0;
+    public int EmbeddingSize => _embeddingSize;
 
     /// <inheritdoc />
     public string LastError => _lastError;
+
+    /// <summary>The latent of the last <see cref="Act"/> (what the planner planned from).</summary>
+    public ReadOnlySpan<float> LastLatent => _latent;
 
     /// <summary>The last action in [−1, 1] (dx, dy, dz, gripper).</summary>
     public ReadOnlySpan<float> LastAction => _action;
 
     /// <summary>The planner.</summary>
-    public LatentPlanner Planner => _planner;
+    public IPlanner Planner => _planner;
 
     /// <inheritdoc />
     public void Reset()
     {
-        _encoder.Reset();
+        _count = 0;
         _planner.Reset();
     }
 
@@ -82,19 +90,10 @@ public sealed class AgentPolicy : IPolicy
     public PolicyStatus Act(PolicyObservation observation, ref ArmCommand command)
     {
         var layout = _model.Layout;
-        if (layout.Kind == FeatureKind.Floats)
+        if (observation.Embedding.Length != _embeddingSize)
         {
-            if (observation.Embedding.Length != layout.FeatureLength)
-            {
-                _lastError = $"the agent expects an embedding of {layout.FeatureLength} floats, the loop gives {observation.Embedding.Length}";
-                return PolicyStatus.Failed;
-            }
-            MemoryMarshal.AsBytes(observation.Embedding.AsSpan()).CopyTo(_features);
-        }
-        else if (!_images!.TryExtract(observation.Frames, _features, out var error))
-        {
-            _lastError = error;
-            return PolicyStatus.NoAction;
+            _lastError = $"the agent expects an embedding of {_embeddingSize} floats, the loop gives {observation.Embedding.Length}";
+            return PolicyStatus.Failed;
         }
         if (layout.ProprioceptionLength > 0)
         {
@@ -105,8 +104,11 @@ public sealed class AgentPolicy : IPolicy
             }
             FillProprioception(in observation.ArmState, _proprio);
         }
-        _encoder.Push(_features);
-        _encoder.Encode(_proprio, _latent);
+        Push(observation.Embedding);
+        for (var k = 0; k < _stack; k++)
+            _history[k].CopyTo(_headInput, k * _embeddingSize);
+        _proprio.CopyTo(_headInput, _stack * _embeddingSize);
+        _model.EncoderHead.Infer(_headInput, 1, _latent, _scratchA, _scratchB);
         for (int i = 0; i < _latent.Length; i++)
         {
             if (!float.IsFinite(_latent[i]))
@@ -131,6 +133,21 @@ public sealed class AgentPolicy : IPolicy
         values.CopyTo(command.Values);
         command.GripperTarget = _action.Length > 3 ? (_action[3] + 1.0) / 2.0 : 0.0;
         return status == PlanStatus.Complete ? PolicyStatus.Ok : PolicyStatus.BudgetExhausted;
+    }
+
+    /// <summary>Adds this step's embedding; the first step after <see cref="Reset"/> fills the whole stack (as in training).</summary>
+    private void Push(ReadOnlySpan<float> embedding)
+    {
+        var newest = _history[0];
+        for (var i = 0; i < _stack - 1; i++)
+            _history[i] = _history[i + 1];
+        _history[^1] = newest;
+        embedding.CopyTo(newest);
+        if (_count++ == 0)
+        {
+            foreach (var slot in _history)
+                embedding.CopyTo(slot);
+        }
     }
 
     /// <summary>

@@ -14,7 +14,7 @@ public readonly record struct EvaluationResult(int Episodes, double SuccessRate,
 
 /// <summary>
 /// Acts in an <see cref="IEnvironment"/> with a world model: features from the frozen front, frame
-/// stack and latent from <see cref="AgentEncoder"/>, action from <see cref="LatentPlanner"/>.
+/// stack and latent from <see cref="AgentEncoder"/>, action from <see cref="IPlanner"/>.
 /// </summary>
 public sealed class AgentActor
 {
@@ -26,7 +26,7 @@ public sealed class AgentActor
     private readonly float[] _proprio;
 
     /// <summary>Creates an actor planning with <paramref name="planner"/>.</summary>
-    public AgentActor(WorldModel model, IFeatureExtractor features, LatentPlanner planner)
+    public AgentActor(WorldModel model, IFeatureExtractor features, IPlanner planner)
     {
         _model = model;
         _features = features;
@@ -38,7 +38,7 @@ public sealed class AgentActor
     }
 
     /// <summary>The planner.</summary>
-    public LatentPlanner Planner { get; }
+    public IPlanner Planner { get; }
 
     /// <summary>The last step's extracted features (what replay stores).</summary>
     public ReadOnlySpan<byte> LastFeatures => _featureBuffer;

@@ -103,7 +103,7 @@ public sealed class Trainer : IDisposable
         _learner = new TdMpc2Learner(Model, spec.MaxEpisodeSteps, _learnRandom);
         var plannerOptions = PlannerOptions.FromConfig(config, _learner.Discount) with
         {
-            Mode = options.PlanWhileTraining ? PlannerMode.Mppi : PlannerMode.PolicyPrior,
+            Kind = options.PlanWhileTraining ? Planners.Mppi : Planners.Prior,
             Samples = options.PlanSamples > 0 ? options.PlanSamples : config.Samples,
             Iterations = options.PlanIterations > 0 ? options.PlanIterations : config.Iterations,
         };
@@ -112,7 +112,7 @@ public sealed class Trainer : IDisposable
             Elites = Math.Min(plannerOptions.Elites, Math.Max(1, plannerOptions.Samples / 8)),
             PolicyTrajectories = Math.Min(plannerOptions.PolicyTrajectories, plannerOptions.Samples / 2),
         };
-        _actor = new AgentActor(Model, features, new LatentPlanner(Model, plannerOptions, _actRandom));
+        _actor = new AgentActor(Model, features, Planners.Create(Model, plannerOptions, _actRandom));
         _batch = new TrainingBatch(Layout, config.BatchSize, config.Horizon);
         string replayPath = Path.Combine(_run, "replay.bin");
         string checkpoint = Path.Combine(_run, CheckpointFile);

@@ -25,7 +25,7 @@ public static class EvalCommand
         var shifts = new Option<string>("--shifts") { Description = "all, or a comma-separated list of shift presets (in-distribution is always included).", DefaultValueFactory = _ => "in-distribution" };
         var episodes = new Option<int>("--episodes") { Description = "Episodes per preset.", DefaultValueFactory = _ => 10 };
         var zoo = new Option<string?>("--zoo") { Description = "PVR zoo manifest (default models/pvr-zoo.json)." };
-        var planner = new Option<string>("--planner") { Description = "mppi or prior.", DefaultValueFactory = _ => "mppi" };
+        var planner = new Option<string>("--planner") { Description = "A registered planner: mppi (latent MPPI) or prior (the policy prior alone).", DefaultValueFactory = _ => "mppi" };
         var planSamples = new Option<int>("--plan-samples") { Description = "MPPI samples (0: the config's).", DefaultValueFactory = _ => 0 };
         var planIterations = new Option<int>("--plan-iterations") { Description = "MPPI iterations (0: the config's).", DefaultValueFactory = _ => 0 };
         var package = new Option<string?>("--package") { Description = "Also write the run's agent as a package into this folder." };
@@ -92,9 +92,9 @@ public static class EvalCommand
                     _ = VisualShifts.Get(preset);
                 }
                 string mode = result.GetValue(planner)!;
-                if (mode is not ("mppi" or "prior"))
+                if (!Planners.Contains(mode))
                 {
-                    throw new ArgumentException($"--planner '{mode}' is not one of mppi, prior");
+                    throw new ArgumentException($"--planner '{mode}' is not one of {string.Join(", ", Planners.Names)}");
                 }
                 WorldModel? model = null;
                 AnalysisResult? analysis = null;
@@ -121,7 +121,7 @@ public static class EvalCommand
                     }
                     var options = PlannerOptions.FromConfig(config, config.DiscountFor(environment.Spec.MaxEpisodeSteps)) with
                     {
-                        Mode = mode == "prior" ? PlannerMode.PolicyPrior : PlannerMode.Mppi,
+                        Kind = mode,
                     };
                     int samples = result.GetValue(planSamples) > 0 ? result.GetValue(planSamples) : options.Samples;
                     options = options with
@@ -131,7 +131,7 @@ public static class EvalCommand
                         Elites = Math.Min(options.Elites, Math.Max(1, samples / 8)),
                         PolicyTrajectories = Math.Min(options.PolicyTrajectories, samples / 2),
                     };
-                    var actor = new AgentActor(model, features, new LatentPlanner(model, options, new AgentRandom(7)));
+                    var actor = new AgentActor(model, features, Planners.Create(model, options, new AgentRandom(7)));
                     var traces = preset == VisualShifts.InDistribution ? new List<EpisodeTrace>() : null;
                     var r = actor.Evaluate(environment, result.GetValue(episodes), Trainer.EvaluationSeedBase + 50_000, traces);
                     if (traces is not null)

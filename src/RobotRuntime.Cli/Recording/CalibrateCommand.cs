@@ -141,13 +141,13 @@ public static class CalibrateCommand
                 if (result.GetValue(camera) is null || result.GetValue(output) is null)
                     throw new ArgumentException("--camera and --out are needed (or --write-board to print a ChArUco board)");
                 if (result.GetValue(handEye) is { } posesFile)
-                    return HandEyeFromPoses(result.GetValue(camera)!, SimServerOptions.ParseSize("--size", result.GetValue(size)!).Width, SimServerOptions.ParseSize("--size", result.GetValue(size)!).Height, target ?? throw new ArgumentException("--hand-eye takes a chessboard --board (COLUMNSxROWS)"),
+                    return HandEyeFromPoses(result.GetValue(camera)!, RobotRuntime.Timing.SettingText.ParseSize("--size", result.GetValue(size)!).Width, RobotRuntime.Timing.SettingText.ParseSize("--size", result.GetValue(size)!).Height, target ?? throw new ArgumentException("--hand-eye takes a chessboard --board (COLUMNSxROWS)"),
                         posesFile, result.GetValue(intrinsics) ?? throw new ArgumentException("--hand-eye needs --intrinsics (the camera's calibration file)"),
                         result.GetValue(output)!, stdout, stderr);
                 var what = charuco is null ? $"{target!.Columns}x{target.Rows} chessboard" : $"{charuco.SquaresX}x{charuco.SquaresY} ChArUco board";
                 if (result.GetValue(views) is var wanted && wanted is < 3 or > 200)
                     throw new ArgumentException($"--views must be 3–200, got {wanted}");
-                var (width, height) = SimServerOptions.ParseSize("--size", result.GetValue(size)!);
+                var (width, height) = RobotRuntime.Timing.SettingText.ParseSize("--size", result.GetValue(size)!);
                 var settings = CameraSpec.Parse(result.GetValue(camera)!, width, height);
                 var collected = new List<OpenCvSharp.Point2f[]>();
                 var collectedCharuco = new List<(int[] Ids, OpenCvSharp.Point2f[] Corners)>();

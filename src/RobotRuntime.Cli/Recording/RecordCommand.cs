@@ -41,13 +41,13 @@ public static class RecordCommand
             var stderr = result.InvocationConfiguration.Error;
             try
             {
-                var (width, height) = SimServerOptions.ParseSize("--size", result.GetValue(size)!);
+                var (width, height) = RobotRuntime.Timing.SettingText.ParseSize("--size", result.GetValue(size)!);
                 if (width < 1 || height < 1)
                     throw new ArgumentException($"--size must be at least 1x1, got '{result.GetValue(size)}'.");
                 var jpegQuality = result.GetValue(quality);
                 if (jpegQuality is < 1 or > 100)
                     throw new ArgumentException($"--quality must be 1..100, got {jpegQuality}.");
-                TimeSpan? limit = result.GetValue(duration) is { } text ? SimServerOptions.ParseDuration("--duration", text) : null;
+                TimeSpan? limit = result.GetValue(duration) is { } text ? RobotRuntime.Timing.SettingText.ParseDuration("--duration", text) : null;
                 var specs = result.GetValue(cameras)!;
                 var settings = specs.Select(spec => (CameraSpec.Parse(spec, width, height), spec)).ToArray();
                 var folder = result.GetValue(output)!;

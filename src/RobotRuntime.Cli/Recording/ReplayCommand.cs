@@ -45,15 +45,16 @@ public static class ReplayCommand
                     throw new ArgumentException("--zoo and --embeddings need --encoder.");
                 if (result.GetValue(runLog) is not null && result.GetValue(livePort) is null)
                     throw new ArgumentException("--run-log is shown on the live page: give --live-port too.");
-                (int, int)? frameSize = result.GetValue(size) is { } text ? SimServerOptions.ParseSize("--size", text) : null;
+                (int, int)? frameSize = result.GetValue(size) is { } text ? RobotRuntime.Timing.SettingText.ParseSize("--size", text) : null;
                 Func<int, int, RobotRuntime.Encoders.IEncoder>? createEncoder = null;
                 string? embeddingsPath = null;
                 if (encoderName is not null)
                 {
-                    var pvrZoo = PvrZoo.Load(result.GetValue(zoo) ?? PvrZoo.DefaultManifestPath());
-                    var model = pvrZoo.Get(encoderName);
-                    var modelFile = pvrZoo.ResolveFile(model);
-                    createEncoder = (width, height) => new OnnxPvrEncoder(model, modelFile, 1, width, height);
+                    // The encoder rr run would make of an encoder section naming this PVR: the same composition root.
+                    var config = new Runtime.RunConfig { EncoderZoo = result.GetValue(zoo) ?? PvrZoo.DefaultManifestPath(), EncoderId = encoderName };
+                    var composer = new Composition.LoopComposer(config, _ => { });
+                    composer.Preflight(camerasFromHost: true);
+                    createEncoder = (width, height) => composer.CreateEncoder(1, width, height)!;
                     embeddingsPath = result.GetValue(embeddings) ?? Path.Combine(path, encoderName + ".embeddings.csv");
                 }
                 var log = result.GetValue(runLog) is { } logPath ? RunLog.Read(logPath) : null;
@@ -124,6 +125,12 @@ public static class ReplayCommand
             catch (ArgumentException failure)
             {
                 stderr.WriteLine($"rr replay: {CliText.WithoutParameter(failure)}");
+                return 2;
+            }
+            catch (Runtime.ConfigException failure)
+            {
+                // The encoder section rr replay made from --zoo/--encoder: name the options.
+                stderr.WriteLine($"rr replay: --encoder/--zoo: {failure.Message}");
                 return 2;
             }
             catch (Exception failure) when (failure is VisionException or NativeDependencyMissingException or IOException or InvalidDataException or OnnxModelException or Microsoft.ML.OnnxRuntime.OnnxRuntimeException or KeyNotFoundException)

@@ -56,7 +56,8 @@ public static class BenchCommand
                 if (result.GetValue(fifo) is { } priority && priority is < 1 or > 99)
                     throw new ArgumentException($"--fifo must be a priority 1–99, got {priority}");
                 var repository = NativeLibraryLocator.FindRepositoryRoot(AppContext.BaseDirectory) ?? Directory.GetCurrentDirectory();
-                var manifest = PvrZoo.Load(result.GetValue(zoo) ?? Path.Combine(repository, "models", "test", "test-zoo.json"));
+                var zooPath = result.GetValue(zoo) ?? Path.Combine(repository, "models", "test", "test-zoo.json");
+                var manifest = PvrZoo.Load(zooPath);
                 var model = manifest.Get(result.GetValue(encoder)!);
                 var file = result.GetValue(modelFile) ?? manifest.ResolveFile(model);
                 var session = device.Settings(result, result.GetValue(threads));
@@ -66,7 +67,7 @@ public static class BenchCommand
                 var json = new List<string>();
                 foreach (var rate in rateList)
                 {
-                    var (row, line) = Measure(rate, duration, model, file, result.GetValue(size), session, result.GetValue(pipeline), result.GetValue(fifo), output);
+                    var (row, line) = Measure(rate, duration, zooPath, model.Id, result.GetValue(modelFile), result.GetValue(size), session, result.GetValue(pipeline), result.GetValue(fifo), output);
                     output.WriteLine(row);
                     json.Add(line);
                 }
@@ -74,7 +75,7 @@ public static class BenchCommand
                     output.WriteLine(line);
                 return 0;
             }
-            catch (Exception e) when (e is ArgumentException or InvalidDataException or FileNotFoundException or KeyNotFoundException or Onnx.ExecutionProviderUnavailableException or Onnx.OnnxModelException)
+            catch (Exception e) when (e is ArgumentException or InvalidDataException or FileNotFoundException or KeyNotFoundException or Onnx.ExecutionProviderUnavailableException or Onnx.OnnxModelException or ConfigException)
             {
                 error.WriteLine($"rr bench: {e.Message}");
                 return 2;
@@ -88,7 +89,8 @@ public static class BenchCommand
         return verb;
     }
 
-    private static (string Row, string Json) Measure(double rateHz, double seconds, PvrModel model, string file, int size, Onnx.OnnxSessionSettings session, bool pipeline, int? fifo, TextWriter output)
+    private static (string Row, string Json) Measure(double rateHz, double seconds, string zooPath, string encoderId, string? modelFile, int size,
+        Onnx.OnnxSessionSettings session, bool pipeline, int? fifo, TextWriter output)
     {
         using var host = SimServerHost.Start(new SimServerOptions
         {
@@ -97,27 +99,32 @@ public static class BenchCommand
             CameraRateHz = 30, CameraWidth = size, CameraHeight = size, WatchdogMilliseconds = 500, Quiet = true,
         });
         var endpoints = host.Endpoints;
-        using var link = new ZmqArmLink(endpoints.LinkSettings);
+        // The run rr run would make of this config: the same composition root builds every part.
+        var config = new RunConfig
+        {
+            RateHz = rateHz, ArmState = endpoints.State, ArmCommand = endpoints.Command, ArmControl = endpoints.Control, ArmSecret = endpoints.Secret,
+            Cameras = [.. new[] { "front", "wrist" }.Select(name => new CameraSettings { Name = name, Backend = "stream", Endpoint = endpoints.Cameras[name], Width = size, Height = size })],
+            EncoderZoo = zooPath, EncoderId = encoderId, EncoderThreads = session.IntraOpThreads, EncoderDevice = session.Device, EncoderDeviceId = session.DeviceId,
+            EncoderOptions = modelFile is null ? Composition.SectionOptions.Empty("encoder") : Composition.SectionOptions.Empty("encoder").With("file", modelFile, "--model-file"),
+            Policy = "scripted-reach", PipelineEncoding = pipeline, MaxFrameAge = TimeSpan.FromMilliseconds(150), JointMargin = 0.02,
+        };
+        using var composer = new Composition.LoopComposer(config, _ => { }, endpoints.Secret, () => host.Server.Snapshot.Goal);
+        composer.Preflight(camerasFromHost: false);
+        var link = composer.CreateLink();
         if (!link.Handshake(TimeSpan.FromSeconds(2)).Succeeded || !SpinWait.SpinUntil(() => link.Health.Status == ArmLinkStatus.Up, TimeSpan.FromSeconds(2)))
             throw new InvalidDataException("the simulator's arm did not answer");
         link.Request(ArmControlRequest.Enable, TimeSpan.FromSeconds(2));
-        using var front = new ZmqCameraSource("front", endpoints.Cameras["front"], size, size);
-        using var wrist = new ZmqCameraSource("wrist", endpoints.Cameras["wrist"], size, size);
-        using var encoder = new OnnxPvrEncoder(model, file, 2, size, size, session);
-        using var policy = new ScriptedReachPolicy(() => host.Server.Snapshot.Goal, link.Description!.EndEffectorMaxTranslation);
-        var safety = new SafetyFilter(new SafetyFilterOptions
-        {
-            Arm = link.Description!, CyclePeriod = TimeSpan.FromSeconds(1 / rateHz), JointPositionMargin = 0.02,
-            MaxFrameAge = TimeSpan.FromMilliseconds(150), CommandExpiry = TimeSpan.FromSeconds(1 / rateHz),
-        });
+        composer.CreateCameras();
+        var build = composer.CreatePolicy();
+        var policy = build.Policy;
+        var safety = composer.CreateSafety();
         var logPath = Path.Combine(Path.GetTempPath(), $"rr-bench-{Environment.ProcessId}-{rateHz}.rrlog");
         try
         {
             using (var log = RunLogWriter.Create(logPath, new RunLogMetadata(rateHz, "rr bench")))
             {
                 var board = new LiveStatusBoard(["front", "wrist"], size, size, rateHz, policy.Name);
-                using var loop = new ControlLoop(new ControlLoopOptions { RateHz = rateHz, MaxFrameAge = TimeSpan.FromMilliseconds(150), PipelineEncoding = pipeline },
-                    [front, wrist], encoder, policy, safety, link, log, board);
+                var loop = composer.CreateLoop(build, safety, log, board);
                 var realTime = RealTimeSetup.ConfigureCurrentThread(new RealTimeRequest(fifo, null, LowLatencyGc: true));
                 if (fifo is not null)
                 {

@@ -52,7 +52,7 @@ public static class DemoCommand
             TimeSpan episodeTimeout;
             try
             {
-                episodeTimeout = SimServerOptions.ParseDuration("--episode-timeout", result.GetValue(timeout)!);
+                episodeTimeout = RobotRuntime.Timing.SettingText.ParseDuration("--episode-timeout", result.GetValue(timeout)!);
             }
             catch (ArgumentException e)
             {

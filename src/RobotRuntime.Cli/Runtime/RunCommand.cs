@@ -32,7 +32,7 @@ public static class RunCommand
                 foreach (var assignment in result.GetValue(set) ?? [])
                     settings = settings.WithOverride(assignment);
                 if (result.GetValue(duration) is { } text)
-                    settings = settings with { Duration = SimServerOptions.ParseDuration("--duration", text) };
+                    settings = settings with { Duration = RobotRuntime.Timing.SettingText.ParseDuration("--duration", text) };
                 if (result.GetValue(takeover))
                     settings = settings with { Takeover = true };
                 if (result.GetValue(livePort) is { } port)

@@ -1,5 +1,6 @@
 using System.Globalization;
-using RobotRuntime.SimServer;
+using RobotRuntime.Cli.Composition;
+using RobotRuntime.Vision.Cameras;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
@@ -7,20 +8,6 @@ namespace RobotRuntime.Cli.Runtime;
 
 /// <summary>A configuration file or override that cannot be used; the message names the key, where it is, and what was expected.</summary>
 public sealed class ConfigException(string message) : Exception(message);
-
-/// <summary>One camera of a run.</summary>
-/// <param name="Name">Camera name.</param>
-/// <param name="Backend">A <see cref="Vision.Cameras.CameraFactory"/> backend (stream, device, file, gstreamer, replay, synthetic).</param>
-/// <param name="Endpoint">ZeroMQ endpoint for <c>stream</c>.</param>
-/// <param name="Path">File or recording folder for <c>file</c>/<c>replay</c>.</param>
-/// <param name="Device">V4L2 index for <c>device</c>.</param>
-/// <param name="Pipeline">GStreamer pipeline for <c>gstreamer</c>.</param>
-/// <param name="Width">Frame width.</param>
-/// <param name="Height">Frame height.</param>
-/// <param name="Fps">Frame rate for devices and synthetic cameras (0: the source's own).</param>
-/// <param name="Calibration">A calibration file from <c>rr calibrate</c> for this camera at this size: frames are undistorted before they are encoded.</param>
-/// <param name="CurvePublicKey">For <c>stream</c>: the publisher's CURVE public key when its frames are encrypted.</param>
-public sealed record CameraConfig(string Name, string Backend, string? Endpoint, string? Path, int Device, string? Pipeline, int Width, int Height, double Fps, string? Calibration = null, string? CurvePublicKey = null);
 
 /// <summary>Everything <c>rr run</c> needs, read from YAML with command-line overrides.</summary>
 public sealed record RunConfig
@@ -55,8 +42,28 @@ public sealed record RunConfig
     /// <summary>Claim the arm even from another controller's live claim (an operator's deliberate takeover; <c>rr run --takeover</c>).</summary>
     public bool Takeover { get; init; }
 
-    /// <summary>The cameras, in the encoder's order.</summary>
-    public IReadOnlyList<CameraConfig> Cameras { get; init; } = [];
+    /// <summary>The cameras, in the encoder's order; each made by its backend (<see cref="CameraFactory"/>).</summary>
+    public IReadOnlyList<CameraSettings> Cameras { get; init; } = [];
+
+    /// <summary>Which arm link (<c>arm.kind</c>, a name in <see cref="LoopComposer.ArmLinks"/>): zmq by default.</summary>
+    public string ArmKind { get; init; } = "zmq";
+
+    /// <summary>Keys under <c>arm</c> that belong to its kind.</summary>
+    public SectionOptions ArmOptions { get; init; } = SectionOptions.Empty("arm");
+
+    /// <summary>
+    /// Which encoder (<c>encoder.kind</c>, a name in <see cref="LoopComposer.Encoders"/>): onnx when the
+    /// section names a zoo or an id; null when the run has no encoder section.
+    /// </summary>
+    public string? EncoderKind => _encoderKind ?? (EncoderZoo is not null || EncoderId is not null ? "onnx" : null);
+
+    private string? _encoderKind;
+
+    /// <summary>Keys under <c>encoder</c> that belong to its kind.</summary>
+    public SectionOptions EncoderOptions { get; init; } = SectionOptions.Empty("encoder");
+
+    /// <summary>Keys under <c>policy</c> that belong to its kind.</summary>
+    public SectionOptions PolicyOptions { get; init; } = SectionOptions.Empty("policy");
 
     /// <summary>The PVR zoo manifest (null: no encoder).</summary>
     public string? EncoderZoo { get; init; }
@@ -88,7 +95,7 @@ public sealed record RunConfig
     /// <summary>The encoder's ONNX Runtime session settings.</summary>
     public Onnx.OnnxSessionSettings EncoderSession => new() { IntraOpThreads = EncoderThreads, Device = EncoderDevice, DeviceId = EncoderDeviceId };
 
-    /// <summary><c>scripted-reach</c> or <c>hold-still</c>.</summary>
+    /// <summary>Which policy (<c>policy.kind</c>, a name in <see cref="LoopComposer.Policies"/>): hold-still, scripted-reach, agent.</summary>
     public string Policy { get; init; } = "hold-still";
 
     /// <summary>The scripted reach's goal (metres, arm base frame).</summary>
@@ -138,9 +145,9 @@ public sealed record RunConfig
     {
         [""] = ["rate_hz", "duration", "runs_folder", "arm", "cameras", "encoder", "policy", "safety", "realtime", "stop_file", "live_port", "metrics"],
         ["metrics"] = ["port", "host"],
-        ["arm"] = ["state", "command", "control", "key", "curve_public_key"],
-        ["cameras[]"] = ["name", "backend", "endpoint", "path", "device", "pipeline", "width", "height", "fps", "calibration", "curve_public_key"],
-        ["encoder"] = ["zoo", "id", "threads", "pipeline", "device", "device_id"],
+        ["arm"] = ["state", "command", "control", "key", "curve_public_key", "kind"],
+        ["cameras[]"] = CameraFactory.CommonKeys.ToArray(),
+        ["encoder"] = ["zoo", "id", "threads", "pipeline", "device", "device_id", "kind"],
         ["policy"] = ["kind", "goal", "package", "planner"],
         ["safety"] = ["max_frame_age", "max_state_age", "max_deadline_misses", "joint_margin", "workspace", "estop_gpio", "enable_gpio"],
         ["realtime"] = ["fifo_priority", "cpus"],
@@ -173,7 +180,22 @@ public sealed record RunConfig
             ?? throw new ConfigException($"{source}: the file must be a mapping of keys (rate_hz, arm, cameras, ...), not a {Kind(stream.Documents[0].RootNode)}");
         foreach (var (keyNode, value) in root.Children)
             config = config.Apply(source, "", Key(keyNode), value);
-        return config;
+        return config.CheckKindKeys();
+    }
+
+    /// <summary>
+    /// The keys of the arm, encoder and policy sections that are not the section's own belong to the
+    /// kind it selects: checked once the whole file (or override) is read, when the kind is known.
+    /// </summary>
+    private RunConfig CheckKindKeys()
+    {
+        LoopComposer.ArmLinks.Get(ArmKind, ArmOptions);
+        LoopComposer.Policies.Get(Policy, PolicyOptions);
+        if (EncoderKind is { } kind)
+            LoopComposer.Encoders.Get(kind, EncoderOptions);
+        else if (EncoderOptions.Keys.Count > 0)
+            EncoderOptions.CheckOnly([], LoopComposer.Encoders.CommonKeys, "no encoder");
+        return this;
     }
 
     /// <summary>Applies one override <c>key.path=value</c> (value in YAML syntax, e.g. <c>policy.goal=[0.1,0,0.2]</c>).</summary>
@@ -189,19 +211,31 @@ public sealed record RunConfig
         var value = stream.Documents[0].RootNode;
         var dot = path.IndexOf('.', StringComparison.Ordinal);
         if (dot < 0)
-            return Apply("--set", "", path, value);
+            return Apply("--set", "", path, value).CheckKindKeys();
         var section = path[..dot];
         var key = path[(dot + 1)..];
         if (section == "cameras")
             throw new ConfigException($"--set '{assignment}': cameras are a list; change them in the config file");
         var mapping = new YamlMappingNode { { key, value } };
-        return Apply("--set", "", section, mapping);
+        return Apply("--set", "", section, mapping).CheckKindKeys();
     }
 
     private RunConfig Apply(string source, string section, string key, YamlNode value)
     {
         var where = section.Length == 0 ? key : $"{section}.{key}";
         string[] allowed = Schema[section];
+        if (!allowed.Contains(key) && section is "arm" or "encoder" or "policy")
+        {
+            // A key of the section's kind: the kind's backend reads and checks it when the loop is composed.
+            var text = value is YamlScalarNode { Value: { } scalar } ? scalar : throw new ConfigException($"{source}:{value.Start.Line}: '{where}' must be a single value");
+            var at = $"{source}:{value.Start.Line}";
+            return section switch
+            {
+                "arm" => this with { ArmOptions = ArmOptions.With(key, text, at) },
+                "encoder" => this with { EncoderOptions = EncoderOptions.With(key, text, at) },
+                _ => this with { PolicyOptions = PolicyOptions.With(key, text, at) },
+            };
+        }
         if (!allowed.Contains(key))
             throw new ConfigException($"{source}:{value.Start.Line}: unknown key '{where}'; {(section.Length == 0 ? "top-level keys" : $"keys under '{section}'")} are: {string.Join(", ", allowed)}");
         switch (where)
@@ -224,6 +258,8 @@ public sealed record RunConfig
                 if (value is not YamlSequenceNode list)
                     throw new ConfigException($"{source}:{value.Start.Line}: 'cameras' must be a list of cameras (- name: front ...), not a {Kind(value)}");
                 return this with { Cameras = list.Children.Select((c, i) => Camera(source, i, c)).ToList() };
+            case "arm.kind": return this with { ArmKind = Text(source, where, value) };
+            case "encoder.kind": return this with { _encoderKind = Text(source, where, value) };
             case "arm.state": return this with { ArmState = Text(source, where, value) };
             case "arm.command": return this with { ArmCommand = Text(source, where, value) };
             case "arm.control": return this with { ArmControl = Text(source, where, value) };
@@ -256,14 +292,14 @@ public sealed record RunConfig
             case "encoder.device_id": return this with { EncoderDeviceId = Integer(source, where, value, 0, 63) };
             case "policy.kind":
                 var kind = Text(source, where, value);
-                if (kind is not ("scripted-reach" or "hold-still" or "agent"))
-                    throw new ConfigException($"{source}:{value.Start.Line}: 'policy.kind' must be scripted-reach, hold-still or agent, got '{kind}'");
+                if (!LoopComposer.Policies.Names.Contains(kind))
+                    throw new ConfigException($"{source}:{value.Start.Line}: 'policy.kind' must be one of {string.Join(", ", LoopComposer.Policies.Names)}, got '{kind}'");
                 return this with { Policy = kind };
             case "policy.package": return this with { AgentPackage = Text(source, where, value) };
             case "policy.planner":
                 var planner = Text(source, where, value);
-                if (planner is not ("mppi" or "prior"))
-                    throw new ConfigException($"{source}:{value.Start.Line}: 'policy.planner' must be mppi or prior, got '{planner}'");
+                if (!global::RobotRuntime.Agents.Planning.Planners.Contains(planner))
+                    throw new ConfigException($"{source}:{value.Start.Line}: 'policy.planner' must be one of {string.Join(", ", global::RobotRuntime.Agents.Planning.Planners.Names)}, got '{planner}'");
                 return this with { AgentPlanner = planner };
             case "policy.goal":
                 var goal = Numbers(source, where, value, 3);
@@ -330,47 +366,60 @@ public sealed record RunConfig
         return (new Safety.Gpio.GpioLine(chip.Value, line.Value, activeLow), debounce);
     }
 
-    private static CameraConfig Camera(string source, int index, YamlNode node)
+    /// <summary>
+    /// One camera: the keys every backend shares (<see cref="CameraFactory.CommonKeys"/>) into their
+    /// fields, the rest into <see cref="CameraSettings.Options"/> for the backend, which declares them and
+    /// reads them itself (<see cref="CameraFactory.Check"/> refuses a key no one declared).
+    /// </summary>
+    private static CameraSettings Camera(string source, int index, YamlNode node)
     {
         var where = $"cameras[{index}]";
         var map = Mapping(source, where, node);
-        string? name = null, backend = null, endpoint = null, path = null, pipeline = null, calibration = null, curveKey = null;
-        int device = 0, width = 64, height = 64;
-        double fps = 0;
+        var values = new Dictionary<string, (string Text, YamlNode Node)>(StringComparer.Ordinal);
         foreach (var (k, v) in map.Children)
-        {
-            var key = Key(k);
-            var at = $"{where}.{key}";
-            switch (key)
-            {
-                case "name": name = Text(source, at, v); break;
-                case "backend": backend = Text(source, at, v); break;
-                case "endpoint": endpoint = Text(source, at, v); break;
-                case "path": path = Text(source, at, v); break;
-                case "pipeline": pipeline = Text(source, at, v); break;
-                case "device": device = Integer(source, at, v, 0, 255); break;
-                case "width": width = Integer(source, at, v, 1, 4096); break;
-                case "height": height = Integer(source, at, v, 1, 4096); break;
-                case "fps": fps = Number(source, at, v); break;
-                case "calibration": calibration = Text(source, at, v); break;
-                case "curve_public_key":
-                    curveKey = Text(source, at, v);
-                    try
-                    {
-                        Transport.Zmq.CurveKeyPair.CheckKey(curveKey, $"{source}:{v.Start.Line}: '{at}'");
-                    }
-                    catch (ArgumentException e)
-                    {
-                        throw new ConfigException(e.Message);
-                    }
-                    break;
-                default:
-                    throw new ConfigException($"{source}:{v.Start.Line}: unknown key '{at}'; keys of a camera are: {string.Join(", ", Schema["cameras[]"])}");
-            }
-        }
-        if (name is null || backend is null)
+            values[Key(k)] = (Text(source, $"{where}.{Key(k)}", v), v);
+        if (!values.ContainsKey("name") || !values.ContainsKey("backend"))
             throw new ConfigException($"{source}:{node.Start.Line}: '{where}' needs 'name' and 'backend'");
-        return new CameraConfig(name, backend, endpoint, path, device, pipeline, width, height, fps, calibration, curveKey);
+        var backend = values["backend"].Text;
+        var declared = CameraFactory.KeysOf(backend)
+            ?? throw new ConfigException($"{source}:{values["backend"].Node.Start.Line}: '{where}.backend': unknown backend '{backend}'; known backends: {string.Join(", ", CameraFactory.Backends)}");
+        var settings = new CameraSettings { Name = values["name"].Text, Backend = backend, Width = 64, Height = 64 };
+        var options = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (key, (text, v)) in values)
+        {
+            var at = $"{where}.{key}";
+            settings = key switch
+            {
+                "name" or "backend" => settings,
+                "endpoint" => settings with { Endpoint = text },
+                "path" => settings with { Path = text },
+                "pipeline" => settings with { Pipeline = text },
+                "device" => settings with { Device = Integer(source, at, v, 0, 255) },
+                "width" => settings with { Width = Integer(source, at, v, 1, 4096) },
+                "height" => settings with { Height = Integer(source, at, v, 1, 4096) },
+                "fps" => settings with { Fps = Number(source, at, v) },
+                "calibration" => settings with { Calibration = text },
+                "curve_public_key" => settings with { CurvePublicKey = CurveKey(source, at, v, text) },
+                _ when declared.Contains(key) => settings,
+                _ => throw new ConfigException($"{source}:{v.Start.Line}: unknown key '{at}'; keys of a camera are: {string.Join(", ", CameraFactory.CommonKeys.Concat(declared))}"),
+            };
+            if (!CameraFactory.CommonKeys.Contains(key))
+                options[key] = text;
+        }
+        return settings with { Options = options };
+    }
+
+    private static string CurveKey(string source, string at, YamlNode v, string text)
+    {
+        try
+        {
+            Transport.Zmq.CurveKeyPair.CheckKey(text, $"{source}:{v.Start.Line}: '{at}'");
+        }
+        catch (ArgumentException e)
+        {
+            throw new ConfigException(e.Message);
+        }
+        return text;
     }
 
     private static string Key(YamlNode node) => node is YamlScalarNode { Value: { } text } ? text : node.ToString();
@@ -421,7 +470,7 @@ public sealed record RunConfig
         var text = node is YamlScalarNode { Value: { } t } ? t : throw new ConfigException($"{source}:{node.Start.Line}: '{where}' must be a duration such as 150ms or 30s, got {Describe(node)}");
         try
         {
-            return SimServerOptions.ParseDuration(where, text);
+            return RobotRuntime.Timing.SettingText.ParseDuration(where, text);
         }
         catch (ArgumentException error)
         {

@@ -52,8 +52,8 @@ internal sealed class RuntimeSession : IDisposable
     /// <summary>The run's folder (run log, summary, plots, CSV).</summary>
     public string Folder { get; }
 
-    /// <summary>The arm link.</summary>
-    public ZmqArmLink Link { get; private set; } = null!;
+    /// <summary>The arm link (<c>arm.kind</c>).</summary>
+    public IArmLink Link { get; private set; } = null!;
 
     /// <summary>The loop.</summary>
     public ControlLoop Loop { get; private set; } = null!;
@@ -101,56 +101,9 @@ internal sealed class RuntimeSession : IDisposable
     /// </summary>
     internal static void Preflight(RunConfig config, RuntimeHooks hooks)
     {
-        if (config.EncoderZoo is not null && config.EncoderId is not null)
-        {
-            PvrZoo zoo;
-            try
-            {
-                zoo = PvrZoo.Load(config.EncoderZoo);
-            }
-            catch (Exception e) when (e is IOException or InvalidDataException or System.Text.Json.JsonException)
-            {
-                throw new ConfigException($"encoder.zoo: cannot read the PVR zoo {config.EncoderZoo}: {e.Message}");
-            }
-            PvrModel model;
-            try
-            {
-                model = zoo.Get(config.EncoderId);
-            }
-            catch (KeyNotFoundException e)
-            {
-                throw new ConfigException("encoder.id: " + e.Message);
-            }
-            string file;
-            try
-            {
-                file = zoo.ResolveFile(model);
-            }
-            catch (FileNotFoundException e)
-            {
-                throw new ConfigException("encoder.id: " + e.Message);
-            }
-            try
-            {
-                global::RobotRuntime.Tensors.Onnx.OnnxGraph.Load(file);
-            }
-            catch (Exception e) when (e is InvalidDataException or IOException or ArgumentException or NotSupportedException or IndexOutOfRangeException)
-            {
-                throw new ConfigException($"encoder.id: PVR '{model.Id}' points at {file}, which is not a readable ONNX model ({e.Message})");
-            }
-            if (config.EncoderDevice != Onnx.OnnxDevice.Cpu)
-            {
-                // A GPU asked for and absent is named now, not after the arm has been claimed.
-                try
-                {
-                    Onnx.OnnxSessions.CreateOptions(config.EncoderSession).Dispose();
-                }
-                catch (Onnx.ExecutionProviderUnavailableException e)
-                {
-                    throw new ConfigException("encoder.device: " + e.Message);
-                }
-            }
-        }
+        // Each section's kind and keys, and each backend's own checks (zoo and model file, device, cameras).
+        using (var composer = new Composition.LoopComposer(config, _ => { }))
+            composer.Preflight(camerasFromHost: hooks.Cameras is not null);
         if (hooks.GpioDriverForChip is null)
         {
             foreach (var (key, line) in new[] { ("safety.estop_gpio", config.EmergencyStopGpio), ("safety.enable_gpio", config.EnableGpio) })
@@ -160,17 +113,6 @@ internal sealed class RuntimeSession : IDisposable
                     var chips = Directory.Exists("/dev") ? Directory.GetFiles("/dev", "gpiochip*").Order(StringComparer.Ordinal).ToArray() : [];
                     throw new ConfigException($"{key}: /dev/gpiochip{line.Chip} is not there ({(chips.Length == 0 ? "this machine has no GPIO chips" : "chips here: " + string.Join(", ", chips))}); `gpiodetect` lists them");
                 }
-            }
-        }
-        if (hooks.Cameras is null)
-        {
-            for (var i = 0; i < config.Cameras.Count; i++)
-            {
-                var camera = config.Cameras[i];
-                if (camera.Backend == "device" && OperatingSystem.IsLinux() && !File.Exists($"/dev/video{camera.Device}"))
-                    throw new ConfigException($"cameras[{i}] ('{camera.Name}'): device {camera.Device} (/dev/video{camera.Device}) is not there; `rr doctor` lists the cameras this machine has");
-                if (camera.Backend is "file" or "replay" && camera.Path is { } path && !File.Exists(path) && !Directory.Exists(path))
-                    throw new ConfigException($"cameras[{i}] ('{camera.Name}'): {path} is not there");
             }
         }
         if (config.MetricsPort is > 0 and var metricsPort)
@@ -211,11 +153,8 @@ internal sealed class RuntimeSession : IDisposable
     private int Execute(RuntimeHooks hooks, TextReader? operatorInput, CancellationToken cancellation)
     {
         Say($"rr: run folder {Folder}");
-        Link = Own(new ZmqArmLink(new ZmqArmLinkSettings
-        {
-            StateAddress = _config.ArmState, CommandAddress = _config.ArmCommand, ControlAddress = _config.ArmControl,
-            Secret = _secret, Takeover = _config.Takeover, CurveServerPublicKey = _config.ArmCurvePublicKey,
-        }));
+        var composer = Own(new Composition.LoopComposer(_config, Say, _secret, hooks.Goal));
+        Link = composer.CreateLink();
         var hello = Link.Handshake(ControlTimeout);
         if (!hello.Succeeded)
         {
@@ -227,7 +166,7 @@ internal sealed class RuntimeSession : IDisposable
                       : " (With arm.curve_public_key set, an arm with another CURVE key, or one without CURVE, never answers: check the key rr keygen --curve printed for this arm.)"));
             return 1;
         }
-        if (!Link.Claimed)
+        if (Link is IArmClaim { Claimed: false })
         {
             Say($"rr: the arm at {_config.ArmControl} answered, but this runtime did not claim it; it cannot command it");
             return 1;
@@ -240,56 +179,10 @@ internal sealed class RuntimeSession : IDisposable
         var arm = Link.Description!;
         Say($"rr: arm session {arm.Session:X8}, {arm.JointCount} joints, modes {string.Join("/", arm.SupportedModes)}, watchdog {arm.WatchdogMilliseconds} ms");
 
-        var cameras = _cameras = hooks.Cameras ?? _config.Cameras.Select(c => Own(Vision.Cameras.CameraFactory.Create(new Vision.Cameras.CameraSettings
-        {
-            Name = c.Name, Backend = c.Backend, Endpoint = c.Endpoint, Path = c.Path, Device = c.Device, Pipeline = c.Pipeline,
-            Width = c.Width, Height = c.Height, Fps = c.Fps, Calibration = c.Calibration, CurvePublicKey = c.CurvePublicKey,
-        }))).ToList();
-        IEncoder? encoder = null;
-        var agent = _config.Policy == "agent" ? LoadAgentPackage() : null;
-        var agentMode = agent?.Model.Config.Mode;
-        if (_config.EncoderZoo is not null || _config.EncoderId is not null)
-        {
-            if (_config.EncoderZoo is null || _config.EncoderId is null)
-                throw new ConfigException("encoder: both 'zoo' and 'id' are needed");
-            if (cameras.Count == 0)
-                throw new ConfigException("encoder: an encoder needs at least one camera under 'cameras'");
-            var zoo = PvrZoo.Load(_config.EncoderZoo);
-            var model = zoo.Get(_config.EncoderId);
-            if (agentMode == global::RobotRuntime.Agents.EncoderMode.Full)
-            {
-                // A fully fine-tuned PVR is part of the agent: it runs in the policy, on the camera images.
-                Say($"rr: encoder {model.Id} runs inside the agent (fully fine-tuned)");
-            }
-            else
-            {
-                // A partially fine-tuned agent reads the frozen trunk's output; the rest of the PVR is in the agent.
-                var tail = agentMode == global::RobotRuntime.Agents.EncoderMode.Partial ? agent!.Model.PvrTail : null;
-                var (encoderModel, encoderFile) = tail is null ? (model, zoo.ResolveFile(model)) : (tail.Trunk!, tail.TrunkFile!);
-                encoder = Own(new OnnxPvrEncoder(encoderModel, encoderFile, cameras.Count, cameras[0].Width, cameras[0].Height,
-                    _config.EncoderSession));
-                Say($"rr: encoder {encoderModel.Id} ({encoder.EmbeddingSize} floats from {cameras.Count} camera(s), ONNX Runtime {Onnx.OnnxRuntimeLibrary.Version} on {Onnx.OnnxSessionSettings.Name(_config.EncoderDevice)})");
-            }
-        }
-
-        IPolicy policy = _config.Policy switch
-        {
-            "scripted-reach" => new ScriptedReachPolicy(hooks.Goal ?? FixedGoal(), arm.EndEffectorMaxTranslation > 0 ? arm.EndEffectorMaxTranslation : 0.01),
-            "agent" => LoadAgent(cameras, encoder, agent!),
-            _ => new HoldStillPolicy(),
-        };
-        Own(policy);
-        Safety = new SafetyFilter(new SafetyFilterOptions
-        {
-            Arm = arm,
-            CyclePeriod = TimeSpan.FromSeconds(1 / _config.RateHz),
-            JointPositionMargin = _config.JointMargin,
-            MaxFrameAge = cameras.Count > 0 ? _config.MaxFrameAge : null,
-            MaxArmStateAge = _config.MaxArmStateAge,
-            MaxConsecutiveDeadlineMisses = _config.MaxDeadlineMisses,
-            CommandExpiry = TimeSpan.FromSeconds(1 / _config.RateHz),
-            Workspace = _config.Workspace is { } w ? new WorkspaceBox(w[0], w[1], w[2], w[3], w[4], w[5]) : null,
-        });
+        var cameras = _cameras = composer.CreateCameras(hooks.Cameras);
+        var build = composer.CreatePolicy();
+        var policy = build.Policy;
+        Safety = composer.CreateSafety();
         var log = Own(RunLogWriter.Create(Path.Combine(Folder, "run.rrlog"),
             new RunLogMetadata(_config.RateHz, $"rr {policy.Name}; encoder {_config.EncoderId ?? "none"}; cameras {string.Join(",", cameras.Select(c => c.Name))}")));
         var width = cameras.Count > 0 ? cameras[0].Width : 1;
@@ -300,12 +193,7 @@ internal sealed class RuntimeSession : IDisposable
             : new RealTimeRequest(null, null, LowLatencyGc: true);
         // Only a run that serves metrics pays for the ring (2,048 records, preallocated).
         var metricsRing = _config.MetricsPort is null ? null : new Telemetry.CycleRecordRing(2048);
-        Loop = Own(new ControlLoop(new ControlLoopOptions
-        {
-            RateHz = _config.RateHz, MaxFrameAge = _config.MaxFrameAge, MaxArmStateAge = _config.MaxArmStateAge, RealTime = realTime,
-            PipelineEncoding = _config.PipelineEncoding,
-            CycleRecords = metricsRing,
-        }, cameras, encoder, policy, Safety, Link, log, Board));
+        Loop = composer.CreateLoop(build, Safety, log, Board, realTime, metricsRing);
         if (_config.MetricsPort is { } metricsPort)
         {
             var exporter = Own(new Metrics.LoopMetricsExporter(metricsRing!, _config.RateHz, () => Link.Health, _config.MetricsHost, metricsPort));
@@ -401,7 +289,7 @@ internal sealed class RuntimeSession : IDisposable
         _relayEmergencyStops = false;
         Loop.Stop("run ended: " + ending, TimeSpan.FromSeconds(5));
         Link.Request(ArmControlRequest.Disable, ControlTimeout);
-        Link.Release(ControlTimeout);
+        (Link as IArmClaim)?.Release(ControlTimeout);
         _stopTyped = true;
         _emergencyStopPending.Release();
         relay.Join(ControlTimeout * 4);
@@ -575,77 +463,6 @@ internal sealed class RuntimeSession : IDisposable
         }) { IsBackground = true, Name = "rr operator" };
         thread.Start();
         return thread;
-    }
-
-    /// <summary>
-    /// The trained agent of <c>policy.package</c> as the loop's policy, checked against what this run
-    /// gives it: the PVR it was trained with (identity and file hash), the cameras and image size, and
-    /// the control rate it learned at (a different rate is allowed, with a warning: each action is one
-    /// end-effector step, so the arm then moves at another speed than in training).
-    /// </summary>
-    private global::RobotRuntime.Agents.Packaging.AgentPackage.Loaded LoadAgentPackage()
-    {
-        string folder = _config.AgentPackage ?? throw new ConfigException("policy.package: the agent policy needs the folder of an agent package (made by rr eval --package)");
-        string? pvrFile = null;
-        PvrModel? pvrModel = null;
-        if (_config.EncoderZoo is not null && _config.EncoderId is not null)
-        {
-            var zoo = PvrZoo.Load(_config.EncoderZoo);
-            pvrModel = zoo.Get(_config.EncoderId);
-            pvrFile = zoo.ResolveFile(pvrModel);
-        }
-        try
-        {
-            return global::RobotRuntime.Agents.Packaging.AgentPackage.Load(folder, pvrFile, pvrModel);
-        }
-        catch (InvalidDataException e)
-        {
-            throw new ConfigException("policy.package: " + e.Message);
-        }
-    }
-
-    private IPolicy LoadAgent(IReadOnlyList<ICameraSource> cameras, IEncoder? encoder, global::RobotRuntime.Agents.Packaging.AgentPackage.Loaded loaded)
-    {
-        string folder = _config.AgentPackage!;
-        var config = loaded.Model.Config;
-        var layout = loaded.Model.Layout;
-        bool onImages = layout.Kind == global::RobotRuntime.Agents.Model.FeatureKind.Images;
-        if (loaded.Pvr.Id != "scratch" && _config.EncoderId != loaded.Pvr.Id)
-        {
-            throw new ConfigException($"policy.package: agent '{folder}' was trained on PVR '{loaded.Pvr.Id}'; set encoder.id to it (the run has {(_config.EncoderId is null ? "no encoder" : $"'{_config.EncoderId}'")})");
-        }
-        if (onImages)
-        {
-            if (loaded.Pvr.Id == "scratch" && encoder is not null)
-                throw new ConfigException($"policy.package: agent '{folder}' learned its own encoder from camera images (scratch); remove the 'encoder' section");
-            if (cameras.Count < config.Cameras.Length)
-                throw new ConfigException($"policy.package: agent '{folder}' sees {config.Cameras.Length} camera(s) ({string.Join(", ", config.Cameras)}); 'cameras' has {cameras.Count}");
-            for (var i = 0; i < config.Cameras.Length; i++)
-            {
-                if (cameras[i].Name != config.Cameras[i] || cameras[i].Width != layout.ImageSize || cameras[i].Height != layout.ImageSize)
-                    throw new ConfigException($"policy.package: agent '{folder}' expects camera {i} to be '{config.Cameras[i]}' at {layout.ImageSize}×{layout.ImageSize}; the run has '{cameras[i].Name}' at {cameras[i].Width}×{cameras[i].Height}");
-            }
-        }
-        var training = loaded.Manifest["training"]?.AsObject();
-        double trainedRate = double.TryParse(training?["controlRateHz"]?.GetValue<string>(), NumberStyles.Float, CultureInfo.InvariantCulture, out var r) ? r : 0;
-        int episodeSteps = int.TryParse(training?["episodeSteps"]?.GetValue<string>(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var e2) ? e2 : 100;
-        if (trainedRate > 0 && Math.Abs(trainedRate - _config.RateHz) > 0.01 * trainedRate)
-            Say($"rr: warning: agent '{folder}' was trained acting at {trainedRate:0.##} Hz and this run's rate_hz is {_config.RateHz:0.##}; each action is one end-effector step, so the arm moves {_config.RateHz / trainedRate:0.##}× as fast as in training");
-        var planner = global::RobotRuntime.Agents.Planning.PlannerOptions.FromConfig(config, config.DiscountFor(episodeSteps)) with
-        {
-            Mode = _config.AgentPlanner == "prior" ? global::RobotRuntime.Agents.Planning.PlannerMode.PolicyPrior : global::RobotRuntime.Agents.Planning.PlannerMode.Mppi,
-        };
-        var policy = new global::RobotRuntime.Agents.Packaging.AgentPolicy(loaded.Model, planner, loaded.MaxEndEffectorStepMetres);
-        Say($"rr: agent {policy.Name} from {Path.GetFullPath(folder)} (task {loaded.Task}, {config.Size}, {loaded.Model.TrainableParameterCount():N0} parameters, planner {_config.AgentPlanner}{(trainedRate > 0 ? $", trained at {trainedRate:0.##} Hz" : "")})");
-        return policy;
-    }
-
-    private (double X, double Y, double Z) _fixedGoal;
-
-    private Func<(double X, double Y, double Z)> FixedGoal()
-    {
-        _fixedGoal = _config.Goal ?? throw new ConfigException("policy.goal: the scripted-reach policy needs a goal [x, y, z] in metres");
-        return () => _fixedGoal;
     }
 
     private void Report()

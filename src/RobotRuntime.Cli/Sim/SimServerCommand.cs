@@ -49,9 +49,9 @@ public static class SimServerCommand
             var error = result.InvocationConfiguration.Error;
             try
             {
-                var (width, height) = SimServerOptions.ParseSize("--camera-size", result.GetValue(cameraSize)!);
-                var watchdogTime = SimServerOptions.ParseDuration("--watchdog", result.GetValue(watchdog)!);
-                var leaseTime = SimServerOptions.ParseDuration("--claim-lease", result.GetValue(claimLease)!);
+                var (width, height) = RobotRuntime.Timing.SettingText.ParseSize("--camera-size", result.GetValue(cameraSize)!);
+                var watchdogTime = RobotRuntime.Timing.SettingText.ParseDuration("--watchdog", result.GetValue(watchdog)!);
+                var leaseTime = RobotRuntime.Timing.SettingText.ParseDuration("--claim-lease", result.GetValue(claimLease)!);
                 var keyPath = result.GetValue(key) ?? Transport.Firmware.ArmKeyFile.DefaultPath;
                 byte[] secret;
                 try
@@ -96,10 +96,10 @@ public static class SimServerCommand
                     CameraWidth = width,
                     CameraHeight = height,
                     WatchdogMilliseconds = (int)Math.Round(watchdogTime.TotalMilliseconds),
-                    SensorDelay = SimServerOptions.ParseDuration("--delay", result.GetValue(delay)!),
-                    SensorJitter = SimServerOptions.ParseDuration("--jitter", result.GetValue(jitter)!),
-                    ActuationDelay = SimServerOptions.ParseDuration("--actuation-delay", result.GetValue(actuationDelay)!),
-                    ActuationJitter = SimServerOptions.ParseDuration("--actuation-jitter", result.GetValue(actuationJitter)!),
+                    SensorDelay = RobotRuntime.Timing.SettingText.ParseDuration("--delay", result.GetValue(delay)!),
+                    SensorJitter = RobotRuntime.Timing.SettingText.ParseDuration("--jitter", result.GetValue(jitter)!),
+                    ActuationDelay = RobotRuntime.Timing.SettingText.ParseDuration("--actuation-delay", result.GetValue(actuationDelay)!),
+                    ActuationJitter = RobotRuntime.Timing.SettingText.ParseDuration("--actuation-jitter", result.GetValue(actuationJitter)!),
                     FrameDropProbability = result.GetValue(frameDrop),
                     Quiet = result.GetValue(quiet),
                     Secret = secret,

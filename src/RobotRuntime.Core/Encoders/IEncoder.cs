@@ -39,10 +39,14 @@ public interface IEncoder : IDisposable
     /// <summary>Frame height the encoder was configured for.</summary>
     int FrameHeight { get; }
 
-    /// <summary>Floats of embedding per camera.</summary>
+    /// <summary>
+    /// Floats of embedding per camera when each camera is encoded on its own (the embedding is then the
+    /// cameras' embeddings concatenated in order); 0 for an encoder that encodes the cameras together
+    /// (a CNN over every camera's channels).
+    /// </summary>
     int EmbeddingSizePerCamera { get; }
 
-    /// <summary>Floats written by one call: <see cref="CameraCount"/> × <see cref="EmbeddingSizePerCamera"/>.</summary>
+    /// <summary>Floats written by one call (<see cref="CameraCount"/> × <see cref="EmbeddingSizePerCamera"/> when that is not 0).</summary>
     int EmbeddingSize { get; }
 
     /// <summary>The engine's message for the last <see cref="EncodeStatus.Failed"/>, or "".</summary>
@@ -50,6 +54,14 @@ public interface IEncoder : IDisposable
 
     /// <summary>Encodes <paramref name="frames"/> (one per camera, in order) into <paramref name="embedding"/>.</summary>
     EncodeStatus Encode(IReadOnlyList<CameraFrame> frames, Span<float> embedding);
+
+    /// <summary>
+    /// Starts a new episode: an encoder with memory (a frame stack) forgets it. The loop calls it with the
+    /// policy's reset, on the thread that calls <see cref="Encode"/>. Most encoders have no memory.
+    /// </summary>
+    void Reset()
+    {
+    }
 }
 
 /// <summary>An encoder that can say how its last <see cref="IEncoder.Encode"/> split between preprocessing and inference.</summary>

@@ -277,11 +277,21 @@ public sealed class ControlLoop : IDisposable
         _resetRequested = false;
         _resetResult = _safety.Reset();
         if (_resetResult.Succeeded)
-            _policy.Reset();
+            ResetEpisode();
         _resetDone.Set();
     }
 
     private bool _warm;
+
+    /// <summary>A new episode for the policy and for an encoder with memory (on the stage's thread when pipelined).</summary>
+    private void ResetEpisode()
+    {
+        _policy.Reset();
+        if (_stage is not null)
+            _stage.RequestEncoderReset();
+        else
+            _encoder?.Reset();
+    }
 
     private void EnsureWarm()
     {
@@ -296,7 +306,7 @@ public sealed class ControlLoop : IDisposable
         }
         for (var i = 0; i < _options.WarmupCycles; i++)
             Cycle(send: false);
-        _policy.Reset();
+        ResetEpisode();
         _policyError = "";
     }
 

@@ -146,6 +146,14 @@ public sealed class EncodeStage : IDisposable
     /// <returns>True when a set was published.</returns>
     public bool PumpOnce() => TryEncodeNext();
 
+    private volatile bool _encoderResetPending;
+
+    /// <summary>
+    /// Asks for <see cref="IEncoder.Reset"/> (a new episode) before the next encode, on the stage's own
+    /// thread: the encoder is only ever called from one thread.
+    /// </summary>
+    public void RequestEncoderReset() => _encoderResetPending = true;
+
     private void Run()
     {
         while (!_stop)
@@ -193,6 +201,11 @@ public sealed class EncodeStage : IDisposable
         bool ok;
         try
         {
+            if (_encoderResetPending)
+            {
+                _encoderResetPending = false;
+                _encoder.Reset();
+            }
             ok = _encoder.Encode(frames, slot.Embedding) == EncodeStatus.Ok;
             if (!ok)
                 _lastError = $"encoder '{_encoder.Name}' did not produce an embedding";

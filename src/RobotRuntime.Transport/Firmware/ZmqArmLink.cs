@@ -16,7 +16,7 @@ namespace RobotRuntime.Transport.Firmware;
 /// <see cref="ZmqArmLinkSettings.LinkTimeout"/>. libzmq reconnects by itself when the arm comes back;
 /// a new arm session is noticed from its states, and the next control request re-handshakes.
 /// </remarks>
-public sealed class ZmqArmLink : IArmLink
+public sealed class ZmqArmLink : IArmLink, IArmClaim
 {
     private readonly ZmqArmLinkSettings _settings;
     private readonly ZmqContext _context;

@@ -4,21 +4,11 @@ using RobotRuntime.Agents.Model;
 
 namespace RobotRuntime.Agents.Planning;
 
-/// <summary>How the planner chooses an action.</summary>
-public enum PlannerMode
-{
-    /// <summary>Latent MPPI (TD-MPC2) over the learned dynamics, reward and Qs.</summary>
-    Mppi,
-
-    /// <summary>The policy prior's action alone (one small MLP pass): the cheapest mode.</summary>
-    PolicyPrior,
-}
-
 /// <summary>Planner settings; defaults are TD-MPC2's (512 samples, 64 elites, 6 iterations, horizon 3, 24 policy trajectories).</summary>
 public sealed record PlannerOptions
 {
-    /// <summary>Mode.</summary>
-    public PlannerMode Mode { get; init; } = PlannerMode.Mppi;
+    /// <summary>Which planner (a name registered in <see cref="Planners"/>: "mppi", "prior", or one a user added).</summary>
+    public string Kind { get; init; } = Planners.Mppi;
 
     /// <summary>Action sequences per iteration (policy trajectories included).</summary>
     public int Samples { get; init; } = 512;
@@ -80,7 +70,7 @@ public enum PlanStatus
 /// </summary>
 /// <remarks>Real-time: <see cref="Plan"/> allocates nothing and does not throw once warm (buffers are
 /// sized at construction; call it once at start-up). One thread calls it.</remarks>
-public sealed class LatentPlanner
+public sealed class MppiPlanner : IPlanner
 {
     private readonly WorldModel _model;
     private readonly PlannerOptions _options;
@@ -94,7 +84,7 @@ public sealed class LatentPlanner
 
     /// <summary>Allocates every buffer for <paramref name="options"/>.</summary>
     /// <exception cref="ArgumentException">Inconsistent options.</exception>
-    public LatentPlanner(WorldModel model, PlannerOptions options, AgentRandom random)
+    public MppiPlanner(WorldModel model, PlannerOptions options, AgentRandom random)
     {
         _model = model;
         _options = options;
@@ -134,6 +124,9 @@ public sealed class LatentPlanner
         _binScratch = new float[_bins];
     }
 
+    /// <inheritdoc />
+    public string Name => Planners.Mppi;
+
     /// <summary>The options.</summary>
     public PlannerOptions Options => _options;
 
@@ -155,12 +148,6 @@ public sealed class LatentPlanner
     /// <param name="deadlineTimestamp">A <see cref="Stopwatch.GetTimestamp"/> value by which to return, or 0 for no budget.</param>
     public PlanStatus Plan(ReadOnlySpan<float> latent, Span<float> action, bool explore = false, long deadlineTimestamp = 0)
     {
-        if (_options.Mode == PlannerMode.PolicyPrior)
-        {
-            PolicyAction(latent, action, explore);
-            LastIterations = 0;
-            return PlanStatus.Complete;
-        }
         long start = Stopwatch.GetTimestamp();
         // The fallback first: the policy prior's action, finite and in bounds.
         PolicyAction(latent, action, explore: false);
@@ -262,27 +249,10 @@ public sealed class LatentPlanner
     private Span<float> _actionsAt(int t) => _actions.AsSpan(t * _n * _a, _n * _a);
 
     /// <summary>The policy prior's action for one latent: tanh(μ), plus its own noise when exploring.</summary>
-    public void PolicyAction(ReadOnlySpan<float> latent, Span<float> action, bool explore)
-    {
-        _model.Policy.Infer(latent[.._l], 1, _piOut, _scratchA, _scratchB, _options.Threads);
-        for (int j = 0; j < _a; j++)
-        {
-            float mu = _piOut[j];
-            if (explore)
-            {
-                float logStd = SquashLogStd(_piOut[_a + j]);
-                mu += MathF.Exp(logStd) * _random.NextNormal();
-            }
-            float v = MathF.Tanh(mu);
-            action[j] = float.IsFinite(v) ? v : 0f;
-        }
-    }
+    public void PolicyAction(ReadOnlySpan<float> latent, Span<float> action, bool explore) =>
+        PolicyPriorPlanner.Act(_model, latent, action, explore, _piOut, _scratchA, _scratchB, _options.Threads, _random);
 
-    private float SquashLogStd(float raw)
-    {
-        float min = _model.Config.LogStdMin, max = _model.Config.LogStdMax;
-        return min + 0.5f * (max - min) * (MathF.Tanh(raw) + 1f);
-    }
+    private float SquashLogStd(float raw) => PolicyPriorPlanner.SquashLogStd(_model.Config, raw);
 
     private void SamplePolicy(ReadOnlySpan<float> z, int rows, Span<float> actions, bool explore)
     {
