@@ -838,13 +838,23 @@ int main(int argc, char **argv)
         uint64_t now = now_ns();
         long timeout_ms = next_state > now ? (long)((next_state - now + 999999) / 1000000) : 0;
         if (watchdog_running(&a)) {
-            /* Wake for the watchdog's deadline too, whatever the state rate: sleep to within a millisecond
-             * of it, then poll without waiting, so the hold begins within microseconds of the deadline
-             * (PROTOCOL.md §5.3 allows watchdog_ms + 1 ms). Only the last millisecond before a trip spins. */
+            /* Wake for the watchdog's deadline too, whatever the state rate (PROTOCOL.md §5.3: the hold
+             * begins no later than watchdog_ms + 1 ms). zmq_poll counts whole milliseconds on a clock
+             * that may lag by one, so it can oversleep by a millisecond: it sleeps only to 2 ms short of
+             * the deadline; the rest passes in naps of at most 100 us between polls that do not wait. */
             uint64_t deadline = a.last_valid_command_ns + (uint64_t)opt.watchdog_ms * 1000000ull;
-            long until_deadline = deadline > now ? (long)((deadline - now) / 1000000) : 0;
-            if (until_deadline < timeout_ms)
-                timeout_ms = until_deadline;
+            uint64_t remaining = deadline > now ? deadline - now : 0;
+            if (remaining >= 3000000ull) {
+                long until_near = (long)((remaining - 2000000ull) / 1000000ull);
+                if (until_near < timeout_ms)
+                    timeout_ms = until_near;
+            } else {
+                timeout_ms = 0;
+                if (remaining > 0) {
+                    struct timespec nap = { 0, (long)(remaining < 100000ull ? remaining : 100000ull) };
+                    nanosleep(&nap, NULL);
+                }
+            }
         }
         int rc = zmq_poll(items, item_count, timeout_ms);
         if (rc < 0) {

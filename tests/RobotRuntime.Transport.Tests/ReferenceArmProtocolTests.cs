@@ -513,9 +513,9 @@ public sealed class ReferenceArmProtocolTests
     [Fact]
     public void WatchdogHoldBeginsNoLaterThanOneMillisecondAfterItsDeadline()
     {
-        // States at 2 Hz: an arm that looked at its watchdog only when it woke to publish would hold up to 500 ms late.
+        // States at 1 Hz: an arm that looked at its watchdog only when it woke to publish would hold up to a second late.
         const int watchdogMilliseconds = 100;
-        using var endpoint = new ArmEndpointProcess(IpcPrefix.Create(), watchdogMilliseconds: watchdogMilliseconds, rateHz: 2);
+        using var endpoint = new ArmEndpointProcess(IpcPrefix.Create(), watchdogMilliseconds: watchdogMilliseconds, rateHz: 1);
         using var controller = new RawArmController(endpoint);
         controller.HelloAndClaim();
         controller.ConnectCommandChannel();
@@ -531,9 +531,9 @@ public sealed class ReferenceArmProtocolTests
 
         var heldAfterSeconds = held.Positions[0] / velocity;
         Assert.True(heldAfterSeconds >= watchdogMilliseconds * 1e-3 - 1e-9, $"held {heldAfterSeconds * 1e3:0.000} ms after the command: early");
-        // The bound is watchdog_ms + 1 ms; this machine is shared and may wake the arm late, so 15 ms are allowed for
-        // its scheduler (still far below the up to 500 ms of an arm that woke only for its states).
-        const double schedulerAllowanceSeconds = 0.015;
+        // The bound is watchdog_ms + 1 ms; this machine is shared and may wake the arm late (3 ms seen at a load of 17 on
+        // 2 cores), so 25 ms are allowed for its scheduler: still far below the up to 1 s of an arm that woke only for its states.
+        const double schedulerAllowanceSeconds = 0.025;
         Assert.True(heldAfterSeconds <= (watchdogMilliseconds + 1) * 1e-3 + schedulerAllowanceSeconds,
             $"held {heldAfterSeconds * 1e3:0.000} ms after the command, watchdog {watchdogMilliseconds} ms");
     }
