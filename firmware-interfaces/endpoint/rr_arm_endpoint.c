@@ -53,7 +53,8 @@ typedef struct arm {
     /* joint model */
     double positions[RRFW_MAX_JOINTS], velocities[RRFW_MAX_JOINTS], efforts[RRFW_MAX_JOINTS];
     double targets[RRFW_MAX_JOINTS]; /* position targets or velocities, by mode */
-    uint8_t mode;
+    uint8_t mode;         /* how the joint model follows targets: the last command's mode, or joint position while holding */
+    uint8_t applied_mode; /* mode of the last applied command this session, 0 if none: STATE's active_mode (a hold keeps it) */
     double gripper, gripper_target;
     uint64_t last_step_ns;
     /* safety state */
@@ -67,10 +68,10 @@ typedef struct arm {
     uint32_t claimant;
     uint8_t claim_key[RRFW_KEY_SIZE];
     uint64_t claim_last_ns;
-    uint32_t last_control_sequence; /* highest authenticated control request accepted this arm session */
+    uint32_t last_control_sequence; /* highest control request sequence recorded this arm session (PROTOCOL.md §4) */
     /* sequence tracking of the command channel (this arm session, whoever sends) */
     int have_command_sequence;
-    uint32_t last_command_sequence_seen;
+    uint32_t last_command_sequence_recorded;
     uint32_t last_command_sequence_applied;
     /* counters for FAULT_REPORT */
     uint32_t rejected[RRFW_STATUS_COUNT];
@@ -271,14 +272,14 @@ static const char *status_detail(rrfw_status st)
     switch (st) {
     case RRFW_TRUNCATED: return "fewer bytes than a header + trailer or than payload_length announces";
     case RRFW_BAD_MAGIC: return "first four bytes are not 'RRFW'";
-    case RRFW_UNSUPPORTED_VERSION: return "protocol version is not 1";
+    case RRFW_UNSUPPORTED_VERSION: return "protocol version is not 2";
     case RRFW_OVERSIZED: return "frame or payload_length larger than the protocol maximum (1052 / 1024 bytes)";
     case RRFW_LENGTH_MISMATCH: return "payload_length does not match the frame or the message type";
     case RRFW_BAD_CRC: return "CRC32C trailer does not match header + payload";
     case RRFW_UNKNOWN_TYPE: return "message type is not defined by the protocol";
     case RRFW_BAD_PAYLOAD: return "a field is outside its domain (count, mode, reserved, NaN/Inf)";
-    case RRFW_SEQUENCE_REPEAT: return "sequence number equal to the last command seen";
-    case RRFW_SEQUENCE_BACKWARDS: return "sequence number lower than the last command seen";
+    case RRFW_SEQUENCE_REPEAT: return "sequence number equal to the last one recorded on this channel";
+    case RRFW_SEQUENCE_BACKWARDS: return "sequence number lower than the last one recorded on this channel";
     case RRFW_WRONG_SESSION: return "addressed to another arm session";
     case RRFW_EXPIRED: return "arrived at or after its expiry time";
     case RRFW_NOT_ENABLED: return "arm is disabled, e-stopped or faulted";
@@ -302,6 +303,8 @@ static void reject(arm *a, const char *channel, rrfw_status st, uint32_t sequenc
         rrfw_status_name(st), status_detail(st), extra ? "; " : "", extra ? extra : "", n);
 }
 
+/* Holds the joints where they are (velocities zero at once: a brake). The joint model follows the
+ * hold in position mode; the reported active_mode stays that of the last applied command. */
 static void hold(arm *a, uint16_t reason)
 {
     for (int j = 0; j < a->opt.joints; j++) {
@@ -373,7 +376,7 @@ static void fill_state(const arm *a, rrfw_state *s)
     s->fault_flags = a->fault_flags;
     s->hold_reason = a->hold_reason;
     s->joint_count = (uint8_t)a->opt.joints;
-    s->active_mode = a->commands_applied ? a->mode : 0;
+    s->active_mode = a->applied_mode;
     s->commands_rejected = a->commands_rejected;
     s->gripper_position = a->gripper;
     s->gripper_effort = 10.0 * a->gripper;
@@ -440,16 +443,17 @@ static void handle_command(arm *a, const uint8_t *frame, size_t size, uint64_t n
         reject(a, "command", RRFW_BAD_AUTH, seq, size, a->claimant == 0 ? "no controller has claimed the arm" : NULL);
         return;
     }
-    if (a->have_command_sequence && seq <= a->last_command_sequence_seen) {
+    if (a->have_command_sequence && seq <= a->last_command_sequence_recorded) {
         a->commands_rejected++;
         char extra[64];
-        snprintf(extra, sizeof extra, "last seen %u", a->last_command_sequence_seen);
-        reject(a, "command", seq == a->last_command_sequence_seen ? RRFW_SEQUENCE_REPEAT : RRFW_SEQUENCE_BACKWARDS,
+        snprintf(extra, sizeof extra, "last recorded %u", a->last_command_sequence_recorded);
+        reject(a, "command", seq == a->last_command_sequence_recorded ? RRFW_SEQUENCE_REPEAT : RRFW_SEQUENCE_BACKWARDS,
             seq, size, extra);
         return;
     }
+    /* Recorded: whatever the checks below decide, this number is used up (a replay is a repeat). */
     a->have_command_sequence = 1;
-    a->last_command_sequence_seen = seq;
+    a->last_command_sequence_recorded = seq;
 
     const rrfw_command *c = &m.body.command;
     rrfw_status verdict = RRFW_OK;
@@ -491,6 +495,7 @@ static void handle_command(arm *a, const uint8_t *frame, size_t size, uint64_t n
     if (a->hold_reason == RRFW_HOLD_WATCHDOG && !a->opt.quiet)
         log_line(a, "watchdog: valid command %u arrived, leaving hold", seq);
     a->mode = c->mode;
+    a->applied_mode = c->mode;
     for (int j = 0; j < a->opt.joints; j++)
         a->targets[j] = c->values[j];
     a->gripper_target = c->gripper_target;
@@ -549,7 +554,7 @@ static void handle_control(arm *a, void *rep, const uint8_t *frame, size_t size,
         r.header.sequence = ++a->reply_sequence;
         r.header.timestamp_ns = now_ns();
         r.body.description = a->description;
-        r.body.description.last_command_sequence = a->have_command_sequence ? a->last_command_sequence_seen : 0;
+        r.body.description.last_command_sequence = a->have_command_sequence ? a->last_command_sequence_recorded : 0;
         r.body.description.last_control_sequence = a->last_control_sequence;
         r.body.description.claimed_by = claim_live(a, now) ? a->claimant : 0;
         send_frame(rep, &r);
@@ -605,9 +610,11 @@ static void handle_control(arm *a, void *rep, const uint8_t *frame, size_t size,
         reply_ack(a, rep, &m.header, RRFW_ACK_BAD_REQUEST, (uint16_t)order);
         return;
     }
+    /* Recorded: past session, authentication and sequence, the number is used up whatever the answer
+     * (ACK 0, 2, 3 or 6). */
+    a->last_control_sequence = m.header.sequence;
     if (type == RRFW_CLAIM && (m.body.claim.flags & RRFW_CLAIM_RELEASE)) {
         /* The holder gives the arm up (a clean exit): the next controller need not wait for the lease. */
-        a->last_control_sequence = m.header.sequence;
         if (a->claimant == m.body.claim.client_id) {
             a->claimant = 0;
             memset(a->claim_key, 0, sizeof a->claim_key);
@@ -637,7 +644,6 @@ static void handle_control(arm *a, void *rep, const uint8_t *frame, size_t size,
         a->claimant = client;
         memcpy(a->claim_key, claim_key, sizeof claim_key);
     }
-    a->last_control_sequence = m.header.sequence;
     a->claim_last_ns = now;
     switch (type) {
     case RRFW_CLAIM:
@@ -684,9 +690,15 @@ static void handle_control(arm *a, void *rep, const uint8_t *frame, size_t size,
     }
 }
 
+/* The watchdog runs while the arm is enabled and moving on commands (not holding for any reason). */
+static int watchdog_running(const arm *a)
+{
+    return a->enabled && !a->estop && a->hold_reason == RRFW_HOLD_NONE;
+}
+
 static void check_watchdog(arm *a, uint64_t now)
 {
-    if (!a->enabled || a->estop || a->hold_reason != RRFW_HOLD_NONE)
+    if (!watchdog_running(a))
         return;
     uint64_t limit = (uint64_t)a->opt.watchdog_ms * 1000000ull;
     if (now - a->last_valid_command_ns <= limit)
@@ -825,6 +837,25 @@ int main(int argc, char **argv)
     while (!stop_requested) {
         uint64_t now = now_ns();
         long timeout_ms = next_state > now ? (long)((next_state - now + 999999) / 1000000) : 0;
+        if (watchdog_running(&a)) {
+            /* Wake for the watchdog's deadline too, whatever the state rate (PROTOCOL.md §5.3: the hold
+             * begins no later than watchdog_ms + 1 ms). zmq_poll counts whole milliseconds on a clock
+             * that may lag by one, so it can oversleep by a millisecond: it sleeps only to 2 ms short of
+             * the deadline; the rest passes in naps of at most 100 us between polls that do not wait. */
+            uint64_t deadline = a.last_valid_command_ns + (uint64_t)opt.watchdog_ms * 1000000ull;
+            uint64_t remaining = deadline > now ? deadline - now : 0;
+            if (remaining >= 3000000ull) {
+                long until_near = (long)((remaining - 2000000ull) / 1000000ull);
+                if (until_near < timeout_ms)
+                    timeout_ms = until_near;
+            } else {
+                timeout_ms = 0;
+                if (remaining > 0) {
+                    struct timespec nap = { 0, (long)(remaining < 100000ull ? remaining : 100000ull) };
+                    nanosleep(&nap, NULL);
+                }
+            }
+        }
         int rc = zmq_poll(items, item_count, timeout_ms);
         if (rc < 0) {
             if (errno == EINTR)

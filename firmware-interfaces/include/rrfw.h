@@ -1,5 +1,5 @@
 /*
- * rrfw.h — the RobotRuntime firmware wire protocol, version 1 (see ../PROTOCOL.md).
+ * rrfw.h — the RobotRuntime firmware wire protocol, version 2 (see ../PROTOCOL.md).
  *
  * A frame is: a 24-byte header, a payload, a 4-byte CRC32C trailer. Every field is
  * little-endian and at a fixed offset; the codec reads and writes bytes one by one, so it
@@ -57,12 +57,12 @@ typedef enum rrfw_status {
     RRFW_LENGTH_MISMATCH = 5,     /* bytes after the trailer, or payload length wrong for the type */
     RRFW_BAD_CRC = 6,             /* CRC32C trailer does not match header + payload */
     RRFW_UNKNOWN_TYPE = 7,        /* type not in rrfw_type */
-    RRFW_BAD_PAYLOAD = 8,         /* field out of its domain: count > 16, unknown mode, reserved != 0, NaN/Inf */
-    RRFW_SEQUENCE_REPEAT = 9,     /* same sequence number as the last accepted frame */
-    RRFW_SEQUENCE_BACKWARDS = 10, /* lower sequence number than the last accepted frame */
+    RRFW_BAD_PAYLOAD = 8,         /* field out of its domain: count > 16, unknown mode, reserved != 0, undefined bit or value, NaN/Inf */
+    RRFW_SEQUENCE_REPEAT = 9,     /* same sequence number as the last one recorded on this channel */
+    RRFW_SEQUENCE_BACKWARDS = 10, /* lower sequence number than the last one recorded on this channel */
     RRFW_WRONG_SESSION = 11,      /* command or request addressed to another arm session */
     RRFW_EXPIRED = 12,            /* command arrived after its expiry time */
-    RRFW_NOT_ENABLED = 13,        /* command while the arm is disabled, e-stopped or faulted */
+    RRFW_NOT_ENABLED = 13,        /* command while the arm is disabled, e-stopped or faulted (RRFW_FAULT_OVER_EFFORT) */
     RRFW_UNEXPECTED_TYPE = 14,    /* valid frame of a type this channel does not carry */
     RRFW_OUT_OF_LIMITS = 15,      /* command value outside the limits in the arm's description */
     RRFW_BAD_AUTH = 16,           /* authenticated type whose tag is not the claimant's (no key, another controller, no claim) */
@@ -80,14 +80,15 @@ typedef enum rrfw_mode {
 #define RRFW_STATUS_ENABLED 0x1u       /* motion allowed */
 #define RRFW_STATUS_HOLDING 0x2u       /* holding position; hold_reason says why */
 #define RRFW_STATUS_ESTOP 0x4u         /* e-stop latched; RESET clears it */
-#define RRFW_STATUS_FAULT 0x8u         /* a fault in fault_flags stops motion; RESET clears it */
+#define RRFW_STATUS_FAULT 0x8u         /* RRFW_FAULT_OVER_EFFORT is latched and stops motion; RESET clears it */
 #define RRFW_STATUS_MOVING 0x10u       /* at least one joint velocity is non-zero */
 
-/* STATE fault flags (sticky until RESET). */
-#define RRFW_FAULT_JOINT_LIMIT 0x1u    /* a joint reached a position limit (warning) */
+/* STATE fault flags (sticky until RESET). Only RRFW_FAULT_OVER_EFFORT stops motion; the others are records
+ * that never refuse ENABLE or a COMMAND. */
+#define RRFW_FAULT_JOINT_LIMIT 0x1u    /* a joint reached a position limit (record) */
 #define RRFW_FAULT_OVER_EFFORT 0x2u    /* an effort limit was exceeded (fault: stops motion) */
-#define RRFW_FAULT_WATCHDOG 0x4u       /* the command watchdog tripped since the last RESET (warning) */
-#define RRFW_FAULT_BAD_FRAMES 0x8u     /* frames were rejected since the last RESET (warning) */
+#define RRFW_FAULT_WATCHDOG 0x4u       /* the command watchdog tripped since the last RESET (record) */
+#define RRFW_FAULT_BAD_FRAMES 0x8u     /* frames were rejected, on either channel, since the last RESET (record) */
 
 /* STATE hold reasons. */
 typedef enum rrfw_hold_reason {
@@ -143,8 +144,8 @@ typedef struct rrfw_description {
     rrfw_joint_limits joints[RRFW_MAX_JOINTS];
     /* After the joints (version 2): */
     uint32_t claim_lease_ms;          /* a claim lapses after this long without a valid authenticated frame from its holder */
-    uint32_t last_command_sequence;   /* highest COMMAND sequence accepted this arm session (from any controller) */
-    uint32_t last_control_sequence;   /* highest authenticated control request sequence accepted this arm session */
+    uint32_t last_command_sequence;   /* highest COMMAND sequence recorded this arm session (from any controller); 0 if none */
+    uint32_t last_control_sequence;   /* highest control request sequence recorded this arm session; 0 if none */
     uint32_t claimed_by;              /* client_id of the live claim, 0 if none */
 } rrfw_description;
 
@@ -155,8 +156,8 @@ typedef struct rrfw_state {
     uint32_t fault_flags;
     uint16_t hold_reason;
     uint8_t joint_count;
-    uint8_t active_mode;            /* rrfw_mode of the last applied command, 0 if none */
-    uint32_t commands_rejected;     /* COMMAND frames rejected this session */
+    uint8_t active_mode;            /* rrfw_mode of the last applied command, 0 if none; a hold does not change it */
+    uint32_t commands_rejected;     /* frames rejected on the command channel this session (not the control channel's) */
     double gripper_position;        /* 0 = open .. 1 = closed */
     double gripper_effort;          /* N */
     double ee_pose[7];              /* x y z (m), qw qx qy qz, base frame */
@@ -189,10 +190,10 @@ typedef struct rrfw_session_request { /* HEARTBEAT, ENABLE, DISABLE, ESTOP, RESE
 
 typedef struct rrfw_ack {
     uint32_t session;
-    uint32_t request_sequence; /* header sequence of the request answered (0 if unreadable) */
-    uint16_t request_type;     /* header type of the request answered (0 if unreadable) */
+    uint32_t request_sequence; /* header sequence of the request answered (0 if rejected as truncated, bad_magic or oversized) */
+    uint16_t request_type;     /* header type of the request answered, as received (0 when request_sequence is) */
     uint16_t result;           /* rrfw_ack_result */
-    uint16_t reason;           /* rrfw_status of a rejected request, else 0 */
+    uint16_t reason;           /* RRFW_WRONG_SESSION for result 1, the rrfw_status of a rejected request for result 4, else 0 */
     uint16_t reserved;         /* 0 */
     uint32_t status_flags;     /* arm's status after the request */
 } rrfw_ack;
@@ -206,7 +207,7 @@ typedef struct rrfw_fault_report {
     uint32_t watchdog_trips;        /* times the watchdog put the arm in hold this session */
     uint32_t commands_applied;
     uint32_t last_command_sequence;
-    uint32_t rejected[RRFW_STATUS_COUNT]; /* frames rejected this session, by rrfw_status; [0] unused */
+    uint32_t rejected[RRFW_STATUS_COUNT]; /* frames rejected this session on both channels, by rrfw_status; [0] unused */
 } rrfw_fault_report;
 
 typedef struct rrfw_message {

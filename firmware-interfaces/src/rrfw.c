@@ -78,6 +78,10 @@ static void put_f64(uint8_t *p, double d)
 
 static int joint_count_ok(unsigned n) { return n >= 1 && n <= RRFW_MAX_JOINTS; }
 
+/* The bits PROTOCOL.md defines; a receiver rejects any other bit as bad_payload (§3). */
+#define DEFINED_STATUS_FLAGS (RRFW_STATUS_ENABLED | RRFW_STATUS_HOLDING | RRFW_STATUS_ESTOP | RRFW_STATUS_FAULT | RRFW_STATUS_MOVING)
+#define DEFINED_FAULT_FLAGS (RRFW_FAULT_JOINT_LIMIT | RRFW_FAULT_OVER_EFFORT | RRFW_FAULT_WATCHDOG | RRFW_FAULT_BAD_FRAMES)
+
 static int command_count_ok(unsigned mode, unsigned n)
 {
     if (mode == RRFW_MODE_EE_DELTA)
@@ -215,7 +219,8 @@ static rrfw_status decode_state(const uint8_t *p, uint32_t len, rrfw_state *s)
         return RRFW_BAD_PAYLOAD;
     if (len != STATE_FIXED + STATE_PER_JOINT * s->joint_count)
         return RRFW_LENGTH_MISMATCH;
-    if (s->session == 0 || s->active_mode > RRFW_MODE_EE_DELTA || s->hold_reason > RRFW_HOLD_FAULT)
+    if (s->session == 0 || s->active_mode > RRFW_MODE_EE_DELTA || s->hold_reason > RRFW_HOLD_FAULT
+        || (s->status_flags & ~DEFINED_STATUS_FLAGS) != 0 || (s->fault_flags & ~DEFINED_FAULT_FLAGS) != 0)
         return RRFW_BAD_PAYLOAD;
     s->gripper_position = get_f64(p + 24);
     s->gripper_effort = get_f64(p + 32);
@@ -316,7 +321,8 @@ static rrfw_status decode_body(const uint8_t *frame, size_t size, rrfw_message *
         a->reason = get_u16(p + 12);
         a->reserved = get_u16(p + 14);
         a->status_flags = get_u32(p + 16);
-        if (a->reserved != 0 || a->result > RRFW_ACK_CLAIMED || a->reason >= RRFW_STATUS_COUNT)
+        if (a->reserved != 0 || a->result > RRFW_ACK_CLAIMED || a->reason >= RRFW_STATUS_COUNT
+            || (a->status_flags & ~DEFINED_STATUS_FLAGS) != 0)
             return RRFW_BAD_PAYLOAD;
         return RRFW_OK;
     }
@@ -336,7 +342,8 @@ static rrfw_status decode_body(const uint8_t *frame, size_t size, rrfw_message *
         f->last_command_sequence = get_u32(p + 24);
         for (unsigned i = 0; i < RRFW_STATUS_COUNT; i++)
             f->rejected[i] = get_u32(p + 28 + 4 * i);
-        if (f->reserved != 0 || f->hold_reason > RRFW_HOLD_FAULT)
+        if (f->reserved != 0 || f->hold_reason > RRFW_HOLD_FAULT || (f->status_flags & ~DEFINED_STATUS_FLAGS) != 0
+            || (f->fault_flags & ~DEFINED_FAULT_FLAGS) != 0)
             return RRFW_BAD_PAYLOAD;
         return RRFW_OK;
     }

@@ -24,6 +24,11 @@ static int write_file(const char *name, const uint8_t *bytes, size_t size, const
     return 0;
 }
 
+static void put_u16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8);
+}
+
 static void put_u32(uint8_t *p, uint32_t v)
 {
     p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
@@ -127,6 +132,124 @@ int main(int argc, char **argv)
     cn = rrfw_encode_sealed(&cl, key, f, sizeof f);
     put_u32(f + 24 + 4, 0); rrfw_seal(f, cn, key);
     failed |= write_file("claim_client_zero.bin", f, cn, "bad_payload", "-");
+
+    /* ---- added with the settled points of issue #18 (PROTOCOL.md §3, §4): the order of the payload
+     * checks, undefined bits and values, session 0. Appended, so every earlier file stays as it was. */
+    const size_t P = RRFW_HEADER_SIZE; /* payload offsets below are from here */
+
+    /* HELLO whose max_version is below its min_version. */
+    rrfw_message h = golden_hello();
+    h.body.hello.min_version = 3;
+    h.body.hello.max_version = 2;
+    cn = rrfw_encode(&h, f, sizeof f);
+    failed |= write_file("hello_bad_versions.bin", f, cn, "bad_payload", "-");
+
+    /* The payload checks in their order (§4): a payload too short for the fixed part (length_mismatch,
+     * though its joint_count byte is 0); the size-fixing fields (bad_payload, whatever the length);
+     * then the size they imply (length_mismatch, before any other field is looked at). */
+    memcpy(f, buf, P + 24); f[P + 18] = 0; put_u32(f + 12, 24); reseal(f, P + 24 + 4);
+    failed |= write_file("state_shorter_than_fixed_part.bin", f, P + 24 + 4, "length_mismatch", "-");
+
+    memcpy(f, buf, sn); f[P + 18] = 0; reseal(f, sn);
+    failed |= write_file("state_joint_count_zero.bin", f, sn, "bad_payload", "-");
+
+    memcpy(f, buf, sn); f[P + 18] = 17; reseal(f, sn);
+    failed |= write_file("state_joint_count_17.bin", f, sn, "bad_payload", "-");
+
+    rrfw_message d = golden_description();
+    size_t dn = rrfw_encode(&d, f, sizeof f);
+    f[P + 6] = 17; reseal(f, dn);
+    failed |= write_file("description_joint_count_17.bin", f, dn, "bad_payload", "-");
+
+    c = golden_command_joint_position();
+    cn = rrfw_encode_sealed(&c, key, f, sizeof f);
+    f[P + 4] = 0; rrfw_seal(f, cn, key); /* mode 0: no such mode */
+    failed |= write_file("command_mode_zero.bin", f, cn, "bad_payload", "-");
+
+    cn = rrfw_encode_sealed(&c, key, f, sizeof f);
+    f[P + 5] = 5; rrfw_seal(f, cn, key); /* 5 values is a valid count for mode 1, but the payload holds 6 */
+    failed |= write_file("command_count_length_mismatch.bin", f, cn, "length_mismatch", "-");
+
+    cn = rrfw_encode_sealed(&c, key, f, sizeof f);
+    put_u16(f + P + 6, 1); rrfw_seal(f, cn, key);
+    failed |= write_file("command_reserved.bin", f, cn, "bad_payload", "-");
+
+    /* Reserved ≠ 0 and one value short: the size is checked before the reserved field. */
+    cn = rrfw_encode_sealed(&c, key, f, sizeof f);
+    put_u16(f + P + 6, 1);
+    memmove(f + P + 24 + 8 * 5, f + P + 24 + 8 * 6, RRFW_TAG_SIZE + 4); /* drop value 6; tag and trailer move up */
+    put_u32(f + 12, 24 + 8 * 5 + RRFW_TAG_SIZE); rrfw_seal(f, cn - 8, key);
+    failed |= write_file("command_reserved_and_short.bin", f, cn - 8, "length_mismatch", "-");
+
+    /* Undefined bits and values (§3): a receiver rejects them. */
+    memcpy(f, buf, sn); put_u32(f + P + 8, 0x11u | 0x20u); reseal(f, sn);
+    failed |= write_file("state_undefined_status_bit.bin", f, sn, "bad_payload", "-");
+
+    memcpy(f, buf, sn); put_u32(f + P + 12, 0x10u); reseal(f, sn);
+    failed |= write_file("state_undefined_fault_bit.bin", f, sn, "bad_payload", "-");
+
+    memcpy(f, buf, sn); put_u16(f + P + 16, 5); reseal(f, sn);
+    failed |= write_file("state_hold_reason_5.bin", f, sn, "bad_payload", "-");
+
+    memcpy(f, buf, sn); f[P + 19] = 4; reseal(f, sn);
+    failed |= write_file("state_active_mode_4.bin", f, sn, "bad_payload", "-");
+
+    dn = rrfw_encode(&d, f, sizeof f);
+    f[P + 7] = 0x3 | 0x8; reseal(f, dn);
+    failed |= write_file("description_undefined_mode_bit.bin", f, dn, "bad_payload", "-");
+
+    rrfw_message a = golden_ack();
+    size_t an = rrfw_encode(&a, f, sizeof f);
+    put_u32(f + P + 16, 0x1u | 0x20u); reseal(f, an);
+    failed |= write_file("ack_undefined_status_bit.bin", f, an, "bad_payload", "-");
+
+    an = rrfw_encode(&a, f, sizeof f);
+    put_u16(f + P + 10, 7); reseal(f, an);
+    failed |= write_file("ack_result_7.bin", f, an, "bad_payload", "-");
+
+    an = rrfw_encode(&a, f, sizeof f);
+    put_u16(f + P + 12, RRFW_STATUS_COUNT); reseal(f, an);
+    failed |= write_file("ack_reason_17.bin", f, an, "bad_payload", "-");
+
+    an = rrfw_encode(&a, f, sizeof f);
+    put_u16(f + P + 14, 1); reseal(f, an);
+    failed |= write_file("ack_reserved.bin", f, an, "bad_payload", "-");
+
+    rrfw_message r = golden_fault_report();
+    size_t rn = rrfw_encode(&r, f, sizeof f);
+    put_u32(f + P + 4, 0x3u | 0x40u); reseal(f, rn);
+    failed |= write_file("fault_report_undefined_status_bit.bin", f, rn, "bad_payload", "-");
+
+    rn = rrfw_encode(&r, f, sizeof f);
+    put_u32(f + P + 8, 0xCu | 0x100u); reseal(f, rn);
+    failed |= write_file("fault_report_undefined_fault_bit.bin", f, rn, "bad_payload", "-");
+
+    rn = rrfw_encode(&r, f, sizeof f);
+    put_u16(f + P + 12, 5); reseal(f, rn);
+    failed |= write_file("fault_report_hold_reason_5.bin", f, rn, "bad_payload", "-");
+
+    rn = rrfw_encode(&r, f, sizeof f);
+    put_u16(f + P + 14, 1); reseal(f, rn);
+    failed |= write_file("fault_report_reserved.bin", f, rn, "bad_payload", "-");
+
+    cl = golden_claim();
+    cn = rrfw_encode_sealed(&cl, key, f, sizeof f);
+    put_u32(f + P + 8, RRFW_CLAIM_TAKEOVER | RRFW_CLAIM_RELEASE); rrfw_seal(f, cn, key);
+    failed |= write_file("claim_takeover_and_release.bin", f, cn, "bad_payload", "-");
+
+    cn = rrfw_encode_sealed(&cl, key, f, sizeof f);
+    put_u32(f + P + 8, 0x4u); rrfw_seal(f, cn, key);
+    failed |= write_file("claim_undefined_flag.bin", f, cn, "bad_payload", "-");
+
+    /* Session 0: a CLAIM naming it is malformed; an ESTOP naming it is well formed (and obeyed, §3.5). */
+    cn = rrfw_encode_sealed(&cl, key, f, sizeof f);
+    put_u32(f + P, 0); rrfw_seal(f, cn, key);
+    failed |= write_file("claim_session_zero.bin", f, cn, "bad_payload", "-");
+
+    rrfw_message es = golden_estop();
+    es.body.session_request.session = 0;
+    cn = rrfw_encode(&es, f, sizeof f);
+    failed |= write_file("estop_session_zero.bin", f, cn, "ok", "estop");
 
     fclose(manifest);
     return failed;

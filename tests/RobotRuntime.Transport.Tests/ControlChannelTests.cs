@@ -81,6 +81,46 @@ public sealed class ControlChannelTests
         }
     }
 
+    [Fact]
+    public void AckToHelloCountsOnlyWhenItNamesTheHellosSequenceAndType()
+    {
+        var prefix = IpcPrefix.Create();
+        using var context = ZmqContext.Create();
+        using var fakeArm = ZmqSocket.Create(context, ZmqSocketType.Reply);
+        fakeArm.SetReceiveTimeout(5000);
+        fakeArm.Bind($"ipc://{prefix}-control");
+        using var link = new ZmqArmLink(ZmqArmLinkSettings.Ipc(prefix));
+        try
+        {
+            // An ACK 5 with the HELLO's sequence but naming a HEARTBEAT is not the HELLO's answer: a bad reply.
+            var answers = new Thread(() =>
+            {
+                foreach (var namedType in new[] { FirmwareMessageType.Heartbeat, FirmwareMessageType.Hello })
+                {
+                    using var request = new ZmqMessage();
+                    if (fakeArm.TryReceive(request, wait: true) != ZmqReceiveStatus.Received)
+                        return;
+                    FirmwareCodec.CheckFrame(request.Data, out var header);
+                    var buffer = new byte[FirmwareCodec.MaxFrame];
+                    var length = FirmwareCodec.EncodeAck(buffer, 1, 1,
+                        new AckMessage(1, header.Sequence, namedType, AckResult.UnsupportedVersion, FrameStatus.Ok, ArmStatusFlags.None));
+                    fakeArm.TrySend(buffer.AsSpan(0, length), wait: true);
+                }
+            });
+            answers.Start();
+            var misnamed = link.Handshake(TimeSpan.FromSeconds(5));
+            Assert.Equal(ArmControlStatus.BadReply, misnamed.Status);
+            var named = link.Handshake(TimeSpan.FromSeconds(5));
+            Assert.Equal(ArmControlStatus.Refused, named.Status);
+            Assert.Contains("hello refused", named.Detail);
+            Assert.True(answers.Join(TimeSpan.FromSeconds(10)), "the fake arm did not finish");
+        }
+        finally
+        {
+            File.Delete($"{prefix}-control");
+        }
+    }
+
     [Theory]
     [InlineData("http://127.0.0.1:5601")]
     [InlineData("")]

@@ -42,6 +42,8 @@ internal static class GoldenMessages
         }),
         "enable.bin" => Frame(b => FirmwareCodec.EncodeSessionRequest(b, FirmwareMessageType.Enable, 3, 77, Session, ControllerKey())),
         "estop.bin" => Frame(b => FirmwareCodec.EncodeSessionRequest(b, FirmwareMessageType.EmergencyStop, 4, 77, Session, [])),
+        // Session 0 is well formed in an ESTOP (the arm obeys it like any other, PROTOCOL.md §3.5).
+        "estop_session_zero.bin" => Frame(b => FirmwareCodec.EncodeSessionRequest(b, FirmwareMessageType.EmergencyStop, 4, 77, 0, [])),
         "ack.bin" => Frame(b => FirmwareCodec.EncodeAck(b, 3, 3000000,
             new AckMessage(Session, 3, FirmwareMessageType.Enable, AckResult.Ok, FrameStatus.Ok, ArmStatusFlags.Enabled))),
         "fault_query.bin" => Frame(b => FirmwareCodec.EncodeFaultQuery(b, 5, 88)),

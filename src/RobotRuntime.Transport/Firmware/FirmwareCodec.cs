@@ -54,6 +54,12 @@ public static class FirmwareCodec
         CommandFixed = 24, HelloSize = 8, SessionRequestSize = 4, AckSize = 20, FaultReportSize = 28 + 4 * StatusCount,
         ClaimSize = 12 + TagSize;
 
+    // The bits PROTOCOL.md defines; a receiver rejects any other bit as bad_payload (§3).
+    private const uint DefinedStatusFlags = (uint)(ArmStatusFlags.Enabled | ArmStatusFlags.Holding | ArmStatusFlags.EmergencyStop
+        | ArmStatusFlags.Fault | ArmStatusFlags.Moving);
+    private const uint DefinedFaultFlags = (uint)(ArmFaultFlags.JointLimit | ArmFaultFlags.OverEffort | ArmFaultFlags.Watchdog
+        | ArmFaultFlags.BadFrames);
+
     /// <summary>CRC32C (Castagnoli; reflected polynomial 0x82F63B78, initial value and final XOR 0xFFFFFFFF).</summary>
     public static uint Crc32C(ReadOnlySpan<byte> data)
     {
@@ -102,9 +108,9 @@ public static class FirmwareCodec
         FrameStatus.LengthMismatch => "payload_length does not match the frame size or the message type",
         FrameStatus.BadCrc => "the CRC32C trailer does not match header + payload",
         FrameStatus.UnknownType => "the message type is not defined by the protocol",
-        FrameStatus.BadPayload => "a field is outside its domain (count, mode, reserved bytes, NaN or infinity)",
-        FrameStatus.SequenceRepeat => "the sequence number equals the last one accepted",
-        FrameStatus.SequenceBackwards => "the sequence number is lower than the last one accepted",
+        FrameStatus.BadPayload => "a field is outside its domain (count, mode, reserved bytes, an undefined flag bit or value, NaN or infinity)",
+        FrameStatus.SequenceRepeat => "the sequence number equals the last one recorded on this channel",
+        FrameStatus.SequenceBackwards => "the sequence number is lower than the last one recorded on this channel",
         FrameStatus.WrongSession => "addressed to another arm session",
         FrameStatus.Expired => "arrived at or after its expiry time",
         FrameStatus.NotEnabled => "the arm is disabled, e-stopped or faulted",
@@ -313,7 +319,8 @@ public static class FirmwareCodec
             return FrameStatus.BadPayload;
         if (p.Length != StateFixed + StatePerJoint * n)
             return FrameStatus.LengthMismatch;
-        if (state.Session == 0 || state.ActiveMode > ArmCommandMode.EndEffectorDelta || state.HoldReason > ArmHoldReason.Fault)
+        if (state.Session == 0 || state.ActiveMode > ArmCommandMode.EndEffectorDelta || state.HoldReason > ArmHoldReason.Fault
+            || ((uint)state.Status & ~DefinedStatusFlags) != 0 || ((uint)state.Faults & ~DefinedFaultFlags) != 0)
             return FrameStatus.BadPayload;
         state.GripperPosition = F64(p, 24);
         state.GripperEffort = F64(p, 32);
@@ -420,7 +427,7 @@ public static class FirmwareCodec
         ack = new AckMessage(U32(p, 0), U32(p, 4), (FirmwareMessageType)U16(p, 8), (AckResult)U16(p, 10),
             (FrameStatus)U16(p, 12), (ArmStatusFlags)U32(p, 16));
         var reserved = U16(p, 14);
-        return reserved != 0 || ack.Result > AckResult.Claimed || (int)ack.Reason >= StatusCount
+        return reserved != 0 || ack.Result > AckResult.Claimed || (int)ack.Reason >= StatusCount || ((uint)ack.Status & ~DefinedStatusFlags) != 0
             ? FrameStatus.BadPayload : FrameStatus.Ok;
     }
 
@@ -434,7 +441,7 @@ public static class FirmwareCodec
         if (p.Length != FaultReportSize)
             return FrameStatus.LengthMismatch;
         var hold = (ArmHoldReason)U16(p, 12);
-        if (U16(p, 14) != 0 || hold > ArmHoldReason.Fault)
+        if (U16(p, 14) != 0 || hold > ArmHoldReason.Fault || (U32(p, 4) & ~DefinedStatusFlags) != 0 || (U32(p, 8) & ~DefinedFaultFlags) != 0)
             return FrameStatus.BadPayload;
         var rejected = new uint[StatusCount];
         for (var i = 0; i < StatusCount; i++)

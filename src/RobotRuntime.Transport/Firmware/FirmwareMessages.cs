@@ -75,13 +75,13 @@ public enum FrameStatus
     /// <summary>The type is not defined by the protocol.</summary>
     UnknownType = 7,
 
-    /// <summary>A field is outside its domain (count, mode, reserved bytes, NaN or infinity).</summary>
+    /// <summary>A field is outside its domain (count, mode, reserved bytes, an undefined flag bit or value, NaN or infinity).</summary>
     BadPayload = 8,
 
-    /// <summary>The same sequence number as the last frame accepted.</summary>
+    /// <summary>The same sequence number as the last one recorded on this channel.</summary>
     SequenceRepeat = 9,
 
-    /// <summary>A lower sequence number than the last frame accepted.</summary>
+    /// <summary>A lower sequence number than the last one recorded on this channel.</summary>
     SequenceBackwards = 10,
 
     /// <summary>Addressed to another arm session.</summary>
@@ -146,10 +146,13 @@ public enum AckResult : ushort
 
 /// <summary>ACK: the arm's answer to a control request.</summary>
 /// <param name="Session">The arm's session.</param>
-/// <param name="RequestSequence">Header sequence of the request answered (0 if unreadable).</param>
-/// <param name="RequestType">Header type of the request answered (0 if unreadable).</param>
+/// <param name="RequestSequence">Header sequence of the request answered, as received; 0 exactly when the request was rejected as
+/// truncated, bad_magic or oversized.</param>
+/// <param name="RequestType">Header type of the request answered, as received (not checked: a request of an unknown type is named as sent);
+/// 0 when <paramref name="RequestSequence"/> is.</param>
 /// <param name="Result">What the arm did.</param>
-/// <param name="Reason">Why a request frame was rejected; <see cref="FrameStatus.Ok"/> otherwise.</param>
+/// <param name="Reason"><see cref="FrameStatus.WrongSession"/> for <see cref="AckResult.WrongSession"/>, why the request frame was rejected for
+/// <see cref="AckResult.BadRequest"/>; <see cref="FrameStatus.Ok"/> otherwise.</param>
 /// <param name="Status">The arm's status after the request.</param>
 public readonly record struct AckMessage(
     uint Session, uint RequestSequence, FirmwareMessageType RequestType, AckResult Result, FrameStatus Reason, ArmStatusFlags Status);
@@ -175,7 +178,7 @@ public struct CommandFrame
 /// <param name="WatchdogTrips">Times the watchdog put the arm in hold.</param>
 /// <param name="CommandsApplied">Commands applied.</param>
 /// <param name="LastCommandSequence">Sequence of the last command applied.</param>
-/// <param name="Rejected">Frames rejected, indexed by <see cref="FrameStatus"/> (16 entries; [0] unused).</param>
+/// <param name="Rejected">Frames rejected on both channels, indexed by <see cref="FrameStatus"/> (17 entries; [0] unused).</param>
 public sealed record FaultReport(
     uint Session, ArmStatusFlags Status, ArmFaultFlags Faults, ArmHoldReason HoldReason,
     uint WatchdogTrips, uint CommandsApplied, uint LastCommandSequence, IReadOnlyList<uint> Rejected)
@@ -186,8 +189,8 @@ public sealed record FaultReport(
 
 /// <summary>What a version-2 DESCRIPTION adds after the joints: where the arm's sequences and its claim stand.</summary>
 /// <param name="LeaseMilliseconds">A claim lapses after this long without a valid authenticated frame from its holder (&gt; 0).</param>
-/// <param name="LastCommandSequence">Highest COMMAND sequence the arm accepted this arm session, from any controller.</param>
-/// <param name="LastControlSequence">Highest authenticated control request sequence accepted this arm session.</param>
+/// <param name="LastCommandSequence">Highest COMMAND sequence the arm recorded this arm session, from any controller; 0 if none.</param>
+/// <param name="LastControlSequence">Highest control request sequence the arm recorded this arm session; 0 if none.</param>
 /// <param name="ClaimedBy">Client id of the live claim; 0 if none.</param>
 public readonly record struct ClaimStatus(uint LeaseMilliseconds, uint LastCommandSequence, uint LastControlSequence, uint ClaimedBy);
 

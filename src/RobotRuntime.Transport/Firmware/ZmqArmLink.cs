@@ -249,7 +249,9 @@ public sealed class ZmqArmLink : IArmLink, IArmClaim
             _controlSequence = Math.Max(_controlSequence, claimStatus.LastControlSequence);
             return Claim(description.Session, claimStatus, timeout);
         }
-        if (FirmwareCodec.DecodeAck(reply, out _, out var ack) == FrameStatus.Ok && ack.RequestSequence == sequence)
+        // An ACK answers this HELLO only if it names it: its sequence and its type (PROTOCOL.md §5.2).
+        if (FirmwareCodec.DecodeAck(reply, out _, out var ack) == FrameStatus.Ok && ack.RequestSequence == sequence
+            && ack.RequestType == FirmwareMessageType.Hello)
             return new ArmControlResult(ArmControlStatus.Refused, ack.Status,
                 $"hello refused by the arm: {ack.Result} (this runtime speaks protocol version {FirmwareCodec.Version})");
         return new ArmControlResult(ArmControlStatus.BadReply, ArmStatusFlags.None,
