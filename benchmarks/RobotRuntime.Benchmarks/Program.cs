@@ -20,6 +20,10 @@ if (args.Length > 0 && args[0] == "capture-latency")
 if (args.Length > 0 && args[0] == SimServerRate.Verb)
     return SimServerRate.Run(args[1..]);
 
+// sim-link-roundtrip: Send → applied STATE against an in-process sim-server, loopback ZeroMQ beside the in-process link.
+if (args.Length > 0 && args[0] == SimArmLinkRoundTrip.Verb)
+    return SimArmLinkRoundTrip.Run(args[1..]);
+
 // Side-by-side comparisons that need per-exchange distributions run as their own verb.
 if (args.Length > 0 && args[0] == FirmwareLinkRoundTrip.Verb)
     return FirmwareLinkRoundTrip.Run(args[1..]);

@@ -671,8 +671,9 @@ static void handle_control(arm *a, void *rep, const uint8_t *frame, size_t size,
         reply_ack(a, rep, &m.header, RRFW_ACK_OK, 0);
         return;
     case RRFW_DISABLE:
+        /* The reported reason stays the gravest that holds: e-stop, then fault, then disabled. */
         a->enabled = 0;
-        hold(a, a->estop ? RRFW_HOLD_ESTOP : RRFW_HOLD_DISABLED);
+        hold(a, a->estop ? RRFW_HOLD_ESTOP : (a->fault_flags & RRFW_FAULT_OVER_EFFORT) ? RRFW_HOLD_FAULT : RRFW_HOLD_DISABLED);
         reply_ack(a, rep, &m.header, RRFW_ACK_OK, 0);
         return;
     case RRFW_RESET:

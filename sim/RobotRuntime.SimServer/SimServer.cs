@@ -5,21 +5,27 @@ using RobotRuntime.Environments;
 using RobotRuntime.Sim.Tabletop;
 using RobotRuntime.Timing;
 using RobotRuntime.Transport.Firmware;
-using RobotRuntime.Transport.Zmq;
 using RobotRuntime.Vision.Cameras;
 
 namespace RobotRuntime.SimServer;
 
 /// <summary>Where a running sim-server is bound (wildcard ports resolved).</summary>
-/// <param name="State">STATE publisher.</param>
-/// <param name="Command">COMMAND subscriber.</param>
-/// <param name="Control">Control replier.</param>
+/// <param name="State">STATE publisher; empty when the arm is in-process (<see cref="ArmTransport.InProcess"/>).</param>
+/// <param name="Command">COMMAND subscriber; empty when the arm is in-process.</param>
+/// <param name="Control">Control replier; empty when the arm is in-process.</param>
 /// <param name="Cameras">Camera stream publishers by camera name ("front", "wrist"); empty when the cameras are off.</param>
 /// <param name="Session">The simulated arm's session number.</param>
 /// <param name="Secret">The secret the server shares with its controller (protocol version 2): the one it was given, or the one it made for an in-process host.</param>
 public sealed record SimServerEndpoints(string State, string Command, string Control, IReadOnlyDictionary<string, string> Cameras, uint Session, byte[] Secret)
 {
-    /// <summary>Settings for a <see cref="ZmqArmLink"/> that talks to (and may claim) this server.</summary>
+    /// <summary>How the arm's channels are carried: ZeroMQ sockets at <see cref="State"/>, <see cref="Command"/> and
+    /// <see cref="Control"/>, or in process (<see cref="SimServerHost.ConnectInProcess"/>).</summary>
+    public ArmTransport ArmTransport { get; init; }
+
+    /// <summary>
+    /// Settings for a <see cref="ZmqArmLink"/> that talks to (and may claim) this server. Of no use when the
+    /// arm is in-process (its addresses are empty, which <see cref="ZmqArmLinkSettings.Validate"/> refuses).
+    /// </summary>
     public ZmqArmLinkSettings LinkSettings => new() { StateAddress = State, CommandAddress = Command, ControlAddress = Control, Secret = Secret };
 }
 
@@ -51,7 +57,8 @@ public readonly record struct SimServerStatistics(
 
 /// <summary>
 /// The simulator as an arm: binds the firmware protocol's three sockets (firmware-interfaces/PROTOCOL.md)
-/// and one camera stream publisher per camera (CAMERA-STREAM.md), steps MuJoCo to wall-clock
+/// — or, with <see cref="ArmTransport.InProcess"/>, none, serving one <see cref="InProcessArmLink"/> the same
+/// frames in memory — and one camera stream publisher per camera (CAMERA-STREAM.md), steps MuJoCo to wall-clock
 /// deadlines, and behaves as the reference arm (firmware-interfaces/endpoint/rr_arm_endpoint.c) does:
 /// handshake, STATE at a fixed rate and after each applied command, COMMANDs checked in the
 /// protocol's order and applied only when valid, watchdog hold, enable/disable/e-stop/reset, fault
@@ -59,8 +66,8 @@ public readonly record struct SimServerStatistics(
 /// </summary>
 /// <remarks>
 /// <see cref="Run"/> owns the simulation, its GL context and every socket on the calling thread until
-/// cancelled. <see cref="Endpoints"/>, <see cref="Snapshot"/>, <see cref="Statistics"/> and
-/// <see cref="WaitUntilReady"/> may be called from any thread.
+/// cancelled. <see cref="Endpoints"/>, <see cref="Snapshot"/>, <see cref="Statistics"/>,
+/// <see cref="WaitUntilReady"/> and <see cref="ConnectInProcess"/> may be called from any thread.
 /// </remarks>
 public sealed class SimServer
 {
@@ -98,8 +105,9 @@ public sealed class SimServer
         _output = output;
         _log = log;
         // No secret given: an in-process host (tests, rr demo, rr bench) gets one made here, shared
-        // through Endpoints.LinkSettings and never written anywhere.
+        // through Endpoints.LinkSettings (or with the in-process link) and never written anywhere.
         _secret = options.Secret is { } secret ? (byte[])secret.Clone() : System.Security.Cryptography.RandomNumberGenerator.GetBytes(FirmwareCodec.KeySize);
+        _inProcessArm = options.ArmTransport == ArmTransport.InProcess ? new InProcessArmPort(_secret) : null;
         _localCameras = options.CameraRateHz > 0
             ? TabletopScene.CameraNames.ToDictionary(name => name, name => new PushCameraSource(name, options.CameraWidth, options.CameraHeight))
             : new Dictionary<string, PushCameraSource>();
@@ -107,6 +115,27 @@ public sealed class SimServer
     }
 
     private readonly Dictionary<string, PushCameraSource> _localCameras;
+    private readonly InProcessArmPort? _inProcessArm;
+
+    /// <summary>
+    /// Attaches the in-process arm link (<see cref="ArmTransport.InProcess"/>): the runtime's side of the
+    /// firmware protocol exchanging its frames with this server in memory. Like a <see cref="ZmqArmLink"/>
+    /// just made, it has not handshaken: call <see cref="IArmLink.Handshake"/> to read the description and
+    /// claim the arm with the server's secret. Allowed before, while and after the server runs.
+    /// </summary>
+    /// <param name="settings">Link timeout, command lifetime and the rest; null: the defaults.</param>
+    /// <exception cref="InvalidOperationException">The server binds arm sockets instead, or an in-process link is
+    /// attached already (one at a time: dispose it first).</exception>
+    /// <exception cref="ArgumentException">A setting is not usable (the message names it).</exception>
+    /// <remarks>Setup only; any thread.</remarks>
+    public InProcessArmLink ConnectInProcess(InProcessArmLinkSettings? settings = null)
+    {
+        if (_inProcessArm is null)
+            throw new InvalidOperationException(
+                $"this sim-server binds arm sockets ({nameof(SimServerOptions.ArmTransport)} = {_options.ArmTransport}): connect a ZmqArmLink to " +
+                $"{nameof(Endpoints)}.{nameof(SimServerEndpoints.LinkSettings)}, or start the server with {nameof(SimServerOptions.ArmTransport)} = {nameof(ArmTransport.InProcess)}");
+        return _inProcessArm.Connect(settings ?? new InProcessArmLinkSettings());
+    }
 
     /// <summary>
     /// The cameras as in-process sources, by name ("front", "wrist"); empty when the cameras are off.
@@ -171,6 +200,7 @@ public sealed class SimServer
         finally
         {
             _finished = true;
+            _inProcessArm?.Stop();
             _ready.Set();
         }
     }
@@ -198,20 +228,18 @@ public sealed class SimServer
         var actuator = new SimulatedActuator(this, arm, actuationLine);
         var firmware = _firmware = new ArmFirmware(new ArmFirmwareOptions(description, _secret, o.ClaimLeaseMilliseconds, o.Quiet ? null : Log), actuator);
 
-        using var context = ZmqContext.Create();
-        using var stateSocket = Bind(context, ZmqSocketType.Publisher, o.StateEndpoint, "--state", o.CurveKeys);
-        using var commandSocket = Bind(context, ZmqSocketType.Subscriber, o.CommandEndpoint, "--command", o.CurveKeys);
-        using var controlSocket = Bind(context, ZmqSocketType.Reply, o.ControlEndpoint, "--control", o.CurveKeys);
-        using var message = new ZmqMessage();
+        // Sockets, or the in-process port (which stops, for any link attached, when this ends).
+        using var channels = _inProcessArm ?? (IArmChannels)new ZmqArmChannels(o);
         var cameraSet = cameras ? new CameraSet(o, faultRandom, _localCameras) : null;
         try
         {
-            var endpoints = new SimServerEndpoints(stateSocket.LastEndpoint, commandSocket.LastEndpoint, controlSocket.LastEndpoint,
-                cameraSet?.Endpoints ?? new Dictionary<string, string>(), session, _secret);
+            var endpoints = new SimServerEndpoints(channels.StateEndpoint, channels.CommandEndpoint, channels.ControlEndpoint,
+                cameraSet?.Endpoints ?? new Dictionary<string, string>(), session, _secret) { ArmTransport = o.ArmTransport };
             _endpoints = endpoints;
             var cameraText = string.Concat(endpoints.Cameras.Select(c => $" camera-{c.Key}={c.Value}"));
+            var armText = _inProcessArm is not null ? "arm=in-process" : $"state={endpoints.State} command={endpoints.Command} control={endpoints.Control}";
             _output.WriteLine($"rr sim-server: ready session={session:X8} task={o.Task} shift={o.Shift} seed={o.Seed} joints={SimulatedArm.JointCount} " +
-                $"state-rate={o.StateRateHz} watchdog-ms={o.WatchdogMilliseconds} state={endpoints.State} command={endpoints.Command} control={endpoints.Control}{cameraText}");
+                $"state-rate={o.StateRateHz} watchdog-ms={o.WatchdogMilliseconds} {armText}{cameraText}");
             _output.Flush();
             LogGoal(environment);
             _ready.Set();
@@ -222,7 +250,6 @@ public sealed class SimServer
             var nextState = start;
             var framePeriod = cameras ? (long)(1e9 / o.CameraRateHz) : long.MaxValue;
             var nextFrame = cameras ? start : long.MaxValue;
-            ZmqSocket[] pollSet = [commandSocket, controlSocket];
             ArmState sample = default;
 
             while (!cancellation.IsCancellationRequested)
@@ -231,14 +258,15 @@ public sealed class SimServer
                 arm.AdvanceTo(now);
                 firmware.ReportMeasuredFaults(arm.AtJointLimit, arm.OverEffort, $"an actuator exceeded {SimulatedArm.EffortMax} N·m");
 
-                while (commandSocket.TryReceive(message) == ZmqReceiveStatus.Received)
-                    if (firmware.ReceiveCommand(message.Data, now, out var accepted) == FrameStatus.Ok)
+                // Latest-only (CONFLATE, or its in-process slot): usually one COMMAND, the newest sent.
+                while (channels.TryReceiveCommand(out var commandFrame))
+                    if (firmware.ReceiveCommand(commandFrame, now, out var accepted) == FrameStatus.Ok)
                         actuationLine.Enqueue(accepted, now);
-                while (controlSocket.TryReceive(message) == ZmqReceiveStatus.Received)
+                while (channels.TryReceiveControl(out var request))
                 {
-                    var length = firmware.ReceiveControl(message.Data, now, sendBuffer);
+                    var length = firmware.ReceiveControl(request, now, sendBuffer);
                     if (length > 0)
-                        controlSocket.TrySend(sendBuffer.AsSpan(0, length));
+                        channels.Reply(sendBuffer.AsSpan(0, length));
                 }
 
                 var applied = false;
@@ -267,8 +295,7 @@ public sealed class SimServer
                 while (stateLine.TryDequeueDue(now, out var due))
                 {
                     var length = FirmwareCodec.EncodeState(sendBuffer, due);
-                    // WouldBlock is fine: state is latest-only.
-                    if (length > 0 && stateSocket.TrySend(sendBuffer.AsSpan(0, length)) == ZmqSendStatus.Sent)
+                    if (length > 0 && channels.TryPublishState(sendBuffer.AsSpan(0, length)))
                         _statesPublished++;
                 }
                 cameraSet?.PublishDue(now);
@@ -278,10 +305,11 @@ public sealed class SimServer
                 wake = Math.Min(wake, cameraSet?.NextDue ?? long.MaxValue);
                 wake = Math.Min(wake, firmware.WatchdogDeadlineNs);
                 var waitNs = wake - MonotonicClock.NowNanoseconds;
-                // zmq_poll counts whole milliseconds: round up, so a deadline is met up to 1 ms late, never early.
+                // zmq_poll (and the in-process port's event) count whole milliseconds: round up, so a deadline
+                // is met up to 1 ms late, never early. A COMMAND or request that arrives wakes the wait at once.
                 var waitMs = waitNs <= 0 ? 0 : (int)Math.Min(ReceiveMaxWaitMilliseconds, (waitNs + 999_999) / 1_000_000);
                 if (waitMs > 0)
-                    ZmqPoll.WaitReadable(pollSet, waitMs);
+                    channels.WaitForInput(waitMs);
             }
             if (!_options.Quiet)
                 Log($"stopped: {firmware.CommandsApplied} commands applied, {firmware.CommandsRejected} rejected, {firmware.WatchdogTrips} watchdog trips, " +
@@ -300,36 +328,6 @@ public sealed class SimServer
             session = BitConverter.ToUInt32(RandomNumberGenerator.GetBytes(4));
         while (session == 0);
         return session;
-    }
-
-    private static ZmqSocket Bind(ZmqContext context, ZmqSocketType type, string endpoint, string option, CurveKeyPair? curve)
-    {
-        var socket = ZmqSocket.Create(context, type);
-        try
-        {
-            if (curve is not null)
-                socket.SetCurveServer(curve);
-            if (type != ZmqSocketType.Reply)
-                socket.SetConflate(true);
-            if (type != ZmqSocketType.Publisher)
-                socket.SetMaxMessageSize(FirmwareCodec.SocketMaxMessage);
-            if (type == ZmqSocketType.Subscriber)
-                socket.Subscribe([]);
-            if (type == ZmqSocketType.Reply)
-                socket.SetSendTimeout(0);
-            socket.Bind(endpoint);
-            return socket;
-        }
-        catch (ZmqException error)
-        {
-            socket.Dispose();
-            throw new ArgumentException($"{option}: cannot bind {endpoint}: {error.Message}", option, error);
-        }
-        catch
-        {
-            socket.Dispose();
-            throw;
-        }
     }
 
     // ---- log -------------------------------------------------------------------------------------

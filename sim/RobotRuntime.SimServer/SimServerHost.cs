@@ -35,6 +35,17 @@ public sealed class SimServerHost : IDisposable
     /// <summary>Where the server is bound.</summary>
     public SimServerEndpoints Endpoints => Server.Endpoints!;
 
+    /// <summary>
+    /// The in-process arm link of a server started with <see cref="ArmTransport.InProcess"/>: attached, not yet
+    /// handshaken (call <see cref="RobotRuntime.Arm.IArmLink.Handshake"/>). One at a time; disposing it lets
+    /// another connect. It outlives the host harmlessly: once the server stops, its requests time out at
+    /// once and it reports the link lost after its link timeout.
+    /// </summary>
+    /// <param name="settings">Link timeout, command lifetime and the rest; null: the defaults.</param>
+    /// <exception cref="InvalidOperationException">The server binds arm sockets instead, or a link is attached already.</exception>
+    /// <remarks>Setup only; any thread.</remarks>
+    public InProcessArmLink ConnectInProcess(InProcessArmLinkSettings? settings = null) => Server.ConnectInProcess(settings);
+
     /// <summary>Starts a server and waits until it is bound.</summary>
     /// <exception cref="ArgumentException">Bad options, or an endpoint could not be bound.</exception>
     /// <exception cref="TimeoutException">The server was not ready within <paramref name="readyTimeout"/>.</exception>

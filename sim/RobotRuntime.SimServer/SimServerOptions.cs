@@ -20,6 +20,13 @@ public sealed record SimServerOptions
     /// <summary>Episode seed (scene reset and shift sampling); also seeds the injected jitter and frame drops.</summary>
     public int Seed { get; init; } = 1;
 
+    /// <summary>
+    /// How the arm's channels reach the runtime: <see cref="RobotRuntime.SimServer.ArmTransport.Zmq"/> (the default) binds the
+    /// three sockets below; <see cref="RobotRuntime.SimServer.ArmTransport.InProcess"/> binds none, and the server serves one
+    /// in-process link (<see cref="SimServerHost.ConnectInProcess"/>) instead. The cameras are not affected.
+    /// </summary>
+    public ArmTransport ArmTransport { get; init; } = ArmTransport.Zmq;
+
     /// <summary>STATE publisher (PUB, bound). Default <c>tcp://127.0.0.1:5601</c>.</summary>
     public string StateEndpoint { get; init; } = "tcp://127.0.0.1:5601";
 
@@ -91,9 +98,14 @@ public sealed record SimServerOptions
             throw new ArgumentException($"--task: unknown task '{Task}'; expected one of {string.Join(", ", TabletopTask.Names)}", nameof(Task));
         if (!VisualShifts.Names.Contains(Shift))
             throw new ArgumentException($"--shift: unknown visual shift '{Shift}'; expected one of {string.Join(", ", VisualShifts.Names)}", nameof(Shift));
-        CheckEndpoint("--state", StateEndpoint);
-        CheckEndpoint("--command", CommandEndpoint);
-        CheckEndpoint("--control", ControlEndpoint);
+        if (!Enum.IsDefined(ArmTransport))
+            throw new ArgumentException($"{nameof(ArmTransport)}: {(int)ArmTransport} is not a transport; expected {string.Join(" or ", Enum.GetNames<ArmTransport>())}", nameof(ArmTransport));
+        if (ArmTransport == ArmTransport.Zmq)
+        {
+            CheckEndpoint("--state", StateEndpoint);
+            CheckEndpoint("--command", CommandEndpoint);
+            CheckEndpoint("--control", ControlEndpoint);
+        }
         CheckEndpoint("--camera-front", FrontCameraEndpoint);
         CheckEndpoint("--camera-wrist", WristCameraEndpoint);
         if (StateRateHz is < 1 or > 2000)

@@ -24,6 +24,34 @@ internal static class SimServerTestSupport
         WatchdogMilliseconds = watchdogMilliseconds,
     };
 
+    /// <summary>Options for a server whose arm is in-process (no arm sockets) and whose cameras are off (no sockets at all).</summary>
+    public static SimServerOptions InProcess(string task = "reach", int watchdogMilliseconds = 100) => new()
+    {
+        Task = task,
+        ArmTransport = ArmTransport.InProcess,
+        CameraRateHz = 0,
+        WatchdogMilliseconds = watchdogMilliseconds,
+    };
+
+    /// <summary>The host's in-process link, handshaken (claimed with the server's secret) and with its first state seen.</summary>
+    public static InProcessArmLink ConnectInProcess(SimServerHost host, InProcessArmLinkSettings? settings = null)
+    {
+        var link = host.ConnectInProcess(settings);
+        try
+        {
+            var handshake = link.Handshake(ControlTimeout);
+            Assert.True(handshake.Succeeded, handshake.Detail);
+            Assert.True(link.Claimed);
+            Assert.True(Eventually(() => link.Health.Status == ArmLinkStatus.Up), "no state from the in-process sim-server");
+            return link;
+        }
+        catch
+        {
+            link.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>A ZmqArmLink that has handshaken with the server and seen its first state.</summary>
     public static ZmqArmLink Connect(SimServerEndpoints endpoints)
     {

@@ -30,7 +30,7 @@ public enum ArmLinkEventKind
     /// <summary>Valid states arrive again after a loss.</summary>
     LinkRestored,
 
-    /// <summary>A control request got no reply in time; the request socket was closed and reopened.</summary>
+    /// <summary>A control request got no reply in time (or could not be queued); the request channel was reset (a ZeroMQ REQ socket is closed and reopened).</summary>
     ControlTimedOut,
 }
 
@@ -54,7 +54,7 @@ public readonly record struct ArmLinkEvent(
         ArmLinkEventKind.ArmRestarted => $"arm restarted: new session {Session:X8}",
         ArmLinkEventKind.LinkLost => $"link lost: no valid state from session {Session:X8} within the link timeout",
         ArmLinkEventKind.LinkRestored => $"link restored: states from session {Session:X8} arrive again",
-        ArmLinkEventKind.ControlTimedOut => "control request timed out; request socket reopened",
+        ArmLinkEventKind.ControlTimedOut => "control request timed out; request channel reset",
         _ => Kind.ToString(),
     };
 }

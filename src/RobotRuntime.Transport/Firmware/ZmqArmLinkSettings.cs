@@ -37,7 +37,7 @@ public sealed record ZmqArmLinkSettings
     /// </summary>
     public string? CurveServerPublicKey { get; init; }
 
-    /// <summary>How many link events (rejections, losses, restarts) are kept for <see cref="ZmqArmLink.TryReadEvent"/>. Default 256.</summary>
+    /// <summary>How many link events (rejections, losses, restarts) are kept for <see cref="FirmwareArmLink.TryReadEvent"/>. Default 256.</summary>
     public int EventLogCapacity { get; init; } = 256;
 
     /// <summary>Settings for an arm whose sockets are <c>ipc://{prefix}-state</c>, <c>-command</c> and <c>-control</c>.</summary>
