@@ -2,7 +2,7 @@ using System.CommandLine;
 using RobotRuntime.Cli.Doctor;
 using RobotRuntime.Cli.Recording;
 using RobotRuntime.Cli.Runtime;
-using RobotRuntime.Cli.Sim;
+using RobotRuntime.Cli.SimCommands;
 
 namespace RobotRuntime.Cli;
 
@@ -24,8 +24,8 @@ public static class RrCommand
         root.Subcommands.Add(ReplayCommand.Create());
         root.Subcommands.Add(LogCommand.Create());
         root.Subcommands.Add(KeygenCommand.Create());
-        root.Subcommands.Add(Agents.TrainCommand.Create());
-        root.Subcommands.Add(Agents.EvalCommand.Create());
+        root.Subcommands.Add(AgentCommands.TrainCommand.Create());
+        root.Subcommands.Add(AgentCommands.EvalCommand.Create());
         root.Subcommands.Add(Pretraining.CollectCommand.Create());
         root.Subcommands.Add(Pretraining.PretrainCommand.Create());
         root.Subcommands.Add(Pretraining.ProbeCommand.Create());

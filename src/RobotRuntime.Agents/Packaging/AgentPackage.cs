@@ -124,7 +124,51 @@ public static class AgentPackage
     /// <param name="Pvr">The PVR it needs.</param>
     /// <param name="MaxEndEffectorStepMetres">Metres per action unit.</param>
     /// <param name="Manifest">The manifest as read.</param>
-    public sealed record Loaded(WorldModel Model, string Task, PvrIdentity Pvr, double MaxEndEffectorStepMetres, JsonObject Manifest);
+    public sealed record Loaded(WorldModel Model, string Task, PvrIdentity Pvr, double MaxEndEffectorStepMetres, JsonObject Manifest)
+    {
+        /// <summary>The control rate the agent acted at in training (<see cref="TrainingKeys.ControlRateHz"/>); null if not recorded.</summary>
+        public double? ControlRateHz => TrainingValue(Manifest, TrainingKeys.ControlRateHz);
+
+        /// <summary>Steps of a training episode (<see cref="TrainingKeys.EpisodeSteps"/>); null if not recorded.</summary>
+        public int? EpisodeSteps => TrainingValue(Manifest, TrainingKeys.EpisodeSteps) is { } steps ? (int)steps : null;
+    }
+
+    /// <summary>The keys of the manifest's <c>training</c> object that the runtime reads (the rest is a free-form record).</summary>
+    public static class TrainingKeys
+    {
+        /// <summary>One action per control period at this rate, Hz (the runtime warns when a run's rate differs).</summary>
+        public const string ControlRateHz = "controlRateHz";
+
+        /// <summary>Steps of a training episode (the planner's discount follows from it).</summary>
+        public const string EpisodeSteps = "episodeSteps";
+
+        /// <summary>The training run's folder.</summary>
+        public const string Run = "run";
+
+        /// <summary>The training run's run.json.</summary>
+        public const string RunRecord = "runRecord";
+
+        /// <summary>The evaluation table's rows.</summary>
+        public const string Evaluation = "evaluation";
+    }
+
+    /// <summary>The control rate recorded in the package in <paramref name="folder"/>, without loading its model; null when absent or unreadable.</summary>
+    public static double? ReadControlRate(string folder)
+    {
+        try
+        {
+            return JsonNode.Parse(File.ReadAllText(Path.Combine(folder, "manifest.json"))) is JsonObject manifest
+                ? TrainingValue(manifest, TrainingKeys.ControlRateHz) : null;
+        }
+        catch (Exception e) when (e is IOException or System.Text.Json.JsonException or InvalidOperationException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    private static double? TrainingValue(JsonObject manifest, string key) =>
+        double.TryParse(manifest["training"]?[key]?.GetValue<string>(), System.Globalization.NumberStyles.Float,
+            System.Globalization.CultureInfo.InvariantCulture, out var value) ? value : null;
 
     /// <summary>
     /// Loads a package. <paramref name="pvrFile"/> is the ONNX file the runtime will encode with (null for

@@ -31,7 +31,11 @@ internal static class BuiltIns
             {
                 StateAddress = c.Config.ArmState, CommandAddress = c.Config.ArmCommand, ControlAddress = c.Config.ArmControl,
                 Secret = c.Secret, Takeover = c.Config.Takeover, CurveServerPublicKey = c.Config.ArmCurvePublicKey,
-            })));
+            }),
+            // The shared secret is read before anything is contacted: a missing key file is named at once.
+            c => _ = c.Secret));
+        registry.Register(new Backend<IArmLink>("sim", "the simulator's arm in this process, without sockets (arm.task, arm.shift, arm.seed)",
+            ["task", "shift", "seed"], SimulatorArm, c => SimulatorOptions(c).Validate()));
         return registry;
     }
 
@@ -55,6 +59,35 @@ internal static class BuiltIns
         registry.Register(new Backend<PolicyBuild>("agent", "a trained agent package (policy.package) planning with policy.planner", [],
             AgentPolicyBuild, c => _ = c.Config.AgentPackage ?? throw new ConfigException("policy.package: the agent policy needs the folder of an agent package (made by rr eval --package)")));
         return registry;
+    }
+
+    // ---- arm "sim" ---------------------------------------------------------------------------------
+
+    private static SimServer.SimServerOptions SimulatorOptions(CompositionContext c) => new()
+    {
+        ArmTransport = SimServer.ArmTransport.InProcess,
+        Task = c.Options.Text("task", "reach")!,
+        Shift = c.Options.Text("shift", RobotRuntime.Sim.Shifts.VisualShifts.InDistribution)!,
+        Seed = c.Options.Integer("seed", 1, 0, int.MaxValue),
+        CameraRateHz = 0,
+        Quiet = true,
+    };
+
+    /// <summary>The simulator's arm, served by a sim-server on a thread of this process and reached without sockets.</summary>
+    private static IArmLink SimulatorArm(CompositionContext c)
+    {
+        var options = SimulatorOptions(c);
+        SimServer.SimServerHost host;
+        try
+        {
+            host = c.Own(SimServer.SimServerHost.Start(options));
+        }
+        catch (ArgumentException e)
+        {
+            throw new ConfigException("arm: " + Recording.CliText.WithoutParameter(e));
+        }
+        c.Say($"rr: simulator arm in this process (task {options.Task}, shift {options.Shift}, seed {options.Seed}; no sockets)");
+        return host.ConnectInProcess();
     }
 
     private static Func<(double X, double Y, double Z)> FixedGoal(RunConfig config)
@@ -166,7 +199,7 @@ internal static class BuiltIns
             throw new ConfigException($"policy.package: agent '{folder}' learned its own encoder from camera images (scratch); remove the 'encoder' section");
         if (cameras.Count != agentConfig.Cameras.Length)
             throw new ConfigException($"policy.package: agent '{folder}' sees {agentConfig.Cameras.Length} camera(s) ({string.Join(", ", agentConfig.Cameras)}); 'cameras' has {cameras.Count}");
-        if (layout.Kind == global::RobotRuntime.Agents.Model.FeatureKind.Images)
+        if (layout.Kind == RobotRuntime.Agents.Model.FeatureKind.Images)
         {
             for (var i = 0; i < agentConfig.Cameras.Length; i++)
             {
@@ -195,9 +228,8 @@ internal static class BuiltIns
         }
         c.Say($"rr: encoder {encoder.Name} ({agentConfig.Mode.ToString().ToLowerInvariant()}; {encoder.EmbeddingSize} floats from {cameras.Count} camera(s){(onnx is null ? ", on the engine" : $", ONNX Runtime {Onnx.OnnxRuntimeLibrary.Version} on {Onnx.OnnxSessionSettings.Name(config.EncoderDevice)}")})");
 
-        var training = loaded.Manifest["training"]?.AsObject();
-        double trainedRate = double.TryParse(training?["controlRateHz"]?.GetValue<string>(), NumberStyles.Float, CultureInfo.InvariantCulture, out var r) ? r : 0;
-        int episodeSteps = int.TryParse(training?["episodeSteps"]?.GetValue<string>(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var e2) ? e2 : 100;
+        double trainedRate = loaded.ControlRateHz ?? 0;
+        int episodeSteps = loaded.EpisodeSteps ?? 100;
         if (trainedRate > 0 && Math.Abs(trainedRate - config.RateHz) > 0.01 * trainedRate)
             c.Say($"rr: warning: agent '{folder}' was trained acting at {trainedRate:0.##} Hz and this run's rate_hz is {config.RateHz:0.##}; each action is one end-effector step, so the arm moves {config.RateHz / trainedRate:0.##}× as fast as in training");
         var planner = PlannerOptions.FromConfig(agentConfig, agentConfig.DiscountFor(episodeSteps)) with { Kind = config.AgentPlanner };

@@ -24,13 +24,15 @@ public sealed class CompositionContext
 {
     private readonly List<IDisposable> _owned;
 
-    internal CompositionContext(RunConfig config, Action<string> say, List<IDisposable> owned, Func<(double X, double Y, double Z)>? goal, byte[]? secret)
+    private readonly Lazy<byte[]> _secret;
+
+    internal CompositionContext(RunConfig config, Action<string> say, List<IDisposable> owned, Func<(double X, double Y, double Z)>? goal, Func<byte[]> secret)
     {
         Config = config;
         Say = say;
         _owned = owned;
         Goal = goal;
-        Secret = secret;
+        _secret = new Lazy<byte[]>(secret);
         Options = SectionOptions.Empty("");
     }
 
@@ -43,8 +45,13 @@ public sealed class CompositionContext
     /// <summary>Prints a line for the operator.</summary>
     public Action<string> Say { get; }
 
-    /// <summary>The secret shared with the arm (protocol version 2); null where no arm is contacted (preflight).</summary>
-    public byte[]? Secret { get; }
+    /// <summary>
+    /// The secret shared with the arm (protocol version 2), read when a backend first asks: the host's
+    /// (rr demo, rr bench), else <c>arm.key</c>'s file (or the default path). An arm link that needs no
+    /// shared secret (the in-process simulator) never reads it.
+    /// </summary>
+    /// <exception cref="ConfigException">The key file is missing or unreadable (the message names arm.key).</exception>
+    public byte[] Secret => _secret.Value;
 
     /// <summary>The host's goal for the scripted reach (rr demo, rr bench: the simulator's); null: <c>policy.goal</c>.</summary>
     public Func<(double X, double Y, double Z)>? Goal { get; }
@@ -80,7 +87,7 @@ public sealed class CompositionContext
 /// registries the config selects from — <see cref="CameraFactory"/> (<c>cameras[].backend</c>),
 /// <see cref="Encoders"/> (<c>encoder.kind</c>), <see cref="ArmLinks"/> (<c>arm.kind</c>),
 /// <see cref="Policies"/> (<c>policy.kind</c>, whose agent picks a planner from
-/// <see cref="global::RobotRuntime.Agents.Planning.Planners"/> by <c>policy.planner</c>). <c>rr run</c>, <c>rr demo</c>,
+/// <see cref="RobotRuntime.Agents.Planning.Planners"/> by <c>policy.planner</c>). <c>rr run</c>, <c>rr demo</c>,
 /// <c>rr bench</c> and <c>rr replay</c> all build through it.
 /// </summary>
 public sealed class LoopComposer : IDisposable
@@ -102,11 +109,10 @@ public sealed class LoopComposer : IDisposable
     /// <summary>Starts a composition of <paramref name="config"/>.</summary>
     /// <param name="config">The run's config.</param>
     /// <param name="say">Where operator lines go.</param>
-    /// <param name="secret">The secret shared with the arm; null if no arm will be contacted.</param>
     /// <param name="goal">The host's goal for the scripted reach; null: <c>policy.goal</c>.</param>
-    public LoopComposer(RunConfig config, Action<string> say, byte[]? secret = null, Func<(double X, double Y, double Z)>? goal = null)
+    public LoopComposer(RunConfig config, Action<string> say, Func<(double X, double Y, double Z)>? goal = null)
     {
-        _context = new CompositionContext(config, say, _owned, goal, secret);
+        _context = new CompositionContext(config, say, _owned, goal, () => ReadSecret(config));
         _context.ConfiguredEncoder = () =>
         {
             if (!_encoderMade)
@@ -241,6 +247,21 @@ public sealed class LoopComposer : IDisposable
         finally
         {
             _context._frames = null;
+        }
+    }
+
+    /// <summary>The secret shared with the arm: the host's (<see cref="RunConfig.ArmSecret"/>), else the key file's (arm.key, or the default path).</summary>
+    private static byte[] ReadSecret(RunConfig config)
+    {
+        if (config.ArmSecret is { } secret)
+            return secret;
+        try
+        {
+            return Transport.Firmware.ArmKeyFile.Read(config.ArmKey ?? Transport.Firmware.ArmKeyFile.DefaultPath);
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException)
+        {
+            throw new ConfigException("arm.key: " + e.Message);
         }
     }
 

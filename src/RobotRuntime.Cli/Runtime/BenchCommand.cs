@@ -108,7 +108,7 @@ public static class BenchCommand
             EncoderOptions = modelFile is null ? Composition.SectionOptions.Empty("encoder") : Composition.SectionOptions.Empty("encoder").With("file", modelFile, "--model-file"),
             Policy = "scripted-reach", PipelineEncoding = pipeline, MaxFrameAge = TimeSpan.FromMilliseconds(150), JointMargin = 0.02,
         };
-        using var composer = new Composition.LoopComposer(config, _ => { }, endpoints.Secret, () => host.Server.Snapshot.Goal);
+        using var composer = new Composition.LoopComposer(config, _ => { }, () => host.Server.Snapshot.Goal);
         composer.Preflight(camerasFromHost: false);
         var link = composer.CreateLink();
         if (!link.Handshake(TimeSpan.FromSeconds(2)).Succeeded || !SpinWait.SpinUntil(() => link.Health.Status == ArmLinkStatus.Up, TimeSpan.FromSeconds(2)))

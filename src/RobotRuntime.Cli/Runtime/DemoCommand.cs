@@ -80,19 +80,8 @@ public static class DemoCommand
         return verb;
     }
 
-    /// <summary>The control rate recorded in an agent package (by rr eval), or null when absent or unreadable.</summary>
-    private static double? TrainedRate(string package)
-    {
-        try
-        {
-            var manifest = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(package, "manifest.json")));
-            return double.TryParse(manifest?["training"]?["controlRateHz"]?.GetValue<string>(), NumberStyles.Float, CultureInfo.InvariantCulture, out var r) ? r : null;
-        }
-        catch (Exception e) when (e is IOException or System.Text.Json.JsonException or InvalidOperationException or UnauthorizedAccessException)
-        {
-            return null; // rr run's package check names the problem
-        }
-    }
+    /// <summary>The control rate recorded in an agent package (by rr eval), or null when absent or unreadable (rr run's package check names the problem).</summary>
+    private static double? TrainedRate(string package) => RobotRuntime.Agents.Packaging.AgentPackage.ReadControlRate(package);
 
     /// <summary>The PVR id an agent package encodes with (its manifest's "pvr"), or null for a scratch agent or an unreadable manifest.</summary>
     private static string? AgentPvr(string package)

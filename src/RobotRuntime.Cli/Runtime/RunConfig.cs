@@ -298,8 +298,8 @@ public sealed record RunConfig
             case "policy.package": return this with { AgentPackage = Text(source, where, value) };
             case "policy.planner":
                 var planner = Text(source, where, value);
-                if (!global::RobotRuntime.Agents.Planning.Planners.Contains(planner))
-                    throw new ConfigException($"{source}:{value.Start.Line}: 'policy.planner' must be one of {string.Join(", ", global::RobotRuntime.Agents.Planning.Planners.Names)}, got '{planner}'");
+                if (!RobotRuntime.Agents.Planning.Planners.Contains(planner))
+                    throw new ConfigException($"{source}:{value.Start.Line}: 'policy.planner' must be one of {string.Join(", ", RobotRuntime.Agents.Planning.Planners.Names)}, got '{planner}'");
                 return this with { AgentPlanner = planner };
             case "policy.goal":
                 var goal = Numbers(source, where, value, 3);

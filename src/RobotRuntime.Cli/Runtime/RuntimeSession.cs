@@ -84,13 +84,13 @@ internal sealed class RuntimeSession : IDisposable
     public static int Run(RunConfig config, RuntimeHooks hooks, TextWriter output, TextReader? operatorInput, CancellationToken cancellation)
     {
         Preflight(config, hooks);
-        var secret = ReadSecret(config);
-        using var claim = ArmClaim.Take(config.ArmControl);
+        // One rr run per arm address on this machine (an in-process simulator arm has no address to share).
+        using var claim = config.ArmKind == "zmq" ? ArmClaim.Take(config.ArmControl) : null;
         var folder = Path.Combine(config.RunsFolder, DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture) + "-" + config.Policy);
         for (var n = 2; Directory.Exists(folder); n++)
             folder = Path.Combine(config.RunsFolder, DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture) + "-" + config.Policy + "-" + n);
         Directory.CreateDirectory(folder);
-        using var session = new RuntimeSession(config, output, Path.GetFullPath(folder)) { _secret = secret };
+        using var session = new RuntimeSession(config, output, Path.GetFullPath(folder));
         return session.Execute(hooks, operatorInput, cancellation);
     }
 
@@ -153,7 +153,7 @@ internal sealed class RuntimeSession : IDisposable
     private int Execute(RuntimeHooks hooks, TextReader? operatorInput, CancellationToken cancellation)
     {
         Say($"rr: run folder {Folder}");
-        var composer = Own(new Composition.LoopComposer(_config, Say, _secret, hooks.Goal));
+        var composer = Own(new Composition.LoopComposer(_config, Say, hooks.Goal));
         Link = composer.CreateLink();
         var hello = Link.Handshake(ControlTimeout);
         if (!hello.Succeeded)
@@ -355,22 +355,7 @@ internal sealed class RuntimeSession : IDisposable
     }
 
     private volatile bool _stopTyped;
-    private byte[]? _secret;
 
-    /// <summary>The secret shared with the arm: the host's (rr demo), else the key file's (arm.key, or the default path).</summary>
-    private static byte[] ReadSecret(RunConfig config)
-    {
-        if (config.ArmSecret is { } secret)
-            return secret;
-        try
-        {
-            return Transport.Firmware.ArmKeyFile.Read(config.ArmKey ?? Transport.Firmware.ArmKeyFile.DefaultPath);
-        }
-        catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException)
-        {
-            throw new ConfigException("arm.key: " + e.Message);
-        }
-    }
     private IReadOnlyList<ICameraSource> _cameras = [];
     private volatile bool _relayEmergencyStops = true;
     private readonly SemaphoreSlim _emergencyStopPending = new(0);

@@ -13,7 +13,7 @@ using RobotRuntime.Sim.Tabletop;
 using RobotRuntime.Vision.Encoders;
 using Spectre.Console;
 
-namespace RobotRuntime.Cli.Agents;
+namespace RobotRuntime.Cli.AgentCommands;
 
 /// <summary><c>rr eval</c>: success and return of a trained run in distribution and under visual shifts.</summary>
 public static class EvalCommand
@@ -173,12 +173,12 @@ public static class EvalCommand
                 {
                     AgentPackage.Save(packageFolder, model, task, pvr, maxStep, new Dictionary<string, string>
                     {
-                        ["run"] = Path.GetFullPath(folder),
-                        ["runRecord"] = File.ReadAllText(Path.Combine(folder, "run.json")),
-                        ["evaluation"] = string.Join("\n", rows),
+                        [AgentPackage.TrainingKeys.Run] = Path.GetFullPath(folder),
+                        [AgentPackage.TrainingKeys.RunRecord] = File.ReadAllText(Path.Combine(folder, "run.json")),
+                        [AgentPackage.TrainingKeys.Evaluation] = string.Join("\n", rows),
                         // What the runtime needs to act as in training: one action per control period, the same discount.
-                        ["controlRateHz"] = controlRate.ToString("R", CultureInfo.InvariantCulture),
-                        ["episodeSteps"] = episodeSteps.ToString(CultureInfo.InvariantCulture),
+                        [AgentPackage.TrainingKeys.ControlRateHz] = controlRate.ToString("R", CultureInfo.InvariantCulture),
+                        [AgentPackage.TrainingKeys.EpisodeSteps] = episodeSteps.ToString(CultureInfo.InvariantCulture),
                     });
                     output.WriteLine($"rr eval: wrote agent package {Path.GetFullPath(packageFolder)}");
                 }

@@ -6,7 +6,7 @@ using RobotRuntime.Sim.Shifts;
 using RobotRuntime.Sim.Tabletop;
 using RobotRuntime.SimServer;
 
-namespace RobotRuntime.Cli.Sim;
+namespace RobotRuntime.Cli.SimCommands;
 
 /// <summary><c>rr sim-server</c>: the simulator as its own process, indistinguishable from an arm on the wire.</summary>
 public static class SimServerCommand

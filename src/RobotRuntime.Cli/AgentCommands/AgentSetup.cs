@@ -5,7 +5,7 @@ using RobotRuntime.Environments;
 using RobotRuntime.Sim.Tabletop;
 using RobotRuntime.Vision.Encoders;
 
-namespace RobotRuntime.Cli.Agents;
+namespace RobotRuntime.Cli.AgentCommands;
 
 /// <summary>Wires an agent config to the simulator and the PVR zoo (the CLI is where sim, vision and agents meet).</summary>
 internal static class AgentSetup

@@ -8,7 +8,7 @@ using RobotRuntime.Sim.Tabletop;
 using RobotRuntime.Tensors;
 using Spectre.Console;
 
-namespace RobotRuntime.Cli.Agents;
+namespace RobotRuntime.Cli.AgentCommands;
 
 /// <summary><c>rr train</c>: online TD-MPC2 training in the simulator into a run folder (resumes when the folder has a checkpoint).</summary>
 public static class TrainCommand

@@ -3,7 +3,7 @@ using RobotRuntime.Native;
 using RobotRuntime.Sim;
 using RobotRuntime.Sim.Preview;
 
-namespace RobotRuntime.Cli.Sim;
+namespace RobotRuntime.Cli.SimCommands;
 
 /// <summary><c>rr sim</c>: the MuJoCo simulator's tools.</summary>
 public static class SimCommand
