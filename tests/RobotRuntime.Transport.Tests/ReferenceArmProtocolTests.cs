@@ -21,7 +21,7 @@ public sealed class ReferenceArmProtocolTests
     public void RequestNamingAnotherSessionIsAnsweredWrongSessionWithReason11AndCounted()
     {
         using var endpoint = new ArmEndpointProcess(IpcPrefix.Create());
-        using var controller = new RawArmController(endpoint);
+        using var controller = new RawArmController(ArmAddresses.Of(endpoint.LinkSettings));
         controller.HelloAndClaim();
 
         var sequence = controller.ControlSequence + 1;
@@ -39,7 +39,7 @@ public sealed class ReferenceArmProtocolTests
     public void AckReasonIsZeroForEveryResultButWrongSessionAndBadRequest()
     {
         using var endpoint = new ArmEndpointProcess(IpcPrefix.Create());
-        using var holder = new RawArmController(endpoint);
+        using var holder = new RawArmController(ArmAddresses.Of(endpoint.LinkSettings));
         holder.HelloAndClaim();
 
         var ok = holder.Request(FirmwareMessageType.Heartbeat);
@@ -53,7 +53,7 @@ public sealed class ReferenceArmProtocolTests
         var unsupported = holder.ExchangeForAck(hello);
         Assert.Equal((AckResult.UnsupportedVersion, FrameStatus.Ok), (unsupported.Result, unsupported.Reason));
 
-        using var other = new RawArmController(endpoint, clientId: 0xC0DE0002);
+        using var other = new RawArmController(ArmAddresses.Of(endpoint.LinkSettings), clientId: 0xC0DE0002);
         other.Hello();
         var claimed = other.ExchangeForAck(other.ClaimFrame(++other.ControlSequence));
         Assert.Equal((AckResult.Claimed, FrameStatus.Ok), (claimed.Result, claimed.Reason));
@@ -68,7 +68,7 @@ public sealed class ReferenceArmProtocolTests
     public void WatchdogHoldKeepsTheActiveModeOfTheLastAppliedCommand()
     {
         using var endpoint = new ArmEndpointProcess(IpcPrefix.Create(), watchdogMilliseconds: 100);
-        using var controller = new RawArmController(endpoint);
+        using var controller = new RawArmController(ArmAddresses.Of(endpoint.LinkSettings));
         controller.HelloAndClaim();
         controller.ConnectCommandChannel();
         Assert.Equal(AckResult.Ok, controller.Request(FirmwareMessageType.Enable).Result);
@@ -90,7 +90,7 @@ public sealed class ReferenceArmProtocolTests
     public void DisableEnableAndEstopHoldsKeepTheActiveModeOfTheLastAppliedCommand()
     {
         using var endpoint = new ArmEndpointProcess(IpcPrefix.Create(), watchdogMilliseconds: 5000);
-        using var controller = new RawArmController(endpoint);
+        using var controller = new RawArmController(ArmAddresses.Of(endpoint.LinkSettings));
         controller.HelloAndClaim();
         controller.ConnectCommandChannel();
         Assert.Equal(AckResult.Ok, controller.Request(FirmwareMessageType.Enable).Result);
@@ -121,7 +121,7 @@ public sealed class ReferenceArmProtocolTests
     public void EveryInvalidVectorSentAsARequestIsAnsweredWithItsRejectionCodeAndItsHeaderAsReceived()
     {
         using var endpoint = new ArmEndpointProcess(IpcPrefix.Create());
-        using var controller = new RawArmController(endpoint);
+        using var controller = new RawArmController(ArmAddresses.Of(endpoint.LinkSettings));
         var invalid = Repository.Manifest().Where(e => e.Status != "ok").ToList();
         Assert.True(invalid.Count >= 30, $"only {invalid.Count} invalid vectors in the manifest");
 
@@ -153,7 +153,7 @@ public sealed class ReferenceArmProtocolTests
     public void UnreadableRequestIsAnsweredWithRequestFieldsZero()
     {
         using var endpoint = new ArmEndpointProcess(IpcPrefix.Create());
-        using var controller = new RawArmController(endpoint);
+        using var controller = new RawArmController(ArmAddresses.Of(endpoint.LinkSettings));
         // Each made from enable.bin (request 3, ENABLE) so that its header is there to be (wrongly) echoed.
         var enable = Repository.Vector("enable.bin");
         var badMagic = (byte[])enable.Clone();
@@ -182,7 +182,7 @@ public sealed class ReferenceArmProtocolTests
     public void ReplyHeaderSequenceIsTheArmsOwnCounter()
     {
         using var endpoint = new ArmEndpointProcess(IpcPrefix.Create());
-        using var controller = new RawArmController(endpoint);
+        using var controller = new RawArmController(ArmAddresses.Of(endpoint.LinkSettings));
         var buffer = new byte[FirmwareCodec.MaxFrame];
 
         var description = controller.Exchange(buffer.AsSpan(0, FirmwareCodec.EncodeHello(buffer, 100, 1, new HelloMessage(2, 2, 1))));
@@ -221,7 +221,7 @@ public sealed class ReferenceArmProtocolTests
     public void CommandRejectedAfterItsSequenceCheckStillUsesUpItsSequenceNumber(string kind, FrameStatus reason)
     {
         using var endpoint = new ArmEndpointProcess(IpcPrefix.Create(), watchdogMilliseconds: 5000);
-        using var controller = new RawArmController(endpoint);
+        using var controller = new RawArmController(ArmAddresses.Of(endpoint.LinkSettings));
         controller.HelloAndClaim();
         controller.ConnectCommandChannel();
         if (kind != "not-enabled")
@@ -252,7 +252,7 @@ public sealed class ReferenceArmProtocolTests
     public void RefusedControlRequestsStillUseUpTheirSequenceNumbers()
     {
         using var endpoint = new ArmEndpointProcess(IpcPrefix.Create());
-        using var holder = new RawArmController(endpoint);
+        using var holder = new RawArmController(ArmAddresses.Of(endpoint.LinkSettings));
         holder.HelloAndClaim();
         Assert.Equal(AckResult.Ok, holder.Request(FirmwareMessageType.EmergencyStop).Result);
 
@@ -262,7 +262,7 @@ public sealed class ReferenceArmProtocolTests
         Assert.Equal((AckResult.BadRequest, FrameStatus.SequenceRepeat), (replay.Result, replay.Reason));
 
         // Another holder of the secret asks for the arm while the lease is live: refused (ACK 6), number used up.
-        using var other = new RawArmController(endpoint, clientId: 0xC0DE0002);
+        using var other = new RawArmController(ArmAddresses.Of(endpoint.LinkSettings), clientId: 0xC0DE0002);
         other.Hello();
         var claimSequence = ++other.ControlSequence;
         Assert.Equal(AckResult.Claimed, other.ExchangeForAck(other.ClaimFrame(claimSequence)).Result);
@@ -278,7 +278,7 @@ public sealed class ReferenceArmProtocolTests
     public void HelloWithMaxVersionBelowMinVersionOrMinVersionZeroIsAnsweredBadPayload()
     {
         using var endpoint = new ArmEndpointProcess(IpcPrefix.Create());
-        using var controller = new RawArmController(endpoint);
+        using var controller = new RawArmController(ArmAddresses.Of(endpoint.LinkSettings));
         var buffer = new byte[FirmwareCodec.MaxFrame];
         foreach (var (min, max) in new (ushort, ushort)[] { (3, 2), (0, 2) })
         {
@@ -294,7 +294,7 @@ public sealed class ReferenceArmProtocolTests
     public void EstopNamingSessionZeroOrAnotherSessionIsObeyed(bool sessionZero)
     {
         using var endpoint = new ArmEndpointProcess(IpcPrefix.Create(), watchdogMilliseconds: 5000);
-        using var controller = new RawArmController(endpoint);
+        using var controller = new RawArmController(ArmAddresses.Of(endpoint.LinkSettings));
         controller.HelloAndClaim();
         Assert.Equal(AckResult.Ok, controller.Request(FirmwareMessageType.Enable).Result);
 
@@ -311,7 +311,7 @@ public sealed class ReferenceArmProtocolTests
     public void SessionZeroInAnAuthenticatedRequestIsAnsweredWrongSessionAndCounted()
     {
         using var endpoint = new ArmEndpointProcess(IpcPrefix.Create());
-        using var controller = new RawArmController(endpoint);
+        using var controller = new RawArmController(ArmAddresses.Of(endpoint.LinkSettings));
         controller.HelloAndClaim();
         var types = new[] { FirmwareMessageType.Heartbeat, FirmwareMessageType.Enable, FirmwareMessageType.Disable, FirmwareMessageType.Reset };
         foreach (var type in types)
@@ -328,7 +328,7 @@ public sealed class ReferenceArmProtocolTests
     public void ClaimNamingSessionZeroIsAnsweredBadPayload()
     {
         using var endpoint = new ArmEndpointProcess(IpcPrefix.Create());
-        using var controller = new RawArmController(endpoint);
+        using var controller = new RawArmController(ArmAddresses.Of(endpoint.LinkSettings));
         controller.Hello();
         var ack = controller.ExchangeForAck(controller.ClaimFrame(++controller.ControlSequence, session: 0));
         Assert.Equal((AckResult.BadRequest, FrameStatus.BadPayload), (ack.Result, ack.Reason));
@@ -340,7 +340,7 @@ public sealed class ReferenceArmProtocolTests
     public void JointLimitWatchdogAndRejectedFrameFlagsNeverRefuseEnableOrACommand()
     {
         using var endpoint = new ArmEndpointProcess(IpcPrefix.Create(), watchdogMilliseconds: 2000);
-        using var controller = new RawArmController(endpoint);
+        using var controller = new RawArmController(ArmAddresses.Of(endpoint.LinkSettings));
         controller.HelloAndClaim();
         controller.ConnectCommandChannel(); // a rejected frame: fault flag 0x8
         Assert.Equal(AckResult.Ok, controller.Request(FirmwareMessageType.Enable).Result);
@@ -367,7 +367,7 @@ public sealed class ReferenceArmProtocolTests
     public void ResetWhileEnabledDisables()
     {
         using var endpoint = new ArmEndpointProcess(IpcPrefix.Create(), watchdogMilliseconds: 5000);
-        using var controller = new RawArmController(endpoint);
+        using var controller = new RawArmController(ArmAddresses.Of(endpoint.LinkSettings));
         controller.HelloAndClaim();
         Assert.Equal(AckResult.Ok, controller.Request(FirmwareMessageType.Enable).Result);
         controller.NextState(s => s.Status.HasFlag(ArmStatusFlags.Enabled), "the arm never reported itself enabled");
@@ -385,12 +385,12 @@ public sealed class ReferenceArmProtocolTests
     public void HelloWhileEnabledChangesNothing()
     {
         using var endpoint = new ArmEndpointProcess(IpcPrefix.Create(), watchdogMilliseconds: 5000);
-        using var controller = new RawArmController(endpoint);
+        using var controller = new RawArmController(ArmAddresses.Of(endpoint.LinkSettings));
         controller.HelloAndClaim();
         controller.ConnectCommandChannel();
         Assert.Equal(AckResult.Ok, controller.Request(FirmwareMessageType.Enable).Result);
 
-        using var observer = new RawArmController(endpoint, clientId: 0xC0DE0003);
+        using var observer = new RawArmController(ArmAddresses.Of(endpoint.LinkSettings), clientId: 0xC0DE0003);
         Assert.Equal(controller.ClientId, observer.Hello().ClaimedBy);
         Assert.Equal(controller.ClientId, controller.Hello().ClaimedBy);
 
@@ -407,7 +407,7 @@ public sealed class ReferenceArmProtocolTests
     public void EnableWhileEnabledDoesNotRestartTheWatchdogClock()
     {
         using var endpoint = new ArmEndpointProcess(IpcPrefix.Create(), watchdogMilliseconds: 300);
-        using var controller = new RawArmController(endpoint);
+        using var controller = new RawArmController(ArmAddresses.Of(endpoint.LinkSettings));
         controller.HelloAndClaim();
         Assert.Equal(AckResult.Ok, controller.Request(FirmwareMessageType.Enable).Result);
 
@@ -428,7 +428,7 @@ public sealed class ReferenceArmProtocolTests
     public void DisableWhileEstoppedKeepsHoldReasonEstop()
     {
         using var endpoint = new ArmEndpointProcess(IpcPrefix.Create());
-        using var controller = new RawArmController(endpoint);
+        using var controller = new RawArmController(ArmAddresses.Of(endpoint.LinkSettings));
         controller.HelloAndClaim();
         Assert.Equal(AckResult.Ok, controller.Request(FirmwareMessageType.EmergencyStop).Result);
 
@@ -445,7 +445,7 @@ public sealed class ReferenceArmProtocolTests
     public void ControlRejectionsCountInTheFaultReportButNotInCommandsRejectedAndRefusalsNowhere()
     {
         using var endpoint = new ArmEndpointProcess(IpcPrefix.Create());
-        using var controller = new RawArmController(endpoint);
+        using var controller = new RawArmController(ArmAddresses.Of(endpoint.LinkSettings));
         controller.HelloAndClaim();
         controller.ConnectCommandChannel();
         var commandRejections = controller.Faults().RejectedFor(FrameStatus.BadAuth); // the probes: command channel
@@ -458,7 +458,7 @@ public sealed class ReferenceArmProtocolTests
         var buffer = new byte[FirmwareCodec.MaxFrame];
         var hello = buffer[..FirmwareCodec.EncodeHello(buffer, ++controller.ControlSequence, 1, new HelloMessage(3, 3, 1))];
         Assert.Equal(AckResult.UnsupportedVersion, controller.ExchangeForAck(hello).Result);
-        using var other = new RawArmController(endpoint, clientId: 0xC0DE0002);
+        using var other = new RawArmController(ArmAddresses.Of(endpoint.LinkSettings), clientId: 0xC0DE0002);
         other.Hello();
         Assert.Equal(AckResult.Claimed, other.ExchangeForAck(other.ClaimFrame(++other.ControlSequence)).Result);
 
@@ -476,7 +476,7 @@ public sealed class ReferenceArmProtocolTests
     public void EstopBrakesTheJointsBeforeItsReply()
     {
         using var endpoint = new ArmEndpointProcess(IpcPrefix.Create(), watchdogMilliseconds: 5000);
-        using var controller = new RawArmController(endpoint);
+        using var controller = new RawArmController(ArmAddresses.Of(endpoint.LinkSettings));
         controller.HelloAndClaim();
         controller.ConnectCommandChannel();
         Assert.Equal(AckResult.Ok, controller.Request(FirmwareMessageType.Enable).Result);
@@ -516,7 +516,7 @@ public sealed class ReferenceArmProtocolTests
         // States at 1 Hz: an arm that looked at its watchdog only when it woke to publish would hold up to a second late.
         const int watchdogMilliseconds = 100;
         using var endpoint = new ArmEndpointProcess(IpcPrefix.Create(), watchdogMilliseconds: watchdogMilliseconds, rateHz: 1);
-        using var controller = new RawArmController(endpoint);
+        using var controller = new RawArmController(ArmAddresses.Of(endpoint.LinkSettings));
         controller.HelloAndClaim();
         controller.ConnectCommandChannel();
         Assert.Equal(AckResult.Ok, controller.Request(FirmwareMessageType.Enable).Result);
