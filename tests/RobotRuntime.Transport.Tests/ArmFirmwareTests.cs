@@ -259,6 +259,26 @@ public sealed class ArmFirmwareTests
     }
 
     [Fact]
+    public void EffortFaultWhileEstoppedKeepsTheEstopAsTheHoldReason()
+    {
+        var rig = new Rig();
+        rig.ClaimAndEnable(T0);
+        rig.Request(FirmwareMessageType.EmergencyStop, T0);
+        // Braking hard (or a collision while stopped) can exceed an effort limit after the e-stop: the fault latches,
+        // but the reason reported is the gravest that holds (§3.5: e-stop, then fault, then disabled).
+        rig.Firmware.ReportMeasuredFaults(atJointLimit: false, overEffort: true);
+        var state = rig.State(T0);
+        Assert.Equal(ArmHoldReason.EmergencyStop, state.HoldReason);
+        Assert.Equal(ArmStatusFlags.EmergencyStop | ArmStatusFlags.Fault | ArmStatusFlags.Holding, state.Status);
+        Assert.Equal(ArmFaultFlags.OverEffort, state.Faults);
+        Assert.Equal(AckResult.RefusedEmergencyStop, rig.Request(FirmwareMessageType.Enable, T0).Result);
+        Assert.Equal(AckResult.Ok, rig.Request(FirmwareMessageType.Disable, T0).Result);
+        Assert.Equal(ArmHoldReason.EmergencyStop, rig.Firmware.HoldReason);
+        Assert.Equal(AckResult.Ok, rig.Request(FirmwareMessageType.Reset, T0).Result);
+        Assert.Equal((ArmHoldReason.Disabled, ArmFaultFlags.None), (rig.Firmware.HoldReason, rig.Firmware.Faults));
+    }
+
+    [Fact]
     public void HelloAndEnableWhileEnabledChangeNothing()
     {
         var rig = new Rig();
