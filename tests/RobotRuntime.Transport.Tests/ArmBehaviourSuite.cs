@@ -437,6 +437,7 @@ public abstract class ArmBehaviourSuite(ITestOutputHelper output)
         // Joint 0 into the end of its range well within 2 s (flag 0x1: the reference arm at 2 rad/s reaches its 3 rad
         // limit after 1.5 s); no command after it: the watchdog trips at 2 s (flag 0x4).
         var enabled = controller.StateAfterLastReply("no state after the enable");
+        Assert.True(enabled.Faults == ArmFaultFlags.BadFrames, $"faults {enabled.Faults} before the command: the command is to set the joint-limit flag");
         var sequence = ++controller.CommandSequence;
         controller.Publish(controller.CommandFrame(sequence, arm.IntoJointLimit(enabled)));
         const ArmFaultFlags records = ArmFaultFlags.JointLimit | ArmFaultFlags.Watchdog | ArmFaultFlags.BadFrames;
