@@ -5,9 +5,10 @@ namespace RobotRuntime.Transport.Tests;
 
 /// <summary>
 /// The firmware state machine with no sockets and no clock of its own: golden vectors in, replies and
-/// actuator calls out, time given as plain nanoseconds. rr sim-server hosts this machine; the same
-/// behaviour is checked against the C reference arm's process in ControlChannelTests and
-/// EndpointRejectionTests.
+/// actuator calls out, time given as plain nanoseconds. rr sim-server hosts this machine, and the
+/// behaviour suite the C reference arm passes (ArmBehaviourSuite: ReferenceArmProtocolTests) runs
+/// against it hosted there (SimServerBehaviourTests); ControlChannelTests and EndpointRejectionTests
+/// check more of the C arm's process.
 /// </summary>
 public sealed class ArmFirmwareTests
 {
