@@ -5,9 +5,10 @@ namespace RobotRuntime.Transport.Tests;
 
 /// <summary>
 /// The firmware state machine with no sockets and no clock of its own: golden vectors in, replies and
-/// actuator calls out, time given as plain nanoseconds. rr sim-server hosts this machine; the same
-/// behaviour is checked against the C reference arm's process in ControlChannelTests and
-/// EndpointRejectionTests.
+/// actuator calls out, time given as plain nanoseconds. rr sim-server hosts this machine, and the
+/// behaviour suite the C reference arm passes (ArmBehaviourSuite: ReferenceArmProtocolTests) runs
+/// against it hosted there (SimServerBehaviourTests); ControlChannelTests and EndpointRejectionTests
+/// check more of the C arm's process.
 /// </summary>
 public sealed class ArmFirmwareTests
 {
@@ -256,6 +257,26 @@ public sealed class ArmFirmwareTests
         Assert.Equal(AckResult.Ok, rig.Request(FirmwareMessageType.Disable, T0).Result);
         Assert.Equal(ArmHoldReason.EmergencyStop, rig.Firmware.HoldReason);
         Assert.True(rig.Firmware.EmergencyStopLatched);
+    }
+
+    [Fact]
+    public void EffortFaultWhileEstoppedKeepsTheEstopAsTheHoldReason()
+    {
+        var rig = new Rig();
+        rig.ClaimAndEnable(T0);
+        rig.Request(FirmwareMessageType.EmergencyStop, T0);
+        // Braking hard (or a collision while stopped) can exceed an effort limit after the e-stop: the fault latches,
+        // but the reason reported is the gravest that holds (§3.5: e-stop, then fault, then disabled).
+        rig.Firmware.ReportMeasuredFaults(atJointLimit: false, overEffort: true);
+        var state = rig.State(T0);
+        Assert.Equal(ArmHoldReason.EmergencyStop, state.HoldReason);
+        Assert.Equal(ArmStatusFlags.EmergencyStop | ArmStatusFlags.Fault | ArmStatusFlags.Holding, state.Status);
+        Assert.Equal(ArmFaultFlags.OverEffort, state.Faults);
+        Assert.Equal(AckResult.RefusedEmergencyStop, rig.Request(FirmwareMessageType.Enable, T0).Result);
+        Assert.Equal(AckResult.Ok, rig.Request(FirmwareMessageType.Disable, T0).Result);
+        Assert.Equal(ArmHoldReason.EmergencyStop, rig.Firmware.HoldReason);
+        Assert.Equal(AckResult.Ok, rig.Request(FirmwareMessageType.Reset, T0).Result);
+        Assert.Equal((ArmHoldReason.Disabled, ArmFaultFlags.None), (rig.Firmware.HoldReason, rig.Firmware.Faults));
     }
 
     [Fact]

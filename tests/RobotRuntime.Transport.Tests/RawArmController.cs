@@ -6,13 +6,13 @@ using RobotRuntime.Transport.Zmq;
 namespace RobotRuntime.Transport.Tests;
 
 /// <summary>
-/// A controller made of raw frames, for tests of the reference arm against PROTOCOL.md: its own REQ, PUB and
-/// SUB sockets, client id and sequence numbers, so a test sends exactly the frame a rule is about and reads the
-/// arm's reply and states as the arm sent them. Not thread-safe; one per test.
+/// A controller made of raw frames, for tests of an arm (the reference arm, sim-server) against PROTOCOL.md: its
+/// own REQ, PUB and SUB sockets, client id and sequence numbers, so a test sends exactly the frame a rule is about
+/// and reads the arm's reply and states as the arm sent them. Not thread-safe; one per test.
 /// </summary>
 internal sealed class RawArmController : IDisposable
 {
-    private readonly ArmEndpointProcess _endpoint;
+    private readonly byte[] _secret;
     private readonly ZmqContext _context;
     private readonly ZmqSocket _control;
     private readonly ZmqSocket _command;
@@ -20,28 +20,33 @@ internal sealed class RawArmController : IDisposable
     private readonly ZmqMessage _reply = new();
     private readonly ZmqMessage _stateMessage = new();
 
-    public RawArmController(ArmEndpointProcess endpoint, uint clientId = 0xC0DE0001)
+    /// <summary>Connects to the arm at <paramref name="arm"/>'s addresses; nothing is sent until a test sends it.</summary>
+    /// <param name="arm">The arm's three addresses and the secret it shares with its operator.</param>
+    /// <param name="clientId">This controller's client id (non-zero): what its CLAIM names and its key is bound to.</param>
+    public RawArmController(ArmAddresses arm, uint clientId = 0xC0DE0001)
     {
-        _endpoint = endpoint;
+        _secret = arm.Secret;
         ClientId = clientId;
-        var settings = endpoint.LinkSettings;
         _context = ZmqContext.Create();
         _control = ZmqSocket.Create(_context, ZmqSocketType.Request);
         _control.SetReceiveTimeout(5000);
-        _control.Connect(settings.ControlAddress);
+        _control.Connect(arm.Control);
         _command = ZmqSocket.Create(_context, ZmqSocketType.Publisher);
-        _command.Connect(settings.CommandAddress);
+        _command.Connect(arm.Command);
         // Every state, in order (no CONFLATE here): tests look at each state after an event.
         _state = ZmqSocket.Create(_context, ZmqSocketType.Subscriber);
         _state.Subscribe([]);
         _state.SetReceiveTimeout(1000);
-        _state.Connect(settings.StateAddress);
+        _state.Connect(arm.State);
     }
 
     public uint ClientId { get; }
 
     /// <summary>The arm session, from the last DESCRIPTION.</summary>
     public uint Session { get; private set; }
+
+    /// <summary>The arm's last DESCRIPTION (set by <see cref="Hello"/>); null before the first.</summary>
+    public ArmDescription? Description { get; private set; }
 
     /// <summary>This controller's key on <see cref="Session"/> (set by <see cref="Hello"/>).</summary>
     public byte[] Key { get; private set; } = [];
@@ -86,8 +91,9 @@ internal sealed class RawArmController : IDisposable
         var length = FirmwareCodec.EncodeHello(buffer, ++ControlSequence, Now(), new HelloMessage(2, 2, ClientId));
         var reply = Exchange(buffer.AsSpan(0, length));
         Assert.Equal(FrameStatus.Ok, FirmwareCodec.DecodeDescription(reply, out _, out var description, out var claim));
+        Description = description;
         Session = description!.Session;
-        Key = BadFrames.KeyOf(_endpoint.Secret, Session, ClientId);
+        Key = BadFrames.KeyOf(_secret, Session, ClientId);
         ControlSequence = Math.Max(ControlSequence, claim.LastControlSequence);
         CommandSequence = Math.Max(CommandSequence, claim.LastCommandSequence);
         return claim;

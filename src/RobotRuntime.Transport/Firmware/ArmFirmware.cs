@@ -177,7 +177,8 @@ public sealed class ArmFirmware
 
     /// <summary>
     /// What the arm measured since the last call: a joint at its range sets fault flag 0x1 (a record);
-    /// an effort above its limit sets 0x2, disables and holds (a fault that stops motion until RESET).
+    /// an effort above its limit sets 0x2, disables and holds (a fault that stops motion until RESET),
+    /// reported as hold_reason 4 unless the e-stop is latched: the reason is the gravest that holds (§3.5).
     /// </summary>
     public void ReportMeasuredFaults(bool atJointLimit, bool overEffort, string? detail = null)
     {
@@ -187,7 +188,8 @@ public sealed class ArmFirmware
             return;
         _faults |= ArmFaultFlags.OverEffort;
         _enabled = false;
-        Hold(ArmHoldReason.Fault);
+        // An e-stopped arm stays braked and says e-stop: the graver reason, as DISABLE keeps it.
+        Hold(_estop ? ArmHoldReason.EmergencyStop : ArmHoldReason.Fault);
         Log($"fault: {detail ?? "an actuator exceeded its effort limit"}; holding, disabled; RESET then ENABLE to move again");
     }
 
