@@ -182,7 +182,7 @@ public sealed partial class HardwareInTheLoopTests : IDisposable
     {
         var result = RrProcess.Run(new Dictionary<string, string?>(), TimeSpan.FromMinutes(3), "demo", "--episodes", "2", "--episode-timeout", "6s", "--runs", Path.Combine(_folder, "demo-agent"));
         Assert.True(result.ExitCode == 0, $"exit {result.ExitCode}\n{result.Output}\n{result.Error}");
-        Assert.Contains("rr: encoder bc-cnn-s1 (512 floats from 1 camera(s), ONNX Runtime 1.32.0 on cpu)", result.Output);
+        Assert.Contains("rr: encoder bc-cnn-s1 (frozen; 512 floats from 1 camera(s), ONNX Runtime 1.32.0 on cpu)", result.Output);
         Assert.Contains("rr: agent agent:frozen:bc-cnn-s1:mppi", result.Output);
         Assert.Matches(@"rr demo: [0-2] of 2 episode\(s\) reached the goal", result.Output);
         Assert.DoesNotContain("warning: agent", result.Output); // the demo runs it at the rate it was trained at

@@ -80,6 +80,27 @@ public sealed class SimServerProtocolTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void ARefusedClaimByAnotherControllerDoesNotLockTheHolderOut()
+    {
+        // The arm records the number of a refused CLAIM too (PROTOCOL.md §4), and control sequences are
+        // shared by every controller with the key: the holder's next number may be taken. Its link reads
+        // where the arm's sequence stands (HELLO) and sends again above it.
+        using var host = SimServerHost.Start(Loopback(watchdogMilliseconds: 5000));
+        using var holder = Connect(host.Endpoints);
+        Assert.True(holder.Request(ArmControlRequest.Enable, ControlTimeout).Succeeded);
+        for (var i = 0; i < 3; i++)
+        {
+            using var other = new RobotRuntime.Transport.Firmware.ZmqArmLink(host.Endpoints.LinkSettings);
+            var refused = other.Handshake(ControlTimeout);
+            Assert.Equal(ArmControlStatus.Refused, refused.Status);
+            Assert.Contains("held by another controller", refused.Detail);
+            var heartbeat = holder.Request(ArmControlRequest.Heartbeat, ControlTimeout);
+            Assert.True(heartbeat.Succeeded, heartbeat.Detail);
+        }
+        Assert.True(holder.Request(ArmControlRequest.Disable, ControlTimeout).Succeeded);
+    }
+
+    [Fact]
     public void EstopBrakesAFullSpeedMoveAtOnceAndTheArmStaysPut()
     {
         using var host = SimServerHost.Start(Loopback(watchdogMilliseconds: 5000) with { StateRateHz = 500 });

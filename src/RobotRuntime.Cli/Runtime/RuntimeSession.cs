@@ -102,7 +102,7 @@ internal sealed class RuntimeSession : IDisposable
     internal static void Preflight(RunConfig config, RuntimeHooks hooks)
     {
         // Each section's kind and keys, and each backend's own checks (zoo and model file, device, cameras).
-        using (var composer = new Composition.LoopComposer(config, _ => { }))
+        using (var composer = new Composition.LoopComposer(config, _ => { }, hooks.Goal))
             composer.Preflight(camerasFromHost: hooks.Cameras is not null);
         if (hooks.GpioDriverForChip is null)
         {

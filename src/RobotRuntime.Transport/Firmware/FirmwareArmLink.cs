@@ -298,16 +298,25 @@ public abstract class FirmwareArmLink : IArmLink, IArmClaim
             return new ArmControlResult(ArmControlStatus.Ok, ArmStatusFlags.None, ""); // an observer: it reads states, it cannot command
         Span<byte> key = stackalloc byte[FirmwareCodec.KeySize];
         FirmwareCodec.ControllerKey(secret, session, _clientId, key);
-        var sequence = ++_controlSequence;
-        var length = FirmwareCodec.EncodeClaim(_sendBuffer, sequence, MonotonicNanoseconds(Stopwatch.GetTimestamp()),
-            new ClaimMessage(session, _clientId, _takeover), key);
-        var exchange = Exchange(length, timeout, "claim");
-        if (!exchange.Succeeded)
-            return exchange;
-        var status = FirmwareCodec.DecodeAck(ControlReply, out _, out var ack);
-        if (status != FrameStatus.Ok || ack.RequestSequence != sequence || ack.RequestType != FirmwareMessageType.Claim)
-            return new ArmControlResult(ArmControlStatus.BadReply, ArmStatusFlags.None,
-                $"reply to claim is not its ack: {FirmwareCodec.StatusName(status)}");
+        AckMessage ack;
+        for (var attempt = 1; ; attempt++)
+        {
+            var sequence = ++_controlSequence;
+            var length = FirmwareCodec.EncodeClaim(_sendBuffer, sequence, MonotonicNanoseconds(Stopwatch.GetTimestamp()),
+                new ClaimMessage(session, _clientId, _takeover), key);
+            var exchange = Exchange(length, timeout, "claim");
+            if (!exchange.Succeeded)
+                return exchange;
+            var status = FirmwareCodec.DecodeAck(ControlReply, out _, out ack);
+            if (status != FrameStatus.Ok || ack.RequestSequence != sequence || ack.RequestType != FirmwareMessageType.Claim)
+                return new ArmControlResult(ArmControlStatus.BadReply, ArmStatusFlags.None,
+                    $"reply to claim is not its ack: {FirmwareCodec.StatusName(status)}");
+            // Another controller's request took the number between our HELLO and this CLAIM: read where
+            // the arm's control sequence stands now and claim above it (a few times at most).
+            if (attempt < 4 && IsSequenceRace(in ack) && ResyncControlSequence(timeout))
+                continue;
+            break;
+        }
         switch (ack.Result)
         {
             case AckResult.Ok:
@@ -382,19 +391,29 @@ public abstract class FirmwareArmLink : IArmLink, IArmClaim
             _ => throw new ArgumentOutOfRangeException(nameof(request), request, "not a control request"),
         };
         var session = haveState ? latestSession : _description?.Session ?? 0;
-        var sequence = ++_controlSequence;
-        var length = FirmwareCodec.EncodeSessionRequest(_sendBuffer, type, sequence, MonotonicNanoseconds(Stopwatch.GetTimestamp()), session, _controllerKey);
         var name = request.ToString();
-        var exchange = Exchange(length, timeout, name);
-        if (!exchange.Succeeded)
-            return exchange;
-        var status = FirmwareCodec.DecodeAck(ControlReply, out _, out var ack);
-        if (status != FrameStatus.Ok)
-            return new ArmControlResult(ArmControlStatus.BadReply, ArmStatusFlags.None,
-                $"reply to {name} is not a valid ack: {FirmwareCodec.StatusName(status)}: {FirmwareCodec.Describe(status)}");
-        if (ack.RequestSequence != sequence || ack.RequestType != type)
-            return new ArmControlResult(ArmControlStatus.BadReply, ack.Status,
-                $"reply answers request {ack.RequestSequence} ({ack.RequestType}), expected {sequence} ({type})");
+        AckMessage ack;
+        for (var attempt = 1; ; attempt++)
+        {
+            var sequence = ++_controlSequence;
+            var length = FirmwareCodec.EncodeSessionRequest(_sendBuffer, type, sequence, MonotonicNanoseconds(Stopwatch.GetTimestamp()), session, _controllerKey);
+            var exchange = Exchange(length, timeout, name);
+            if (!exchange.Succeeded)
+                return exchange;
+            var status = FirmwareCodec.DecodeAck(ControlReply, out _, out ack);
+            if (status != FrameStatus.Ok)
+                return new ArmControlResult(ArmControlStatus.BadReply, ArmStatusFlags.None,
+                    $"reply to {name} is not a valid ack: {FirmwareCodec.StatusName(status)}: {FirmwareCodec.Describe(status)}");
+            if (ack.RequestSequence != sequence || ack.RequestType != type)
+                return new ArmControlResult(ArmControlStatus.BadReply, ack.Status,
+                    $"reply answers request {ack.RequestSequence} ({ack.RequestType}), expected {sequence} ({type})");
+            // The arm's control sequence is shared by every controller that holds the key (PROTOCOL.md §4):
+            // another one's request (a refused CLAIM, say) may have taken our next number. Read where it
+            // stands and send once more above it; the request itself was not acted on.
+            if (attempt < 2 && IsSequenceRace(in ack) && ResyncControlSequence(timeout))
+                continue;
+            break;
+        }
         return ack.Result switch
         {
             AckResult.Ok => new ArmControlResult(ArmControlStatus.Ok, ack.Status, ""),
@@ -404,6 +423,21 @@ public abstract class FirmwareArmLink : IArmLink, IArmClaim
                 $"the arm rejected the {name} request: {FirmwareCodec.StatusName(ack.Reason)}: {FirmwareCodec.Describe(ack.Reason)}"),
             _ => new ArmControlResult(ArmControlStatus.Refused, ack.Status, $"the arm refused {name}: {ack.Result}"),
         };
+    }
+
+    private static bool IsSequenceRace(in AckMessage ack) =>
+        ack.Result == AckResult.BadRequest && ack.Reason is FrameStatus.SequenceRepeat or FrameStatus.SequenceBackwards;
+
+    /// <summary>A HELLO (which changes nothing on the arm) to read the arm's recorded control sequence and move ours above it.</summary>
+    private bool ResyncControlSequence(TimeSpan timeout)
+    {
+        var length = FirmwareCodec.EncodeHello(_sendBuffer, ++_controlSequence, MonotonicNanoseconds(Stopwatch.GetTimestamp()),
+            new HelloMessage(FirmwareCodec.Version, FirmwareCodec.Version, _clientId));
+        if (!Exchange(length, timeout, "hello").Succeeded
+            || FirmwareCodec.DecodeDescription(ControlReply, out _, out var description, out var claimStatus) != FrameStatus.Ok || description is null)
+            return false;
+        _controlSequence = Math.Max(_controlSequence, claimStatus.LastControlSequence);
+        return true;
     }
 
     /// <summary>Asks the arm for its fault report (what it applied, rejected and why, watchdog trips).</summary>
