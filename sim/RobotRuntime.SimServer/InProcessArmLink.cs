@@ -25,17 +25,7 @@ public sealed record InProcessArmLinkSettings
     public int EventLogCapacity { get; init; } = 256;
 
     /// <summary>Throws an <see cref="ArgumentException"/> naming the first setting that is not usable and what was expected.</summary>
-    public void Validate()
-    {
-        if (LinkTimeout <= TimeSpan.Zero)
-            throw new ArgumentException($"{nameof(LinkTimeout)} must be positive, got {LinkTimeout}", nameof(LinkTimeout));
-        if (CommandLifetime <= TimeSpan.Zero)
-            throw new ArgumentException($"{nameof(CommandLifetime)} must be positive, got {CommandLifetime}", nameof(CommandLifetime));
-        if (Secret is { } secret && secret.Length != FirmwareCodec.KeySize)
-            throw new ArgumentException($"{nameof(Secret)} must be {FirmwareCodec.KeySize} bytes, got {secret.Length}", nameof(Secret));
-        if (EventLogCapacity < 1)
-            throw new ArgumentException($"{nameof(EventLogCapacity)} must be at least 1, got {EventLogCapacity}", nameof(EventLogCapacity));
-    }
+    public void Validate() => ZmqArmLinkSettings.CheckLinkSettings(LinkTimeout, CommandLifetime, Secret, EventLogCapacity);
 }
 
 /// <summary>

@@ -54,14 +54,23 @@ public sealed record ZmqArmLinkSettings
         CheckAddress(nameof(StateAddress), StateAddress);
         CheckAddress(nameof(CommandAddress), CommandAddress);
         CheckAddress(nameof(ControlAddress), ControlAddress);
-        if (LinkTimeout <= TimeSpan.Zero)
-            throw new ArgumentException($"{nameof(LinkTimeout)} must be positive, got {LinkTimeout}", nameof(LinkTimeout));
-        if (CommandLifetime <= TimeSpan.Zero)
-            throw new ArgumentException($"{nameof(CommandLifetime)} must be positive, got {CommandLifetime}", nameof(CommandLifetime));
-        if (Secret is { } secret && secret.Length != FirmwareCodec.KeySize)
+        CheckLinkSettings(LinkTimeout, CommandLifetime, Secret, EventLogCapacity);
+    }
+
+    /// <summary>
+    /// The checks every firmware link's settings share (this one's and the in-process simulator link's):
+    /// an <see cref="ArgumentException"/> naming the first setting that is not usable and what was expected.
+    /// </summary>
+    public static void CheckLinkSettings(TimeSpan linkTimeout, TimeSpan commandLifetime, byte[]? secret, int eventLogCapacity)
+    {
+        if (linkTimeout <= TimeSpan.Zero)
+            throw new ArgumentException($"{nameof(LinkTimeout)} must be positive, got {linkTimeout}", nameof(LinkTimeout));
+        if (commandLifetime <= TimeSpan.Zero)
+            throw new ArgumentException($"{nameof(CommandLifetime)} must be positive, got {commandLifetime}", nameof(CommandLifetime));
+        if (secret is not null && secret.Length != FirmwareCodec.KeySize)
             throw new ArgumentException($"{nameof(Secret)} must be {FirmwareCodec.KeySize} bytes, got {secret.Length}", nameof(Secret));
-        if (EventLogCapacity < 1)
-            throw new ArgumentException($"{nameof(EventLogCapacity)} must be at least 1, got {EventLogCapacity}", nameof(EventLogCapacity));
+        if (eventLogCapacity < 1)
+            throw new ArgumentException($"{nameof(EventLogCapacity)} must be at least 1, got {eventLogCapacity}", nameof(EventLogCapacity));
     }
 
     private static void CheckAddress(string name, string value)
