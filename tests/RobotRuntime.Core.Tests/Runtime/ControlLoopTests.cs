@@ -7,6 +7,7 @@ using RobotRuntime.Policies;
 using RobotRuntime.Runtime;
 using RobotRuntime.Safety;
 using RobotRuntime.Telemetry;
+using RobotRuntime.Testing;
 
 namespace RobotRuntime.Core.Tests.Runtime;
 

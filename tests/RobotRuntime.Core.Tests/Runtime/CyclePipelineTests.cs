@@ -3,6 +3,7 @@ using RobotRuntime.Core.Tests.Safety;
 using RobotRuntime.Runtime;
 using RobotRuntime.Safety;
 using RobotRuntime.Telemetry;
+using RobotRuntime.Testing;
 
 namespace RobotRuntime.Core.Tests.Runtime;
 

@@ -1,4 +1,5 @@
 using RobotRuntime.Runtime;
+using RobotRuntime.Testing;
 
 namespace RobotRuntime.Core.Tests.Runtime;
 

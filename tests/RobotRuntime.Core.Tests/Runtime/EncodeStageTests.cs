@@ -1,6 +1,7 @@
 using RobotRuntime.Cameras;
 using RobotRuntime.Encoders;
 using RobotRuntime.Runtime;
+using RobotRuntime.Testing;
 using static RobotRuntime.Core.Tests.Runtime.ControlLoopTests;
 
 namespace RobotRuntime.Core.Tests.Runtime;

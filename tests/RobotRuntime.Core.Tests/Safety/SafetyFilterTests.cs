@@ -1,5 +1,6 @@
 using RobotRuntime.Arm;
 using RobotRuntime.Safety;
+using RobotRuntime.Testing;
 
 namespace RobotRuntime.Core.Tests.Safety;
 

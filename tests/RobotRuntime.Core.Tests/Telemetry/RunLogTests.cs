@@ -2,6 +2,7 @@ using System.Xml.Linq;
 using RobotRuntime.Arm;
 using RobotRuntime.Safety;
 using RobotRuntime.Telemetry;
+using RobotRuntime.Testing;
 
 namespace RobotRuntime.Core.Tests.Telemetry;
 

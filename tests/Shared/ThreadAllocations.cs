@@ -1,4 +1,4 @@
-namespace RobotRuntime.Core.Tests;
+namespace RobotRuntime.Testing;
 
 /// <summary>Counts what a piece of code allocates on the calling thread.</summary>
 internal static class ThreadAllocations
