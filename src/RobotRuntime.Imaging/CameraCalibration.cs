@@ -157,6 +157,7 @@ public sealed class Undistorter : IDisposable
     private readonly Mat _source, _target;
     private readonly nint _sourceIn, _targetOut, _mapXIn, _mapYIn;
     private GCHandle _sourcePin, _targetPin;
+    private bool _disposed;
 
     /// <summary>Prepares the maps for <paramref name="calibration"/>'s image size.</summary>
     public Undistorter(CameraCalibration calibration)
@@ -194,8 +195,12 @@ public sealed class Undistorter : IDisposable
     public byte[] TargetBuffer { get; }
 
     /// <summary>Undistorts <see cref="SourceBuffer"/> into <see cref="TargetBuffer"/> (bilinear; pixels that come from outside the image are black).</summary>
-    public void Apply() =>
+    /// <exception cref="ObjectDisposedException">The undistorter was disposed (its native maps are freed).</exception>
+    public void Apply()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
         NativeMethods.HandleException(NativeMethods.imgproc_remap(_sourceIn, _targetOut, _mapXIn, _mapYIn, (int)InterpolationFlags.Linear, (int)BorderTypes.Constant, new Scalar(0)));
+    }
 
     /// <summary>Undistorts <paramref name="rgb"/> in place.</summary>
     public void Apply(Span<byte> rgb)
@@ -205,9 +210,12 @@ public sealed class Undistorter : IDisposable
         TargetBuffer.CopyTo(rgb);
     }
 
-    /// <inheritdoc />
+    /// <summary>Frees the native maps and arrays; a second call does nothing (the arrays' native deletes must run once).</summary>
     public void Dispose()
     {
+        if (_disposed)
+            return;
+        _disposed = true;
         NativeMethods.core_InputArray_delete(_sourceIn);
         NativeMethods.core_OutputArray_delete(_targetOut);
         NativeMethods.core_InputArray_delete(_mapXIn);

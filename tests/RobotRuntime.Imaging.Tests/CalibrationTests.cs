@@ -1,3 +1,5 @@
+using RobotRuntime.Testing;
+
 namespace RobotRuntime.Imaging.Tests;
 
 /// <summary>
@@ -75,10 +77,11 @@ public sealed class CalibrationTests
         using var undistorter = new Undistorter(Truth);
         var frame = SyntheticChessboard.Render(Board, Truth, [0, 0, 0], [-0.1, -0.06, 0.3]);
         undistorter.Apply(frame);
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 0; i < 20; i++)
-            undistorter.Apply(frame);
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, ThreadAllocations.During(() =>
+        {
+            for (var i = 0; i < 20; i++)
+                undistorter.Apply(frame);
+        }));
     }
 
     [Fact]

@@ -27,31 +27,12 @@ public sealed class ZmqCameraSourceTests
         return frame;
     }
 
-    /// <summary>Publishes frames every 10 ms until stopped (PUB/SUB drops what is sent before the subscription lands).</summary>
-    private sealed class Feed : IDisposable
+    /// <summary>Publishes frames every 10 ms until disposed (PUB/SUB drops what is sent before the subscription lands).</summary>
+    private static FrameFeed Feed(CameraFramePublisher publisher, Func<long, CameraFrame> make)
     {
-        private readonly Thread _thread;
-        private volatile bool _running = true;
-
-        public Feed(CameraFramePublisher publisher, Func<long, CameraFrame> make)
-        {
-            _thread = new Thread(() =>
-            {
-                long n = 0;
-                while (_running)
-                {
-                    publisher.Publish(make(++n));
-                    Thread.Sleep(10);
-                }
-            }) { IsBackground = true };
-            _thread.Start();
-        }
-
-        public void Dispose()
-        {
-            _running = false;
-            _thread.Join();
-        }
+        var feed = new FrameFeed(n => publisher.Publish(make(n)));
+        feed.Begin();
+        return feed;
     }
 
     [Fact]
@@ -59,7 +40,7 @@ public sealed class ZmqCameraSourceTests
     {
         var endpoint = $"tcp://127.0.0.1:{FreePort()}";
         using var publisher = new CameraFramePublisher(endpoint, 8, 6);
-        using var feed = new Feed(publisher, n => Pattern(8, 6, n, MonotonicClock.NowNanoseconds));
+        using var feed = Feed(publisher, n => Pattern(8, 6, n, MonotonicClock.NowNanoseconds));
         using var camera = new ZmqCameraSource("top", endpoint, 8, 6);
         camera.Start();
         var frame = new CameraFrame(8, 6);
@@ -78,7 +59,7 @@ public sealed class ZmqCameraSourceTests
         var endpoint = $"tcp://127.0.0.1:{FreePort()}";
         using var publisher = new CameraFramePublisher(endpoint, 4, 4);
         // Captured 200 ms before it is sent: the receiver must see it as at least that old.
-        using var feed = new Feed(publisher, n => Pattern(4, 4, n, MonotonicClock.NowNanoseconds - 200_000_000));
+        using var feed = Feed(publisher, n => Pattern(4, 4, n, MonotonicClock.NowNanoseconds - 200_000_000));
         using var camera = new ZmqCameraSource("top", endpoint, 4, 4);
         camera.Start();
         var frame = new CameraFrame(4, 4);
@@ -143,7 +124,7 @@ public sealed class ZmqCameraSourceTests
         using var camera = new ZmqCameraSource("wrist", endpoint, 4, 4, frameTimeout: TimeSpan.FromMilliseconds(100), options: options);
         var frame = new CameraFrame(4, 4);
         var publisher = new CameraFramePublisher(endpoint, 4, 4);
-        var feed = new Feed(publisher, n => Pattern(4, 4, n, MonotonicClock.NowNanoseconds));
+        var feed = Feed(publisher, n => Pattern(4, 4, n, MonotonicClock.NowNanoseconds));
         camera.Start();
         Assert.Equal(CameraReadStatus.Ok, camera.Read(frame, Patience));
 
@@ -157,7 +138,7 @@ public sealed class ZmqCameraSourceTests
         Assert.Equal(CameraReadStatus.Lost, camera.TryReadLatest(TimeSpan.FromMilliseconds(50), frame));
 
         using var restarted = new CameraFramePublisher(endpoint, 4, 4);
-        using var restartedFeed = new Feed(restarted, n => Pattern(4, 4, n, MonotonicClock.NowNanoseconds));
+        using var restartedFeed = Feed(restarted, n => Pattern(4, 4, n, MonotonicClock.NowNanoseconds));
         deadline = DateTime.UtcNow + Patience;
         while (!camera.Health.IsConnected && DateTime.UtcNow < deadline)
             Thread.Sleep(10);
@@ -172,7 +153,7 @@ public sealed class ZmqCameraSourceTests
         var options = new CaptureOptions(LostAfterFailures: 2, ReconnectInterval: TimeSpan.FromMilliseconds(50));
         using var camera = new ZmqCameraSource("front", endpoint, 4, 4, frameTimeout: TimeSpan.FromMilliseconds(100), options: options);
         using var publisher = new CameraFramePublisher(endpoint, 8, 6);
-        using var feed = new Feed(publisher, n => Pattern(8, 6, n, MonotonicClock.NowNanoseconds));
+        using var feed = Feed(publisher, n => Pattern(8, 6, n, MonotonicClock.NowNanoseconds));
         camera.Start();
         var deadline = DateTime.UtcNow + Patience;
         while (camera.Health.IsConnected && DateTime.UtcNow < deadline)
@@ -195,7 +176,7 @@ public sealed class ZmqCameraSourceTests
         var frame = new CameraFrame(4, 4);
         // Larger than the camera lets in (frames of any size up to 1024×1024 arrive, to be named as a mismatch).
         using (var big = new CameraFramePublisher(endpoint, 1040, 1040))
-        using (new Feed(big, n => Pattern(1040, 1040, n, MonotonicClock.NowNanoseconds)))
+        using (Feed(big, n => Pattern(1040, 1040, n, MonotonicClock.NowNanoseconds)))
         {
             var lostBy = DateTime.UtcNow + Patience;
             while (camera.Health.IsConnected && DateTime.UtcNow < lostBy)
@@ -205,7 +186,7 @@ public sealed class ZmqCameraSourceTests
         }
 
         using var right = new CameraFramePublisher(endpoint, 4, 4);
-        using var feed = new Feed(right, n => Pattern(4, 4, n, MonotonicClock.NowNanoseconds));
+        using var feed = Feed(right, n => Pattern(4, 4, n, MonotonicClock.NowNanoseconds));
         var deadline = DateTime.UtcNow + Patience;
         var status = CameraReadStatus.Lost;
         while (status != CameraReadStatus.Ok && DateTime.UtcNow < deadline)

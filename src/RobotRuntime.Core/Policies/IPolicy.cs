@@ -46,10 +46,10 @@ public sealed class PolicyObservation
     /// <summary>The arm's latest state (proprioception) when <see cref="HasArmState"/> is true.</summary>
     public ArmState ArmState;
 
-    /// <summary>Monotonic time of the cycle start, nanoseconds (<see cref="Timing.MonotonicClock"/>).</summary>
+    /// <summary>Time of the cycle start, nanoseconds, on the loop's clock (<see cref="Timing.MonotonicClock"/> unless a test gave the loop a fake one).</summary>
     public long CycleStartNs { get; set; }
 
-    /// <summary>Monotonic time by which <see cref="IPolicy.Act"/> must return, nanoseconds.</summary>
+    /// <summary>Time by which <see cref="IPolicy.Act"/> must return, nanoseconds, on the same clock as <see cref="CycleStartNs"/>.</summary>
     public long DeadlineNs { get; set; }
 
     /// <summary>Index of the cycle since the loop started.</summary>

@@ -6,7 +6,6 @@ using RobotRuntime.Encoders;
 using RobotRuntime.Policies;
 using RobotRuntime.Safety;
 using RobotRuntime.Telemetry;
-using RobotRuntime.Timing;
 
 namespace RobotRuntime.Runtime;
 
@@ -48,7 +47,11 @@ public sealed class ControlLoopOptions
     /// </summary>
     public bool PipelineEncoding { get; init; }
 
-    /// <summary>Where the scheduler reads time and sleeps (tests); the system clock by default.</summary>
+    /// <summary>
+    /// Where the loop reads every timestamp (cycle start, stage timings, frame ages, deadlines, the
+    /// encode stage's stamps) and where the scheduler sleeps: a fake clock in tests, the system clock
+    /// (<see cref="SystemCycleTimeSource"/>) by default. The cameras must stamp frames on the same clock.
+    /// </summary>
     public ICycleTimeSource? TimeSource { get; init; }
 
     /// <summary>Where each cycle's record also goes for a reader off the loop's thread (the metrics exporter); null: nowhere.</summary>
@@ -115,6 +118,7 @@ public sealed class ControlLoop : IDisposable
     private readonly LiveStatusBoard? _board;
     private readonly PolicyObservation _observation;
     private readonly CycleScheduler _scheduler;
+    private readonly ICycleTimeSource _time;
     private readonly long _maxFrameAgeNs, _pairingNs, _maxStateAgeNs, _budgetNs, _liveFramePeriodNs;
     private readonly TimeSpan _maxFrameAge;
     private readonly Lock _resetGate = new();
@@ -179,7 +183,8 @@ public sealed class ControlLoop : IDisposable
         _log = log;
         _board = board;
         _observation = new PolicyObservation(embedding, _frames);
-        _scheduler = new CycleScheduler(new CycleSchedulerOptions { RateHz = options.RateHz }, options.TimeSource);
+        _time = options.TimeSource ?? SystemCycleTimeSource.Instance;
+        _scheduler = new CycleScheduler(new CycleSchedulerOptions { RateHz = options.RateHz }, _time);
         _maxFrameAge = options.MaxFrameAge;
         _maxFrameAgeNs = (long)options.MaxFrameAge.TotalNanoseconds;
         _pairingNs = (long)options.FramePairingTolerance.TotalNanoseconds;
@@ -189,7 +194,7 @@ public sealed class ControlLoop : IDisposable
         foreach (var camera in _cameras)
             camera.Start();
         if (options.PipelineEncoding && encoder is not null && _cameras.Length > 0)
-            _stage = new EncodeStage(_cameras, encoder, options.MaxFrameAge, options.FramePairingTolerance);
+            _stage = new EncodeStage(_cameras, encoder, options.MaxFrameAge, options.FramePairingTolerance, _time);
     }
 
     /// <summary>The encode stage when encoding is pipelined (<see cref="ControlLoopOptions.PipelineEncoding"/>), else null.</summary>
@@ -356,8 +361,17 @@ public sealed class ControlLoop : IDisposable
     /// <summary>One cycle. <paramref name="send"/> false: warm-up (nothing sent, logged or published).</summary>
     private void Cycle(bool send)
     {
-        var timing = send ? _scheduler.WaitForNextCycle() : new CycleTiming(-1, MonotonicClock.NowNanoseconds, MonotonicClock.NowNanoseconds, MonotonicClock.NowNanoseconds + _budgetNs, false, 0, 0);
-        long start = MonotonicClock.NowNanoseconds;
+        CycleTiming timing;
+        if (send)
+        {
+            timing = _scheduler.WaitForNextCycle();
+        }
+        else
+        {
+            long warmupNow = _time.NowNanoseconds;
+            timing = new CycleTiming(-1, warmupNow, warmupNow, warmupNow + _budgetNs, false, 0, 0);
+        }
+        long start = _time.NowNanoseconds;
         var record = default(CycleRecord);
         record.CycleIndex = timing.Index;
         record.ScheduledStartNs = timing.ScheduledStartNs;
@@ -370,7 +384,7 @@ public sealed class ControlLoop : IDisposable
         // (pipelined: the newest set the encode stage finished, judged by the age of its oldest frame).
         bool encoded = true;
         long frameAge = _stage is null ? ReadFrames(start) : TakeEncoded(start, ref record, out encoded);
-        long afterFrames = MonotonicClock.NowNanoseconds;
+        long afterFrames = _time.NowNanoseconds;
         record.FrameAgeNs = frameAge == long.MaxValue ? -1 : frameAge; // -1: no usable frame this cycle
 
         // Encode only what may be acted on (warm-up encodes whatever is in the buffers, to warm the encoder).
@@ -385,10 +399,10 @@ public sealed class ControlLoop : IDisposable
             }
             else
             {
-                record.EncodeNs = MonotonicClock.NowNanoseconds - afterFrames;
+                record.EncodeNs = _time.NowNanoseconds - afterFrames;
             }
         }
-        long afterEncode = MonotonicClock.NowNanoseconds;
+        long afterEncode = _time.NowNanoseconds;
 
         // Arm state and policy.
         var input = default(SafetyInput);
@@ -417,7 +431,7 @@ public sealed class ControlLoop : IDisposable
         {
             _requested = default;
         }
-        long afterPlan = MonotonicClock.NowNanoseconds;
+        long afterPlan = _time.NowNanoseconds;
         record.PlanNs = afterPlan - afterEncode;
 
         // Safety. A stale frame is already in FrameAgeNs; an encoder or policy failure on usable
@@ -431,7 +445,7 @@ public sealed class ControlLoop : IDisposable
         SafetyResult result = default;
         if (send)
             _safety.Filter(in input, out result);
-        long afterSafety = MonotonicClock.NowNanoseconds;
+        long afterSafety = _time.NowNanoseconds;
         record.SafetyNs = afterSafety - afterPlan;
         record.SetRequested(in _requested);
         record.Safety = result.Status;
@@ -447,7 +461,7 @@ public sealed class ControlLoop : IDisposable
             record.SendStatus = (byte)status;
             record.SetSent(in sent);
         }
-        long end = MonotonicClock.NowNanoseconds;
+        long end = _time.NowNanoseconds;
         record.SendNs = end - afterSafety;
         record.EndNs = end;
         record.MissedDeadline = (byte)(end > timing.DeadlineNs ? 1 : 0);

@@ -1,7 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using RobotRuntime.Cameras;
 using RobotRuntime.Encoders;
-using RobotRuntime.Timing;
 
 namespace RobotRuntime.Runtime;
 
@@ -23,7 +22,7 @@ public sealed class EncodedFrames
     /// <summary>Their embedding.</summary>
     public float[] Embedding { get; }
 
-    /// <summary>Capture time of the oldest frame of the set (monotonic ns).</summary>
+    /// <summary>Capture time of the oldest frame of the set (ns, on the cameras' clock, which is the stage's time source's).</summary>
     public long OldestCaptureNs { get; internal set; }
 
     /// <summary>Preprocessing time of the encode that made the set, when the encoder reports it (ns; 0 otherwise).</summary>
@@ -32,7 +31,7 @@ public sealed class EncodedFrames
     /// <summary>Time of the encode (inference only when the encoder reports stages, else the whole call) in ns.</summary>
     public long EncodeNs { get; internal set; }
 
-    /// <summary>When the embedding was ready (monotonic ns).</summary>
+    /// <summary>When the embedding was ready (ns, on the stage's time source).</summary>
     public long EncodedAtNs { get; internal set; }
 
     /// <summary>Whether the encoder succeeded; a failed set must not be acted on.</summary>
@@ -66,6 +65,7 @@ public sealed class EncodeStage : IDisposable
     private readonly ICameraSource[] _cameras;
     private readonly IEncoder _encoder;
     private readonly IEncoderStageTimes? _times;
+    private readonly ICycleTimeSource _time;
     private readonly EncodedFrames[] _slots;
     private readonly TimeSpan _maxFrameAge;
     private readonly long _pairingNs;
@@ -88,7 +88,8 @@ public sealed class EncodeStage : IDisposable
     /// <param name="encoder">Frames → embedding. Used only on the stage's thread once started.</param>
     /// <param name="maxFrameAge">Frames of the second and later cameras older than this are not used.</param>
     /// <param name="pairingTolerance">Frames captured further apart than this are not encoded together.</param>
-    public EncodeStage(IReadOnlyList<ICameraSource> cameras, IEncoder encoder, TimeSpan maxFrameAge, TimeSpan pairingTolerance)
+    /// <param name="timeSource">Where the encode's start and end are read (the control loop's; the system clock by default). Only its <see cref="ICycleTimeSource.NowNanoseconds"/> is used, on the stage's thread.</param>
+    public EncodeStage(IReadOnlyList<ICameraSource> cameras, IEncoder encoder, TimeSpan maxFrameAge, TimeSpan pairingTolerance, ICycleTimeSource? timeSource = null)
     {
         ArgumentNullException.ThrowIfNull(cameras);
         ArgumentNullException.ThrowIfNull(encoder);
@@ -99,6 +100,7 @@ public sealed class EncodeStage : IDisposable
         _cameras = [.. cameras];
         _encoder = encoder;
         _times = encoder as IEncoderStageTimes;
+        _time = timeSource ?? SystemCycleTimeSource.Instance;
         _slots = [new(cameras, encoder.EmbeddingSize), new(cameras, encoder.EmbeddingSize), new(cameras, encoder.EmbeddingSize)];
         _maxFrameAge = maxFrameAge;
         _pairingNs = (long)pairingTolerance.TotalNanoseconds;
@@ -197,7 +199,7 @@ public sealed class EncodeStage : IDisposable
             Interlocked.Increment(ref _unpaired);
             return false;
         }
-        long start = MonotonicClock.NowNanoseconds;
+        long start = _time.NowNanoseconds;
         bool ok;
         try
         {
@@ -215,7 +217,7 @@ public sealed class EncodeStage : IDisposable
             ok = false;
             _lastError = $"encoder '{_encoder.Name}' failed: {error.Message}";
         }
-        long end = MonotonicClock.NowNanoseconds;
+        long end = _time.NowNanoseconds;
         if (!ok)
             Interlocked.Increment(ref _failures);
         slot.Ok = ok;

@@ -3,10 +3,15 @@ using RobotRuntime.Timing;
 namespace RobotRuntime.Runtime;
 
 /// <summary>
-/// The clock and the waiting primitives the cycle scheduler uses: the real ones
-/// (<see cref="SystemCycleTimeSource"/>) or a fake clock in tests, so schedules are deterministic.
+/// The clock and the waiting primitives the control loop runs on: the cycle scheduler's ticks and
+/// sleeps, and every timestamp the loop and its encode stage take (stage timings, frame ages,
+/// deadlines). The real ones (<see cref="SystemCycleTimeSource"/>) or a fake clock in tests, so
+/// schedules and ages are deterministic. Camera frames are judged against this clock, so the
+/// cameras must stamp them on it (<see cref="MonotonicClock"/> for the real source).
 /// </summary>
-/// <remarks>Real-time: implementations neither allocate nor throw. Used by the loop's thread only.</remarks>
+/// <remarks>Real-time: implementations neither allocate nor throw. <see cref="NowNanoseconds"/> is read
+/// by the loop's thread and the encode stage's thread; <see cref="Sleep"/> and <see cref="SpinOnce"/>
+/// are called by the loop's thread only.</remarks>
 public interface ICycleTimeSource
 {
     /// <summary>Now, in nanoseconds on a monotonic clock (<see cref="MonotonicClock"/> for the real source).</summary>

@@ -31,6 +31,7 @@ public abstract class CapturingCameraSource : ICameraSource
     private readonly CaptureOptions _options;
     private Thread? _thread;
     private volatile bool _running;
+    private volatile bool _disposed;
     private volatile bool _connected;
     private volatile string _reason = "";
     private long _captured;
@@ -166,7 +167,7 @@ public abstract class CapturingCameraSource : ICameraSource
     /// <inheritdoc />
     public CameraReadStatus TryReadLatest(TimeSpan maxAge, CameraFrame destination)
     {
-        if (_thread is null)
+        if (_thread is null || _disposed)
             return CameraReadStatus.NotRunning;
         // A camera known to be gone delivers nothing more, not even a recent last frame.
         if (!_connected)
@@ -182,7 +183,7 @@ public abstract class CapturingCameraSource : ICameraSource
     /// <inheritdoc />
     public CameraReadStatus Read(CameraFrame destination, TimeSpan timeout)
     {
-        if (_thread is null)
+        if (_thread is null || _disposed)
             return CameraReadStatus.NotRunning;
         if (!_connected)
             return CameraReadStatus.Lost;
@@ -195,7 +196,7 @@ public abstract class CapturingCameraSource : ICameraSource
     /// <inheritdoc />
     public CameraReadStatus ReadLatest(CameraFrame destination, TimeSpan timeout)
     {
-        if (_thread is null)
+        if (_thread is null || _disposed)
             return CameraReadStatus.NotRunning;
         if (!_connected)
             return CameraReadStatus.Lost;
@@ -218,9 +219,12 @@ public abstract class CapturingCameraSource : ICameraSource
     /// <summary>Sequence number of the last frame handed to the reader (0 before the first).</summary>
     public long LastDeliveredSequence => _lastDelivered;
 
-    /// <inheritdoc />
+    /// <summary>Stops the capture thread and closes the device or stream; reads then return <see cref="CameraReadStatus.NotRunning"/>. A second call does nothing.</summary>
     public void Dispose()
     {
+        if (_disposed)
+            return;
+        _disposed = true;
         _running = false;
         // A capture blocked inside a native read cannot be interrupted; closing under it would
         // free what it is using, so a thread that does not stop in time keeps its stream.

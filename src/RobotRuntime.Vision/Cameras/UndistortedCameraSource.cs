@@ -13,6 +13,7 @@ public sealed class UndistortedCameraSource : ICameraSource
     private readonly ICameraSource _inner;
     private readonly Undistorter _undistorter;
     private readonly Lock _gate = new();
+    private volatile bool _disposed;
 
     /// <summary>Wraps <paramref name="inner"/>.</summary>
     /// <exception cref="ArgumentException">The calibration is for another image size; the message gives both.</exception>
@@ -46,25 +47,41 @@ public sealed class UndistortedCameraSource : ICameraSource
     public void Start() => _inner.Start();
 
     /// <inheritdoc />
-    public CameraReadStatus Read(CameraFrame destination, TimeSpan timeout) => Undistort(_inner.Read(destination, timeout), destination);
+    public CameraReadStatus Read(CameraFrame destination, TimeSpan timeout) =>
+        _disposed ? CameraReadStatus.NotRunning : Undistort(_inner.Read(destination, timeout), destination);
 
     /// <inheritdoc />
-    public CameraReadStatus ReadLatest(CameraFrame destination, TimeSpan timeout) => Undistort(_inner.ReadLatest(destination, timeout), destination);
+    public CameraReadStatus ReadLatest(CameraFrame destination, TimeSpan timeout) =>
+        _disposed ? CameraReadStatus.NotRunning : Undistort(_inner.ReadLatest(destination, timeout), destination);
 
     /// <inheritdoc />
-    public CameraReadStatus TryReadLatest(TimeSpan maxAge, CameraFrame destination) => Undistort(_inner.TryReadLatest(maxAge, destination), destination);
+    public CameraReadStatus TryReadLatest(TimeSpan maxAge, CameraFrame destination) =>
+        _disposed ? CameraReadStatus.NotRunning : Undistort(_inner.TryReadLatest(maxAge, destination), destination);
 
     private CameraReadStatus Undistort(CameraReadStatus status, CameraFrame frame)
     {
         if (status == CameraReadStatus.Ok)
+        {
             lock (_gate)
+            {
+                // Disposed while this read was in the inner camera: the maps are gone.
+                if (_disposed)
+                    return CameraReadStatus.NotRunning;
                 _undistorter.Apply(frame.Pixels);
+            }
+        }
         return status;
     }
 
-    /// <inheritdoc />
+    /// <summary>Disposes the wrapped camera and the undistortion maps; a second call does nothing.</summary>
     public void Dispose()
     {
+        lock (_gate)
+        {
+            if (_disposed)
+                return;
+            _disposed = true;
+        }
         _inner.Dispose();
         _undistorter.Dispose();
     }

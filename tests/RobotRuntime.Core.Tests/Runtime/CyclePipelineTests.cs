@@ -3,6 +3,7 @@ using RobotRuntime.Core.Tests.Safety;
 using RobotRuntime.Runtime;
 using RobotRuntime.Safety;
 using RobotRuntime.Telemetry;
+using RobotRuntime.Testing;
 
 namespace RobotRuntime.Core.Tests.Runtime;
 
@@ -95,9 +96,10 @@ public class CyclePipelineTests
         var pipeline = new Pipeline(time, scheduler, filter, log);
         pipeline.Cycle(2 * Ms, 0.2);
         pipeline.Cycle(2 * Ms, 5.0);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int k = 0; k < 500; k++) pipeline.Cycle(2 * Ms, k % 2 == 0 ? 0.2 : 5.0);
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, ThreadAllocations.During(() =>
+        {
+            for (int k = 0; k < 500; k++) pipeline.Cycle(2 * Ms, k % 2 == 0 ? 0.2 : 5.0);
+        }));
         Assert.Equal(502, log.RecordsWritten);
     }
 

@@ -1,4 +1,5 @@
 using RobotRuntime.Runtime;
+using RobotRuntime.Testing;
 
 namespace RobotRuntime.Core.Tests.Runtime;
 
@@ -138,13 +139,14 @@ public class CycleSchedulerTests
         scheduler.WaitForNextCycle();
         time.Work(1 * Ms);
         scheduler.WaitForNextCycle();
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int k = 0; k < 1000; k++)
+        Assert.Equal(0, ThreadAllocations.During(() =>
         {
-            time.Work(k % 50 == 0 ? 25 * Ms : 3 * Ms);
-            scheduler.WaitForNextCycle();
-        }
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+            for (int k = 0; k < 1000; k++)
+            {
+                time.Work(k % 50 == 0 ? 25 * Ms : 3 * Ms);
+                scheduler.WaitForNextCycle();
+            }
+        }));
     }
 
     [Fact]

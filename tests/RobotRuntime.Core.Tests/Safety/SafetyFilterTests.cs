@@ -1,5 +1,6 @@
 using RobotRuntime.Arm;
 using RobotRuntime.Safety;
+using RobotRuntime.Testing;
 
 namespace RobotRuntime.Core.Tests.Safety;
 
@@ -396,19 +397,20 @@ public class SafetyFilterTests
         RunAll();
         filter.Filter(pass, out _);
         filter.Reset();
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 200; i++)
+        long allocated = ThreadAllocations.During(() =>
         {
-            filter.Filter(pass, out _);
-            filter.Filter(clip, out _);
-            filter.Filter(velocity, out _);
-            filter.Filter(endEffector, out _);
-            filter.Filter(nan, out _);
-            filter.Filter(stale, out _);
-            filter.EmergencyStop(EmergencyStopSource.Operator, "stop");
-            filter.Filter(pass, out _);
-        }
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            for (int i = 0; i < 200; i++)
+            {
+                filter.Filter(pass, out _);
+                filter.Filter(clip, out _);
+                filter.Filter(velocity, out _);
+                filter.Filter(endEffector, out _);
+                filter.Filter(nan, out _);
+                filter.Filter(stale, out _);
+                filter.EmergencyStop(EmergencyStopSource.Operator, "stop");
+                filter.Filter(pass, out _);
+            }
+        });
         Assert.Equal(0, allocated);
         Assert.True(filter.IsHolding);
     }

@@ -2,6 +2,7 @@ using System.Xml.Linq;
 using RobotRuntime.Arm;
 using RobotRuntime.Safety;
 using RobotRuntime.Telemetry;
+using RobotRuntime.Testing;
 
 namespace RobotRuntime.Core.Tests.Telemetry;
 
@@ -128,13 +129,14 @@ public class RunLogTests
         using var writer = RunLogWriter.Create(Path.Combine(folder.Path, "run.rrlog"), Metadata);
         var record = Record(3);
         writer.TryAppend(record);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 500; i++)
+        Assert.Equal(0, ThreadAllocations.During(() =>
         {
-            record.CycleIndex = i;
-            writer.TryAppend(record);
-        }
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+            for (int i = 0; i < 500; i++)
+            {
+                record.CycleIndex = i;
+                writer.TryAppend(record);
+            }
+        }));
         Assert.Equal(501, writer.RecordsWritten);
         Assert.Equal(0, writer.WriteFailures);
     }
