@@ -134,7 +134,8 @@ public sealed class LoopComposer : IDisposable
     public void Preflight(bool camerasFromHost)
     {
         var config = _context.Config;
-        Check(ArmLinks, config.ArmKind, config.ArmOptions);
+        // The arm link's own checks (its key file) come last, in PreflightArm: the run's other problems are named first.
+        ArmLinks.Get(config.ArmKind, config.ArmOptions);
         Check(Policies, config.Policy, config.PolicyOptions);
         if (config.EncoderKind is { } kind)
             Check(Encoders, kind, config.EncoderOptions);
@@ -154,6 +155,15 @@ public sealed class LoopComposer : IDisposable
             _context.Options = options;
             backend.Preflight?.Invoke(_context);
         }
+    }
+
+    /// <summary>The arm link's own checks before it is made (the zmq link: the shared secret's key file).</summary>
+    public void PreflightArm()
+    {
+        var config = _context.Config;
+        var backend = ArmLinks.Get(config.ArmKind, config.ArmOptions);
+        _context.Options = config.ArmOptions;
+        backend.Preflight?.Invoke(_context);
     }
 
     /// <summary>The arm link <c>arm.kind</c> selects (not yet handshaken).</summary>

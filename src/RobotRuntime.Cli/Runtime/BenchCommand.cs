@@ -110,6 +110,7 @@ public static class BenchCommand
         };
         using var composer = new Composition.LoopComposer(config, _ => { }, () => host.Server.Snapshot.Goal);
         composer.Preflight(camerasFromHost: false);
+        composer.PreflightArm();
         var link = composer.CreateLink();
         if (!link.Handshake(TimeSpan.FromSeconds(2)).Succeeded || !SpinWait.SpinUntil(() => link.Health.Status == ArmLinkStatus.Up, TimeSpan.FromSeconds(2)))
             throw new InvalidDataException("the simulator's arm did not answer");

@@ -102,8 +102,8 @@ internal sealed class RuntimeSession : IDisposable
     internal static void Preflight(RunConfig config, RuntimeHooks hooks)
     {
         // Each section's kind and keys, and each backend's own checks (zoo and model file, device, cameras).
-        using (var composer = new Composition.LoopComposer(config, _ => { }, hooks.Goal))
-            composer.Preflight(camerasFromHost: hooks.Cameras is not null);
+        using var composer = new Composition.LoopComposer(config, _ => { }, hooks.Goal);
+        composer.Preflight(camerasFromHost: hooks.Cameras is not null);
         if (hooks.GpioDriverForChip is null)
         {
             foreach (var (key, line) in new[] { ("safety.estop_gpio", config.EmergencyStopGpio), ("safety.enable_gpio", config.EnableGpio) })
@@ -148,6 +148,8 @@ internal sealed class RuntimeSession : IDisposable
                 probe.Stop();
             }
         }
+        // Last: the arm link's own checks (the key file of the secret shared with the arm).
+        composer.PreflightArm();
     }
 
     private int Execute(RuntimeHooks hooks, TextReader? operatorInput, CancellationToken cancellation)
