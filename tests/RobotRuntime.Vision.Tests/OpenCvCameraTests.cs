@@ -1,4 +1,5 @@
 using RobotRuntime.Cameras;
+using RobotRuntime.Testing;
 using RobotRuntime.Vision.Cameras;
 using RobotRuntime.Vision.Recording;
 
@@ -111,10 +112,11 @@ public sealed class OpenCvCameraTests : IDisposable
             Assert.Equal(CaptureOutcome.Frame, capture.Read(rgb, 32, 24, out _));
 
         var outcomes = new CaptureOutcome[30];
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 0; i < outcomes.Length; i++)
-            outcomes[i] = capture.Read(rgb, 32, 24, out _);
-        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        var allocated = ThreadAllocations.During(() =>
+        {
+            for (var i = 0; i < outcomes.Length; i++)
+                outcomes[i] = capture.Read(rgb, 32, 24, out _);
+        });
 
         Assert.All(outcomes, o => Assert.Equal(CaptureOutcome.Frame, o));
         Assert.Equal(0, allocated);
