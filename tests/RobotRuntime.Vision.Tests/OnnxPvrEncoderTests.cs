@@ -1,6 +1,7 @@
 using System.Text.Json;
 using RobotRuntime.Cameras;
 using RobotRuntime.Encoders;
+using RobotRuntime.Testing;
 using RobotRuntime.Vision.Encoders;
 
 namespace RobotRuntime.Vision.Tests;
@@ -65,11 +66,11 @@ public sealed class OnnxPvrEncoderTests
         for (var i = 0; i < 10; i++)
             encoder.Encode(frames, embedding);
 
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 0; i < 200; i++)
-            encoder.Encode(frames, embedding);
-
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, ThreadAllocations.During(() =>
+        {
+            for (var i = 0; i < 200; i++)
+                encoder.Encode(frames, embedding);
+        }));
     }
 
     [Fact]
@@ -93,17 +94,19 @@ public sealed class OnnxPvrEncoderTests
             encoder.Encode(frames, embedding);
         }
 
-        var before = GC.GetAllocatedBytesForCurrentThread();
         var ok = 0;
-        for (var i = 0; i < 300; i++)
+        long allocated = ThreadAllocations.During(() =>
         {
-            if (wrist.TryReadLatest(maxAge, frames[0]) == CameraReadStatus.Ok
-                && top.TryReadLatest(maxAge, frames[1]) == CameraReadStatus.Ok
-                && encoder.Encode(frames, embedding) == EncodeStatus.Ok)
-                ok++;
-        }
+            for (var i = 0; i < 300; i++)
+            {
+                if (wrist.TryReadLatest(maxAge, frames[0]) == CameraReadStatus.Ok
+                    && top.TryReadLatest(maxAge, frames[1]) == CameraReadStatus.Ok
+                    && encoder.Encode(frames, embedding) == EncodeStatus.Ok)
+                    ok++;
+            }
+        });
 
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, allocated);
         Assert.Equal(300, ok);
     }
 

@@ -1,4 +1,5 @@
 using RobotRuntime.Cameras;
+using RobotRuntime.Testing;
 using RobotRuntime.Vision.Cameras;
 using RobotRuntime.Vision.Recording;
 
@@ -111,10 +112,11 @@ public sealed class OpenCvCameraTests : IDisposable
             Assert.Equal(CaptureOutcome.Frame, capture.Read(rgb, 32, 24, out _));
 
         var outcomes = new CaptureOutcome[30];
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 0; i < outcomes.Length; i++)
-            outcomes[i] = capture.Read(rgb, 32, 24, out _);
-        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        var allocated = ThreadAllocations.During(() =>
+        {
+            for (var i = 0; i < outcomes.Length; i++)
+                outcomes[i] = capture.Read(rgb, 32, 24, out _);
+        });
 
         Assert.All(outcomes, o => Assert.Equal(CaptureOutcome.Frame, o));
         Assert.Equal(0, allocated);
@@ -173,8 +175,10 @@ public sealed class OpenCvCameraTests : IDisposable
     public void AWorkingGStreamerPipelineDeliversFramesInRgbAtTheConfiguredSize()
     {
         // A solid red source (ARGB 0xFFFF0000) at 64×48, delivered at 30×24 (rows padded by GStreamer to 92 bytes).
+        // Live, so it paces itself and never ends: a finite source that is not live can be drained to its
+        // end (and the camera lost) before the first read.
         using var camera = new GStreamerCameraSource("gst",
-            "videotestsrc num-buffers=60 pattern=solid-color foreground-color=0xFFFF0000 ! video/x-raw,width=64,height=48,framerate=30/1 ! appsink", 30, 24,
+            "videotestsrc is-live=true pattern=solid-color foreground-color=0xFFFF0000 ! video/x-raw,width=64,height=48,framerate=30/1 ! appsink", 30, 24,
             openTimeout: TimeSpan.FromSeconds(20));
         camera.Start();
         var frame = new CameraFrame(30, 24);

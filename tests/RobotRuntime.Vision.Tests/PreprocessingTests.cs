@@ -1,4 +1,5 @@
 using System.Text.Json;
+using RobotRuntime.Testing;
 using RobotRuntime.Vision.Preprocessing;
 
 namespace RobotRuntime.Vision.Tests;
@@ -88,9 +89,10 @@ public sealed class PreprocessingTests
         var rgb = new byte[160 * 120 * 3];
         var chw = new float[preprocessor.OutputLength];
         preprocessor.Run(rgb, chw);
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 0; i < 50; i++)
-            preprocessor.Run(rgb, chw);
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, ThreadAllocations.During(() =>
+        {
+            for (var i = 0; i < 50; i++)
+                preprocessor.Run(rgb, chw);
+        }));
     }
 }
