@@ -184,7 +184,11 @@ public sealed class GStreamerCameraSource : CapturingCameraSource
         {
             if (!process.HasExited)
                 process.Kill(entireProcessTree: true);
-            process.WaitForExit(2000);
+            // WaitForExit(timeout) returns before the asynchronous stderr reader has taken the last
+            // lines; once the process is gone, the overload without a timeout waits for that reader,
+            // so GStreamer's own error (why the pipeline ended) is in Errors() for the message.
+            if (process.WaitForExit(2000))
+                process.WaitForExit();
         }
         catch (InvalidOperationException)
         {
