@@ -91,12 +91,6 @@ internal sealed class StateFeatureExtractor(int length) : IFeatureExtractor
     public void Extract(Observation observation, Span<byte> destination) =>
         System.Runtime.InteropServices.MemoryMarshal.AsBytes(observation.Proprioception.AsSpan(0, length)).CopyTo(destination);
 
-    public bool TryExtract(IReadOnlyList<CameraFrame> frames, Span<byte> destination, out string error)
-    {
-        error = "state features come from observations only";
-        return false;
-    }
-
     public void Dispose()
     {
     }

@@ -28,10 +28,6 @@ public interface IFeatureExtractor : IDisposable
     /// <summary>Writes the step's features (<see cref="ObservationLayout.FeatureBytes"/> bytes).</summary>
     /// <exception cref="InvalidOperationException">A camera is missing, the wrong size, or the encoder failed; the message says which.</exception>
     void Extract(Observation observation, Span<byte> destination);
-
-    /// <summary>The same from camera frames (the runtime loop's form), in <see cref="Cameras"/> order; returns false with a reason instead of throwing.</summary>
-    /// <remarks>Real-time: no allocation.</remarks>
-    bool TryExtract(IReadOnlyList<CameraFrame> frames, Span<byte> destination, out string error);
 }
 
 /// <summary>Scratch and full modes: the cameras' RGB bytes, stored as they are.</summary>
@@ -69,29 +65,6 @@ public sealed class ImageFeatureExtractor : IFeatureExtractor
             }
             image.Rgb.AsSpan(0, bytes).CopyTo(destination.Slice(c * bytes, bytes));
         }
-    }
-
-    /// <inheritdoc />
-    public bool TryExtract(IReadOnlyList<CameraFrame> frames, Span<byte> destination, out string error)
-    {
-        int bytes = ImageSize * ImageSize * 3;
-        if (frames.Count < Cameras.Count)
-        {
-            error = $"the agent needs {Cameras.Count} camera frames ({string.Join(", ", Cameras)}), got {frames.Count}";
-            return false;
-        }
-        for (int c = 0; c < Cameras.Count; c++)
-        {
-            var frame = frames[c];
-            if (frame.Width != ImageSize || frame.Height != ImageSize)
-            {
-                error = $"camera {c} ('{Cameras[c]}') gives {frame.Width}×{frame.Height} frames but the agent expects {ImageSize}×{ImageSize}";
-                return false;
-            }
-            frame.Pixels.AsSpan(0, bytes).CopyTo(destination.Slice(c * bytes, bytes));
-        }
-        error = "";
-        return true;
     }
 
     /// <inheritdoc />
@@ -151,23 +124,11 @@ public sealed class EncoderFeatureExtractor : IFeatureExtractor
             }
             image.Rgb.CopyTo(_frames[c].Pixels, 0);
         }
-        if (!TryExtract(_frames, destination, out var error))
-        {
-            throw new InvalidOperationException(error);
-        }
-    }
-
-    /// <inheritdoc />
-    public bool TryExtract(IReadOnlyList<CameraFrame> frames, Span<byte> destination, out string error)
-    {
-        var status = _encoder.Encode(frames, MemoryMarshal.Cast<byte, float>(destination));
+        var status = _encoder.Encode(_frames, MemoryMarshal.Cast<byte, float>(destination));
         if (status != EncodeStatus.Ok)
         {
-            error = $"encoder '{_encoder.Name}' returned {status}: {_encoder.LastError}";
-            return false;
+            throw new InvalidOperationException($"encoder '{_encoder.Name}' returned {status}: {_encoder.LastError}");
         }
-        error = "";
-        return true;
     }
 
     /// <inheritdoc />
