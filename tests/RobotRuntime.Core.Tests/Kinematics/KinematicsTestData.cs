@@ -12,6 +12,15 @@ internal static class KinematicsTestData
         return Pose.FromQuaternion(Uniform(random, -1, 1), Uniform(random, -1, 1), Uniform(random, -1, 1), w, x, y, z);
     }
 
+    /// <summary>Joint positions uniformly inside each joint's range shrunk by <paramref name="margin"/> at both ends.</summary>
+    public static double[] RandomConfiguration(Random random, KinematicChain chain, double margin)
+    {
+        var q = new double[chain.JointCount];
+        for (var i = 0; i < q.Length; i++)
+            q[i] = Uniform(random, chain.Joints[i].PositionMin + margin, chain.Joints[i].PositionMax - margin);
+        return q;
+    }
+
     public static double Uniform(Random random, double low, double high) => low + (high - low) * random.NextDouble();
 
     public static double Gaussian(Random random) =>
