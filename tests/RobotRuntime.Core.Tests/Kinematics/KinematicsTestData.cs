@@ -68,4 +68,65 @@ internal static class KinematicsTestData
             + target.R20 * actual.R20 + target.R21 * actual.R21 + target.R22 * actual.R22;
         return (Math.Sqrt(dx * dx + dy * dy + dz * dz), Math.Acos(Math.Clamp((trace - 1) / 2, -1, 1)));
     }
+
+    /// <summary>
+    /// Smallest singular value of the 6×N Jacobian at <paramref name="q"/> (rows in m and rad): the
+    /// square root of the smallest eigenvalue of JᵀJ, by cyclic Jacobi rotations. Near 0 at a singular
+    /// configuration (UR5e: elbow straight, wrist_2 at 0 or ±π, wrist centre over the base axis).
+    /// </summary>
+    public static double SmallestSingularValue(KinematicChain chain, ReadOnlySpan<double> q)
+    {
+        var n = chain.JointCount;
+        var jacobian = new double[6 * n];
+        chain.Jacobian(q, jacobian);
+        var a = new double[n, n];
+        for (var i = 0; i < n; i++)
+        {
+            for (var j = 0; j < n; j++)
+            {
+                for (var r = 0; r < 6; r++)
+                    a[i, j] += jacobian[r * n + i] * jacobian[r * n + j];
+            }
+        }
+        for (var sweep = 0; sweep < 100; sweep++)
+        {
+            var off = 0.0;
+            for (var i = 0; i < n; i++)
+            {
+                for (var j = i + 1; j < n; j++)
+                    off += a[i, j] * a[i, j];
+            }
+            if (off < 1e-30)
+                break;
+            for (var p = 0; p < n; p++)
+            {
+                for (var r = p + 1; r < n; r++)
+                {
+                    if (a[p, r] == 0)
+                        continue;
+                    // The rotation that zeroes a[p, r] (Golub & Van Loan, symmetric Schur decomposition).
+                    var theta = (a[r, r] - a[p, p]) / (2 * a[p, r]);
+                    var t = (theta >= 0 ? 1 : -1) / (Math.Abs(theta) + Math.Sqrt(theta * theta + 1));
+                    var c = 1 / Math.Sqrt(t * t + 1);
+                    var s = t * c;
+                    for (var k = 0; k < n; k++)
+                    {
+                        double kp = a[k, p], kr = a[k, r];
+                        a[k, p] = c * kp - s * kr;
+                        a[k, r] = s * kp + c * kr;
+                    }
+                    for (var k = 0; k < n; k++)
+                    {
+                        double pk = a[p, k], rk = a[r, k];
+                        a[p, k] = c * pk - s * rk;
+                        a[r, k] = s * pk + c * rk;
+                    }
+                }
+            }
+        }
+        var smallest = double.PositiveInfinity;
+        for (var i = 0; i < n; i++)
+            smallest = Math.Min(smallest, a[i, i]);
+        return Math.Sqrt(Math.Max(0, smallest));
+    }
 }
