@@ -8,6 +8,10 @@ using RobotRuntime.Benchmarks.Vision;
 if (args.Length > 0 && args[0] == CameraCosts.Verb)
     return CameraCosts.Run(args);
 
+// kinematics: UR5e forward kinematics, Jacobian and IK (control-loop tracking and cold solves).
+if (args.Length > 0 && args[0] == RobotRuntime.Benchmarks.Kinematics.KinematicsCosts.Verb)
+    return RobotRuntime.Benchmarks.Kinematics.KinematicsCosts.Run(args);
+
 // pvr-latency: the encoder latency run benchmarks/pvr/compare.sh starts beside PyTorch.
 if (args.Length > 0 && args[0] == "pvr-latency")
     return PvrLatency.Run(args);
