@@ -8,7 +8,8 @@ namespace RobotRuntime.Kinematics;
 /// <remarks>
 /// A plain value type: copying it copies 12 doubles and nothing is allocated. The fields are
 /// public for speed; a pose built by hand must keep R orthonormal (the factories here do).
-/// Real-time: every member allocates nothing and never throws (a non-finite input gives NaN).
+/// Real-time: every member but <see cref="ToString"/> allocates nothing and never throws (a
+/// non-finite input gives NaN), given <see cref="Difference"/> a span of at least 6.
 /// </remarks>
 public struct Pose
 {

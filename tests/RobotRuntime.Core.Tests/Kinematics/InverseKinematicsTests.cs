@@ -18,8 +18,11 @@ public class InverseKinematicsTests(ITestOutputHelper output)
 
     /// <summary>
     /// The UR5e's usual home with the tool pointing down: shoulder lifted a quarter turn, elbow bent
-    /// back, wrist_2 turning the tool under. Forward puts the tool at (0.4919, 0.1333, 0.3379) with
-    /// tool z along world −z, tool x along world −y.
+    /// back, wrist_2 turning the tool under. By hand from the DH table (as in KinematicChainTests):
+    /// the upper arm goes up to z = 0.1625 + 0.425 = 0.5875, the forearm back 0.3922 along DH −x,
+    /// wrist_1's offset 0.1333 along DH −y, wrist_2's 0.0997 along DH −x, and the flange (0.0996) and
+    /// tool (0.15) straight down: (−0.4919, −0.1333, 0.3379) in DH frame 0, (0.4919, 0.1333, 0.3379)
+    /// after the base turn, tool z along world −z and tool x along world −y.
     /// </summary>
     internal static readonly double[] Home = [0, -Math.PI / 2, Math.PI / 2, -Math.PI / 2, -Math.PI / 2, 0];
 
