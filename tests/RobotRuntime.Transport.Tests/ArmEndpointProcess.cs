@@ -14,6 +14,9 @@ internal sealed record ArmProgram(string Path, string Label, IReadOnlyList<strin
 
     /// <summary>The bridge template (firmware-interfaces/bridge-template) with its loopback backend: no arm, the reference arm's simulated joints.</summary>
     public static ArmProgram BridgeTemplateLoopback => new(Repository.BridgeTemplateBinary, "rr-bridge-template", ["--backend", "loopback"]);
+
+    /// <summary>The reference arm's joints with hardware trouble typed on its stdin (firmware-interfaces/tests/fault_arm.c).</summary>
+    public static ArmProgram FaultArm => new(Repository.FaultArmBinary, "rrfw-test-fault-arm", []);
 }
 
 /// <summary>An arm program (the reference arm unless told otherwise) as a child process, bounded in time.</summary>
@@ -43,7 +46,7 @@ internal sealed class ArmEndpointProcess : IDisposable
             "--control", $"ipc://{prefix}-control", "--watchdog-ms", watchdogMilliseconds.ToString(),
             "--rate", rateHz.ToString(), "--joints", joints.ToString(),
             .. (curveKeysFile is null ? Array.Empty<string>() : ["--curve-keys", curveKeysFile]),
-        ], label: program.Label);
+        ], redirectInput: true, label: program.Label);
         try
         {
             ReadyLine = _process.WaitForLine(l => l.Contains("ready", StringComparison.Ordinal), TimeSpan.FromSeconds(10), onError: false);
@@ -71,6 +74,9 @@ internal sealed class ArmEndpointProcess : IDisposable
     public IReadOnlyCollection<string> ErrorLines => _process.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries);
 
     public bool Logged(string fragment) => _process.Error.Contains(fragment, StringComparison.Ordinal);
+
+    /// <summary>Writes one line to the program's stdin (<see cref="ArmProgram.FaultArm"/> reads it; the others do not).</summary>
+    public void Type(string line) => _process.Type(line);
 
     /// <summary>Kills the process at once (SIGKILL: no clean shutdown, like a crash or power loss).</summary>
     public void Kill() => _process.KillFamily();

@@ -32,6 +32,9 @@ internal static class Repository
     /// <summary>The bridge template (firmware-interfaces/bridge-template).</summary>
     public static string BridgeTemplateBinary => NativeProgram("rr-bridge-template", "the bridge template");
 
+    /// <summary>The test arm with hardware trouble on request (firmware-interfaces/tests/fault_arm.c).</summary>
+    public static string FaultArmBinary => NativeProgram("rrfw-test-fault-arm", "the test arm with hardware faults");
+
     private static string NativeProgram(string name, string what)
     {
         var path = Path.Combine(Root, ".native", "bin", name);
