@@ -882,6 +882,14 @@ int rrfw_arm_run(const rrfw_arm_config *opt, const rrfw_hw_ops *ops, void *hw)
     uint64_t start = now_ns();
     hold(&a, start, RRFW_HOLD_DISABLED);
     refresh(&a, start);
+    /* What it announces and where it starts, joint by joint: for comparing with the arm's datasheet and its
+     * own readout before anything moves (order, sign, zero and units of every joint). */
+    if (!opt->quiet)
+        for (int j = 0; j < a.joints; j++) {
+            const rrfw_joint_limits *l = &a.description.joints[j];
+            log_line(&a, "joint %d: at %.4f; announced range [%g, %g], velocity_max %g per s, effort_max %g", j,
+                a.sample.positions[j], l->position_min, l->position_max, l->velocity_max, l->effort_max);
+        }
 
     void *ctx = zmq_ctx_new();
     void *state_pub = open_socket(&a, ctx, ZMQ_PUB, opt->state_address, 1, 0, curve_secret);
