@@ -785,10 +785,15 @@ static void handle_control(arm *a, void *rep, const uint8_t *frame, size_t size,
         a->enabled = 0;
         a->fault_flags = 0;
         hold(a, now, RRFW_HOLD_DISABLED);
-        if (failed)
+        if (failed) {
             hardware_failed(a, now, "reset", 0);
-        else if (!a->opt->quiet)
-            log_line(a, "reset: e-stop and faults cleared, disabled");
+        } else {
+            refresh(a, now); /* a stop or fault the arm still reports is latched again at once (and logged) */
+            if (!a->opt->quiet)
+                log_line(a, a->estop || (a->fault_flags & RRFW_FAULT_OVER_EFFORT)
+                    ? "reset: the arm still reports its own stop or fault: latched again, disabled"
+                    : "reset: e-stop and faults cleared, disabled");
+        }
         reply_ack(a, rep, &m.header, RRFW_ACK_OK, 0, now);
         return;
     }

@@ -50,6 +50,8 @@ public sealed class HardwareSeamTests
         var early = controller.Request(FirmwareMessageType.Reset);
         Assert.Equal(AckResult.Ok, early.Result);
         Assert.True(early.Status.HasFlag(ArmStatusFlags.EmergencyStop), $"status {early.Status} after a reset with the stop still engaged");
+        Assert.True(Eventually.True(() => endpoint.Logged("reset: the arm still reports its own stop or fault: latched again")),
+            string.Join(" | ", endpoint.ErrorLines));
         Assert.Equal(AckResult.RefusedEmergencyStop, controller.Request(FirmwareMessageType.Enable).Result);
 
         endpoint.Type("release");
