@@ -182,8 +182,7 @@ static int hw_brake(void *self, uint64_t now_ns, rrfw_hold_reason reason)
      * 0.01 rad after it (PROTOCOL.md §5.3): measure this on the arm (docs/bridges.md, first power-on).
      *   UR: the servo thread's target becomes the measured joints and its mode joint position (servoJ then
      *     holds them), or speedStop(deceleration) after speedJ;
-     *   Franka: the callback's target becomes the measured q, reached within the rate limits; or end the
-     *     motion with franka::MotionFinished (the arm then holds its position in idle mode).
+     *   Franka: the callback's target becomes the measured q, reached within the rate limits.
      * For reason RRFW_HOLD_ESTOP also the vendor's own stop, once (hw->vendor_stop_triggered):
      *   UR: triggerProtectiveStop() (RESET then needs unlockProtectiveStop(), refused within 5 s of the stop);
      *   Franka: robot.stop() (it ends the running control loop with a franka::ControlException; RESET
