@@ -27,14 +27,19 @@ internal static class Repository
         return entries;
     }
 
-    public static string EndpointBinary
+    public static string EndpointBinary => NativeProgram("rr-arm-endpoint", "the reference arm endpoint");
+
+    /// <summary>The bridge template (firmware-interfaces/bridge-template).</summary>
+    public static string BridgeTemplateBinary => NativeProgram("rr-bridge-template", "the bridge template");
+
+    /// <summary>The test arm with hardware trouble on request (firmware-interfaces/tests/fault_arm.c).</summary>
+    public static string FaultArmBinary => NativeProgram("rrfw-test-fault-arm", "the test arm with hardware faults");
+
+    private static string NativeProgram(string name, string what)
     {
-        get
-        {
-            var path = Path.Combine(Root, ".native", "bin", "rr-arm-endpoint");
-            return File.Exists(path) ? path
-                : throw new FileNotFoundException($"the reference arm endpoint is not built at {path}; run scripts/bootstrap", path);
-        }
+        var path = Path.Combine(Root, ".native", "bin", name);
+        return File.Exists(path) ? path
+            : throw new FileNotFoundException($"{what} is not built at {path}; run scripts/bootstrap", path);
     }
 }
 
