@@ -28,4 +28,7 @@ public sealed record ArmDescription(
 {
     /// <summary>Number of joints.</summary>
     public int JointCount => Joints.Count;
+
+    /// <summary>The arm has a gripper: COMMAND's gripper target moves it and STATE's gripper fields measure it.</summary>
+    public bool HasGripper { get; init; } = true;
 }
