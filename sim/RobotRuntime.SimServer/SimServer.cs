@@ -36,7 +36,7 @@ public sealed record SimServerEndpoints(string State, string Command, string Con
 /// <param name="EverSucceeded">The success condition held at some sample since the start.</param>
 /// <param name="GoalDistance">Distance to success, m.</param>
 /// <param name="Goal">Where the fingertip must go (reach target, peek pad) or the puck's goal (push), m.</param>
-/// <param name="Object">The puck's position (push); the goal again for the other tasks, m.</param>
+/// <param name="Object">The puck's (push) or cube's (pick-place) position; the goal again for the other tasks, m.</param>
 /// <param name="Tip">The fingertip, m.</param>
 public readonly record struct SimTaskSnapshot(
     double SimulationTime, double Reward, bool IsSuccess, bool EverSucceeded, double GoalDistance,
@@ -210,16 +210,16 @@ public sealed class SimServer
         var o = _options;
         var cameras = o.CameraRateHz > 0;
         using var environment = new TabletopEnvironment(new TabletopEnvironmentOptions(
-            o.Task, ActionMode.EndEffectorDelta, o.CameraWidth, o.CameraHeight, o.Shift, RenderImages: cameras));
+            o.Task, ActionMode.EndEffectorDelta, o.CameraWidth, o.CameraHeight, o.Shift, RenderImages: cameras, Arm: o.Arm));
         environment.Reset(o.Seed);
         _environment = environment;
         var arm = new SimulatedArm(environment, MonotonicClock.NowNanoseconds);
 
         var session = NewSession();
-        var description = new ArmDescription(session, FirmwareCodec.Version, SimulatedArm.Limits(),
-            new HashSet<ArmCommandMode> { ArmCommandMode.JointPosition, ArmCommandMode.EndEffectorDelta },
+        var modes = SimulatedArm.Modes(environment.Arm);
+        var description = new ArmDescription(session, FirmwareCodec.Version, SimulatedArm.Limits(environment.Arm), modes,
             Math.Min(o.StateRateHz, ushort.MaxValue), o.WatchdogMilliseconds,
-            TabletopEnvironment.MaxEndEffectorStep, 0.0);
+            modes.Contains(ArmCommandMode.EndEffectorDelta) ? TabletopEnvironment.MaxEndEffectorStep : 0.0, 0.0);
 
         // Jitter and drops are seeded, so a run with the same options injects the same faults.
         var faultRandom = new Random(HashCode.Combine(o.Seed, 0x5157));
@@ -238,7 +238,7 @@ public sealed class SimServer
             _endpoints = endpoints;
             var cameraText = string.Concat(endpoints.Cameras.Select(c => $" camera-{c.Key}={c.Value}"));
             var armText = _inProcessArm is not null ? "arm=in-process" : $"state={endpoints.State} command={endpoints.Command} control={endpoints.Control}";
-            _output.WriteLine($"rr sim-server: ready session={session:X8} task={o.Task} shift={o.Shift} seed={o.Seed} joints={SimulatedArm.JointCount} " +
+            _output.WriteLine($"rr sim-server: ready session={session:X8} arm={o.Arm} task={o.Task} shift={o.Shift} seed={o.Seed} joints={arm.JointCount} " +
                 $"state-rate={o.StateRateHz} watchdog-ms={o.WatchdogMilliseconds} {armText}{cameraText}");
             _output.Flush();
             LogGoal(environment);
@@ -256,7 +256,7 @@ public sealed class SimServer
             {
                 var now = MonotonicClock.NowNanoseconds;
                 arm.AdvanceTo(now);
-                firmware.ReportMeasuredFaults(arm.AtJointLimit, arm.OverEffort, $"an actuator exceeded {SimulatedArm.EffortMax} N·m");
+                firmware.ReportMeasuredFaults(arm.AtJointLimit, arm.OverEffort, "an actuator exceeded its joint's effort limit");
 
                 // Latest-only (CONFLATE, or its in-process slot): usually one COMMAND, the newest sent.
                 while (channels.TryReceiveCommand(out var commandFrame))
@@ -385,6 +385,10 @@ public sealed class SimServer
                 var (px, py) = peek.Pad(scene);
                 goal = item = (px, py, 0.015);
                 break;
+            case PickPlaceTask pick:
+                goal = pick.Goal(scene);
+                item = pick.Cube(scene);
+                break;
             default:
                 goal = item = (double.NaN, double.NaN, double.NaN);
                 break;
@@ -420,7 +424,7 @@ public sealed class SimServer
         public void Apply(in ArmCommand command, bool fromMeasuredPose)
         {
             if (command.Mode == ArmCommandMode.JointPosition)
-                arm.SetJointTargets(((ReadOnlySpan<double>)command.Values)[..SimulatedArm.JointCount], command.GripperTarget);
+                arm.SetJointTargets(((ReadOnlySpan<double>)command.Values)[..arm.JointCount], command.GripperTarget);
             else
                 arm.MoveEndEffector(command.Values[0], command.Values[1], command.Values[2], command.GripperTarget, fromMeasuredPose);
         }

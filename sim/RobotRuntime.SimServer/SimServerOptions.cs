@@ -11,6 +11,9 @@ namespace RobotRuntime.SimServer;
 /// </summary>
 public sealed record SimServerOptions
 {
+    /// <summary>The simulated arm (see <see cref="SimArm.Names"/>): toy4 or ur5e.</summary>
+    public string Arm { get; init; } = "toy4";
+
     /// <summary>Task name: reach, push or peek.</summary>
     public string Task { get; init; } = "reach";
 
@@ -94,6 +97,8 @@ public sealed record SimServerOptions
     /// <summary>Throws an <see cref="ArgumentException"/> naming the first option that is not usable and what is valid.</summary>
     public void Validate()
     {
+        if (!SimArm.Names.Contains(Arm))
+            throw new ArgumentException($"--arm: unknown arm '{Arm}'; expected one of {string.Join(", ", SimArm.Names)}", nameof(Arm));
         if (!TabletopTask.Names.Contains(Task))
             throw new ArgumentException($"--task: unknown task '{Task}'; expected one of {string.Join(", ", TabletopTask.Names)}", nameof(Task));
         if (!VisualShifts.Names.Contains(Shift))

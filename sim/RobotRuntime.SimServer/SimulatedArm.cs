@@ -6,21 +6,14 @@ namespace RobotRuntime.SimServer;
 
 /// <summary>
 /// The tabletop arm seen as firmware sees its hardware: joint set points that move towards their
-/// targets no faster than <see cref="VelocityMax"/>, physics stepped to wall-clock deadlines, and
-/// the measured joints, efforts, gripper and end-effector pose.
+/// targets no faster than each joint's velocity limit, physics stepped to wall-clock deadlines, and
+/// the measured joints, efforts, gripper and end-effector pose. Any <see cref="SimArm"/>: the 4-joint
+/// arm also takes end-effector deltas (its closed-form inverse kinematics); the others are driven by
+/// joint-position commands only, as a bridge to a real arm's joint servo interface would be.
 /// </summary>
 /// <remarks>The environment's thread only (it owns the GL context). Allocates only in the constructor.</remarks>
 internal sealed class SimulatedArm
 {
-    /// <summary>Joints the protocol sees: yaw, shoulder, elbow, wrist (the gripper is separate).</summary>
-    public const int JointCount = 4;
-
-    /// <summary>Fastest a joint set point moves, rad/s (the description's velocity_max).</summary>
-    public const double VelocityMax = 3.0;
-
-    /// <summary>Largest actuator torque before the arm faults, N·m (the description's effort_max).</summary>
-    public const double EffortMax = 100.0;
-
     /// <summary>Joint speed above which the arm reports itself moving, rad/s.</summary>
     private const double MovingSpeed = 0.01;
 
@@ -29,9 +22,8 @@ internal sealed class SimulatedArm
 
     private readonly TabletopEnvironment _environment;
     private readonly TabletopScene _scene;
-    private readonly MjField<double> _actuatorForce;
-    private readonly MjField<double> _siteXmat;
-    private readonly double[] _targets = new double[JointCount];
+    private readonly SimArm _arm;
+    private readonly double[] _targets;
     private readonly double[] _setpoint = new double[3];
     private readonly double _timestep;
     private readonly long _timestepNs;
@@ -43,8 +35,8 @@ internal sealed class SimulatedArm
     {
         _environment = environment;
         _scene = environment.Scene;
-        _actuatorForce = _scene.Data.Field<double>("actuator_force");
-        _siteXmat = _scene.Data.Field<double>("site_xmat");
+        _arm = environment.Arm;
+        _targets = new double[_arm.JointCount];
         _timestep = _scene.Model.Timestep;
         _timestepNs = (long)Math.Round(_timestep * 1e9);
         var (x, y, z) = environment.Setpoint;
@@ -52,11 +44,14 @@ internal sealed class SimulatedArm
         _setpoint[1] = y;
         _setpoint[2] = z;
         var ctrl = _scene.Ctrl.Span;
-        for (var i = 0; i < JointCount; i++)
+        for (var i = 0; i < _targets.Length; i++)
             _targets[i] = ctrl[i];
-        _gripperTarget = Math.Clamp(1 - ctrl[4] / TabletopEnvironment.FingerTravel, 0, 1);
+        _gripperTarget = Math.Clamp(1 - ctrl[_scene.FingerCtrl] / _arm.FingerTravel, 0, 1);
         _originNs = nowNs;
     }
+
+    /// <summary>Number of arm joints.</summary>
+    public int JointCount => _targets.Length;
 
     /// <summary>Simulation time, s.</summary>
     public double Time => _scene.Data.Time;
@@ -67,20 +62,19 @@ internal sealed class SimulatedArm
     /// <summary>Physics steps taken.</summary>
     public long StepsTaken => _stepsDone;
 
-    /// <summary>An actuator exceeded <see cref="EffortMax"/> during the last <see cref="AdvanceTo"/>.</summary>
+    /// <summary>An actuator exceeded its joint's effort limit during the last <see cref="AdvanceTo"/>.</summary>
     public bool OverEffort { get; private set; }
 
     /// <summary>A joint was at or beyond its range during the last <see cref="AdvanceTo"/>.</summary>
     public bool AtJointLimit { get; private set; }
 
     /// <summary>Joint ranges, velocity and effort limits as the description announces them.</summary>
-    public static JointLimits[] Limits()
-    {
-        var limits = new JointLimits[JointCount];
-        for (var i = 0; i < JointCount; i++)
-            limits[i] = new JointLimits(ArmKinematics.JointLow[i], ArmKinematics.JointHigh[i], VelocityMax, EffortMax);
-        return limits;
-    }
+    public static JointLimits[] Limits(SimArm arm) => arm.Limits.ToArray();
+
+    /// <summary>Command modes the simulated firmware takes: the 4-joint arm joint positions and end-effector deltas, the others joint positions only.</summary>
+    public static HashSet<ArmCommandMode> Modes(SimArm arm) => arm.Name == "toy4"
+        ? [ArmCommandMode.JointPosition, ArmCommandMode.EndEffectorDelta]
+        : [ArmCommandMode.JointPosition];
 
     /// <summary>Steps the physics until simulation time catches up with <paramref name="nowNs"/> (wall clock since start).</summary>
     public void AdvanceTo(long nowNs)
@@ -99,26 +93,26 @@ internal sealed class SimulatedArm
         OverEffort = false;
         AtJointLimit = false;
         var ctrl = _scene.Ctrl.Span;
-        var maxMove = VelocityMax * _timestep;
-        var opening = TabletopEnvironment.FingerTravel * (1 - _gripperTarget);
-        ctrl[4] = ctrl[5] = opening;
+        var opening = _arm.FingerTravel * (1 - _gripperTarget);
+        ctrl[_scene.FingerCtrl] = ctrl[_scene.FingerCtrl + 1] = opening;
         for (var step = 0; step < due; step++)
         {
             var settled = true;
-            for (var i = 0; i < JointCount; i++)
+            for (var i = 0; i < _targets.Length; i++)
             {
+                var maxMove = _arm.Limits[i].VelocityMax * _timestep;
                 var error = _targets[i] - ctrl[i];
                 ctrl[i] += Math.Clamp(error, -maxMove, maxMove);
                 settled &= Math.Abs(error) <= maxMove;
             }
             if (settled)
             {
-                // Set points have reached their targets: the rest can run in one native call.
-                _scene.Data.Step((int)(due - step));
+                // Set points have reached their targets: the rest can run without moving them.
+                _scene.Step((int)(due - step));
                 _stepsDone += due - step;
                 break;
             }
-            _scene.Data.Step(1);
+            _scene.Step(1);
             _stepsDone++;
             CheckLimits();
         }
@@ -130,13 +124,14 @@ internal sealed class SimulatedArm
 
     private void CheckLimits()
     {
-        var force = _actuatorForce.Span;
+        var force = _scene.ActuatorForce.Span;
         var qpos = _scene.Qpos.Span;
-        for (var i = 0; i < JointCount; i++)
+        for (var i = 0; i < _targets.Length; i++)
         {
-            OverEffort |= Math.Abs(force[i]) > EffortMax;
+            var limits = _arm.Limits[i];
+            OverEffort |= Math.Abs(force[i]) > limits.EffortMax;
             var q = qpos[_scene.ArmQposAddress[i]];
-            AtJointLimit |= q <= ArmKinematics.JointLow[i] || q >= ArmKinematics.JointHigh[i];
+            AtJointLimit |= q <= limits.PositionMin || q >= limits.PositionMax;
         }
     }
 
@@ -145,13 +140,14 @@ internal sealed class SimulatedArm
     {
         var qpos = _scene.Qpos.Span;
         var ctrl = _scene.Ctrl.Span;
-        for (var i = 0; i < JointCount; i++)
+        for (var i = 0; i < _targets.Length; i++)
         {
-            var q = Math.Clamp(qpos[_scene.ArmQposAddress[i]], ArmKinematics.JointLow[i], ArmKinematics.JointHigh[i]);
+            var limits = _arm.Limits[i];
+            var q = Math.Clamp(qpos[_scene.ArmQposAddress[i]], limits.PositionMin, limits.PositionMax);
             _targets[i] = q;
             ctrl[i] = q;
         }
-        _gripperTarget = GripperPosition();
+        _gripperTarget = _scene.GripperClosing();
         SyncSetpointToTip();
     }
 
@@ -162,8 +158,8 @@ internal sealed class SimulatedArm
     public void Brake()
     {
         var qvel = _scene.Qvel.Span;
-        for (var i = 0; i < JointCount; i++)
-            qvel[_scene.ArmDofAddress[i]] = 0;
+        foreach (var dof in _scene.ArmDofAddress)
+            qvel[dof] = 0;
         HoldHere();
         _scene.Data.Forward();
     }
@@ -171,7 +167,7 @@ internal sealed class SimulatedArm
     /// <summary>Targets joint positions (rad, already checked against the limits) and the gripper (0 open .. 1 closed).</summary>
     public void SetJointTargets(ReadOnlySpan<double> positions, double gripper)
     {
-        for (var i = 0; i < JointCount; i++)
+        for (var i = 0; i < _targets.Length; i++)
             _targets[i] = positions[i];
         _gripperTarget = gripper;
     }
@@ -179,7 +175,7 @@ internal sealed class SimulatedArm
     /// <summary>
     /// Moves the end-effector set point by (dx, dy, dz) metres in the base frame, clamped to the
     /// workspace, and targets the joints that put the fingertip there pointing down (as the
-    /// environment's end-effector-delta action does).
+    /// environment's end-effector-delta action does). The 4-joint arm only (<see cref="Modes"/>).
     /// </summary>
     /// <param name="dx">Base-frame x translation, m.</param>
     /// <param name="dy">Base-frame y translation, m.</param>
@@ -200,88 +196,19 @@ internal sealed class SimulatedArm
 
     private void SyncSetpointToTip()
     {
-        var (x, y, z) = ArmKinematics.ClampToWorkspace(_scene.Tip.X, _scene.Tip.Y, _scene.Tip.Z);
+        var (x, y, z) = _arm.ClampToWorkspace(_scene.Tip.X, _scene.Tip.Y, _scene.Tip.Z);
         _setpoint[0] = x;
         _setpoint[1] = y;
         _setpoint[2] = z;
     }
 
-    private double GripperPosition()
-    {
-        var qpos = _scene.Qpos.Span;
-        var opening = (qpos[_scene.FingerQposAddress[0]] + qpos[_scene.FingerQposAddress[1]]) / 2;
-        return Math.Clamp(1 - opening / TabletopEnvironment.FingerTravel, 0, 1);
-    }
-
     /// <summary>Writes the measured joints, efforts, gripper and fingertip pose into <paramref name="state"/>; returns whether any joint moves.</summary>
     public bool Measure(ref ArmState state)
     {
-        var qpos = _scene.Qpos.Span;
-        var qvel = _scene.Qvel.Span;
-        var force = _actuatorForce.Span;
+        _scene.Measure(ref state);
         var moving = false;
-        state.JointCount = JointCount;
-        for (var i = 0; i < JointCount; i++)
-        {
-            state.Positions[i] = qpos[_scene.ArmQposAddress[i]];
-            var v = qvel[_scene.ArmDofAddress[i]];
-            state.Velocities[i] = v;
-            state.Efforts[i] = force[i];
-            moving |= Math.Abs(v) > MovingSpeed;
-        }
-        state.GripperPosition = GripperPosition();
-        state.GripperEffort = (Math.Abs(force[4]) + Math.Abs(force[5])) / 2;
-        var (x, y, z) = _scene.Tip;
-        state.EndEffectorX = x;
-        state.EndEffectorY = y;
-        state.EndEffectorZ = z;
-        var m = _siteXmat.Row(_scene.TipSite);
-        MatrixToQuaternion(m, out state.EndEffectorQw, out state.EndEffectorQx, out state.EndEffectorQy, out state.EndEffectorQz);
+        for (var i = 0; i < state.JointCount; i++)
+            moving |= Math.Abs(state.Velocities[i]) > MovingSpeed;
         return moving;
-    }
-
-    /// <summary>Unit quaternion (w, x, y, z) of a row-major 3×3 rotation matrix (Shepperd's method).</summary>
-    internal static void MatrixToQuaternion(ReadOnlySpan<double> m, out double w, out double x, out double y, out double z)
-    {
-        var trace = m[0] + m[4] + m[8];
-        if (trace > 0)
-        {
-            var s = 2 * Math.Sqrt(trace + 1);
-            w = s / 4;
-            x = (m[7] - m[5]) / s;
-            y = (m[2] - m[6]) / s;
-            z = (m[3] - m[1]) / s;
-        }
-        else if (m[0] > m[4] && m[0] > m[8])
-        {
-            var s = 2 * Math.Sqrt(1 + m[0] - m[4] - m[8]);
-            w = (m[7] - m[5]) / s;
-            x = s / 4;
-            y = (m[1] + m[3]) / s;
-            z = (m[2] + m[6]) / s;
-        }
-        else if (m[4] > m[8])
-        {
-            var s = 2 * Math.Sqrt(1 + m[4] - m[0] - m[8]);
-            w = (m[2] - m[6]) / s;
-            x = (m[1] + m[3]) / s;
-            y = s / 4;
-            z = (m[5] + m[7]) / s;
-        }
-        else
-        {
-            var s = 2 * Math.Sqrt(1 + m[8] - m[0] - m[4]);
-            w = (m[3] - m[1]) / s;
-            x = (m[2] + m[6]) / s;
-            y = (m[5] + m[7]) / s;
-            z = s / 4;
-        }
-        if (w < 0)
-        {
-            w = -w;
-            x = -x;
-            y = -y;
-            z = -z;
-        }
     }
 }

@@ -32,7 +32,7 @@ public sealed class SimServerBehaviourTests(ITestOutputHelper output) : ArmBehav
 
         public override ArmAddresses Addresses => ArmAddresses.Of(_host.Endpoints.LinkSettings);
 
-        public override IReadOnlyList<JointLimits> Limits { get; } = SimulatedArm.Limits();
+        public override IReadOnlyList<JointLimits> Limits { get; } = SimulatedArm.Limits(SimArm.Get("toy4"));
 
         public override IReadOnlySet<ArmCommandMode> OfferedModes { get; } = new HashSet<ArmCommandMode> { ArmCommandMode.JointPosition, ArmCommandMode.EndEffectorDelta };
 
@@ -43,7 +43,7 @@ public sealed class SimServerBehaviourTests(ITestOutputHelper output) : ArmBehav
         public override int StateRateHz => _settings.StateRateHz;
 
         // Straight up (every angle is measured from the vertical): inside every range.
-        public override double[] Rest => new double[SimulatedArm.JointCount];
+        public override double[] Rest => new double[4];
 
         // The hand pointing down 15 cm above the table in front of the arm, where the tasks work: reachable from the
         // start pose without touching the table.
@@ -51,7 +51,7 @@ public sealed class SimServerBehaviourTests(ITestOutputHelper output) : ArmBehav
         {
             get
             {
-                var joints = new double[SimulatedArm.JointCount];
+                var joints = new double[4];
                 ArmKinematics.Solve(0.35, 0.05, 0.15, joints);
                 return joints;
             }

@@ -251,6 +251,12 @@ public static class DatasetCollector
                 var (kx, ky) = peek.Pad(scene);
                 (state[3], state[4], state[5]) = ((float)kx, (float)ky, 0f);
                 break;
+            case PickPlaceTask pick:
+                var (mx, my, mz) = pick.Goal(scene);
+                (state[3], state[4], state[5]) = ((float)mx, (float)my, (float)mz);
+                var (cx, cy, cz) = pick.Cube(scene);
+                (state[6], state[7], state[8]) = ((float)cx, (float)cy, (float)cz);
+                break;
         }
     }
 

@@ -185,10 +185,10 @@ public static class VisualShifts
             var (r, g, b) = context.Visuals.DefaultMaterial(id);
             Paint(context.Visuals.MaterialRgba.Row(id), new Colour(r, g, b), random, hard);
         }
-        if (context.Task is PushTask)
+        if (context.Task is PushTask or PickPlaceTask)
         {
-            var puck = context.Visuals.GeomRgba.Row(model.Id(MjObject.Geom, "puck"));
-            Paint(puck, new Colour(puck[0], puck[1], puck[2]), random, hard);
+            var item = context.Visuals.GeomRgba.Row(model.Id(MjObject.Geom, context.Task is PushTask ? "puck" : "cube"));
+            Paint(item, new Colour(item[0], item[1], item[2]), random, hard);
         }
 
         static void Paint(Span<float> rgba, Colour trained, Random random, bool hard)

@@ -34,6 +34,9 @@ public static class ScriptedController
                 desired = PushWaypoint(push, scene);
                 gripper = 1f;
                 break;
+            case PickPlaceTask pick:
+                (desired, gripper) = PickWaypoint(pick, scene, environment.Setpoint);
+                break;
             default:
                 throw new ArgumentException($"no scripted controller for task '{environment.Task.Name}'", nameof(environment));
         }
@@ -44,6 +47,22 @@ public static class ScriptedController
         action[3] = gripper;
 
         static float Step(double metres) => (float)Math.Clamp(metres / TabletopEnvironment.MaxEndEffectorStep, -1, 1);
+    }
+
+    private static ((double X, double Y, double Z) Target, float Gripper) PickWaypoint(PickPlaceTask pick, TabletopScene scene, (double X, double Y, double Z) setpoint)
+    {
+        var (cubeX, cubeY, cubeZ) = pick.Cube(scene);
+        var (tipX, tipY, tipZ) = scene.Tip;
+        var closing = scene.GripperClosing();
+        var overCube = Math.Sqrt((tipX - cubeX) * (tipX - cubeX) + (tipY - cubeY) * (tipY - cubeY));
+        var held = cubeZ > PickPlaceTask.CubeHalf + 0.01 && overCube < 0.02 && closing > 0.2;
+        if (held || (overCube < 0.012 && Math.Abs(tipZ - cubeZ) < 0.012 && closing > 0.2))
+            return (pick.Goal(scene), 1f); // grasped (or closing on it): carry it to the marker
+        if (overCube < 0.012 && Math.Abs(tipZ - cubeZ) < 0.012)
+            return ((cubeX, cubeY, cubeZ), 1f); // around the cube: close
+        if (overCube < 0.012)
+            return ((cubeX, cubeY, cubeZ), -1f); // above it, open: go down
+        return ((cubeX, cubeY, TravelHeight), -1f); // travel above the table, open
     }
 
     private static (double X, double Y, double Z) PushWaypoint(PushTask push, TabletopScene scene)

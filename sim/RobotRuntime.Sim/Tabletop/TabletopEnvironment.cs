@@ -1,3 +1,4 @@
+using RobotRuntime.Arm;
 using RobotRuntime.Environments;
 using RobotRuntime.Sim.MuJoCo;
 using RobotRuntime.Sim.Shifts;
@@ -11,19 +12,28 @@ namespace RobotRuntime.Sim.Tabletop;
 /// <param name="ImageHeight">Camera image height in pixels (1..1024).</param>
 /// <param name="Shift">Visual shift preset name (see <see cref="VisualShifts.Names"/>).</param>
 /// <param name="RenderImages">False skips rendering (images stay black); for state-only use.</param>
+/// <param name="Arm">The arm (see <see cref="SimArm.Names"/>): "toy4" (default) or "ur5e".</param>
 public sealed record TabletopEnvironmentOptions(
     string Task = "reach",
     ActionMode ActionMode = ActionMode.EndEffectorDelta,
     int ImageWidth = 84,
     int ImageHeight = 84,
     string Shift = VisualShifts.InDistribution,
-    bool RenderImages = true);
+    bool RenderImages = true,
+    string Arm = "toy4");
 
 /// <summary>
-/// The MuJoCo tabletop arm as an <see cref="IEnvironment"/>: one task, one action mode, both
+/// The MuJoCo tabletop arm as an <see cref="IEnvironment"/>: one arm, one task, one action mode, both
 /// cameras ("front" third-person, "wrist") rendered at the requested size, a visual shift preset
 /// sampled from the reset seed.
 /// </summary>
+/// <remarks>
+/// The 4-joint arm keeps its closed-form inverse kinematics and 12-value proprioception (what the
+/// shipped agents learned on). Every other arm is observed through its <see cref="ArmLayout"/> and acts
+/// through the runtime's own <see cref="ActionTranslator"/> as a joint-only arm: end-effector deltas
+/// become joint-position targets by the runtime's inverse kinematics, exactly as <c>rr run</c> drives
+/// that arm through a firmware that takes joint commands only.
+/// </remarks>
 /// <remarks>
 /// Thread: every call must come from the thread that constructed the environment (its GL
 /// context lives there); other threads get an <see cref="InvalidOperationException"/>.
@@ -51,7 +61,12 @@ public sealed class TabletopEnvironment : IEnvironment
     private readonly Observation _observation;
     private readonly int _ownerThread;
     private readonly double[] _setpoint = new double[3];
-    private readonly double[] _joints = new double[4];
+    private readonly double[] _joints;
+    private readonly SimArm _arm;
+    private readonly ActionTranslator? _translator;
+    private readonly RobotRuntime.Kinematics.InverseKinematics? _startIk;
+    private ArmState _measured;
+    private ArmCommand _command;
     private int _episodeStep = -1;
     private bool _episodeOver;
 
@@ -66,8 +81,16 @@ public sealed class TabletopEnvironment : IEnvironment
         Options = options;
         Task = TabletopTask.Create(options.Task);
         _shift = VisualShifts.Get(options.Shift);
+        _arm = SimArm.Get(options.Arm);
+        _joints = new double[_arm.JointCount];
+        Layout = options.ActionMode == ActionMode.EndEffectorDelta ? _arm.Layout : JointPositionLayout(_arm);
+        if (!_arm.IsToy)
+        {
+            _translator = new ActionTranslator(Layout, JointOnlyDescription(_arm), _arm.Chain, _arm.Workspace);
+            _startIk = new RobotRuntime.Kinematics.InverseKinematics(_arm.Chain, new RobotRuntime.Kinematics.IkOptions(MaxIterations: 200));
+        }
         _ownerThread = Environment.CurrentManagedThreadId;
-        _scene = new TabletopScene(Task.ObjectsMjcf);
+        _scene = new TabletopScene(Task.ObjectsMjcf, _arm);
         try
         {
             Task.Bind(_scene);
@@ -81,16 +104,17 @@ public sealed class TabletopEnvironment : IEnvironment
             throw;
         }
         var cameras = TabletopScene.CameraNames.Select(name => new CameraImage(name, options.ImageWidth, options.ImageHeight)).ToArray();
-        _observation = new Observation(cameras, ProprioceptionLabels.Length);
+        var proprioception = _arm.IsToy ? ProprioceptionLabels : Layout.ProprioceptionNames(_arm.JointNames);
+        _observation = new Observation(cameras, proprioception.Count);
         Spec = new EnvironmentSpec(
             Task.Name,
             options.ActionMode == ActionMode.EndEffectorDelta
-                ? new ActionSpace(ActionMode.EndEffectorDelta, ["dx", "dy", "dz", "gripper"], MaxEndEffectorStep)
-                : new ActionSpace(ActionMode.JointPositionTargets, ["yaw", "shoulder", "elbow", "wrist", "gripper"], 0),
+                ? new ActionSpace(ActionMode.EndEffectorDelta, Layout.ActionNames(_arm.JointNames), MaxEndEffectorStep)
+                : new ActionSpace(ActionMode.JointPositionTargets, Layout.ActionNames(_arm.JointNames), 0),
             TabletopScene.CameraNames,
             options.ImageWidth,
             options.ImageHeight,
-            ProprioceptionLabels,
+            proprioception,
             TabletopScene.PhysicsStepsPerControlStep * _scene.Model.Timestep,
             Task.MaxEpisodeSteps);
     }
@@ -118,6 +142,28 @@ public sealed class TabletopEnvironment : IEnvironment
     /// <summary>The randomisation the last <see cref="Reset"/> applied, if <see cref="RandomiseVisuals"/> was on.</summary>
     public CollectionVisuals? LastRandomisation { get; private set; }
 
+    /// <summary>The arm.</summary>
+    public SimArm Arm => _arm;
+
+    /// <summary>How a policy sees this environment's arm: its proprioception and action layout (for agent packages).</summary>
+    public ArmLayout Layout { get; }
+
+    /// <summary>The layout of joint-position actions on <paramref name="arm"/>: normalised onto its joint ranges.</summary>
+    public static ArmLayout JointPositionLayout(SimArm arm)
+    {
+        var ranges = new double[2 * arm.JointCount];
+        for (var j = 0; j < arm.JointCount; j++)
+        {
+            ranges[2 * j] = arm.Limits[j].PositionMin;
+            ranges[2 * j + 1] = arm.Limits[j].PositionMax;
+        }
+        return arm.Layout with { ActionSpace = ActionSpaceKind.JointPosition, ActionRotation = false, JointRanges = ranges };
+    }
+
+    /// <summary>The description of <paramref name="arm"/> as a firmware that takes joint commands only would give it.</summary>
+    public static ArmDescription JointOnlyDescription(SimArm arm) =>
+        new(1, 2, arm.Limits, new HashSet<ArmCommandMode> { ArmCommandMode.JointPosition, ArmCommandMode.JointVelocity }, 125, 100, 0, 0);
+
     /// <summary>The options the environment was built with.</summary>
     public TabletopEnvironmentOptions Options { get; }
 
@@ -139,14 +185,24 @@ public sealed class TabletopEnvironment : IEnvironment
         CheckThread();
         var random = new Random(seed);
         _scene.Data.Reset();
-        var (x, y, z) = ArmKinematics.ClampToWorkspace(
+        var (x, y, z) = _arm.ClampToWorkspace(
             0.25 + 0.03 * (2 * random.NextDouble() - 1),
             0.05 * (2 * random.NextDouble() - 1),
             0.15 + 0.02 * (2 * random.NextDouble() - 1));
         _setpoint[0] = x;
         _setpoint[1] = y;
         _setpoint[2] = z;
-        ArmKinematics.Solve(x, y, z, _joints);
+        if (_arm.IsToy)
+        {
+            ArmKinematics.Solve(x, y, z, _joints);
+        }
+        else
+        {
+            var result = _startIk!.Solve(SimArm.DownwardTip(x, y, z), _arm.Home, _joints);
+            if (result.Status != RobotRuntime.Kinematics.IkStatus.Converged)
+                throw new SimulatorException($"the {_arm.Name} arm's start pose ({x:0.###}, {y:0.###}, {z:0.###}) m pointing down has no inverse-kinematics solution from its home joints ({result.PositionError:0.####} m off)");
+            _translator!.Reset();
+        }
         _scene.PlaceArm(_joints, 0);
         Task.Reset(_scene, random);
         _scene.Data.Forward();
@@ -181,7 +237,23 @@ public sealed class TabletopEnvironment : IEnvironment
 
         var ctrl = _scene.Ctrl.Span;
         float gripper;
-        if (Spec.Action.Mode == ActionMode.EndEffectorDelta)
+        if (_translator is not null)
+        {
+            _measured.Status = ArmStatusFlags.Enabled;
+            _scene.Measure(ref _measured);
+            _translator.Translate(action, in _measured, ref _command);
+            for (var i = 0; i < _arm.JointCount; i++)
+                ctrl[i] = _command.Values[i];
+            if (_translator.UsesInverseKinematics)
+            {
+                var target = _translator.Target;
+                _setpoint[0] = target.X;
+                _setpoint[1] = target.Y;
+                _setpoint[2] = target.Z;
+            }
+            gripper = action[^1];
+        }
+        else if (Spec.Action.Mode == ActionMode.EndEffectorDelta)
         {
             var (x, y, z) = ArmKinematics.ClampToWorkspace(
                 _setpoint[0] + MaxEndEffectorStep * Math.Clamp(action[0], -1f, 1f),
@@ -205,9 +277,9 @@ public sealed class TabletopEnvironment : IEnvironment
             }
             gripper = action[4];
         }
-        ctrl[4] = ctrl[5] = FingerTravel * (1 - Math.Clamp(gripper, -1f, 1f)) / 2;
+        ctrl[_scene.FingerCtrl] = ctrl[_scene.FingerCtrl + 1] = _arm.FingerTravel * (1 - Math.Clamp(gripper, -1f, 1f)) / 2;
 
-        _scene.Data.Step(TabletopScene.PhysicsStepsPerControlStep);
+        _scene.Step(TabletopScene.PhysicsStepsPerControlStep);
         _episodeStep++;
         var status = Task.Evaluate(_scene);
         var terminated = status.IsSuccess;
@@ -250,9 +322,16 @@ public sealed class TabletopEnvironment : IEnvironment
                 image.TimestampSeconds = time;
             }
         }
+        var proprioception = _observation.Proprioception;
+        if (!_arm.IsToy)
+        {
+            _scene.Measure(ref _measured);
+            Layout.FillProprioception(in _measured, proprioception);
+            _observation.TimestampSeconds = time;
+            return;
+        }
         var qpos = _scene.Qpos.Span;
         var qvel = _scene.Qvel.Span;
-        var proprioception = _observation.Proprioception;
         for (var i = 0; i < 4; i++)
         {
             proprioception[i] = (float)qpos[_scene.ArmQposAddress[i]];

@@ -13,15 +13,16 @@ public readonly record struct TaskStatus(double Reward, bool IsSuccess, double G
 public abstract class TabletopTask
 {
     /// <summary>The task names <see cref="Create"/> accepts.</summary>
-    public static IReadOnlyList<string> Names { get; } = ["reach", "push", "peek"];
+    public static IReadOnlyList<string> Names { get; } = ["reach", "push", "peek", "pick-place"];
 
-    /// <summary>Makes a task by name ("reach", "push" or "peek").</summary>
+    /// <summary>Makes a task by name ("reach", "push", "peek" or "pick-place").</summary>
     /// <exception cref="ArgumentException">Unknown name; the message lists the known ones.</exception>
     public static TabletopTask Create(string name) => name switch
     {
         "reach" => new ReachTask(),
         "push" => new PushTask(),
         "peek" => new PeekTask(),
+        "pick-place" => new PickPlaceTask(),
         _ => throw new ArgumentException($"unknown task '{name}'; expected one of {string.Join(", ", Names)}", nameof(name)),
     };
 
@@ -268,5 +269,105 @@ public sealed class PeekTask : TabletopTask
     public override IEnumerable<(double X, double Y)> KeepClear(TabletopScene scene)
     {
         yield return Pad(scene);
+    }
+}
+
+/// <summary>
+/// Pick-and-place: grasp a 4 cm cube on the table and carry it to a green marker floating 8–18 cm above
+/// the table. Reward 0.5·(1 − tanh(10·d_tip)) + (1 − tanh(10·d_goal)) + 0.5·[cube lifted 2 cm] with d_tip
+/// the fingertip-to-cube and d_goal the cube-to-marker distance (m); success when d_goal &lt; 4 cm;
+/// 150 steps (6 s). The cube's faces are square to the table's axes, so a gripper pointing down with its
+/// fingers along y (the end-effector actions' orientation) closes on two of them.
+/// </summary>
+public sealed class PickPlaceTask : TabletopTask
+{
+    /// <summary>Success radius in metres.</summary>
+    public const double SuccessRadius = 0.04;
+
+    /// <summary>Half the cube's edge, m.</summary>
+    public const double CubeHalf = 0.02;
+
+    private int _goal;
+    private int _cubeQpos;
+    private int _cubeBody;
+
+    /// <inheritdoc/>
+    public override string Name => "pick-place";
+
+    /// <inheritdoc/>
+    public override int MaxEpisodeSteps => 150;
+
+    /// <inheritdoc/>
+    public override string ObjectsMjcf =>
+        """
+        <body name="cube" pos="0.4 0 0.02"><freejoint name="cube"/><geom name="cube" type="box" size="0.02 0.02 0.02" mass="0.03" rgba="0.85 0.3 0.1 1" contype="1" conaffinity="1" friction="1.5 0.01 0.0001"/></body>
+        <body name="goal" mocap="true" pos="0.45 0.1 0.12"><geom name="goal" type="sphere" size="0.02" rgba="0.2 0.75 0.3 0.6"/></body>
+        """;
+
+    /// <inheritdoc/>
+    public override void Bind(TabletopScene scene)
+    {
+        _goal = scene.Model.Field<int>("body_mocapid").Span[scene.Model.Id(MuJoCo.MjObject.Body, "goal")];
+        _cubeBody = scene.Model.Id(MuJoCo.MjObject.Body, "cube");
+        _cubeQpos = scene.Model.Field<int>("jnt_qposadr").Span[scene.Model.Id(MuJoCo.MjObject.Joint, "cube")];
+    }
+
+    /// <summary>The cube's centre.</summary>
+    public (double X, double Y, double Z) Cube(TabletopScene scene)
+    {
+        var p = scene.XPos.Row(_cubeBody);
+        return (p[0], p[1], p[2]);
+    }
+
+    /// <summary>The marker the cube must reach.</summary>
+    public (double X, double Y, double Z) Goal(TabletopScene scene)
+    {
+        var p = scene.MocapPos.Row(_goal);
+        return (p[0], p[1], p[2]);
+    }
+
+    /// <inheritdoc/>
+    public override void Reset(TabletopScene scene, Random random)
+    {
+        var cubeX = Uniform(random, 0.3, 0.45);
+        var cubeY = Uniform(random, -0.15, 0.15);
+        double goalX, goalY;
+        do
+        {
+            goalX = Uniform(random, 0.3, 0.5);
+            goalY = Uniform(random, -0.2, 0.2);
+        }
+        while (Math.Sqrt((goalX - cubeX) * (goalX - cubeX) + (goalY - cubeY) * (goalY - cubeY)) < 0.1);
+        var qpos = scene.Qpos.Span;
+        qpos[_cubeQpos] = cubeX;
+        qpos[_cubeQpos + 1] = cubeY;
+        qpos[_cubeQpos + 2] = CubeHalf;
+        qpos[_cubeQpos + 3] = 1;
+        qpos[_cubeQpos + 4] = qpos[_cubeQpos + 5] = qpos[_cubeQpos + 6] = 0;
+        var goal = scene.MocapPos.Row(_goal);
+        goal[0] = goalX;
+        goal[1] = goalY;
+        goal[2] = Uniform(random, 0.08, 0.18);
+    }
+
+    /// <inheritdoc/>
+    public override TaskStatus Evaluate(TabletopScene scene)
+    {
+        var (cx, cy, cz) = Cube(scene);
+        var (gx, gy, gz) = Goal(scene);
+        var (tx, ty, tz) = scene.Tip;
+        var toGoal = Distance(cx, cy, cz, gx, gy, gz);
+        var toCube = Distance(tx, ty, tz, cx, cy, cz);
+        var lifted = cz > CubeHalf + 0.02 ? 0.5 : 0.0;
+        return new TaskStatus(0.5 * Closeness(toCube) + Closeness(toGoal) + lifted, toGoal < SuccessRadius, toGoal);
+    }
+
+    /// <inheritdoc/>
+    public override IEnumerable<(double X, double Y)> KeepClear(TabletopScene scene)
+    {
+        var (cx, cy, _) = Cube(scene);
+        var (gx, gy, _) = Goal(scene);
+        yield return (cx, cy);
+        yield return (gx, gy);
     }
 }
