@@ -161,7 +161,7 @@ public class EncoderModeTests
             }
         }
         var proprio = new float[12];
-        Packaging.AgentPolicy.FillProprioception(in observation.ArmState, proprio);
+        RobotRuntime.Arm.ArmLayout.Toy4.FillProprioception(in observation.ArmState, proprio);
         float[] expected;
         using (Tape.NoGrad())
         {

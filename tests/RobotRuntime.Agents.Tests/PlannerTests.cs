@@ -196,7 +196,7 @@ public class PlannerTests
             policy.Act(observation, ref command);
         }
         var proprio = new float[12];
-        AgentPolicy.FillProprioception(in observation.ArmState, proprio);
+        RobotRuntime.Arm.ArmLayout.Toy4.FillProprioception(in observation.ArmState, proprio);
         var planes = new float[2 * 3 * 48 * 48];
         RobotRuntime.Agents.Replay.BatchSampler.ImageToPlanes(pixelsA, 48, 0, 0, planes.AsSpan(0, 3 * 48 * 48));
         RobotRuntime.Agents.Replay.BatchSampler.ImageToPlanes(pixelsB, 48, 0, 0, planes.AsSpan(3 * 48 * 48));

@@ -248,7 +248,7 @@ public class AgentProprioceptionTests
         foreach (var (gripper, opening) in new[] { (1.0, 0.0), (0.0, 0.07), (0.5, 0.035) })
         {
             state.GripperPosition = gripper;
-            RobotRuntime.Agents.Packaging.AgentPolicy.FillProprioception(in state, proprio);
+            RobotRuntime.Arm.ArmLayout.Toy4.FillProprioception(in state, proprio);
             Assert.Equal(opening, proprio[8], 1e-6); // float rounding only
             Assert.Equal([0.3f, -0.1f, 0.2f], proprio[9..12]);
         }

@@ -1,3 +1,4 @@
+using RobotRuntime.Arm;
 using System.Reflection;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -51,8 +52,27 @@ public static class AgentPackage
     /// <param name="pvr">The frozen encoder it needs.</param>
     /// <param name="maxEndEffectorStepMetres">Metres per action unit.</param>
     /// <param name="training">How it was made: command line, seed, steps, results (free-form strings).</param>
-    public static void Save(string folder, WorldModel model, string task, PvrIdentity pvr, double maxEndEffectorStepMetres, IReadOnlyDictionary<string, string>? training = null)
+    public static void Save(string folder, WorldModel model, string task, PvrIdentity pvr, double maxEndEffectorStepMetres, IReadOnlyDictionary<string, string>? training = null) =>
+        Save(folder, model, task, pvr, ArmLayout.Toy4 with { TranslationStep = maxEndEffectorStepMetres }, "toy4", training);
+
+    /// <summary>Writes a package of <paramref name="model"/>, trained on the arm <paramref name="armName"/> seen through <paramref name="armLayout"/>, into <paramref name="folder"/>.</summary>
+    /// <param name="folder">Package folder.</param>
+    /// <param name="model">The trained model.</param>
+    /// <param name="task">Task it was trained on.</param>
+    /// <param name="pvr">The frozen encoder it needs.</param>
+    /// <param name="armLayout">How the agent observes the arm and what its actions mean (checked against an arm's description before it drives it).</param>
+    /// <param name="armName">The arm it was trained on (e.g. the simulator's "ur5e"); for the operator.</param>
+    /// <param name="training">How it was made: command line, seed, steps, results (free-form strings).</param>
+    /// <param name="parents">Packages this one was made from (offline adaptation), recorded as given.</param>
+    public static void Save(string folder, WorldModel model, string task, PvrIdentity pvr, ArmLayout armLayout, string armName,
+        IReadOnlyDictionary<string, string>? training = null, IReadOnlyList<JsonObject>? parents = null)
     {
+        ArgumentNullException.ThrowIfNull(armLayout);
+        armLayout.Validate();
+        if (model.Layout.ProprioceptionLength != 0 && model.Layout.ProprioceptionLength != armLayout.ProprioceptionLength)
+            throw new ArgumentException($"the model takes {model.Layout.ProprioceptionLength} proprioception values; arm layout {armLayout.Describe()} gives {armLayout.ProprioceptionLength}", nameof(armLayout));
+        if (model.Layout.ActionDim != armLayout.ActionDimension)
+            throw new ArgumentException($"the model acts with {model.Layout.ActionDim} values; arm layout {armLayout.Describe()} has {armLayout.ActionDimension}", nameof(armLayout));
         Directory.CreateDirectory(folder);
         SafeTensors.Save(Path.Combine(folder, "weights.safetensors"), model.InferenceParameters());
         var layout = model.Layout;
@@ -68,8 +88,10 @@ public static class AgentPackage
             ["robotRuntimeVersion"] = typeof(AgentPackage).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown",
             ["created"] = DateTime.UtcNow.ToString("O"),
             ["task"] = task,
-            ["actionMode"] = "EndEffectorDelta",
-            ["maxEndEffectorStepMetres"] = maxEndEffectorStepMetres,
+            ["actionMode"] = armLayout.ActionSpace == ActionSpaceKind.EndEffectorDelta ? "EndEffectorDelta" : armLayout.ActionSpace.ToString(),
+            ["maxEndEffectorStepMetres"] = armLayout.TranslationStep,
+            ["arm"] = new JsonObject { ["name"] = armName, ["layout"] = armLayout.ToJson() },
+            ["parents"] = parents is null ? null : new JsonArray(parents.Select(p => (JsonNode?)p.DeepClone()).ToArray()),
             ["layout"] = new JsonObject
             {
                 ["kind"] = layout.Kind.ToString(),
@@ -124,7 +146,9 @@ public static class AgentPackage
     /// <param name="Pvr">The PVR it needs.</param>
     /// <param name="MaxEndEffectorStepMetres">Metres per action unit.</param>
     /// <param name="Manifest">The manifest as read.</param>
-    public sealed record Loaded(WorldModel Model, string Task, PvrIdentity Pvr, double MaxEndEffectorStepMetres, JsonObject Manifest)
+    /// <param name="ArmName">The arm it was trained on ("toy4" for packages from before arms were recorded).</param>
+    /// <param name="ArmLayout">How it observes the arm and what its actions mean.</param>
+    public sealed record Loaded(WorldModel Model, string Task, PvrIdentity Pvr, double MaxEndEffectorStepMetres, JsonObject Manifest, string ArmName, ArmLayout ArmLayout)
     {
         /// <summary>The control rate the agent acted at in training (<see cref="TrainingKeys.ControlRateHz"/>); null if not recorded.</summary>
         public double? ControlRateHz => TrainingValue(Manifest, TrainingKeys.ControlRateHz);
@@ -250,7 +274,15 @@ public static class AgentPackage
         }
         SafeTensors.LoadInto(weights, model.InferenceParameters(), strict: true);
         model.SyncTargets(1f);
-        return new Loaded(model, Text("task"), pvr, manifest["maxEndEffectorStepMetres"]?.GetValue<double>() ?? 0.03, manifest);
+        var maxStep = manifest["maxEndEffectorStepMetres"]?.GetValue<double>() ?? 0.03;
+        // Packages from before arms were recorded were all trained on the simulator's 4-joint arm.
+        var armName = manifest["arm"]?["name"]?.GetValue<string>() ?? "toy4";
+        var armLayout = manifest["arm"]?["layout"] is { } armNode
+            ? ArmLayout.FromJson(armNode, manifestPath + " arm.layout")
+            : ArmLayout.Toy4 with { TranslationStep = maxStep };
+        if (layout.ProprioceptionLength != 0 && layout.ProprioceptionLength != armLayout.ProprioceptionLength || layout.ActionDim != armLayout.ActionDimension)
+            throw new InvalidDataException($"{manifestPath}: the model's layout ({layout.ProprioceptionLength} proprioception values, {layout.ActionDim} actions) does not fit its arm layout ({armLayout.ProprioceptionLength}, {armLayout.ActionDimension}): {armLayout.Describe()}");
+        return new Loaded(model, Text("task"), pvr, maxStep, manifest, armName, armLayout);
     }
 
     private static JsonObject Checksums(string folder, IEnumerable<string> files) =>

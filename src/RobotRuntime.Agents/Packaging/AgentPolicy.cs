@@ -11,9 +11,11 @@ namespace RobotRuntime.Agents.Packaging;
 /// <summary>
 /// A trained agent as the runtime loop's <see cref="IPolicy"/>: it reads the embedding the loop's encoder
 /// made of this cycle's frames (<see cref="AgentVisionEncoders.Create"/> gives that encoder, whatever the
-/// agent's encoder mode) and the arm state; the frame stack and encoder head turn them into a latent;
-/// the planner (MPPI within the cycle's deadline, or the policy prior) gives an action in [−1, 1]⁴ that
-/// becomes an end-effector delta command (metres) with a gripper target (0 open, 1 closed).
+/// agent's encoder mode) and the arm state, observed through the arm layout it was trained on
+/// (<see cref="ArmLayout"/>); the frame stack and encoder head turn them into a latent; the planner
+/// (MPPI within the cycle's deadline, or the policy prior) gives a normalised action that the
+/// <see cref="ActionTranslator"/> turns into the arm's command: an end-effector delta the arm applies,
+/// joint positions from the runtime's inverse kinematics, or joint targets.
 /// </summary>
 /// <remarks>Real-time: <see cref="Act"/> allocates nothing once warm, in every mode (tested), and never throws.</remarks>
 public sealed class AgentPolicy : IPolicy
@@ -24,19 +26,39 @@ public sealed class AgentPolicy : IPolicy
     private readonly float[][] _history;
     private readonly float[] _headInput, _scratchA, _scratchB;
     private readonly float[] _latent, _proprio, _action;
-    private readonly double _metresPerUnit;
+    private readonly ArmLayout _armLayout;
+    private readonly ActionTranslator _translator;
     private readonly long _marginNs;
     private int _count;
     private string _lastError = "";
 
-    /// <summary>Wraps <paramref name="model"/>.</summary>
+    /// <summary>Wraps <paramref name="model"/>, trained on the tabletop simulator's 4-joint arm, for an arm that applies end-effector deltas itself.</summary>
     /// <param name="model">The trained world model.</param>
     /// <param name="planner">Planner settings (kind, samples, threads); <see cref="Planners.Create"/> makes the planner.</param>
     /// <param name="maxEndEffectorStepMetres">Metres an action of 1 moves the end effector (the environment's step size).</param>
     /// <param name="seed">Seed of the planner's sampling.</param>
     /// <param name="deadlineMargin">Time kept free before the cycle's deadline for the rest of the cycle.</param>
     public AgentPolicy(WorldModel model, PlannerOptions planner, double maxEndEffectorStepMetres, int seed = 1, TimeSpan? deadlineMargin = null)
+        : this(model, planner, ToyTranslator(ArmLayout.Toy4 with { TranslationStep = maxEndEffectorStepMetres }), seed, deadlineMargin)
     {
+    }
+
+    /// <summary>Wraps <paramref name="model"/>; <paramref name="translator"/> says how its actions reach the arm (and which layout it observes the arm through).</summary>
+    /// <param name="model">The trained world model.</param>
+    /// <param name="planner">Planner settings (kind, samples, threads); <see cref="Planners.Create"/> makes the planner.</param>
+    /// <param name="translator">The action translator made for the agent's arm layout and this arm.</param>
+    /// <param name="seed">Seed of the planner's sampling.</param>
+    /// <param name="deadlineMargin">Time kept free before the cycle's deadline for the rest of the cycle.</param>
+    /// <exception cref="ArgumentException">The layout's proprioception or action size differs from the model's.</exception>
+    public AgentPolicy(WorldModel model, PlannerOptions planner, ActionTranslator translator, int seed = 1, TimeSpan? deadlineMargin = null)
+    {
+        ArgumentNullException.ThrowIfNull(translator);
+        _armLayout = translator.Layout;
+        _translator = translator;
+        if (model.Layout.ProprioceptionLength != 0 && model.Layout.ProprioceptionLength != _armLayout.ProprioceptionLength)
+            throw new ArgumentException($"agent '{model.Config.Encoder}': the model takes {model.Layout.ProprioceptionLength} proprioception values, its arm layout gives {_armLayout.ProprioceptionLength}", nameof(translator));
+        if (model.Layout.ActionDim != _armLayout.ActionDimension)
+            throw new ArgumentException($"agent '{model.Config.Encoder}': the model acts with {model.Layout.ActionDim} values, its arm layout with {_armLayout.ActionDimension}", nameof(translator));
         _model = model;
         _planner = Planners.Create(model, planner, new AgentRandom((ulong)seed));
         var layout = model.Layout;
@@ -54,7 +76,6 @@ public sealed class AgentPolicy : IPolicy
         _latent = new float[model.Config.LatentDim];
         _proprio = new float[layout.ProprioceptionLength];
         _action = new float[layout.ActionDim];
-        _metresPerUnit = maxEndEffectorStepMetres;
         _marginNs = (long)((deadlineMargin ?? TimeSpan.FromMilliseconds(1)).TotalMilliseconds * 1e6);
     }
 
@@ -62,7 +83,13 @@ public sealed class AgentPolicy : IPolicy
     public string Name => $"agent:{_model.Config.Mode.ToString().ToLowerInvariant()}:{_model.Config.Encoder}:{_planner.Name}";
 
     /// <inheritdoc />
-    public ArmCommandMode Mode => ArmCommandMode.EndEffectorDelta;
+    public ArmCommandMode Mode => _translator.CommandMode;
+
+    /// <summary>How the agent observes the arm and what its actions mean.</summary>
+    public ArmLayout ArmLayout => _armLayout;
+
+    /// <summary>How actions reach the arm (e.g. through the runtime's inverse kinematics).</summary>
+    public ActionTranslator Translator => _translator;
 
     /// <inheritdoc />
     public int EmbeddingSize => _embeddingSize;
@@ -73,7 +100,7 @@ public sealed class AgentPolicy : IPolicy
     /// <summary>The latent of the last <see cref="Act"/> (what the planner planned from).</summary>
     public ReadOnlySpan<float> LastLatent => _latent;
 
-    /// <summary>The last action in [−1, 1] (dx, dy, dz, gripper).</summary>
+    /// <summary>The last action in [−1, 1], in the arm layout's order (e.g. dx, dy, dz, gripper).</summary>
     public ReadOnlySpan<float> LastAction => _action;
 
     /// <summary>The planner.</summary>
@@ -84,6 +111,7 @@ public sealed class AgentPolicy : IPolicy
     {
         _count = 0;
         _planner.Reset();
+        _translator.Reset();
     }
 
     /// <inheritdoc />
@@ -102,7 +130,7 @@ public sealed class AgentPolicy : IPolicy
                 _lastError = "the agent needs the arm state (proprioception) and the loop has none fresh";
                 return PolicyStatus.NoAction;
             }
-            FillProprioception(in observation.ArmState, _proprio);
+            _armLayout.FillProprioception(in observation.ArmState, _proprio);
         }
         Push(observation.Embedding);
         for (var k = 0; k < _stack; k++)
@@ -124,14 +152,11 @@ public sealed class AgentPolicy : IPolicy
             deadline = Stopwatch.GetTimestamp() + Math.Max(1, (long)(remainingNs * (Stopwatch.Frequency / 1e9)));
         }
         var status = _planner.Plan(_latent, _action, explore: false, deadline);
-        Span<double> values = stackalloc double[6];
-        values[0] = _action[0] * _metresPerUnit;
-        values[1] = _action[1] * _metresPerUnit;
-        values[2] = _action[2] * _metresPerUnit;
-        command.Mode = ArmCommandMode.EndEffectorDelta;
-        command.ValueCount = 6;
-        values.CopyTo(command.Values);
-        command.GripperTarget = _action.Length > 3 ? (_action[3] + 1.0) / 2.0 : 0.0;
+        if (!_translator.Translate(_action, in observation.ArmState, ref command))
+        {
+            _lastError = "the planner gave a non-finite action";
+            return PolicyStatus.Failed;
+        }
         return status == PlanStatus.Complete ? PolicyStatus.Ok : PolicyStatus.BudgetExhausted;
     }
 
@@ -151,36 +176,23 @@ public sealed class AgentPolicy : IPolicy
     }
 
     /// <summary>
-    /// Travel of one finger in the tabletop simulator (<c>TabletopEnvironment.FingerTravel</c>), to turn
-    /// the firmware's normalised gripper position back into the opening the agent was trained on.
+    /// Travel of one finger in the tabletop simulator's 4-joint arm (<c>TabletopEnvironment.FingerTravel</c>):
+    /// <see cref="ArmLayout.Toy4"/> turns the firmware's normalised gripper position back into the opening
+    /// (both fingers, m) the agents trained on it saw.
     /// </summary>
     public const double SimFingerTravelMetres = 0.035;
 
     /// <summary>
-    /// The simulator's proprioception order from an arm state: joint positions (4, rad), joint velocities
-    /// (4, rad/s), gripper opening (both fingers, m), end-effector x, y, z (m).
+    /// A translator for the 4-joint simulator arm's layout on an arm that applies end-effector deltas
+    /// itself (the legacy constructor's arm).
     /// </summary>
-    public static void FillProprioception(in ArmState state, Span<float> destination)
+    private static ActionTranslator ToyTranslator(ArmLayout layout)
     {
-        int joints = Math.Min(4, state.JointCount);
-        destination.Clear();
-        for (int j = 0; j < joints && j < destination.Length; j++)
-        {
-            destination[j] = (float)state.Positions[j];
-            if (4 + j < destination.Length)
-            {
-                destination[4 + j] = (float)state.Velocities[j];
-            }
-        }
-        if (destination.Length >= 12)
-        {
-            // The firmware reports the gripper as 0 open … 1 closed; the simulator's observation (what the
-            // agent learned on) is the two fingers' summed opening in metres.
-            destination[8] = (float)(2 * SimFingerTravelMetres * (1 - state.GripperPosition));
-            destination[9] = (float)state.EndEffectorX;
-            destination[10] = (float)state.EndEffectorY;
-            destination[11] = (float)state.EndEffectorZ;
-        }
+        var joints = new JointLimits[layout.JointCount];
+        Array.Fill(joints, new JointLimits(-Math.PI, Math.PI, 3, 100));
+        var arm = new ArmDescription(1, 2, joints, new HashSet<ArmCommandMode> { ArmCommandMode.JointPosition, ArmCommandMode.EndEffectorDelta },
+            100, 100, layout.TranslationStep, 0);
+        return new ActionTranslator(layout, arm);
     }
 
     /// <summary>Nothing to release (the model's weights are managed).</summary>

@@ -90,6 +90,11 @@ public sealed class Trainer : IDisposable
             {
                 throw new InvalidDataException($"run folder '{_run}' holds a run with another agent config ({ConfigDifferences(previous, configJson)}); use a new folder or the same config ({runRecord})");
             }
+            string previousArm = ReadRunArm(_run);
+            if (previousArm != options.Arm)
+            {
+                throw new InvalidDataException($"run folder '{_run}' holds a run on the '{previousArm}' arm; this one is on '{options.Arm}': use a new folder or --arm {previousArm} ({runRecord})");
+            }
         }
         else
         {
@@ -277,6 +282,21 @@ public sealed class Trainer : IDisposable
         var root = document.RootElement;
         return (root.GetProperty("task").GetString()!, root.GetProperty("encoder").GetString()!,
             AgentConfig.FromJson(root.GetProperty("agent").GetRawText(), record));
+    }
+
+    /// <summary>The simulated arm a run trained on (its record's <c>trainer.Arm</c>; "toy4" for runs from before arms were recorded).</summary>
+    /// <exception cref="InvalidDataException">No run record in <paramref name="runFolder"/>.</exception>
+    public static string ReadRunArm(string runFolder)
+    {
+        string record = Path.Combine(runFolder, "run.json");
+        if (!File.Exists(record))
+        {
+            throw new InvalidDataException($"'{runFolder}' is not a run folder: {record} is missing");
+        }
+        using var document = JsonDocument.Parse(File.ReadAllText(record));
+        return document.RootElement.TryGetProperty("trainer", out var trainer) && trainer.TryGetProperty("Arm", out var arm) && arm.GetString() is { Length: > 0 } name
+            ? name
+            : "toy4";
     }
 
     /// <summary>Copies a run's last checkpoint weights into <paramref name="model"/>.</summary>

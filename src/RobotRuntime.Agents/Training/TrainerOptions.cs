@@ -6,6 +6,9 @@ public sealed record TrainerOptions
     /// <summary>Task name (recorded; the environment factory makes the environment).</summary>
     public string Task { get; init; } = "reach";
 
+    /// <summary>The simulated arm (recorded; the environment factory makes it): "toy4" or "ur5e".</summary>
+    public string Arm { get; init; } = "toy4";
+
     /// <summary>Run seed: model initialisation, episode seeds, every random draw.</summary>
     public int Seed { get; init; } = 1;
 
@@ -53,6 +56,7 @@ public sealed record TrainerOptions
                 throw new ArgumentException($"{option} ({name}): expected {expected}, got {value}");
         }
         Require(!string.IsNullOrWhiteSpace(Task), nameof(Task), "--task", "a task name", $"'{Task}'");
+        Require(!string.IsNullOrWhiteSpace(Arm), nameof(Arm), "--arm", "an arm name", $"'{Arm}'");
         Require(Steps >= 1, nameof(Steps), "--steps", "at least 1 environment step", Steps);
         Require(SeedSteps >= 0, nameof(SeedSteps), "--seed-steps", "0 (TD-MPC2's default) or more", SeedSteps);
         Require(PretrainUpdates >= -1, nameof(PretrainUpdates), "--pretrain-updates", "-1 (as many as seed steps), 0 or more", PretrainUpdates);

@@ -10,9 +10,9 @@ namespace RobotRuntime.Cli.AgentCommands;
 /// <summary>Wires an agent config to the simulator and the PVR zoo (the CLI is where sim, vision and agents meet).</summary>
 internal static class AgentSetup
 {
-    /// <summary>The environment for <paramref name="task"/> under <paramref name="shift"/>, rendered at the size the encoder mode needs.</summary>
-    public static IEnvironment CreateEnvironment(string task, AgentConfig config, string shift = "in-distribution") =>
-        new TabletopEnvironment(new TabletopEnvironmentOptions(task, ActionMode.EndEffectorDelta, config.ImageSize, config.ImageSize, shift));
+    /// <summary>The environment for <paramref name="task"/> on <paramref name="arm"/> under <paramref name="shift"/>, rendered at the size the encoder mode needs.</summary>
+    public static TabletopEnvironment CreateEnvironment(string task, AgentConfig config, string shift = "in-distribution", string arm = "toy4") =>
+        new(new TabletopEnvironmentOptions(task, ActionMode.EndEffectorDelta, config.ImageSize, config.ImageSize, shift, Arm: arm));
 
     /// <summary>
     /// The frozen front of the encoder mode, its identity ("scratch", or "zoo-id sha256:…"), the PVR's

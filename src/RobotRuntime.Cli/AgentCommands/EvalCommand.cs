@@ -48,7 +48,8 @@ public static class EvalCommand
                 // An agent package (manifest.json, no run.json) is evaluated with its own weights,
                 // checked against their recorded hashes; a run folder with its newest checkpoint.
                 AgentPackage.Loaded? packaged = null;
-                string task, identity;
+                string task, identity, armName;
+                RobotRuntime.Arm.ArmLayout? packagedLayout = null;
                 AgentConfig config;
                 if (File.Exists(Path.Combine(folder, "manifest.json")) && !File.Exists(Path.Combine(folder, "run.json")))
                 {
@@ -67,6 +68,8 @@ public static class EvalCommand
                     }
                     packaged = AgentPackage.Load(folder, pvrFile, pvrModel);
                     task = packaged.Task;
+                    armName = packaged.ArmName;
+                    packagedLayout = packaged.ArmLayout;
                     config = packaged.Model.Config;
                     identity = packaged.Pvr.Id == "scratch" ? "scratch" : $"{packaged.Pvr.Id} sha256:{packaged.Pvr.Sha256}";
                     output.WriteLine($"rr eval: agent package {Path.GetFullPath(folder)} (task {task}, weights checked against the manifest's sha256)");
@@ -74,6 +77,7 @@ public static class EvalCommand
                 else
                 {
                     (task, identity, config) = Trainer.ReadRun(folder);
+                    armName = Trainer.ReadRunArm(folder);
                 }
                 var (_, features, actualIdentity, tail) = AgentSetup.CreateFeatures(config, result.GetValue(zoo), device.Settings(result));
                 using var ownedFeatures = features;
@@ -102,12 +106,17 @@ public static class EvalCommand
                 var table = new Table().AddColumns("preset", "success", "return", "length");
                 var rows = new List<string> { "preset,episodes,success_rate,mean_return,mean_length" };
                 var bars = new List<(string Condition, double Success, int Episodes)>();
-                double maxStep = 0.03, controlRate = 25;
+                double controlRate = 25;
+                RobotRuntime.Arm.ArmLayout? armLayout = null;
                 int episodeSteps = 100;
                 foreach (var preset in presets)
                 {
-                    using var environment = AgentSetup.CreateEnvironment(task, config, preset);
-                    maxStep = environment.Spec.Action.MaxEndEffectorStepMetres;
+                    using var environment = AgentSetup.CreateEnvironment(task, config, preset, armName);
+                    armLayout = environment.Layout;
+                    if (packagedLayout is not null && !packagedLayout.SameAs(armLayout))
+                    {
+                        throw new InvalidDataException($"agent package '{folder}' was trained on arm '{armName}' seen as {packagedLayout.Describe()}; this simulator's '{armName}' is seen as {armLayout.Describe()}");
+                    }
                     controlRate = 1 / environment.Spec.ControlPeriodSeconds;
                     episodeSteps = environment.Spec.MaxEpisodeSteps;
                     if (model is null && packaged is not null)
@@ -171,7 +180,7 @@ public static class EvalCommand
                 }
                 if (result.GetValue(package) is { } packageFolder && model is not null)
                 {
-                    AgentPackage.Save(packageFolder, model, task, pvr, maxStep, new Dictionary<string, string>
+                    AgentPackage.Save(packageFolder, model, task, pvr, armLayout!, armName, new Dictionary<string, string>
                     {
                         [AgentPackage.TrainingKeys.Run] = Path.GetFullPath(folder),
                         [AgentPackage.TrainingKeys.RunRecord] = File.ReadAllText(Path.Combine(folder, "run.json")),

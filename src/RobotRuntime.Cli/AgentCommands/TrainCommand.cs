@@ -17,6 +17,7 @@ public static class TrainCommand
     public static Command Create()
     {
         var task = new Option<string>("--task") { Description = $"Task: {string.Join(", ", TabletopTask.Names)}.", DefaultValueFactory = _ => "reach" };
+        var arm = new Option<string>("--arm") { Description = $"The simulated arm: {string.Join(", ", SimArm.Names)} (ur5e: 6 joints, end-effector actions through the runtime's inverse kinematics).", DefaultValueFactory = _ => "toy4" };
         var encoder = new Option<string>("--encoder") { Description = "PVR zoo id (frozen mode) or scratch.", DefaultValueFactory = _ => "scratch" };
         var mode = new Option<string>("--mode") { Description = "Encoder mode: scratch, frozen, partial, full.", DefaultValueFactory = _ => "scratch" };
         var seed = new Option<int>("--seed") { Description = "Run seed.", DefaultValueFactory = _ => 1 };
@@ -42,7 +43,7 @@ public static class TrainCommand
         var device = new Runtime.DeviceOption();
         var verb = new Command("train", "Train a TD-MPC2-style world-model agent in the simulator.")
         {
-            task, encoder, mode, seed, steps, run, size, config, zoo, seedSteps, pretrain, updates, batch, evalEvery, evalEpisodes,
+            task, arm, encoder, mode, seed, steps, run, size, config, zoo, seedSteps, pretrain, updates, batch, evalEvery, evalEpisodes,
             checkpointEvery, act, planSamples, planIterations, threads, trainableFrom, noProgress,
         };
         foreach (var option in device.All)
@@ -87,6 +88,7 @@ public static class TrainCommand
                 var options = new TrainerOptions
                 {
                     Task = result.GetValue(task)!,
+                    Arm = result.GetValue(arm)!,
                     Seed = result.GetValue(seed),
                     Steps = stepCount,
                     SeedSteps = result.GetValue(seedSteps),
@@ -103,9 +105,10 @@ public static class TrainCommand
                 TensorEngine.ThreadCount = result.GetValue(threads);
                 (agent, var features, var identity, var tail) = AgentSetup.CreateFeatures(agent, result.GetValue(zoo), device.Settings(result));
                 using var _ = features;
-                using var environment = AgentSetup.CreateEnvironment(options.Task, agent);
+                SimArm.Get(options.Arm);
+                using var environment = AgentSetup.CreateEnvironment(options.Task, agent, arm: options.Arm);
                 using var trainer = new Trainer(result.GetValue(run)!, agent, options, environment, features, identity, tail);
-                output.WriteLine($"rr train: {(trainer.Resumed ? $"resuming at step {trainer.Step}" : "new run")} · {options.Task} · {agent.Mode.ToString().ToLowerInvariant()} {agent.Encoder} · {agent.Size} ({trainer.Model.TrainableParameterCount():N0} parameters) · replay {trainer.Replay.RecordBytes:N0} B/transition · seed steps {trainer.SeedSteps} · γ {trainer.Learner.Discount:F3}");
+                output.WriteLine($"rr train: {(trainer.Resumed ? $"resuming at step {trainer.Step}" : "new run")} · {options.Task} on {options.Arm} · {agent.Mode.ToString().ToLowerInvariant()} {agent.Encoder} · {agent.Size} ({trainer.Model.TrainableParameterCount():N0} parameters) · replay {trainer.Replay.RecordBytes:N0} B/transition · seed steps {trainer.SeedSteps} · γ {trainer.Learner.Discount:F3}");
                 using var stop = new CancellationTokenSource();
                 Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
                 if (result.GetValue(noProgress) || Console.IsOutputRedirected)

@@ -25,7 +25,7 @@ internal static class BuiltIns
 
     public static Registry<IArmLink> ArmLinks()
     {
-        var registry = new Registry<IArmLink>("arm", ["state", "command", "control", "key", "curve_public_key", "kind"]);
+        var registry = new Registry<IArmLink>("arm", ["state", "command", "control", "key", "curve_public_key", "kind", "kinematics"]);
         registry.Register(new Backend<IArmLink>("zmq", "the firmware protocol over ZeroMQ (an arm, a bridge, rr sim-server, rr-arm-endpoint)", [],
             c => new ZmqArmLink(new ZmqArmLinkSettings
             {
@@ -34,8 +34,8 @@ internal static class BuiltIns
             }),
             // The shared secret is read before anything is contacted: a missing key file is named at once.
             c => _ = c.Secret));
-        registry.Register(new Backend<IArmLink>("sim", "the simulator's arm in this process, without sockets (arm.task, arm.shift, arm.seed)",
-            ["task", "shift", "seed"], SimulatorArm, c => SimulatorOptions(c).Validate()));
+        registry.Register(new Backend<IArmLink>("sim", "the simulator's arm in this process, without sockets (arm.arm: toy4 or ur5e, arm.task, arm.shift, arm.seed)",
+            ["arm", "task", "shift", "seed"], SimulatorArm, c => SimulatorOptions(c).Validate()));
         return registry;
     }
 
@@ -48,6 +48,8 @@ internal static class BuiltIns
             c =>
             {
                 var goal = c.Goal ?? FixedGoal(c.Config);
+                if (c.Arm is { } described && !described.SupportedModes.Contains(ArmCommandMode.EndEffectorDelta))
+                    throw new ConfigException($"policy.kind: scripted-reach commands end-effector deltas and this arm takes only {string.Join("/", described.SupportedModes)} commands");
                 var step = c.Arm is { EndEffectorMaxTranslation: > 0 } arm ? arm.EndEffectorMaxTranslation : 0.01;
                 return new PolicyBuild(new ScriptedReachPolicy(goal, step), c.ConfiguredEncoder());
             },
@@ -66,6 +68,7 @@ internal static class BuiltIns
     private static SimServer.SimServerOptions SimulatorOptions(CompositionContext c) => new()
     {
         ArmTransport = SimServer.ArmTransport.InProcess,
+        Arm = c.Options.Text("arm", "toy4")!,
         Task = c.Options.Text("task", "reach")!,
         Shift = c.Options.Text("shift", RobotRuntime.Sim.Shifts.VisualShifts.InDistribution)!,
         Seed = c.Options.Integer("seed", 1, 0, int.MaxValue),
@@ -86,7 +89,9 @@ internal static class BuiltIns
         {
             throw new ConfigException("arm: " + Recording.CliText.WithoutParameter(e));
         }
-        c.Say($"rr: simulator arm in this process (task {options.Task}, shift {options.Shift}, seed {options.Seed}; no sockets)");
+        // The simulator knows its arm's kinematic model (arm.kinematics, when given, wins).
+        c.Kinematics = RobotRuntime.Sim.Tabletop.SimArm.Get(options.Arm).Chain;
+        c.Say($"rr: simulator arm {options.Arm} in this process (task {options.Task}, shift {options.Shift}, seed {options.Seed}; no sockets)");
         return host.ConnectInProcess();
     }
 
@@ -236,14 +241,21 @@ internal static class BuiltIns
         AgentPolicy policy;
         try
         {
-            policy = new AgentPolicy(model, planner, loaded.MaxEndEffectorStepMetres);
+            var arm = c.Arm ?? throw new ConfigException("policy: the agent needs the arm's description (the link's handshake) before it is made");
+            var chain = c.Kinematics;
+            if (loaded.ArmLayout.Mismatch(arm, chain is not null) is { } why)
+                throw new ConfigException($"policy.package: agent '{folder}' was trained on the '{loaded.ArmName}' arm ({loaded.ArmLayout.Describe()}) and cannot drive this one: {why}");
+            var workspace = config.Workspace is { } w ? new RobotRuntime.Safety.WorkspaceBox(w[0], w[1], w[2], w[3], w[4], w[5]) : (RobotRuntime.Safety.WorkspaceBox?)null;
+            var translator = new ActionTranslator(loaded.ArmLayout, arm, chain, workspace);
+            policy = new AgentPolicy(model, planner, translator);
+            c.Say($"rr: the agent's actions: {translator.Route}");
         }
-        catch (ArgumentException e)
+        catch (Exception e) when (e is ArgumentException or ConfigException)
         {
             encoder.Dispose();
-            throw new ConfigException("policy: " + e.Message);
+            throw e as ConfigException ?? new ConfigException("policy: " + e.Message);
         }
-        c.Say($"rr: agent {policy.Name} from {Path.GetFullPath(folder)} (task {loaded.Task}, {agentConfig.Size}, {model.TrainableParameterCount():N0} parameters, planner {config.AgentPlanner}{(trainedRate > 0 ? $", trained at {trainedRate:0.##} Hz" : "")})");
+        c.Say($"rr: agent {policy.Name} from {Path.GetFullPath(folder)} (task {loaded.Task} on {loaded.ArmName}, {agentConfig.Size}, {model.TrainableParameterCount():N0} parameters, planner {config.AgentPlanner}{(trainedRate > 0 ? $", trained at {trainedRate:0.##} Hz" : "")})");
         return new PolicyBuild(policy, encoder);
     }
 }

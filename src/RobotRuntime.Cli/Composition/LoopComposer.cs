@@ -59,6 +59,18 @@ public sealed class CompositionContext
     /// <summary>The arm link, once made.</summary>
     public IArmLink? Link { get; internal set; }
 
+    /// <summary>
+    /// The arm's kinematic model: <c>arm.kinematics</c>'s, else the one an arm kind knows for its arm (the
+    /// simulator's), else null. The runtime's inverse kinematics solves with it.
+    /// </summary>
+    public RobotRuntime.Kinematics.KinematicChain? Kinematics
+    {
+        get => _kinematics ??= Config.ArmKinematics is { } k ? RobotRuntime.Kinematics.ArmKinematicsLibrary.Resolve(k) : null;
+        set => _kinematics = Config.ArmKinematics is null ? value : _kinematics;
+    }
+
+    private RobotRuntime.Kinematics.KinematicChain? _kinematics;
+
     /// <summary>The arm's description, once the link has handshaken.</summary>
     public ArmDescription? Arm => Link?.Description;
 

@@ -48,6 +48,13 @@ public sealed record RunConfig
     /// <summary>Which arm link (<c>arm.kind</c>, a name in <see cref="LoopComposer.ArmLinks"/>): zmq by default.</summary>
     public string ArmKind { get; init; } = "zmq";
 
+    /// <summary>
+    /// The arm's kinematic model (<c>arm.kinematics</c>): a built-in name (<see cref="RobotRuntime.Kinematics.ArmKinematicsLibrary.Names"/>)
+    /// or a JSON file; the runtime solves inverse kinematics with it when a policy acts in end-effector deltas
+    /// and the arm takes joint commands only. Null: none (the simulator's arm kind brings its own).
+    /// </summary>
+    public string? ArmKinematics { get; init; }
+
     /// <summary>Keys under <c>arm</c> that belong to its kind.</summary>
     public SectionOptions ArmOptions { get; init; } = SectionOptions.Empty("arm");
 
@@ -145,7 +152,7 @@ public sealed record RunConfig
     {
         [""] = ["rate_hz", "duration", "runs_folder", "arm", "cameras", "encoder", "policy", "safety", "realtime", "stop_file", "live_port", "metrics"],
         ["metrics"] = ["port", "host"],
-        ["arm"] = ["state", "command", "control", "key", "curve_public_key", "kind"],
+        ["arm"] = ["state", "command", "control", "key", "curve_public_key", "kind", "kinematics"],
         ["cameras[]"] = CameraFactory.CommonKeys.ToArray(),
         ["encoder"] = ["zoo", "id", "threads", "pipeline", "device", "device_id", "kind"],
         ["policy"] = ["kind", "goal", "package", "planner"],
@@ -264,6 +271,17 @@ public sealed record RunConfig
             case "arm.command": return this with { ArmCommand = Text(source, where, value) };
             case "arm.control": return this with { ArmControl = Text(source, where, value) };
             case "arm.key": return this with { ArmKey = Text(source, where, value) };
+            case "arm.kinematics":
+                var kinematics = Text(source, where, value);
+                try
+                {
+                    _ = RobotRuntime.Kinematics.ArmKinematicsLibrary.Resolve(kinematics);
+                }
+                catch (Exception e) when (e is ArgumentException or InvalidDataException or IOException)
+                {
+                    throw new ConfigException($"{source}:{value.Start.Line}: 'arm.kinematics': {e.Message}");
+                }
+                return this with { ArmKinematics = kinematics };
             case "arm.curve_public_key":
                 var curveKey = Text(source, where, value);
                 try

@@ -178,6 +178,21 @@ internal sealed class RuntimeSession : IDisposable
             Say($"rr: the arm answered the handshake but sends no state on {_config.ArmState} within {ControlTimeout.TotalSeconds:0} s; check arm.state");
             return 1;
         }
+        try
+        {
+            return ExecuteClaimed(composer, hooks, operatorInput, cancellation);
+        }
+        catch
+        {
+            // Whatever stops the run before its end (a package that does not fit this arm, a camera
+            // that cannot open): give the claim back so the next controller need not wait for its lease.
+            (Link as IArmClaim)?.Release(ControlTimeout);
+            throw;
+        }
+    }
+
+    private int ExecuteClaimed(Composition.LoopComposer composer, RuntimeHooks hooks, TextReader? operatorInput, CancellationToken cancellation)
+    {
         var arm = Link.Description!;
         Say($"rr: arm session {arm.Session:X8}, {arm.JointCount} joints, modes {string.Join("/", arm.SupportedModes)}, watchdog {arm.WatchdogMilliseconds} ms");
 

@@ -15,6 +15,7 @@ public static class SimServerCommand
     public static Command Create()
     {
         var defaults = new SimServerOptions();
+        var arm = new Option<string>("--arm") { Description = $"The simulated arm: {string.Join(", ", SimArm.Names)} (ur5e: 6 joints, UR5e-class limits, joint-position commands only).", DefaultValueFactory = _ => defaults.Arm };
         var task = new Option<string>("--task") { Description = $"Task: {string.Join(", ", TabletopTask.Names)}.", DefaultValueFactory = _ => defaults.Task };
         var shift = new Option<string>("--shift") { Description = $"Visual shift preset: {string.Join(", ", VisualShifts.Names)}.", DefaultValueFactory = _ => defaults.Shift };
         var seed = new Option<int>("--seed") { Description = "Episode seed (scene, shift, injected jitter and drops).", DefaultValueFactory = _ => defaults.Seed };
@@ -40,7 +41,7 @@ public static class SimServerCommand
         var verb = new Command("sim-server",
             "Run the MuJoCo simulator as an arm: firmware protocol over ZeroMQ (state, commands, control) and one camera stream per camera. Ctrl-C stops it.")
         {
-            task, shift, seed, state, command, control, front, wrist, stateRate, cameraRate, cameraSize, watchdog,
+            arm, task, shift, seed, state, command, control, front, wrist, stateRate, cameraRate, cameraSize, watchdog,
             delay, jitter, actuationDelay, actuationJitter, frameDrop, quiet, key, claimLease, curveKeys,
         };
         verb.SetAction(result =>
@@ -83,6 +84,7 @@ public static class SimServerCommand
                 var options = new SimServerOptions
                 {
                     CurveKeys = curve,
+                    Arm = result.GetValue(arm)!,
                     Task = result.GetValue(task)!,
                     Shift = result.GetValue(shift)!,
                     Seed = result.GetValue(seed),
