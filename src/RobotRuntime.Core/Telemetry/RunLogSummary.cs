@@ -180,7 +180,7 @@ public sealed class RunLogSummary
     {
         var c = CultureInfo.InvariantCulture;
         var text = new StringBuilder();
-        text.Append(c, $"{Cycles} cycles at {RateHz} Hz\n");
+        text.Append(CyclesAndRate()).Append('\n');
         text.Append(c, $"{"stage",-12}{"p50 ms",10}{"p95 ms",10}{"p99 ms",10}{"max ms",10}\n");
         foreach (var s in Stages)
             text.Append(c, $"{s.Stage,-12}{s.P50,10:F3}{s.P95,10:F3}{s.P99,10:F3}{s.Max,10:F3}\n");
@@ -210,6 +210,10 @@ public sealed class RunLogSummary
         foreach (var at in TimeAtRates)
             yield return string.Create(c, $"time at {Hz(at.RateHz)} Hz: {at.Seconds:0.0##} s ({at.Cycles} cycle(s))");
     }
+
+    /// <summary>"600 cycles at 25 Hz", or for a run whose rate changed "600 cycles at 25 Hz and lower" (the rate lines say when and how long).</summary>
+    public string CyclesAndRate() =>
+        string.Create(CultureInfo.InvariantCulture, $"{Cycles} cycles at {RateHz} Hz{(RateLines().Any() ? " and lower" : "")}");
 
     /// <summary>A rate as the operator reads it: 25, 12.5, 33.333.</summary>
     public static string Hz(double rateHz) => rateHz.ToString("0.###", CultureInfo.InvariantCulture);

@@ -106,6 +106,7 @@ public sealed partial class ControlLoopTests
         Assert.Equal([(100.0, 9), (50.0, 6)], summary.TimeAtRates.Select(t => (t.RateHz, t.Cycles)));
         Assert.All(summary.TimeAtRates, t => Assert.Equal(0.12, t.Seconds, 9)); // tolerance: sums of 10 and 20 ms in doubles
         var text = summary.ToText();
+        Assert.StartsWith("15 cycles at 100 Hz and lower\n", text);
         Assert.Contains("rate changes: 2 (1 down after missed deadlines, 1 up after a quiet period)\n", text);
         Assert.Contains("  cycle 8: 100 Hz → 50 Hz (missed deadlines)\n", text);
         Assert.Contains("  cycle 14: 50 Hz → 100 Hz (quiet period)\n", text);
