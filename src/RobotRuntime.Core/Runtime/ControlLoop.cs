@@ -84,7 +84,7 @@ public sealed class ControlLoopOptions
             throw new ArgumentException($"warm-up cycles must not be negative, got {WarmupCycles}", nameof(WarmupCycles));
         if (!(LiveFrameRateHz > 0))
             throw new ArgumentException($"the live frame rate must be positive, got {LiveFrameRateHz}", nameof(LiveFrameRateHz));
-        Degrade?.Validate(RateHz);
+        // Degrade is checked by the scheduler, whose message names it ("Degrade.RatesHz[0]: …").
     }
 }
 

@@ -236,12 +236,16 @@ public sealed partial class ControlLoopTests
     }
 
     [Fact]
-    public void ADegradedRateWhoseCommandsWouldTripTheArmsWatchdogIsRefused()
+    public void ADegradedRateAboveTheBaseOrWhoseCommandsWouldTripTheArmsWatchdogIsRefused()
     {
         // The test arm holds after 200 ms without a command: 5 Hz (a 200 ms period) would trip it.
         var error = Assert.Throws<ArgumentException>(() => new ControlLoop(
             new ControlLoopOptions { RateHz = 100, Degrade = new RateDegradeOptions { RatesHz = [50, 5] } },
             [], null, new FixedPolicy(SafetyFilterTests.Positions(0.2, -0.3)), new SafetyFilter(SafetyFilterTests.Options()), new FakeArm()));
         Assert.Contains("Degrade.RatesHz: 5 Hz is a 200 ms period, not shorter than the arm's watchdog (200 ms)", error.Message);
+        error = Assert.Throws<ArgumentException>(() => new ControlLoop(
+            new ControlLoopOptions { RateHz = 100, Degrade = new RateDegradeOptions { RatesHz = [120] } },
+            [], null, new FixedPolicy(SafetyFilterTests.Positions(0.2, -0.3)), new SafetyFilter(SafetyFilterTests.Options()), new FakeArm()));
+        Assert.Contains("Degrade.RatesHz[0]: expected a rate below the base rate (100 Hz), got 120", error.Message);
     }
 }
