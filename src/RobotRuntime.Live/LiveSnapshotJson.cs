@@ -41,6 +41,8 @@ internal static class LiveSnapshotJson
             {
                 var record = snapshot.Record;
                 json.WriteNumber("cycle", record.CycleIndex);
+                // The rate the newest cycle ran at: below rateHz while the loop is degraded (its degrade section).
+                json.WriteNumber("currentRateHz", RunLogSummary.RateOf(record, board.RateHz));
                 json.WriteNumber("sinceCycleMs", Math.Round(Math.Max(0, nowNs - snapshot.PublishedNs) / NsPerMs, 1));
                 json.WriteNumber("consecutiveMisses", record.ConsecutiveMisses);
                 json.WriteNumber("skippedTicks", record.SkippedTicks);

@@ -18,7 +18,7 @@ namespace RobotRuntime.Metrics;
 /// <item><c>rr_cycles_total</c>, <c>rr_deadline_misses_total</c>, <c>rr_skipped_ticks_total</c>, <c>rr_clipped_cycles_total</c>, <c>rr_holds_total{reason}</c>, <c>rr_held_cycles_total{reason}</c>;</item>
 /// <item><c>rr_holding</c> (1 while the last cycle held) and <c>rr_hold_reason{reason}</c> (1 for the current reason);</item>
 /// <item>the arm link: <c>rr_arm_link_up</c>, <c>rr_arm_state_age_seconds</c>, <c>rr_arm_link_losses_total</c>, <c>rr_arm_restarts_total</c>, <c>rr_arm_states_accepted_total</c>, <c>rr_arm_frames_rejected_total</c>, <c>rr_arm_commands_sent_total</c>;</item>
-/// <item><c>rr_metrics_dropped_records_total</c> (records the ring could not hold) and <c>rr_loop_rate_hz</c>.</item>
+/// <item><c>rr_metrics_dropped_records_total</c> (records the ring could not hold) and <c>rr_loop_rate_hz</c> (the rate of the newest cycle: below the configured one while the loop is degraded).</item>
 /// </list>
 /// </summary>
 public sealed class LoopMetricsExporter : IDisposable
@@ -34,7 +34,8 @@ public sealed class LoopMetricsExporter : IDisposable
     private readonly CollectorRegistry _registry;
     private readonly Histogram.Child[] _stages;
     private readonly Counter _cycles, _misses, _skipped, _clipped, _holds, _heldCycles, _dropped;
-    private readonly Gauge _holding, _holdReason, _linkUp, _stateAge;
+    private readonly Gauge _holding, _holdReason, _linkUp, _stateAge, _rate;
+    private readonly double _baseRateHz;
     private readonly Counter _linkLosses, _restarts, _statesAccepted, _framesRejected, _commandsSent;
     private readonly MetricServer? _server;
     private readonly Thread _thread;
@@ -76,7 +77,9 @@ public sealed class LoopMetricsExporter : IDisposable
         _statesAccepted = factory.CreateCounter("rr_arm_states_accepted_total", "Arm STATE frames accepted.");
         _framesRejected = factory.CreateCounter("rr_arm_frames_rejected_total", "Frames from the arm rejected (corrupt, stale, wrong session).");
         _commandsSent = factory.CreateCounter("rr_arm_commands_sent_total", "Commands sent to the arm.");
-        factory.CreateGauge("rr_loop_rate_hz", "The control loop's rate.").Set(rateHz);
+        _rate = factory.CreateGauge("rr_loop_rate_hz", "The control loop's rate now (below the configured one while degraded after missed deadlines).");
+        _rate.Set(rateHz);
+        _baseRateHz = rateHz;
         _registry.AddBeforeCollectCallback(Drain);
 
         if (port is { } requested)
@@ -130,6 +133,7 @@ public sealed class LoopMetricsExporter : IDisposable
                         _stages[s].Observe(ns / 1e9);
                 }
                 _cycles.Inc();
+                _rate.Set(RunLogSummary.RateOf(record, _baseRateHz));
                 if (record.MissedDeadline != 0)
                     _misses.Inc();
                 if (record.SkippedTicks > 0)

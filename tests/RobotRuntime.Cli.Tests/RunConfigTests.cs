@@ -108,6 +108,63 @@ public class RunConfigTests
     }
 
     [Fact]
+    public void TheDegradeSectionIsReadIntoTheLoopsRateSteps()
+    {
+        var config = RunConfig.Parse("""
+            rate_hz: 25
+            degrade:
+              rates_hz: [12.5, 10]
+              after_misses: 2
+              within_cycles: 8
+              recover_after: 1.5s
+            """, "cell.yaml");
+        var degrade = config.Degrade!;
+        Assert.Equal([12.5, 10], degrade.RatesHz);
+        Assert.Equal((2, 8, TimeSpan.FromSeconds(1.5)), (degrade.AfterMisses, degrade.WithinCycles, degrade.RecoverAfter));
+        // Only the rates are required; the rest have defaults.
+        var defaults = RunConfig.Parse("rate_hz: 25\ndegrade: {rates_hz: [12.5]}\n", "cell.yaml").Degrade!;
+        Assert.Equal((3, 10, TimeSpan.FromSeconds(5)), (defaults.AfterMisses, defaults.WithinCycles, defaults.RecoverAfter));
+        // Without the section the rate is fixed.
+        Assert.Null(RunConfig.Parse(Full, "cell.yaml").Degrade);
+        Assert.Null(new RunConfig().Degrade);
+    }
+
+    [Theory]
+    [InlineData("rate_hz: 25\ndegrade:\n  rates_hz: [12.5, 15]\n", "cell.yaml:3: 'degrade.rates_hz' must be strictly decreasing (each rate below the one before), got 15 after 12.5")]
+    [InlineData("rate_hz: 25\ndegrade:\n  rates_hz: [30]\n", "cell.yaml:3: 'degrade.rates_hz' must each be below rate_hz (25 Hz), got 30")]
+    [InlineData("degrade:\n  rates_hz: [30, 20]\nrate_hz: 25\n", "cell.yaml:2: 'degrade.rates_hz' must each be below rate_hz (25 Hz), got 30")]
+    [InlineData("degrade:\n  rates_hz: [12.5, 0]\n", "cell.yaml:2: 'degrade.rates_hz' must each be at least 1 Hz, got 0")]
+    [InlineData("degrade:\n  rates_hz: []\n", "cell.yaml:2: 'degrade.rates_hz' must list at least one lower rate")]
+    [InlineData("degrade:\n  rates_hz: 12.5\n", "cell.yaml:2: 'degrade.rates_hz' must be a list of numbers, got '12.5'")]
+    [InlineData("degrade:\n  after_misses: 2\n", "cell.yaml:2: 'degrade' needs 'rates_hz'")]
+    [InlineData("degrade:\n  rates_hz: [15]\n  after_misses: 0\n", "cell.yaml:3: 'degrade.after_misses' must be a whole number 1–1000, got '0'")]
+    [InlineData("degrade:\n  rates_hz: [15]\n  within_cycles: 2\n", "cell.yaml:3: 'degrade.within_cycles' (2) must be at least degrade.after_misses (3)")]
+    [InlineData("degrade:\n  rates_hz: [15]\n  recover_after: 0s\n", "cell.yaml:3: 'degrade.recover_after' must be a duration > 0")]
+    [InlineData("degrade:\n  rates_hz: [15]\n  recover_after: soon\n", "cell.yaml:3: degrade.recover_after: 'soon' is not a duration")]
+    [InlineData("degrade:\n  rates_hz: [15]\n  after_misses: 5\n", "cell.yaml:3: 'degrade.after_misses' (5) must be at most safety.max_deadline_misses (3): that many misses in a row hold the arm")]
+    [InlineData("degrade:\n  rates_hz: [15]\n  afte_misses: 2\n", "cell.yaml:3: unknown key 'degrade.afte_misses'; keys under 'degrade' are: rates_hz, after_misses, within_cycles, recover_after")]
+    [InlineData("degrade: slower\n", "cell.yaml:1: 'degrade' must be a mapping of keys")]
+    public void ABadDegradeSectionIsRefusedWithItsLine(string yaml, string expected)
+    {
+        var error = Assert.Throws<ConfigException>(() => RunConfig.Parse(yaml, "cell.yaml"));
+        Assert.Contains(expected, error.Message);
+    }
+
+    [Fact]
+    public void DegradeChecksAgainstTheOtherKeysHoldAfterOverridesToo()
+    {
+        var config = RunConfig.Parse("rate_hz: 30\ndegrade:\n  rates_hz: [20, 12.5]\n  after_misses: 5\nsafety:\n  max_deadline_misses: 5\n", "cell.yaml");
+        Assert.Equal([20, 12.5], config.Degrade!.RatesHz);
+        Assert.Equal([15.0], config.WithOverride("degrade.rates_hz=[15]").Degrade!.RatesHz);
+        Assert.Equal(2, config.WithOverride("degrade.after_misses=2").Degrade!.AfterMisses);
+        Assert.Contains("cell.yaml:3: 'degrade.rates_hz' must each be below rate_hz (15 Hz), got 20",
+            Assert.Throws<ConfigException>(() => config.WithOverride("rate_hz=15")).Message);
+        Assert.Contains("cell.yaml:4: 'degrade.after_misses' (5) must be at most safety.max_deadline_misses (3)",
+            Assert.Throws<ConfigException>(() => config.WithOverride("safety.max_deadline_misses=3")).Message);
+        Assert.Contains("'degrade' needs 'rates_hz'", Assert.Throws<ConfigException>(() => new RunConfig().WithOverride("degrade.after_misses=2")).Message);
+    }
+
+    [Fact]
     public void GpioLinesAreReadWithTheirActiveLevelAndDebounce()
     {
         var config = RunConfig.Parse("safety:\n  estop_gpio: {chip: 0, line: 17, active: low, debounce: 30ms}\n  enable_gpio: {chip: 1, line: 5}\n", "cell.yaml");

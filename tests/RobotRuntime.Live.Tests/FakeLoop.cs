@@ -15,8 +15,8 @@ internal sealed class FakeLoop
 
     public LiveStatusBoard Board { get; }
 
-    /// <summary>Publishes cycle <paramref name="index"/>: stage k takes (k+1) × 0.25 ms plus index µs; holding with a reason if given.</summary>
-    public void Cycle(long index, HoldReason hold = HoldReason.None, string holdText = "", bool missed = false)
+    /// <summary>Publishes cycle <paramref name="index"/>: stage k takes (k+1) × 0.25 ms plus index µs; holding with a reason if given; at <paramref name="rateMillihertz"/> (0: the board's rate).</summary>
+    public void Cycle(long index, HoldReason hold = HoldReason.None, string holdText = "", bool missed = false, int rateMillihertz = 0)
     {
         var start = MonotonicClock.NowNanoseconds;
         var record = new CycleRecord
@@ -36,6 +36,7 @@ internal sealed class FakeLoop
             MissedDeadline = (byte)(missed ? 1 : 0),
             HoldStarted = (byte)(hold == HoldReason.None ? 0 : 1),
             SendStatus = CycleRecord.NotSent,
+            RateMillihertz = rateMillihertz,
         };
         Board.PublishCycle(record, hold != HoldReason.None, hold, holdText, start);
     }

@@ -24,6 +24,8 @@ public sealed class LivePageInChromiumTests
           front: (document.getElementById('cam-0') || {}).naturalWidth || 0,
           wrist: (document.getElementById('cam-1') || {}).naturalWidth || 0,
           trendPoints: Number(document.getElementById('trend').dataset.points),
+          rate: document.getElementById('rate').textContent,
+          rateNote: document.getElementById('rate-note').textContent,
         }); } catch (e) { return null; } })()
         """;
 
@@ -55,6 +57,12 @@ public sealed class LivePageInChromiumTests
         Assert.Equal(why, holding.Text);
         Assert.Equal("hold", holding.SafetyClass);
         Assert.Equal(2, holding.TrendPoints); // one point per new cycle seen: 100, 101
+        Assert.Equal(("50", ""), (holding.Rate, holding.RateNote));
+
+        // Stepped down after missed deadlines (a loop with a degrade section): the page says so.
+        loop.Cycle(102, missed: true, rateMillihertz: 25_000);
+        var degraded = await WaitForDom(browser, d => d.Cycle == "102", cancel.Token);
+        Assert.Equal(("25", "(degraded from 50 Hz after missed deadlines)"), (degraded.Rate, degraded.RateNote));
     }
 
     [ChromiumFact]
@@ -110,7 +118,8 @@ public sealed class LivePageInChromiumTests
         }
     }
 
-    private sealed record Dom(string Cycle, string State, string Reason, string Text, string SafetyClass, string Misses, string? Plan, string Connection, int Front, int Wrist, int TrendPoints);
+    private sealed record Dom(string Cycle, string State, string Reason, string Text, string SafetyClass, string Misses, string? Plan, string Connection, int Front, int Wrist, int TrendPoints,
+        string Rate, string RateNote);
 
     private static async Task<Dom> WaitForDom(HeadlessChromium browser, Func<Dom, bool> wanted, CancellationToken cancel)
     {

@@ -97,6 +97,17 @@ public sealed class LivePageServerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task TheRateTheNewestCycleRanAtIsShownBesideTheConfiguredOne()
+    {
+        _loop.Cycle(7, rateMillihertz: 25_000); // the board's loop runs at 50 Hz; stepped down after missed deadlines
+        var status = await Status();
+        Assert.Equal(50, status.GetProperty("rateHz").GetDouble());
+        Assert.Equal(25, status.GetProperty("currentRateHz").GetDouble());
+        _loop.Cycle(8); // a record without a rate: the configured one
+        Assert.Equal(50, (await Status()).GetProperty("currentRateHz").GetDouble());
+    }
+
+    [Fact]
     public async Task AFrameIsServedAsAJpegThatDecodesCloseToThePublishedPixels()
     {
         // A smooth image (JPEG's loss on the ramp test pattern, which wraps at 255, is dominated by its hard edges).

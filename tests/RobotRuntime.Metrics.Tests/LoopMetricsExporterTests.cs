@@ -110,6 +110,23 @@ public sealed partial class LoopMetricsExporterTests
     }
 
     [Fact]
+    public void TheRateGaugeFollowsTheNewestCyclesRate()
+    {
+        // A loop that stepped down to 12.5 Hz after missed deadlines, and back to its configured 25 Hz.
+        var ring = new CycleRecordRing(64);
+        using var exporter = new LoopMetricsExporter(ring, 25, link: null);
+        Assert.Equal(25, Value(Scrape(exporter), "rr_loop_rate_hz"));
+        var degraded = Record(0, 1);
+        degraded.RateMillihertz = 12_500;
+        ring.TryWrite(degraded);
+        Assert.Equal(12.5, Value(Scrape(exporter), "rr_loop_rate_hz"));
+        var back = Record(1, 1);
+        back.RateMillihertz = 25_000;
+        ring.TryWrite(back);
+        Assert.Equal(25, Value(Scrape(exporter), "rr_loop_rate_hz"));
+    }
+
+    [Fact]
     public async Task TheFiguresAreServedOverHttpOnAPortOfTheirOwn()
     {
         var ring = new CycleRecordRing(64);

@@ -238,15 +238,19 @@ public sealed class LoopComposer : IDisposable
         });
     }
 
-    /// <summary>The loop over the parts made, with the config's rate, ages and encoding pipeline.</summary>
+    /// <summary>The loop over the parts made, with the config's rate (and its <c>degrade</c> steps), ages and encoding pipeline.</summary>
+    /// <exception cref="ConfigException">The lowest <c>degrade</c> rate's period is not shorter than the arm's watchdog.</exception>
     public ControlLoop CreateLoop(PolicyBuild build, SafetyFilter safety, RunLogWriter? log, LiveStatusBoard? board,
         RealTimeRequest? realTime = null, CycleRecordRing? cycleRecords = null)
     {
         var config = _context.Config;
+        var degrade = config.Degrade;
+        if (degrade is not null && _context.Arm is { } arm && degrade.CheckAgainstWatchdog(arm.WatchdogMilliseconds) is { } tooSlow)
+            throw new ConfigException("degrade.rates_hz: " + tooSlow);
         return _context.Own(new ControlLoop(new ControlLoopOptions
         {
             RateHz = config.RateHz, MaxFrameAge = config.MaxFrameAge, MaxArmStateAge = config.MaxArmStateAge, RealTime = realTime,
-            PipelineEncoding = config.PipelineEncoding, CycleRecords = cycleRecords,
+            PipelineEncoding = config.PipelineEncoding, CycleRecords = cycleRecords, Degrade = degrade,
         }, _context.Cameras, build.Encoder, build.Policy, safety, _context.Link!, log, board));
     }
 

@@ -15,6 +15,29 @@ public sealed record RunConfig
     /// <summary>Cycles per second (10–100).</summary>
     public double RateHz { get; init; } = 30;
 
+    /// <summary>
+    /// Step the rate down after repeated missed deadlines and back up after a quiet period (the
+    /// <c>degrade</c> section); null without the section (a fixed rate; K missed deadlines in a row hold).
+    /// </summary>
+    public RobotRuntime.Runtime.RateDegradeOptions? Degrade => DegradeRatesHz is { } rates
+        ? new RobotRuntime.Runtime.RateDegradeOptions { RatesHz = rates, AfterMisses = DegradeAfterMisses, WithinCycles = DegradeWithinCycles, RecoverAfter = DegradeRecoverAfter }
+        : null;
+
+    /// <summary>The lower rates to step down through (<c>degrade.rates_hz</c>), highest first; null: no <c>degrade</c> section.</summary>
+    public IReadOnlyList<double>? DegradeRatesHz { get; init; }
+
+    /// <summary>Missed deadlines within <see cref="DegradeWithinCycles"/> that step the rate down (<c>degrade.after_misses</c>).</summary>
+    public int DegradeAfterMisses { get; init; } = 3;
+
+    /// <summary>The window of cycles at one rate in which <see cref="DegradeAfterMisses"/> misses step it down (<c>degrade.within_cycles</c>).</summary>
+    public int DegradeWithinCycles { get; init; } = 10;
+
+    /// <summary>How long without a miss before the rate steps back up one rate (<c>degrade.recover_after</c>).</summary>
+    public TimeSpan DegradeRecoverAfter { get; init; } = TimeSpan.FromSeconds(5);
+
+    // Where each degrade key was set ("file:line"), for the checks that need the whole file.
+    private string? _degradeAt, _degradeRatesAt, _degradeMissesAt, _degradeWithinAt;
+
     /// <summary>How long to run; null: until Ctrl-C.</summary>
     public TimeSpan? Duration { get; init; }
 
@@ -150,7 +173,8 @@ public sealed record RunConfig
     /// <summary>The sections and keys a file may hold, for error messages.</summary>
     internal static readonly IReadOnlyDictionary<string, string[]> Schema = new Dictionary<string, string[]>
     {
-        [""] = ["rate_hz", "duration", "runs_folder", "arm", "cameras", "encoder", "policy", "safety", "realtime", "stop_file", "live_port", "metrics"],
+        [""] = ["rate_hz", "duration", "degrade", "runs_folder", "arm", "cameras", "encoder", "policy", "safety", "realtime", "stop_file", "live_port", "metrics"],
+        ["degrade"] = ["rates_hz", "after_misses", "within_cycles", "recover_after"],
         ["metrics"] = ["port", "host"],
         ["arm"] = ["state", "command", "control", "key", "curve_public_key", "kind", "kinematics"],
         ["cameras[]"] = CameraFactory.CommonKeys.ToArray(),
@@ -187,7 +211,29 @@ public sealed record RunConfig
             ?? throw new ConfigException($"{source}: the file must be a mapping of keys (rate_hz, arm, cameras, ...), not a {Kind(stream.Documents[0].RootNode)}");
         foreach (var (keyNode, value) in root.Children)
             config = config.Apply(source, "", Key(keyNode), value);
-        return config.CheckKindKeys();
+        return config.CheckKindKeys().CheckDegrade();
+    }
+
+    /// <summary>
+    /// The <c>degrade</c> checks that need other keys, once the whole file (or override) is read:
+    /// rates_hz is there, every rate is below rate_hz, within_cycles can hold after_misses, and
+    /// after_misses is at most safety.max_deadline_misses (K misses in a row hold the arm before the
+    /// rate could step down otherwise).
+    /// </summary>
+    private RunConfig CheckDegrade()
+    {
+        if (_degradeAt is null)
+            return this;
+        var c = CultureInfo.InvariantCulture;
+        if (DegradeRatesHz is not { } rates)
+            throw new ConfigException($"{_degradeAt}: 'degrade' needs 'rates_hz', the lower rates to step down through, highest first (e.g. rates_hz: [15, 10])");
+        if (rates[0] >= RateHz)
+            throw new ConfigException(string.Create(c, $"{_degradeRatesAt}: 'degrade.rates_hz' must each be below rate_hz ({RateHz} Hz), got {rates[0]}"));
+        if (DegradeWithinCycles < DegradeAfterMisses)
+            throw new ConfigException(string.Create(c, $"{_degradeWithinAt ?? _degradeMissesAt}: 'degrade.within_cycles' ({DegradeWithinCycles}) must be at least degrade.after_misses ({DegradeAfterMisses}): fewer cycles cannot hold that many misses"));
+        if (DegradeAfterMisses > MaxDeadlineMisses)
+            throw new ConfigException(string.Create(c, $"{_degradeMissesAt ?? _degradeAt}: 'degrade.after_misses' ({DegradeAfterMisses}) must be at most safety.max_deadline_misses ({MaxDeadlineMisses}): that many misses in a row hold the arm before the rate could step down"));
+        return this;
     }
 
     /// <summary>
@@ -218,13 +264,13 @@ public sealed record RunConfig
         var value = stream.Documents[0].RootNode;
         var dot = path.IndexOf('.', StringComparison.Ordinal);
         if (dot < 0)
-            return Apply("--set", "", path, value).CheckKindKeys();
+            return Apply("--set", "", path, value).CheckKindKeys().CheckDegrade();
         var section = path[..dot];
         var key = path[(dot + 1)..];
         if (section == "cameras")
             throw new ConfigException($"--set '{assignment}': cameras are a list; change them in the config file");
         var mapping = new YamlMappingNode { { key, value } };
-        return Apply("--set", "", section, mapping).CheckKindKeys();
+        return Apply("--set", "", section, mapping).CheckKindKeys().CheckDegrade();
     }
 
     private RunConfig Apply(string source, string section, string key, YamlNode value)
@@ -256,8 +302,8 @@ public sealed record RunConfig
             case "runs_folder": return this with { RunsFolder = Text(source, where, value) };
             case "stop_file": return this with { StopFile = Text(source, where, value) };
             case "live_port": return this with { LivePort = Integer(source, where, value, 0, 65535) };
-            case "arm" or "encoder" or "policy" or "safety" or "realtime" or "metrics":
-                var config = this;
+            case "arm" or "encoder" or "policy" or "safety" or "realtime" or "metrics" or "degrade":
+                var config = key == "degrade" ? this with { _degradeAt = _degradeAt ?? $"{source}:{value.Start.Line}" } : this;
                 foreach (var (k, v) in Mapping(source, where, value).Children)
                     config = config.Apply(source, key, Key(k), v);
                 return config;
@@ -336,6 +382,25 @@ public sealed record RunConfig
                 return this with { EmergencyStopGpio = estop, GpioDebounce = debounce ?? GpioDebounce };
             case "safety.enable_gpio":
                 return this with { EnableGpio = GpioLineOf(source, where, value, debounceAllowed: false).Line };
+            case "degrade.rates_hz":
+                var steps = Numbers(source, where, value, -1);
+                if (steps.Length == 0)
+                    throw new ConfigException($"{source}:{value.Start.Line}: 'degrade.rates_hz' must list at least one lower rate, highest first (e.g. [15, 10])");
+                for (var i = 0; i < steps.Length; i++)
+                {
+                    if (!(steps[i] >= RobotRuntime.Runtime.RateDegradeOptions.MinRateHz))
+                        throw new ConfigException(string.Create(CultureInfo.InvariantCulture, $"{source}:{value.Start.Line}: 'degrade.rates_hz' must each be at least {RobotRuntime.Runtime.RateDegradeOptions.MinRateHz} Hz, got {steps[i]}"));
+                    if (i > 0 && !(steps[i] < steps[i - 1]))
+                        throw new ConfigException(string.Create(CultureInfo.InvariantCulture, $"{source}:{value.Start.Line}: 'degrade.rates_hz' must be strictly decreasing (each rate below the one before), got {steps[i]} after {steps[i - 1]}"));
+                }
+                return this with { DegradeRatesHz = steps, _degradeRatesAt = $"{source}:{value.Start.Line}" };
+            case "degrade.after_misses": return this with { DegradeAfterMisses = Integer(source, where, value, 1, 1000), _degradeMissesAt = $"{source}:{value.Start.Line}" };
+            case "degrade.within_cycles": return this with { DegradeWithinCycles = Integer(source, where, value, 1, 100_000), _degradeWithinAt = $"{source}:{value.Start.Line}" };
+            case "degrade.recover_after":
+                var recover = ParseDuration(source, where, value);
+                if (recover <= TimeSpan.Zero)
+                    throw new ConfigException($"{source}:{value.Start.Line}: 'degrade.recover_after' must be a duration > 0 such as 5s, got {recover.TotalMilliseconds} ms");
+                return this with { DegradeRecoverAfter = recover };
             case "metrics.port": return this with { MetricsPort = Integer(source, where, value, 0, 65535) };
             case "metrics.host":
                 var host = Text(source, where, value);

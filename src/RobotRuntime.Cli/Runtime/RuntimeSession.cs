@@ -264,6 +264,9 @@ internal sealed class RuntimeSession : IDisposable
             Say($"rr: operator's live page (can reset; keep this address to yourself): {page.OperatorUrl}");
         }
         Say($"rr: loop running at {_config.RateHz.ToString(CultureInfo.InvariantCulture)} Hz; policy {policy.Name}; e-stop: type 'estop', touch the stop file or kill -USR1 {Environment.ProcessId}");
+        if (_config.Degrade is { } degrade)
+            Say($"rr: on missed deadlines the rate steps down to {string.Join(", then ", degrade.RatesHz.Select(RunLogSummary.Hz))} Hz ({degrade.AfterMisses} misses within {degrade.WithinCycles} cycles), " +
+                $"and back up one rate after {Seconds(degrade.RecoverAfter)} without a miss; at {RunLogSummary.Hz(degrade.RatesHz[^1])} Hz {_config.MaxDeadlineMisses} misses in a row hold the arm");
         var enable = Link.Request(ArmControlRequest.Enable, ControlTimeout);
         Say(enable.Succeeded ? "rr: arm enabled" : $"rr: the arm refused ENABLE: {enable.Detail}");
         if (SpinWait.SpinUntil(() => Loop.RealTimeReport is not null || !Loop.IsRunning, ControlTimeout) && Loop.RealTimeReport is { } report)
@@ -283,6 +286,7 @@ internal sealed class RuntimeSession : IDisposable
             if (_config.Duration is { } duration && DateTime.UtcNow - started >= duration) { ending = $"duration {duration.TotalSeconds:0.#} s reached"; break; }
             if (!Loop.IsRunning) { ending = "the loop ended: " + Loop.Failure?.Message; break; }
             if (hooks.Tick is { } tick && !tick(this)) { ending = "the host ended the run"; break; }
+            ReportRateChanges();
             var status = Loop.Status;
             if (status.HoldReason != lastHold)
             {
@@ -296,15 +300,18 @@ internal sealed class RuntimeSession : IDisposable
             if (DateTime.UtcNow - lastStatusLine >= TimeSpan.FromSeconds(5))
             {
                 lastStatusLine = DateTime.UtcNow;
-                Say($"rr: {status.Cycles} cycles, {status.MissedDeadlines} missed deadlines, {(status.HoldReason != HoldReason.None ? "holding (" + status.HoldReason + ")" : "acting")}");
+                Say($"rr: {status.Cycles} cycles, {status.MissedDeadlines} missed deadlines, {(status.HoldReason != HoldReason.None ? "holding (" + status.HoldReason + ")" : "acting")}" +
+                    (status.RateHz != _config.RateHz ? $", at {RunLogSummary.Hz(status.RateHz)} Hz (degraded from {RunLogSummary.Hz(_config.RateHz)} Hz)" : ""));
             }
             Thread.Sleep(100);
         }
+        ReportRateChanges();
         Say($"rr: stopping ({ending}): holding the arm");
         // Ending a run is not an emergency: the loop holds, then the arm is disabled (it holds by
         // itself), without latching its e-stop.
         _relayEmergencyStops = false;
         Loop.Stop("run ended: " + ending, TimeSpan.FromSeconds(5));
+        ReportRateChanges();
         Link.Request(ArmControlRequest.Disable, ControlTimeout);
         (Link as IArmClaim)?.Release(ControlTimeout);
         _stopTyped = true;
@@ -316,6 +323,28 @@ internal sealed class RuntimeSession : IDisposable
         Report();
         return Loop.Failure is null ? 0 : 1;
     }
+
+    /// <summary>Prints every rate change the loop queued since the last call (operator thread).</summary>
+    private void ReportRateChanges()
+    {
+        while (Loop.TryReadRateChange(out var change))
+            Say(DescribeRateChange(change, _config));
+    }
+
+    /// <summary>
+    /// One rate change as the operator reads it: "rr: rate 25 Hz → 12.5 Hz after 3 deadline misses in 4 cycles",
+    /// "rr: rate 12.5 Hz → 25 Hz after 5 s without a miss".
+    /// </summary>
+    internal static string DescribeRateChange(RateChangeEvent change, RunConfig config)
+    {
+        var rates = $"rr: rate {RunLogSummary.Hz(change.FromHz)} Hz → {RunLogSummary.Hz(change.ToHz)} Hz";
+        if (change.Change == RateChange.SteppedUp)
+            return $"{rates} after {Seconds(config.DegradeRecoverAfter)} without a miss";
+        return $"{rates} after {change.Misses} deadline misses in {change.InCycles} cycles" +
+            (change.ToLowest ? $"; the lowest rate: {config.MaxDeadlineMisses} missed deadlines in a row now hold the arm" : "");
+    }
+
+    private static string Seconds(TimeSpan duration) => duration.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture) + " s";
 
     /// <summary>Releases the initial NotArmed hold, retrying while the cameras and the arm come up.</summary>
     private void Arm(TimeSpan patience)
@@ -471,7 +500,7 @@ internal sealed class RuntimeSession : IDisposable
     {
         var log = RunLog.Read(Path.Combine(Folder, "run.rrlog"));
         var summary = RunLogSummary.Compute(log);
-        var table = new Table().Title($"{summary.Cycles} cycles at {summary.RateHz.ToString(CultureInfo.InvariantCulture)} Hz")
+        var table = new Table().Title(summary.CyclesAndRate())
             .AddColumn("stage").AddColumn(new TableColumn("p50 ms").RightAligned()).AddColumn(new TableColumn("p95 ms").RightAligned())
             .AddColumn(new TableColumn("p99 ms").RightAligned()).AddColumn(new TableColumn("max ms").RightAligned());
         foreach (var stage in summary.Stages)
@@ -484,6 +513,8 @@ internal sealed class RuntimeSession : IDisposable
             Say("holds: none");
         foreach (var (reason, cycles) in summary.HeldCyclesByReason)
             Say($"hold {reason}: {summary.HoldsByReason.GetValueOrDefault(reason)} time(s), {cycles} cycle(s)");
+        foreach (var line in summary.RateLines())
+            Say(line);
         var plots = Plots.RunPlots.WriteFiles(log, Path.Combine(Folder, "run"));
         RunLogCsv.Write(log, Path.Combine(Folder, "run.csv"));
         File.WriteAllText(Path.Combine(Folder, "summary.txt"), summary.ToText());

@@ -54,6 +54,14 @@ public sealed class PolicyObservation
 
     /// <summary>Index of the cycle since the loop started.</summary>
     public long CycleIndex { get; set; }
+
+    /// <summary>
+    /// This cycle's period, nanoseconds: 1 / the loop's rate now, the time the command will stand
+    /// before the next. Longer than the configured period while the loop runs at a degraded rate
+    /// (<see cref="Runtime.ControlLoopOptions.Degrade"/>): a policy trained at a fixed control rate may
+    /// use it to scale its actions, or ignore it and see frames, and act, at the lower rate.
+    /// </summary>
+    public long PeriodNs { get; set; }
 }
 
 /// <summary>

@@ -1,5 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime;
+using System.Runtime.CompilerServices;
 using RobotRuntime.Arm;
 using RobotRuntime.Cameras;
 using RobotRuntime.Encoders;
@@ -12,8 +13,17 @@ namespace RobotRuntime.Runtime;
 /// <summary>How the control loop runs.</summary>
 public sealed class ControlLoopOptions
 {
-    /// <summary>Cycles per second, 10–100.</summary>
+    /// <summary>Cycles per second, 10–100: the base rate.</summary>
     public required double RateHz { get; init; }
+
+    /// <summary>
+    /// Step the rate down after repeated missed deadlines, and back up after a quiet period (see
+    /// <see cref="CycleScheduler"/>); null (the default): the rate is fixed and K missed deadlines in a
+    /// row hold the arm. While degraded, the policy's budget keeps its fraction of the period, the
+    /// policy is told the period (<see cref="PolicyObservation.PeriodNs"/>) and the safety layer judges
+    /// each command for the period it will stand (<see cref="Safety.SafetyInput.CyclePeriodNs"/>).
+    /// </summary>
+    public RateDegradeOptions? Degrade { get; init; }
 
     /// <summary>A camera frame older than this is not used: the cycle holds instead (StaleCameraFrame).</summary>
     public TimeSpan MaxFrameAge { get; init; } = TimeSpan.FromMilliseconds(100);
@@ -26,7 +36,8 @@ public sealed class ControlLoopOptions
 
     /// <summary>
     /// How long the policy may take per cycle, from the cycle start; its <see cref="PolicyObservation.DeadlineNs"/>.
-    /// Default: 70% of the period.
+    /// Default: 70% of the period. At a degraded rate (<see cref="Degrade"/>) the budget is the same
+    /// fraction of the longer period.
     /// </summary>
     public TimeSpan? PolicyBudget { get; init; }
 
@@ -73,6 +84,7 @@ public sealed class ControlLoopOptions
             throw new ArgumentException($"warm-up cycles must not be negative, got {WarmupCycles}", nameof(WarmupCycles));
         if (!(LiveFrameRateHz > 0))
             throw new ArgumentException($"the live frame rate must be positive, got {LiveFrameRateHz}", nameof(LiveFrameRateHz));
+        // Degrade is checked by the scheduler, whose message names it ("Degrade.RatesHz[0]: …").
     }
 }
 
@@ -83,7 +95,8 @@ public sealed class ControlLoopOptions
 /// <param name="HoldReason">Why it holds.</param>
 /// <param name="HoldText">The hold's text.</param>
 /// <param name="PolicyError">The policy's last error, if it produced no action.</param>
-public readonly record struct ControlLoopStatus(long Cycles, long MissedDeadlines, bool Holding, HoldReason HoldReason, string HoldText, string PolicyError);
+/// <param name="RateHz">The rate the loop runs at now: the configured one, or a degraded one (<see cref="ControlLoopOptions.Degrade"/>).</param>
+public readonly record struct ControlLoopStatus(long Cycles, long MissedDeadlines, bool Holding, HoldReason HoldReason, string HoldText, string PolicyError, double RateHz);
 
 /// <summary>
 /// The real-time control loop: on each tick of a <see cref="CycleScheduler"/> it takes the newest
@@ -101,6 +114,11 @@ public readonly record struct ControlLoopStatus(long Cycles, long MissedDeadline
 /// uses only structs, the preallocated frames and the preallocated observation.</para>
 /// <para>A stale, missing or unpaired frame never reaches the policy: that cycle passes
 /// <see cref="long.MaxValue"/> as the frame age and the safety layer holds (StaleCameraFrame).</para>
+/// <para>With <see cref="ControlLoopOptions.Degrade"/> the scheduler may step the rate down after
+/// repeated missed deadlines and back up after a quiet period. Each change is marked in that cycle's
+/// record (<see cref="CycleRecord.RateChange"/>; every record carries its rate) and queued, without
+/// allocating, for a reader off the loop's thread (<see cref="TryReadRateChange"/>). A hold for any
+/// reason is a hold at every rate.</para>
 /// </remarks>
 public sealed class ControlLoop : IDisposable
 {
@@ -120,6 +138,13 @@ public sealed class ControlLoop : IDisposable
     private readonly CycleScheduler _scheduler;
     private readonly ICycleTimeSource _time;
     private readonly long _maxFrameAgeNs, _pairingNs, _maxStateAgeNs, _budgetNs, _liveFramePeriodNs;
+    // By rate level (0: the base rate): the policy's budget, the rate as logged, and the period the
+    // safety layer is told (0 at the base rate: the filter's own configured period).
+    private readonly long[] _budgetsNs;
+    private readonly int[] _ratesMillihertz;
+    private readonly long[] _safetyPeriodsNs;
+    private readonly EventRing<RateChangeEvent> _rateChanges = new(64);
+    private volatile int _rateLevel;
     private readonly TimeSpan _maxFrameAge;
     private readonly Lock _resetGate = new();
     private readonly ManualResetEventSlim _resetDone = new();
@@ -184,12 +209,29 @@ public sealed class ControlLoop : IDisposable
         _board = board;
         _observation = new PolicyObservation(embedding, _frames);
         _time = options.TimeSource ?? SystemCycleTimeSource.Instance;
-        _scheduler = new CycleScheduler(new CycleSchedulerOptions { RateHz = options.RateHz }, _time);
+        _scheduler = new CycleScheduler(new CycleSchedulerOptions { RateHz = options.RateHz, Degrade = options.Degrade }, _time);
         _maxFrameAge = options.MaxFrameAge;
         _maxFrameAgeNs = (long)options.MaxFrameAge.TotalNanoseconds;
         _pairingNs = (long)options.FramePairingTolerance.TotalNanoseconds;
         _maxStateAgeNs = (long)options.MaxArmStateAge.TotalNanoseconds;
         _budgetNs = (long)(options.PolicyBudget ?? TimeSpan.FromSeconds(0.7 / options.RateHz)).TotalNanoseconds;
+        if (options.Degrade is not null && link.Description is { WatchdogMilliseconds: var watchdog }
+            && options.Degrade.CheckAgainstWatchdog(watchdog) is { } tooSlow)
+            throw new ArgumentException("Degrade.RatesHz: " + tooSlow, nameof(options));
+        var rates = _scheduler.RatesHz;
+        _budgetsNs = new long[rates.Count];
+        _ratesMillihertz = new int[rates.Count];
+        _safetyPeriodsNs = new long[rates.Count];
+        for (var level = 0; level < rates.Count; level++)
+        {
+            long period = (long)Math.Round(1e9 / rates[level]);
+            // Level 0 is exactly the fixed-rate loop's; a lower rate keeps the budget's share of the period.
+            _budgetsNs[level] = level == 0 ? _budgetNs : (long)Math.Round(_budgetNs * (rates[0] / rates[level]));
+            _ratesMillihertz[level] = (int)Math.Round(rates[level] * 1000);
+            _safetyPeriodsNs[level] = level == 0 ? 0 : period;
+        }
+        if (options.Degrade is not null) // the queue of a rare event: compiled now, not in the cycle of the first change
+            RuntimeHelpers.PrepareMethod(typeof(EventRing<RateChangeEvent>).GetMethod(nameof(EventRing<RateChangeEvent>.TryWrite))!.MethodHandle);
         _liveFramePeriodNs = (long)(1e9 / options.LiveFrameRateHz);
         foreach (var camera in _cameras)
             camera.Start();
@@ -208,7 +250,21 @@ public sealed class ControlLoop : IDisposable
 
     /// <summary>The newest status, for an operator's display.</summary>
     public ControlLoopStatus Status =>
-        new(Interlocked.Read(ref _cycles), Interlocked.Read(ref _missed), _holding, _safety.HoldReason, _safety.HoldText, _policyError);
+        new(Interlocked.Read(ref _cycles), Interlocked.Read(ref _missed), _holding, _safety.HoldReason, _safety.HoldText, _policyError,
+            _scheduler.RatesHz[_rateLevel]);
+
+    /// <summary>Every rate the loop may run at, Hz: the configured one first, then <see cref="ControlLoopOptions.Degrade"/>'s.</summary>
+    public IReadOnlyList<double> RatesHz => _scheduler.RatesHz;
+
+    /// <summary>
+    /// Takes the oldest rate change not yet taken (<see cref="ControlLoopOptions.Degrade"/>), for the
+    /// operator's console. One reader thread; the loop queues up to 64 changes and drops (and counts,
+    /// <see cref="RateChangesDropped"/>) further ones until they are taken.
+    /// </summary>
+    public bool TryReadRateChange(out RateChangeEvent change) => _rateChanges.TryRead(out change);
+
+    /// <summary>Rate changes not queued because the reader had not taken the earlier ones (they are still in the run log).</summary>
+    public long RateChangesDropped => _rateChanges.Dropped;
 
     /// <summary>Whether the loop thread is running.</summary>
     public bool IsRunning => _thread is { IsAlive: true };
@@ -369,8 +425,10 @@ public sealed class ControlLoop : IDisposable
         else
         {
             long warmupNow = _time.NowNanoseconds;
-            timing = new CycleTiming(-1, warmupNow, warmupNow, warmupNow + _budgetNs, false, 0, 0);
+            timing = new CycleTiming(-1, warmupNow, warmupNow, warmupNow + _budgetNs, false, 0, 0, _scheduler.PeriodNs);
         }
+        int level = timing.RateLevel;
+        long budgetNs = _budgetsNs[level];
         long start = _time.NowNanoseconds;
         var record = default(CycleRecord);
         record.CycleIndex = timing.Index;
@@ -379,6 +437,8 @@ public sealed class ControlLoop : IDisposable
         record.SkippedTicks = timing.SkippedTicks;
         record.ConsecutiveMisses = timing.ConsecutiveMisses;
         record.SendStatus = CycleRecord.NotSent;
+        record.RateChange = timing.RateChange;
+        record.RateMillihertz = _ratesMillihertz[level];
 
         // Frames: the newest of each camera, none older than the limit, all captured close together
         // (pipelined: the newest set the encode stage finished, judged by the age of its oldest frame).
@@ -414,6 +474,7 @@ public sealed class ControlLoop : IDisposable
         bool freshState = input.HasArmState && input.ArmStateAgeNs <= _maxStateAgeNs;
         input.FrameAgeNs = frameAge;
         input.ConsecutiveDeadlineMisses = timing.ConsecutiveMisses;
+        input.CyclePeriodNs = _safetyPeriodsNs[level];
         var policyStatus = PolicyStatus.NoAction;
         if (usable && encoded)
         {
@@ -421,7 +482,8 @@ public sealed class ControlLoop : IDisposable
             _observation.HasArmState = freshState;
             _observation.CycleIndex = timing.Index;
             _observation.CycleStartNs = start;
-            _observation.DeadlineNs = Math.Min(start + _budgetNs, timing.DeadlineNs);
+            _observation.PeriodNs = timing.PeriodNs;
+            _observation.DeadlineNs = Math.Min(start + budgetNs, timing.DeadlineNs);
             _requested = default;
             policyStatus = _policy.Act(_observation, ref _requested);
             if (policyStatus is PolicyStatus.NoAction or PolicyStatus.Failed)
@@ -471,6 +533,11 @@ public sealed class ControlLoop : IDisposable
         Interlocked.Increment(ref _cycles);
         if (record.MissedDeadline != 0)
             Interlocked.Increment(ref _missed);
+        if (timing.RateChange != RateChange.None)
+        {
+            _rateLevel = level;
+            _rateChanges.TryWrite(_scheduler.LastRateChange);
+        }
         _log?.TryAppend(in record);
         _options.CycleRecords?.TryWrite(in record);
         if (_board is not null)

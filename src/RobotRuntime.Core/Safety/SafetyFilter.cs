@@ -19,6 +19,14 @@ namespace RobotRuntime.Safety;
 /// measured pose each cycle would let a loaded joint ratchet down. Nothing is sent while the arm
 /// reports itself disabled or e-stopped (it holds by itself and would reject commands) or without a
 /// fresh state (its watchdog holds).</para>
+/// <para>Limits across rates: a cycle may say its period (<see cref="SafetyInput.CyclePeriodNs"/>; a
+/// loop at a degraded rate does). Limits in units per second hold at every rate: a joint-position
+/// target moves at most the scaled velocity limit × that period from the measured position, and a
+/// joint-velocity command is cut so that one such period cannot carry the joint past its limit — the
+/// longer period is what keeps a slower loop from overshooting. Limits given per command
+/// (<see cref="SafetyFilterOptions.MaxJointPositionChangePerCycle"/>, the velocity change per cycle,
+/// the end-effector translation and rotation per command, the arm's own step limits) stay per
+/// command: at a slower rate they allow less speed, never more.</para>
 /// </remarks>
 /// <remarks>
 /// Threading: <see cref="Filter"/> and <see cref="Reset"/> on the control loop's thread;
@@ -457,7 +465,10 @@ public sealed class SafetyFilter : ISafetyFilter
         {
             double target = allowed.Values[i];
             double measured = input.ArmState.Positions[i];
-            double step = _positionStepMax[i];
+            // At another period (a degraded rate) the velocity limit × that period, never more than the fixed per-cycle step.
+            double step = input.CyclePeriodNs > 0
+                ? Math.Min(_options.MaxJointPositionChangePerCycle, _velocityMax[i] * (input.CyclePeriodNs / 1e9))
+                : _positionStepMax[i];
             if (target > _positionHigh[i]) { target = _positionHigh[i]; clipped |= ClipKinds.JointPosition; }
             else if (target < _positionLow[i]) { target = _positionLow[i]; clipped |= ClipKinds.JointPosition; }
             // The step limit comes last, so a joint found beyond its limit is brought back at most one step per cycle.
@@ -472,6 +483,8 @@ public sealed class SafetyFilter : ISafetyFilter
     {
         var clipped = ClipKinds.None;
         double changeMax = _options.MaxJointVelocityChangePerCycle;
+        // The command stands for this cycle's period: a longer one (a degraded rate) carries the joint further.
+        double periodSeconds = input.CyclePeriodNs > 0 ? input.CyclePeriodNs / 1e9 : _periodSeconds;
         for (int i = 0; i < _jointCount; i++)
         {
             double velocity = allowed.Values[i];
@@ -484,8 +497,8 @@ public sealed class SafetyFilter : ISafetyFilter
             // Do not let one period at this velocity carry the joint past its limit (less the margin);
             // a joint already beyond it may only move back.
             double position = input.ArmState.Positions[i];
-            double upward = Math.Max(0, (_positionHigh[i] - position) / _periodSeconds);
-            double downward = Math.Min(0, (_positionLow[i] - position) / _periodSeconds);
+            double upward = Math.Max(0, (_positionHigh[i] - position) / periodSeconds);
+            double downward = Math.Min(0, (_positionLow[i] - position) / periodSeconds);
             if (velocity > upward) { velocity = upward; clipped |= ClipKinds.JointPosition; }
             else if (velocity < downward) { velocity = downward; clipped |= ClipKinds.JointPosition; }
             allowed.Values[i] = velocity;

@@ -26,7 +26,10 @@ public sealed class SafetyFilterOptions
     /// <summary>The arm's description (joint limits, supported modes, end-effector step limits) from the handshake.</summary>
     public required ArmDescription Arm { get; init; }
 
-    /// <summary>The control loop's period; turns velocity limits into a largest step per cycle.</summary>
+    /// <summary>
+    /// The control loop's (base) period; turns velocity limits into a largest step per cycle. A cycle
+    /// at another rate says its own period (<see cref="SafetyInput.CyclePeriodNs"/>).
+    /// </summary>
     public required TimeSpan CyclePeriod { get; init; }
 
     /// <summary>Distance kept from every joint position limit, rad (m for prismatic joints); ≥ 0.</summary>
@@ -36,11 +39,12 @@ public sealed class SafetyFilterOptions
     public double VelocityScale { get; init; } = 1.0;
 
     /// <summary>Largest change of a joint-position target from the measured position per cycle, rad; &gt; 0
-    /// (infinity: only the scaled velocity limit × period applies).</summary>
+    /// (infinity: only the scaled velocity limit × period applies). A fixed step: it does not grow at a
+    /// degraded (slower) rate.</summary>
     public double MaxJointPositionChangePerCycle { get; init; } = double.PositiveInfinity;
 
     /// <summary>Largest change of a joint-velocity command from the previous one per cycle, rad/s; &gt; 0
-    /// (infinity: no limit).</summary>
+    /// (infinity: no limit). Per command: it does not grow at a degraded (slower) rate.</summary>
     public double MaxJointVelocityChangePerCycle { get; init; } = double.PositiveInfinity;
 
     /// <summary>The workspace box the end effector must stay in; null: no box.</summary>
@@ -49,10 +53,10 @@ public sealed class SafetyFilterOptions
     /// <summary>Distance kept from the workspace box's faces when clipping end-effector targets, m; ≥ 0.</summary>
     public double WorkspaceMargin { get; init; }
 
-    /// <summary>Largest end-effector translation per command, m; the smaller of this and the arm's own limit applies.</summary>
+    /// <summary>Largest end-effector translation per command, m; the smaller of this and the arm's own limit applies. Per command: it does not grow at a degraded (slower) rate.</summary>
     public double MaxEndEffectorTranslation { get; init; } = double.PositiveInfinity;
 
-    /// <summary>Largest end-effector rotation per command, rad; the smaller of this and the arm's own limit applies.</summary>
+    /// <summary>Largest end-effector rotation per command, rad; the smaller of this and the arm's own limit applies. Per command: it does not grow at a degraded (slower) rate.</summary>
     public double MaxEndEffectorRotation { get; init; } = double.PositiveInfinity;
 
     /// <summary>A command older than this (from its timestamp to now) makes the arm hold.</summary>

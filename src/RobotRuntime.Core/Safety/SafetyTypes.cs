@@ -110,6 +110,13 @@ public struct SafetyInput
     public long FrameAgeNs;
     /// <summary>Consecutive cycles that missed their deadline, up to and including the previous one.</summary>
     public int ConsecutiveDeadlineMisses;
+    /// <summary>
+    /// How long this cycle's command will stand before the next, ns: the period of the rate the loop
+    /// runs at now; 0 (the default): the filter's configured <see cref="SafetyFilterOptions.CyclePeriod"/>.
+    /// A loop that steps its rate down passes the lower rate's period, so that limits in units per
+    /// second hold at every rate (see <see cref="SafetyFilter"/>).
+    /// </summary>
+    public long CyclePeriodNs;
     /// <summary>True when the policy produced no action this cycle (the requested command is then meaningless).</summary>
     public bool PolicyFailed;
 }

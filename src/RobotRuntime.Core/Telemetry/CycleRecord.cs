@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using RobotRuntime.Arm;
+using RobotRuntime.Runtime;
 using RobotRuntime.Safety;
 
 namespace RobotRuntime.Telemetry;
@@ -65,6 +66,10 @@ public struct CycleRecord
     public byte HoldStarted;
     /// <summary>The arm link's answer to the send, as <see cref="ArmSendStatus"/>; 255 when nothing was sent.</summary>
     public byte SendStatus;
+    /// <summary>Whether the loop's rate changed with this cycle (the rate-change event): stepped down after missed deadlines or back up after a quiet period.</summary>
+    public RateChange RateChange;
+    /// <summary>The rate the cycle ran at, mHz (25 Hz: 25000); 0 in logs written before rates could change (the header's rate then).</summary>
+    public int RateMillihertz;
 
     /// <summary>The <see cref="SendStatus"/> value for "nothing was sent".</summary>
     public const byte NotSent = 255;

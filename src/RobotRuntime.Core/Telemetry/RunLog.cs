@@ -47,8 +47,8 @@ public sealed class RunLog
         if (bytes.Length < 28 || !bytes.AsSpan(0, 8).SequenceEqual(RunLogFormat.Magic))
             throw new InvalidDataException($"run log {fullPath}: expected a file starting with \"RRRUNLOG\"; this is not a run log");
         uint version = BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(8));
-        if (version != RunLogFormat.Version)
-            throw new InvalidDataException($"run log {fullPath}: format version {version}, expected {RunLogFormat.Version}");
+        if (version != RunLogFormat.Version && version != RunLogFormat.VersionWithoutRates)
+            throw new InvalidDataException($"run log {fullPath}: format version {version}, expected {RunLogFormat.Version} (or {RunLogFormat.VersionWithoutRates})");
         if (BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(20)) != 0x01020304)
             throw new InvalidDataException($"run log {fullPath}: byte order mark mismatch; expected a little-endian log");
         uint headerSize = BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(12));
@@ -59,8 +59,9 @@ public sealed class RunLog
         if (recordSize != RunLogFormat.RecordSize)
             throw new InvalidDataException($"run log {fullPath}: records of {recordSize} bytes, expected {RunLogFormat.RecordSize} (a different record layout)");
         string text = Encoding.UTF8.GetString(bytes, 28, (int)textLength);
-        if (!text.Contains(RunLogFormat.FieldTable, StringComparison.Ordinal))
-            throw new InvalidDataException($"run log {fullPath}: its field table differs from this reader's; expected:\n{RunLogFormat.FieldTable}");
+        string fieldTable = version == RunLogFormat.Version ? RunLogFormat.FieldTable : RunLogFormat.FieldTableWithoutRates;
+        if (!text.Contains(fieldTable, StringComparison.Ordinal))
+            throw new InvalidDataException($"run log {fullPath}: its field table differs from this reader's for version {version}; expected:\n{fieldTable}");
 
         double rate = double.NaN;
         string description = "";
@@ -77,6 +78,15 @@ public sealed class RunLog
         long body = bytes.Length - headerSize;
         int count = (int)(body / recordSize);
         var records = MemoryMarshal.Cast<byte, CycleRecord>(bytes.AsSpan((int)headerSize, count * (int)recordSize)).ToArray();
+        if (version == RunLogFormat.VersionWithoutRates)
+        {
+            // Version 1 had padding where the rate fields are now: whatever bytes it held mean nothing.
+            for (var i = 0; i < records.Length; i++)
+            {
+                records[i].RateChange = Runtime.RateChange.None;
+                records[i].RateMillihertz = 0;
+            }
+        }
         return new RunLog(fullPath, new RunLogMetadata(rate, description), records, (int)(body % recordSize));
     }
 }

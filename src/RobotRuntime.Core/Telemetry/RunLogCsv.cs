@@ -19,7 +19,7 @@ public static class RunLogCsv
 
         writer.Write("cycle,scheduled_start_ns,start_ns,end_ns,");
         writer.Write(string.Join(',', StageColumns));
-        writer.Write(",missed_deadline,consecutive_misses,skipped_ticks,safety,hold_reason,hold_started,clipped,send_status,requested_mode,sent_mode");
+        writer.Write(",missed_deadline,consecutive_misses,skipped_ticks,safety,hold_reason,hold_started,clipped,send_status,requested_mode,sent_mode,rate_hz,rate_change");
         for (int i = 0; i < values; i++) writer.Write($",requested_{i}");
         writer.Write(",requested_gripper");
         for (int i = 0; i < values; i++) writer.Write($",sent_{i}");
@@ -33,6 +33,7 @@ public static class RunLogCsv
             string sendStatus = r.SendStatus == CycleRecord.NotSent ? "NotSent" : ((ArmSendStatus)r.SendStatus).ToString();
             string clipped = r.Clipped.ToString().Replace(", ", "|");
             writer.Write(string.Create(c, $"{r.MissedDeadline},{r.ConsecutiveMisses},{r.SkippedTicks},{r.Safety},{r.HoldReason},{r.HoldStarted},{clipped},{sendStatus},{r.RequestedMode},{r.SentMode}"));
+            writer.Write(string.Create(c, $",{RunLogSummary.RateOf(r, log.Metadata.RateHz):R},{r.RateChange}"));
             for (int i = 0; i < values; i++)
                 writer.Write(i < r.ValueCount ? string.Create(c, $",{r.Requested[i]:R}") : ",");
             writer.Write(string.Create(c, $",{r.RequestedGripper:R}"));

@@ -16,7 +16,7 @@ public sealed record RunLogMetadata(double RateHz, string Description);
 /// The run log's file format. A header, then fixed-size <see cref="CycleRecord"/>s back to back:
 /// <code>
 /// offset 0   8 bytes  magic "RRRUNLOG"
-/// offset 8   u32      format version (1)
+/// offset 8   u32      format version (2; version 1 logs, written before records carried their rate, are read too)
 /// offset 12  u32      header size H in bytes (records start at H; a multiple of 512)
 /// offset 16  u32      record size R in bytes
 /// offset 20  u32      0x01020304 written little-endian (byte order check)
@@ -25,26 +25,39 @@ public sealed record RunLogMetadata(double RateHz, string Description);
 ///                     field: "field &lt;name&gt; &lt;type&gt; &lt;offset&gt; &lt;size&gt;" (types i64 i32 u8 f64 f64x16)
 /// </code>
 /// Record k starts at H + k·R. A record cut short at the end of the file (a crash mid-write) is ignored.
+/// Version 2 added the fields <c>RateChange</c> (u8) and <c>RateMillihertz</c> (i32) in what was the
+/// record's padding, so a record has the same size and every other field the same offset in both.
 /// </summary>
 public static class RunLogFormat
 {
     /// <summary>The file's first eight bytes.</summary>
     public static ReadOnlySpan<byte> Magic => "RRRUNLOG"u8;
 
-    /// <summary>The format version this code writes and reads.</summary>
-    public const uint Version = 1;
+    /// <summary>The format version this code writes.</summary>
+    public const uint Version = 2;
+
+    /// <summary>The older version this code still reads (records without their rate).</summary>
+    public const uint VersionWithoutRates = 1;
+
+    /// <summary>The fields version 2 added (absent from a version 1 field table).</summary>
+    internal static readonly string[] FieldsAddedInVersion2 = [nameof(CycleRecord.RateChange), nameof(CycleRecord.RateMillihertz)];
 
     /// <summary>Size of one record in bytes.</summary>
     public static int RecordSize => Unsafe.SizeOf<CycleRecord>();
 
     /// <summary>The field table lines, in field order, as written to the header.</summary>
-    public static string FieldTable { get; } = BuildFieldTable();
+    public static string FieldTable { get; } = BuildFieldTable(version: Version);
 
-    private static string BuildFieldTable()
+    /// <summary>The field table of a version 1 log: the same lines without the fields version 2 added.</summary>
+    public static string FieldTableWithoutRates { get; } = BuildFieldTable(version: VersionWithoutRates);
+
+    private static string BuildFieldTable(uint version)
     {
         var text = new StringBuilder();
         foreach (var field in typeof(CycleRecord).GetFields(BindingFlags.Public | BindingFlags.Instance))
         {
+            if (version < Version && FieldsAddedInVersion2.Contains(field.Name))
+                continue;
             long offset = Marshal.OffsetOf<CycleRecord>(field.Name).ToInt64();
             var type = field.FieldType.IsEnum ? Enum.GetUnderlyingType(field.FieldType) : field.FieldType;
             (string name, int size) = type == typeof(long) ? ("i64", 8)

@@ -18,7 +18,7 @@ namespace RobotRuntime.Core.Tests.Runtime;
 /// on its tick and every age, skipped tick and deadline miss is exact; only the tests of the loop's
 /// own thread run on the real clock, and they assert no time.
 /// </summary>
-public sealed class ControlLoopTests : IDisposable
+public sealed partial class ControlLoopTests : IDisposable
 {
     private const int Size = 8;
     private const long Ms = 1_000_000;
@@ -162,6 +162,7 @@ public sealed class ControlLoopTests : IDisposable
         }
 
         public ArmLinkStatus Status { get; set; } = ArmLinkStatus.Up;
+        public TimeSpan StateAge { get; set; } = TimeSpan.FromMilliseconds(2);
         public int Sent { get; private set; }
         public ArmCommand Last;
         public ArmDescription? Description { get; } = SafetyFilterTests.TwoJointArm();
@@ -173,7 +174,7 @@ public sealed class ControlLoopTests : IDisposable
         public bool TryGetLatestState(TimeSpan maxAge, out ArmState state, out TimeSpan age)
         {
             state = _state;
-            age = TimeSpan.FromMilliseconds(2);
+            age = StateAge;
             return Status == ArmLinkStatus.Up;
         }
 
@@ -251,9 +252,11 @@ public sealed class ControlLoopTests : IDisposable
         /// <param name="rateHz">The loop's rate.</param>
         /// <param name="maxFrameAge">The loop's largest frame age (its default, 100 ms, when null).</param>
         /// <param name="framePeriodNs">Both cameras' frame period.</param>
+        /// <param name="degrade">Rate steps on missed deadlines (none by default).</param>
+        /// <param name="policyBudget">The policy's budget (70% of the period by default).</param>
         public Rig(string logPath, IPolicy policy, Func<SafetyFilterOptions, SafetyFilterOptions>? safety = null, RealTimeRequest? realTime = null,
             bool pipelined = false, FakeCycleTimeSource? clock = null, bool realClock = false, double rateHz = 100, TimeSpan? maxFrameAge = null,
-            long framePeriodNs = FakeCamera.DefaultFramePeriodNs)
+            long framePeriodNs = FakeCamera.DefaultFramePeriodNs, RateDegradeOptions? degrade = null, TimeSpan? policyBudget = null)
         {
             ICycleTimeSource time = realClock ? SystemCycleTimeSource.Instance : Clock = clock ?? new FakeCycleTimeSource(OriginNs);
             Front = new FakeCamera("front", time, framePeriodNs);
@@ -265,6 +268,7 @@ public sealed class ControlLoopTests : IDisposable
             {
                 RateHz = rateHz, WarmupCycles = 5, RealTime = realTime, PipelineEncoding = pipelined, CycleRecords = Records, TimeSource = time,
                 MaxFrameAge = maxFrameAge ?? new ControlLoopOptions { RateHz = rateHz }.MaxFrameAge,
+                Degrade = degrade, PolicyBudget = policyBudget,
             };
             Loop = new ControlLoop(options, [Front, Wrist], Encoder, policy, Safety, Arm, Log, Board);
             if (pipelined && Clock is not null)

@@ -1,5 +1,6 @@
 using System.Xml.Linq;
 using RobotRuntime.Arm;
+using RobotRuntime.Runtime;
 using RobotRuntime.Safety;
 using RobotRuntime.Telemetry;
 using RobotRuntime.Testing;
@@ -240,6 +241,86 @@ public class RunLogTests
         Assert.Equal(0, summary.Cycles);
         Assert.Equal(0, summary[CycleStage.Compute].Max);
         Assert.Contains("holds: none", summary.ToText());
+    }
+
+    [Fact]
+    public void HeaderPutsTheRateFieldsInWhatWasThePaddingOfAVersion1Record()
+    {
+        // Version 1's record ended with SendStatus at byte 368 and padding to 376: the rate fields fill
+        // that padding, so every older field keeps its offset and a record its size.
+        Assert.Equal(376, RunLogFormat.RecordSize);
+        Assert.EndsWith("field SendStatus u8 368 1\n", RunLogFormat.FieldTableWithoutRates);
+        Assert.Equal(RunLogFormat.FieldTableWithoutRates + "field RateChange u8 369 1\nfield RateMillihertz i32 372 4\n", RunLogFormat.FieldTable);
+    }
+
+    [Fact]
+    public void AVersion1LogIsReadWithEveryCycleAtTheHeadersRate()
+    {
+        using var folder = new TemporaryDirectory();
+        string path = Path.Combine(folder.Path, "v1.rrlog");
+        // A version 1 header (its field table has no rate fields) and records whose padding holds junk.
+        string text = $"rate_hz=50\ndescription=an older run\n{RunLogFormat.FieldTableWithoutRates}";
+        byte[] textBytes = System.Text.Encoding.UTF8.GetBytes(text);
+        var header = new byte[(28 + textBytes.Length + 511) / 512 * 512];
+        "RRRUNLOG"u8.CopyTo(header);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(8), 1);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(12), (uint)header.Length);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(16), (uint)RunLogFormat.RecordSize);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(20), 0x01020304);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(24), (uint)textBytes.Length);
+        textBytes.CopyTo(header, 28);
+        var records = Enumerable.Range(0, 10).Select(i =>
+        {
+            var r = Record(i);
+            r.RateChange = RateChange.SteppedUp; // junk in the padding
+            r.RateMillihertz = 12345;
+            return r;
+        }).ToArray();
+        File.WriteAllBytes(path, [.. header, .. System.Runtime.InteropServices.MemoryMarshal.AsBytes(records.AsSpan())]);
+
+        var log = RunLog.Read(path);
+        Assert.Equal(10, log.Records.Count);
+        Assert.Equal(50, log.Metadata.RateHz);
+        Assert.All(log.Records, r => Assert.Equal((RateChange.None, 0), (r.RateChange, r.RateMillihertz)));
+        Assert.Equal(Record(7).PlanNs, log.Records[7].PlanNs);
+        var summary = RunLogSummary.Compute(log);
+        Assert.Empty(summary.RateChanges);
+        Assert.Equal([(50.0, 10)], summary.TimeAtRates.Select(t => (t.RateHz, t.Cycles)));
+        Assert.DoesNotContain("rate", summary.ToText().Replace("rate_hz", ""));
+    }
+
+    [Fact]
+    public void AFixedRateRunsSummaryHasNoRateLines()
+    {
+        using var folder = new TemporaryDirectory();
+        var summary = RunLogSummary.Compute(WriteLog(Path.Combine(folder.Path, "run.rrlog"), 30));
+        Assert.Empty(summary.RateChanges);
+        Assert.Empty(summary.RateLines());
+        Assert.DoesNotContain("rate changes", summary.ToText());
+        Assert.DoesNotContain("time at", summary.ToText());
+    }
+
+    [Fact]
+    public void CsvGivesEachCyclesRateAndMarksTheChanges()
+    {
+        using var folder = new TemporaryDirectory();
+        string path = Path.Combine(folder.Path, "run.rrlog");
+        using (var writer = RunLogWriter.Create(path, new RunLogMetadata(25, "degraded run")))
+        {
+            for (var i = 0; i < 6; i++)
+            {
+                var r = Record(i);
+                r.RateMillihertz = i < 3 ? 25_000 : 12_500;
+                r.RateChange = i == 3 ? RateChange.SteppedDown : RateChange.None;
+                writer.TryAppend(r);
+            }
+        }
+        var csv = new StringWriter();
+        RunLogCsv.Write(RunLog.Read(path), csv);
+        string[] lines = csv.ToString().TrimEnd('\n').Split('\n');
+        string[] columns = lines[0].Split(',');
+        Assert.Equal(["25", "25", "25", "12.5", "12.5", "12.5"], lines.Skip(1).Select(l => l.Split(',')[Array.IndexOf(columns, "rate_hz")]));
+        Assert.Equal(["None", "None", "None", "SteppedDown", "None", "None"], lines.Skip(1).Select(l => l.Split(',')[Array.IndexOf(columns, "rate_change")]));
     }
 
     [Fact]
