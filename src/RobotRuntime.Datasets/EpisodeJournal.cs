@@ -337,7 +337,10 @@ public sealed class EpisodeJournalWriter : IDisposable
         Path = path;
         _stream = stream;
         _layout = layout;
+        _bytes = stream.Position;
     }
+
+    private long _bytes;
 
     /// <summary>The journal's path.</summary>
     public string Path { get; }
@@ -346,7 +349,7 @@ public sealed class EpisodeJournalWriter : IDisposable
     public int Frames { get; private set; }
 
     /// <summary>Bytes written (header included), buffered or not.</summary>
-    public long Bytes => _stream.Position;
+    public long Bytes => _bytes;
 
     /// <summary>Appends one frame (to the buffer).</summary>
     /// <exception cref="ArgumentException">The frame is of another layout.</exception>
@@ -390,6 +393,7 @@ public sealed class EpisodeJournalWriter : IDisposable
         BinaryPrimitives.WriteUInt32LittleEndian(head[4..], EpisodeJournal.Crc32C(body));
         _stream.Write(head);
         _stream.Write(body);
+        _bytes += head.Length + body.Length;
     }
 
     /// <summary>Closes the file without the close record (what a kill leaves: the journal is recovered as an unclosed episode).</summary>

@@ -62,6 +62,12 @@ public sealed class CompositionContext
     /// <summary>The arm's description, once the link has handshaken.</summary>
     public ArmDescription? Arm => Link?.Description;
 
+    /// <summary>
+    /// Where a recording samples the task's reward each cycle: set by an arm link that knows it (the
+    /// in-process simulator, <c>arm.kind: sim</c>); null for a real arm or another process's simulator.
+    /// </summary>
+    public ITaskRewardSource? RewardSource { get; set; }
+
     /// <summary>The cameras, in the config's order, once made.</summary>
     public IReadOnlyList<ICameraSource> Cameras { get; internal set; } = [];
 
@@ -228,13 +234,13 @@ public sealed class LoopComposer : IDisposable
 
     /// <summary>The loop over the parts made, with the config's rate, ages and encoding pipeline.</summary>
     public ControlLoop CreateLoop(PolicyBuild build, SafetyFilter safety, RunLogWriter? log, LiveStatusBoard? board,
-        RealTimeRequest? realTime = null, CycleRecordRing? cycleRecords = null)
+        RealTimeRequest? realTime = null, CycleRecordRing? cycleRecords = null, RecordingRing? recording = null)
     {
         var config = _context.Config;
         return _context.Own(new ControlLoop(new ControlLoopOptions
         {
             RateHz = config.RateHz, MaxFrameAge = config.MaxFrameAge, MaxArmStateAge = config.MaxArmStateAge, RealTime = realTime,
-            PipelineEncoding = config.PipelineEncoding, CycleRecords = cycleRecords,
+            PipelineEncoding = config.PipelineEncoding, CycleRecords = cycleRecords, Recording = recording,
         }, _context.Cameras, build.Encoder, build.Policy, safety, _context.Link!, log, board));
     }
 
