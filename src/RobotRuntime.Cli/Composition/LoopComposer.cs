@@ -59,8 +59,10 @@ public sealed class CompositionContext
     /// <summary>The arm link, once made.</summary>
     public IArmLink? Link { get; internal set; }
 
-    /// <summary>The arm's description, once the link has handshaken.</summary>
-    public ArmDescription? Arm => Link?.Description;
+    /// <summary>The arm's description, once the link has handshaken (or the recorded arm's, for rr replay).</summary>
+    public ArmDescription? Arm => _recordedArm ?? Link?.Description;
+
+    internal ArmDescription? _recordedArm;
 
     /// <summary>
     /// Where a recording samples the task's reward each cycle: set by an arm link that knows it (the
@@ -199,6 +201,16 @@ public sealed class LoopComposer : IDisposable
         })];
         _context.Cameras = cameras;
         return cameras;
+    }
+
+    /// <summary>
+    /// For a tool that runs the policy on a recording (rr replay) instead of a live arm: the parts are made
+    /// for the recorded arm's description and for cameras of the recorded names and sizes.
+    /// </summary>
+    public void UseRecording(ArmDescription arm, IReadOnlyList<ICameraSource> cameras)
+    {
+        _context._recordedArm = arm;
+        _context.Cameras = cameras;
     }
 
     /// <summary>The policy <c>policy.kind</c> selects, and the encoder the loop runs for it.</summary>

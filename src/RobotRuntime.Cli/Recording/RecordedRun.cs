@@ -16,7 +16,7 @@ internal static class RecordedRun
     public static string FolderOf(string dataset) => Path.Combine(dataset, "meta", "rr-runs");
 
     /// <summary>Stores <paramref name="config"/> as run <paramref name="run"/>'s (written atomically).</summary>
-    public static void Write(string dataset, string run, RunConfig config, string runFolder)
+    public static void Write(string dataset, string run, RunConfig config, string runFolder, Arm.ArmDescription arm)
     {
         var folder = FolderOf(dataset);
         Directory.CreateDirectory(folder);
@@ -31,6 +31,17 @@ internal static class RecordedRun
             ["working_directory"] = Environment.CurrentDirectory,
             ["yaml"] = config.SourceText,
             ["overrides"] = new JsonArray(config.Overrides.Select(o => (JsonNode?)o).ToArray()),
+            ["arm"] = new JsonObject
+            {
+                ["session"] = arm.Session,
+                ["protocol_version"] = arm.ProtocolVersion,
+                ["joints"] = new JsonArray(arm.Joints.Select(j => (JsonNode?)new JsonArray(j.PositionMin, j.PositionMax, j.VelocityMax, j.EffortMax)).ToArray()),
+                ["modes"] = new JsonArray(arm.SupportedModes.Order().Select(m => (JsonNode?)m.ToString()).ToArray()),
+                ["state_rate_hz"] = arm.StateRateHz,
+                ["watchdog_ms"] = arm.WatchdogMilliseconds,
+                ["end_effector_max_translation"] = arm.EndEffectorMaxTranslation,
+                ["end_effector_max_rotation"] = arm.EndEffectorMaxRotation,
+            },
         };
         WriteAtomically(Path.Combine(folder, run + ".json"), json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
     }
@@ -38,7 +49,7 @@ internal static class RecordedRun
     /// <summary>Run <paramref name="run"/>'s config as the recording stored it.</summary>
     /// <exception cref="InvalidDataException">The dataset has no config for the run, or it does not read; the message names the file.</exception>
     /// <exception cref="ConfigException">The stored config is no longer valid (a key this version refuses).</exception>
-    public static (RunConfig Config, string WorkingDirectory) Read(string dataset, string run)
+    public static (RunConfig Config, Arm.ArmDescription Arm, string WorkingDirectory) Read(string dataset, string run)
     {
         var path = Path.Combine(FolderOf(dataset), run + ".json");
         if (!File.Exists(path))
@@ -50,9 +61,19 @@ internal static class RecordedRun
             var config = yaml is null ? new RunConfig() : RunConfig.Parse(yaml, path);
             foreach (var assignment in node["overrides"]!.AsArray())
                 config = config.WithOverride(assignment!.GetValue<string>());
-            return (config, node["working_directory"]?.GetValue<string>() ?? "");
+            var a = node["arm"]!;
+            var arm = new Arm.ArmDescription(
+                a["session"]!.GetValue<uint>(),
+                a["protocol_version"]!.GetValue<int>(),
+                a["joints"]!.AsArray().Select(j => new Arm.JointLimits(j![0]!.GetValue<double>(), j[1]!.GetValue<double>(), j[2]!.GetValue<double>(), j[3]!.GetValue<double>())).ToList(),
+                a["modes"]!.AsArray().Select(m => Enum.Parse<Arm.ArmCommandMode>(m!.GetValue<string>())).ToHashSet(),
+                a["state_rate_hz"]!.GetValue<int>(),
+                a["watchdog_ms"]!.GetValue<int>(),
+                a["end_effector_max_translation"]!.GetValue<double>(),
+                a["end_effector_max_rotation"]!.GetValue<double>());
+            return (config, arm, node["working_directory"]?.GetValue<string>() ?? "");
         }
-        catch (Exception e) when (e is JsonException or InvalidOperationException or NullReferenceException or YamlDotNet.Core.YamlException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException or NullReferenceException or ArgumentException or YamlDotNet.Core.YamlException)
         {
             throw new InvalidDataException($"{path}: not a readable run config ({e.Message})");
         }

@@ -363,7 +363,7 @@ internal sealed class RuntimeSession : IDisposable
                     ["arm_session"] = arm.Session.ToString("X8", CultureInfo.InvariantCulture),
                 },
             }, ring));
-            Cli.Recording.RecordedRun.Write(_recorder.Dataset.Folder, run, _config, Folder);
+            Cli.Recording.RecordedRun.Write(_recorder.Dataset.Folder, run, _config, Folder, arm);
         }
         catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
         {
