@@ -79,6 +79,7 @@ public sealed class SimServer
     private readonly ManualResetEventSlim _ready = new();
     private readonly Lock _gate = new();
     private SimTaskSnapshot _snapshot;
+    private bool _observed; // _snapshot holds a sample (under _gate)
     private SimServerStatistics _statistics;
     private volatile SimServerEndpoints? _endpoints;
     private volatile bool _finished;
@@ -171,6 +172,29 @@ public sealed class SimServer
         {
             lock (_gate)
                 return _snapshot;
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Snapshot"/> without waiting: false (and default) when the simulation's thread is
+    /// writing it at this moment, or before its first sample.
+    /// </summary>
+    /// <remarks>Real-time: no allocation, no blocking. For a recording that samples the reward every control cycle.</remarks>
+    public bool TryGetSnapshot(out SimTaskSnapshot snapshot)
+    {
+        if (!_gate.TryEnter())
+        {
+            snapshot = default;
+            return false;
+        }
+        try
+        {
+            snapshot = _snapshot;
+            return _observed;
+        }
+        finally
+        {
+            _gate.Exit();
         }
     }
 
@@ -345,7 +369,10 @@ public sealed class SimServer
     {
         var snapshot = Observe(environment, 0);
         lock (_gate)
+        {
             _snapshot = snapshot;
+            _observed = true;
+        }
         if (!_options.Quiet)
             Log($"episode: {_episode}, task {_options.Task}, seed {EpisodeSeed}, goal ({snapshot.Goal.X:0.000}, {snapshot.Goal.Y:0.000}, {snapshot.Goal.Z:0.000}) m, " +
                 $"object ({snapshot.Object.X:0.000}, {snapshot.Object.Y:0.000}, {snapshot.Object.Z:0.000}) m, fingertip ({snapshot.Tip.X:0.000}, {snapshot.Tip.Y:0.000}, {snapshot.Tip.Z:0.000}) m");
@@ -362,7 +389,10 @@ public sealed class SimServer
                 : $"task {_options.Task}: success lost at {snapshot.SimulationTime:0.00} s (goal distance {snapshot.GoalDistance:0.000} m)");
         _wasSuccess = snapshot.IsSuccess;
         lock (_gate)
+        {
             _snapshot = snapshot;
+            _observed = true;
+        }
     }
 
     private SimTaskSnapshot Observe(TabletopEnvironment environment, double time)

@@ -26,13 +26,17 @@ public sealed record EpisodeEntry(int Index, string Task, int Length, IReadOnlyD
 /// Each frame row holds "observation.images.&lt;camera&gt;" (an image: struct of PNG "bytes" and
 /// "path"), "observation.state", "observation.environment_state", "action" (float lists),
 /// "next.reward", "next.done", "next.success", "timestamp", "frame_index", "episode_index",
-/// "index" (the frame's global index) and "task_index".
+/// "index" (the frame's global index) and "task_index", then the layout's additional columns
+/// (<see cref="DatasetLayout.Columns"/>).
 /// </summary>
 /// <remarks>
 /// Crash safety: an episode's Parquet file is written to a temporary name, flushed to disk and
 /// renamed, so a file under <c>data/</c> is always whole; its episode entry is also kept in the
 /// file's own key-value metadata. <c>meta/</c> is rewritten after each episode and rebuilt from
 /// the data files on open, so a kill at any point loses at most the episode being written.
+/// An episode recorded over minutes goes to an append-only journal under <c>journal/</c> while it
+/// lasts (<see cref="EpisodeJournal"/>, <see cref="AppendJournal"/>); a journal a kill left behind
+/// becomes an episode the next time the dataset is opened.
 /// Episodes are appended in index order. One writer at a time; readers may run while it writes.
 /// </remarks>
 public sealed class EpisodeDataset
@@ -125,6 +129,7 @@ public sealed class EpisodeDataset
         }
         var dataset = new EpisodeDataset(full, layout);
         dataset.Reconcile();
+        dataset.RecoverJournals();
         return dataset;
     }
 
@@ -140,8 +145,20 @@ public sealed class EpisodeDataset
         if (episode.Length == 0)
             throw new ArgumentException($"episode {episode.Index} has no frames", nameof(episode));
         var entry = new EpisodeEntry(episode.Index, episode.Task, episode.Length, new Dictionary<string, string>(episode.Extra));
+        var taskIndex = TaskIndex(episode.Task);
         var firstFrame = TotalFrames;
-        var rows = BuildRows(episode, firstFrame);
+        var rows = new List<IDictionary<string, object?>>(episode.Length);
+        var pngs = new byte[Layout.Cameras.Count][];
+        for (var frame = 0; frame < episode.Length; frame++)
+        {
+            for (var c = 0; c < pngs.Length; c++)
+                pngs[c] = Imaging.ImageCodecs.EncodePng(episode.Image(c, frame), Layout.ImageWidth, Layout.ImageHeight);
+            rows.Add(BuildRow(pngs, episode.State(frame), episode.Action(frame), episode.EnvironmentState(frame),
+                episode.Rewards[frame], episode.Done[frame], episode.Success[frame],
+                System.Runtime.InteropServices.CollectionsMarshal.AsSpan(episode.ColumnNumbers).Slice(frame * Layout.ColumnNumberCount, Layout.ColumnNumberCount),
+                System.Runtime.InteropServices.CollectionsMarshal.AsSpan(episode.ColumnIntegers).Slice(frame * Layout.ColumnIntegerCount, Layout.ColumnIntegerCount),
+                frame, episode.Index, firstFrame, taskIndex));
+        }
         var path = DataPath(episode.Index);
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         var temporary = path + ".tmp";
@@ -158,6 +175,145 @@ public sealed class EpisodeDataset
         _firstFrame.Add(firstFrame);
         WriteMeta();
     }
+
+    /// <summary>The folder of journals of episodes being recorded (<see cref="EpisodeJournal"/>).</summary>
+    public string JournalFolder => Path.Combine(Folder, "journal");
+
+    /// <summary>Rows per Parquet row group when an episode is written from a journal (fewer when its images are large).</summary>
+    public const int JournalRowGroupRows = 256;
+
+    /// <summary>Image bytes per Parquet row group, at most, when an episode is written from a journal.</summary>
+    public const long JournalRowGroupBytes = 64L << 20;
+
+    /// <summary>
+    /// Appends the episode recorded in the journal at <paramref name="journalPath"/> as the next episode
+    /// (index <see cref="Episodes"/>.Count), in Parquet row groups so that its frames are never all in
+    /// memory at once, then deletes the journal. A journal without frames is deleted and adds nothing.
+    /// A journal that was not closed (its writer was killed) is kept as far as its last whole record;
+    /// its entry says so (<c>"recovered": "true"</c>).
+    /// </summary>
+    /// <returns>The new episode's entry, or null when the journal held no frame.</returns>
+    /// <exception cref="InvalidDataException">The journal is not one, or is of another layout; the message names it. It is left in place.</exception>
+    /// <exception cref="IOException">The journal is still being written by another writer (it is locked).</exception>
+    public EpisodeEntry? AppendJournal(string journalPath)
+    {
+        var full = Path.GetFullPath(journalPath);
+        var index = _episodes.Count;
+        var firstFrame = TotalFrames;
+        var path = DataPath(index);
+        var temporary = path + ".tmp";
+        EpisodeJournalSummary summary;
+        using (var journal = new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.None))
+        {
+            var (layout, task, extra) = EpisodeJournal.ReadHeader(journal, full);
+            if (!layout.SameAs(Layout))
+                throw new InvalidDataException($"{full}: the journal's layout ({Describe(layout)}) is not the dataset's ({Describe(Layout)})");
+            var taskIndex = TaskIndex(task);
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            using var stream = new FileStream(temporary, FileMode.Create, FileAccess.ReadWrite, FileShare.None);
+            var batch = new List<IDictionary<string, object?>>();
+            long batchBytes = 0;
+            var written = 0;
+            summary = EpisodeJournal.ReadFrames(journal, layout, task, extra, frame =>
+            {
+                batch.Add(BuildRow(frame.Png, frame.State, frame.Action, frame.EnvironmentState, frame.Reward, frame.Done, frame.Success,
+                    frame.Numbers, frame.Integers, written + batch.Count, index, firstFrame, taskIndex));
+                batchBytes += frame.Png.Sum(p => (long)p.Length);
+                if (batch.Count >= JournalRowGroupRows || batchBytes >= JournalRowGroupBytes)
+                    WriteBatch();
+            });
+            if (summary.Frames > 0)
+            {
+                // The last row group carries the entry (the episode's length is known only now).
+                var closedExtra = new Dictionary<string, string>(summary.Extra, StringComparer.Ordinal);
+                if (!summary.Closed)
+                {
+                    closedExtra["recovered"] = "true";
+                    closedExtra["recovered_torn_bytes"] = summary.TornBytes.ToString(CultureInfo.InvariantCulture);
+                }
+                summary = summary with { Extra = closedExtra };
+                // Its last frame ends the episode: done.
+                if (batch.Count > 0)
+                    batch[^1]["next.done"] = true;
+                WriteBatch(new EpisodeEntry(index, task, summary.Frames, closedExtra));
+                stream.Flush(flushToDisk: true);
+            }
+
+            void WriteBatch(EpisodeEntry? entry = null)
+            {
+                if (batch.Count == 0 && entry is null)
+                    return;
+                // Each batch is written with the entry as far as it goes; the last one's is the file's.
+                entry ??= new EpisodeEntry(index, task, written + batch.Count, extra);
+                ParquetSerializer.SerializeUntypedAsync(batch, _schema, stream, new ParquetOptions { Append = written > 0 }, new Dictionary<string, string>
+                {
+                    [EpisodeMetadataKey] = EntryJson(entry).ToJsonString(),
+                }).GetAwaiter().GetResult();
+                written += batch.Count;
+                batch.Clear();
+                batchBytes = 0;
+            }
+        }
+        if (summary.Frames == 0)
+        {
+            File.Delete(temporary);
+            File.Delete(full);
+            return null;
+        }
+        File.Move(temporary, path, overwrite: true);
+        var added = new EpisodeEntry(index, summary.Task, summary.Frames, summary.Extra);
+        _episodes.Add(added);
+        _firstFrame.Add(firstFrame);
+        WriteMeta();
+        File.Delete(full);
+        return added;
+    }
+
+    /// <summary>
+    /// Turns the journals a killed recording left under <c>journal/</c> into episodes, oldest first.
+    /// Skipped while another process records into the dataset (it holds the journal folder's lock
+    /// and recovers them itself); a journal still being written is never touched.
+    /// </summary>
+    private void RecoverJournals()
+    {
+        var folder = JournalFolder;
+        if (!Directory.Exists(folder))
+            return;
+        var journals = Directory.EnumerateFiles(folder, "*" + EpisodeJournal.Extension).Order(StringComparer.Ordinal).ToList();
+        if (journals.Count == 0)
+            return;
+        using var writer = TryLockJournals();
+        if (writer is null)
+            return;
+        foreach (var journal in journals)
+        {
+            try
+            {
+                AppendJournal(journal);
+            }
+            catch (IOException) when (File.Exists(journal))
+            {
+                // Locked: a writer of this process is still recording into it.
+            }
+        }
+    }
+
+    /// <summary>The lock a recorder holds on <c>journal/</c> for as long as it records into the dataset; null when another holds it.</summary>
+    /// <remarks>An advisory lock (flock) on <c>journal/writer.lock</c>, released by the OS however the holder ends.</remarks>
+    public IDisposable? TryLockJournals()
+    {
+        Directory.CreateDirectory(JournalFolder);
+        try
+        {
+            return new FileStream(Path.Combine(JournalFolder, "writer.lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
+    private long TaskIndex(string task) => Layout.Tasks.ToList().IndexOf(task);
 
     /// <summary>Reads episode <paramref name="index"/> with its images decoded.</summary>
     /// <exception cref="ArgumentOutOfRangeException">No such episode.</exception>
@@ -180,10 +336,66 @@ public sealed class EpisodeDataset
         }
         if (rows.Count != entry.Length)
             throw new InvalidDataException($"{path}: {rows.Count} rows; meta/episodes.jsonl says {entry.Length}");
+        return ToEpisode(rows, index, path);
+    }
+
+    /// <summary>
+    /// Reads episode <paramref name="index"/> one Parquet row group at a time, images decoded: each part
+    /// holds the frames from <c>FirstFrame</c> on, so a long recorded episode is never all in memory.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">No such episode.</exception>
+    /// <exception cref="InvalidDataException">The file is damaged or does not match the layout; the message names the file.</exception>
+    public IEnumerable<(int FirstFrame, Episode Part)> ReadParts(int index)
+    {
+        if (index < 0 || index >= _episodes.Count)
+            throw new ArgumentOutOfRangeException(nameof(index), $"episode {index} does not exist; the dataset has {_episodes.Count}");
+        return Parts();
+
+        IEnumerable<(int, Episode)> Parts()
+        {
+            var path = DataPath(index);
+            using var stream = File.OpenRead(path);
+            int groups;
+            try
+            {
+                var reader = ParquetReader.CreateAsync(stream).GetAwaiter().GetResult();
+                groups = reader.RowGroupCount;
+                reader.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            }
+            catch (Exception error) when (error is not IOException and not UnauthorizedAccessException)
+            {
+                throw new InvalidDataException($"{path}: not a readable Parquet file ({error.Message})");
+            }
+            var first = 0;
+            for (var group = 0; group < groups; group++)
+            {
+                IList<Dictionary<string, object>> rows;
+                try
+                {
+                    stream.Position = 0;
+                    rows = ParquetSerializer.DeserializeUntypedAsync(stream, null, group).GetAwaiter().GetResult().Data;
+                }
+                catch (Exception error) when (error is not IOException and not UnauthorizedAccessException)
+                {
+                    throw new InvalidDataException($"{path}: row group {group} is not readable ({error.Message})");
+                }
+                yield return (first, ToEpisode(rows, index, path));
+                first += rows.Count;
+            }
+            if (first != _episodes[index].Length)
+                throw new InvalidDataException($"{path}: {first} rows; meta/episodes.jsonl says {_episodes[index].Length}");
+        }
+    }
+
+    private Episode ToEpisode(IList<Dictionary<string, object>> rows, int index, string path)
+    {
+        var entry = _episodes[index];
         var episode = new Episode(Layout, index, entry.Task);
         foreach (var (key, value) in entry.Extra)
             episode.Extra[key] = value;
         var images = Layout.Cameras.Select(_ => new byte[Layout.ImageBytes]).ToArray();
+        var numbers = new double[Layout.ColumnNumberCount];
+        var integers = new long[Layout.ColumnIntegerCount];
         for (var frame = 0; frame < rows.Count; frame++)
         {
             var row = rows[frame];
@@ -196,13 +408,31 @@ public sealed class EpisodeDataset
                     throw new InvalidDataException($"{path}: frame {frame} has no image bytes in '{column}'");
                 Imaging.ImageCodecs.Decode(png, Layout.ImageWidth, Layout.ImageHeight, images[c], $"{path} frame {frame} {column}");
             }
+            int n = 0, k = 0;
+            foreach (var column in Layout.Columns)
+            {
+                switch (column.Type)
+                {
+                    case DatasetColumnType.Bool: integers[k++] = Get<bool>(row, column.Name, path, frame) ? 1 : 0; break;
+                    case DatasetColumnType.Int64: integers[k++] = Get<long>(row, column.Name, path, frame); break;
+                    case DatasetColumnType.Float64: numbers[n++] = Get<double>(row, column.Name, path, frame); break;
+                    default:
+                        var values = Get<IEnumerable<double>>(row, column.Name, path, frame).ToArray();
+                        if (values.Length != column.Width)
+                            throw new InvalidDataException($"{path}: frame {frame} column '{column.Name}' has {values.Length} values; the layout says {column.Width}");
+                        values.CopyTo(numbers, n);
+                        n += values.Length;
+                        break;
+                }
+            }
             episode.Add(images,
                 Floats(row, "observation.state", Layout.StateNames.Count, path, frame),
                 Floats(row, "action", Layout.ActionNames.Count, path, frame),
                 Layout.EnvironmentStateNames.Count == 0 ? [] : Floats(row, "observation.environment_state", Layout.EnvironmentStateNames.Count, path, frame),
                 Get<float>(row, "next.reward", path, frame),
                 Get<bool>(row, "next.done", path, frame),
-                Get<bool>(row, "next.success", path, frame));
+                Get<bool>(row, "next.success", path, frame),
+                numbers, integers);
         }
         return episode;
     }
@@ -225,36 +455,44 @@ public sealed class EpisodeDataset
         return values;
     }
 
-    private List<IDictionary<string, object?>> BuildRows(Episode episode, long firstFrame)
+    private Dictionary<string, object?> BuildRow(IReadOnlyList<byte[]> pngs, ReadOnlySpan<float> state, ReadOnlySpan<float> action, ReadOnlySpan<float> environmentState,
+        float reward, bool done, bool success, ReadOnlySpan<double> numbers, ReadOnlySpan<long> integers, long frame, long episodeIndex, long firstFrame, long taskIndex)
     {
-        var rows = new List<IDictionary<string, object?>>(episode.Length);
-        var taskIndex = (long)Layout.Tasks.ToList().IndexOf(episode.Task);
-        for (var frame = 0; frame < episode.Length; frame++)
+        var row = new Dictionary<string, object?>(StringComparer.Ordinal);
+        for (var c = 0; c < Layout.Cameras.Count; c++)
         {
-            var row = new Dictionary<string, object?>(StringComparer.Ordinal);
-            for (var c = 0; c < Layout.Cameras.Count; c++)
+            row["observation.images." + Layout.Cameras[c]] = new Dictionary<string, object?>
             {
-                row["observation.images." + Layout.Cameras[c]] = new Dictionary<string, object?>
-                {
-                    ["bytes"] = (ReadOnlyMemory<byte>?)Imaging.ImageCodecs.EncodePng(episode.Image(c, frame), Layout.ImageWidth, Layout.ImageHeight),
-                    ["path"] = null,
-                };
-            }
-            row["observation.state"] = episode.State(frame).ToArray();
-            if (Layout.EnvironmentStateNames.Count > 0)
-                row["observation.environment_state"] = episode.EnvironmentState(frame).ToArray();
-            row["action"] = episode.Action(frame).ToArray();
-            row["next.reward"] = episode.Rewards[frame];
-            row["next.done"] = episode.Done[frame];
-            row["next.success"] = episode.Success[frame];
-            row["timestamp"] = (float)(frame / Layout.Fps);
-            row["frame_index"] = (long)frame;
-            row["episode_index"] = (long)episode.Index;
-            row["index"] = firstFrame + frame;
-            row["task_index"] = taskIndex;
-            rows.Add(row);
+                ["bytes"] = (ReadOnlyMemory<byte>?)pngs[c].ToArray(),
+                ["path"] = null,
+            };
         }
-        return rows;
+        row["observation.state"] = state.ToArray();
+        if (Layout.EnvironmentStateNames.Count > 0)
+            row["observation.environment_state"] = environmentState.ToArray();
+        row["action"] = action.ToArray();
+        row["next.reward"] = reward;
+        row["next.done"] = done;
+        row["next.success"] = success;
+        row["timestamp"] = (float)(frame / Layout.Fps);
+        row["frame_index"] = frame;
+        row["episode_index"] = episodeIndex;
+        row["index"] = firstFrame + frame;
+        row["task_index"] = taskIndex;
+        int n = 0, k = 0;
+        foreach (var column in Layout.Columns)
+        {
+            row[column.Name] = column.Type switch
+            {
+                DatasetColumnType.Bool => integers[k++] != 0,
+                DatasetColumnType.Int64 => integers[k++],
+                DatasetColumnType.Float64 => numbers[n++],
+                _ => numbers.Slice(n, column.Width).ToArray(),
+            };
+            if (column.Type == DatasetColumnType.Float64Vector)
+                n += column.Width;
+        }
+        return row;
     }
 
     private static ParquetSchema BuildSchema(DatasetLayout layout)
@@ -274,6 +512,16 @@ public sealed class EpisodeDataset
         fields.Add(new DataField<long>("episode_index"));
         fields.Add(new DataField<long>("index"));
         fields.Add(new DataField<long>("task_index"));
+        foreach (var column in layout.Columns)
+        {
+            fields.Add(column.Type switch
+            {
+                DatasetColumnType.Bool => new DataField<bool>(column.Name),
+                DatasetColumnType.Int64 => new DataField<long>(column.Name),
+                DatasetColumnType.Float64 => new DataField<double>(column.Name),
+                _ => new ListField(column.Name, new DataField<double>("element")),
+            });
+        }
         return new ParquetSchema(fields);
     }
 
@@ -408,6 +656,21 @@ public sealed class EpisodeDataset
         features["episode_index"] = Scalar("int64");
         features["index"] = Scalar("int64");
         features["task_index"] = Scalar("int64");
+        foreach (var column in Layout.Columns)
+        {
+            features[column.Name] = column.Type switch
+            {
+                DatasetColumnType.Bool => Scalar("bool"),
+                DatasetColumnType.Int64 => Scalar("int64"),
+                DatasetColumnType.Float64 => Scalar("float64"),
+                _ => new JsonObject
+                {
+                    ["dtype"] = "float64",
+                    ["shape"] = new JsonArray(column.Width),
+                    ["names"] = new JsonArray(column.Names!.Select(n => (JsonNode?)n).ToArray()),
+                },
+            };
+        }
         return new JsonObject
         {
             ["codebase_version"] = CodebaseVersion,
@@ -436,7 +699,7 @@ public sealed class EpisodeDataset
         static JsonObject Scalar(string dtype) => new() { ["dtype"] = dtype, ["shape"] = new JsonArray(1), ["names"] = null };
     }
 
-    private static readonly JsonSerializerOptions JsonOptions = new() { PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
+    internal static readonly JsonSerializerOptions JsonOptions = new() { PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
 
     private static string Describe(DatasetLayout layout) =>
         $"robot {layout.RobotType}, {layout.ImageWidth}x{layout.ImageHeight}, cameras {string.Join("+", layout.Cameras)}, tasks {string.Join("+", layout.Tasks)}, {layout.Fps} fps";

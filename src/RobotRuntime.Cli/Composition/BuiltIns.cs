@@ -92,7 +92,20 @@ internal static class BuiltIns
         // The simulator knows its arm's kinematic model (arm.kinematics, when given, wins).
         c.Kinematics = RobotRuntime.Sim.Tabletop.SimArm.Get(options.Arm).Chain;
         c.Say($"rr: simulator arm {options.Arm} in this process (task {options.Task}, shift {options.Shift}, seed {options.Seed}; no sockets)");
+        c.RewardSource = new SimulatorReward(host.Server);
         return host.ConnectInProcess();
+    }
+
+    /// <summary>The in-process simulator's task reward and success, read without waiting for its thread.</summary>
+    private sealed class SimulatorReward(SimServer.SimServer server) : RobotRuntime.Telemetry.ITaskRewardSource
+    {
+        public bool TryRead(out double reward, out bool success)
+        {
+            var ok = server.TryGetSnapshot(out var snapshot);
+            reward = snapshot.Reward;
+            success = snapshot.IsSuccess;
+            return ok;
+        }
     }
 
     private static Func<(double X, double Y, double Z)> FixedGoal(RunConfig config)

@@ -71,8 +71,16 @@ public sealed class CompositionContext
 
     private RobotRuntime.Kinematics.KinematicChain? _kinematics;
 
-    /// <summary>The arm's description, once the link has handshaken.</summary>
-    public ArmDescription? Arm => Link?.Description;
+    /// <summary>The arm's description, once the link has handshaken (or the recorded arm's, for rr replay).</summary>
+    public ArmDescription? Arm => _recordedArm ?? Link?.Description;
+
+    internal ArmDescription? _recordedArm;
+
+    /// <summary>
+    /// Where a recording samples the task's reward each cycle: set by an arm link that knows it (the
+    /// in-process simulator, <c>arm.kind: sim</c>); null for a real arm or another process's simulator.
+    /// </summary>
+    public ITaskRewardSource? RewardSource { get; set; }
 
     /// <summary>The cameras, in the config's order, once made.</summary>
     public IReadOnlyList<ICameraSource> Cameras { get; internal set; } = [];
@@ -207,6 +215,16 @@ public sealed class LoopComposer : IDisposable
         return cameras;
     }
 
+    /// <summary>
+    /// For a tool that runs the policy on a recording (rr replay) instead of a live arm: the parts are made
+    /// for the recorded arm's description and for cameras of the recorded names and sizes.
+    /// </summary>
+    public void UseRecording(ArmDescription arm, IReadOnlyList<ICameraSource> cameras)
+    {
+        _context._recordedArm = arm;
+        _context.Cameras = cameras;
+    }
+
     /// <summary>The policy <c>policy.kind</c> selects, and the encoder the loop runs for it.</summary>
     public PolicyBuild CreatePolicy()
     {
@@ -241,7 +259,7 @@ public sealed class LoopComposer : IDisposable
     /// <summary>The loop over the parts made, with the config's rate (and its <c>degrade</c> steps), ages and encoding pipeline.</summary>
     /// <exception cref="ConfigException">The lowest <c>degrade</c> rate's period is not shorter than the arm's watchdog.</exception>
     public ControlLoop CreateLoop(PolicyBuild build, SafetyFilter safety, RunLogWriter? log, LiveStatusBoard? board,
-        RealTimeRequest? realTime = null, CycleRecordRing? cycleRecords = null)
+        RealTimeRequest? realTime = null, CycleRecordRing? cycleRecords = null, RecordingRing? recording = null)
     {
         var config = _context.Config;
         var degrade = config.Degrade;
@@ -250,7 +268,7 @@ public sealed class LoopComposer : IDisposable
         return _context.Own(new ControlLoop(new ControlLoopOptions
         {
             RateHz = config.RateHz, MaxFrameAge = config.MaxFrameAge, MaxArmStateAge = config.MaxArmStateAge, RealTime = realTime,
-            PipelineEncoding = config.PipelineEncoding, CycleRecords = cycleRecords, Degrade = degrade,
+            PipelineEncoding = config.PipelineEncoding, CycleRecords = cycleRecords, Degrade = degrade, Recording = recording,
         }, _context.Cameras, build.Encoder, build.Policy, safety, _context.Link!, log, board));
     }
 

@@ -13,13 +13,22 @@ using RobotRuntime.Vision.Recording;
 
 namespace RobotRuntime.Cli.Recording;
 
-/// <summary><c>rr replay</c>: plays a recording back at its recorded timing, optionally through a PVR encoder and on the live page.</summary>
+/// <summary>
+/// <c>rr replay</c>: a recorded run (<c>rr run --record</c>) is re-run through a policy offline and compared
+/// with what was recorded (<see cref="RunReplay"/>); a camera recording (<c>rr record</c>) is played back at its
+/// recorded timing, optionally through a PVR encoder and on the live page.
+/// </summary>
 public static class ReplayCommand
 {
     /// <summary>Builds the <c>replay</c> verb.</summary>
     public static Command Create()
     {
-        var folder = new Argument<string>("folder") { Description = "A recording folder (made by rr record)." };
+        var folder = new Argument<string>("folder") { Description = "A recorded run (a dataset made by rr run --record) or a camera recording (made by rr record)." };
+        var policy = new Option<string?>("--policy") { Description = "Recorded run: replay with this policy instead of the recorded one — an agent package folder, or a policy kind (hold-still, scripted-reach, agent)." };
+        var set = new Option<string[]>("--set") { Description = "Recorded run: change the recorded config before replaying, key.path=value as in rr run (e.g. --set policy.goal=[0.3,0,0.1]). Repeatable.", AllowMultipleArgumentsPerToken = false };
+        var tolerance = new Option<double>("--tolerance") { Description = "Recorded run: a replayed command further than this (Euclidean norm over the values and the gripper target) from the recorded one counts as differing.", DefaultValueFactory = _ => 1e-6 };
+        var output = new Option<string?>("--out") { Description = "Recorded run: write every compared cycle to this CSV (recorded sent and policy commands, replayed command, difference)." };
+        var episode = new Option<int?>("--episode") { Description = "Recorded run: only this episode (default: all)." };
         var fast = new Option<bool>("--as-fast-as-possible") { Description = "Every frame, as fast as it decodes (and encodes), instead of at the recorded timing." };
         var loop = new Option<bool>("--loop") { Description = "Start again at the end, until Ctrl-C." };
         var size = new Option<string?>("--size") { Description = "Deliver frames at N or WxH (default: as recorded)." };
@@ -31,7 +40,7 @@ public static class ReplayCommand
 
         var verb = new Command("replay", "Play a recording back (at its recorded timing, or as fast as possible), optionally encoding every frame to CSV and showing it on the live page.")
         {
-            folder, fast, loop, size, encoder, zoo, embeddings, runLog, livePort,
+            folder, fast, loop, size, encoder, zoo, embeddings, runLog, livePort, policy, set, tolerance, output, episode,
         };
         verb.SetAction(result =>
         {
@@ -45,6 +54,20 @@ public static class ReplayCommand
                     throw new ArgumentException("--zoo and --embeddings need --encoder.");
                 if (result.GetValue(runLog) is not null && result.GetValue(livePort) is null)
                     throw new ArgumentException("--run-log is shown on the live page: give --live-port too.");
+                if (RunReplay.IsDataset(path))
+                {
+                    if (encoderName is not null || result.GetValue(runLog) is not null || result.GetValue(livePort) is not null || result.GetValue(size) is not null
+                        || result.GetValue(fast) || result.GetValue(loop))
+                        throw new ArgumentException($"{path} is a recorded run: --encoder, --zoo, --embeddings, --run-log, --live-port, --size, --loop and --as-fast-as-possible are for camera recordings (rr record); a recorded run takes --policy, --set, --tolerance, --out and --episode.");
+                    if (!(result.GetValue(tolerance) >= 0))
+                        throw new ArgumentException($"--tolerance must be a number ≥ 0, got {result.GetValue(tolerance)}");
+                    RunReplay.Run(path, new RunReplayOptions(result.GetValue(policy), result.GetValue(set) ?? [], result.GetValue(tolerance), result.GetValue(episode), result.GetValue(output)), stdout);
+                    return 0;
+                }
+                if (result.GetValue(policy) is not null || (result.GetValue(set) ?? []).Length > 0 || result.GetValue(output) is not null || result.GetValue(episode) is not null)
+                    throw new ArgumentException($"--policy, --set, --out and --episode are for a recorded run (a dataset made by rr run --record, with meta/info.json); {path} is not one.");
+                if (Directory.Exists(path) && !File.Exists(Path.Combine(path, RecordingManifest.FileName)) && Directory.GetFiles(path, "*.frames.csv").Length == 0)
+                    throw new InvalidDataException($"{path} is neither a recorded run (no meta/info.json: made by rr run --record) nor a camera recording (no {RecordingManifest.FileName} and no <camera>.frames.csv: made by rr record).");
                 (int, int)? frameSize = result.GetValue(size) is { } text ? RobotRuntime.Timing.SettingText.ParseSize("--size", text) : null;
                 Func<int, int, RobotRuntime.Encoders.IEncoder>? createEncoder = null;
                 string? embeddingsPath = null;
@@ -129,8 +152,10 @@ public static class ReplayCommand
             }
             catch (Runtime.ConfigException failure)
             {
-                // The encoder section rr replay made from --zoo/--encoder: name the options.
-                stderr.WriteLine($"rr replay: --encoder/--zoo: {failure.Message}");
+                // The encoder section rr replay made from --zoo/--encoder, or a recorded run's config with --policy/--set: name the options.
+                stderr.WriteLine(RunReplay.IsDataset(result.GetValue(folder)!)
+                    ? $"rr replay: the recorded run's config with --policy/--set: {failure.Message}"
+                    : $"rr replay: --encoder/--zoo: {failure.Message}");
                 return 2;
             }
             catch (Exception failure) when (failure is VisionException or NativeDependencyMissingException or IOException or InvalidDataException or OnnxModelException or Microsoft.ML.OnnxRuntime.OnnxRuntimeException or KeyNotFoundException)

@@ -16,10 +16,11 @@ public static class RunCommand
         var duration = new Option<string?>("--duration") { Description = "Stop after this long (e.g. 30s); default: until Ctrl-C or 'stop'." };
         var livePort = new Option<int?>("--live-port") { Description = "Serve the live page (cameras, stage timings, safety state, e-stop/reset) on this localhost port; 0 picks a free one." };
         var takeover = new Option<bool>("--takeover") { Description = "Take the arm over from another controller that holds it (it is disabled; its commands are refused from then on)." };
+        var record = new Option<string?>("--record") { Description = "Record every cycle (camera frames, arm state, the policy's and the sent command, safety verdict, timings) into an episode dataset in this folder (LeRobot v2.1 layout, crash-safe); overrides record.folder. Replay it with rr replay DIR --policy." };
         var verb = new Command("run", "Run the control loop against an arm (or rr sim-server): cameras → encoder → policy → safety → arm, " +
             "with a run log, a summary and plots at the end. Type 'reset', 'estop' or 'stop' while it runs; Ctrl-C stops it holding the arm.")
         {
-            config, set, duration, livePort, takeover,
+            config, set, duration, livePort, takeover, record,
         };
         verb.SetAction(result =>
         {
@@ -35,6 +36,8 @@ public static class RunCommand
                     settings = settings with { Duration = RobotRuntime.Timing.SettingText.ParseDuration("--duration", text) };
                 if (result.GetValue(takeover))
                     settings = settings with { Takeover = true };
+                if (result.GetValue(record) is { } recordFolder)
+                    settings = settings with { Record = (settings.Record ?? new RecordSettings()) with { Folder = recordFolder } };
                 if (result.GetValue(livePort) is { } port)
                     settings = settings with { LivePort = port is >= 0 and <= 65535 ? port : throw new ArgumentException($"--live-port must be 0..65535, got {port}") };
             }

@@ -9,9 +9,34 @@ namespace RobotRuntime.Cli.Runtime;
 /// <summary>A configuration file or override that cannot be used; the message names the key, where it is, and what was expected.</summary>
 public sealed class ConfigException(string message) : Exception(message);
 
+/// <summary>How <c>rr run</c> records every cycle into an episode dataset (<c>record</c>, <c>--record DIR</c>).</summary>
+public sealed record RecordSettings
+{
+    /// <summary>The dataset folder (<c>record.folder</c>, or <c>record: DIR</c>, or <c>--record DIR</c>); runs recorded into one folder add episodes.</summary>
+    public string? Folder { get; init; }
+
+    /// <summary>Cycles the ring between the loop and the recording's writer holds (<c>record.buffer_cycles</c>); null: as many as fit in <see cref="DefaultBufferBytes"/>.</summary>
+    public int? BufferCycles { get; init; }
+
+    /// <summary>The task episodes are labelled with (<c>record.task</c>); null: the simulator arm's task, else the policy's kind.</summary>
+    public string? Task { get; init; }
+
+    /// <summary>The ring's size when <see cref="BufferCycles"/> is not given: 64 MB (frames included).</summary>
+    public const long DefaultBufferBytes = 64L << 20;
+}
+
 /// <summary>Everything <c>rr run</c> needs, read from YAML with command-line overrides.</summary>
 public sealed record RunConfig
 {
+    /// <summary>The YAML text the config was parsed from (null: defaults only), kept so a recording can store it.</summary>
+    public string? SourceText { get; init; }
+
+    /// <summary>The <c>--set</c> overrides applied after the file, in order.</summary>
+    public IReadOnlyList<string> Overrides { get; init; } = [];
+
+    /// <summary>Record every cycle into an episode dataset; null: not recorded.</summary>
+    public RecordSettings? Record { get; init; }
+
     /// <summary>Cycles per second (10–100).</summary>
     public double RateHz { get; init; } = 30;
 
@@ -173,8 +198,9 @@ public sealed record RunConfig
     /// <summary>The sections and keys a file may hold, for error messages.</summary>
     internal static readonly IReadOnlyDictionary<string, string[]> Schema = new Dictionary<string, string[]>
     {
-        [""] = ["rate_hz", "duration", "degrade", "runs_folder", "arm", "cameras", "encoder", "policy", "safety", "realtime", "stop_file", "live_port", "metrics"],
+        [""] = ["rate_hz", "duration", "degrade", "runs_folder", "arm", "cameras", "encoder", "policy", "safety", "realtime", "stop_file", "live_port", "metrics", "record"],
         ["degrade"] = ["rates_hz", "after_misses", "within_cycles", "recover_after"],
+        ["record"] = ["folder", "buffer_cycles", "task"],
         ["metrics"] = ["port", "host"],
         ["arm"] = ["state", "command", "control", "key", "curve_public_key", "kind", "kinematics"],
         ["cameras[]"] = CameraFactory.CommonKeys.ToArray(),
@@ -204,7 +230,7 @@ public sealed record RunConfig
     {
         var stream = new YamlStream();
         stream.Load(new StringReader(yaml));
-        var config = new RunConfig();
+        var config = new RunConfig { SourceText = yaml };
         if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is YamlScalarNode { Value: null or "" })
             return config;
         var root = stream.Documents[0].RootNode as YamlMappingNode
@@ -263,14 +289,15 @@ public sealed record RunConfig
         stream.Load(new StringReader(valueText.Length == 0 ? "''" : valueText));
         var value = stream.Documents[0].RootNode;
         var dot = path.IndexOf('.', StringComparison.Ordinal);
+        var config = this with { Overrides = [.. Overrides, assignment] };
         if (dot < 0)
-            return Apply("--set", "", path, value).CheckKindKeys().CheckDegrade();
+            return config.Apply("--set", "", path, value).CheckKindKeys().CheckDegrade();
         var section = path[..dot];
         var key = path[(dot + 1)..];
         if (section == "cameras")
             throw new ConfigException($"--set '{assignment}': cameras are a list; change them in the config file");
         var mapping = new YamlMappingNode { { key, value } };
-        return Apply("--set", "", section, mapping).CheckKindKeys().CheckDegrade();
+        return config.Apply("--set", "", section, mapping).CheckKindKeys().CheckDegrade();
     }
 
     private RunConfig Apply(string source, string section, string key, YamlNode value)
@@ -302,7 +329,12 @@ public sealed record RunConfig
             case "runs_folder": return this with { RunsFolder = Text(source, where, value) };
             case "stop_file": return this with { StopFile = Text(source, where, value) };
             case "live_port": return this with { LivePort = Integer(source, where, value, 0, 65535) };
-            case "arm" or "encoder" or "policy" or "safety" or "realtime" or "metrics" or "degrade":
+            case "record" when value is YamlScalarNode:
+                return this with { Record = (Record ?? new RecordSettings()) with { Folder = Text(source, where, value) } };
+            case "record.folder": return this with { Record = (Record ?? new RecordSettings()) with { Folder = Text(source, where, value) } };
+            case "record.buffer_cycles": return this with { Record = (Record ?? new RecordSettings()) with { BufferCycles = Integer(source, where, value, 2, 1_000_000) } };
+            case "record.task": return this with { Record = (Record ?? new RecordSettings()) with { Task = Text(source, where, value) } };
+            case "arm" or "encoder" or "policy" or "safety" or "realtime" or "metrics" or "record" or "degrade":
                 var config = key == "degrade" ? this with { _degradeAt = _degradeAt ?? $"{source}:{value.Start.Line}" } : this;
                 foreach (var (k, v) in Mapping(source, where, value).Children)
                     config = config.Apply(source, key, Key(k), v);

@@ -210,7 +210,8 @@ internal sealed class RuntimeSession : IDisposable
             : new RealTimeRequest(null, null, LowLatencyGc: true);
         // Only a run that serves metrics pays for the ring (2,048 records, preallocated).
         var metricsRing = _config.MetricsPort is null ? null : new Telemetry.CycleRecordRing(2048);
-        Loop = composer.CreateLoop(build, Safety, log, Board, realTime, metricsRing);
+        var recordingRing = StartRecording(composer, arm, cameras, build);
+        Loop = composer.CreateLoop(build, Safety, log, Board, realTime, metricsRing, recordingRing);
         if (_config.MetricsPort is { } metricsPort)
         {
             var exporter = Own(new Metrics.LoopMetricsExporter(metricsRing!, _config.RateHz, () => Link.Health, _config.MetricsHost, metricsPort));
@@ -275,6 +276,9 @@ internal sealed class RuntimeSession : IDisposable
         Arm(TimeSpan.FromSeconds(10));
 
         var operatorThread = operatorInput is null ? null : StartOperator(operatorInput);
+        var lastDropped = 0L;
+        var lastDropLine = DateTime.MinValue;
+        var recordingFailureSaid = false;
         var started = DateTime.UtcNow;
         var lastHold = HoldReason.None;
         var lastStatusLine = DateTime.UtcNow;
@@ -297,11 +301,26 @@ internal sealed class RuntimeSession : IDisposable
                     : "rr: released, acting");
                 lastHold = status.HoldReason;
             }
+            if (_recorder is { } recorder)
+            {
+                if (recorder.Dropped != lastDropped && DateTime.UtcNow - lastDropLine >= TimeSpan.FromSeconds(1))
+                {
+                    lastDropped = recorder.Dropped;
+                    lastDropLine = DateTime.UtcNow;
+                    Say($"rr: recording: {lastDropped} cycle(s) dropped so far — the writer is behind the loop (its ring holds {recordingRing!.Capacity} cycles; record.buffer_cycles); the loop is not slowed");
+                }
+                if (recorder.Failure is { } failure && !recordingFailureSaid)
+                {
+                    recordingFailureSaid = true;
+                    Say($"rr: RECORDING FAILED: {failure.Message}; the run goes on unrecorded from here (what was flushed is kept)");
+                }
+            }
             if (DateTime.UtcNow - lastStatusLine >= TimeSpan.FromSeconds(5))
             {
                 lastStatusLine = DateTime.UtcNow;
                 Say($"rr: {status.Cycles} cycles, {status.MissedDeadlines} missed deadlines, {(status.HoldReason != HoldReason.None ? "holding (" + status.HoldReason + ")" : "acting")}" +
-                    (status.RateHz != _config.RateHz ? $", at {RunLogSummary.Hz(status.RateHz)} Hz (degraded from {RunLogSummary.Hz(_config.RateHz)} Hz)" : ""));
+                    (status.RateHz != _config.RateHz ? $", at {RunLogSummary.Hz(status.RateHz)} Hz (degraded from {RunLogSummary.Hz(_config.RateHz)} Hz)" : "") +
+                    (_recorder is { } r ? $"; recorded {r.Recorded} ({r.Dropped} dropped)" : ""));
             }
             Thread.Sleep(100);
         }
@@ -320,6 +339,7 @@ internal sealed class RuntimeSession : IDisposable
         log.Flush();
         log.Dispose();
         _owned.Remove(log);
+        StopRecording();
         Report();
         return Loop.Failure is null ? 0 : 1;
     }
@@ -345,6 +365,71 @@ internal sealed class RuntimeSession : IDisposable
     }
 
     private static string Seconds(TimeSpan duration) => duration.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture) + " s";
+
+    private Datasets.Recording.DeploymentRecorder? _recorder;
+
+    /// <summary>
+    /// With <c>record</c> (or <c>--record</c>): the ring the loop copies every cycle into and the recorder
+    /// that writes it into the dataset folder, with a copy of this run's config in <c>meta/rr-runs/</c>
+    /// so that <c>rr replay</c> can rebuild its encoder and policy. Null without a recording.
+    /// </summary>
+    private RecordingRing? StartRecording(Composition.LoopComposer composer, ArmDescription arm, IReadOnlyList<ICameraSource> cameras, Composition.PolicyBuild build)
+    {
+        if (_config.Record is not { } record)
+            return null;
+        var folder = record.Folder ?? throw new ConfigException("record: 'folder' is needed (record: DIR, record.folder, or rr run --record DIR)");
+        if (cameras.Count == 0)
+            throw new ConfigException("record: a recording keeps every camera's frames, and this run has no camera ('cameras' is empty)");
+        if (cameras.Any(c => c.Width != cameras[0].Width || c.Height != cameras[0].Height))
+            throw new ConfigException($"record: every camera of a recording must give frames of one size; this run's are {string.Join(", ", cameras.Select(c => $"{c.Name} {c.Width}×{c.Height}"))}");
+        var task = record.Task
+            ?? (_config.ArmKind == "sim" ? _config.ArmOptions.Text("task", "reach")! : _config.Policy);
+        var layout = Datasets.Recording.DeploymentLayout.Create(arm.JointCount, cameras.Select(c => c.Name).ToList(), cameras[0].Width, cameras[0].Height,
+            build.Policy.Mode, _config.RateHz, task);
+        var sizes = cameras.Select(c => (c.Width, c.Height)).ToList();
+        var capacity = record.BufferCycles ?? RecordingRing.CapacityFor(sizes, RecordSettings.DefaultBufferBytes);
+        var ring = new RecordingRing(sizes, capacity, composer.Context.RewardSource);
+        var run = Path.GetFileName(Folder);
+        var configFile = $"meta/rr-runs/{run}.yaml";
+        try
+        {
+            _recorder = Own(Datasets.Recording.DeploymentRecorder.Start(folder, new Datasets.Recording.DeploymentRecordingOptions
+            {
+                Layout = layout,
+                Task = task,
+                Extra = new Dictionary<string, string>
+                {
+                    ["run"] = run,
+                    ["run_folder"] = Folder,
+                    ["config"] = configFile,
+                    ["policy"] = build.Policy.Name,
+                    ["encoder"] = build.Encoder?.Name ?? "none",
+                    ["arm_session"] = arm.Session.ToString("X8", CultureInfo.InvariantCulture),
+                },
+            }, ring));
+            Cli.Recording.RecordedRun.Write(_recorder.Dataset.Folder, run, _config, Folder, arm);
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
+        {
+            throw new ConfigException($"record: {Path.GetFullPath(folder)}: {e.Message}");
+        }
+        Say($"rr: recording every cycle into {_recorder.Dataset.Folder} (task {task}; episode {_recorder.Dataset.Episodes.Count} next; " +
+            $"ring of {capacity} cycles, {capacity * RecordingRing.BytesPerCycle(sizes) / 1e6:0.#} MB; rewards {(ring.HasRewardSource ? "from the simulator" : "unlabelled")})");
+        return ring;
+    }
+
+    /// <summary>After the loop stopped: the recorder writes what is left and stores the last episode.</summary>
+    private void StopRecording()
+    {
+        if (_recorder is not { } recorder)
+            return;
+        if (!recorder.Stop(TimeSpan.FromMinutes(2)))
+            Say("rr: recording: the last episode is still being stored after 2 minutes; its journal is kept and the next open of the dataset stores it");
+        var perCycle = recorder.Recorded == 0 ? 0 : recorder.JournalBytes / (double)recorder.Recorded;
+        Say($"rr: recorded {recorder.Recorded} cycles into {recorder.Dataset.Folder} ({recorder.EpisodesStored} episode(s) stored, {recorder.Dataset.Episodes.Count} in the dataset; " +
+            $"{recorder.Dropped} cycle(s) dropped; {perCycle / 1024:0.#} KB a cycle)" +
+            (recorder.Failure is { } failure ? $"; the recording failed: {failure.Message}" : ""));
+    }
 
     /// <summary>Releases the initial NotArmed hold, retrying while the cameras and the arm come up.</summary>
     private void Arm(TimeSpan patience)

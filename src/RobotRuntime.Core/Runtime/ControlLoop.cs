@@ -68,6 +68,13 @@ public sealed class ControlLoopOptions
     /// <summary>Where each cycle's record also goes for a reader off the loop's thread (the metrics exporter); null: nowhere.</summary>
     public Telemetry.CycleRecordRing? CycleRecords { get; init; }
 
+    /// <summary>
+    /// Where every cycle — its frames, the arm state it read, its record and the policy's status — is
+    /// copied for a recording's writer thread (<c>rr run --record</c>); null: not recorded. Its camera
+    /// sizes must be the loop's. The copy never blocks: a full ring drops the cycle from the recording and counts it.
+    /// </summary>
+    public Telemetry.RecordingRing? Recording { get; init; }
+
     internal void Validate()
     {
         if (!(RateHz >= CycleSchedulerOptions.MinRateHz && RateHz <= CycleSchedulerOptions.MaxRateHz))
@@ -157,6 +164,7 @@ public sealed class ControlLoop : IDisposable
     private uint _sequence;
     private ArmCommand _requested;
     private long _cycles, _missed;
+    private long _episode; // +1 at each policy reset: a new episode for the recording
     private volatile bool _holding;
     private volatile string _policyError = "";
 
@@ -194,6 +202,9 @@ public sealed class ControlLoop : IDisposable
             throw new ArgumentException(encoder is null
                 ? $"policy '{policy.Name}' needs a {policy.EmbeddingSize}-float embedding but the loop has no encoder"
                 : $"policy '{policy.Name}' needs a {policy.EmbeddingSize}-float embedding, encoder '{encoder.Name}' gives {embedding}", nameof(policy));
+        if (options.Recording is { } recording && (recording.CameraSizes.Count != cameras.Count
+            || cameras.Where((c, i) => recording.CameraSizes[i] != (c.Width, c.Height)).Any()))
+            throw new ArgumentException($"the recording ring is for {recording.CameraSizes.Count} camera(s) of {string.Join(", ", recording.CameraSizes.Select(s => $"{s.Width}×{s.Height}"))}; the loop's cameras differ", nameof(options));
         if (board is not null && (board.CameraNames.Count != cameras.Count || cameras.Any(c => c.Width != board.FrameWidth || c.Height != board.FrameHeight)))
             throw new ArgumentException($"the live board is for {board.CameraNames.Count} camera(s) of {board.FrameWidth}×{board.FrameHeight}; the loop's cameras differ", nameof(board));
 
@@ -302,7 +313,13 @@ public sealed class ControlLoop : IDisposable
         lock (_resetGate)
         {
             if (!IsRunning)
-                return _safety.Reset();
+            {
+                // Not started: the cycles run on the caller's thread (RunCycles), so the reset is taken here.
+                var result = _safety.Reset();
+                if (result.Succeeded)
+                    ResetEpisode();
+                return result;
+            }
             _resetDone.Reset();
             _resetRequested = true;
             if (!_resetDone.Wait(timeout))
@@ -347,6 +364,7 @@ public sealed class ControlLoop : IDisposable
     /// <summary>A new episode for the policy and for an encoder with memory (on the stage's thread when pipelined).</summary>
     private void ResetEpisode()
     {
+        _episode++;
         _policy.Reset();
         if (_stage is not null)
             _stage.RequestEncoderReset();
@@ -540,6 +558,8 @@ public sealed class ControlLoop : IDisposable
         }
         _log?.TryAppend(in record);
         _options.CycleRecords?.TryWrite(in record);
+        _options.Recording?.TryWrite(in record, in input, freshState,
+            usable && encoded ? (byte)policyStatus : RecordedCycle.PolicyNotRun, _frames, _episode);
         if (_board is not null)
         {
             _board.PublishCycle(in record, _holding, result.Reason, result.ReasonText ?? "", end);

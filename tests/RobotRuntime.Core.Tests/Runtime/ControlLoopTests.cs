@@ -254,9 +254,10 @@ public sealed partial class ControlLoopTests : IDisposable
         /// <param name="framePeriodNs">Both cameras' frame period.</param>
         /// <param name="degrade">Rate steps on missed deadlines (none by default).</param>
         /// <param name="policyBudget">The policy's budget (70% of the period by default).</param>
+        /// <param name="recording">Where every cycle is copied for a recording (none by default).</param>
         public Rig(string logPath, IPolicy policy, Func<SafetyFilterOptions, SafetyFilterOptions>? safety = null, RealTimeRequest? realTime = null,
             bool pipelined = false, FakeCycleTimeSource? clock = null, bool realClock = false, double rateHz = 100, TimeSpan? maxFrameAge = null,
-            long framePeriodNs = FakeCamera.DefaultFramePeriodNs, RateDegradeOptions? degrade = null, TimeSpan? policyBudget = null)
+            long framePeriodNs = FakeCamera.DefaultFramePeriodNs, RateDegradeOptions? degrade = null, TimeSpan? policyBudget = null, RecordingRing? recording = null)
         {
             ICycleTimeSource time = realClock ? SystemCycleTimeSource.Instance : Clock = clock ?? new FakeCycleTimeSource(OriginNs);
             Front = new FakeCamera("front", time, framePeriodNs);
@@ -268,7 +269,7 @@ public sealed partial class ControlLoopTests : IDisposable
             {
                 RateHz = rateHz, WarmupCycles = 5, RealTime = realTime, PipelineEncoding = pipelined, CycleRecords = Records, TimeSource = time,
                 MaxFrameAge = maxFrameAge ?? new ControlLoopOptions { RateHz = rateHz }.MaxFrameAge,
-                Degrade = degrade, PolicyBudget = policyBudget,
+                Degrade = degrade, PolicyBudget = policyBudget, Recording = recording,
             };
             Loop = new ControlLoop(options, [Front, Wrist], Encoder, policy, Safety, Arm, Log, Board);
             if (pipelined && Clock is not null)
@@ -637,6 +638,66 @@ public sealed partial class ControlLoopTests : IDisposable
         while (rig.Records.TryRead(out var record))
             Assert.Equal(logged[read++].CycleIndex, record.CycleIndex);
         Assert.Equal(250, read);
+    }
+
+    [Fact]
+    public void RecordingEveryCycleAllocatesNothingAndAFullRingDropsAndCountsInsteadOfWaiting()
+    {
+        var ring = new RecordingRing([(Size, Size), (Size, Size)], capacity: 300);
+        using var rig = new Rig(LogPath("recording"), Reach((0.3, 0, 0.4)), recording: ring);
+        rig.Arm_();
+        rig.Loop.RunCycles(50);
+        while (ring.TryPeek(out _))
+            ring.Release();
+        rig.Front.Shade = 17;
+        rig.Wrist.Shade = 230;
+        long allocated = ThreadAllocations.During(() => rig.Loop.RunCycles(200));
+        Assert.Equal(0, allocated);
+
+        // Every cycle is there, in order, with the frames the loop used and the arm state it read.
+        var logged = RunLog.Read(rig.Log.Path).Records;
+        var indices = new long[200];
+        var episodes = new long[200];
+        var shades = new byte[200 * 2];
+        var acted = new byte[200];
+        for (var i = 0; i < 200; i++)
+        {
+            Assert.True(ring.TryPeek(out var cycle));
+            indices[i] = cycle.Record.CycleIndex;
+            episodes[i] = cycle.Episode;
+            shades[2 * i] = cycle.Frames[0].Pixels[5];
+            shades[2 * i + 1] = cycle.Frames[1].Pixels[5];
+            acted[i] = cycle.PolicyStatus;
+            Assert.True(cycle.HasArmState && cycle.ArmStateFresh);
+            Assert.Equal(0, cycle.DroppedBefore);
+            ring.Release();
+        }
+        Assert.Equal(logged.Skip(50).Select(r => r.CycleIndex), indices);
+        Assert.All(episodes, e => Assert.Equal(episodes[0], e));
+        Assert.All(shades.Where((_, i) => i % 2 == 0), s => Assert.Equal(17, s));
+        Assert.All(shades.Where((_, i) => i % 2 == 1), s => Assert.Equal(230, s));
+        Assert.All(acted, s => Assert.Equal((byte)PolicyStatus.Ok, s));
+
+        // Nobody reads: 300 fit, the next 100 are dropped and counted, and the loop never waits.
+        rig.Loop.RunCycles(400);
+        Assert.Equal(100, ring.Dropped);
+        Assert.Equal(300, ring.Pending);
+        while (ring.TryPeek(out _))
+            ring.Release();
+        // A reset starts a new episode; the first cycle recorded after the gap says how many were dropped.
+        rig.Arm_();
+        rig.Loop.RunCycles(1);
+        Assert.True(ring.TryPeek(out var after));
+        Assert.Equal(100, after.DroppedBefore);
+        Assert.Equal(episodes[0] + 1, after.Episode);
+        Assert.Equal(650, after.Record.CycleIndex);
+    }
+
+    [Fact]
+    public void ARecordingRingForOtherCamerasIsRefused()
+    {
+        var error = Assert.Throws<ArgumentException>(() => new Rig(LogPath("bad-ring"), Reach((0.3, 0, 0.4)), recording: new RecordingRing([(Size, Size)], 4)));
+        Assert.Contains("the recording ring is for 1 camera(s)", error.Message);
     }
 
     [Fact]
