@@ -10,7 +10,8 @@ namespace RobotRuntime.Benchmarks.Kinematics;
 /// control-loop case: the tool, pointing down, tracks a circle of radius 0.1 m at z = 0.2 m, moving
 /// 1 cm per call, each solve seeded with the previous solution; then the same for the toy4 arm
 /// (position only), and cold solves from the UR5e's home to random tabletop targets. Medians and p99
-/// per call, bytes allocated per call, IK iterations and the converged share.
+/// per call, bytes allocated per call, IK iterations and the converged share. The cases run
+/// interleaved in 10 rounds after a warm-up of a second each, so that a busy machine slows them alike.
 /// Usage: kinematics [calls]
 /// </summary>
 public static class KinematicsCosts
@@ -18,6 +19,7 @@ public static class KinematicsCosts
     public const string Verb = "kinematics";
 
     private const int Batch = 100;
+    private const int Rounds = 10;
 
     public static int Run(string[] args)
     {
@@ -26,8 +28,11 @@ public static class KinematicsCosts
         double[] home = [0, -Math.PI / 2, Math.PI / 2, -Math.PI / 2, -Math.PI / 2, 0];
         var jacobian = new double[36];
 
-        Report("ur5e Forward", calls, Batch, () => ur5e.Forward(home, out _), null);
-        Report("ur5e Jacobian", calls, Batch, () => ur5e.Jacobian(home, jacobian), null);
+        var cases = new List<Case>
+        {
+            new("ur5e Forward", calls, Batch, () => ur5e.Forward(home, out _), null),
+            new("ur5e Jacobian", calls, Batch, () => ur5e.Jacobian(home, jacobian), null),
+        };
 
         // Tool pointing down, tool x along world −y: the home pose's orientation.
         var down = new Pose { R01 = -1, R10 = -1, R22 = -1 };
@@ -37,11 +42,11 @@ public static class KinematicsCosts
         var stats = new SolveStats();
         // Move onto the circle first, so that every timed call is a 1 cm step.
         ur5eSolver.Solve(CirclePoint(down, 0), joints, joints);
-        Report("ur5e Solve, tracking 1 cm/call", calls, 1, () =>
+        cases.Add(new("ur5e Solve, tracking 1 cm/call", calls, 1, () =>
         {
             step++;
             stats.Add(ur5eSolver.Solve(CirclePoint(down, step), joints, joints));
-        }, stats);
+        }, stats));
 
         var toy4 = ArmKinematicsLibrary.Get("toy4");
         var toySolver = new InverseKinematics(toy4, new IkOptions(OrientationWeight: 0));
@@ -51,11 +56,11 @@ public static class KinematicsCosts
         var toyStep = 0;
         var toyStats = new SolveStats();
         toySolver.Solve(CirclePoint(Pose.Identity, 0), toyJoints, toyJoints);
-        Report("toy4 Solve (position only), tracking 1 cm/call", calls, 1, () =>
+        cases.Add(new("toy4 Solve (position only), tracking 1 cm/call", calls, 1, () =>
         {
             toyStep++;
             toyStats.Add(toySolver.Solve(CirclePoint(Pose.Identity, toyStep), toyJoints, toyJoints));
-        }, toyStats);
+        }, toyStats));
 
         var random = new Random(7);
         var targets = new Pose[1024];
@@ -70,10 +75,20 @@ public static class KinematicsCosts
         var solution = new double[6];
         var cold = 0;
         var coldStats = new SolveStats();
-        Report("ur5e Solve, cold from home to a table target", calls / 4, 1, () =>
+        cases.Add(new("ur5e Solve, cold from home to a table target", calls / 4, 1, () =>
         {
             coldStats.Add(ur5eSolver.Solve(targets[cold++ % targets.Length], home, solution));
-        }, coldStats);
+        }, coldStats));
+
+        foreach (var each in cases)
+            each.WarmUp();
+        for (var round = 0; round < Rounds; round++)
+        {
+            foreach (var each in cases)
+                each.RunRound(round);
+        }
+        foreach (var each in cases)
+            Console.WriteLine(each.Summary());
         return 0;
     }
 
@@ -106,24 +121,48 @@ public static class KinematicsCosts
             $", \"iterations_mean\": {Iterations / (double)Calls:F2}, \"converged\": {Converged / (double)Calls:F4}");
     }
 
-    private static void Report(string what, int calls, int batch, Action operation, SolveStats? stats)
+    /// <summary>One timed operation: samples of <c>batch</c> calls each, taken over the rounds.</summary>
+    private sealed class Case(string what, int calls, int batch, Action operation, SolveStats? stats)
     {
-        var warmups = Math.Min(calls, 2000);
-        for (var i = 0; i < warmups; i++)
-            operation();
-        stats?.Reset(); // the warm-up's calls stay out of the IK figures
-        var samples = new double[calls / batch];
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var s = 0; s < samples.Length; s++)
+        private readonly double[] _samples = new double[Math.Max(Rounds, calls / batch / Rounds * Rounds)];
+        private long _allocated;
+
+        /// <summary>
+        /// Calls the operation for a second: long enough for tiered compilation to replace the
+        /// tier-0 code (2,000 calls were not; the first rounds then timed the solve at 8 µs, not 1.5).
+        /// </summary>
+        public void WarmUp()
         {
             var started = Stopwatch.GetTimestamp();
-            for (var i = 0; i < batch; i++)
-                operation();
-            samples[s] = Stopwatch.GetElapsedTime(started).TotalMicroseconds / batch;
+            while (Stopwatch.GetElapsedTime(started).TotalSeconds < 1)
+            {
+                for (var i = 0; i < 100; i++)
+                    operation();
+            }
+            stats?.Reset(); // the warm-up's calls stay out of the IK figures
         }
-        var allocated = (GC.GetAllocatedBytesForCurrentThread() - before) / (double)(samples.Length * batch);
-        Array.Sort(samples);
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{{\"what\": \"{what}\", \"calls\": {samples.Length * batch}, \"median_us\": {samples[samples.Length / 2]:F3}, \"p99_us\": {samples[(int)(samples.Length * 0.99)]:F3}, \"bytes_per_call\": {allocated:F1}{stats?.Text()}}}"));
+
+        public void RunRound(int round)
+        {
+            var perRound = _samples.Length / Rounds;
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            for (var s = round * perRound; s < (round + 1) * perRound; s++)
+            {
+                var started = Stopwatch.GetTimestamp();
+                for (var i = 0; i < batch; i++)
+                    operation();
+                // Raw ticks: a TimeSpan would round to 0.1 µs.
+                _samples[s] = (Stopwatch.GetTimestamp() - started) * 1e6 / Stopwatch.Frequency / batch;
+            }
+            _allocated += GC.GetAllocatedBytesForCurrentThread() - before;
+        }
+
+        public string Summary()
+        {
+            Array.Sort(_samples);
+            var timed = _samples.Length * batch;
+            return string.Create(CultureInfo.InvariantCulture,
+                $"{{\"what\": \"{what}\", \"calls\": {timed}, \"median_us\": {_samples[_samples.Length / 2]:F3}, \"p99_us\": {_samples[(int)(_samples.Length * 0.99)]:F3}, \"bytes_per_call\": {_allocated / (double)timed:F1}{stats?.Text()}}}");
+        }
     }
 }

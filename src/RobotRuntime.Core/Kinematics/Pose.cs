@@ -209,18 +209,8 @@ public struct Pose
     /// <remarks>Precondition: <paramref name="sixVector"/> holds at least 6 elements.</remarks>
     public static void Difference(in Pose a, in Pose b, Span<double> sixVector)
     {
-        var relative = new Pose
-        {
-            R00 = b.R00 * a.R00 + b.R01 * a.R01 + b.R02 * a.R02,
-            R01 = b.R00 * a.R10 + b.R01 * a.R11 + b.R02 * a.R12,
-            R02 = b.R00 * a.R20 + b.R01 * a.R21 + b.R02 * a.R22,
-            R10 = b.R10 * a.R00 + b.R11 * a.R01 + b.R12 * a.R02,
-            R11 = b.R10 * a.R10 + b.R11 * a.R11 + b.R12 * a.R12,
-            R12 = b.R10 * a.R20 + b.R11 * a.R21 + b.R12 * a.R22,
-            R20 = b.R20 * a.R00 + b.R21 * a.R01 + b.R22 * a.R02,
-            R21 = b.R20 * a.R10 + b.R21 * a.R11 + b.R22 * a.R12,
-            R22 = b.R20 * a.R20 + b.R21 * a.R21 + b.R22 * a.R22,
-        };
+        // Rb·Raᵀ; the translation this also computes is not used.
+        var relative = Multiply(b, a.Inverse());
         relative.Log(out var rx, out var ry, out var rz);
         sixVector[5] = rz;
         sixVector[4] = ry;
