@@ -85,7 +85,7 @@ public class RunConfigTests
     [InlineData("rate_hz: fast\n", "cell.yaml:1: 'rate_hz' must be a number, got 'fast'")]
     [InlineData("rate_hz: 500\n", "'rate_hz' must be 10–100, got 500")]
     [InlineData("policy:\n  goal: [0.1, 0.2]\n", "'policy.goal' must be a list of 3 numbers")]
-    [InlineData("policy:\n  kind: mppi\n", "'policy.kind' must be one of agent, hold-still, scripted-reach, got 'mppi'")]
+    [InlineData("policy:\n  kind: mppi\n", "'policy.kind' must be one of agent, hold-still, scripted-reach")]
     [InlineData("safety:\n  max_frame_age: soon\n", "safety.max_frame_age: 'soon' is not a duration")]
     [InlineData("encoder:\n  threads: 0\n", "'encoder.threads' must be a whole number 1–64, got '0'")]
     [InlineData("encoder:\n  pipeline: yes please\n", "'encoder.pipeline' must be true or false, got 'yes please'")]

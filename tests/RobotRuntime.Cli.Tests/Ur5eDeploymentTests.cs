@@ -75,6 +75,16 @@ public sealed class Ur5eDeploymentTests
         Assert.Contains("was trained on the 'toy4' arm", wrongArm.Output + wrongArm.Error);
         Assert.Contains("trained on an arm with 4 joints; this arm has 6", wrongArm.Output + wrongArm.Error);
 
+        // A model that is not this arm's (the UR5e's DH table with a tool 15 cm longer): refused before anything moves.
+        var wrongTool = Path.Combine(folder, "long-tool.json");
+        var ur5e = RobotRuntime.Kinematics.ArmKinematicsLibrary.Get("ur5e");
+        File.WriteAllText(wrongTool, new RobotRuntime.Kinematics.KinematicChain("ur5e-long-tool", ur5e.BaseFrame, ur5e.Joints,
+            RobotRuntime.Kinematics.Pose.Multiply(ur5e.Tool, RobotRuntime.Kinematics.Pose.FromXyzRpy(0, 0, 0.15, 0, 0, 0))).ToJson());
+        File.WriteAllText(cell, Cell(package, $", kinematics: \"{wrongTool}\""));
+        var wrongModel = Rr("run", "--config", cell, "--duration", "1s");
+        Assert.True(wrongModel.Exit == 2, wrongModel.Output + wrongModel.Error);
+        Assert.Contains("arm.kinematics: the model 'ur5e-long-tool' puts the end effector 150", wrongModel.Output + wrongModel.Error);
+
         // With arm.kinematics the agent drives the arm: every command the arm applied is a joint-position command.
         File.WriteAllText(cell, Cell(package, ", kinematics: ur5e"));
         var applied = host.Server.Statistics.CommandsApplied;
@@ -82,6 +92,7 @@ public sealed class Ur5eDeploymentTests
         Assert.True(drive.Exit == 0, drive.Output + drive.Error);
         Assert.Contains("rr: the agent's actions: end-effector deltas through the runtime's inverse kinematics (ur5e) into joint positions", drive.Output);
         Assert.Contains("(task reach on ur5e,", drive.Output);
+        Assert.Contains("rr: arm.kinematics 'ur5e' agrees with the arm's reported end-effector pose (0 mm and 0 rad apart)", drive.Output);
         var log = RunLog.Read(Path.Combine(Directory.GetDirectories(Path.Combine(folder, "runs")).Single(d => File.Exists(Path.Combine(d, "run.rrlog")) && RunLog.Read(Path.Combine(d, "run.rrlog")).Records.Count > 10), "run.rrlog"));
         var acting = log.Records.Where(r => r.Safety != SafetyStatus.Hold).ToList();
         Assert.True(acting.Count > 25, $"{acting.Count} acting cycles of {log.Records.Count}");

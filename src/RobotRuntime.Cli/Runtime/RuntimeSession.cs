@@ -196,6 +196,7 @@ internal sealed class RuntimeSession : IDisposable
         var arm = Link.Description!;
         Say($"rr: arm session {arm.Session:X8}, {arm.JointCount} joints, modes {string.Join("/", arm.SupportedModes)}, watchdog {arm.WatchdogMilliseconds} ms");
 
+        CheckKinematics(composer.Context.Kinematics, arm);
         var cameras = _cameras = composer.CreateCameras(hooks.Cameras);
         var build = composer.CreatePolicy();
         var policy = build.Policy;
@@ -429,6 +430,45 @@ internal sealed class RuntimeSession : IDisposable
         Say($"rr: recorded {recorder.Recorded} cycles into {recorder.Dataset.Folder} ({recorder.EpisodesStored} episode(s) stored, {recorder.Dataset.Episodes.Count} in the dataset; " +
             $"{recorder.Dropped} cycle(s) dropped; {perCycle / 1024:0.#} KB a cycle)" +
             (recorder.Failure is { } failure ? $"; the recording failed: {failure.Message}" : ""));
+    }
+
+    /// <summary>
+    /// A kinematic model that does not describe this arm would send the arm somewhere else than the
+    /// policy means: before anything moves, its forward kinematics of the measured joints is compared with
+    /// the end-effector pose the arm reports. Off by more than 5 cm (or 0.2 rad): refused; by more than
+    /// 5 mm: said (a tool offset the model and the arm's controller count differently).
+    /// </summary>
+    private void CheckKinematics(RobotRuntime.Kinematics.KinematicChain? chain, ArmDescription arm)
+    {
+        if (chain is null)
+            return;
+        if (chain.JointCount != arm.JointCount)
+            throw new ConfigException($"arm.kinematics: the model '{chain.Name}' has {chain.JointCount} joints; the arm has {arm.JointCount}");
+        if (!Link.TryGetLatestState(TimeSpan.FromSeconds(1), out var state, out _) || state.JointCount != chain.JointCount)
+            return;
+        var norm = state.EndEffectorQw * state.EndEffectorQw + state.EndEffectorQx * state.EndEffectorQx
+            + state.EndEffectorQy * state.EndEffectorQy + state.EndEffectorQz * state.EndEffectorQz;
+        if (!(norm > 0.25))
+        {
+            Say($"rr: the arm reports no end-effector orientation; arm.kinematics '{chain.Name}' cannot be checked against it");
+            return;
+        }
+        Span<double> q = stackalloc double[chain.JointCount];
+        for (var j = 0; j < q.Length; j++)
+            q[j] = state.Positions[j];
+        chain.Forward(q, out var model);
+        var reported = RobotRuntime.Kinematics.Pose.FromQuaternion(state.EndEffectorX, state.EndEffectorY, state.EndEffectorZ,
+            state.EndEffectorQw, state.EndEffectorQx, state.EndEffectorQy, state.EndEffectorQz);
+        Span<double> difference = stackalloc double[6];
+        RobotRuntime.Kinematics.Pose.Difference(in model, in reported, difference);
+        var metres = Math.Sqrt(difference[0] * difference[0] + difference[1] * difference[1] + difference[2] * difference[2]);
+        var radians = Math.Sqrt(difference[3] * difference[3] + difference[4] * difference[4] + difference[5] * difference[5]);
+        var text = string.Create(CultureInfo.InvariantCulture, $"{metres * 1000:0.#} mm and {radians:0.###} rad");
+        if (metres > 0.05 || radians > 0.2)
+            throw new ConfigException($"arm.kinematics: the model '{chain.Name}' puts the end effector {text} away from where the arm reports it at its measured joints; it is not this arm's model (or the arm reports another tool point): refusing to solve inverse kinematics with it");
+        Say(metres > 0.005 || radians > 0.02
+            ? $"rr: warning: arm.kinematics '{chain.Name}' is {text} off the arm's reported end-effector pose (a tool offset counted differently?)"
+            : $"rr: arm.kinematics '{chain.Name}' agrees with the arm's reported end-effector pose ({text} apart)");
     }
 
     /// <summary>Releases the initial NotArmed hold, retrying while the cameras and the arm come up.</summary>

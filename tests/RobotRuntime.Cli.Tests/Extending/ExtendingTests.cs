@@ -45,7 +45,7 @@ public sealed class ExtendingTests
             """);
         var run = AgentCommandTests.Rr("run", "--config", cell, "--duration", "2s");
         Assert.True(run.Exit == 0, run.Output + run.Error);
-        Assert.Contains("rr: simulator arm in this process (task reach, shift in-distribution, seed 3; no sockets)", run.Output);
+        Assert.Contains("rr: simulator arm toy4 in this process (task reach, shift in-distribution, seed 3; no sockets)", run.Output);
         var log = RunLog.Read(Path.Combine(Directory.GetDirectories(Path.Combine(folder, "runs")).Single(), "run.rrlog"));
         var acting = log.Records.Where(r => r.Safety != SafetyStatus.Hold).ToList();
         Assert.True(acting.Count > 10, $"{acting.Count} acting cycles of {log.Records.Count}");
