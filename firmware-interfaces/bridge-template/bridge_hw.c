@@ -113,7 +113,7 @@ static int hw_describe(void *self, rrfw_description *d)
         d->joints[j] = hw->limits[j];
     /* VENDOR: the modes the arm takes: bit 0 joint position (UR servoJ, Franka JointPositions), bit 1 joint
      * velocity (UR speedJ, Franka JointVelocities). Offer only what you have tested on the arm. */
-    d->command_modes = (1u << (RRFW_MODE_JOINT_POSITION - 1)) | (1u << (RRFW_MODE_JOINT_VELOCITY - 1));
+    d->capabilities = RRFW_CAPABILITY_MODE(RRFW_MODE_JOINT_POSITION) | RRFW_CAPABILITY_MODE(RRFW_MODE_JOINT_VELOCITY) | RRFW_CAPABILITY_GRIPPER;
     return 0;
 }
 

@@ -62,9 +62,10 @@ typedef struct rrfw_hw_sample {
  */
 typedef struct rrfw_hw_ops {
     /* Setup only, once before the sockets are bound: what the arm is. Fill joint_count (1..16),
-     * command_modes (bit 0 joint position, bit 1 joint velocity; end-effector deltas are not implemented
-     * by rrfw_arm) and joints[0 .. joint_count-1] (position_min <= position_max, velocity_max > 0,
-     * effort_max > 0). The protocol side fills the rest (session, version, rates, lease, sequences) and
+     * capabilities and joints[0 .. joint_count-1] (position_min <= position_max, velocity_max > 0,
+     * effort_max > 0). capabilities: RRFW_CAPABILITY_MODE(RRFW_MODE_JOINT_POSITION) and/or
+     * RRFW_CAPABILITY_MODE(RRFW_MODE_JOINT_VELOCITY) (end-effector deltas are not implemented by rrfw_arm),
+     * and RRFW_CAPABILITY_GRIPPER if and only if the arm has a gripper this backend drives. The protocol side fills the rest (session, version, rates, lease, sequences) and
      * refuses to start, naming the field, if a value is outside its domain. Announce limits at or inside
      * the vendor controller's own: they are what the runtime's safety filter clips to and what the arm
      * side rejects beyond. */

@@ -266,17 +266,23 @@ static int check_description(const arm *a, const rrfw_description *d)
         fprintf(stderr, "%s: the hardware describes %u joints; the protocol allows 1 to %u\n", program, d->joint_count, RRFW_MAX_JOINTS);
         return 0;
     }
-    const uint8_t position = 1u << (RRFW_MODE_JOINT_POSITION - 1), velocity = 1u << (RRFW_MODE_JOINT_VELOCITY - 1);
-    if (d->command_modes == 0 || (d->command_modes & ~(position | velocity)) != 0) {
+    const uint8_t position = RRFW_CAPABILITY_MODE(RRFW_MODE_JOINT_POSITION), velocity = RRFW_CAPABILITY_MODE(RRFW_MODE_JOINT_VELOCITY);
+    const uint8_t modes = d->capabilities & RRFW_CAPABILITY_MODES;
+    if (modes == 0 || (modes & ~(position | velocity)) != 0) {
         fprintf(stderr, "%s: the hardware offers command modes 0x%X; this implementation serves joint position (0x1) and "
-                        "joint velocity (0x2), at least one (end-effector deltas, 0x4, are not implemented)\n", program, d->command_modes);
+                        "joint velocity (0x2), at least one (end-effector deltas, 0x4, are not implemented)\n", program, modes);
         return 0;
     }
-    if ((d->command_modes & position) && a->ops->command_joint_positions == NULL) {
+    if ((d->capabilities & ~(RRFW_CAPABILITY_MODES | RRFW_CAPABILITY_GRIPPER)) != 0) {
+        fprintf(stderr, "%s: the hardware describes capabilities 0x%X; the protocol defines the command modes (0x7) and the "
+                        "gripper (0x8) only\n", program, d->capabilities);
+        return 0;
+    }
+    if ((d->capabilities & position) && a->ops->command_joint_positions == NULL) {
         fprintf(stderr, "%s: the hardware offers joint position commands but has no command_joint_positions\n", program);
         return 0;
     }
-    if ((d->command_modes & velocity) && a->ops->command_joint_velocities == NULL) {
+    if ((d->capabilities & velocity) && a->ops->command_joint_velocities == NULL) {
         fprintf(stderr, "%s: the hardware offers joint velocity commands but has no command_joint_velocities\n", program);
         return 0;
     }
@@ -556,7 +562,7 @@ static void handle_command(arm *a, const uint8_t *frame, size_t size, uint64_t n
         snprintf(extra, sizeof extra, "%.3f ms late", (double)(now - c->expires_at_ns) * 1e-6);
     } else if (!a->enabled || a->estop || (a->fault_flags & RRFW_FAULT_OVER_EFFORT)) {
         verdict = RRFW_NOT_ENABLED;
-    } else if (!(a->description.command_modes & (1u << (c->mode - 1)))) {
+    } else if (!(a->description.capabilities & RRFW_CAPABILITY_MODE(c->mode))) {
         verdict = RRFW_BAD_PAYLOAD;
         snprintf(extra, sizeof extra, "mode %u is not supported by this arm", c->mode);
     } else if (c->value_count != a->joints) {

@@ -61,7 +61,7 @@ static int sim_describe(void *hw, rrfw_description *d)
 {
     const rrfw_sim_joints *sim = (const rrfw_sim_joints *)hw;
     d->joint_count = (uint8_t)sim->joint_count;
-    d->command_modes = (1u << (RRFW_MODE_JOINT_POSITION - 1)) | (1u << (RRFW_MODE_JOINT_VELOCITY - 1));
+    d->capabilities = RRFW_CAPABILITY_MODE(RRFW_MODE_JOINT_POSITION) | RRFW_CAPABILITY_MODE(RRFW_MODE_JOINT_VELOCITY) | RRFW_CAPABILITY_GRIPPER;
     d->ee_max_translation_m = 0.0; /* end-effector deltas are not offered */
     d->ee_max_rotation_rad = 0.0;
     for (int j = 0; j < sim->joint_count; j++)
