@@ -135,12 +135,30 @@ int rrfw_arm_parse_options(rrfw_arm_config *o, int argc, char **argv, rrfw_arm_o
             usage();
             exit(0);
         }
-        if (i + 1 >= argc) {
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int shared = strcmp(a, "--state") == 0 || strcmp(a, "--command") == 0 || strcmp(a, "--control") == 0
+            || strcmp(a, "--echo") == 0 || strcmp(a, "--rate") == 0 || strcmp(a, "--watchdog-ms") == 0
+            || strcmp(a, "--claim-lease-ms") == 0 || strcmp(a, "--key") == 0 || strcmp(a, "--curve-keys") == 0;
+        if (!shared) {
+            /* The program's own: an option with its value (1), a flag (2), or not its option (0). */
+            int taken = option ? option(context, a, v) : 0;
+            if (taken < 0)
+                return 0;
+            if (taken == 0) {
+                fprintf(stderr, v ? "%s: unknown option '%s'\n" : "%s: unknown option or missing value: '%s'\n", o->program, a);
+                usage();
+                return 0;
+            }
+            if (taken == 1)
+                i++;
+            continue;
+        }
+        if (v == NULL) {
             fprintf(stderr, "%s: unknown option or missing value: '%s'\n", o->program, a);
             usage();
             return 0;
         }
-        const char *v = argv[++i];
+        i++;
         if (strcmp(a, "--state") == 0) o->state_address = v;
         else if (strcmp(a, "--command") == 0) o->command_address = v;
         else if (strcmp(a, "--control") == 0) o->control_address = v;
@@ -150,16 +168,6 @@ int rrfw_arm_parse_options(rrfw_arm_config *o, int argc, char **argv, rrfw_arm_o
         else if (strcmp(a, "--claim-lease-ms") == 0) { if (!rrfw_arm_parse_int(o->program, a, v, 1, 600000, &o->claim_lease_ms)) return 0; }
         else if (strcmp(a, "--key") == 0) o->key_path = v;
         else if (strcmp(a, "--curve-keys") == 0) o->curve_path = v;
-        else {
-            int taken = option ? option(context, a, v) : 0;
-            if (taken < 0)
-                return 0;
-            if (taken == 0) {
-                fprintf(stderr, "%s: unknown option '%s'\n", o->program, a);
-                usage();
-                return 0;
-            }
-        }
     }
     if (o->key_path == NULL) {
         fprintf(stderr, "%s: --key FILE is required: protocol version %u accepts commands only from the "
@@ -482,8 +490,10 @@ static void fill_state(const arm *a, rrfw_state *s)
     s->joint_count = (uint8_t)a->joints;
     s->active_mode = a->applied_mode;
     s->commands_rejected = a->commands_rejected;
-    s->gripper_position = a->sample.gripper_position;
-    s->gripper_effort = a->sample.gripper_effort;
+    if (a->description.capabilities & RRFW_CAPABILITY_GRIPPER) {
+        s->gripper_position = a->sample.gripper_position;
+        s->gripper_effort = a->sample.gripper_effort;
+    } /* else 0, whatever the hardware reads: an arm without a gripper reports none (PROTOCOL.md §3.2) */
     memcpy(s->ee_pose, a->sample.ee_pose, sizeof s->ee_pose);
     for (int j = 0; j < a->joints; j++) {
         s->positions[j] = a->sample.positions[j];
@@ -916,8 +926,8 @@ int rrfw_arm_run(const rrfw_arm_config *opt, const rrfw_hw_ops *ops, void *hw)
         zmq_ctx_term(ctx);
         return 1;
     }
-    printf("%s: ready session=%08X joints=%d rate=%d watchdog-ms=%d claim-lease-ms=%d state=%s command=%s control=%s\n",
-        opt->program, a.session, a.joints, opt->rate_hz, opt->watchdog_ms, opt->claim_lease_ms, opt->state_address,
+    printf("%s: ready session=%08X joints=%d gripper=%s rate=%d watchdog-ms=%d claim-lease-ms=%d state=%s command=%s control=%s\n",
+        opt->program, a.session, a.joints, (a.description.capabilities & RRFW_CAPABILITY_GRIPPER) ? "yes" : "no", opt->rate_hz, opt->watchdog_ms, opt->claim_lease_ms, opt->state_address,
         opt->command_address, opt->control_address);
     fflush(stdout);
 
