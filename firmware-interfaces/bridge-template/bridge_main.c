@@ -23,8 +23,8 @@ static void usage(void)
 {
     fprintf(stderr,
         "usage: " PROGRAM " --key FILE [--backend loopback|vendor] [--robot ADDRESS] [--joints N] [--velocity-scale F]\n"
-        "                          [--no-gripper] [--state ADDR] [--command ADDR] [--control ADDR] [--rate HZ] [--watchdog-ms MS]\n"
-        "                          [--claim-lease-ms MS] [--curve-keys FILE] [--quiet]\n"
+        "                          [--no-gripper] [--state ADDR] [--command ADDR] [--control ADDR] [--rate HZ]\n"
+        "                          [--watchdog-ms MS] [--claim-lease-ms MS] [--curve-keys FILE] [--quiet]\n"
         "A bridge from the RobotRuntime firmware protocol to an arm (docs/bridges.md).\n");
     rrfw_arm_print_options(stderr);
     fprintf(stderr,

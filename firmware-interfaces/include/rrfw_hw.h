@@ -67,8 +67,9 @@ typedef struct rrfw_hw_ops {
      * RRFW_CAPABILITY_MODE(RRFW_MODE_JOINT_VELOCITY) (end-effector deltas are not implemented by rrfw_arm),
      * and RRFW_CAPABILITY_GRIPPER if and only if the arm has a gripper this backend drives. Without it the
      * protocol side reports gripper position and effort 0 whatever the samples say, and the backend ignores
-     * the gripper_target it is still handed (PROTOCOL.md §3.2: any target in [0, 1] is accepted). The protocol side fills the rest (session, version, rates, lease, sequences) and
-     * refuses to start, naming the field, if a value is outside its domain. Announce limits at or inside
+     * the gripper_target it is still handed (PROTOCOL.md §3.2: any target in [0, 1] is accepted). The
+     * protocol side fills the rest (session, version, rates, lease, sequences) and refuses to start,
+     * naming the field, if a value is outside its domain. Announce limits at or inside
      * the vendor controller's own: they are what the runtime's safety filter clips to and what the arm
      * side rejects beyond. */
     int (*describe)(void *hw, rrfw_description *description);

@@ -274,7 +274,8 @@ static int check_description(const arm *a, const rrfw_description *d)
         fprintf(stderr, "%s: the hardware describes %u joints; the protocol allows 1 to %u\n", program, d->joint_count, RRFW_MAX_JOINTS);
         return 0;
     }
-    const uint8_t position = RRFW_CAPABILITY_MODE(RRFW_MODE_JOINT_POSITION), velocity = RRFW_CAPABILITY_MODE(RRFW_MODE_JOINT_VELOCITY);
+    const uint8_t position = RRFW_CAPABILITY_MODE(RRFW_MODE_JOINT_POSITION);
+    const uint8_t velocity = RRFW_CAPABILITY_MODE(RRFW_MODE_JOINT_VELOCITY);
     const uint8_t modes = d->capabilities & RRFW_CAPABILITY_MODES;
     if (modes == 0 || (modes & ~(position | velocity)) != 0) {
         fprintf(stderr, "%s: the hardware offers command modes 0x%X; this implementation serves joint position (0x1) and "
@@ -927,7 +928,8 @@ int rrfw_arm_run(const rrfw_arm_config *opt, const rrfw_hw_ops *ops, void *hw)
         return 1;
     }
     printf("%s: ready session=%08X joints=%d gripper=%s rate=%d watchdog-ms=%d claim-lease-ms=%d state=%s command=%s control=%s\n",
-        opt->program, a.session, a.joints, (a.description.capabilities & RRFW_CAPABILITY_GRIPPER) ? "yes" : "no", opt->rate_hz, opt->watchdog_ms, opt->claim_lease_ms, opt->state_address,
+        opt->program, a.session, a.joints, (a.description.capabilities & RRFW_CAPABILITY_GRIPPER) ? "yes" : "no",
+        opt->rate_hz, opt->watchdog_ms, opt->claim_lease_ms, opt->state_address,
         opt->command_address, opt->control_address);
     fflush(stdout);
 
