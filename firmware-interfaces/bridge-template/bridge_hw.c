@@ -50,6 +50,7 @@ int bridge_hw_open(bridge_hw *hw, const bridge_options *o)
 {
     memset(hw, 0, sizeof *hw);
     hw->robot = o->robot;
+    hw->gripper = o->gripper;
     if (!(o->velocity_scale > 0.0 && o->velocity_scale <= 1.0)) {
         snprintf(hw->error, sizeof hw->error, "--velocity-scale must be in (0, 1], got %g", o->velocity_scale);
         return -1;
@@ -63,6 +64,7 @@ int bridge_hw_open(bridge_hw *hw, const bridge_options *o)
         }
         /* The simulated joints keep the announced (scaled) limits: they move no faster than announced. */
         rrfw_sim_joints_init(&hw->loopback_joints, hw->joint_count, hw->limits, monotonic_ns());
+        hw->loopback_joints.has_gripper = hw->gripper;
         return 0;
     }
     if (strcmp(o->backend, "vendor") != 0) {
@@ -111,9 +113,15 @@ static int hw_describe(void *self, rrfw_description *d)
     d->joint_count = (uint8_t)hw->joint_count;
     for (int j = 0; j < hw->joint_count; j++)
         d->joints[j] = hw->limits[j];
-    /* VENDOR: the modes the arm takes: bit 0 joint position (UR servoJ, Franka JointPositions), bit 1 joint
-     * velocity (UR speedJ, Franka JointVelocities). Offer only what you have tested on the arm. */
-    d->command_modes = (1u << (RRFW_MODE_JOINT_POSITION - 1)) | (1u << (RRFW_MODE_JOINT_VELOCITY - 1));
+    /* VENDOR: the modes the arm takes: joint position (UR servoJ, Franka JointPositions), joint velocity (UR
+     * speedJ, Franka JointVelocities). Offer only what you have tested on the arm. */
+    d->capabilities = RRFW_CAPABILITY_MODE(RRFW_MODE_JOINT_POSITION) | RRFW_CAPABILITY_MODE(RRFW_MODE_JOINT_VELOCITY);
+    /* VENDOR: the gripper bit, if and only if this bridge drives a gripper on the arm (Franka: the Franka Hand
+     * through franka::Gripper; UR: a gripper on the tool flange through its own interface, e.g. ur_rtde's
+     * RobotiqGripper). Without it the runtime refuses policies that command a gripper, rrfw_arm reports the
+     * gripper as 0 and the command functions below ignore gripper_target. --no-gripper clears hw->gripper. */
+    if (hw->gripper)
+        d->capabilities |= RRFW_CAPABILITY_GRIPPER;
     return 0;
 }
 
@@ -132,7 +140,7 @@ static int hw_read_state(void *self, uint64_t now_ns, rrfw_hw_sample *s)
      *     translation in elements 12..14, rotation as a quaternion) -> ee_pose; robot_mode kUserStopped ->
      *     RRFW_HW_STOPPED; kReflex, or the control loop ended by a franka::ControlException -> RRFW_HW_FAULT, with
      *     the exception's what() in s->detail.
-     *   Gripper: its opening as 0 open .. 1 closed, and its force in N.
+     *   Gripper (hw->gripper): its opening as 0 open .. 1 closed, and its force in N; without one, leave them 0.
      * A joint at the end of its range -> RRFW_HW_AT_JOINT_LIMIT. */
     (void)now_ns;
     (void)s;
@@ -150,7 +158,8 @@ static int hw_command_joint_positions(void *self, uint64_t now_ns, const double 
      *   Franka: the 1 kHz callback returns franka::JointPositions stepping towards the target within the arm's
      *     velocity, acceleration and jerk limits (franka::limitRate, or control(..., limit_rate = true)): a jump
      *     to a target 1/30 s away is a discontinuity the arm refuses with a reflex.
-     * gripper_target (0 open .. 1 closed): hand it to the gripper's own thread (its calls take long). */
+     * gripper_target (0 open .. 1 closed): hand it to the gripper's own thread (its calls take long); ignore it
+     * when !hw->gripper. */
     (void)now_ns;
     (void)positions;
     (void)gripper_target;

@@ -28,6 +28,8 @@ typedef struct bridge_options {
                             * power-on runs at 0.1 or less. The arm side rejects faster commands, and the
                             * runtime's safety filter clips to the announced limits. */
     const char *robot;     /* vendor: the arm controller's address (e.g. 192.168.1.10); NULL if not given */
+    int gripper;           /* 1 (default): the arm has a gripper the bridge drives (loopback: the simulated one);
+                            * 0 (--no-gripper): none, and the description says so (PROTOCOL.md §3.2) */
 } bridge_options;
 
 typedef struct bridge_hw {
@@ -35,6 +37,7 @@ typedef struct bridge_hw {
     rrfw_sim_joints loopback_joints;           /* the loopback's arm */
     int joint_count;
     rrfw_joint_limits limits[RRFW_MAX_JOINTS]; /* as announced: the arm's, velocities scaled */
+    int gripper;                               /* the arm has a gripper the bridge drives: announced in describe */
     const char *robot;
     int vendor_stop_triggered;                 /* the vendor's own stop was triggered by an ESTOP and not yet cleared */
     char error[256];                           /* why the last call failed */

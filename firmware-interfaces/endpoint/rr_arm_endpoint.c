@@ -8,7 +8,7 @@
  * hardware backend: bridge-template/.
  *
  * Usage: rr-arm-endpoint --key FILE [--state ADDR] [--command ADDR] [--control ADDR] [--joints N]
- *                        [--rate HZ] [--watchdog-ms MS] [--claim-lease-ms MS] [--echo ADDR]
+ *                        [--no-gripper] [--rate HZ] [--watchdog-ms MS] [--claim-lease-ms MS] [--echo ADDR]
  *                        [--curve-keys FILE] [--quiet]
  * Prints one "ready" line on stdout when bound; logs rejections and holds on stderr;
  * SIGTERM or SIGINT end it cleanly.
@@ -26,18 +26,32 @@
 static void usage(void)
 {
     fprintf(stderr,
-        "usage: " PROGRAM " --key FILE [--state ADDR] [--command ADDR] [--control ADDR] [--joints N]\n"
+        "usage: " PROGRAM " --key FILE [--state ADDR] [--command ADDR] [--control ADDR] [--joints N] [--no-gripper]\n"
         "                       [--rate HZ] [--watchdog-ms MS] [--claim-lease-ms MS] [--echo ADDR] [--curve-keys FILE] [--quiet]\n"
-        "The reference arm: joints of ±3 rad, 2 rad/s, 50 N·m, joint position and joint velocity commands.\n");
+        "The reference arm: joints of ±3 rad, 2 rad/s, 50 N·m, joint position and joint velocity commands, a gripper.\n");
     rrfw_arm_print_options(stderr);
-    fprintf(stderr, "  --joints N             joints, 1..16 (default 6)\n");
+    fprintf(stderr,
+        "  --joints N             joints, 1..16 (default 6)\n"
+        "  --no-gripper           an arm without a gripper: its description says so, it ignores gripper targets and\n"
+        "                         reports the gripper as 0\n");
 }
+
+typedef struct endpoint_options {
+    int joints;
+    int gripper;
+} endpoint_options;
 
 static int take_option(void *context, const char *name, const char *value)
 {
-    int *joints = (int *)context;
+    endpoint_options *o = (endpoint_options *)context;
+    if (strcmp(name, "--no-gripper") == 0) {
+        o->gripper = 0;
+        return 2;
+    }
+    if (value == NULL)
+        return 0;
     if (strcmp(name, "--joints") == 0)
-        return rrfw_arm_parse_int(PROGRAM, name, value, 1, RRFW_MAX_JOINTS, joints) ? 1 : -1;
+        return rrfw_arm_parse_int(PROGRAM, name, value, 1, RRFW_MAX_JOINTS, &o->joints) ? 1 : -1;
     return 0;
 }
 
@@ -45,13 +59,14 @@ int main(int argc, char **argv)
 {
     rrfw_arm_config config;
     rrfw_arm_config_defaults(&config, PROGRAM);
-    int joints = 6;
-    if (!rrfw_arm_parse_options(&config, argc, argv, take_option, &joints, usage))
+    endpoint_options options = { 6, 1 };
+    if (!rrfw_arm_parse_options(&config, argc, argv, take_option, &options, usage))
         return 2;
 
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     static rrfw_sim_joints sim;
-    rrfw_sim_joints_init(&sim, joints, NULL, (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec);
+    rrfw_sim_joints_init(&sim, options.joints, NULL, (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec);
+    sim.has_gripper = options.gripper;
     return rrfw_arm_run(&config, &rrfw_sim_joints_ops, &sim);
 }

@@ -69,12 +69,19 @@ typedef enum rrfw_status {
     RRFW_STATUS_COUNT = 17
 } rrfw_status;
 
-/* Command modes (COMMAND offset 4); DESCRIPTION advertises them as bits 1 << (mode - 1). */
+/* Command modes (COMMAND offset 4); DESCRIPTION advertises them as capability bits RRFW_CAPABILITY_MODE(mode). */
 typedef enum rrfw_mode {
     RRFW_MODE_JOINT_POSITION = 1, /* values: target joint positions, rad (or m for prismatic joints) */
     RRFW_MODE_JOINT_VELOCITY = 2, /* values: joint velocities, rad/s (or m/s) */
     RRFW_MODE_EE_DELTA = 3,       /* values: end-effector delta dx dy dz (m), drx dry drz (rad, axis-angle) in the base frame */
 } rrfw_mode;
+
+/* DESCRIPTION capabilities (offset 7, PROTOCOL.md §3.2): a bit per command mode the arm accepts (at least
+ * one), and the gripper bit; no other bit. */
+#define RRFW_CAPABILITY_MODE(mode) (1u << ((mode) - 1)) /* the arm accepts COMMANDs in this rrfw_mode */
+#define RRFW_CAPABILITY_MODES 0x7u                     /* every command-mode bit */
+#define RRFW_CAPABILITY_GRIPPER 0x8u /* the arm has a gripper: gripper_target moves it, STATE's gripper fields measure it.
+                                      * Clear: it ignores gripper_target (still accepted in [0, 1]) and reports 0 */
 
 /* STATE status flags. */
 #define RRFW_STATUS_ENABLED 0x1u       /* motion allowed */
@@ -136,7 +143,7 @@ typedef struct rrfw_description {
     uint32_t session;         /* non-zero, new each time the arm firmware starts */
     uint16_t version;         /* protocol version chosen */
     uint8_t joint_count;      /* 1..16 */
-    uint8_t command_modes;    /* bit (mode - 1) set for each supported rrfw_mode */
+    uint8_t capabilities;     /* RRFW_CAPABILITY_MODE(m) for each rrfw_mode m accepted, | RRFW_CAPABILITY_GRIPPER if it has one */
     uint16_t state_rate_hz;   /* minimum STATE rate */
     uint16_t watchdog_ms;     /* hold when no valid command arrives within this */
     double ee_max_translation_m;  /* largest accepted EE_DELTA translation per command */

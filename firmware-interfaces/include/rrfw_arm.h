@@ -40,8 +40,12 @@ typedef struct rrfw_arm_config {
 /* The defaults above, for a program called `program`. */
 void rrfw_arm_config_defaults(rrfw_arm_config *config, const char *program);
 
-/* A program's own option (one that takes a value): 1 taken, 0 not its option, -1 a bad value (the
- * function has printed why, naming the option and what it expects). */
+/* A program's own option: `value` is the argument after `name`, or NULL when `name` is the last one.
+ * Returns 1 when it took the option and its value, 2 when it took a flag (an option without a value:
+ * `value` is left for the next option), 0 when `name` is not its option — and for one of its options
+ * that needs a value when `value` is NULL (the parser then says the option is unknown or its value
+ * missing) — and -1 for a bad value (the function has printed why, naming the option and what it
+ * expects). */
 typedef int (*rrfw_arm_option_fn)(void *context, const char *name, const char *value);
 
 /* Parses argv: the options every arm program shares (--key, --state, --command, --control, --rate,

@@ -46,8 +46,8 @@ typedef struct rrfw_hw_sample {
     double positions[RRFW_MAX_JOINTS];  /* measured joint positions, rad or m */
     double velocities[RRFW_MAX_JOINTS]; /* measured joint velocities, per s; status 0x10 (moving) is set while one is not 0 */
     double efforts[RRFW_MAX_JOINTS];    /* measured joint efforts, N·m or N */
-    double gripper_position;            /* 0 open .. 1 closed */
-    double gripper_effort;              /* N */
+    double gripper_position;            /* 0 open .. 1 closed; not reported (STATE says 0) unless describe announced a gripper */
+    double gripper_effort;              /* N; likewise */
     double ee_pose[7];                  /* end effector in the base frame: x, y, z (m), then the unit quaternion qw, qx, qy, qz */
     uint32_t conditions;                /* RRFW_HW_* in force, or seen since the previous sample */
     char detail[96];                    /* when conditions are set: the hardware's own words for them, for the log; else "" */
@@ -62,10 +62,14 @@ typedef struct rrfw_hw_sample {
  */
 typedef struct rrfw_hw_ops {
     /* Setup only, once before the sockets are bound: what the arm is. Fill joint_count (1..16),
-     * command_modes (bit 0 joint position, bit 1 joint velocity; end-effector deltas are not implemented
-     * by rrfw_arm) and joints[0 .. joint_count-1] (position_min <= position_max, velocity_max > 0,
-     * effort_max > 0). The protocol side fills the rest (session, version, rates, lease, sequences) and
-     * refuses to start, naming the field, if a value is outside its domain. Announce limits at or inside
+     * capabilities and joints[0 .. joint_count-1] (position_min <= position_max, velocity_max > 0,
+     * effort_max > 0). capabilities: RRFW_CAPABILITY_MODE(RRFW_MODE_JOINT_POSITION) and/or
+     * RRFW_CAPABILITY_MODE(RRFW_MODE_JOINT_VELOCITY) (end-effector deltas are not implemented by rrfw_arm),
+     * and RRFW_CAPABILITY_GRIPPER if and only if the arm has a gripper this backend drives. Without it the
+     * protocol side reports gripper position and effort 0 whatever the samples say, and the backend ignores
+     * the gripper_target it is still handed (PROTOCOL.md §3.2: any target in [0, 1] is accepted). The
+     * protocol side fills the rest (session, version, rates, lease, sequences) and refuses to start,
+     * naming the field, if a value is outside its domain. Announce limits at or inside
      * the vendor controller's own: they are what the runtime's safety filter clips to and what the arm
      * side rejects beyond. */
     int (*describe)(void *hw, rrfw_description *description);
@@ -75,7 +79,8 @@ typedef struct rrfw_hw_ops {
     int (*read_state)(void *hw, uint64_t now_ns, rrfw_hw_sample *sample);
 
     /* A joint position set point to follow from now on (mode 1), and the gripper's target (0 open .. 1
-     * closed). Each joint moves towards its target no faster than the velocity_max it announced. */
+     * closed; ignored by an arm that announced no gripper). Each joint moves towards its target no faster
+     * than the velocity_max it announced. */
     int (*command_joint_positions)(void *hw, uint64_t now_ns, const double *positions, double gripper_target);
 
     /* Joint velocities to hold from now on (mode 2), and the gripper's target. NULL if the arm does not

@@ -168,7 +168,7 @@ static rrfw_status decode_description(const uint8_t *p, uint32_t len, rrfw_descr
     d->session = get_u32(p);
     d->version = get_u16(p + 4);
     d->joint_count = p[6];
-    d->command_modes = p[7];
+    d->capabilities = p[7];
     d->state_rate_hz = get_u16(p + 8);
     d->watchdog_ms = get_u16(p + 10);
     d->ee_max_translation_m = get_f64(p + 12);
@@ -182,7 +182,8 @@ static rrfw_status decode_description(const uint8_t *p, uint32_t len, rrfw_descr
     d->last_command_sequence = get_u32(tail + 4);
     d->last_control_sequence = get_u32(tail + 8);
     d->claimed_by = get_u32(tail + 12);
-    if (d->session == 0 || d->version == 0 || d->command_modes == 0 || (d->command_modes & ~0x7u) != 0
+    if (d->session == 0 || d->version == 0 || (d->capabilities & RRFW_CAPABILITY_MODES) == 0
+        || (d->capabilities & ~(RRFW_CAPABILITY_MODES | RRFW_CAPABILITY_GRIPPER)) != 0
         || d->state_rate_hz == 0 || d->watchdog_ms == 0 || d->claim_lease_ms == 0)
         return RRFW_BAD_PAYLOAD;
     if (!isfinite(d->ee_max_translation_m) || !isfinite(d->ee_max_rotation_rad)
@@ -367,7 +368,7 @@ static void encode_payload(const rrfw_message *m, uint8_t *p)
         put_u32(p, d->session);
         put_u16(p + 4, d->version);
         p[6] = d->joint_count;
-        p[7] = d->command_modes;
+        p[7] = d->capabilities;
         put_u16(p + 8, d->state_rate_hz);
         put_u16(p + 10, d->watchdog_ms);
         put_f64(p + 12, d->ee_max_translation_m);

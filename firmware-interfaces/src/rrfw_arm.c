@@ -135,12 +135,30 @@ int rrfw_arm_parse_options(rrfw_arm_config *o, int argc, char **argv, rrfw_arm_o
             usage();
             exit(0);
         }
-        if (i + 1 >= argc) {
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int shared = strcmp(a, "--state") == 0 || strcmp(a, "--command") == 0 || strcmp(a, "--control") == 0
+            || strcmp(a, "--echo") == 0 || strcmp(a, "--rate") == 0 || strcmp(a, "--watchdog-ms") == 0
+            || strcmp(a, "--claim-lease-ms") == 0 || strcmp(a, "--key") == 0 || strcmp(a, "--curve-keys") == 0;
+        if (!shared) {
+            /* The program's own: an option with its value (1), a flag (2), or not its option (0). */
+            int taken = option ? option(context, a, v) : 0;
+            if (taken < 0)
+                return 0;
+            if (taken == 0) {
+                fprintf(stderr, v ? "%s: unknown option '%s'\n" : "%s: unknown option or missing value: '%s'\n", o->program, a);
+                usage();
+                return 0;
+            }
+            if (taken == 1)
+                i++;
+            continue;
+        }
+        if (v == NULL) {
             fprintf(stderr, "%s: unknown option or missing value: '%s'\n", o->program, a);
             usage();
             return 0;
         }
-        const char *v = argv[++i];
+        i++;
         if (strcmp(a, "--state") == 0) o->state_address = v;
         else if (strcmp(a, "--command") == 0) o->command_address = v;
         else if (strcmp(a, "--control") == 0) o->control_address = v;
@@ -150,16 +168,6 @@ int rrfw_arm_parse_options(rrfw_arm_config *o, int argc, char **argv, rrfw_arm_o
         else if (strcmp(a, "--claim-lease-ms") == 0) { if (!rrfw_arm_parse_int(o->program, a, v, 1, 600000, &o->claim_lease_ms)) return 0; }
         else if (strcmp(a, "--key") == 0) o->key_path = v;
         else if (strcmp(a, "--curve-keys") == 0) o->curve_path = v;
-        else {
-            int taken = option ? option(context, a, v) : 0;
-            if (taken < 0)
-                return 0;
-            if (taken == 0) {
-                fprintf(stderr, "%s: unknown option '%s'\n", o->program, a);
-                usage();
-                return 0;
-            }
-        }
     }
     if (o->key_path == NULL) {
         fprintf(stderr, "%s: --key FILE is required: protocol version %u accepts commands only from the "
@@ -266,17 +274,24 @@ static int check_description(const arm *a, const rrfw_description *d)
         fprintf(stderr, "%s: the hardware describes %u joints; the protocol allows 1 to %u\n", program, d->joint_count, RRFW_MAX_JOINTS);
         return 0;
     }
-    const uint8_t position = 1u << (RRFW_MODE_JOINT_POSITION - 1), velocity = 1u << (RRFW_MODE_JOINT_VELOCITY - 1);
-    if (d->command_modes == 0 || (d->command_modes & ~(position | velocity)) != 0) {
+    const uint8_t position = RRFW_CAPABILITY_MODE(RRFW_MODE_JOINT_POSITION);
+    const uint8_t velocity = RRFW_CAPABILITY_MODE(RRFW_MODE_JOINT_VELOCITY);
+    const uint8_t modes = d->capabilities & RRFW_CAPABILITY_MODES;
+    if (modes == 0 || (modes & ~(position | velocity)) != 0) {
         fprintf(stderr, "%s: the hardware offers command modes 0x%X; this implementation serves joint position (0x1) and "
-                        "joint velocity (0x2), at least one (end-effector deltas, 0x4, are not implemented)\n", program, d->command_modes);
+                        "joint velocity (0x2), at least one (end-effector deltas, 0x4, are not implemented)\n", program, modes);
         return 0;
     }
-    if ((d->command_modes & position) && a->ops->command_joint_positions == NULL) {
+    if ((d->capabilities & ~(RRFW_CAPABILITY_MODES | RRFW_CAPABILITY_GRIPPER)) != 0) {
+        fprintf(stderr, "%s: the hardware describes capabilities 0x%X; the protocol defines the command modes (0x7) and the "
+                        "gripper (0x8) only\n", program, d->capabilities);
+        return 0;
+    }
+    if ((d->capabilities & position) && a->ops->command_joint_positions == NULL) {
         fprintf(stderr, "%s: the hardware offers joint position commands but has no command_joint_positions\n", program);
         return 0;
     }
-    if ((d->command_modes & velocity) && a->ops->command_joint_velocities == NULL) {
+    if ((d->capabilities & velocity) && a->ops->command_joint_velocities == NULL) {
         fprintf(stderr, "%s: the hardware offers joint velocity commands but has no command_joint_velocities\n", program);
         return 0;
     }
@@ -476,8 +491,10 @@ static void fill_state(const arm *a, rrfw_state *s)
     s->joint_count = (uint8_t)a->joints;
     s->active_mode = a->applied_mode;
     s->commands_rejected = a->commands_rejected;
-    s->gripper_position = a->sample.gripper_position;
-    s->gripper_effort = a->sample.gripper_effort;
+    if (a->description.capabilities & RRFW_CAPABILITY_GRIPPER) {
+        s->gripper_position = a->sample.gripper_position;
+        s->gripper_effort = a->sample.gripper_effort;
+    } /* else 0, whatever the hardware reads: an arm without a gripper reports none (PROTOCOL.md §3.2) */
     memcpy(s->ee_pose, a->sample.ee_pose, sizeof s->ee_pose);
     for (int j = 0; j < a->joints; j++) {
         s->positions[j] = a->sample.positions[j];
@@ -556,7 +573,7 @@ static void handle_command(arm *a, const uint8_t *frame, size_t size, uint64_t n
         snprintf(extra, sizeof extra, "%.3f ms late", (double)(now - c->expires_at_ns) * 1e-6);
     } else if (!a->enabled || a->estop || (a->fault_flags & RRFW_FAULT_OVER_EFFORT)) {
         verdict = RRFW_NOT_ENABLED;
-    } else if (!(a->description.command_modes & (1u << (c->mode - 1)))) {
+    } else if (!(a->description.capabilities & RRFW_CAPABILITY_MODE(c->mode))) {
         verdict = RRFW_BAD_PAYLOAD;
         snprintf(extra, sizeof extra, "mode %u is not supported by this arm", c->mode);
     } else if (c->value_count != a->joints) {
@@ -910,8 +927,9 @@ int rrfw_arm_run(const rrfw_arm_config *opt, const rrfw_hw_ops *ops, void *hw)
         zmq_ctx_term(ctx);
         return 1;
     }
-    printf("%s: ready session=%08X joints=%d rate=%d watchdog-ms=%d claim-lease-ms=%d state=%s command=%s control=%s\n",
-        opt->program, a.session, a.joints, opt->rate_hz, opt->watchdog_ms, opt->claim_lease_ms, opt->state_address,
+    printf("%s: ready session=%08X joints=%d gripper=%s rate=%d watchdog-ms=%d claim-lease-ms=%d state=%s command=%s control=%s\n",
+        opt->program, a.session, a.joints, (a.description.capabilities & RRFW_CAPABILITY_GRIPPER) ? "yes" : "no",
+        opt->rate_hz, opt->watchdog_ms, opt->claim_lease_ms, opt->state_address,
         opt->command_address, opt->control_address);
     fflush(stdout);
 

@@ -19,6 +19,7 @@ void rrfw_sim_joints_init(rrfw_sim_joints *sim, int joint_count, const rrfw_join
     for (int j = 0; j < joint_count; j++)
         sim->limits[j] = limits ? limits[j] : rrfw_sim_default_limits;
     sim->mode = RRFW_MODE_JOINT_POSITION;
+    sim->has_gripper = 1;
     sim->last_step_ns = now_ns;
 }
 
@@ -61,7 +62,8 @@ static int sim_describe(void *hw, rrfw_description *d)
 {
     const rrfw_sim_joints *sim = (const rrfw_sim_joints *)hw;
     d->joint_count = (uint8_t)sim->joint_count;
-    d->command_modes = (1u << (RRFW_MODE_JOINT_POSITION - 1)) | (1u << (RRFW_MODE_JOINT_VELOCITY - 1));
+    d->capabilities = RRFW_CAPABILITY_MODE(RRFW_MODE_JOINT_POSITION) | RRFW_CAPABILITY_MODE(RRFW_MODE_JOINT_VELOCITY)
+        | (sim->has_gripper ? RRFW_CAPABILITY_GRIPPER : 0u);
     d->ee_max_translation_m = 0.0; /* end-effector deltas are not offered */
     d->ee_max_rotation_rad = 0.0;
     for (int j = 0; j < sim->joint_count; j++)
@@ -102,7 +104,8 @@ static void follow(rrfw_sim_joints *sim, uint64_t now_ns, uint8_t mode, const do
     sim->mode = mode;
     for (int j = 0; j < sim->joint_count; j++)
         sim->targets[j] = values[j];
-    sim->gripper_target = gripper_target;
+    if (sim->has_gripper)
+        sim->gripper_target = gripper_target; /* without a gripper: ignored (PROTOCOL.md §3.2) */
     sim->following = 1;
 }
 

@@ -101,6 +101,29 @@ static void decoded_state_has_the_golden_values(const char *dir)
     free(bytes);
 }
 
+/* Capabilities bit 3 (PROTOCOL.md §3.2): description_6dof's arm has a gripper, the _no_gripper one has none (an arm
+ * built before the bit was defined sends the same 0x3); both offer joint position and joint velocity. */
+static void decoded_descriptions_say_whether_the_arm_has_a_gripper(const char *dir)
+{
+    const char *files[] = { "description_6dof.bin", "description_6dof_no_gripper.bin" };
+    for (int i = 0; i < 2; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        size_t size = 0;
+        unsigned char *bytes = read_whole_file(path, &size);
+        CHECK(bytes != NULL, "cannot read %s", path);
+        if (!bytes)
+            continue;
+        rrfw_message m;
+        CHECK(rrfw_decode(bytes, size, &m) == RRFW_OK, "%s does not decode", files[i]);
+        uint8_t caps = m.body.description.capabilities;
+        CHECK((caps & RRFW_CAPABILITY_MODES) == 0x3, "%s: command modes 0x%X, expected 0x3", files[i], caps & RRFW_CAPABILITY_MODES);
+        CHECK(((caps & RRFW_CAPABILITY_GRIPPER) != 0) == (i == 0), "%s: capabilities 0x%X say %s gripper", files[i], caps,
+            (caps & RRFW_CAPABILITY_GRIPPER) ? "a" : "no");
+        free(bytes);
+    }
+}
+
 static void encoder_refuses_what_it_cannot_frame(void)
 {
     uint8_t out[RRFW_MAX_FRAME];
@@ -199,6 +222,7 @@ int main(int argc, char **argv)
     every_manifest_vector_decodes_to_its_expected_status(argv[1]);
     golden_messages_encode_to_the_committed_bytes(argv[1]);
     decoded_state_has_the_golden_values(argv[1]);
+    decoded_descriptions_say_whether_the_arm_has_a_gripper(argv[1]);
     encoder_refuses_what_it_cannot_frame();
     every_single_bit_flip_is_caught();
     if (failures) {

@@ -142,7 +142,7 @@ static int take_option(void *context, const char *name, const char *value)
 {
     (void)context;
     /* The tests start every arm with --joints; this one has the reference arm's 6. */
-    return strcmp(name, "--joints") == 0 && strcmp(value, "6") == 0 ? 1 : 0;
+    return strcmp(name, "--joints") == 0 && value != NULL && strcmp(value, "6") == 0 ? 1 : 0;
 }
 
 int main(int argc, char **argv)

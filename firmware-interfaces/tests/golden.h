@@ -51,7 +51,7 @@ static inline rrfw_message golden_description(void)
     d->session = GOLDEN_SESSION;
     d->version = 2;
     d->joint_count = 6;
-    d->command_modes = 0x3;
+    d->capabilities = 0x3 | RRFW_CAPABILITY_GRIPPER; /* joint position and joint velocity, and a gripper */
     d->state_rate_hz = 250;
     d->watchdog_ms = 100;
     d->ee_max_translation_m = 0.0625;
@@ -66,6 +66,14 @@ static inline rrfw_message golden_description(void)
     d->last_command_sequence = 41;
     d->last_control_sequence = 9;
     d->claimed_by = GOLDEN_CLIENT;
+    return m;
+}
+
+/* The same arm without a gripper: capabilities 0x3 (what an arm built before the gripper bit sends, too). */
+static inline rrfw_message golden_description_no_gripper(void)
+{
+    rrfw_message m = golden_description();
+    m.body.description.capabilities = 0x3;
     return m;
 }
 
@@ -223,6 +231,7 @@ static const golden_vector golden_vectors[] = {
     { "ack.bin", golden_ack },
     { "fault_query.bin", golden_fault_query },
     { "fault_report.bin", golden_fault_report },
+    { "description_6dof_no_gripper.bin", golden_description_no_gripper },
 };
 #define GOLDEN_VECTOR_COUNT (sizeof golden_vectors / sizeof golden_vectors[0])
 

@@ -195,8 +195,12 @@ int main(int argc, char **argv)
     failed |= write_file("state_active_mode_4.bin", f, sn, "bad_payload", "-");
 
     dn = rrfw_encode(&d, f, sizeof f);
-    f[P + 7] = 0x3 | 0x8; reseal(f, dn);
-    failed |= write_file("description_undefined_mode_bit.bin", f, dn, "bad_payload", "-");
+    f[P + 7] = 0x3 | RRFW_CAPABILITY_GRIPPER | 0x10; reseal(f, dn); /* 0x10: the lowest undefined capability bit */
+    failed |= write_file("description_undefined_capability_bit.bin", f, dn, "bad_payload", "-");
+
+    dn = rrfw_encode(&d, f, sizeof f);
+    f[P + 7] = RRFW_CAPABILITY_GRIPPER; reseal(f, dn); /* a gripper, but no command mode */
+    failed |= write_file("description_no_command_mode.bin", f, dn, "bad_payload", "-");
 
     rrfw_message a = golden_ack();
     size_t an = rrfw_encode(&a, f, sizeof f);

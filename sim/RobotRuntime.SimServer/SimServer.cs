@@ -243,7 +243,11 @@ public sealed class SimServer
         var modes = SimulatedArm.Modes(environment.Arm);
         var description = new ArmDescription(session, FirmwareCodec.Version, SimulatedArm.Limits(environment.Arm), modes,
             Math.Min(o.StateRateHz, ushort.MaxValue), o.WatchdogMilliseconds,
-            modes.Contains(ArmCommandMode.EndEffectorDelta) ? TabletopEnvironment.MaxEndEffectorStep : 0.0, 0.0);
+            modes.Contains(ArmCommandMode.EndEffectorDelta) ? TabletopEnvironment.MaxEndEffectorStep : 0.0, 0.0)
+        {
+            // Both simulated arms carry a gripper (toy4 two fingers, ur5e an 85 mm parallel one): DESCRIPTION bit 3.
+            HasGripper = environment.Arm.Layout.HasGripper,
+        };
 
         // Jitter and drops are seeded, so a run with the same options injects the same faults.
         var faultRandom = new Random(HashCode.Combine(o.Seed, 0x5157));

@@ -33,6 +33,7 @@ public sealed class DoctorTests
             var ok = DoctorChecks.CheckArm(host.Endpoints.Control, host.Endpoints.State);
             Assert.True(ok.Status == CheckStatus.Ok, ok.Detail);
             Assert.Contains("4 joints", ok.Detail);
+            Assert.Contains("JointPosition/EndEffectorDelta, gripper, state", ok.Detail); // the DESCRIPTION's gripper bit
             Assert.Contains($"session {host.Endpoints.Session:X8}", ok.Detail);
         }
         // Nothing listens on this port (bound and released just now).

@@ -1,5 +1,6 @@
 using RobotRuntime.Arm;
 using RobotRuntime.Cli.Composition;
+using RobotRuntime.Cli.Recording;
 using RobotRuntime.Cli.Runtime;
 using RobotRuntime.Datasets;
 using RobotRuntime.Datasets.Recording;
@@ -201,6 +202,27 @@ public sealed class RecordedRunTests : IDisposable
         var policyOnCameras = AgentCommandTests.Rr("replay", empty, "--policy", "hold-still");
         Assert.Equal(2, policyOnCameras.Exit);
         Assert.Contains("--policy, --set, --out and --episode are for a recorded run", policyOnCameras.Error);
+    }
+
+    [Fact]
+    public void TheRecordedArmSaysWhetherItHasAGripperAndOlderRecordingsHadOne()
+    {
+        var data = Path.Combine(_folder, "data");
+        JointLimits[] joints = [new(-1, 1, 1, 10), new(-2, 2, 1, 10)];
+        var gripperless = new ArmDescription(0x5E551001, 2, joints, new HashSet<ArmCommandMode> { ArmCommandMode.JointPosition }, 250, 100, 0, 0)
+        {
+            HasGripper = false,
+        };
+        RecordedRun.Write(data, "run-a", RunConfig.Parse("rate_hz: 20", "cell.yaml"), "runs/a", gripperless);
+        Assert.False(RecordedRun.Read(data, "run-a").Arm.HasGripper);
+
+        // A recording from before the arm's description carried the gripper bit has no "gripper": the runtime then took
+        // every arm to have one, and a replay rebuilds the run as it was.
+        var path = Path.Combine(RecordedRun.FolderOf(data), "run-a.json");
+        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path))!;
+        Assert.True(json["arm"]!.AsObject().Remove("gripper"));
+        File.WriteAllText(path, json.ToJsonString());
+        Assert.True(RecordedRun.Read(data, "run-a").Arm.HasGripper);
     }
 
     [Fact]

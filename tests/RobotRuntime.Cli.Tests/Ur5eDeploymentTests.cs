@@ -65,7 +65,7 @@ public sealed class Ur5eDeploymentTests
         File.WriteAllText(cell, Cell(package, ""));
         var refused = Rr("run", "--config", cell, "--duration", "1s");
         Assert.True(refused.Exit == 2, refused.Output + refused.Error);
-        Assert.Contains("6 joints, modes JointPosition,", refused.Output);
+        Assert.Contains("6 joints, modes JointPosition, gripper, watchdog", refused.Output);
         Assert.Contains("takes only joint commands; give the arm's kinematic model (arm.kinematics)", refused.Output + refused.Error);
 
         // A package trained on the 4-joint arm: refused, naming both arms.

@@ -25,6 +25,7 @@ public sealed class SimServerProtocolTests(ITestOutputHelper output)
         Assert.Equal(321, description.StateRateHz);
         Assert.Equal(77, description.WatchdogMilliseconds);
         Assert.Equal(TabletopEnvironment.MaxEndEffectorStep, description.EndEffectorMaxTranslation);
+        Assert.True(description.HasGripper); // the toy arm's two fingers: DESCRIPTION's gripper bit, decoded by the link
     }
 
     [Fact]

@@ -15,7 +15,7 @@ namespace RobotRuntime.Transport.Tests;
 /// the arm's own (its STATE and reply timestamps, and an exact joint model's positions), never the test's wall clock.
 /// </summary>
 /// <remarks>
-/// Where the arms may differ — the modes they offer, an exact joint model or physics — a test asks the
+/// Where the arms may differ — the modes they offer, a gripper or none, an exact joint model or physics — a test asks the
 /// <see cref="ArmUnderTest"/> and exercises the equivalent (its capabilities say which); none is skipped silently.
 /// </remarks>
 public abstract class ArmBehaviourSuite(ITestOutputHelper output)
@@ -75,6 +75,7 @@ public abstract class ArmBehaviourSuite(ITestOutputHelper output)
         Assert.Equal(arm.JointCount, description.JointCount);
         Assert.Equal(arm.Limits, description.Joints);
         Assert.Equal(arm.OfferedModes.Order(), description.SupportedModes.Order());
+        Assert.Equal(arm.HasGripper, description.HasGripper);
         Assert.Equal(arm.EndEffectorMaxTranslation, description.EndEffectorMaxTranslation);
         Assert.Equal((150, 200), (description.WatchdogMilliseconds, description.StateRateHz));
         Assert.Equal((150, 200), (arm.WatchdogMilliseconds, arm.StateRateHz));
@@ -86,6 +87,46 @@ public abstract class ArmBehaviourSuite(ITestOutputHelper output)
         }
         Assert.Contains(arm.HoldTestMode, arm.OfferedModes);
         Assert.True(arm.ModeNotOffered is not { } notOffered || !arm.OfferedModes.Contains(notOffered));
+    }
+
+    // ---- the gripper bit (PROTOCOL.md §3.2) ----------------------------------------------------------
+
+    [Fact]
+    public void GripperTargetMovesTheGripperOnlyOnAnArmThatHasOne()
+    {
+        using var arm = StartArm(new ArmSettings(WatchdogMilliseconds: 5000));
+        using var controller = new RawArmController(arm.Addresses);
+        controller.HelloAndClaim();
+        Assert.Equal(arm.HasGripper, controller.Description!.HasGripper);
+        controller.ConnectCommandChannel();
+        Assert.Equal(AckResult.Ok, controller.Request(FirmwareMessageType.Enable).Result);
+
+        // Close the gripper: a target every arm accepts, with or without a gripper (§3.2: [0, 1] is always in range).
+        var close = ArmCommand.JointPositions(arm.Target, 1.0);
+        var sequence = ++controller.CommandSequence;
+        controller.Publish(controller.CommandFrame(sequence, close));
+        var applied = controller.NextState(s => s.LastCommandSequence == sequence, "the command closing the gripper was never applied");
+
+        if (arm.HasGripper)
+        {
+            var closing = controller.NextState(s => s.GripperPosition > 0.5, "the gripper never closed past half way");
+            output.WriteLine($"gripper at {closing.GripperPosition:0.000} ({closing.GripperEffort:0.00} N) " +
+                $"{(closing.ArmTimeNanoseconds - applied.ArmTimeNanoseconds) * 1e-6:0.0} ms after the command");
+            return;
+        }
+        // No gripper: for half a second of the arm's own time (the reference arm's gripper closes in that), every state
+        // reports it as 0, and nothing was rejected.
+        var until = applied.ArmTimeNanoseconds + 500_000_000UL;
+        var seen = 0;
+        controller.NextState(s =>
+        {
+            Assert.True(s.GripperPosition == 0.0 && s.GripperEffort == 0.0,
+                $"an arm without a gripper reported gripper {s.GripperPosition} / {s.GripperEffort} N");
+            seen++;
+            return s.ArmTimeNanoseconds >= until;
+        }, "the arm's states stopped");
+        Assert.Equal(0u, controller.Faults().RejectedFor(FrameStatus.OutOfLimits));
+        output.WriteLine($"{seen} states over 500 ms, gripper 0 in each");
     }
 
     // ---- P1: the ACK's reason ------------------------------------------------------------------

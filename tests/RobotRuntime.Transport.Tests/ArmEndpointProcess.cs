@@ -12,6 +12,9 @@ internal sealed record ArmProgram(string Path, string Label, IReadOnlyList<strin
     /// <summary>The reference arm (firmware-interfaces/endpoint).</summary>
     public static ArmProgram ReferenceArm => new(Repository.EndpointBinary, "rr-arm-endpoint", []);
 
+    /// <summary>The reference arm without a gripper (<c>--no-gripper</c>): its DESCRIPTION's gripper bit is clear.</summary>
+    public static ArmProgram ReferenceArmWithoutGripper => ReferenceArm with { Arguments = ["--no-gripper"] };
+
     /// <summary>The bridge template (firmware-interfaces/bridge-template) with its loopback backend: no arm, the reference arm's simulated joints.</summary>
     public static ArmProgram BridgeTemplateLoopback => new(Repository.BridgeTemplateBinary, "rr-bridge-template", ["--backend", "loopback"]);
 

@@ -103,6 +103,40 @@ public sealed class ArmFirmwareTests
         SupportedModes = new HashSet<ArmCommandMode> { ArmCommandMode.JointPosition, ArmCommandMode.EndEffectorDelta },
     };
 
+    // ---- the gripper bit (PROTOCOL.md §3.2) ---------------------------------------------------------
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void DescriptionCarriesWhetherTheArmHasAGripper(bool hasGripper)
+    {
+        var rig = new Rig(GoldenMessages.Description() with { HasGripper = hasGripper });
+        var length = rig.Firmware.ReceiveControl(Repository.Vector("hello.bin"), T0, rig.Reply);
+        Assert.Equal(FrameStatus.Ok, FirmwareCodec.DecodeDescription(rig.Reply.AsSpan(0, length), out _, out var description));
+        Assert.Equal(hasGripper, description!.HasGripper);
+    }
+
+    [Fact]
+    public void ArmWithoutAGripperAcceptsAGripperTargetInRangeAndReportsItsGripperAsZero()
+    {
+        var rig = new Rig(GoldenMessages.Description() with { HasGripper = false });
+        rig.ClaimAndEnable(T0);
+
+        Assert.Equal(FrameStatus.Ok, rig.Drive(ArmCommand.JointPositions([0.5, 0.5, 0.5, 0.5, 0.5, 0.5], 0.75), T0));
+        Assert.Equal(FrameStatus.OutOfLimits, rig.Drive(ArmCommand.JointPositions([0.5, 0.5, 0.5, 0.5, 0.5, 0.5], 1.5), T0));
+        Assert.Single(rig.Arm.Applied);
+
+        // Whatever the host measured, the STATE of a gripperless arm says 0.
+        var state = new ArmState { GripperPosition = 0.75, GripperEffort = 3.0 };
+        rig.Firmware.FillState(ref state, T0, moving: false);
+        Assert.Equal((0.0, 0.0), (state.GripperPosition, state.GripperEffort));
+
+        var withGripper = new Rig();
+        var measured = new ArmState { GripperPosition = 0.75, GripperEffort = 3.0 };
+        withGripper.Firmware.FillState(ref measured, T0, moving: false);
+        Assert.Equal((0.75, 3.0), (measured.GripperPosition, measured.GripperEffort));
+    }
+
     // ---- golden vectors ---------------------------------------------------------------------------
 
     [Fact]

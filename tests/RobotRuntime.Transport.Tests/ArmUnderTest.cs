@@ -24,8 +24,16 @@ public abstract class ArmUnderTest : IDisposable
     /// <summary>The joint limits the arm announces, joint by joint (their count is the joint count).</summary>
     public abstract IReadOnlyList<JointLimits> Limits { get; }
 
-    /// <summary>The command modes the arm announces (DESCRIPTION's command_modes).</summary>
+    /// <summary>The command modes the arm announces (the command-mode bits of DESCRIPTION's capabilities).</summary>
     public abstract IReadOnlySet<ArmCommandMode> OfferedModes { get; }
+
+    /// <summary>
+    /// The arm has a gripper (DESCRIPTION's gripper bit, PROTOCOL.md §3.2): a command's gripper target moves it and the
+    /// state's gripper position and effort measure it. Without one the arm accepts any target in [0, 1], ignores it and
+    /// reports both as 0. Default true (the reference arm, the bridge template's loopback and sim-server have one; the
+    /// reference arm started with <c>--no-gripper</c> has not).
+    /// </summary>
+    public virtual bool HasGripper => true;
 
     /// <summary>The largest end-effector translation per command it announces, m (0 unless it offers end-effector deltas).</summary>
     public virtual double EndEffectorMaxTranslation => 0;

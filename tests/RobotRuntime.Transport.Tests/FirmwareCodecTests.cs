@@ -74,6 +74,31 @@ public sealed class FirmwareCodecTests
         Assert.Equal(100, description.WatchdogMilliseconds);
         Assert.Contains(ArmCommandMode.JointVelocity, description.SupportedModes);
         Assert.DoesNotContain(ArmCommandMode.EndEffectorDelta, description.SupportedModes);
+        Assert.True(description.HasGripper);
+    }
+
+    [Fact]
+    public void DescriptionWithoutTheGripperBitDecodesAsAnArmWithoutAGripper()
+    {
+        // Capabilities 0x3: the same bytes an arm built before the gripper bit was defined sends (PROTOCOL.md §3.2).
+        var frame = Repository.Vector("description_6dof_no_gripper.bin");
+        Assert.Equal(0x3, frame[FirmwareCodec.HeaderSize + 7]);
+        Assert.Equal(FrameStatus.Ok, FirmwareCodec.DecodeDescription(frame, out _, out var description));
+        Assert.NotNull(description);
+        Assert.False(description.HasGripper);
+        Assert.Equal([ArmCommandMode.JointPosition, ArmCommandMode.JointVelocity], description.SupportedModes.Order());
+        Assert.Equal(0x0B, Repository.Vector("description_6dof.bin")[FirmwareCodec.HeaderSize + 7]);
+    }
+
+    [Theory]
+    [InlineData(0x10)] // the lowest undefined bit
+    [InlineData(0x80)]
+    public void DescriptionWithACapabilityBitOutside0xFIsBadPayload(int bit)
+    {
+        var frame = Repository.Vector("description_6dof.bin");
+        frame[FirmwareCodec.HeaderSize + 7] |= (byte)bit;
+        BinaryPrimitives.WriteUInt32LittleEndian(frame.AsSpan(frame.Length - 4), FirmwareCodec.Crc32C(frame.AsSpan(0, frame.Length - 4)));
+        Assert.Equal(FrameStatus.BadPayload, FirmwareCodec.DecodeDescription(frame, out _, out _));
     }
 
     [Fact]

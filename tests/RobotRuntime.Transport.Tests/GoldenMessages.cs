@@ -29,6 +29,8 @@ internal static class GoldenMessages
         "hello.bin" => Frame(b => FirmwareCodec.EncodeHello(b, 1, 1000, new HelloMessage(2, 2, Client))),
         "claim.bin" => Frame(b => FirmwareCodec.EncodeClaim(b, 2, 66, new ClaimMessage(Session, Client, false), ControllerKey())),
         "description_6dof.bin" => Frame(b => FirmwareCodec.EncodeDescription(b, 1, 2000000, Description(), new ClaimStatus(2000, 41, 9, Client))),
+        "description_6dof_no_gripper.bin" => Frame(b =>
+            FirmwareCodec.EncodeDescription(b, 1, 2000000, Description() with { HasGripper = false }, new ClaimStatus(2000, 41, 9, Client))),
         "state_6dof.bin" => Frame(b => FirmwareCodec.EncodeState(b, State())),
         "command_joint_position.bin" => Frame(b =>
         {
@@ -57,13 +59,14 @@ internal static class GoldenMessages
         _ => throw new ArgumentException($"no golden message for {file}", nameof(file)),
     };
 
+    /// <summary>description_6dof.bin's arm: joint position and joint velocity, and a gripper (capabilities 0xB).</summary>
     public static ArmDescription Description()
     {
         var joints = new JointLimits[6];
         for (var j = 0; j < 6; j++)
             joints[j] = new JointLimits(-(2.5 + 0.125 * j), 2.5 + 0.125 * j, 1.5 + 0.25 * j, 40.0 - 5.0 * j);
         return new ArmDescription(Session, 2, joints, new HashSet<ArmCommandMode> { ArmCommandMode.JointPosition, ArmCommandMode.JointVelocity },
-            250, 100, 0.0625, 0.25);
+            250, 100, 0.0625, 0.25) { HasGripper = true };
     }
 
     public static ArmState State()

@@ -6,7 +6,8 @@ namespace RobotRuntime.Transport.Tests;
 /// A C arm program whose joints are the reference arm's simulated ones (firmware-interfaces/src/rrfw_sim_joints.c), started as a
 /// separate process for one behaviour test: 6 joints of range ±3 rad, velocity_max 2 rad/s, effort_max 50 N·m, joint position and
 /// joint velocity commands, and an exact kinematic joint model (a joint moves at exactly its commanded speed, a hold zeroes every
-/// speed at once). The reference arm is such a program, and so is the bridge template with its loopback backend.
+/// speed at once), and a gripper unless the program is started with <c>--no-gripper</c> (both take it). The reference arm is
+/// such a program, and so is the bridge template with its loopback backend.
 /// </summary>
 internal sealed class SimulatedJointsArm(ArmProgram program, ArmSettings settings) : ArmUnderTest
 {
@@ -20,6 +21,8 @@ internal sealed class SimulatedJointsArm(ArmProgram program, ArmSettings setting
     public override IReadOnlyList<JointLimits> Limits { get; } = Enumerable.Repeat(new JointLimits(-3.0, 3.0, 2.0, 50.0), Joints).ToArray();
 
     public override IReadOnlySet<ArmCommandMode> OfferedModes { get; } = new HashSet<ArmCommandMode> { ArmCommandMode.JointPosition, ArmCommandMode.JointVelocity };
+
+    public override bool HasGripper { get; } = !program.Arguments.Contains("--no-gripper");
 
     public override int WatchdogMilliseconds => settings.WatchdogMilliseconds;
 

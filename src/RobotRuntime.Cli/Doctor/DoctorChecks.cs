@@ -102,7 +102,8 @@ public static class DoctorChecks
                 return new DoctorCheck(name, CheckStatus.Failed, $"handshake ok (session {arm.Session:X8}) but no state on {settings.StateAddress} within 2 s", settings.StateAddress,
                     "check the state endpoint (--arm-state)");
             return new DoctorCheck(name, CheckStatus.Ok,
-                $"session {arm.Session:X8}, protocol {arm.ProtocolVersion}, {arm.JointCount} joints, modes {string.Join("/", arm.SupportedModes)}, state {arm.StateRateHz} Hz, watchdog {arm.WatchdogMilliseconds} ms",
+                $"session {arm.Session:X8}, protocol {arm.ProtocolVersion}, {arm.JointCount} joints, modes {string.Join("/", arm.SupportedModes)}, " +
+                $"{(arm.HasGripper ? "gripper" : "no gripper")}, state {arm.StateRateHz} Hz, watchdog {arm.WatchdogMilliseconds} ms",
                 controlEndpoint);
         }
         catch (NativeDependencyMissingException e)

@@ -37,6 +37,7 @@ internal static class RecordedRun
                 ["protocol_version"] = arm.ProtocolVersion,
                 ["joints"] = new JsonArray(arm.Joints.Select(j => (JsonNode?)new JsonArray(j.PositionMin, j.PositionMax, j.VelocityMax, j.EffortMax)).ToArray()),
                 ["modes"] = new JsonArray(arm.SupportedModes.Order().Select(m => (JsonNode?)m.ToString()).ToArray()),
+                ["gripper"] = arm.HasGripper,
                 ["state_rate_hz"] = arm.StateRateHz,
                 ["watchdog_ms"] = arm.WatchdogMilliseconds,
                 ["end_effector_max_translation"] = arm.EndEffectorMaxTranslation,
@@ -70,7 +71,11 @@ internal static class RecordedRun
                 a["state_rate_hz"]!.GetValue<int>(),
                 a["watchdog_ms"]!.GetValue<int>(),
                 a["end_effector_max_translation"]!.GetValue<double>(),
-                a["end_effector_max_rotation"]!.GetValue<double>());
+                a["end_effector_max_rotation"]!.GetValue<double>())
+            {
+                // Recorded before descriptions said whether the arm has a gripper: the runtime took every arm to have one.
+                HasGripper = a["gripper"]?.GetValue<bool>() ?? true,
+            };
             return (config, arm, node["working_directory"]?.GetValue<string>() ?? "");
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException or NullReferenceException or ArgumentException or YamlDotNet.Core.YamlException)

@@ -194,7 +194,8 @@ internal sealed class RuntimeSession : IDisposable
     private int ExecuteClaimed(Composition.LoopComposer composer, RuntimeHooks hooks, TextReader? operatorInput, CancellationToken cancellation)
     {
         var arm = Link.Description!;
-        Say($"rr: arm session {arm.Session:X8}, {arm.JointCount} joints, modes {string.Join("/", arm.SupportedModes)}, watchdog {arm.WatchdogMilliseconds} ms");
+        Say($"rr: arm session {arm.Session:X8}, {arm.JointCount} joints, modes {string.Join("/", arm.SupportedModes)}, " +
+            $"{(arm.HasGripper ? "gripper" : "no gripper")}, watchdog {arm.WatchdogMilliseconds} ms");
 
         CheckKinematics(composer.Context.Kinematics, arm);
         var cameras = _cameras = composer.CreateCameras(hooks.Cameras);

@@ -29,6 +29,11 @@ public sealed record ArmDescription(
     /// <summary>Number of joints.</summary>
     public int JointCount => Joints.Count;
 
-    /// <summary>The arm has a gripper: COMMAND's gripper target moves it and STATE's gripper fields measure it.</summary>
+    /// <summary>
+    /// The arm has a gripper: a command's gripper target moves it and the state's gripper position and effort measure
+    /// it. Without one the arm ignores the target and reports both as 0. The firmware protocol carries it in the
+    /// DESCRIPTION's capabilities (bit 3; clear, as from an arm built before the bit was defined, means none).
+    /// Default true: what an arm described in code (a simulator, a test) has unless it says otherwise.
+    /// </summary>
     public bool HasGripper { get; init; } = true;
 }

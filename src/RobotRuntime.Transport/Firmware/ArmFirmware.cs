@@ -15,7 +15,8 @@ public interface IArmActuator
     void Brake();
 
     /// <summary>Drive toward a command that passed every check (PROTOCOL.md §4).</summary>
-    /// <param name="command">Joint positions, joint velocities or an end-effector delta, with the gripper target.</param>
+    /// <param name="command">Joint positions, joint velocities or an end-effector delta, with the gripper target (which
+    /// an arm described without a gripper ignores: PROTOCOL.md §3.2).</param>
     /// <param name="fromMeasuredPose">
     /// For an end-effector delta: start from the measured pose (the previous command was of another
     /// mode, or the arm held since); false: add it to the previous end-effector target (§3.4).
@@ -27,7 +28,8 @@ public interface IArmActuator
 }
 
 /// <summary>Settings of an <see cref="ArmFirmware"/>.</summary>
-/// <param name="Description">What the arm announces: its session (non-zero, new at every start), joints, modes, rates and limits.</param>
+/// <param name="Description">What the arm announces: its session (non-zero, new at every start), joints, modes, whether it has a
+/// gripper, rates and limits.</param>
 /// <param name="Secret">The 32-byte secret shared with the operator's runtime (§2.1).</param>
 /// <param name="ClaimLeaseMilliseconds">A claim lapses after this long without a valid authenticated frame from its holder.</param>
 /// <param name="Log">Where log lines go (handshakes, holds, rejections); null: nowhere.</param>
@@ -195,12 +197,18 @@ public sealed class ArmFirmware
 
     /// <summary>
     /// Fills the firmware's fields of a STATE about to be sent (session, sequence, time, status, faults,
-    /// hold, active mode, counters); the host has filled the measurement. <paramref name="moving"/>:
-    /// some joint moves (status 0x10).
+    /// hold, active mode, counters); the host has filled the measurement. An arm described without a
+    /// gripper reports gripper position and effort 0, whatever the host measured (PROTOCOL.md §3.2).
+    /// <paramref name="moving"/>: some joint moves (status 0x10).
     /// </summary>
     public void FillState(ref ArmState state, long nowNs, bool moving)
     {
         _moving = moving;
+        if (!_description.HasGripper)
+        {
+            state.GripperPosition = 0;
+            state.GripperEffort = 0;
+        }
         state.Session = _session;
         state.Sequence = ++_stateSequence;
         state.ArmTimeNanoseconds = (ulong)nowNs;
@@ -282,6 +290,7 @@ public sealed class ArmFirmware
 
     private string? CheckLimits(in ArmCommand c)
     {
+        // Checked on an arm without a gripper too: it accepts any target in [0, 1] and ignores it (§3.2).
         if (!(c.GripperTarget >= 0 && c.GripperTarget <= 1))
             return $"gripper target {c.GripperTarget} outside [0, 1]";
         switch (c.Mode)

@@ -55,6 +55,8 @@ public static class FirmwareCodec
         ClaimSize = 12 + TagSize;
 
     // The bits PROTOCOL.md defines; a receiver rejects any other bit as bad_payload (§3).
+    // DESCRIPTION capabilities (§3.2): a bit per command mode (at least one set), and the gripper.
+    private const int CapabilityModes = 0x7, CapabilityGripper = 0x8;
     private const uint DefinedStatusFlags = (uint)(ArmStatusFlags.Enabled | ArmStatusFlags.Holding | ArmStatusFlags.EmergencyStop
         | ArmStatusFlags.Fault | ArmStatusFlags.Moving);
     private const uint DefinedFaultFlags = (uint)(ArmFaultFlags.JointLimit | ArmFaultFlags.OverEffort | ArmFaultFlags.Watchdog
@@ -262,7 +264,7 @@ public static class FirmwareCodec
         var session = U32(p, 0);
         var version = U16(p, 4);
         int jointCount = p[6];
-        int modes = p[7];
+        int capabilities = p[7];
         var rate = U16(p, 8);
         var watchdog = U16(p, 10);
         var eeTranslation = F64(p, 12);
@@ -273,7 +275,8 @@ public static class FirmwareCodec
             return FrameStatus.LengthMismatch;
         var tail = DescriptionFixed + DescriptionPerJoint * jointCount;
         claim = new ClaimStatus(U32(p, tail), U32(p, tail + 4), U32(p, tail + 8), U32(p, tail + 12));
-        if (session == 0 || version == 0 || modes == 0 || (modes & ~0x7) != 0 || rate == 0 || watchdog == 0 || claim.LeaseMilliseconds == 0
+        if (session == 0 || version == 0 || (capabilities & CapabilityModes) == 0 || (capabilities & ~(CapabilityModes | CapabilityGripper)) != 0
+            || rate == 0 || watchdog == 0 || claim.LeaseMilliseconds == 0
             || !double.IsFinite(eeTranslation) || !double.IsFinite(eeRotation) || eeTranslation < 0 || eeRotation < 0)
             return FrameStatus.BadPayload;
         var joints = new JointLimits[jointCount];
@@ -288,9 +291,13 @@ public static class FirmwareCodec
         }
         var supported = new HashSet<ArmCommandMode>();
         for (var mode = ArmCommandMode.JointPosition; mode <= ArmCommandMode.EndEffectorDelta; mode++)
-            if ((modes & (1 << ((int)mode - 1))) != 0)
+            if ((capabilities & (1 << ((int)mode - 1))) != 0)
                 supported.Add(mode);
-        description = new ArmDescription(session, version, joints, supported, rate, watchdog, eeTranslation, eeRotation);
+        description = new ArmDescription(session, version, joints, supported, rate, watchdog, eeTranslation, eeRotation)
+        {
+            // Clear on an arm built before the bit was defined: it means no gripper (PROTOCOL.md §3.2).
+            HasGripper = (capabilities & CapabilityGripper) != 0,
+        };
         return FrameStatus.Ok;
     }
 
@@ -477,10 +484,10 @@ public static class FirmwareCodec
         BinaryPrimitives.WriteUInt32LittleEndian(p, description.Session);
         BinaryPrimitives.WriteUInt16LittleEndian(p[4..], (ushort)description.ProtocolVersion);
         p[6] = (byte)n;
-        var modes = 0;
+        var capabilities = description.HasGripper ? CapabilityGripper : 0;
         foreach (var mode in description.SupportedModes)
-            modes |= 1 << ((int)mode - 1);
-        p[7] = (byte)modes;
+            capabilities |= 1 << ((int)mode - 1);
+        p[7] = (byte)capabilities;
         BinaryPrimitives.WriteUInt16LittleEndian(p[8..], (ushort)description.StateRateHz);
         BinaryPrimitives.WriteUInt16LittleEndian(p[10..], (ushort)description.WatchdogMilliseconds);
         BinaryPrimitives.WriteDoubleLittleEndian(p[12..], description.EndEffectorMaxTranslation);
