@@ -32,7 +32,7 @@ encoder: {zoo: $repo/models/pretrained/zoo.json, id: bc-cnn-s1}
 policy: {kind: agent, package: $repo/models/agents/ur5e-reach-frozen-pvr, planner: mppi}
 YAML
   "$rr" run --config "$work/cell-$seed.yaml" >"$work/run-$seed.out" 2>&1 || true
-  kill -INT "$server" 2>/dev/null || true
+  kill -TERM "$server" 2>/dev/null || true
   wait "$server" 2>/dev/null || true
   first=$(grep -m1 -o "success at [0-9.]* s" "$work/server-$seed.err" || true)
   [ -n "$first" ] && reached=$((reached + 1))
