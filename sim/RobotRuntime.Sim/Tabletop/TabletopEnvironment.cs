@@ -241,7 +241,8 @@ public sealed class TabletopEnvironment : IEnvironment
         {
             _measured.Status = ArmStatusFlags.Enabled;
             _scene.Measure(ref _measured);
-            _translator.Translate(action, in _measured, ref _command);
+            // As the runtime does against the arm's firmware: joint targets within one period of the joints' velocity limits.
+            _translator.Translate(action, in _measured, ref _command, TabletopScene.PhysicsStepsPerControlStep * _scene.Model.Timestep);
             for (var i = 0; i < _arm.JointCount; i++)
                 ctrl[i] = _command.Values[i];
             if (_translator.UsesInverseKinematics)

@@ -152,7 +152,7 @@ public sealed class AgentPolicy : IPolicy
             deadline = Stopwatch.GetTimestamp() + Math.Max(1, (long)(remainingNs * (Stopwatch.Frequency / 1e9)));
         }
         var status = _planner.Plan(_latent, _action, explore: false, deadline);
-        if (!_translator.Translate(_action, in observation.ArmState, ref command))
+        if (!_translator.Translate(_action, in observation.ArmState, ref command, observation.PeriodNs / 1e9))
         {
             _lastError = "the planner gave a non-finite action";
             return PolicyStatus.Failed;

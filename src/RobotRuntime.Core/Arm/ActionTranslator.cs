@@ -108,9 +108,17 @@ public sealed class ActionTranslator
     public void Reset() => _haveTarget = false;
 
     /// <summary>Fills <paramref name="command"/> from <paramref name="action"/> and the measured <paramref name="state"/>.</summary>
+    /// <param name="action">The policy's normalised action, in the layout's order.</param>
+    /// <param name="state">The arm's measured state.</param>
+    /// <param name="command">The command to fill.</param>
+    /// <param name="periodSeconds">
+    /// The period the command will stand, s; &gt; 0 keeps every joint target within one period of its velocity
+    /// limit from the measured joint (what the safety layer allows, PROTOCOL.md's joints move no faster), and
+    /// the end-effector target with it, so the target never runs ahead of the arm; 0: no such bound.
+    /// </param>
     /// <returns>False when the action has the wrong length or holds a non-finite value (the command is left unchanged).</returns>
     /// <remarks>Real-time: no allocation, no throw.</remarks>
-    public bool Translate(ReadOnlySpan<float> action, in ArmState state, ref ArmCommand command)
+    public bool Translate(ReadOnlySpan<float> action, in ArmState state, ref ArmCommand command, double periodSeconds = 0)
     {
         if (action.Length != _layout.ActionDimension)
             return false;
@@ -137,7 +145,7 @@ public sealed class ActionTranslator
                     command.Values[3 + i] = _layout.ActionRotation ? Math.Clamp(action[3 + i], -1f, 1f) * _layout.RotationStep : 0;
                 return true;
             case ActionSpaceKind.EndEffectorDelta:
-                TranslateThroughInverseKinematics(action, holding, ref command);
+                TranslateThroughInverseKinematics(action, holding, periodSeconds, ref command);
                 return true;
             case ActionSpaceKind.JointDelta:
                 if (!_haveTarget || holding)
@@ -148,6 +156,7 @@ public sealed class ActionTranslator
                     var limits = _arm.Joints[j];
                     _jointTargets[j] = Math.Clamp(_jointTargets[j] + Math.Clamp(action[j], -1f, 1f) * _layout.JointStep, limits.PositionMin, limits.PositionMax);
                 }
+                KeepWithinReach(periodSeconds);
                 WriteJointPositions(_jointTargets, ref command);
                 return true;
             default:
@@ -161,7 +170,31 @@ public sealed class ActionTranslator
         }
     }
 
-    private void TranslateThroughInverseKinematics(ReadOnlySpan<float> action, bool holding, ref ArmCommand command)
+    /// <summary>
+    /// Pulls each joint target to within one period of its velocity limit of the measured joint (a little
+    /// inside, so the safety layer's same bound does not clip it); returns whether any target moved.
+    /// </summary>
+    private bool KeepWithinReach(double periodSeconds)
+    {
+        if (!(periodSeconds > 0))
+            return false;
+        var pulled = false;
+        for (var j = 0; j < _jointTargets.Length; j++)
+        {
+            var reach = 0.95 * _arm.Joints[j].VelocityMax * periodSeconds;
+            var bounded = Math.Clamp(_jointTargets[j], _measured[j] - reach, _measured[j] + reach);
+            pulled |= bounded != _jointTargets[j];
+            _jointTargets[j] = bounded;
+        }
+        if (pulled)
+            BoundedTargets++;
+        return pulled;
+    }
+
+    /// <summary>Cycles whose joint targets were pulled back to what the joints can reach in one period (<c>periodSeconds</c> &gt; 0).</summary>
+    public long BoundedTargets { get; private set; }
+
+    private void TranslateThroughInverseKinematics(ReadOnlySpan<float> action, bool holding, double periodSeconds, ref ArmCommand command)
     {
         var chain = _ik!.Chain;
         if (!_haveTarget || holding)
@@ -206,6 +239,10 @@ public sealed class ActionTranslator
             _solution.CopyTo(_jointTargets, 0);
             chain.Forward(_solution, out _target);
         }
+        // Where the joints can be by the end of the period: the target follows them, so it never runs
+        // ahead of an arm that moves slower than the policy asks (the next delta starts from there).
+        if (KeepWithinReach(periodSeconds))
+            chain.Forward(_jointTargets, out _target);
         WriteJointPositions(_jointTargets, ref command);
     }
 

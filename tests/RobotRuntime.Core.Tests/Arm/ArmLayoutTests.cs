@@ -150,6 +150,33 @@ public sealed class ActionTranslatorTests
     }
 
     [Fact]
+    public void WithAPeriodJointTargetsStayWithinOnePeriodOfTheVelocityLimitAndTheTargetFollowsTheArm()
+    {
+        // An arm that does not move (measured joints fixed at home): without a period the target runs 15 cm
+        // ahead after five full steps; with 40 ms at π rad/s every joint target stays within 0.95·π·0.04 rad of
+        // the measured joint (the safety layer's bound, less a 5 % margin) and the target stays with it.
+        var state = StateAt(Home);
+        var command = new ArmCommand();
+        var unbounded = new ActionTranslator(Layout, JointOnly(), Ur5e);
+        var bounded = new ActionTranslator(Layout, JointOnly(), Ur5e);
+        Ur5eStart(out var start);
+        for (var i = 0; i < 5; i++)
+        {
+            unbounded.Translate([1f, 0f, 0f, 0f], in state, ref command);
+            bounded.Translate([1f, 0f, 0f, 0f], in state, ref command, periodSeconds: 0.04);
+            for (var j = 0; j < 6; j++)
+                Assert.True(Math.Abs(command.Values[j] - Home[j]) <= 0.95 * Math.PI * 0.04 + 1e-12, $"step {i}, joint {j}: {command.Values[j]} from {Home[j]}");
+        }
+        Assert.Equal(start.X + 0.15, unbounded.Target.X, 1e-3);
+        Ur5e.Forward(((ReadOnlySpan<double>)command.Values)[..6], out var sent);
+        Assert.Equal(sent.X, bounded.Target.X, 1e-9);
+        Assert.True(bounded.Target.X - start.X < 0.05, $"the bounded target ran {bounded.Target.X - start.X:0.###} m ahead of an arm that did not move");
+        Assert.True(bounded.BoundedTargets > 0);
+    }
+
+    private static void Ur5eStart(out Pose start) => Ur5e.Forward(Home, out start);
+
+    [Fact]
     public void WorkspaceAndUnreachableTargetsKeepTheTargetWithTheArm()
     {
         var box = new WorkspaceBox(0.15, -0.45, 0.02, 0.65, 0.45, 0.45);
