@@ -4,7 +4,7 @@
 # the runtime solves inverse kinematics (arm.kinematics: ur5e). For each seed 1..N a fresh server and
 # an 8 s `rr run` at 25 Hz with the front camera streamed over ZeroMQ; prints per seed whether the
 # task's success held at some point (the server's "success at" line), its time, and the run's figures.
-# Usage: benchmarks/scripts/ur5e-hil.sh [SEEDS]   (default 10)
+# Usage: [PACKAGE=DIR] benchmarks/scripts/ur5e-hil.sh [SEEDS]   (default 10; PACKAGE another agent package)
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 rr=${RR:-"$repo/scripts/rr"}
@@ -29,7 +29,7 @@ arm: {state: "tcp://127.0.0.1:$port", command: "tcp://127.0.0.1:$((port + 1))", 
 cameras:
   - {name: front, backend: stream, endpoint: "tcp://127.0.0.1:$((port + 3))", width: 64, height: 64}
 encoder: {zoo: $repo/models/pretrained/zoo.json, id: bc-cnn-s1}
-policy: {kind: agent, package: $repo/models/agents/ur5e-reach-frozen-pvr, planner: mppi}
+policy: {kind: agent, package: ${PACKAGE:-$repo/models/agents/ur5e-reach-frozen-pvr}, planner: mppi}
 YAML
   "$rr" run --config "$work/cell-$seed.yaml" >"$work/run-$seed.out" 2>&1 || true
   kill -TERM "$server" 2>/dev/null || true
