@@ -148,7 +148,7 @@ public sealed class TdMpc2Learner : IDisposable
                 }
                 z = _model.Next(z, action);
                 z.Span.CopyTo(latents.AsSpan((t + 1) * b * _config.LatentDim));
-                var c = Ops.Scale(Ops.MseLoss(z, nextLatents[t]), weight);
+                var c = Ops.Scale(ConsistencyLoss(z, nextLatents[t], batch.NextObserved.AsSpan(t * b, b)), weight);
                 consistency = consistency is null ? c : Ops.Add(consistency, c);
             }
             consistency = Ops.Scale(consistency!, 1f / h);
@@ -240,6 +240,32 @@ public sealed class TdMpc2Learner : IDisposable
             ? Tensor.FromArray(span, rows, layout.FrameStack * layout.Cameras * 3, layout.ImageSize, layout.ImageSize)
             : Tensor.FromArray(span, rows, batch.ObservationWidth);
         return EncoderInputTransform is null ? x : EncoderInputTransform(x);
+    }
+
+    /// <summary>
+    /// MSE between predicted and encoded next latents over the rows whose next observation was recorded
+    /// (offline data pads an episode that ended by termination); with every row recorded, exactly <see cref="Ops.MseLoss"/>.
+    /// </summary>
+    private Tensor ConsistencyLoss(Tensor predicted, Tensor target, ReadOnlySpan<float> observed)
+    {
+        int recorded = 0;
+        foreach (var o in observed)
+        {
+            recorded += o != 0f ? 1 : 0;
+        }
+        if (recorded == observed.Length)
+        {
+            return Ops.MseLoss(predicted, target);
+        }
+        int width = _config.LatentDim;
+        var mask = new float[observed.Length * width];
+        for (int i = 0; i < observed.Length; i++)
+        {
+            mask.AsSpan(i * width, width).Fill(observed[i]);
+        }
+        var m = Tensor.FromArray(mask, observed.Length, width);
+        // Mean over the recorded rows only: the masked rows add zeros, the scale undoes their share of the mean.
+        return Ops.Scale(Ops.MseLoss(Ops.Multiply(predicted, m), Ops.Multiply(target, m)), recorded == 0 ? 0f : (float)observed.Length / recorded);
     }
 
     private Tensor Noise(int rows, int a)
