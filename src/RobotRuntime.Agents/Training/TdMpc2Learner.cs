@@ -166,49 +166,50 @@ public sealed class TdMpc2Learner : IDisposable
         }
         _tape.Reset();
 
-        // 3. Policy prior on the detached latents; the Qs are held fixed.
-        float policyValue;
-        foreach (var q in _model.Qs)
+        // 3. Policy prior on the detached latents; the Qs are held fixed (and left as they were found:
+        // an offline adaptation may hold them, or the policy, fixed throughout).
+        float policyValue = 0f;
+        var qParameters = _model.Qs.SelectMany(q => q.Parameters()).ToArray();
+        var wasFrozen = qParameters.Select(parameter => parameter.Frozen).ToArray();
+        foreach (var parameter in qParameters)
         {
-            foreach (var parameter in q.Parameters())
-            {
-                parameter.Frozen = true;
-            }
+            parameter.Frozen = true;
         }
         try
         {
-            using (_tape.Record())
+            // A policy held fixed (offline adaptation of the encoder alone) is not updated.
+            if (!_policyParameters.All(parameter => parameter.Frozen))
             {
-                int rows = (h + 1) * b;
-                var zs = Tensor.FromArray(latents, rows, _config.LatentDim);
-                var (action, logProbability) = _model.SamplePolicy(zs, Noise(rows, a));
-                int q1 = _random.NextInt(_config.NumQ), q2 = (q1 + 1 + _random.NextInt(_config.NumQ - 1)) % _config.NumQ;
-                var qValue = Ops.Scale(Ops.Add(_model.DecodeValue(_model.QLogits(q1, zs, action)), _model.DecodeValue(_model.QLogits(q2, zs, action))), 0.5f);
-                UpdateScale(qValue.Span[..b]);
-                // Per-row weights ρ^t / (H + 1), the mean over the batch folded in.
-                var weights = new float[rows];
-                for (int t = 0; t <= h; t++)
+                using (_tape.Record())
                 {
-                    weights.AsSpan(t * b, b).Fill(MathF.Pow(rho, t) / ((h + 1) * b));
+                    int rows = (h + 1) * b;
+                    var zs = Tensor.FromArray(latents, rows, _config.LatentDim);
+                    var (action, logProbability) = _model.SamplePolicy(zs, Noise(rows, a));
+                    int q1 = _random.NextInt(_config.NumQ), q2 = (q1 + 1 + _random.NextInt(_config.NumQ - 1)) % _config.NumQ;
+                    var qValue = Ops.Scale(Ops.Add(_model.DecodeValue(_model.QLogits(q1, zs, action)), _model.DecodeValue(_model.QLogits(q2, zs, action))), 0.5f);
+                    UpdateScale(qValue.Span[..b]);
+                    // Per-row weights ρ^t / (H + 1), the mean over the batch folded in.
+                    var weights = new float[rows];
+                    for (int t = 0; t <= h; t++)
+                    {
+                        weights.AsSpan(t * b, b).Fill(MathF.Pow(rho, t) / ((h + 1) * b));
+                    }
+                    var perRow = Ops.Subtract(Ops.Scale(logProbability, _config.EntropyCoef), Ops.Scale(qValue.Reshape(rows), 1f / ValueScale));
+                    var policyLoss = Ops.Sum(Ops.Multiply(perRow, Tensor.FromArray(weights, rows)));
+                    policyValue = policyLoss.Item();
+                    _policyOptimizer.ZeroGrad();
+                    _tape.Backward(policyLoss);
+                    GradientClipping.ClipByGlobalNorm(_policyParameters, _config.GradClipNorm);
+                    _policyOptimizer.Step();
                 }
-                var perRow = Ops.Subtract(Ops.Scale(logProbability, _config.EntropyCoef), Ops.Scale(qValue.Reshape(rows), 1f / ValueScale));
-                var policyLoss = Ops.Sum(Ops.Multiply(perRow, Tensor.FromArray(weights, rows)));
-                policyValue = policyLoss.Item();
-                _policyOptimizer.ZeroGrad();
-                _tape.Backward(policyLoss);
-                GradientClipping.ClipByGlobalNorm(_policyParameters, _config.GradClipNorm);
-                _policyOptimizer.Step();
             }
         }
         finally
         {
             _tape.Reset();
-            foreach (var q in _model.Qs)
+            for (int i = 0; i < qParameters.Length; i++)
             {
-                foreach (var parameter in q.Parameters())
-                {
-                    parameter.Frozen = false;
-                }
+                qParameters[i].Frozen = wasFrozen[i];
             }
         }
 
