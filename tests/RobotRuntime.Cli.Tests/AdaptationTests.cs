@@ -96,6 +96,19 @@ public sealed class AdaptationTests : IDisposable
         Assert.Contains("weights checked against the manifest's sha256", eval.Output);
         Assert.Contains("table-hard,1,", eval.Output);
 
+        // --trainable encoder: only the encoder (here the CNN and its head) moves; dynamics, reward, Qs and policy stay the parent's.
+        string encoderOnly = Path.Combine(_folder, "encoder-only");
+        var aligned = Rr("train", "--from-dataset", Path.Combine(recording, "table-hard"), "--package", package, "--run", Path.Combine(_folder, "adapt-encoder"),
+            "--updates", "4", "--trainable", "encoder", "--package-out", encoderOnly, "--no-progress");
+        Assert.True(aligned.Exit == 0, aligned.Output + aligned.Error);
+        Assert.Contains("dynamics, reward, Qs and policy stay the parent's", aligned.Output);
+        var moved = SafeTensors.Load(Path.Combine(encoderOnly, "weights.safetensors"));
+        foreach (var (name, tensor) in before.Where(kv => !kv.Key.StartsWith("encoder.", StringComparison.Ordinal)))
+            Assert.True(tensor.Span.SequenceEqual(moved[name].Span), $"{name} moved");
+        Assert.All(before.Keys.Where(k => k.StartsWith("encoder.", StringComparison.Ordinal) && k.EndsWith(".weight", StringComparison.Ordinal)),
+            k => Assert.False(before[k].Span.SequenceEqual(moved[k].Span), $"{k} did not move"));
+        Assert.Equal("encoder", JsonNode.Parse(File.ReadAllText(Path.Combine(_folder, "adapt-encoder", "run.json")))!["trainer"]!["Trainable"]!.GetValue<string>());
+
         // rr eval RUN --package makes the same package from the run folder, parents included.
         var fromRun = Rr("eval", run, "--episodes", "1", "--planner", "prior", "--package", Path.Combine(_folder, "from-run"));
         Assert.True(fromRun.Exit == 0, fromRun.Error);

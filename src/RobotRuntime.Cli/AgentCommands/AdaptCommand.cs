@@ -24,6 +24,7 @@ internal sealed record AdaptRequest
     public int BatchSize { get; init; }
     public int Seed { get; init; } = 1;
     public AdaptationReward Reward { get; init; } = AdaptationReward.Auto;
+    public bool EncoderOnly { get; init; }
     public long CheckpointEvery { get; init; } = 500;
     public string? Zoo { get; init; }
     public Onnx.OnnxSessionSettings? Device { get; init; }
@@ -72,6 +73,14 @@ internal static class AdaptCommand
         foreach (var p in model.InferenceParameters())
             weights[p.Name].Value.Span.CopyTo(p.Value.Span);
         model.SyncTargets(1f);
+        if (request.EncoderOnly)
+        {
+            // Only the encoder adapts; dynamics, reward, Qs and policy stay the parent's, so the losses pull the
+            // recorded observations' latents to where the parent's heads read them.
+            foreach (var p in model.DynamicsRewardValueParameters().Concat(model.Policy.Parameters()))
+                p.Frozen = true;
+        }
+        long trained = model.InferenceParameters().Where(p => !p.Frozen).Sum(p => (long)p.Value.Length);
 
         // The datasets, each checked against the package before anything is written.
         var sources = new List<AdaptationSource>();
@@ -116,6 +125,7 @@ internal static class AdaptCommand
                 ["CheckpointEvery"] = request.CheckpointEvery,
                 ["BatchSize"] = config.BatchSize,
                 ["Reward"] = request.Reward.ToString().ToLowerInvariant(),
+                ["Trainable"] = request.EncoderOnly ? "encoder" : "all",
                 ["EpisodeSteps"] = episodeSteps,
             },
             ["agent"] = JsonNode.Parse(config.ToJson()),
@@ -125,8 +135,9 @@ internal static class AdaptCommand
         };
 
         using var trainer = new OfflineTrainer(request.Run, model, features, options, record);
-        output.WriteLine($"rr train: offline adaptation of {packageFolder} ({parent.Task} on {parent.ArmName}, {config.Mode.ToString().ToLowerInvariant()} {config.Encoder}, {model.TrainableParameterCount():N0} parameters; " +
-            $"{(config.Mode == EncoderMode.Frozen ? "the PVR stays frozen" : config.Mode == EncoderMode.Partial ? "the PVR's trunk stays frozen, its tail trains" : config.Mode == EncoderMode.Full ? "the whole PVR trains" : "the CNN trains")}) · " +
+        output.WriteLine($"rr train: offline adaptation of {packageFolder} ({parent.Task} on {parent.ArmName}, {config.Mode.ToString().ToLowerInvariant()} {config.Encoder}; {trained:N0} of {model.TrainableParameterCount():N0} parameters train: " +
+            $"{(config.Mode == EncoderMode.Frozen ? "the PVR stays frozen" : config.Mode == EncoderMode.Partial ? "the PVR's trunk stays frozen, its tail trains" : config.Mode == EncoderMode.Full ? "the whole PVR trains" : "the CNN trains")}" +
+            $"{(request.EncoderOnly ? ", with the encoder head; dynamics, reward, Qs and policy stay the parent's" : ", with the encoder head, dynamics, reward, Qs and policy")}) · " +
             $"{(trainer.Resumed ? $"resuming at update {trainer.Updates}" : "new run")} · batch {config.BatchSize} · γ {trainer.Learner.Discount:F3} · seed {request.Seed}");
         if (!trainer.Resumed)
         {

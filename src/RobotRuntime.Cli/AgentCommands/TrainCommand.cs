@@ -43,13 +43,14 @@ public static class TrainCommand
         var parentPackage = new Option<string?>("--package") { Description = "With --from-dataset: the agent package to adapt (its weights, config, arm layout and PVR)." };
         var offlineUpdates = new Option<long>("--updates") { Description = "With --from-dataset: TD-MPC2 updates to make.", DefaultValueFactory = _ => 2000 };
         var reward = new Option<string>("--reward") { Description = "With --from-dataset: rewards from the dataset's reward column (dataset), the task's reward function on its environment state (task), or 1 on success frames (success); auto: dataset if recorded, else task, else success.", DefaultValueFactory = _ => "auto" };
+        var trainable = new Option<string>("--trainable") { Description = "With --from-dataset: all (the encoder, dynamics, reward, Qs and policy) or encoder (the encoder alone; the parent's heads and policy stay as they are).", DefaultValueFactory = _ => "all" };
         var packageOut = new Option<string?>("--package-out") { Description = "With --from-dataset: write the adapted agent package here when the updates are done (or later: rr eval RUN --package DIR)." };
 
         var device = new Runtime.DeviceOption();
         var verb = new Command("train", "Train a TD-MPC2-style world-model agent in the simulator.")
         {
             task, arm, encoder, mode, seed, steps, run, size, config, zoo, seedSteps, pretrain, updates, batch, evalEvery, evalEpisodes,
-            checkpointEvery, act, planSamples, planIterations, threads, trainableFrom, noProgress, fromDataset, parentPackage, offlineUpdates, reward, packageOut,
+            checkpointEvery, act, planSamples, planIterations, threads, trainableFrom, noProgress, fromDataset, parentPackage, offlineUpdates, reward, trainable, packageOut,
         };
         foreach (var option in device.All)
             verb.Options.Add(option);
@@ -66,6 +67,8 @@ public static class TrainCommand
                     if (!Enum.TryParse<AdaptationReward>(result.GetValue(reward), ignoreCase: true, out var rewardSource) || int.TryParse(result.GetValue(reward), out var numeric))
                         throw new ArgumentException($"--reward '{result.GetValue(reward)}' is not one of auto, dataset, task, success");
                     var parent = result.GetValue(parentPackage) ?? throw new ArgumentException("--from-dataset needs --package: the agent package to adapt");
+                    if (result.GetValue(trainable) is not ("all" or "encoder"))
+                        throw new ArgumentException($"--trainable '{result.GetValue(trainable)}' is not one of all, encoder");
                     TensorEngine.ThreadCount = result.GetValue(threads);
                     using var cancelAdapt = new CancellationTokenSource();
                     Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancelAdapt.Cancel(); };
@@ -79,6 +82,7 @@ public static class TrainCommand
                         BatchSize = result.GetValue(batch),
                         Seed = result.GetValue(seed),
                         Reward = rewardSource,
+                        EncoderOnly = result.GetValue(trainable) == "encoder",
                         // Online runs count steps between checkpoints; offline runs updates (default 500).
                         CheckpointEvery = result.GetResult(checkpointEvery) is { Implicit: false } ? result.GetValue(checkpointEvery) : 500,
                         Zoo = result.GetValue(zoo),
@@ -87,7 +91,7 @@ public static class TrainCommand
                         CommandLine = "rr " + string.Join(" ", result.Tokens.Select(t => t.Value)),
                     }, output, cancelAdapt.Token);
                 }
-                foreach (var offlineOnly in new Option[] { parentPackage, packageOut })
+                foreach (var offlineOnly in new Option[] { parentPackage, packageOut, offlineUpdates, reward, trainable })
                 {
                     if (result.GetResult(offlineOnly) is { Implicit: false })
                         throw new ArgumentException($"{offlineOnly.Name} is for offline adaptation: give --from-dataset too");
