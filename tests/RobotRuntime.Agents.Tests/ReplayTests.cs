@@ -1,5 +1,6 @@
 using RobotRuntime.Agents.Model;
 using RobotRuntime.Agents.Replay;
+using RobotRuntime.Agents.Training;
 
 namespace RobotRuntime.Agents.Tests;
 
@@ -58,6 +59,67 @@ public class ReplayTests
         Assert.True(replay.IsValidSequence(5, 3));
         Assert.Equal(5, replay.StackSource(6, 2));     // clamped at episode 1's first record
         Assert.Equal(7, replay.StackSource(9, 2));
+    }
+
+    [Fact]
+    public void APaddingObservationIsNoConsistencyTargetWhileItsTerminalTransitionKeepsItsReward()
+    {
+        // Offline episodes that end by success are closed with a padding record (the dataset holds no observation
+        // after the last action): the sampler marks the step before it as having no recorded next observation.
+        var layout = new ObservationLayout(FeatureKind.Floats, 6, 1, 0, 1, 2, 2);
+        string path = Path.Combine(TestConfigs.TempFolder(), "replay.bin");
+        using var replay = ReplayBuffer.Create(path, layout, 64);
+        var features = new byte[layout.FeatureBytes];
+        for (int episode = 0; episode < 3; episode++)
+        {
+            for (int t = 0; t < 3; t++)
+            {
+                features[0] = (byte)(10 * episode + t);
+                replay.Append(features, [t, 0], [0.5f, -0.5f], t == 2 ? 1f : 0.2f, ReplayFlags.HasAction | (t == 2 ? ReplayFlags.Terminated : 0), episode, t);
+            }
+            replay.Append(features, [2, 0], [], 0f, ReplayFlags.Padding, episode, 3);
+        }
+        var config = TestConfigs.Tiny() with { BatchSize = 8 };
+        var batch = new TrainingBatch(layout, config.BatchSize, config.Horizon);
+        new BatchSampler(replay, new AgentRandom(3), 0).Fill(batch);
+        for (int i = 0; i < batch.BatchSize; i++)
+        {
+            for (int t = 0; t < batch.Horizon; t++)
+            {
+                int row = t * batch.BatchSize + i;
+                bool last = batch.Terminated[row] == 1f; // every sequence of 3 steps ends on the terminal step
+                Assert.Equal(last ? 0f : 1f, batch.NextObserved[row]);
+                Assert.Equal(last ? 1f : 0.2f, batch.Rewards[row]);
+            }
+        }
+
+        // What the padding observation holds changes no consistency loss; recorded next observations do.
+        float Consistency(Action<TrainingBatch> change, bool masked)
+        {
+            var model = new WorldModel(config, layout, seed: 4);
+            using var learner = new TdMpc2Learner(model, 100, new AgentRandom(5));
+            var copy = new TrainingBatch(layout, config.BatchSize, config.Horizon);
+            batch.Observations.CopyTo(copy.Observations, 0);
+            batch.Proprioception.CopyTo(copy.Proprioception, 0);
+            batch.Actions.CopyTo(copy.Actions, 0);
+            batch.Rewards.CopyTo(copy.Rewards, 0);
+            batch.Terminated.CopyTo(copy.Terminated, 0);
+            if (masked)
+                batch.NextObserved.CopyTo(copy.NextObserved, 0);
+            change(copy);
+            return learner.Update(copy).Consistency;
+        }
+        void Scramble(TrainingBatch b)
+        {
+            // The last observation (step H) of each sequence is the padding one.
+            var last = b.Observations.AsSpan(b.Horizon * b.BatchSize * b.ObservationWidth);
+            for (int k = 0; k < last.Length; k++)
+                last[k] = 3f + k % 7;
+        }
+        float reference = Consistency(_ => { }, masked: true);
+        Assert.Equal(reference, Consistency(Scramble, masked: true));
+        Assert.NotEqual(reference, Consistency(Scramble, masked: false));
+        Assert.True(reference > 0f);
     }
 
     [Fact]

@@ -99,6 +99,32 @@ public sealed class CollectionTests
     }
 
     [Fact]
+    public void TheTasksRewardOnARecordedEnvironmentStateIsTheSimulatorsReward()
+    {
+        // Every task: the reward after frame f's action, recomputed from the environment state recorded with
+        // frame f + 1, is the reward the simulator gave (tolerance 1e-5: the state is stored as float32 metres,
+        // and the rewards' slope is at most 10 + 5 per metre); the success flag is the same.
+        using var folder = new TemporaryDirectory();
+        var options = new CollectOptions(Episodes: 8, Tasks: TabletopTask.Names, ImageSize: 16, Seed: 4, Workers: 1, ScriptedShare: 1);
+        var dataset = DatasetCollector.Collect(folder.Path, options);
+        int compared = 0;
+        foreach (var entry in dataset.Episodes)
+        {
+            var task = TabletopTask.Create(entry.Task);
+            var episode = dataset.Read(entry.Index);
+            for (var f = 0; f + 1 < episode.Length; f++)
+            {
+                var status = task.EvaluateState(episode.EnvironmentState(f + 1));
+                Assert.Equal(episode.Rewards[f], status.Reward, 1e-5);
+                Assert.Equal(episode.Success[f], status.IsSuccess);
+                compared++;
+            }
+        }
+        Assert.True(compared > 200, $"{compared} frames compared");
+        Assert.Contains("NaN", Assert.Throws<ArgumentException>(() => TabletopTask.Create("push").EvaluateState(new float[9] { 0, 0, 0, 0, 0, 0, float.NaN, 0, 0 })).Message);
+    }
+
+    [Fact]
     public void BadCollectionOptionsAreNamed()
     {
         Assert.Contains("unknown task 'fly'", Assert.Throws<ArgumentException>(() => new CollectOptions(1, ["fly"]).Validate()).Message);

@@ -81,9 +81,29 @@ public static class DatasetCollector
     public static DatasetLayout Layout(CollectOptions options)
     {
         using var probe = new TabletopEnvironment(new TabletopEnvironmentOptions(options.Tasks[0], ImageWidth: 1, ImageHeight: 1, RenderImages: false));
-        var spec = probe.Spec;
-        return new DatasetLayout("robotruntime-tabletop-4dof", 1 / spec.ControlPeriodSeconds, spec.CameraNames, options.ImageSize, options.ImageSize,
-            spec.ProprioceptionNames, spec.Action.Names, EnvironmentStateNames, options.Tasks);
+        return Layout(probe.Spec, probe.Arm.RobotType, probe.Spec.CameraNames, options.ImageSize, options.Tasks);
+    }
+
+    /// <summary>
+    /// The dataset layout of episodes on an environment of <paramref name="spec"/>: the named cameras at
+    /// <paramref name="imageSize"/>, the environment's proprioception as "observation.state", its
+    /// normalised action as "action", and the environment state (<see cref="EnvironmentStateNames"/>).
+    /// </summary>
+    /// <param name="spec">The environment's spec (fps, proprioception and action names).</param>
+    /// <param name="robotType">The robot type recorded (e.g. <see cref="SimArm.RobotType"/>).</param>
+    /// <param name="cameras">The cameras kept, a subset of the spec's.</param>
+    /// <param name="imageSize">Side of the square images.</param>
+    /// <param name="tasks">The task names episodes are labelled with.</param>
+    /// <exception cref="ArgumentException">A camera the environment does not have.</exception>
+    public static DatasetLayout Layout(EnvironmentSpec spec, string robotType, IReadOnlyList<string> cameras, int imageSize, IReadOnlyList<string> tasks)
+    {
+        foreach (var camera in cameras)
+        {
+            if (!spec.CameraNames.Contains(camera))
+                throw new ArgumentException($"camera '{camera}' is not one of the environment's ({string.Join(", ", spec.CameraNames)})", nameof(cameras));
+        }
+        return new DatasetLayout(robotType, 1 / spec.ControlPeriodSeconds, [.. cameras], imageSize, imageSize,
+            spec.ProprioceptionNames, spec.Action.Names, EnvironmentStateNames, tasks);
     }
 
     /// <summary>
@@ -191,15 +211,14 @@ public static class DatasetCollector
         var randomised = choice.NextDouble() < options.RandomisedShare;
         environment.RandomiseVisuals = randomised;
         var observation = environment.Reset(seed);
-        var episode = new Episode(layout, index, environment.Task.Name);
+        var capture = new EpisodeCapture(environment, layout);
+        var episode = capture.Begin(index);
         episode.Extra["policy"] = scripted ? "scripted-noisy" : "random-walk";
         episode.Extra["visuals"] = randomised ? CollectionRandomisation.Name : VisualShifts.InDistribution;
         episode.Extra["seed"] = seed.ToString(CultureInfo.InvariantCulture);
         var action = new float[environment.Spec.Action.Dimension];
         var walk = new float[action.Length];
         var noise = (float)(0.1 + 0.4 * choice.NextDouble());
-        var environmentState = new float[EnvironmentStateNames.Length];
-        var images = new byte[layout.Cameras.Count][];
         while (true)
         {
             if (scripted)
@@ -214,12 +233,9 @@ public static class DatasetCollector
                 for (var i = 0; i < action.Length; i++)
                     walk[i] = action[i] = Math.Clamp(0.8f * walk[i] + 0.45f * Normal(choice), -1f, 1f);
             }
-            for (var c = 0; c < images.Length; c++)
-                images[c] = observation.Cameras[c].Rgb.ToArray(); // the step overwrites the observation's buffers
-            WriteEnvironmentState(environment, environmentState);
-            var proprioception = observation.Proprioception.ToArray();
+            capture.Before(observation, action);
             var result = environment.Step(action);
-            episode.Add(images, proprioception, action, environmentState, (float)result.Reward, result.Done, result.Info.IsSuccess);
+            capture.After(in result);
             observation = result.Observation;
             if (result.Done)
                 return episode;
@@ -264,5 +280,88 @@ public static class DatasetCollector
     {
         var u = 1 - random.NextDouble();
         return (float)(Math.Sqrt(-2 * Math.Log(u)) * Math.Cos(2 * Math.PI * random.NextDouble()));
+    }
+}
+
+/// <summary>
+/// Turns the steps of episodes on a <see cref="TabletopEnvironment"/> into <see cref="Episode"/>s of a
+/// dataset (<see cref="DatasetCollector.Layout(EnvironmentSpec, string, IReadOnlyList{string}, int, IReadOnlyList{string})"/>):
+/// before each step, the layout's cameras, the proprioception, the environment state and the action;
+/// after it, the reward, done and success that followed. <c>rr collect</c> records its episodes with it,
+/// and <c>rr eval --record</c> the agent's.
+/// </summary>
+/// <remarks>The environment's thread; the buffers are allocated once and <see cref="Episode.Add(IReadOnlyList{byte[]}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, float, bool, bool)"/> copies them.</remarks>
+public sealed class EpisodeCapture
+{
+    private readonly TabletopEnvironment _environment;
+    private readonly DatasetLayout _layout;
+    private readonly string[] _cameras;
+    private readonly byte[][] _images;
+    private readonly float[] _proprioception, _environmentState, _action;
+    private Episode? _episode;
+    private bool _pending;
+
+    /// <summary>Captures episodes of <paramref name="environment"/> into frames of <paramref name="layout"/>.</summary>
+    /// <exception cref="ArgumentException">The layout does not describe this environment (cameras, image size, state, action, environment state); the message names the field.</exception>
+    public EpisodeCapture(TabletopEnvironment environment, DatasetLayout layout)
+    {
+        ArgumentNullException.ThrowIfNull(environment);
+        ArgumentNullException.ThrowIfNull(layout);
+        var spec = environment.Spec;
+        foreach (var camera in layout.Cameras)
+        {
+            if (!spec.CameraNames.Contains(camera))
+                throw new ArgumentException($"dataset camera '{camera}' is not one of the environment's ({string.Join(", ", spec.CameraNames)})", nameof(layout));
+        }
+        if (layout.ImageWidth != spec.ImageWidth || layout.ImageHeight != spec.ImageHeight)
+            throw new ArgumentException($"dataset image size {layout.ImageWidth}x{layout.ImageHeight}; the environment renders {spec.ImageWidth}x{spec.ImageHeight}", nameof(layout));
+        if (layout.StateNames.Count != spec.ProprioceptionNames.Count)
+            throw new ArgumentException($"dataset observation.state has {layout.StateNames.Count} values; the environment's proprioception {spec.ProprioceptionNames.Count}", nameof(layout));
+        if (layout.ActionNames.Count != spec.Action.Dimension)
+            throw new ArgumentException($"dataset action has {layout.ActionNames.Count} values; the environment's {spec.Action.Dimension}", nameof(layout));
+        if (layout.EnvironmentStateNames.Count != DatasetCollector.EnvironmentStateNames.Length)
+            throw new ArgumentException($"dataset observation.environment_state has {layout.EnvironmentStateNames.Count} values; a tabletop episode keeps {DatasetCollector.EnvironmentStateNames.Length}", nameof(layout));
+        _environment = environment;
+        _layout = layout;
+        _cameras = [.. layout.Cameras];
+        _images = layout.Cameras.Select(_ => new byte[layout.ImageBytes]).ToArray();
+        _proprioception = new float[layout.StateNames.Count];
+        _environmentState = new float[layout.EnvironmentStateNames.Count];
+        _action = new float[layout.ActionNames.Count];
+    }
+
+    /// <summary>Starts episode <paramref name="index"/> on the environment's task (after its reset); returns it, for its <see cref="Episode.Extra"/> facts.</summary>
+    public Episode Begin(int index)
+    {
+        _episode = new Episode(_layout, index, _environment.Task.Name);
+        _pending = false;
+        return _episode;
+    }
+
+    /// <summary>The episode being captured (null before <see cref="Begin"/>).</summary>
+    public Episode? Episode => _episode;
+
+    /// <summary>Keeps the frame the action is taken from: call with the observation and action just before the environment steps.</summary>
+    /// <exception cref="InvalidOperationException">No episode begun, or the last frame is still waiting for its <see cref="After"/>.</exception>
+    public void Before(Observation observation, ReadOnlySpan<float> action)
+    {
+        if (_episode is null || _pending)
+            throw new InvalidOperationException(_episode is null ? "Begin an episode first" : "the previous frame has not had its After");
+        for (var c = 0; c < _cameras.Length; c++)
+            observation.Camera(_cameras[c]).Rgb.AsSpan(0, _layout.ImageBytes).CopyTo(_images[c]); // the step overwrites the observation's buffers
+        DatasetCollector.WriteEnvironmentState(_environment, _environmentState);
+        observation.Proprioception.AsSpan(0, _proprioception.Length).CopyTo(_proprioception);
+        action.CopyTo(_action);
+        _pending = true;
+    }
+
+    /// <summary>Adds the frame kept by <see cref="Before"/> with the reward, done and success of the step that followed.</summary>
+    /// <exception cref="InvalidOperationException">No frame is waiting.</exception>
+    public void After(in StepResult result)
+    {
+        if (_episode is null || !_pending)
+            throw new InvalidOperationException("After needs a frame kept by Before");
+        _episode.Add(_images, _proprioception, _action, _environmentState, (float)result.Reward, result.Done, result.Info.IsSuccess);
+        _pending = false;
     }
 }

@@ -44,6 +44,28 @@ public abstract class TabletopTask
     /// <summary>Reward, success and distance in the current state (after a step or forward).</summary>
     public abstract TaskStatus Evaluate(TabletopScene scene);
 
+    /// <summary>
+    /// Reward, success and distance of a state given as the environment-state vector a dataset keeps
+    /// (<see cref="Collection.DatasetCollector.EnvironmentStateNames"/>: tip, goal and object positions, m),
+    /// by the same formula as <see cref="Evaluate"/> (in double precision from the stored float32 values).
+    /// </summary>
+    /// <exception cref="ArgumentException">Fewer than 9 values, or a value the task needs is NaN.</exception>
+    public TaskStatus EvaluateState(ReadOnlySpan<float> state)
+    {
+        if (state.Length < EnvironmentStateLength)
+            throw new ArgumentException($"an environment state has {EnvironmentStateLength} values (tip, goal, object positions); got {state.Length}", nameof(state));
+        var status = EvaluateStateCore(state);
+        if (double.IsNaN(status.Reward))
+            throw new ArgumentException($"task '{Name}': the environment state lacks a position it needs (NaN): {string.Join(", ", state.ToArray())}", nameof(state));
+        return status;
+    }
+
+    /// <summary>Values of the environment-state vector <see cref="EvaluateState"/> reads.</summary>
+    public const int EnvironmentStateLength = 9;
+
+    /// <summary>The task's formula on an environment-state vector (see <see cref="EvaluateState"/>).</summary>
+    protected abstract TaskStatus EvaluateStateCore(ReadOnlySpan<float> state);
+
     /// <summary>Table points (x, y in metres) that distractors must keep 8 cm away from.</summary>
     public abstract IEnumerable<(double X, double Y)> KeepClear(TabletopScene scene);
 
@@ -104,6 +126,15 @@ public sealed class ReachTask : TabletopTask
     {
         var (tx, ty, tz) = scene.Tip;
         var (gx, gy, gz) = Target(scene);
+        return Status(tx, ty, tz, gx, gy, gz);
+    }
+
+    /// <inheritdoc/>
+    protected override TaskStatus EvaluateStateCore(ReadOnlySpan<float> state) =>
+        Status(state[0], state[1], state[2], state[3], state[4], state[5]);
+
+    private static TaskStatus Status(double tx, double ty, double tz, double gx, double gy, double gz)
+    {
         var distance = Distance(tx, ty, tz, gx, gy, gz);
         return new TaskStatus(Closeness(distance), distance < SuccessRadius, distance);
     }
@@ -197,6 +228,15 @@ public sealed class PushTask : TabletopTask
         var (px, py, pz) = Puck(scene);
         var (gx, gy) = Goal(scene);
         var (tx, ty, tz) = scene.Tip;
+        return Status(tx, ty, tz, gx, gy, px, py, pz);
+    }
+
+    /// <inheritdoc/>
+    protected override TaskStatus EvaluateStateCore(ReadOnlySpan<float> state) =>
+        Status(state[0], state[1], state[2], state[3], state[4], state[6], state[7], state[8]);
+
+    private static TaskStatus Status(double tx, double ty, double tz, double gx, double gy, double px, double py, double pz)
+    {
         var toGoal = Math.Sqrt((px - gx) * (px - gx) + (py - gy) * (py - gy));
         var toPuck = Distance(tx, ty, tz, px, py, pz);
         return new TaskStatus(Closeness(toGoal) + 0.5 * Closeness(toPuck), toGoal < SuccessRadius, toGoal);
@@ -261,6 +301,15 @@ public sealed class PeekTask : TabletopTask
     {
         var (tx, ty, tz) = scene.Tip;
         var (px, py) = Pad(scene);
+        return Status(tx, ty, tz, px, py);
+    }
+
+    /// <inheritdoc/>
+    protected override TaskStatus EvaluateStateCore(ReadOnlySpan<float> state) =>
+        Status(state[0], state[1], state[2], state[3], state[4]);
+
+    private static TaskStatus Status(double tx, double ty, double tz, double px, double py)
+    {
         var distance = Distance(tx, ty, tz, px, py, 0.015);
         return new TaskStatus(Closeness(distance), distance < SuccessRadius, distance);
     }
@@ -356,6 +405,15 @@ public sealed class PickPlaceTask : TabletopTask
         var (cx, cy, cz) = Cube(scene);
         var (gx, gy, gz) = Goal(scene);
         var (tx, ty, tz) = scene.Tip;
+        return Status(tx, ty, tz, gx, gy, gz, cx, cy, cz);
+    }
+
+    /// <inheritdoc/>
+    protected override TaskStatus EvaluateStateCore(ReadOnlySpan<float> state) =>
+        Status(state[0], state[1], state[2], state[3], state[4], state[5], state[6], state[7], state[8]);
+
+    private static TaskStatus Status(double tx, double ty, double tz, double gx, double gy, double gz, double cx, double cy, double cz)
+    {
         var toGoal = Distance(cx, cy, cz, gx, gy, gz);
         var toCube = Distance(tx, ty, tz, cx, cy, cz);
         var lifted = cz > CubeHalf + 0.02 ? 0.5 : 0.0;

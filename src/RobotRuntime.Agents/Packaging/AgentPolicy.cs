@@ -18,7 +18,7 @@ namespace RobotRuntime.Agents.Packaging;
 /// joint positions from the runtime's inverse kinematics, or joint targets.
 /// </summary>
 /// <remarks>Real-time: <see cref="Act"/> allocates nothing once warm, in every mode (tested), and never throws.</remarks>
-public sealed class AgentPolicy : IPolicy
+public sealed class AgentPolicy : IPolicy, INormalisedActionSource
 {
     private readonly WorldModel _model;
     private readonly IPlanner _planner;
@@ -27,6 +27,7 @@ public sealed class AgentPolicy : IPolicy
     private readonly float[] _headInput, _scratchA, _scratchB;
     private readonly float[] _latent, _proprio, _action;
     private readonly ArmLayout _armLayout;
+    private readonly IReadOnlyList<string> _actionNames;
     private readonly ActionTranslator _translator;
     private readonly long _marginNs;
     private int _count;
@@ -54,6 +55,7 @@ public sealed class AgentPolicy : IPolicy
     {
         ArgumentNullException.ThrowIfNull(translator);
         _armLayout = translator.Layout;
+        _actionNames = _armLayout.ActionNames();
         _translator = translator;
         if (model.Layout.ProprioceptionLength != 0 && model.Layout.ProprioceptionLength != _armLayout.ProprioceptionLength)
             throw new ArgumentException($"agent '{model.Config.Encoder}': the model takes {model.Layout.ProprioceptionLength} proprioception values, its arm layout gives {_armLayout.ProprioceptionLength}", nameof(translator));
@@ -102,6 +104,9 @@ public sealed class AgentPolicy : IPolicy
 
     /// <summary>The last action in [−1, 1], in the arm layout's order (e.g. dx, dy, dz, gripper).</summary>
     public ReadOnlySpan<float> LastAction => _action;
+
+    /// <summary>The arm layout's action names (<see cref="ArmLayout.ActionNames"/>, joints named joint_0, joint_1, …).</summary>
+    public IReadOnlyList<string> NormalisedActionNames => _actionNames;
 
     /// <summary>The planner.</summary>
     public IPlanner Planner => _planner;

@@ -65,6 +65,7 @@ public sealed class BatchSampler
                     _replay.Action(index).CopyTo(batch.Actions.AsSpan((t * b + i) * layout.ActionDim, layout.ActionDim));
                     batch.Rewards[t * b + i] = _replay.Reward(index);
                     batch.Terminated[t * b + i] = (_replay.Flags(index) & ReplayFlags.Terminated) != 0 ? 1f : 0f;
+                    batch.NextObserved[t * b + i] = (_replay.Flags(index + 1) & ReplayFlags.Padding) != 0 ? 0f : 1f;
                 }
             }
         }

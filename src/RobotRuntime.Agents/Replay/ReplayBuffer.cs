@@ -17,6 +17,13 @@ public enum ReplayFlags : byte
 
     /// <summary>The action ended the episode by termination (success): no bootstrap after it.</summary>
     Terminated = 2,
+
+    /// <summary>
+    /// This observation was not recorded: it repeats the previous record's, to close an episode whose last
+    /// action terminated it (a dataset holds no observation after an episode's last action). No consistency
+    /// loss is computed against it; the terminated transition before it keeps its reward and value losses.
+    /// </summary>
+    Padding = 4,
 }
 
 /// <summary>

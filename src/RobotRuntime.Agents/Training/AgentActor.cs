@@ -73,9 +73,10 @@ public sealed class AgentActor
 
     /// <summary>
     /// Runs <paramref name="episodes"/> episodes without exploration on seeds seedBase, seedBase + 1, …;
-    /// with <paramref name="traces"/>, records each episode's latents, actions and rewards for the analyses.
+    /// with <paramref name="traces"/>, records each episode's latents, actions and rewards for the analyses;
+    /// with <paramref name="recorder"/>, hands it every step (<c>rr eval --record</c>).
     /// </summary>
-    public EvaluationResult Evaluate(IEnvironment environment, int episodes, int seedBase, List<Analysis.EpisodeTrace>? traces = null)
+    public EvaluationResult Evaluate(IEnvironment environment, int episodes, int seedBase, List<Analysis.EpisodeTrace>? traces = null, IEvaluationRecorder? recorder = null)
     {
         var action = new float[_model.Layout.ActionDim];
         int successes = 0;
@@ -84,6 +85,7 @@ public sealed class AgentActor
         {
             var observation = environment.Reset(seedBase + e);
             Reset();
+            recorder?.BeginEpisode(seedBase + e);
             bool success = false;
             int steps = 0;
             var trace = traces is null ? null : new Analysis.EpisodeTrace();
@@ -93,7 +95,9 @@ public sealed class AgentActor
                 Act(action, explore: false);
                 trace?.Latents.Add(_latent.ToArray());
                 trace?.Actions.Add(action.ToArray());
+                recorder?.BeforeStep(observation, action);
                 var result = environment.Step(action);
+                recorder?.AfterStep(in result);
                 trace?.Rewards.Add((float)result.Reward);
                 returns += result.Reward;
                 steps++;
@@ -111,9 +115,28 @@ public sealed class AgentActor
                 }
                 observation = result.Observation;
             }
+            recorder?.EndEpisode(success);
             successes += success ? 1 : 0;
             lengths += steps;
         }
         return new EvaluationResult(episodes, (double)successes / Math.Max(1, episodes), returns / Math.Max(1, episodes), lengths / Math.Max(1, episodes));
     }
+}
+
+/// <summary>Sees every step of evaluation episodes (<see cref="AgentActor.Evaluate"/>); <c>rr eval --record</c> keeps them as a dataset.</summary>
+/// <remarks>Called on the evaluating thread, in order: <see cref="BeginEpisode"/>, then per step <see cref="BeforeStep"/> and
+/// <see cref="AfterStep"/>, then <see cref="EndEpisode"/>.</remarks>
+public interface IEvaluationRecorder
+{
+    /// <summary>An episode starts, after the environment's reset with <paramref name="seed"/>.</summary>
+    void BeginEpisode(int seed);
+
+    /// <summary>The observation (owned by the environment: copy what you keep) and the agent's normalised action, just before the step.</summary>
+    void BeforeStep(Observation observation, ReadOnlySpan<float> action);
+
+    /// <summary>What the step gave: reward, termination, success.</summary>
+    void AfterStep(in StepResult result);
+
+    /// <summary>The episode ended; <paramref name="success"/> says whether the task's success held at any step.</summary>
+    void EndEpisode(bool success);
 }

@@ -148,7 +148,7 @@ public sealed class TdMpc2Learner : IDisposable
                 }
                 z = _model.Next(z, action);
                 z.Span.CopyTo(latents.AsSpan((t + 1) * b * _config.LatentDim));
-                var c = Ops.Scale(Ops.MseLoss(z, nextLatents[t]), weight);
+                var c = Ops.Scale(ConsistencyLoss(z, nextLatents[t], batch.NextObserved.AsSpan(t * b, b)), weight);
                 consistency = consistency is null ? c : Ops.Add(consistency, c);
             }
             consistency = Ops.Scale(consistency!, 1f / h);
@@ -166,49 +166,50 @@ public sealed class TdMpc2Learner : IDisposable
         }
         _tape.Reset();
 
-        // 3. Policy prior on the detached latents; the Qs are held fixed.
-        float policyValue;
-        foreach (var q in _model.Qs)
+        // 3. Policy prior on the detached latents; the Qs are held fixed (and left as they were found:
+        // an offline adaptation may hold them, or the policy, fixed throughout).
+        float policyValue = 0f;
+        var qParameters = _model.Qs.SelectMany(q => q.Parameters()).ToArray();
+        var wasFrozen = qParameters.Select(parameter => parameter.Frozen).ToArray();
+        foreach (var parameter in qParameters)
         {
-            foreach (var parameter in q.Parameters())
-            {
-                parameter.Frozen = true;
-            }
+            parameter.Frozen = true;
         }
         try
         {
-            using (_tape.Record())
+            // A policy held fixed (offline adaptation of the encoder alone) is not updated.
+            if (!_policyParameters.All(parameter => parameter.Frozen))
             {
-                int rows = (h + 1) * b;
-                var zs = Tensor.FromArray(latents, rows, _config.LatentDim);
-                var (action, logProbability) = _model.SamplePolicy(zs, Noise(rows, a));
-                int q1 = _random.NextInt(_config.NumQ), q2 = (q1 + 1 + _random.NextInt(_config.NumQ - 1)) % _config.NumQ;
-                var qValue = Ops.Scale(Ops.Add(_model.DecodeValue(_model.QLogits(q1, zs, action)), _model.DecodeValue(_model.QLogits(q2, zs, action))), 0.5f);
-                UpdateScale(qValue.Span[..b]);
-                // Per-row weights ρ^t / (H + 1), the mean over the batch folded in.
-                var weights = new float[rows];
-                for (int t = 0; t <= h; t++)
+                using (_tape.Record())
                 {
-                    weights.AsSpan(t * b, b).Fill(MathF.Pow(rho, t) / ((h + 1) * b));
+                    int rows = (h + 1) * b;
+                    var zs = Tensor.FromArray(latents, rows, _config.LatentDim);
+                    var (action, logProbability) = _model.SamplePolicy(zs, Noise(rows, a));
+                    int q1 = _random.NextInt(_config.NumQ), q2 = (q1 + 1 + _random.NextInt(_config.NumQ - 1)) % _config.NumQ;
+                    var qValue = Ops.Scale(Ops.Add(_model.DecodeValue(_model.QLogits(q1, zs, action)), _model.DecodeValue(_model.QLogits(q2, zs, action))), 0.5f);
+                    UpdateScale(qValue.Span[..b]);
+                    // Per-row weights ρ^t / (H + 1), the mean over the batch folded in.
+                    var weights = new float[rows];
+                    for (int t = 0; t <= h; t++)
+                    {
+                        weights.AsSpan(t * b, b).Fill(MathF.Pow(rho, t) / ((h + 1) * b));
+                    }
+                    var perRow = Ops.Subtract(Ops.Scale(logProbability, _config.EntropyCoef), Ops.Scale(qValue.Reshape(rows), 1f / ValueScale));
+                    var policyLoss = Ops.Sum(Ops.Multiply(perRow, Tensor.FromArray(weights, rows)));
+                    policyValue = policyLoss.Item();
+                    _policyOptimizer.ZeroGrad();
+                    _tape.Backward(policyLoss);
+                    GradientClipping.ClipByGlobalNorm(_policyParameters, _config.GradClipNorm);
+                    _policyOptimizer.Step();
                 }
-                var perRow = Ops.Subtract(Ops.Scale(logProbability, _config.EntropyCoef), Ops.Scale(qValue.Reshape(rows), 1f / ValueScale));
-                var policyLoss = Ops.Sum(Ops.Multiply(perRow, Tensor.FromArray(weights, rows)));
-                policyValue = policyLoss.Item();
-                _policyOptimizer.ZeroGrad();
-                _tape.Backward(policyLoss);
-                GradientClipping.ClipByGlobalNorm(_policyParameters, _config.GradClipNorm);
-                _policyOptimizer.Step();
             }
         }
         finally
         {
             _tape.Reset();
-            foreach (var q in _model.Qs)
+            for (int i = 0; i < qParameters.Length; i++)
             {
-                foreach (var parameter in q.Parameters())
-                {
-                    parameter.Frozen = false;
-                }
+                qParameters[i].Frozen = wasFrozen[i];
             }
         }
 
@@ -240,6 +241,32 @@ public sealed class TdMpc2Learner : IDisposable
             ? Tensor.FromArray(span, rows, layout.FrameStack * layout.Cameras * 3, layout.ImageSize, layout.ImageSize)
             : Tensor.FromArray(span, rows, batch.ObservationWidth);
         return EncoderInputTransform is null ? x : EncoderInputTransform(x);
+    }
+
+    /// <summary>
+    /// MSE between predicted and encoded next latents over the rows whose next observation was recorded
+    /// (offline data pads an episode that ended by termination); with every row recorded, exactly <see cref="Ops.MseLoss"/>.
+    /// </summary>
+    private Tensor ConsistencyLoss(Tensor predicted, Tensor target, ReadOnlySpan<float> observed)
+    {
+        int recorded = 0;
+        foreach (var o in observed)
+        {
+            recorded += o != 0f ? 1 : 0;
+        }
+        if (recorded == observed.Length)
+        {
+            return Ops.MseLoss(predicted, target);
+        }
+        int width = _config.LatentDim;
+        var mask = new float[observed.Length * width];
+        for (int i = 0; i < observed.Length; i++)
+        {
+            mask.AsSpan(i * width, width).Fill(observed[i]);
+        }
+        var m = Tensor.FromArray(mask, observed.Length, width);
+        // Mean over the recorded rows only: the masked rows add zeros, the scale undoes their share of the mean.
+        return Ops.Scale(Ops.MseLoss(Ops.Multiply(predicted, m), Ops.Multiply(target, m)), recorded == 0 ? 0f : (float)observed.Length / recorded);
     }
 
     private Tensor Noise(int rows, int a)

@@ -22,6 +22,8 @@ public sealed class TrainingBatch
         Actions = new float[horizon * batchSize * layout.ActionDim];
         Rewards = new float[horizon * batchSize];
         Terminated = new float[horizon * batchSize];
+        NextObserved = new float[horizon * batchSize];
+        Array.Fill(NextObserved, 1f);
     }
 
     /// <summary>The observation layout.</summary>
@@ -50,4 +52,10 @@ public sealed class TrainingBatch
 
     /// <summary>[H·B]: 1 where the action at step t ended the episode by termination (success), else 0.</summary>
     public float[] Terminated { get; }
+
+    /// <summary>
+    /// [H·B]: 1 where the observation after the action at step t was recorded, 0 where it is padding
+    /// (<see cref="Replay.ReplayFlags.Padding"/>, offline data): no consistency loss against it. All 1 online.
+    /// </summary>
+    public float[] NextObserved { get; }
 }

@@ -31,10 +31,12 @@ public static class EvalCommand
         var package = new Option<string?>("--package") { Description = "Also write the run's agent as a package into this folder." };
         var csv = new Option<string?>("--csv") { Description = "Also write the table as CSV here." };
         var plot = new Option<string?>("--plot") { Description = "Also write the success rate per preset as bars: PREFIX.png and PREFIX.svg." };
+        var record = new Option<string?>("--record") { Description = "Also write every evaluated episode into an episode dataset per preset, DIR/<preset> (the agent's cameras at its image size, proprioception, normalised action, reward, success, environment state): data for rr train --from-dataset." };
+        var firstSeed = new Option<int>("--first-seed") { Description = "Seed of the first episode of each preset (episode k uses first + k). The default is rr eval's evaluation seeds; record data for adaptation on others (e.g. 2000000).", DefaultValueFactory = _ => Trainer.EvaluationSeedBase + 50_000 };
         var device = new Runtime.DeviceOption();
         var verb = new Command("eval", "Evaluate a trained agent in distribution and under the simulator's visual shift presets.")
         {
-            run, shifts, episodes, zoo, planner, planSamples, planIterations, package, csv, plot,
+            run, shifts, episodes, zoo, planner, planSamples, planIterations, package, csv, plot, record, firstSeed,
         };
         foreach (var option in device.All)
             verb.Options.Add(option);
@@ -142,7 +144,13 @@ public static class EvalCommand
                     };
                     var actor = new AgentActor(model, features, Planners.Create(model, options, new AgentRandom(7)));
                     var traces = preset == VisualShifts.InDistribution ? new List<EpisodeTrace>() : null;
-                    var r = actor.Evaluate(environment, result.GetValue(episodes), Trainer.EvaluationSeedBase + 50_000, traces);
+                    var recorder = result.GetValue(record) is { } recordFolder
+                        ? EvaluationRecording.Start(Path.Combine(recordFolder, preset), environment, config, preset, folder, identity) : null;
+                    var r = actor.Evaluate(environment, result.GetValue(episodes), result.GetValue(firstSeed), traces, recorder);
+                    if (recorder is not null)
+                    {
+                        output.WriteLine($"rr eval: recorded {recorder.Dataset.Episodes.Count} episode(s), {recorder.Dataset.TotalFrames} frames into {recorder.Dataset.Folder}");
+                    }
                     if (traces is not null)
                     {
                         analysis = WorldModelAnalysis.Run(model, traces);
@@ -180,6 +188,9 @@ public static class EvalCommand
                 }
                 if (result.GetValue(package) is { } packageFolder && model is not null)
                 {
+                    // An offline adaptation run names its parents (the package and the datasets) in its record.
+                    var parents = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(folder, "run.json")))?["parents"] is System.Text.Json.Nodes.JsonArray list
+                        ? list.Select(p => p!.AsObject()).ToList() : null;
                     AgentPackage.Save(packageFolder, model, task, pvr, armLayout!, armName, new Dictionary<string, string>
                     {
                         [AgentPackage.TrainingKeys.Run] = Path.GetFullPath(folder),
@@ -188,7 +199,7 @@ public static class EvalCommand
                         // What the runtime needs to act as in training: one action per control period, the same discount.
                         [AgentPackage.TrainingKeys.ControlRateHz] = controlRate.ToString("R", CultureInfo.InvariantCulture),
                         [AgentPackage.TrainingKeys.EpisodeSteps] = episodeSteps.ToString(CultureInfo.InvariantCulture),
-                    });
+                    }, parents);
                     output.WriteLine($"rr eval: wrote agent package {Path.GetFullPath(packageFolder)}");
                 }
                 return 0;

@@ -39,12 +39,18 @@ public static class TrainCommand
         var threads = new Option<int>("--threads") { Description = "Engine threads (1 is bit-reproducible).", DefaultValueFactory = _ => 1 };
         var trainableFrom = new Option<string?>("--trainable-from") { Description = "Partial mode: where the PVR splits into the frozen trunk and the trained tail, a node-name prefix (e.g. /layer2/) or a value name (default: the zoo entry's trainableFrom)." };
         var noProgress = new Option<bool>("--no-progress") { Description = "Print a line per evaluation instead of a progress bar." };
+        var fromDataset = new Option<string?>("--from-dataset") { Description = "Offline adaptation: fine-tune --package on these recorded datasets (comma-separated folders: rr eval --record, rr run --record, rr collect) instead of training in the simulator." };
+        var parentPackage = new Option<string?>("--package") { Description = "With --from-dataset: the agent package to adapt (its weights, config, arm layout and PVR)." };
+        var offlineUpdates = new Option<long>("--updates") { Description = "With --from-dataset: TD-MPC2 updates to make.", DefaultValueFactory = _ => 2000 };
+        var reward = new Option<string>("--reward") { Description = "With --from-dataset: rewards from the dataset's reward column (dataset), the task's reward function on its environment state (task), or 1 on success frames (success); auto: dataset if recorded, else task, else success.", DefaultValueFactory = _ => "auto" };
+        var trainable = new Option<string>("--trainable") { Description = "With --from-dataset: all (the encoder, dynamics, reward, Qs and policy) or encoder (the encoder alone; the parent's heads and policy stay as they are).", DefaultValueFactory = _ => "all" };
+        var packageOut = new Option<string?>("--package-out") { Description = "With --from-dataset: write the adapted agent package here when the updates are done (or later: rr eval RUN --package DIR)." };
 
         var device = new Runtime.DeviceOption();
         var verb = new Command("train", "Train a TD-MPC2-style world-model agent in the simulator.")
         {
             task, arm, encoder, mode, seed, steps, run, size, config, zoo, seedSteps, pretrain, updates, batch, evalEvery, evalEpisodes,
-            checkpointEvery, act, planSamples, planIterations, threads, trainableFrom, noProgress,
+            checkpointEvery, act, planSamples, planIterations, threads, trainableFrom, noProgress, fromDataset, parentPackage, offlineUpdates, reward, trainable, packageOut,
         };
         foreach (var option in device.All)
             verb.Options.Add(option);
@@ -54,6 +60,42 @@ public static class TrainCommand
             var output = result.InvocationConfiguration.Output;
             try
             {
+                if (result.GetValue(fromDataset) is { } datasets)
+                {
+                    if (result.GetValue(threads) < 1)
+                        throw new ArgumentException($"--threads: expected at least 1 engine thread, got {result.GetValue(threads)}");
+                    if (!Enum.TryParse<AdaptationReward>(result.GetValue(reward), ignoreCase: true, out var rewardSource) || int.TryParse(result.GetValue(reward), out var numeric))
+                        throw new ArgumentException($"--reward '{result.GetValue(reward)}' is not one of auto, dataset, task, success");
+                    var parent = result.GetValue(parentPackage) ?? throw new ArgumentException("--from-dataset needs --package: the agent package to adapt");
+                    if (result.GetValue(trainable) is not ("all" or "encoder"))
+                        throw new ArgumentException($"--trainable '{result.GetValue(trainable)}' is not one of all, encoder");
+                    TensorEngine.ThreadCount = result.GetValue(threads);
+                    using var cancelAdapt = new CancellationTokenSource();
+                    Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancelAdapt.Cancel(); };
+                    return AdaptCommand.Run(new AdaptRequest
+                    {
+                        Datasets = datasets.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries),
+                        Package = parent,
+                        Run = result.GetValue(run)!,
+                        PackageOut = result.GetValue(packageOut),
+                        Updates = result.GetValue(offlineUpdates),
+                        BatchSize = result.GetValue(batch),
+                        Seed = result.GetValue(seed),
+                        Reward = rewardSource,
+                        EncoderOnly = result.GetValue(trainable) == "encoder",
+                        // Online runs count steps between checkpoints; offline runs updates (default 500).
+                        CheckpointEvery = result.GetResult(checkpointEvery) is { Implicit: false } ? result.GetValue(checkpointEvery) : 500,
+                        Zoo = result.GetValue(zoo),
+                        Device = device.Settings(result),
+                        Progress = !result.GetValue(noProgress),
+                        CommandLine = "rr " + string.Join(" ", result.Tokens.Select(t => t.Value)),
+                    }, output, cancelAdapt.Token);
+                }
+                foreach (var offlineOnly in new Option[] { parentPackage, packageOut, offlineUpdates, reward, trainable })
+                {
+                    if (result.GetResult(offlineOnly) is { Implicit: false })
+                        throw new ArgumentException($"{offlineOnly.Name} is for offline adaptation: give --from-dataset too");
+                }
                 var agent = result.GetValue(config) is { } path
                     ? AgentConfig.FromJson(File.ReadAllText(path), path)
                     : AgentConfig.Preset(result.GetValue(size)!);
@@ -142,10 +184,10 @@ public static class TrainCommand
                 output.WriteLine($"rr train: stopped at step {trainer.Step}; checkpoint and metrics in {Path.GetFullPath(result.GetValue(run)!)}");
                 return 0;
             }
-            catch (Exception failure) when (failure is ArgumentException or InvalidDataException or IOException or SimulatorException or NativeDependencyMissingException or InvalidOperationException or Onnx.ExecutionProviderUnavailableException or Onnx.OnnxModelException)
+            catch (Exception failure) when (failure is ArgumentException or InvalidDataException or IOException or SimulatorException or NativeDependencyMissingException or InvalidOperationException or KeyNotFoundException or Onnx.ExecutionProviderUnavailableException or Onnx.OnnxModelException)
             {
                 error.WriteLine($"rr train: {failure.Message}");
-                return failure is ArgumentException ? 2 : 1;
+                return failure is ArgumentException or KeyNotFoundException ? 2 : 1;
             }
         });
         return verb;

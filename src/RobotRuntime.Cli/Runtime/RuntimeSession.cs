@@ -386,11 +386,13 @@ internal sealed class RuntimeSession : IDisposable
             throw new ConfigException($"record: every camera of a recording must give frames of one size; this run's are {string.Join(", ", cameras.Select(c => $"{c.Name} {c.Width}×{c.Height}"))}");
         var task = record.Task
             ?? (_config.ArmKind == "sim" ? _config.ArmOptions.Text("task", "reach")! : _config.Policy);
+        // An agent's own action in [−1, 1] is kept beside the arm's command: it is what offline adaptation (rr train --from-dataset) learns from.
+        var normalised = build.Policy is INormalisedActionSource source ? source.NormalisedActionNames : null;
         var layout = Datasets.Recording.DeploymentLayout.Create(arm.JointCount, cameras.Select(c => c.Name).ToList(), cameras[0].Width, cameras[0].Height,
-            build.Policy.Mode, _config.RateHz, task);
+            build.Policy.Mode, _config.RateHz, task, normalised);
         var sizes = cameras.Select(c => (c.Width, c.Height)).ToList();
         var capacity = record.BufferCycles ?? RecordingRing.CapacityFor(sizes, RecordSettings.DefaultBufferBytes);
-        var ring = new RecordingRing(sizes, capacity, composer.Context.RewardSource);
+        var ring = new RecordingRing(sizes, capacity, composer.Context.RewardSource, normalised?.Count ?? 0);
         var run = Path.GetFileName(Folder);
         var configFile = $"meta/rr-runs/{run}.yaml";
         try

@@ -137,6 +137,7 @@ public sealed class ControlLoop : IDisposable
     private readonly EncodeStage? _stage;
     private long _stageVersion;
     private readonly IPolicy _policy;
+    private readonly INormalisedActionSource? _normalisedActions;
     private readonly ISafetyFilter _safety;
     private readonly IArmLink _link;
     private readonly RunLogWriter? _log;
@@ -205,6 +206,8 @@ public sealed class ControlLoop : IDisposable
         if (options.Recording is { } recording && (recording.CameraSizes.Count != cameras.Count
             || cameras.Where((c, i) => recording.CameraSizes[i] != (c.Width, c.Height)).Any()))
             throw new ArgumentException($"the recording ring is for {recording.CameraSizes.Count} camera(s) of {string.Join(", ", recording.CameraSizes.Select(s => $"{s.Width}×{s.Height}"))}; the loop's cameras differ", nameof(options));
+        if (options.Recording is { NormalisedActionLength: > 0 } ring && policy is INormalisedActionSource source && source.LastAction.Length != ring.NormalisedActionLength)
+            throw new ArgumentException($"the recording ring keeps {ring.NormalisedActionLength} normalised action value(s); policy '{policy.Name}' has {source.LastAction.Length}", nameof(options));
         if (board is not null && (board.CameraNames.Count != cameras.Count || cameras.Any(c => c.Width != board.FrameWidth || c.Height != board.FrameHeight)))
             throw new ArgumentException($"the live board is for {board.CameraNames.Count} camera(s) of {board.FrameWidth}×{board.FrameHeight}; the loop's cameras differ", nameof(board));
 
@@ -214,6 +217,8 @@ public sealed class ControlLoop : IDisposable
         _encoder = encoder;
         _encoderTimes = encoder as IEncoderStageTimes;
         _policy = policy;
+        // A policy with a normalised action of its own (an agent) has it copied into the recording beside the command.
+        _normalisedActions = options.Recording is { NormalisedActionLength: > 0 } ? policy as INormalisedActionSource : null;
         _safety = safety;
         _link = link;
         _log = log;
@@ -559,7 +564,9 @@ public sealed class ControlLoop : IDisposable
         _log?.TryAppend(in record);
         _options.CycleRecords?.TryWrite(in record);
         _options.Recording?.TryWrite(in record, in input, freshState,
-            usable && encoded ? (byte)policyStatus : RecordedCycle.PolicyNotRun, _frames, _episode);
+            usable && encoded ? (byte)policyStatus : RecordedCycle.PolicyNotRun, _frames, _episode,
+            _normalisedActions is not null && usable && encoded && policyStatus is PolicyStatus.Ok or PolicyStatus.BudgetExhausted
+                ? _normalisedActions.LastAction : default);
         if (_board is not null)
         {
             _board.PublishCycle(in record, _holding, result.Reason, result.ReasonText ?? "", end);

@@ -31,9 +31,10 @@ public sealed class RecordedCycle
     /// <summary>The <see cref="PolicyStatus"/> value for a cycle whose policy did not run (no usable frame, or the encoder failed).</summary>
     public const byte PolicyNotRun = 255;
 
-    internal RecordedCycle(IReadOnlyList<(int Width, int Height)> cameraSizes)
+    internal RecordedCycle(IReadOnlyList<(int Width, int Height)> cameraSizes, int normalisedActionLength)
     {
         Frames = cameraSizes.Select(s => new CameraFrame(s.Width, s.Height)).ToArray();
+        NormalisedAction = new float[normalisedActionLength];
     }
 
     /// <summary>The cycle's run-log record (times on the loop's clock, ns).</summary>
@@ -74,6 +75,15 @@ public sealed class RecordedCycle
 
     /// <summary>Each camera's frame as the cycle used it (the encoder's input), in the loop's camera order.</summary>
     public CameraFrame[] Frames { get; }
+
+    /// <summary>Whether <see cref="NormalisedAction"/> holds this cycle's policy action (the policy has one and acted).</summary>
+    public bool HasNormalisedAction;
+
+    /// <summary>
+    /// The policy's own normalised action this cycle (<see cref="Policies.INormalisedActionSource.LastAction"/>),
+    /// <see cref="RecordingRing.NormalisedActionLength"/> values; meaningful when <see cref="HasNormalisedAction"/>.
+    /// </summary>
+    public float[] NormalisedAction { get; }
 }
 
 /// <summary>
@@ -97,20 +107,27 @@ public sealed class RecordingRing
     /// <param name="cameraSizes">Width and height of each camera's frames.</param>
     /// <param name="capacity">Cycles the ring holds, at least 2.</param>
     /// <param name="rewards">Where each cycle's reward is sampled (a simulator); null: none.</param>
+    /// <param name="normalisedActionLength">Values of the policy's normalised action kept per cycle
+    /// (<see cref="Policies.INormalisedActionSource"/>); 0 when the policy has none.</param>
     /// <remarks>Setup only.</remarks>
-    public RecordingRing(IReadOnlyList<(int Width, int Height)> cameraSizes, int capacity, ITaskRewardSource? rewards = null)
+    public RecordingRing(IReadOnlyList<(int Width, int Height)> cameraSizes, int capacity, ITaskRewardSource? rewards = null, int normalisedActionLength = 0)
     {
         ArgumentNullException.ThrowIfNull(cameraSizes);
         if (capacity < 2)
             throw new ArgumentOutOfRangeException(nameof(capacity), capacity, "a recording ring needs at least 2 cycles");
+        ArgumentOutOfRangeException.ThrowIfNegative(normalisedActionLength);
         _cameraSizes = [.. cameraSizes];
         _rewards = rewards;
+        NormalisedActionLength = normalisedActionLength;
         _slots = new RecordedCycle[capacity];
         for (var i = 0; i < capacity; i++)
-            _slots[i] = new RecordedCycle(_cameraSizes);
+            _slots[i] = new RecordedCycle(_cameraSizes, normalisedActionLength);
     }
 
-    /// <summary>Bytes one slot holds: its frames plus the fixed part (a few hundred bytes).</summary>
+    /// <summary>Values of the policy's normalised action each slot keeps (0: the ring keeps none).</summary>
+    public int NormalisedActionLength { get; }
+
+    /// <summary>Bytes one slot holds: its frames plus the fixed part (a few hundred bytes, the normalised action included).</summary>
     public static long BytesPerCycle(IReadOnlyList<(int Width, int Height)> cameraSizes) =>
         cameraSizes.Sum(s => 3L * s.Width * s.Height) + 1024;
 
@@ -140,9 +157,12 @@ public sealed class RecordingRing
     /// <param name="policyStatus">The policy's status, or <see cref="RecordedCycle.PolicyNotRun"/>.</param>
     /// <param name="frames">The cycle's frames, one per camera, of the ring's sizes.</param>
     /// <param name="episode">The loop's episode number.</param>
+    /// <param name="normalisedAction">The policy's normalised action this cycle; empty when it has none or did not act.
+    /// Values beyond <see cref="NormalisedActionLength"/> are not kept.</param>
     /// <returns>False (and counted) when the ring is full.</returns>
     /// <remarks>Real-time: no allocation, no lock, no throw; copies the frames (a memory copy of their bytes).</remarks>
-    public bool TryWrite(in CycleRecord record, in SafetyInput input, bool armStateFresh, byte policyStatus, IReadOnlyList<CameraFrame> frames, long episode)
+    public bool TryWrite(in CycleRecord record, in SafetyInput input, bool armStateFresh, byte policyStatus, IReadOnlyList<CameraFrame> frames, long episode,
+        ReadOnlySpan<float> normalisedAction = default)
     {
         var written = _written;
         if (written - Volatile.Read(ref _read) >= _slots.Length)
@@ -169,6 +189,13 @@ public sealed class RecordingRing
             from.Pixels.AsSpan().CopyTo(to.Pixels);
             to.Sequence = from.Sequence;
             to.CaptureTimestampNs = from.CaptureTimestampNs;
+        }
+        slot.HasNormalisedAction = normalisedAction.Length > 0 && NormalisedActionLength > 0;
+        if (slot.HasNormalisedAction)
+        {
+            var kept = Math.Min(normalisedAction.Length, slot.NormalisedAction.Length);
+            normalisedAction[..kept].CopyTo(slot.NormalisedAction);
+            slot.NormalisedAction.AsSpan(kept).Fill(float.NaN);
         }
         slot.HasReward = false;
         slot.Reward = double.NaN;

@@ -78,6 +78,12 @@ public static class DeploymentLayout
         public const string SendStatus = "action.send_status";
         /// <summary>Float64 vector: the policy's proposal (its mode's block, then the gripper target); NaN when it proposed nothing.</summary>
         public const string PolicyAction = "policy.action";
+        /// <summary>
+        /// Float64 vector (only in recordings of a policy with a normalised action of its own, an agent's): the
+        /// policy's action in [−1, 1] in its own action space (<c>INormalisedActionSource</c>), the action it learns
+        /// from; NaN when it did not act. Recordings made before it existed, or of other policies, have no such column.
+        /// </summary>
+        public const string PolicyNormalisedAction = "policy.normalised_action";
         /// <summary>Int64: the policy's status (PolicyStatus: 0 ok, 1 budget exhausted, 2 no action, 3 failed; 255 not run: no usable frame or the encoder failed).</summary>
         public const string PolicyStatus = "policy.status";
         /// <summary>Int64: the safety verdict (SafetyStatus: 0 passed, 1 clipped, 2 held).</summary>
@@ -103,7 +109,10 @@ public static class DeploymentLayout
     /// <param name="policyMode">The policy's command mode.</param>
     /// <param name="rateHz">The loop's rate.</param>
     /// <param name="task">The task episodes are labelled with.</param>
-    public static DatasetLayout Create(int jointCount, IReadOnlyList<string> cameras, int width, int height, ArmCommandMode policyMode, double rateHz, string task)
+    /// <param name="normalisedActionNames">The names of the policy's normalised action values (<c>INormalisedActionSource</c>):
+    /// the recording gets a <see cref="Columns.PolicyNormalisedAction"/> column; null or empty: the policy has none.</param>
+    public static DatasetLayout Create(int jointCount, IReadOnlyList<string> cameras, int width, int height, ArmCommandMode policyMode, double rateHz, string task,
+        IReadOnlyList<string>? normalisedActionNames = null)
     {
         if (jointCount is < 1 or > JointVector.Capacity)
             throw new ArgumentOutOfRangeException(nameof(jointCount), jointCount, $"an arm has 1..{JointVector.Capacity} joints");
@@ -133,6 +142,11 @@ public static class DeploymentLayout
             new(Columns.ActionExact, DatasetColumnType.Float64Vector, action),
             new(Columns.SendStatus, DatasetColumnType.Int64),
             new(Columns.PolicyAction, DatasetColumnType.Float64Vector, policy),
+        ]);
+        if (normalisedActionNames is { Count: > 0 })
+            columns.Add(new(Columns.PolicyNormalisedAction, DatasetColumnType.Float64Vector, normalisedActionNames));
+        columns.AddRange(
+        [
             new(Columns.PolicyStatus, DatasetColumnType.Int64),
             new(Columns.SafetyStatus, DatasetColumnType.Int64),
             new(Columns.HoldReason, DatasetColumnType.Int64),
@@ -162,6 +176,10 @@ public static class DeploymentLayout
     /// <summary>Whether <paramref name="layout"/> is a recorded deployment's (it has the cycle and policy columns).</summary>
     public static bool IsDeployment(DatasetLayout layout) =>
         layout.Columns.Any(c => c.Name == Columns.CycleIndex) && layout.Columns.Any(c => c.Name == Columns.PolicyAction) && JointCountOf(layout) > 0;
+
+    /// <summary>The width of a recording's <see cref="Columns.PolicyNormalisedAction"/> column; 0 when it has none (an older recording, or a policy without one).</summary>
+    public static int NormalisedActionWidth(DatasetLayout layout) =>
+        layout.Columns.FirstOrDefault(c => c.Name == Columns.PolicyNormalisedAction)?.Width ?? 0;
 
     /// <summary>The arm's joint count a deployment layout was made for; 0 when the state names are not a deployment's.</summary>
     public static int JointCountOf(DatasetLayout layout)
@@ -267,6 +285,19 @@ public static class DeploymentLayout
             for (var i = 0; i < policy.Length - 1; i++)
                 policy[i] = record.Requested[i];
             policy[^1] = record.RequestedGripper;
+        }
+
+        // The policy's normalised action (an agent's), when the recording keeps it.
+        if (NormalisedActionWidth(layout) is > 0 and var normalisedWidth)
+        {
+            var (_, normalisedAt) = layout.ColumnAt(Columns.PolicyNormalisedAction);
+            var normalised = frame.Numbers.AsSpan(normalisedAt, normalisedWidth);
+            normalised.Fill(double.NaN);
+            if (cycle.HasNormalisedAction)
+            {
+                for (var i = 0; i < Math.Min(normalisedWidth, cycle.NormalisedAction.Length); i++)
+                    normalised[i] = cycle.NormalisedAction[i];
+            }
         }
 
         Set(frame, layout, Columns.StateValid, cycle.HasArmState ? 1 : 0);

@@ -693,6 +693,79 @@ public sealed partial class ControlLoopTests : IDisposable
         Assert.Equal(650, after.Record.CycleIndex);
     }
 
+    /// <summary>The scripted reach with a "normalised action" of its own: the cycle index, its tenth and its hundredth, then −1 (like an agent's).</summary>
+    private sealed class NormalisedReach(ScriptedReachPolicy inner, int skipEvery = 0) : IPolicy, INormalisedActionSource
+    {
+        private readonly float[] _action = new float[4];
+        public string Name => "normalised-reach";
+        public ArmCommandMode Mode => inner.Mode;
+        public int EmbeddingSize => inner.EmbeddingSize;
+        public string LastError => "skipped";
+        public IReadOnlyList<string> NormalisedActionNames { get; } = ["a", "b", "c", "d"];
+        public ReadOnlySpan<float> LastAction => _action;
+        public void Reset() => inner.Reset();
+
+        public PolicyStatus Act(PolicyObservation observation, ref ArmCommand command)
+        {
+            _action[0] = observation.CycleIndex;
+            _action[1] = observation.CycleIndex / 10f;
+            _action[2] = observation.CycleIndex / 100f;
+            _action[3] = -1;
+            if (skipEvery > 0 && observation.CycleIndex % skipEvery == 0)
+                return PolicyStatus.NoAction;
+            return inner.Act(observation, ref command);
+        }
+
+        public void Dispose() { }
+    }
+
+    [Fact]
+    public void TheRecordingKeepsThePolicysNormalisedActionWithoutAllocatingAndNoneWhenItDidNotAct()
+    {
+        var ring = new RecordingRing([(Size, Size), (Size, Size)], capacity: 300, normalisedActionLength: 4);
+        using var rig = new Rig(LogPath("recording-normalised"), new NormalisedReach(Reach((0.3, 0, 0.4)), skipEvery: 9), recording: ring);
+        rig.Arm_();
+        rig.Loop.RunCycles(50);
+        while (ring.TryPeek(out _))
+            ring.Release();
+        long allocated = ThreadAllocations.During(() => rig.Loop.RunCycles(200));
+        Assert.Equal(0, allocated);
+        int acted = 0, skipped = 0;
+        for (var i = 0; i < 200; i++)
+        {
+            Assert.True(ring.TryPeek(out var cycle));
+            long index = cycle.Record.CycleIndex;
+            if (index % 9 == 0)
+            {
+                // The policy had no action: the recording keeps none (its LastAction is not this cycle's decision).
+                Assert.False(cycle.HasNormalisedAction);
+                skipped++;
+            }
+            else
+            {
+                Assert.True(cycle.HasNormalisedAction);
+                Assert.Equal([index, index / 10f, index / 100f, -1f], cycle.NormalisedAction);
+                acted++;
+            }
+            ring.Release();
+        }
+        Assert.True(acted > 150 && skipped > 10, $"{acted} acted, {skipped} skipped");
+
+        // A ring without room for it keeps none; a ring for another length is refused.
+        var none = new RecordingRing([(Size, Size), (Size, Size)], capacity: 8);
+        using (var plain = new Rig(LogPath("recording-plain"), new NormalisedReach(Reach((0.3, 0, 0.4))), recording: none))
+        {
+            plain.Arm_();
+            plain.Loop.RunCycles(3);
+            Assert.True(none.TryPeek(out var cycle));
+            Assert.False(cycle.HasNormalisedAction);
+            Assert.Empty(cycle.NormalisedAction);
+        }
+        var error = Assert.Throws<ArgumentException>(() => new Rig(LogPath("recording-wrong"), new NormalisedReach(Reach((0.3, 0, 0.4))),
+            recording: new RecordingRing([(Size, Size), (Size, Size)], 8, normalisedActionLength: 3)));
+        Assert.Contains("the recording ring keeps 3 normalised action value(s); policy 'normalised-reach' has 4", error.Message);
+    }
+
     [Fact]
     public void ARecordingRingForOtherCamerasIsRefused()
     {
