@@ -704,7 +704,8 @@ public sealed class EpisodeDataset
     private static string Describe(DatasetLayout layout) =>
         $"robot {layout.RobotType}, {layout.ImageWidth}x{layout.ImageHeight}, cameras {string.Join("+", layout.Cameras)}, tasks {string.Join("+", layout.Tasks)}, {layout.Fps} fps";
 
-    private static void WriteAtomically(string path, string text)
+    /// <summary>Writes <paramref name="text"/> to <paramref name="path"/> whole or not at all: a temporary file flushed to disk, then renamed over it.</summary>
+    public static void WriteAtomically(string path, string text)
     {
         var temporary = path + ".tmp";
         using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))

@@ -292,12 +292,7 @@ public sealed class OfflineTrainer : IDisposable
     private void LoadCheckpoint(string path)
     {
         var tensors = SafeTensors.Load(path, out var meta);
-        foreach (var p in Model.AllParameters())
-        {
-            if (!tensors.TryGetValue(p.Name, out var t) || t.Length != p.Value.Length)
-                throw new InvalidDataException($"checkpoint '{path}' has no tensor '{p.Name}' of {p.Value.Length} floats; it was written by another agent config");
-            t.Span.CopyTo(p.Value.Span);
-        }
+        Trainer.CopyCheckpointParameters(tensors, Model, path);
         _learner.ImportOptimizerState(tensors);
         long Long(string key) => long.Parse(meta[key], CultureInfo.InvariantCulture);
         _learner.Updates = Long("updates");

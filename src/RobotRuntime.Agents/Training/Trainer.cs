@@ -385,14 +385,7 @@ public sealed class Trainer : IDisposable
     private void LoadCheckpoint(string path)
     {
         var tensors = SafeTensors.Load(path, out var meta);
-        foreach (var p in Model.AllParameters())
-        {
-            if (!tensors.TryGetValue(p.Name, out var t) || t.Length != p.Value.Length)
-            {
-                throw new InvalidDataException($"checkpoint '{path}' has no tensor '{p.Name}' of {p.Value.Length} floats; it was written by another agent config");
-            }
-            t.Span.CopyTo(p.Value.Span);
-        }
+        CopyCheckpointParameters(tensors, Model, path);
         _learner.ImportOptimizerState(tensors);
         long Long(string key) => long.Parse(meta[key], CultureInfo.InvariantCulture);
         _step = Long("step");
@@ -470,6 +463,19 @@ public sealed class Trainer : IDisposable
         if (lines.Length > rows + 1)
         {
             WriteAtomically(path, string.Join("\n", lines.Take(rows + 1)) + "\n");
+        }
+    }
+
+    /// <summary>Copies every parameter of <paramref name="model"/> from a checkpoint's tensors; names the first one missing or of another size.</summary>
+    internal static void CopyCheckpointParameters(IReadOnlyDictionary<string, Tensor> tensors, WorldModel model, string path)
+    {
+        foreach (var p in model.AllParameters())
+        {
+            if (!tensors.TryGetValue(p.Name, out var t) || t.Length != p.Value.Length)
+            {
+                throw new InvalidDataException($"checkpoint '{path}' has no tensor '{p.Name}' of {p.Value.Length} floats; it was written by another agent config");
+            }
+            t.Span.CopyTo(p.Value.Span);
         }
     }
 

@@ -23,7 +23,7 @@ internal static class RecordedRun
         var yaml = $"# rr run --record: the configuration of run {run} (run folder {runFolder}, working directory {Environment.CurrentDirectory})\n" +
             (config.Overrides.Count == 0 ? "" : "# --set overrides applied after this file: " + string.Join(" ", config.Overrides) + "\n") +
             (config.SourceText ?? "# (no config file: every setting its default)\n");
-        WriteAtomically(Path.Combine(folder, run + ".yaml"), yaml);
+        Datasets.EpisodeDataset.WriteAtomically(Path.Combine(folder, run + ".yaml"), yaml);
         var json = new JsonObject
         {
             ["run"] = run,
@@ -44,7 +44,7 @@ internal static class RecordedRun
                 ["end_effector_max_rotation"] = arm.EndEffectorMaxRotation,
             },
         };
-        WriteAtomically(Path.Combine(folder, run + ".json"), json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        Datasets.EpisodeDataset.WriteAtomically(Path.Combine(folder, run + ".json"), json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
     }
 
     /// <summary>Run <paramref name="run"/>'s config as the recording stored it.</summary>
@@ -82,18 +82,5 @@ internal static class RecordedRun
         {
             throw new InvalidDataException($"{path}: not a readable run config ({e.Message})");
         }
-    }
-
-    private static void WriteAtomically(string path, string text)
-    {
-        var temporary = path + ".tmp";
-        using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
-        using (var writer = new StreamWriter(stream))
-        {
-            writer.Write(text);
-            writer.Flush();
-            stream.Flush(flushToDisk: true);
-        }
-        File.Move(temporary, path, overwrite: true);
     }
 }
