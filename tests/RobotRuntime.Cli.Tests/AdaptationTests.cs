@@ -125,7 +125,7 @@ public sealed class AdaptationTests : IDisposable
         string Adapt(string name, string updates, params string[] more)
         {
             string run = Path.Combine(_folder, name);
-            var adapt = Rr(["train", "--from-dataset", data, "--package", package, "--run", run, "--updates", updates, "--checkpoint-every", "20", "--seed", "5", "--threads", "1", "--no-progress", .. more]);
+            var adapt = Rr(["train", "--from-dataset", data, "--package", package, "--run", run, "--updates", updates, "--checkpoint-every", "20", "--seed", "5", "--threads", "1", "--warmup-updates", "50", "--no-progress", .. more]);
             Assert.True(adapt.Exit == 0, adapt.Output + adapt.Error);
             return run;
         }
@@ -135,7 +135,7 @@ public sealed class AdaptationTests : IDisposable
         double Total(string[] row) => double.Parse(row[7], CultureInfo.InvariantCulture);
         double Reward(string[] row) => double.Parse(row[4], CultureInfo.InvariantCulture);
         // The loss on the recorded data falls: the mean of the last 20 updates is at most half the first 20's
-        // (measured: 0.255 → 0.063, a quarter; the reward part 1.22 → 0.20), and so does its reward part.
+        // (measured: 0.287 → 0.070, a quarter; the reward part 1.32 → 0.23), and so does its reward part.
         Assert.True(Total(rows[^1]) < 0.5 * Total(rows[0]), $"total loss {Total(rows[0])} → {Total(rows[^1])}");
         Assert.True(Reward(rows[^1]) < 0.5 * Reward(rows[0]), $"reward loss {Reward(rows[0])} → {Reward(rows[^1])}");
 
