@@ -157,6 +157,50 @@ public sealed class AdaptationTests : IDisposable
     }
 
     [Theory]
+    [InlineData("partial")]
+    [InlineData("frozen")]
+    public void APvrAgentAdaptsItsHeadAndInPartialModeItsPvrTailWhileTheFrozenPartStaysOutside(string mode)
+    {
+        // tiny-resnet (models/test): partial mode trains layer2 in the engine on ONNX Runtime's trunk; frozen mode the head on its embedding.
+        string zoo = Path.Combine(Repository, "models", "test", "agent-zoo.json");
+        string config = Path.Combine(_folder, "agent.json");
+        File.WriteAllText(config, "{ \"size\": \"rt-tiny\", \"latentDim\": 32, \"mlpDim\": 64, \"encoderDim\": 64, \"batchSize\": 4, \"frameStack\": 1, \"imageSize\": 64 }");
+        string run = Path.Combine(_folder, "run");
+        var train = Rr("train", "--task", "reach", "--mode", mode, "--encoder", "tiny-resnet", "--zoo", zoo, "--config", config, "--seed", "2",
+            "--steps", "110", "--seed-steps", "105", "--pretrain-updates", "2", "--eval-every", "1000000", "--act", "prior", "--run", run, "--no-progress");
+        Assert.True(train.Exit == 0, train.Error);
+        string package = Path.Combine(_folder, "package");
+        string recording = Path.Combine(_folder, "recorded");
+        var eval = Rr("eval", run, "--zoo", zoo, "--shifts", "in-distribution", "--episodes", "1", "--planner", "prior", "--package", package,
+            "--record", recording, "--first-seed", "2000000");
+        Assert.True(eval.Exit == 0, eval.Error);
+
+        string adapted = Path.Combine(_folder, "adapted");
+        var adapt = Rr("train", "--from-dataset", Path.Combine(recording, "in-distribution"), "--package", package, "--zoo", zoo,
+            "--run", Path.Combine(_folder, "adapt"), "--updates", "3", "--warmup-updates", "0", "--package-out", adapted, "--no-progress");
+        Assert.True(adapt.Exit == 0, adapt.Output + adapt.Error);
+        Assert.Contains(mode == "partial" ? "the PVR's trunk stays frozen, its tail trains" : "the PVR stays frozen", adapt.Output);
+        var before = SafeTensors.Load(Path.Combine(package, "weights.safetensors"));
+        var after = SafeTensors.Load(Path.Combine(adapted, "weights.safetensors"));
+        Assert.Equal(before.Keys.Order(), after.Keys.Order());
+        var pvr = before.Keys.Where(k => k.StartsWith("pvr.", StringComparison.Ordinal)).ToList();
+        if (mode == "partial")
+        {
+            // The tail's weights are in the package and moved; the trunk's are not in it at all (ONNX Runtime runs it, unchanged).
+            Assert.NotEmpty(pvr);
+            Assert.Contains(pvr, k => !before[k].Span.SequenceEqual(after[k].Span));
+        }
+        else
+        {
+            Assert.Empty(pvr);
+        }
+        Assert.Contains(before.Keys, k => k.StartsWith("encoder.head", StringComparison.Ordinal) && !before[k].Span.SequenceEqual(after[k].Span));
+        var evaluated = Rr("eval", adapted, "--zoo", zoo, "--episodes", "1", "--planner", "prior");
+        Assert.True(evaluated.Exit == 0, evaluated.Error);
+        Assert.Contains("in-distribution,1,", evaluated.Output);
+    }
+
+    [Theory]
     [InlineData("cameras", "cameras: the package's agent sees camera 'front'; the dataset has wrist")]
     [InlineData("image size", "image size: the dataset's images are 32×32; the package's agent takes 64×64")]
     [InlineData("observation.state", "observation.state: the dataset has 11 values; the package's agent takes 12 proprioception values")]
