@@ -32,6 +32,16 @@ public sealed record OfflineTrainerOptions
     /// <summary>Steps of an episode of the task, for TD-MPC2's discount heuristic (the parent's <c>episodeSteps</c>).</summary>
     public int EpisodeSteps { get; init; } = 100;
 
+    /// <summary>
+    /// Updates over which the learning rates ramp linearly from 1/W of their value to all of it (0: none). The
+    /// optimiser starts with no moments (a package does not carry them), and Adam's first steps move every
+    /// weight by the full rate: warming up keeps them small while its moments fill.
+    /// </summary>
+    public int WarmupUpdates { get; init; } = 500;
+
+    /// <summary>Factor on the config's learning rates for the whole run (1: as in online training).</summary>
+    public float LearningRateScale { get; init; } = 1f;
+
     /// <summary>Checks every option's range.</summary>
     /// <returns>This instance.</returns>
     /// <exception cref="ArgumentException">An option is out of range; the message names it (with <c>rr train</c>'s option) and what was expected.</exception>
@@ -47,6 +57,8 @@ public sealed record OfflineTrainerOptions
         Require(LogEvery >= 1, "log interval", "at least 1 update per metrics row", LogEvery);
         Require(ReplayCapacity >= 16, "replay capacity", "at least 16 records", ReplayCapacity);
         Require(EpisodeSteps >= 1, "episode steps", "at least 1 step", EpisodeSteps);
+        Require(WarmupUpdates >= 0, "--warmup-updates", "0 (none) or more updates", WarmupUpdates);
+        Require(float.IsFinite(LearningRateScale) && LearningRateScale > 0, "--lr-scale", "a finite factor > 0", LearningRateScale);
         return this;
     }
 }
@@ -245,6 +257,7 @@ public sealed class OfflineTrainer : IDisposable
         UpdateMetrics last = default;
         while (_learner.Updates < stopAt && !cancel.IsCancellationRequested)
         {
+            _learner.LearningRateScale = _options.LearningRateScale * (_options.WarmupUpdates == 0 ? 1f : Math.Min(1f, (_learner.Updates + 1f) / _options.WarmupUpdates));
             _sampler.Fill(_batch);
             last = _learner.Update(_batch);
             _lossSum[0] += last.Consistency; _lossSum[1] += last.Reward; _lossSum[2] += last.Value;

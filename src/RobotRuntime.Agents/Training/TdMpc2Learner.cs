@@ -33,6 +33,8 @@ public sealed class TdMpc2Learner : IDisposable
     private readonly AgentRandom _random;
     private readonly float _discount;
     private readonly float[] _scaleScratch;
+    private readonly (ParameterGroup Group, float Rate)[] _baseRates;
+    private float _learningRateScale = 1f;
 
     /// <summary>Creates the optimisers (Adam; encoder at lr × encoderLearningRateScale; policy with ε = 1e-5).</summary>
     /// <param name="model">The model to train.</param>
@@ -63,6 +65,28 @@ public sealed class TdMpc2Learner : IDisposable
         _policyParameters = model.Policy.Parameters().ToArray();
         _policyOptimizer = new Adam([new ParameterGroup(_policyParameters, _config.LearningRate)], epsilon: 1e-5f);
         _scaleScratch = new float[_config.BatchSize];
+        _baseRates = _modelOptimizer.Groups.Concat(_policyOptimizer.Groups).Select(g => (g, g.LearningRate)).ToArray();
+    }
+
+    /// <summary>
+    /// A factor on every parameter group's learning rate, both optimisers (1: the config's rates). Offline
+    /// adaptation ramps it up from near 0 so that the fresh optimiser's first steps — Adam's first steps are
+    /// the full rate in the sign of each gradient — do not knock a trained model off its optimum.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">Negative or not finite.</exception>
+    public float LearningRateScale
+    {
+        get => _learningRateScale;
+        set
+        {
+            if (!(value >= 0) || !float.IsFinite(value))
+                throw new ArgumentOutOfRangeException(nameof(value), value, "a learning-rate factor is finite and ≥ 0");
+            _learningRateScale = value;
+            foreach (var (group, rate) in _baseRates)
+            {
+                group.LearningRate = rate * value;
+            }
+        }
     }
 
     /// <summary>The discount γ in use.</summary>

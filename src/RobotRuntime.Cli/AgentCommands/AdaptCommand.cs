@@ -25,6 +25,8 @@ internal sealed record AdaptRequest
     public int Seed { get; init; } = 1;
     public AdaptationReward Reward { get; init; } = AdaptationReward.Auto;
     public bool EncoderOnly { get; init; }
+    public int WarmupUpdates { get; init; } = 500;
+    public float LearningRateScale { get; init; } = 1f;
     public long CheckpointEvery { get; init; } = 500;
     public string? Zoo { get; init; }
     public Onnx.OnnxSessionSettings? Device { get; init; }
@@ -109,6 +111,8 @@ internal static class AdaptCommand
             LogEvery = (int)Math.Min(50, request.CheckpointEvery),
             ReplayCapacity = AdaptationData.ReplayCapacityFor(sources.Select(s => s.Dataset)),
             EpisodeSteps = episodeSteps,
+            WarmupUpdates = request.WarmupUpdates,
+            LearningRateScale = request.LearningRateScale,
         }.Validate();
         var record = new JsonObject
         {
@@ -126,6 +130,8 @@ internal static class AdaptCommand
                 ["BatchSize"] = config.BatchSize,
                 ["Reward"] = request.Reward.ToString().ToLowerInvariant(),
                 ["Trainable"] = request.EncoderOnly ? "encoder" : "all",
+                ["WarmupUpdates"] = request.WarmupUpdates,
+                ["LearningRateScale"] = request.LearningRateScale,
                 ["EpisodeSteps"] = episodeSteps,
             },
             ["agent"] = JsonNode.Parse(config.ToJson()),
@@ -138,7 +144,7 @@ internal static class AdaptCommand
         output.WriteLine($"rr train: offline adaptation of {packageFolder} ({parent.Task} on {parent.ArmName}, {config.Mode.ToString().ToLowerInvariant()} {config.Encoder}; {trained:N0} of {model.TrainableParameterCount():N0} parameters train: " +
             $"{(config.Mode == EncoderMode.Frozen ? "the PVR stays frozen" : config.Mode == EncoderMode.Partial ? "the PVR's trunk stays frozen, its tail trains" : config.Mode == EncoderMode.Full ? "the whole PVR trains" : "the CNN trains")}" +
             $"{(request.EncoderOnly ? ", with the encoder head; dynamics, reward, Qs and policy stay the parent's" : ", with the encoder head, dynamics, reward, Qs and policy")}) · " +
-            $"{(trainer.Resumed ? $"resuming at update {trainer.Updates}" : "new run")} · batch {config.BatchSize} · γ {trainer.Learner.Discount:F3} · seed {request.Seed}");
+            $"{(trainer.Resumed ? $"resuming at update {trainer.Updates}" : "new run")} · batch {config.BatchSize} · lr × {request.LearningRateScale:0.###} after {request.WarmupUpdates} warm-up updates · γ {trainer.Learner.Discount:F3} · seed {request.Seed}");
         if (!trainer.Resumed)
         {
             int episode = 0;

@@ -44,13 +44,15 @@ public static class TrainCommand
         var offlineUpdates = new Option<long>("--updates") { Description = "With --from-dataset: TD-MPC2 updates to make.", DefaultValueFactory = _ => 2000 };
         var reward = new Option<string>("--reward") { Description = "With --from-dataset: rewards from the dataset's reward column (dataset), the task's reward function on its environment state (task), or 1 on success frames (success); auto: dataset if recorded, else task, else success.", DefaultValueFactory = _ => "auto" };
         var trainable = new Option<string>("--trainable") { Description = "With --from-dataset: all (the encoder, dynamics, reward, Qs and policy) or encoder (the encoder alone; the parent's heads and policy stay as they are).", DefaultValueFactory = _ => "all" };
+        var warmup = new Option<int>("--warmup-updates") { Description = "With --from-dataset: updates over which the learning rates ramp up linearly (0: none).", DefaultValueFactory = _ => 500 };
+        var lrScale = new Option<float>("--lr-scale") { Description = "With --from-dataset: factor on the package's learning rates.", DefaultValueFactory = _ => 1f };
         var packageOut = new Option<string?>("--package-out") { Description = "With --from-dataset: write the adapted agent package here when the updates are done (or later: rr eval RUN --package DIR)." };
 
         var device = new Runtime.DeviceOption();
         var verb = new Command("train", "Train a TD-MPC2-style world-model agent in the simulator.")
         {
             task, arm, encoder, mode, seed, steps, run, size, config, zoo, seedSteps, pretrain, updates, batch, evalEvery, evalEpisodes,
-            checkpointEvery, act, planSamples, planIterations, threads, trainableFrom, noProgress, fromDataset, parentPackage, offlineUpdates, reward, trainable, packageOut,
+            checkpointEvery, act, planSamples, planIterations, threads, trainableFrom, noProgress, fromDataset, parentPackage, offlineUpdates, reward, trainable, warmup, lrScale, packageOut,
         };
         foreach (var option in device.All)
             verb.Options.Add(option);
@@ -83,6 +85,8 @@ public static class TrainCommand
                         Seed = result.GetValue(seed),
                         Reward = rewardSource,
                         EncoderOnly = result.GetValue(trainable) == "encoder",
+                        WarmupUpdates = result.GetValue(warmup),
+                        LearningRateScale = result.GetValue(lrScale),
                         // Online runs count steps between checkpoints; offline runs updates (default 500).
                         CheckpointEvery = result.GetResult(checkpointEvery) is { Implicit: false } ? result.GetValue(checkpointEvery) : 500,
                         Zoo = result.GetValue(zoo),
@@ -91,7 +95,7 @@ public static class TrainCommand
                         CommandLine = "rr " + string.Join(" ", result.Tokens.Select(t => t.Value)),
                     }, output, cancelAdapt.Token);
                 }
-                foreach (var offlineOnly in new Option[] { parentPackage, packageOut, offlineUpdates, reward, trainable })
+                foreach (var offlineOnly in new Option[] { parentPackage, packageOut, offlineUpdates, reward, trainable, warmup, lrScale })
                 {
                     if (result.GetResult(offlineOnly) is { Implicit: false })
                         throw new ArgumentException($"{offlineOnly.Name} is for offline adaptation: give --from-dataset too");
