@@ -192,7 +192,7 @@ public static class EpisodeJournal
                 payload = new byte[Math.Max(length, payload.Length * 2)];
             stream.ReadExactly(payload, 0, (int)length);
             var body = payload.AsSpan(0, (int)length);
-            if (Crc32C(body) != crc || !TryApply(body, frame, extra, ref closed))
+            if (Checksums.Crc32C.Compute(body) != crc || !TryApply(body, frame, extra, ref closed))
             {
                 torn = stream.Length - at;
                 break;
@@ -304,20 +304,6 @@ public static class EpisodeJournal
             node[key] = value;
         return node;
     }
-
-    /// <summary>CRC32C (Castagnoli), as the firmware protocol's trailer computes it.</summary>
-    internal static uint Crc32C(ReadOnlySpan<byte> data)
-    {
-        var crc = 0xFFFFFFFFu;
-        while (data.Length >= 8)
-        {
-            crc = BitOperations.Crc32C(crc, BinaryPrimitives.ReadUInt64LittleEndian(data));
-            data = data[8..];
-        }
-        foreach (var b in data)
-            crc = BitOperations.Crc32C(crc, b);
-        return crc ^ 0xFFFFFFFFu;
-    }
 }
 
 /// <summary>
@@ -390,7 +376,7 @@ public sealed class EpisodeJournalWriter : IDisposable
         var body = _record.GetBuffer().AsSpan(0, (int)_record.Length);
         Span<byte> head = stackalloc byte[8];
         BinaryPrimitives.WriteUInt32LittleEndian(head, (uint)body.Length);
-        BinaryPrimitives.WriteUInt32LittleEndian(head[4..], EpisodeJournal.Crc32C(body));
+        BinaryPrimitives.WriteUInt32LittleEndian(head[4..], Checksums.Crc32C.Compute(body));
         _stream.Write(head);
         _stream.Write(body);
         _bytes += head.Length + body.Length;

@@ -62,19 +62,8 @@ public static class FirmwareCodec
     private const uint DefinedFaultFlags = (uint)(ArmFaultFlags.JointLimit | ArmFaultFlags.OverEffort | ArmFaultFlags.Watchdog
         | ArmFaultFlags.BadFrames);
 
-    /// <summary>CRC32C (Castagnoli; reflected polynomial 0x82F63B78, initial value and final XOR 0xFFFFFFFF).</summary>
-    public static uint Crc32C(ReadOnlySpan<byte> data)
-    {
-        var crc = 0xFFFFFFFFu;
-        while (data.Length >= 8)
-        {
-            crc = BitOperations.Crc32C(crc, BinaryPrimitives.ReadUInt64LittleEndian(data));
-            data = data[8..];
-        }
-        foreach (var b in data)
-            crc = BitOperations.Crc32C(crc, b);
-        return crc ^ 0xFFFFFFFFu;
-    }
+    /// <summary>CRC32C (Castagnoli; reflected polynomial 0x82F63B78, initial value and final XOR 0xFFFFFFFF): <see cref="Checksums.Crc32C.Compute"/>.</summary>
+    public static uint Crc32C(ReadOnlySpan<byte> data) => Checksums.Crc32C.Compute(data);
 
     /// <summary>Lower-case protocol name of a status, as the C side and the logs spell it ("bad_crc").</summary>
     public static string StatusName(FrameStatus status) => status switch
