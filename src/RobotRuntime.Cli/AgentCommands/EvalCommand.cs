@@ -170,7 +170,7 @@ public static class EvalCommand
                 if (result.GetValue(json) is { } jsonPath)
                 {
                     using (var stream = File.Create(jsonPath + ".tmp"))
-                    using (var writer = new System.Text.Json.Utf8JsonWriter(stream, new System.Text.Json.JsonWriterOptions { Indented = true }))
+                    using (var writer = new System.Text.Json.Utf8JsonWriter(stream, EvaluationSweep.WriterOptions))
                     {
                         EvaluationSweep.WriteJson(writer, sweep, result.GetValue(episodes));
                         writer.Flush();

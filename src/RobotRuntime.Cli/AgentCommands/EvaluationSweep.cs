@@ -149,6 +149,9 @@ internal static class EvaluationSweep
         return outcome;
     }
 
+    /// <summary>JSON writer options for the files the sweep's JSON goes into: indented, '+' and non-ASCII left as they are.</summary>
+    public static JsonWriterOptions WriterOptions { get; } = new() { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     /// <summary>
     /// Writes <paramref name="outcome"/> as JSON: <c>{"format": 1, "episodes_per_preset", "presets": {name:
     /// {family, severity, episodes: [{seed, success, return, length}], success_rate, mean_return, mean_length}},
@@ -236,6 +239,6 @@ internal static class EvaluationSweep
             json.WriteNullValue();
             return;
         }
-        json.WriteRawValue(value.ToString("G6", CultureInfo.InvariantCulture));
+        json.WriteNumberValue(double.Parse(value.ToString("G6", CultureInfo.InvariantCulture), CultureInfo.InvariantCulture));
     }
 }
