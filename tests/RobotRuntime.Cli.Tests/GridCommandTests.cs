@@ -226,6 +226,68 @@ public class GridCommandTests
     }
 
     [Fact]
+    public void SigtermToTheRunnerStopsItsWorkerWhichLeavesTheCellResumable()
+    {
+        string folder = NewFolder();
+        string spec = Spec(folder, "[scratch]", "[scratch]", "[1]", steps: 800, evalPresets: "[camera-easy]", evalEpisodes: 1);
+        string grid = Path.Combine(folder, "grid");
+        string cell = CellFolder(grid, "reach-scratch-scratch-none-s1");
+        using var runner = StartRr(null, "grid", spec, "--out", grid, "--workers", "1", "--no-progress");
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(4);
+        while (!File.Exists(Path.Combine(cell, "run", "checkpoint.safetensors")))
+        {
+            Assert.False(runner.HasExited, runner.Text);
+            Assert.True(DateTime.UtcNow < deadline, "no checkpoint in time:\n" + runner.Text);
+            Thread.Sleep(20);
+        }
+        runner.Signal("TERM");
+        Assert.Equal(GridCellRunner.ExitInterrupted, runner.WaitForExit(TimeSpan.FromMinutes(2)));
+        Assert.Empty(runner.FamilyIds());
+        Assert.Contains("rr grid: stopping; waiting for 1 worker(s) to checkpoint", runner.Output);
+        Assert.Contains("stopped: resumes from its checkpoint", runner.Output);
+        var record = GridCellState.Read(cell)!;
+        Assert.Equal("pending", record.State);
+        Assert.Equal(0, record.Failures);
+        Assert.False(File.Exists(Path.Combine(cell, "lock")), "the worker left its lock");
+        Assert.Contains("stopped; its training resumes from the last checkpoint", File.ReadAllText(Path.Combine(cell, "log.txt")));
+        Directory.Delete(folder, recursive: true);
+    }
+
+    [Fact]
+    public void AFailingCellIsRecordedRetriedOnTheNextRunAndLeftOutAfterMaxFailures()
+    {
+        string folder = NewFolder();
+        string spec = Spec(folder, "[scratch]", "[scratch]", "[1]", evalPresets: "[camera-easy]", evalEpisodes: 1);
+        string grid = Path.Combine(folder, "grid");
+        string cell = CellFolder(grid, "reach-scratch-scratch-none-s1");
+        Assert.Equal(0, AgentCommandTests.Rr("grid", spec, "--out", grid, "--emit", "slurm").Exit);
+        // A file where the cell's run folder goes: training cannot start.
+        File.WriteAllText(Path.Combine(cell, "run"), "in the way");
+        for (int attempt = 1; attempt <= 2; attempt++)
+        {
+            var failed = RunRr(TimeSpan.FromMinutes(2), null, "grid", spec, "--out", grid, "--no-progress");
+            Assert.Equal(1, failed.Exit);
+            Assert.Contains("cell 0 reach-scratch-scratch-none-s1: failed: IOException", failed.Output);
+            var record = GridCellState.Read(cell)!;
+            Assert.Equal(("failed", attempt, attempt), (record.State, record.Attempts, record.Failures));
+            Assert.Contains(Path.Combine(cell, "run"), record.Error);
+        }
+        var givenUp = RunRr(TimeSpan.FromMinutes(2), null, "grid", spec, "--out", grid, "--no-progress");
+        Assert.Equal(1, givenUp.Exit);
+        Assert.Contains("0 to run, 1 given up after 2 failures", givenUp.Output);
+        Assert.Equal(2, GridCellState.Read(cell)!.Attempts);
+
+        File.Delete(Path.Combine(cell, "run"));
+        var retried = RunRr(TimeSpan.FromMinutes(4), null, "grid", spec, "--out", grid, "--no-progress", "--retry-failed");
+        Assert.True(retried.Exit == 0, retried.Output + retried.Error);
+        Assert.Contains("forgetting 2 failure(s)", retried.Output);
+        var done = GridCellState.Read(cell)!;
+        Assert.Equal(("done", 3, 0), (done.State, done.Attempts, done.Failures));
+        Assert.Null(done.Error);
+        Directory.Delete(folder, recursive: true);
+    }
+
+    [Fact]
     public void AChangedSpecIsRefusedNamingTheSettingsAndCellsAndAcceptedChangesResetOnlyThoseCells()
     {
         string folder = NewFolder();
