@@ -9,10 +9,18 @@ using RobotRuntime.Testing;
 namespace RobotRuntime.Cli.Tests;
 
 /// <summary>
+/// rr grid's tests train in child processes that keep both cores busy: they run on their own, after
+/// the other classes, so the timing-sensitive loop tests of this assembly do not run beside them.
+/// </summary>
+[CollectionDefinition("grid processes", DisableParallelization = true)]
+public class GridProcessesCollection;
+
+/// <summary>
 /// rr grid end to end on tiny cells (an agent of 32 latents, a few hundred steps, 1–2 evaluation
 /// episodes, one or two shift presets): the local runner and its workers are real processes of the
 /// rr.dll built next to these tests.
 /// </summary>
+[Collection("grid processes")]
 public class GridCommandTests
 {
     private static readonly string Repository = Native.NativeLibraryLocator.FindRepositoryRoot(AppContext.BaseDirectory)!;
