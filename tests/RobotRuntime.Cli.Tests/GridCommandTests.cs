@@ -210,7 +210,14 @@ public class GridCommandTests
         // The killed cell is left mid-training with the dead worker's lock.
         Assert.Equal("training", Json(Path.Combine(second, "cell.json"))["state"]!.GetValue<string>());
         Assert.True(File.Exists(Path.Combine(second, "lock")));
+        // Stale once the killed worker's pid is gone from this host (it may take a moment to be torn down).
+        var gone = DateTime.UtcNow + TimeSpan.FromSeconds(20);
         var (holder, stale) = GridCellLock.Inspect(Path.Combine(second, "lock"));
+        while (!stale && DateTime.UtcNow < gone)
+        {
+            Thread.Sleep(50);
+            (holder, stale) = GridCellLock.Inspect(Path.Combine(second, "lock"));
+        }
         Assert.True(stale, holder);
 
         var resumed = RunRr(TimeSpan.FromMinutes(6), null, "grid", spec, "--out", grid, "--workers", "1", "--no-progress");
