@@ -157,7 +157,7 @@ public static class TrainCommand
                 using var environment = AgentSetup.CreateEnvironment(options.Task, agent, arm: options.Arm);
                 environment.Latency = RobotRuntime.Sim.Tabletop.ControlLatency.Parse(options.Latency, "--latency");
                 using var trainer = new Trainer(result.GetValue(run)!, agent, options, environment, features, identity, tail);
-                output.WriteLine($"rr train: {(trainer.Resumed ? $"resuming at step {trainer.Step}" : "new run")} · {options.Task} on {options.Arm} · {agent.Mode.ToString().ToLowerInvariant()} {agent.Encoder} · {agent.Size} ({trainer.Model.TrainableParameterCount():N0} parameters) {(options.Latency == "none" ? "" : $" · loop delays {options.Latency}")} · replay {trainer.Replay.RecordBytes:N0} B/transition · seed steps {trainer.SeedSteps} · γ {trainer.Learner.Discount:F3}");
+                output.WriteLine($"rr train: {(trainer.Resumed ? $"resuming at step {trainer.Step}" : "new run")} · {options.Task} on {options.Arm} · {agent.Mode.ToString().ToLowerInvariant()} {agent.Encoder} · {agent.Size} ({trainer.Model.TrainableParameterCount():N0} parameters){(options.Latency == "none" ? "" : $" · loop delays {options.Latency}")} · replay {trainer.Replay.RecordBytes:N0} B/transition · seed steps {trainer.SeedSteps} · γ {trainer.Learner.Discount:F3}");
                 using var stop = new CancellationTokenSource();
                 Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
                 if (result.GetValue(noProgress) || Console.IsOutputRedirected)
