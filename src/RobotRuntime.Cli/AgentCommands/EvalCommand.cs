@@ -70,7 +70,8 @@ public static class EvalCommand
                     string? pvrFile = null;
                     if (packagedConfig.Mode != EncoderMode.Scratch)
                     {
-                        var pvrZoo = PvrZoo.Load(result.GetValue(zoo) ?? PvrZoo.DefaultManifestPath());
+                        // A package names its PVR by id and hash: without --zoo, the repository's manifests are searched.
+                        var pvrZoo = result.GetValue(zoo) is { } given ? PvrZoo.Load(given) : PvrZoo.LoadShippedContaining(packagedConfig.Encoder);
                         pvrModel = pvrZoo.Get(packagedConfig.Encoder);
                         pvrFile = pvrZoo.ResolveFile(pvrModel);
                     }
