@@ -114,7 +114,8 @@ public static class GridReport
                 + (product > total ? $"; of the {product} combinations of these, {product - total} are not in the grid (skipped as inapplicable, or not crossed by the spec)." : "."));
             Line($"- **Done:** {_done.Count} of {total}" + (states.Count > 0 ? $"; not done: {string.Join(", ", states)}." : "."));
             var episodes = _done.Select(c => c.Result!.EpisodesPerPreset).Distinct().Order().ToArray();
-            Line($"- **Evaluation:** {string.Join(" or ", episodes)} episode(s) per preset on {_done.SelectMany(c => c.Result!.Presets.Keys).Distinct().Count()} preset(s).");
+            if (_done.Count > 0)
+                Line($"- **Evaluation:** {string.Join(" or ", episodes)} episode(s) per preset on {_done.SelectMany(c => c.Result!.Presets.Keys).Distinct().Count()} preset(s).");
             double wall = _done.Sum(c => c.Result!.WallSeconds);
             Line($"- **Training wall time** (sum over done cells): {FormatDuration(wall)}.");
             Line($"- **Statistics:** success is the interquartile mean (IQM, with fractional weights at the quartiles) over the runs, with {Percentage} stratified bootstrap percentile intervals "
@@ -294,7 +295,7 @@ public static class GridReport
                 return;
             Line("## World-model analyses");
             Line();
-            var taus = analysed.Select(c => c.Result!.Analysis!.Tau).Distinct().Order().ToArray();
+            var taus = analysed.Select(c => c.Result!.Analysis!.Tau).Where(double.IsFinite).Distinct().Order().ToArray();
             int horizon = analysed.Count == 0 ? 0 : analysed.Max(c => c.Result!.Analysis!.DynamicsError.Count);
             var imageBytes = _done.Where(c => c.Mode == "scratch" && c.Result!.ReplayBytesPerTransition is not null)
                 .GroupBy(c => c.Task).ToDictionary(g => g.Key, g => g.Average(c => c.Result!.ReplayBytesPerTransition!.Value));
@@ -306,8 +307,8 @@ public static class GridReport
             Line();
             Line($"| encoder · mode | runs | dynamics error h=1 | dynamics error h={Math.Max(horizon, 1)} | reward MAE / mean reward | dormant ratio | replay bytes per transition | replay saving vs images |");
             Line("|---|---:|---|---|---|---|---:|---|");
-            static double? DynamicsAt(Cell c, int h) => c.Result!.Analysis is { } a && a.DynamicsError.Count >= h && h >= 1 ? a.DynamicsError[h - 1] : null;
-            static double? RewardError(Cell c) => c.Result!.Analysis is { } a && a.RewardMean != 0 ? a.RewardMae / Math.Abs(a.RewardMean) : null;
+            static double? DynamicsAt(Cell c, int h) => c.Result!.Analysis is { } a && a.DynamicsError.Count >= h && h >= 1 && double.IsFinite(a.DynamicsError[h - 1]) ? a.DynamicsError[h - 1] : null;
+            static double? RewardError(Cell c) => c.Result!.Analysis is { } a && a.RewardMean != 0 && double.IsFinite(a.RewardMae / a.RewardMean) ? a.RewardMae / Math.Abs(a.RewardMean) : null;
             static double? Dormant(Cell c) => c.Result!.Analysis is { Dormant.Count: > 0 } a ? a.Dormant.Values.Average() : null;
             double? Saving(Cell c) => c.Result!.ReplayBytesPerTransition is { } bytes && imageBytes.TryGetValue(c.Task, out var image) && image > 0 ? 1 - bytes / image : null;
             foreach (var row in _rows)
@@ -380,7 +381,7 @@ public static class GridReport
                 }
                 if (series.Count == 0)
                     continue;
-                var trainTaus = _done.Where(c => c.Task == task).SelectMany(c => c.Result!.Dormant.Select(d => d.Tau)).Distinct().Order().Select(Significant);
+                var trainTaus = _done.Where(c => c.Task == task).SelectMany(c => c.Result!.Dormant.Select(d => d.Tau)).Where(double.IsFinite).Distinct().Order().Select(Significant);
                 var plot = GridPlots.Bands(series, $"{task}: dormant ratio during training (τ = {string.Join(", ", trainTaus)}), mean over networks", "environment steps", "dormant ratio");
                 Line($"![Dormant ratio during training, {task}]({SaveFigure(plot, $"dormant-{task}")})");
                 Line();

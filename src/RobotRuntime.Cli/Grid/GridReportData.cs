@@ -51,7 +51,7 @@ internal sealed class GridReportData
         public required IReadOnlySet<string> TrainFamilies { get; init; }
         /// <summary>Training seed.</summary>
         public required int Seed { get; init; }
-        /// <summary>The encoder's pre-training objective tag (atc, mae, curl, siammae, bc, spr, idm, video-dynamics, none), if grid.json gives one.</summary>
+        /// <summary>The encoder's pre-training objective tag (atc, mae, curl, siammae, bc, spr, idm, video-dynamics, none), if grid.json gives one (cells[].objective, else the spec's encoders[].objective); null when it does not or says "unspecified".</summary>
         public string? Objective { get; init; }
         /// <summary>cell.json's state (pending, training, evaluating, done, failed), or "pending" when there is no cell.json.</summary>
         public required string State { get; init; }
@@ -158,7 +158,7 @@ internal sealed class GridReportData
                 TrainShifts = families.Length == 0 ? "none" : string.Join('+', families),
                 TrainFamilies = families.ToHashSet(StringComparer.Ordinal),
                 Seed = entry.Required("seed").Int(),
-                Objective = entry.Optional("objective")?.String() ?? (objectives.TryGetValue(encoder, out var tag) ? tag : encoder == "scratch" ? "none" : null),
+                Objective = Tag(entry.Optional("objective")?.StringOrNull()) ?? (objectives.TryGetValue(encoder, out var tag) ? Tag(tag) : encoder == "scratch" ? "none" : null),
                 State = "pending",
             };
             var cellFolder = Path.Combine(folder, "cells", id);
@@ -191,6 +191,9 @@ internal sealed class GridReportData
         return new GridReportData { Folder = folder, Name = name, SpecHash = hash, Cells = cells, Unreadable = unreadable };
     }
 
+    /// <summary>An objective tag, or null for none given ("unspecified" is how rr grid writes a missing tag).</summary>
+    private static string? Tag(string? objective) => objective is null or "" or "unspecified" ? null : objective;
+
     /// <summary>
     /// Objective tags of the encoders: grid.json's <c>encoders</c> (top level or under <c>spec</c>), each an
     /// object with <c>id</c> and <c>objective</c> (a plain string entry has no tag, except "scratch": none).
@@ -206,8 +209,8 @@ internal sealed class GridReportData
             {
                 if (encoder.Kind != JsonValueKind.Object)
                     continue;
-                var id = encoder.Optional("id")?.String();
-                var objective = encoder.Optional("objective")?.String();
+                var id = encoder.Optional("id")?.StringOrNull();
+                var objective = encoder.Optional("objective")?.StringOrNull();
                 if (id is not null && objective is not null)
                     tags.TryAdd(id, objective);
             }
@@ -228,14 +231,16 @@ internal sealed class GridReportData
             throw id.Problem($"must be '{cell.Id}', the id grid.json gives this cell's folder");
 
         var train = root.Required("train");
-        var curve = train.Required("curve").Items().Select(point => new CurvePoint(
-            point.Required("step").Long(), point.Required("success_rate").Fraction(), point.Required("mean_return").Number(),
-            point.Optional("episodes")?.Int() ?? 0)).ToArray();
+        // An evaluation without a success rate (null: no episodes) is left out of the curve.
+        var curve = train.Required("curve").Items()
+            .Select(point => (Step: point.Required("step").Long(), Success: point.Required("success_rate").FractionOrNaN(), Point: point))
+            .Where(p => !double.IsNaN(p.Success))
+            .Select(p => new CurvePoint(p.Step, p.Success, p.Point.Required("mean_return").NumberOrNaN(), p.Point.Optional("episodes")?.Int() ?? 0)).ToArray();
         RequireDistinctSteps(train.Required("curve"), curve.Select(p => p.Step));
         var dormantField = train.Optional("dormant");
         var dormant = dormantField is null || dormantField.Kind == JsonValueKind.Null
             ? []
-            : dormantField.Items().Select(point => new DormantPoint(point.Required("step").Long(), point.Required("tau").Number(), Ratios(point.Required("ratios")))).ToArray();
+            : dormantField.Items().Select(point => new DormantPoint(point.Required("step").Long(), point.Required("tau").NumberOrNaN(), Ratios(point.Required("ratios")))).ToArray();
         var replay = train.Optional("replay_bytes_per_transition");
 
         var evaluation = root.Required("eval");
@@ -254,20 +259,24 @@ internal sealed class GridReportData
                 throw severityField.Problem($"must be '{severity}' for preset {name}");
             var episodes = preset.Optional("episodes");
             int count = episodes is null || episodes.Kind == JsonValueKind.Null ? 0 : episodes.Items().Count();
-            presets[name] = new PresetOutcome(family, severity, preset.Required("success_rate").Fraction(), preset.Required("mean_return").Number(), count);
+            // A preset without a success rate (null: no episodes ran) counts as not evaluated.
+            double success = preset.Required("success_rate").FractionOrNaN();
+            if (!double.IsNaN(success))
+                presets[name] = new PresetOutcome(family, severity, success, preset.Required("mean_return").NumberOrNaN(), count);
         }
-        if (!presets.ContainsKey(VisualShifts.InDistribution))
+        if (!presetsField.Properties().Any(p => p.Name == VisualShifts.InDistribution))
             throw presetsField.Problem($"must hold the '{VisualShifts.InDistribution}' preset");
 
         Analysis? analysis = null;
         var analysisField = root.Optional("analysis");
         if (analysisField is not null && analysisField.Kind != JsonValueKind.Null)
         {
+            // Undefined values (null, e.g. an error at a horizon no episode reached) are NaN and left out downstream.
             analysis = new Analysis(
-                analysisField.Required("tau").Number(),
-                analysisField.Required("dynamics_error").Items().Select(e => e.NonNegative()).ToArray(),
-                analysisField.Required("reward_mae").NonNegative(),
-                analysisField.Required("reward_mean").Number(),
+                analysisField.Required("tau").NumberOrNaN(),
+                analysisField.Required("dynamics_error").Items().Select(e => e.NonNegativeOrNaN()).ToArray(),
+                analysisField.Required("reward_mae").NonNegativeOrNaN(),
+                analysisField.Required("reward_mean").NumberOrNaN(),
                 Ratios(analysisField.Required("dormant")),
                 analysisField.Optional("steps")?.Int() ?? 0);
         }
@@ -310,7 +319,11 @@ internal sealed class GridReportData
     {
         var ratios = new Dictionary<string, double>(StringComparer.Ordinal);
         foreach (var (network, value) in field.Properties())
-            ratios[network] = value.Fraction();
+        {
+            // null: the network had no units to measure; left out.
+            if (value.Kind != JsonValueKind.Null)
+                ratios[network] = value.Fraction();
+        }
         return ratios;
     }
 
@@ -425,6 +438,12 @@ internal sealed class GridReportData
                 throw Problem("must be a finite number");
             return value;
         }
+
+        public double NumberOrNaN() => element.ValueKind == JsonValueKind.Null ? double.NaN : Number();
+
+        public double FractionOrNaN() => element.ValueKind == JsonValueKind.Null ? double.NaN : Fraction();
+
+        public double NonNegativeOrNaN() => element.ValueKind == JsonValueKind.Null ? double.NaN : NonNegative();
 
         public double NonNegative()
         {

@@ -42,7 +42,7 @@ internal sealed record PresetGroup(string Title, Func<Cell, string, GridReportDa
         int count = 0;
         foreach (var (name, outcome) in cell.Result.Presets)
         {
-            if (Includes(cell, name, outcome))
+            if (Includes(cell, name, outcome) && !double.IsNaN(value(outcome)))
             {
                 sum += value(outcome);
                 count++;

@@ -36,8 +36,12 @@ internal static class SyntheticGrid
 
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
-    /// <summary>Writes the grid; <paramref name="objectives"/> tags encoders (spec.encoders entries with id and objective).</summary>
-    public static void Write(string folder, IReadOnlyList<SyntheticCell> cells, IReadOnlyDictionary<string, string> objectives, string name = "synthetic")
+    /// <summary>
+    /// Writes the grid. <paramref name="objectives"/> tags encoders: in spec.encoders (id and objective) and, as rr grid
+    /// does, in every cell of grid.json ("none" for scratch, "unspecified" for an untagged encoder) unless
+    /// <paramref name="tagCells"/> is false.
+    /// </summary>
+    public static void Write(string folder, IReadOnlyList<SyntheticCell> cells, IReadOnlyDictionary<string, string> objectives, string name = "synthetic", bool tagCells = true)
     {
         Directory.CreateDirectory(folder);
         var encoders = cells.Select(c => c.Encoder).Distinct().Select(e => e == "scratch"
@@ -57,6 +61,7 @@ internal static class SyntheticGrid
             {
                 ["index"] = i, ["id"] = c.Id_, ["encoder"] = c.Encoder, ["mode"] = c.Mode, ["task"] = c.Task,
                 ["train_shifts"] = c.TrainShifts, ["seed"] = c.Seed, ["settings_hash"] = $"h{i}",
+                ["objective"] = tagCells ? (c.Encoder == "scratch" ? "none" : objectives.GetValueOrDefault(c.Encoder, "unspecified")) : null,
             }).ToArray(),
         };
         File.WriteAllText(Path.Combine(folder, "grid.json"), JsonSerializer.Serialize(grid, Indented));
