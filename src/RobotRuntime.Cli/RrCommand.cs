@@ -26,6 +26,7 @@ public static class RrCommand
         root.Subcommands.Add(KeygenCommand.Create());
         root.Subcommands.Add(AgentCommands.TrainCommand.Create());
         root.Subcommands.Add(AgentCommands.EvalCommand.Create());
+        root.Subcommands.Add(Grid.GridCommand.Create());
         root.Subcommands.Add(Pretraining.CollectCommand.Create());
         root.Subcommands.Add(Pretraining.PretrainCommand.Create());
         root.Subcommands.Add(Pretraining.ProbeCommand.Create());

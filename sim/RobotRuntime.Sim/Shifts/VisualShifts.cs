@@ -76,6 +76,13 @@ public static class VisualShifts
     /// <summary>Every preset name.</summary>
     public static IReadOnlyList<string> Names { get; } = Presets.Select(p => p.Name).ToArray();
 
+    /// <summary>The shift families by name, in preset order: table, lighting, object-colour, distractors, camera, background (each has "-easy" and "-hard" presets).</summary>
+    public static IReadOnlyList<string> FamilyNames { get; } = Presets.Where(p => p.Severity == ShiftSeverity.Easy).Select(p => p.Name[..^"-easy".Length]).ToArray();
+
+    /// <summary>The name of <paramref name="family"/> as the presets spell it ("object-colour"), or "none".</summary>
+    public static string FamilyName(ShiftFamily family) =>
+        family == ShiftFamily.None ? "none" : Presets.First(p => p.Family == family && p.Severity == ShiftSeverity.Easy).Name[..^"-easy".Length];
+
     /// <summary>
     /// The preset called <paramref name="name"/>. The severity may also come first and the table
     /// family be called by what it shifts, as people say it: "hard-textures" is "table-hard",

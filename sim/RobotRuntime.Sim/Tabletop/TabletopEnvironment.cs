@@ -39,7 +39,7 @@ public sealed record TabletopEnvironmentOptions(
 /// context lives there); other threads get an <see cref="InvalidOperationException"/>.
 /// <see cref="Step"/> allocates nothing managed in steady state.
 /// </remarks>
-public sealed class TabletopEnvironment : IEnvironment
+public sealed class TabletopEnvironment : IVisualShiftEnvironment
 {
     /// <summary>Metres the end-effector set point moves for a delta of 1.</summary>
     public const double MaxEndEffectorStep = 0.03;

@@ -8,6 +8,12 @@ public sealed class EpisodeTrace
     /// <summary>Latents of the observations, in order.</summary>
     public List<float[]> Latents { get; } = [];
 
+    /// <summary>
+    /// What the encoder head was given at each acting step (T; see <see cref="Encoders.AgentEncoder.LastHeadInput"/>),
+    /// for the encoder's dormant ratio; may be left empty, and the analyses then leave the encoder out.
+    /// </summary>
+    public List<float[]> EncoderInputs { get; } = [];
+
     /// <summary>Actions taken.</summary>
     public List<float[]> Actions { get; } = [];
 
@@ -19,7 +25,7 @@ public sealed class EpisodeTrace
 /// <param name="DynamicsError">Mean squared error between the dynamics' h-step prediction from z_t with the real actions and the encoder's z_{t+h}, for h = 1 … horizon.</param>
 /// <param name="RewardMeanAbsoluteError">|R(z_t, a_t) − r_t| averaged over steps.</param>
 /// <param name="RewardMean">Mean true reward (scale for the error).</param>
-/// <param name="DormantRatio">Fraction of τ-dormant hidden units per network.</param>
+/// <param name="DormantRatio">Fraction of τ-dormant hidden units per network: "encoder" (the head's hidden layers, when the traces carry its inputs), "dynamics", "reward", "q0", "q1", … and "policy".</param>
 /// <param name="Tau">The dormant threshold τ.</param>
 /// <param name="Steps">Transitions analysed.</param>
 public sealed record AnalysisResult(double[] DynamicsError, double RewardMeanAbsoluteError, double RewardMean, IReadOnlyDictionary<string, double> DormantRatio, double Tau, int Steps);
@@ -48,9 +54,22 @@ public static class WorldModelAnalysis
         int steps = 0;
         var allZa = new List<float>();
         var allZ = new List<float>();
+        var allHeadInputs = new List<float>();
+        bool encoderInputs = episodes.Count > 0;
         foreach (var episode in episodes)
         {
             int length = episode.Actions.Count;
+            if (encoderInputs && episode.EncoderInputs.Count == length)
+            {
+                foreach (var input in episode.EncoderInputs)
+                {
+                    allHeadInputs.AddRange(input);
+                }
+            }
+            else
+            {
+                encoderInputs = false;
+            }
             for (int t = 0; t < length; t++)
             {
                 episode.Latents[t].CopyTo(za, 0);
@@ -83,6 +102,10 @@ public static class WorldModelAnalysis
         var dormant = new Dictionary<string, double>();
         if (steps > 0)
         {
+            if (encoderInputs && allHeadInputs.Count == steps * model.EncoderHead.InputWidth)
+            {
+                dormant["encoder"] = Dormant(model.EncoderHead, allHeadInputs.ToArray(), steps, tau);
+            }
             var zaArray = allZa.ToArray();
             dormant["dynamics"] = Dormant(model.Dynamics, zaArray, steps, tau);
             dormant["reward"] = Dormant(model.Reward, zaArray, steps, tau);

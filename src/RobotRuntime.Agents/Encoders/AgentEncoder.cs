@@ -19,6 +19,7 @@ public sealed class AgentEncoder
     private readonly float[] _input, _scratchA, _scratchB;
     private readonly CnnInference? _cnn;
     private readonly float[] _headInput;
+    private readonly float[] _capturedHeadInput;
     private readonly Tape _tape = new();
     private int _count;
 
@@ -39,12 +40,27 @@ public sealed class AgentEncoder
         _scratchA = new float[Math.Max(model.EncoderHead.MaxWidth, 1024)];
         _scratchB = new float[Math.Max(model.EncoderHead.MaxWidth, 1024)];
         _headInput = [];
+        _capturedHeadInput = new float[model.EncoderHead.InputWidth];
         if (_layout.Kind == FeatureKind.Images && model.PvrTail is null && model.Cnn is not null)
         {
             _cnn = new CnnInference(model.Cnn, _layout.FrameStack * _layout.Cameras * 3, _layout.ImageSize);
             _headInput = new float[_cnn.OutputLength + _layout.ProprioceptionLength];
         }
     }
+
+    /// <summary>
+    /// When true, every <see cref="Encode"/> also keeps a copy of what the encoder head (the MLP into the
+    /// latent) was given, in <see cref="LastHeadInput"/>: the analyses' encoder dormant ratio needs it.
+    /// Off by default; turning it on costs one copy per call and no allocation.
+    /// </summary>
+    public bool CaptureHeadInput { get; set; }
+
+    /// <summary>
+    /// The encoder head's input at the last <see cref="Encode"/> while <see cref="CaptureHeadInput"/> was on
+    /// (the CNN's or PVR tail's output of the stack, or the stacked features, then proprioception);
+    /// overwritten by the next call.
+    /// </summary>
+    public ReadOnlySpan<float> LastHeadInput => _capturedHeadInput;
 
     /// <summary>Forgets the frame history (a new episode).</summary>
     public void Reset() => _count = 0;
@@ -89,7 +105,7 @@ public sealed class AgentEncoder
             {
                 var x = Tensor.FromArray(_input.AsSpan(0, stack * _layout.FeatureLength), 1, stack * _layout.FeatureLength);
                 var p = _layout.ProprioceptionLength > 0 ? Tensor.FromArray(proprioception, 1, _layout.ProprioceptionLength) : null;
-                _model.Encode(x, p).Span.CopyTo(latent);
+                EncodeThroughHead(_model.EncoderHeadInput(x, p), latent);
             }
             _tape.Reset();
             return;
@@ -101,6 +117,10 @@ public sealed class AgentEncoder
                 MemoryMarshal.Cast<byte, float>(_history[k]).CopyTo(_input.AsSpan(k * _layout.FeatureLength, _layout.FeatureLength));
             }
             proprioception.CopyTo(_input.AsSpan(stack * _layout.FeatureLength));
+            if (CaptureHeadInput)
+            {
+                _input.AsSpan(0, _capturedHeadInput.Length).CopyTo(_capturedHeadInput);
+            }
             _model.EncoderHead.Infer(_input, 1, latent, _scratchA, _scratchB);
             return;
         }
@@ -120,6 +140,10 @@ public sealed class AgentEncoder
             // Scratch mode: the CNN and the head through preallocated buffers (acting allocates nothing).
             _cnn.Forward().CopyTo(_headInput);
             proprioception[.._layout.ProprioceptionLength].CopyTo(_headInput.AsSpan(_cnn.OutputLength));
+            if (CaptureHeadInput)
+            {
+                _headInput.CopyTo(_capturedHeadInput, 0);
+            }
             _model.EncoderHead.Infer(_headInput, 1, latent, _scratchA, _scratchB);
             return;
         }
@@ -128,8 +152,18 @@ public sealed class AgentEncoder
         {
             var x = Tensor.FromArray(_input, 1, stack * _layout.Cameras * 3, size, size);
             var p = _layout.ProprioceptionLength > 0 ? Tensor.FromArray(proprioception, 1, _layout.ProprioceptionLength) : null;
-            _model.Encode(x, p).Span.CopyTo(latent);
+            EncodeThroughHead(_model.EncoderHeadInput(x, p), latent);
         }
         _tape.Reset();
+    }
+
+    // The head over what the CNN or PVR tail made (what WorldModel.Encode does), keeping its input if asked.
+    private void EncodeThroughHead(Tensor headInput, Span<float> latent)
+    {
+        if (CaptureHeadInput)
+        {
+            headInput.Span.CopyTo(_capturedHeadInput);
+        }
+        _model.EncoderHead.Forward(headInput).Span.CopyTo(latent);
     }
 }

@@ -145,7 +145,13 @@ public sealed class WorldModel
     /// Encodes observations: <paramref name="input"/> is [N, stack·features] floats, or for images
     /// [N, stack·cameras·3, size, size] scaled to [−0.5, 0.5]; <paramref name="proprioception"/> is [N, P] or null.
     /// </summary>
-    public Tensor Encode(Tensor input, Tensor? proprioception)
+    public Tensor Encode(Tensor input, Tensor? proprioception) => EncoderHead.Forward(EncoderHeadInput(input, proprioception));
+
+    /// <summary>
+    /// What <see cref="EncoderHead"/> is given for <paramref name="input"/> (as in <see cref="Encode"/>): the
+    /// PVR tail's or CNN's output (or the stacked features), then <paramref name="proprioception"/>; [N, head input].
+    /// </summary>
+    public Tensor EncoderHeadInput(Tensor input, Tensor? proprioception)
     {
         Tensor x;
         if (PvrTail is not null)
@@ -163,7 +169,7 @@ public sealed class WorldModel
         {
             x = Ops.Concat(x, proprioception);
         }
-        return EncoderHead.Forward(x);
+        return x;
     }
 
     /// <summary>d(z, a): the next latent.</summary>

@@ -10,7 +10,18 @@ namespace RobotRuntime.Agents.Training;
 /// <param name="SuccessRate">Fraction that succeeded.</param>
 /// <param name="MeanReturn">Mean undiscounted return.</param>
 /// <param name="MeanLength">Mean episode length in steps.</param>
-public readonly record struct EvaluationResult(int Episodes, double SuccessRate, double MeanReturn, double MeanLength);
+public readonly record struct EvaluationResult(int Episodes, double SuccessRate, double MeanReturn, double MeanLength)
+{
+    /// <summary>Each episode's outcome, in the order run (empty when made without them).</summary>
+    public IReadOnlyList<EpisodeOutcome> Outcomes { get; init; } = [];
+}
+
+/// <summary>One evaluation episode's outcome.</summary>
+/// <param name="Seed">The seed the environment was reset with.</param>
+/// <param name="Success">Whether the task's success held at any step.</param>
+/// <param name="Return">Undiscounted return.</param>
+/// <param name="Length">Steps taken.</param>
+public readonly record struct EpisodeOutcome(int Seed, bool Success, double Return, int Length);
 
 /// <summary>
 /// Acts in an <see cref="IEnvironment"/> with a world model: features from the frozen front, frame
@@ -73,7 +84,8 @@ public sealed class AgentActor
 
     /// <summary>
     /// Runs <paramref name="episodes"/> episodes without exploration on seeds seedBase, seedBase + 1, …;
-    /// with <paramref name="traces"/>, records each episode's latents, actions and rewards for the analyses;
+    /// the result has each episode's seed, success, return and length;
+    /// with <paramref name="traces"/>, records each episode's latents, encoder-head inputs, actions and rewards for the analyses;
     /// with <paramref name="recorder"/>, hands it every step (<c>rr eval --record</c>).
     /// </summary>
     public EvaluationResult Evaluate(IEnvironment environment, int episodes, int seedBase, List<Analysis.EpisodeTrace>? traces = null, IEvaluationRecorder? recorder = null)
@@ -81,6 +93,8 @@ public sealed class AgentActor
         var action = new float[_model.Layout.ActionDim];
         int successes = 0;
         double returns = 0, lengths = 0;
+        var outcomes = new EpisodeOutcome[Math.Max(0, episodes)];
+        _encoder.CaptureHeadInput = traces is not null;
         for (int e = 0; e < episodes; e++)
         {
             var observation = environment.Reset(seedBase + e);
@@ -88,18 +102,21 @@ public sealed class AgentActor
             recorder?.BeginEpisode(seedBase + e);
             bool success = false;
             int steps = 0;
+            double episodeReturn = 0;
             var trace = traces is null ? null : new Analysis.EpisodeTrace();
             while (true)
             {
                 Observe(observation);
                 Act(action, explore: false);
                 trace?.Latents.Add(_latent.ToArray());
+                trace?.EncoderInputs.Add(_encoder.LastHeadInput.ToArray());
                 trace?.Actions.Add(action.ToArray());
                 recorder?.BeforeStep(observation, action);
                 var result = environment.Step(action);
                 recorder?.AfterStep(in result);
                 trace?.Rewards.Add((float)result.Reward);
                 returns += result.Reward;
+                episodeReturn += result.Reward;
                 steps++;
                 success |= result.Info.IsSuccess;
                 if (result.Done)
@@ -118,8 +135,13 @@ public sealed class AgentActor
             recorder?.EndEpisode(success);
             successes += success ? 1 : 0;
             lengths += steps;
+            outcomes[e] = new EpisodeOutcome(seedBase + e, success, episodeReturn, steps);
         }
-        return new EvaluationResult(episodes, (double)successes / Math.Max(1, episodes), returns / Math.Max(1, episodes), lengths / Math.Max(1, episodes));
+        _encoder.CaptureHeadInput = false;
+        return new EvaluationResult(episodes, (double)successes / Math.Max(1, episodes), returns / Math.Max(1, episodes), lengths / Math.Max(1, episodes))
+        {
+            Outcomes = outcomes,
+        };
     }
 }
 

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using RobotRuntime.Agents.Analysis;
 using RobotRuntime.Agents.Encoders;
 using RobotRuntime.Agents.Model;
 using RobotRuntime.Agents.Planning;
@@ -39,6 +40,8 @@ public sealed class Trainer : IDisposable
 
     private readonly string _run;
     private readonly IEnvironment _environment;
+    private readonly IVisualShiftEnvironment? _shiftable;
+    private readonly string _evaluationShift = "";
     private readonly IFeatureExtractor _features;
     private readonly TrainerOptions _options;
     private readonly AgentRandom _actRandom;
@@ -58,6 +61,7 @@ public sealed class Trainer : IDisposable
     private long _nextEval, _nextCheckpoint;
     private bool _pretrained;
     private double _lastReturn = double.NaN, _lastEvalSuccess = double.NaN;
+    private string? _analysisHeader;
 
     /// <summary>Starts or resumes the run in <paramref name="runFolder"/>.</summary>
     /// <param name="runFolder">Run folder (created if missing).</param>
@@ -75,6 +79,12 @@ public sealed class Trainer : IDisposable
         _environment = environment;
         _features = features;
         _options = options;
+        if (options.TrainShifts.Length > 0)
+        {
+            _shiftable = environment as IVisualShiftEnvironment
+                ?? throw new ArgumentException($"training-time shifts ({DescribeShifts(options.TrainShifts)}) need an environment whose visual shift can change between episodes; {environment.GetType().Name} cannot", nameof(environment));
+            _evaluationShift = _shiftable.Shift;
+        }
         var spec = environment.Spec;
         Layout = LayoutFor(features, config, spec);
         ArgumentNullException.ThrowIfNull(options);
@@ -99,6 +109,11 @@ public sealed class Trainer : IDisposable
             if (previousArm != options.Arm)
             {
                 throw new InvalidDataException($"run folder '{_run}' holds a run on the '{previousArm}' arm; this one is on '{options.Arm}': use a new folder or --arm {previousArm} ({runRecord})");
+            }
+            string previousShifts = DescribeShifts(ReadRunTrainShifts(_run));
+            if (previousShifts != DescribeShifts(options.TrainShifts))
+            {
+                throw new InvalidDataException($"run folder '{_run}' was trained with training-time shifts {previousShifts}; this run asks for {DescribeShifts(options.TrainShifts)}: use a new folder or --train-shifts {(previousShifts == "none" ? "none" : previousShifts.Replace('+', ','))} ({runRecord})");
             }
         }
         else
@@ -138,7 +153,7 @@ public sealed class Trainer : IDisposable
             {
                 // A run killed before its first checkpoint starts over.
                 File.Delete(replayPath);
-                foreach (var f in new[] { "metrics.csv", "metrics.jsonl", "eval.csv" })
+                foreach (var f in new[] { "metrics.csv", "metrics.jsonl", "eval.csv", "analysis.csv" })
                 {
                     File.Delete(Path.Combine(_run, f));
                 }
@@ -180,6 +195,12 @@ public sealed class Trainer : IDisposable
     /// <summary>Seed steps in use.</summary>
     public int SeedSteps => _seedSteps;
 
+    /// <summary>Wall seconds of training so far, over every resumption, up to the last episode boundary.</summary>
+    public double ElapsedSeconds => _elapsedBefore;
+
+    /// <summary>The analyses of the last evaluation's episodes (also appended to <c>analysis.csv</c>); null before the first evaluation of this process.</summary>
+    public AnalysisResult? LastAnalysis { get; private set; }
+
     /// <summary>Evaluations so far: step, wall seconds, success rate, mean return.</summary>
     public IReadOnlyList<(long Step, double Seconds, double Success, double Return)> Evaluations => _evaluations;
 
@@ -196,6 +217,12 @@ public sealed class Trainer : IDisposable
         UpdateMetrics last = default;
         while (_step < stopAt && !cancel.IsCancellationRequested)
         {
+            string? shift = null;
+            if (_shiftable is not null)
+            {
+                shift = TrainingShift(_options.Seed, _episode, _options.TrainShifts);
+                _shiftable.Shift = shift;
+            }
             var observation = _environment.Reset(EpisodeSeed(_episode));
             _actor.Reset();
             double episodeReturn = 0;
@@ -243,7 +270,7 @@ public sealed class Trainer : IDisposable
             _episode++;
             _lastReturn = episodeReturn;
             double seconds = _elapsedBefore + clock.Elapsed.TotalSeconds;
-            AppendMetrics(seconds, episodeReturn, success, updates, lossSum, last.ValueScale);
+            AppendMetrics(seconds, episodeReturn, success, updates, lossSum, last.ValueScale, shift);
             if (_step >= _nextEval)
             {
                 Evaluate(seconds);
@@ -335,10 +362,22 @@ public sealed class Trainer : IDisposable
         }
     }
 
-    /// <summary>Runs evaluation episodes now and records them in eval.csv and the curve.</summary>
+    /// <summary>
+    /// Runs evaluation episodes now (in the environment's own preset, also when training under shifts) and
+    /// records them in eval.csv and the curve, and their analyses (<see cref="WorldModelAnalysis"/>: dormant
+    /// ratio per network, dynamics and reward errors) in analysis.csv.
+    /// </summary>
     public EvaluationResult Evaluate(double seconds)
     {
-        var result = _actor.Evaluate(_environment, _options.EvalEpisodes, EvaluationSeedBase);
+        if (_shiftable is not null)
+        {
+            _shiftable.Shift = _evaluationShift;
+        }
+        var traces = new List<EpisodeTrace>();
+        var result = _actor.Evaluate(_environment, _options.EvalEpisodes, EvaluationSeedBase, traces);
+        var analysis = WorldModelAnalysis.Run(Model, traces);
+        LastAnalysis = analysis;
+        AppendAnalysis(analysis);
         _lastEvalSuccess = result.SuccessRate;
         _evaluations.Add((_step, seconds, result.SuccessRate, result.MeanReturn));
         AppendLine("eval.csv", "step,wall_seconds,episodes,success_rate,mean_return,mean_length",
@@ -428,6 +467,7 @@ public sealed class Trainer : IDisposable
         _replay.TruncateTo(Long("replay_total"));
         TrimCsv("metrics.csv", _episode);
         TrimCsv("eval.csv", _evaluations.Count);
+        TrimCsv("analysis.csv", _evaluations.Count);
     }
 
     private int UpdatesDue()
@@ -449,16 +489,73 @@ public sealed class Trainer : IDisposable
 
     private int EpisodeSeed(int episode) => unchecked(_options.Seed * 100_003 + episode);
 
+    /// <summary>
+    /// The visual shift preset of training episode <paramref name="episode"/> of a run with seed
+    /// <paramref name="seed"/> under <paramref name="families"/>: uniform among "in-distribution" and, per
+    /// family in the order given, "&lt;family&gt;-easy" and "&lt;family&gt;-hard" (1 + 2·families choices), by a
+    /// SplitMix64 hash of (seed, episode) — the same for a run whenever it is (re)started.
+    /// </summary>
+    public static string TrainingShift(int seed, int episode, IReadOnlyList<string> families)
+    {
+        int choices = 1 + 2 * families.Count;
+        ulong x = ((ulong)(uint)seed << 32) | (uint)episode;
+        x += 0x9E3779B97F4A7C15UL;
+        x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9UL;
+        x = (x ^ (x >> 27)) * 0x94D049BB133111EBUL;
+        x ^= x >> 31;
+        int k = (int)(x % (ulong)choices);
+        return k == 0 ? "in-distribution" : $"{families[(k - 1) / 2]}-{((k - 1) % 2 == 0 ? "easy" : "hard")}";
+    }
+
+    /// <summary>The training-time shift families a run folder's record names (empty for runs without, or from before they were recorded).</summary>
+    /// <exception cref="InvalidDataException">No run record in <paramref name="runFolder"/>.</exception>
+    public static string[] ReadRunTrainShifts(string runFolder)
+    {
+        string record = Path.Combine(runFolder, "run.json");
+        if (!File.Exists(record))
+        {
+            throw new InvalidDataException($"'{runFolder}' is not a run folder: {record} is missing");
+        }
+        using var document = JsonDocument.Parse(File.ReadAllText(record));
+        return document.RootElement.TryGetProperty("trainer", out var trainer) && trainer.TryGetProperty("TrainShifts", out var shifts) && shifts.ValueKind == JsonValueKind.Array
+            ? shifts.EnumerateArray().Select(s => s.GetString() ?? "").ToArray()
+            : [];
+    }
+
+    private static string DescribeShifts(IReadOnlyList<string> families) => families.Count == 0 ? "none" : string.Join("+", families);
+
+    // One analysis.csv row per evaluation: the header is fixed by the first (the networks a model has do not change).
+    private void AppendAnalysis(AnalysisResult analysis)
+    {
+        var c = CultureInfo.InvariantCulture;
+        string header = "step,tau,transitions," + string.Join(",", analysis.DynamicsError.Select((_, k) => $"dynamics_error_h{k + 1}"))
+            + ",reward_mae,reward_mean," + string.Join(",", analysis.DormantRatio.Keys.Select(k => "dormant_" + k));
+        string path = Path.Combine(_run, "analysis.csv");
+        _analysisHeader ??= File.Exists(path) ? File.ReadLines(path).FirstOrDefault() : null;
+        if (_analysisHeader is not null && _analysisHeader != header)
+        {
+            throw new InvalidDataException($"{path} has the columns '{_analysisHeader}' but this model's analyses are '{header}'");
+        }
+        _analysisHeader = header;
+        string line = string.Create(c, $"{_step},{analysis.Tau:R},{analysis.Steps},")
+            + string.Join(",", analysis.DynamicsError.Select(e => e.ToString("G6", c)))
+            + string.Create(c, $",{analysis.RewardMeanAbsoluteError:G6},{analysis.RewardMean:G6},")
+            + string.Join(",", analysis.DormantRatio.Values.Select(v => v.ToString("G6", c)));
+        AppendLine("analysis.csv", header, line);
+    }
+
     private ReadOnlySpan<float> Proprio(Observation observation) => observation.Proprioception.AsSpan(0, Layout.ProprioceptionLength);
 
-    private void AppendMetrics(double seconds, double episodeReturn, bool success, int updates, double[] lossSum, float valueScale)
+    private void AppendMetrics(double seconds, double episodeReturn, bool success, int updates, double[] lossSum, float valueScale, string? shift)
     {
         double n = Math.Max(1, updates);
         string line = string.Create(CultureInfo.InvariantCulture,
             $"{_step},{_episode},{seconds:F1},{episodeReturn:F3},{(success ? 1 : 0)},{updates},{lossSum[0] / n:G6},{lossSum[1] / n:G6},{lossSum[2] / n:G6},{lossSum[3] / n:G6},{lossSum[4] / n:G6},{lossSum[5] / n:G6},{valueScale:G6}");
         AppendLine("metrics.csv", "step,episode,wall_seconds,return,success,updates,consistency_loss,reward_loss,value_loss,policy_loss,total_loss,grad_norm,value_scale", line);
+        // Training under shifts also names each episode's preset (the column is absent otherwise, as before).
+        string shiftField = shift is null ? "" : $",\"shift\":{JsonSerializer.Serialize(shift)}";
         AppendLine("metrics.jsonl", null, string.Create(CultureInfo.InvariantCulture,
-            $"{{\"kind\":\"episode\",\"step\":{_step},\"episode\":{_episode},\"wall_seconds\":{seconds:F1},\"return\":{episodeReturn:F3},\"success\":{(success ? "true" : "false")},\"updates\":{updates},\"consistency_loss\":{lossSum[0] / n:G6},\"reward_loss\":{lossSum[1] / n:G6},\"value_loss\":{lossSum[2] / n:G6},\"policy_loss\":{lossSum[3] / n:G6}}}"));
+            $"{{\"kind\":\"episode\",\"step\":{_step},\"episode\":{_episode},\"wall_seconds\":{seconds:F1},\"return\":{episodeReturn:F3},\"success\":{(success ? "true" : "false")},\"updates\":{updates},\"consistency_loss\":{lossSum[0] / n:G6},\"reward_loss\":{lossSum[1] / n:G6},\"value_loss\":{lossSum[2] / n:G6},\"policy_loss\":{lossSum[3] / n:G6}{shiftField}}}"));
     }
 
     // Appends one line and flushes it to the operating system, so a kill keeps every line written.

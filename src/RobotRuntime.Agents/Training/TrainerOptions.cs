@@ -52,6 +52,14 @@ public sealed record TrainerOptions
     /// <summary>Planner iterations while training and evaluating (0 = the config's).</summary>
     public int PlanIterations { get; init; }
 
+    /// <summary>
+    /// Visual shift families randomised in training (e.g. "table", "lighting"; empty: none): each training
+    /// episode, not the evaluations, runs under a preset drawn by <see cref="Trainer.TrainingShift"/> —
+    /// uniformly among "in-distribution" and every listed family's "-easy" and "-hard" preset. The
+    /// environment must implement <see cref="RobotRuntime.Environments.IVisualShiftEnvironment"/>.
+    /// </summary>
+    public string[] TrainShifts { get; init; } = [];
+
     /// <summary>Checks every option's range.</summary>
     /// <returns>This instance.</returns>
     /// <exception cref="ArgumentException">An option is out of range; the message names it (with <c>rr train</c>'s option) and what was expected.</exception>
@@ -74,6 +82,8 @@ public sealed record TrainerOptions
         Require(ReplayCapacity >= 1, nameof(ReplayCapacity), "replay capacity", "at least 1 transition", ReplayCapacity);
         Require(PlanSamples >= 0, nameof(PlanSamples), "--plan-samples", "0 (the config's) or more", PlanSamples);
         Require(PlanIterations >= 0, nameof(PlanIterations), "--plan-iterations", "0 (the config's) or more", PlanIterations);
+        Require(TrainShifts.All(f => !string.IsNullOrWhiteSpace(f) && f != "none") && TrainShifts.Distinct().Count() == TrainShifts.Length,
+            nameof(TrainShifts), "--train-shifts", "distinct shift family names", $"'{string.Join(",", TrainShifts)}'");
         return this;
     }
 }

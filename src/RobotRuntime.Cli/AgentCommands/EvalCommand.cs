@@ -32,12 +32,13 @@ public static class EvalCommand
         var csv = new Option<string?>("--csv") { Description = "Also write the table as CSV here." };
         var plot = new Option<string?>("--plot") { Description = "Also write the success rate per preset as bars: PREFIX.png and PREFIX.svg." };
         var record = new Option<string?>("--record") { Description = "Also write every evaluated episode into an episode dataset per preset, DIR/<preset> (the agent's cameras at its image size, proprioception, normalised action, reward, success, environment state): data for rr train --from-dataset." };
+        var json = new Option<string?>("--json") { Description = "Also write every episode's seed, success, return and length per preset, and the analyses, as JSON here (the format of a grid cell's result.json \"eval\" and \"analysis\")." };
         var firstSeed = new Option<int>("--first-seed") { Description = "Seed of the first episode of each preset (episode k uses first + k). The default is rr eval's evaluation seeds; record data for adaptation on others (e.g. 2000000).", DefaultValueFactory = _ => Trainer.EvaluationSeedBase + 50_000 };
         var latency = new Option<string>("--latency") { Description = "Delays of a deployed loop to evaluate under: CAMERA[,COMMAND], each a duration or range in ms (e.g. 20ms,4ms or 0..40ms,0..8ms): the image is that old when the agent decides, and the arm follows the previous command that long after it; drawn per episode. none: the simulator's undelayed step.", DefaultValueFactory = _ => "none" };
         var device = new Runtime.DeviceOption();
         var verb = new Command("eval", "Evaluate a trained agent in distribution and under the simulator's visual shift presets.")
         {
-            run, shifts, episodes, zoo, planner, planSamples, planIterations, package, csv, plot, record, firstSeed, latency,
+            run, shifts, episodes, zoo, planner, planSamples, planIterations, package, csv, json, plot, record, firstSeed, latency,
         };
         foreach (var option in device.All)
             verb.Options.Add(option);
@@ -98,80 +99,66 @@ public static class EvalCommand
                 {
                     throw new InvalidDataException($"run '{folder}' was trained with encoder '{identity}' but this machine's is '{actualIdentity}'");
                 }
-                string shiftList = result.GetValue(shifts)!;
-                var presets = shiftList == "all" ? VisualShifts.Names.ToList() : shiftList.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToList();
-                if (!presets.Contains(VisualShifts.InDistribution))
-                {
-                    presets.Insert(0, VisualShifts.InDistribution);
-                }
-                foreach (var preset in presets)
-                {
-                    _ = VisualShifts.Get(preset);
-                }
+                var presets = EvaluationSweep.Presets(result.GetValue(shifts)!);
                 string mode = result.GetValue(planner)!;
                 if (!Planners.Contains(mode))
                 {
                     throw new ArgumentException($"--planner '{mode}' is not one of {string.Join(", ", Planners.Names)}");
                 }
-                WorldModel? model = null;
-                AnalysisResult? analysis = null;
                 PvrIdentity pvr = PvrIdentity.Parse(identity);
                 var table = new Table().AddColumns("preset", "success", "return", "length");
                 var rows = new List<string> { "preset,episodes,success_rate,mean_return,mean_length" };
                 var bars = new List<(string Condition, double Success, int Episodes)>();
-                double controlRate = 25;
-                RobotRuntime.Arm.ArmLayout? armLayout = null;
-                int episodeSteps = 100;
-                foreach (var preset in presets)
+                var settings = new EvaluationSweep.Settings
                 {
-                    using var environment = AgentSetup.CreateEnvironment(task, config, preset, armName);
-                    environment.Latency = delays;
-                    armLayout = environment.Layout;
-                    if (packagedLayout is not null && !packagedLayout.SameAs(armLayout))
+                    Task = task,
+                    Arm = armName,
+                    Config = config,
+                    Presets = presets,
+                    Episodes = result.GetValue(episodes),
+                    FirstSeed = result.GetValue(firstSeed),
+                    Planner = mode,
+                    PlanSamples = result.GetValue(planSamples),
+                    PlanIterations = result.GetValue(planIterations),
+                    Latency = delays,
+                };
+                var sweep = EvaluationSweep.Run(settings, features,
+                    model: environment =>
                     {
-                        throw new InvalidDataException($"agent package '{folder}' was trained on arm '{armName}' seen as {packagedLayout.Describe()}; this simulator's '{armName}' is seen as {armLayout.Describe()}");
-                    }
-                    controlRate = 1 / environment.Spec.ControlPeriodSeconds;
-                    episodeSteps = environment.Spec.MaxEpisodeSteps;
-                    if (model is null && packaged is not null)
+                        if (packaged is not null)
+                        {
+                            return packaged.Model;
+                        }
+                        var fresh = new WorldModel(config, Trainer.LayoutFor(features, config, environment.Spec), seed: 0, tail);
+                        Trainer.LoadWeights(folder, fresh);
+                        return fresh;
+                    },
+                    check: environment =>
                     {
-                        model = packaged.Model;
-                    }
-                    else if (model is null)
+                        if (packagedLayout is not null && !packagedLayout.SameAs(environment.Layout))
+                        {
+                            throw new InvalidDataException($"agent package '{folder}' was trained on arm '{armName}' seen as {packagedLayout.Describe()}; this simulator's '{armName}' is seen as {environment.Layout.Describe()}");
+                        }
+                    },
+                    recorder: result.GetValue(record) is { } recordFolder
+                        ? (preset, environment) => EvaluationRecording.Start(Path.Combine(recordFolder, preset), environment, config, preset, folder, identity)
+                        : null,
+                    presetDone: (preset, r, recorder) =>
                     {
-                        model = new WorldModel(config, Trainer.LayoutFor(features, config, environment.Spec), seed: 0, tail);
-                        Trainer.LoadWeights(folder, model);
-                    }
-                    var options = PlannerOptions.FromConfig(config, config.DiscountFor(environment.Spec.MaxEpisodeSteps)) with
-                    {
-                        Kind = mode,
-                    };
-                    int samples = result.GetValue(planSamples) > 0 ? result.GetValue(planSamples) : options.Samples;
-                    options = options with
-                    {
-                        Samples = samples,
-                        Iterations = result.GetValue(planIterations) > 0 ? result.GetValue(planIterations) : options.Iterations,
-                        Elites = Math.Min(options.Elites, Math.Max(1, samples / 8)),
-                        PolicyTrajectories = Math.Min(options.PolicyTrajectories, samples / 2),
-                    };
-                    var actor = new AgentActor(model, features, Planners.Create(model, options, new AgentRandom(7)));
-                    var traces = preset == VisualShifts.InDistribution ? new List<EpisodeTrace>() : null;
-                    var recorder = result.GetValue(record) is { } recordFolder
-                        ? EvaluationRecording.Start(Path.Combine(recordFolder, preset), environment, config, preset, folder, identity) : null;
-                    var r = actor.Evaluate(environment, result.GetValue(episodes), result.GetValue(firstSeed), traces, recorder);
-                    if (recorder is not null)
-                    {
-                        output.WriteLine($"rr eval: recorded {recorder.Dataset.Episodes.Count} episode(s), {recorder.Dataset.TotalFrames} frames into {recorder.Dataset.Folder}");
-                    }
-                    if (traces is not null)
-                    {
-                        analysis = WorldModelAnalysis.Run(model, traces);
-                    }
-                    table.AddRow(preset, r.SuccessRate.ToString("P0", CultureInfo.InvariantCulture), r.MeanReturn.ToString("F2", CultureInfo.InvariantCulture), r.MeanLength.ToString("F1", CultureInfo.InvariantCulture));
-                    rows.Add(string.Create(CultureInfo.InvariantCulture, $"{preset},{r.Episodes},{r.SuccessRate:F3},{r.MeanReturn:F3},{r.MeanLength:F1}"));
-                    bars.Add((preset, r.SuccessRate, r.Episodes));
-                    output.WriteLine(rows[^1]);
-                }
+                        if (recorder is EvaluationRecording recording)
+                        {
+                            output.WriteLine($"rr eval: recorded {recording.Dataset.Episodes.Count} episode(s), {recording.Dataset.TotalFrames} frames into {recording.Dataset.Folder}");
+                        }
+                        table.AddRow(preset, r.SuccessRate.ToString("P0", CultureInfo.InvariantCulture), r.MeanReturn.ToString("F2", CultureInfo.InvariantCulture), r.MeanLength.ToString("F1", CultureInfo.InvariantCulture));
+                        rows.Add(string.Create(CultureInfo.InvariantCulture, $"{preset},{r.Episodes},{r.SuccessRate:F3},{r.MeanReturn:F3},{r.MeanLength:F1}"));
+                        bars.Add((preset, r.SuccessRate, r.Episodes));
+                        output.WriteLine(rows[^1]);
+                    });
+                var model = sweep.Model;
+                var analysis = sweep.Analysis;
+                var armLayout = sweep.ArmLayout;
+                double controlRate = sweep.ControlRate;
+                int episodeSteps = sweep.EpisodeSteps;
                 AnsiConsole.Write(table);
                 if (analysis is not null)
                 {
@@ -191,6 +178,18 @@ public static class EvalCommand
                 if (result.GetValue(csv) is { } csvPath)
                 {
                     File.WriteAllLines(csvPath, rows);
+                }
+                if (result.GetValue(json) is { } jsonPath)
+                {
+                    using (var stream = File.Create(jsonPath + ".tmp"))
+                    using (var writer = new System.Text.Json.Utf8JsonWriter(stream, EvaluationSweep.WriterOptions))
+                    {
+                        EvaluationSweep.WriteJson(writer, sweep, result.GetValue(episodes));
+                        writer.Flush();
+                        stream.Flush(flushToDisk: true);
+                    }
+                    File.Move(jsonPath + ".tmp", jsonPath, overwrite: true);
+                    output.WriteLine($"rr eval: wrote {jsonPath}");
                 }
                 if (result.GetValue(plot) is { } plotPrefix)
                 {

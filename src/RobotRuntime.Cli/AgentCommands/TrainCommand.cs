@@ -4,6 +4,7 @@ using RobotRuntime.Agents.Replay;
 using RobotRuntime.Agents.Training;
 using RobotRuntime.Native;
 using RobotRuntime.Sim;
+using RobotRuntime.Sim.Shifts;
 using RobotRuntime.Sim.Tabletop;
 using RobotRuntime.Tensors;
 using Spectre.Console;
@@ -39,6 +40,7 @@ public static class TrainCommand
         var threads = new Option<int>("--threads") { Description = "Engine threads (1 is bit-reproducible).", DefaultValueFactory = _ => 1 };
         var trainableFrom = new Option<string?>("--trainable-from") { Description = "Partial mode: where the PVR splits into the frozen trunk and the trained tail, a node-name prefix (e.g. /layer2/) or a value name (default: the zoo entry's trainableFrom)." };
         var latency = new Option<string>("--latency") { Description = "Loop delays to train under, as a deployment has them: CAMERA[,COMMAND], each a duration or range in ms (e.g. 0..40ms,0..8ms), drawn per episode (training and its evaluations): the image is that old when the agent decides, and the arm follows the previous command that long after. none: the simulator's undelayed step.", DefaultValueFactory = _ => "none" };
+        var trainShifts = new Option<string>("--train-shifts") { Description = $"Visual shift families randomised in training, comma-separated ({string.Join(", ", VisualShifts.FamilyNames)}), or none: each training episode (not the evaluations) runs under a preset drawn uniformly among in-distribution and those families' easy and hard presets, from the run seed and the episode index.", DefaultValueFactory = _ => "none" };
         var noProgress = new Option<bool>("--no-progress") { Description = "Print a line per evaluation instead of a progress bar." };
         var fromDataset = new Option<string?>("--from-dataset") { Description = "Offline adaptation: fine-tune --package on these recorded datasets (comma-separated folders: rr eval --record, rr run --record, rr collect) instead of training in the simulator." };
         var parentPackage = new Option<string?>("--package") { Description = "With --from-dataset: the agent package to adapt (its weights, config, arm layout and PVR)." };
@@ -53,7 +55,7 @@ public static class TrainCommand
         var verb = new Command("train", "Train a TD-MPC2-style world-model agent in the simulator.")
         {
             task, arm, encoder, mode, seed, steps, run, size, config, zoo, seedSteps, pretrain, updates, batch, evalEvery, evalEpisodes,
-            checkpointEvery, act, planSamples, planIterations, threads, trainableFrom, latency, noProgress, fromDataset, parentPackage, offlineUpdates, reward, trainable, warmup, lrScale, packageOut,
+            checkpointEvery, act, planSamples, planIterations, threads, trainableFrom, latency, trainShifts, noProgress, fromDataset, parentPackage, offlineUpdates, reward, trainable, warmup, lrScale, packageOut,
         };
         foreach (var option in device.All)
             verb.Options.Add(option);
@@ -65,6 +67,10 @@ public static class TrainCommand
             {
                 if (result.GetValue(fromDataset) is { } datasets)
                 {
+                    if (result.GetResult(trainShifts) is { Implicit: false } && ParseTrainShifts(result.GetValue(trainShifts)!).Length > 0)
+                    {
+                        throw new ArgumentException("--train-shifts is for training in the simulator; offline adaptation trains on the recorded episodes as they are");
+                    }
                     if (result.GetValue(threads) < 1)
                         throw new ArgumentException($"--threads: expected at least 1 engine thread, got {result.GetValue(threads)}");
                     if (!Enum.TryParse<AdaptationReward>(result.GetValue(reward), ignoreCase: true, out var rewardSource) || int.TryParse(result.GetValue(reward), out var numeric))
@@ -149,6 +155,7 @@ public static class TrainCommand
                     PlanWhileTraining = actWith == "mppi",
                     PlanSamples = result.GetValue(planSamples),
                     PlanIterations = result.GetValue(planIterations),
+                    TrainShifts = ParseTrainShifts(result.GetValue(trainShifts)!),
                 }.Validate();
                 TensorEngine.ThreadCount = result.GetValue(threads);
                 (agent, var features, var identity, var tail) = AgentSetup.CreateFeatures(agent, result.GetValue(zoo), device.Settings(result));
@@ -157,7 +164,8 @@ public static class TrainCommand
                 using var environment = AgentSetup.CreateEnvironment(options.Task, agent, arm: options.Arm);
                 environment.Latency = RobotRuntime.Sim.Tabletop.ControlLatency.Parse(options.Latency, "--latency");
                 using var trainer = new Trainer(result.GetValue(run)!, agent, options, environment, features, identity, tail);
-                output.WriteLine($"rr train: {(trainer.Resumed ? $"resuming at step {trainer.Step}" : "new run")} · {options.Task} on {options.Arm} · {agent.Mode.ToString().ToLowerInvariant()} {agent.Encoder} · {agent.Size} ({trainer.Model.TrainableParameterCount():N0} parameters){(options.Latency == "none" ? "" : $" · loop delays {options.Latency}")} · replay {trainer.Replay.RecordBytes:N0} B/transition · seed steps {trainer.SeedSteps} · γ {trainer.Learner.Discount:F3}");
+                output.WriteLine($"rr train: {(trainer.Resumed ? $"resuming at step {trainer.Step}" : "new run")} · {options.Task} on {options.Arm} · {agent.Mode.ToString().ToLowerInvariant()} {agent.Encoder} · {agent.Size} ({trainer.Model.TrainableParameterCount():N0} parameters){(options.Latency == "none" ? "" : $" · loop delays {options.Latency}")} · replay {trainer.Replay.RecordBytes:N0} B/transition · seed steps {trainer.SeedSteps} · γ {trainer.Learner.Discount:F3}"
+                    + (options.TrainShifts.Length > 0 ? $" · training under shifts {string.Join("+", options.TrainShifts)}" : ""));
                 using var stop = new CancellationTokenSource();
                 Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
                 if (result.GetValue(noProgress) || Console.IsOutputRedirected)
@@ -199,6 +207,29 @@ public static class TrainCommand
         });
         return verb;
     }
+    /// <summary>
+    /// The families of <c>--train-shifts</c>: "none" (or empty) is none; otherwise comma-separated family
+    /// names, returned in the presets' family order without repeats, so a run's record does not depend on
+    /// how they were written.
+    /// </summary>
+    /// <exception cref="ArgumentException">An unknown family, or none mixed with families; the message lists the families.</exception>
+    internal static string[] ParseTrainShifts(string text)
+    {
+        var names = text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        if (names.Length == 0 || (names.Length == 1 && names[0] == "none"))
+        {
+            return [];
+        }
+        foreach (var name in names)
+        {
+            if (!VisualShifts.FamilyNames.Contains(name))
+            {
+                throw new ArgumentException($"--train-shifts: '{name}' is not a shift family; expected none or a comma-separated list of {string.Join(", ", VisualShifts.FamilyNames)}");
+            }
+        }
+        return VisualShifts.FamilyNames.Where(names.Contains).ToArray();
+    }
+
     /// <summary>
     /// Replay capacity for a run: a new run holds every step (plus 1% and 1,000 spare, at most a
     /// million); a resumed run keeps the capacity its buffer was made with, so <c>--steps</c> can be

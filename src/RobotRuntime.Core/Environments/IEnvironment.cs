@@ -50,3 +50,16 @@ public readonly record struct StepResult(Observation Observation, double Reward,
 /// <param name="GoalDistance">The task's distance to success in metres (end effector to target, or object to goal).</param>
 /// <param name="EpisodeStep">Steps taken since the last reset, counting this one.</param>
 public readonly record struct StepInfo(bool IsSuccess, double GoalDistance, int EpisodeStep);
+
+/// <summary>
+/// An environment whose visual shift preset can be changed between episodes (the simulator's
+/// presets: "in-distribution", "table-easy", "table-hard", …). Training with visual randomisation
+/// (<c>rr train --train-shifts</c>) picks one per episode through it.
+/// </summary>
+public interface IVisualShiftEnvironment : IEnvironment
+{
+    /// <summary>The preset the next <see cref="IEnvironment.Reset"/> applies.</summary>
+    /// <exception cref="ArgumentException">An unknown preset name; the message lists the presets.</exception>
+    /// <remarks>Setup-rate: takes effect at the next reset.</remarks>
+    string Shift { get; set; }
+}
