@@ -4,13 +4,14 @@
 # the runtime solves inverse kinematics (arm.kinematics: ur5e). For each seed 1..N a fresh server and
 # an 8 s `rr run` at 25 Hz with the front camera streamed over ZeroMQ; prints per seed whether the
 # task's success held at some point (the server's "success at" line), its time, and the run's figures.
-# Usage: [PACKAGE=DIR] benchmarks/scripts/ur5e-hil.sh [SEEDS]   (default 10; PACKAGE another agent package)
+# Usage: [PACKAGE=DIR] [KEEP=1] benchmarks/scripts/ur5e-hil.sh [SEEDS]   (default 10; PACKAGE another agent
+# package; KEEP=1 keeps the work folder with the servers' and runs' output and run folders)
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 rr=${RR:-"$repo/scripts/rr"}
 seeds=${1:-10}
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+[ -n "${KEEP:-}" ] || trap 'rm -rf "$work"' EXIT; echo "work: $work"
 "$rr" keygen --out "$work/arm.key" >/dev/null
 reached=0
 for seed in $(seq 1 "$seeds"); do

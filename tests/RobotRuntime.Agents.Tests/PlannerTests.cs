@@ -66,6 +66,35 @@ public class PlannerTests
     }
 
     [Fact]
+    public void AnIterationEstimateInflatedByOneSlowIterationHealsAndPlanningResumes()
+    {
+        // The runtime's first plan runs while warming up (JIT, a deadline already past): its one
+        // iteration can measure hundreds of milliseconds. Before the fix every later plan with a 30 ms
+        // budget then returned the policy prior at once, forever (seen as 0.35 ms plans in rr run).
+        var (model, latent) = RandomModel();
+        var planner = new MppiPlanner(model, Options(model), new AgentRandom(1));
+        var action = new float[4];
+        planner.Plan(latent, action);
+        long measured = planner.IterationEstimateTicks;
+        Assert.True(measured > 0);
+        planner.IterationEstimateTicks = Stopwatch.Frequency;   // as if one iteration had taken 1 s
+        long budget = Stopwatch.Frequency / 2;                    // 500 ms: ample for the real iterations
+        int skipped = 0;
+        PlanStatus status;
+        while ((status = planner.Plan(latent, action, deadlineTimestamp: Stopwatch.GetTimestamp() + budget)) == PlanStatus.BudgetExhausted
+               && planner.LastIterations == 0 && skipped < 64)
+        {
+            skipped++;
+        }
+        // 1 s halves below the 250 ms the 2× check allows within 3 skips; the next plan runs every iteration.
+        Assert.InRange(skipped, 1, 3);
+        Assert.Equal(PlanStatus.Complete, status);
+        Assert.Equal(model.Config.Iterations, planner.LastIterations);
+        // And the estimate is back to the measured scale (an EMA of real iterations, well under 1 s).
+        Assert.True(planner.IterationEstimateTicks < Stopwatch.Frequency / 4, $"estimate {planner.IterationEstimateTicks} ticks");
+    }
+
+    [Fact]
     public void AGenerousBudgetCompletesEveryIteration()
     {
         var (model, latent) = RandomModel();

@@ -82,6 +82,7 @@ public class AgentCommandTests
     [InlineData("--batch-size", "-3", "--batch-size: expected 0 (the config's) or a positive batch size, got -3")]
     [InlineData("--updates-per-step", "-0.5", "--updates-per-step (UpdatesPerStep): expected a finite number ≥ 0, got -0.5")]
     [InlineData("--threads", "0", "--threads: expected at least 1 engine thread, got 0")]
+    [InlineData("--latency", "60ms", "--latency: '60ms': camera latency of 30 physics steps is longer than one control period")]
     public void TrainRefusesAnOptionOutOfRangeBeforeMakingARun(string option, string value, string message)
     {
         string run = Path.Combine(Path.GetTempPath(), "rr-cli-bad-option-" + Guid.NewGuid().ToString("N"));
@@ -218,6 +219,40 @@ public class AgentCommandTests
         Assert.True(acting.Count > 10, $"{acting.Count} acting cycles of {log.Records.Count}");
         Assert.DoesNotContain(log.Records, r => r.HoldReason == HoldReason.PolicyFailed);
         Assert.All(acting, r => Assert.True(r.EncodeNs > 0, $"cycle {r.CycleIndex}: no encode time"));
+    }
+
+    [Fact]
+    public void ARunTrainedUnderLoopDelaysRecordsThemRefusesOthersOnResumeAndEvalSaysSo()
+    {
+        string folder = Directory.CreateTempSubdirectory("rr-cli-latency-").FullName;
+        try
+        {
+            string config = Path.Combine(folder, "agent.json");
+            File.WriteAllText(config, "{ \"size\": \"rt-tiny\", \"latentDim\": 32, \"mlpDim\": 64, \"encoderDim\": 64, \"cnnChannels\": 8, \"batchSize\": 4, \"frameStack\": 1 }");
+            string run = Path.Combine(folder, "run");
+            string[] common = ["train", "--task", "reach", "--mode", "scratch", "--config", config, "--seed", "2", "--seed-steps", "105",
+                "--pretrain-updates", "2", "--eval-every", "1000000", "--act", "prior", "--run", run, "--no-progress"];
+            var train = Rr([.. common, "--steps", "110", "--latency", "0..40ms,4ms"]);
+            Assert.True(train.Exit == 0, train.Error);
+            Assert.Contains("loop delays 0..40ms,4ms", train.Output);
+            using (var record = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "run.json"))))
+                Assert.Equal("0..40ms,4ms", record.RootElement.GetProperty("trainer").GetProperty("Latency").GetString());
+
+            var resumed = Rr([.. common, "--steps", "120", "--latency", "20ms"]);
+            Assert.Equal(1, resumed.Exit);
+            Assert.Contains("trained with loop delays '0..40ms,4ms'; this one asks for '20ms,0ms'", resumed.Error);
+
+            var eval = Rr("eval", run, "--episodes", "1", "--planner", "prior");
+            Assert.True(eval.Exit == 0, eval.Error);
+            Assert.Contains("this run trained under loop delays 0..40ms,4ms; evaluating without them", eval.Output);
+            var under = Rr("eval", run, "--episodes", "1", "--planner", "prior", "--latency", "0..40ms,4ms");
+            Assert.True(under.Exit == 0, under.Error);
+            Assert.Contains("rr eval: under loop delays (camera,command) 0..40ms,4ms", under.Output);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
     }
 
     [Fact]

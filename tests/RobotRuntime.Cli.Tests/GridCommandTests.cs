@@ -178,6 +178,19 @@ public class GridCommandTests
         Assert.True(collect.Exit == 0, collect.Error);
         Assert.Contains("tiny: 4 of 4 cells done", collect.Output);
         Assert.Equal(rows, File.ReadAllLines(Path.Combine(grid, "results.csv")));
+        // ...and writes the report from them: every section, both encoders, nothing partial.
+        Assert.Contains($"rr grid: wrote the report {Path.Combine(grid, "report.md")}", collect.Output);
+        var report = File.ReadAllText(Path.Combine(grid, "report.md"));
+        foreach (var section in new[] { "## The grid", "## Success across tasks", "## Success per shift preset", "## Task: reach", "## World-model analyses", "## Latent structure", "## Claims" })
+            Assert.Contains(section, report);
+        Assert.Contains("pool-conv", report);
+        Assert.Contains("scratch", report);
+        Assert.DoesNotContain("Partial grid", report);
+        string elsewhere = Path.Combine(folder, "elsewhere", "grid.md");
+        Directory.CreateDirectory(Path.GetDirectoryName(elsewhere)!);
+        var placed = AgentCommandTests.Rr("grid", "collect", grid, "--report", elsewhere);
+        Assert.True(placed.Exit == 0, placed.Error);
+        Assert.True(File.Exists(elsewhere));
         Directory.Delete(folder, recursive: true);
     }
 

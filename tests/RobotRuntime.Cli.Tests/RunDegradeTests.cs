@@ -93,6 +93,25 @@ public sealed class RunDegradeTests : IDisposable
     }
 
     [Fact]
+    public void ABaseRateTheArmsWatchdogCannotBearIsRefusedBeforeAnythingMoves()
+    {
+        // 10 Hz sends a command every 100 ms: exactly the simulator arm's watchdog, so it would trip between commands.
+        var config = RunConfig.Parse($$"""
+            rate_hz: 10
+            runs_folder: {{Path.Combine(_folder, "runs")}}
+            arm: {kind: sim}
+            policy: {kind: scripted-reach, goal: [0.3, 0.05, 0.15]}
+            """, "slow.yaml");
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var exit = RunCommand.Execute(config, new RuntimeHooks(), output, error, input: null);
+        Assert.Equal(2, exit);
+        Assert.Contains("rr: rate_hz: 10 Hz is a 100 ms period, not shorter than the arm's watchdog (100 ms): the arm would hold on its own between two commands; run above 10 Hz",
+            error.ToString());
+        Assert.DoesNotContain("loop running", output.ToString());
+    }
+
+    [Fact]
     public void EachRateChangeReadsAsOneLine()
     {
         var config = Config("{rates_hz: [12.5, 10], recover_after: 2.5s}");

@@ -97,4 +97,18 @@ public sealed class PvrZooTests : IDisposable
         var error = Assert.Throws<FileNotFoundException>(() => PvrZoo.Load(path));
         Assert.Contains(path, error.Message);
     }
+
+    [Fact]
+    public void APvrIdIsFoundInTheRepositorysManifestsWithoutNamingOne()
+    {
+        // The project's own PVRs are in models/pretrained/zoo.json, the public ones in models/pvr-zoo.json.
+        var own = PvrZoo.LoadShippedContaining("bc-cnn-s1");
+        Assert.EndsWith(Path.Combine("models", "pretrained", "zoo.json"), own.ManifestPath);
+        Assert.Equal("bc-cnn-s1", own.Get("bc-cnn-s1").Id);
+        Assert.EndsWith(Path.Combine("models", "pvr-zoo.json"), PvrZoo.LoadShippedContaining("resnet18").ManifestPath);
+        // An id no manifest has: the default manifest, whose Get then lists what it has.
+        var none = PvrZoo.LoadShippedContaining("no-such-pvr");
+        Assert.Equal(PvrZoo.DefaultManifestPath(), none.ManifestPath);
+        Assert.Contains("resnet18", Assert.ThrowsAny<Exception>(() => none.Get("no-such-pvr")).Message);
+    }
 }

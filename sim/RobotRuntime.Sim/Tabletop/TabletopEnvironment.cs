@@ -69,6 +69,12 @@ public sealed class TabletopEnvironment : IVisualShiftEnvironment
     private ArmCommand _command;
     private int _episodeStep = -1;
     private bool _episodeOver;
+    private ControlLatency _latency = ControlLatency.None;
+    private int _cameraLatency;
+    private int _commandLatency;
+    private bool _imagesTaken;
+    private double[] _previousCtrl = [];
+    private double[] _nextCtrl = [];
 
     /// <summary>Loads the scene for the task, creates the renderer on this thread and checks the options.</summary>
     /// <exception cref="ArgumentException">Unknown task or shift, or an image size out of range.</exception>
@@ -138,6 +144,20 @@ public sealed class TabletopEnvironment : IVisualShiftEnvironment
     /// For <c>rr collect</c>; off for training and evaluation.
     /// </summary>
     public bool RandomiseVisuals { get; set; }
+
+    /// <summary>
+    /// The camera and command latencies each <see cref="Reset"/> draws for its episode (seeded from the
+    /// episode seed); <see cref="ControlLatency.None"/> by default. Setup only; takes effect at the next reset.
+    /// </summary>
+    /// <exception cref="ArgumentException">An invalid range.</exception>
+    public ControlLatency Latency
+    {
+        get => _latency;
+        set => _latency = (value ?? throw new ArgumentNullException(nameof(value))).Validate();
+    }
+
+    /// <summary>The episode's camera and command latencies in physics steps, as the last <see cref="Reset"/> drew them.</summary>
+    public (int Camera, int Command) EpisodeLatency => (_cameraLatency, _commandLatency);
 
     /// <summary>The randomisation the last <see cref="Reset"/> applied, if <see cref="RandomiseVisuals"/> was on.</summary>
     public CollectionVisuals? LastRandomisation { get; private set; }
@@ -213,6 +233,12 @@ public sealed class TabletopEnvironment : IVisualShiftEnvironment
             : null;
         _visuals.UploadChangedTextures();
         _scene.Data.Forward();
+        (_cameraLatency, _commandLatency) = _latency.IsNone ? (0, 0) : _latency.Draw(new Random(VisualShifts.SeedFor(seed, "control-latency")));
+        if (_previousCtrl.Length != _scene.Ctrl.Length)
+        {
+            _previousCtrl = new double[_scene.Ctrl.Length];
+            _nextCtrl = new double[_scene.Ctrl.Length];
+        }
         _episodeStep = 0;
         _episodeOver = false;
         Observe();
@@ -236,6 +262,7 @@ public sealed class TabletopEnvironment : IVisualShiftEnvironment
         }
 
         var ctrl = _scene.Ctrl.Span;
+        ctrl.CopyTo(_previousCtrl);
         float gripper;
         if (_translator is not null)
         {
@@ -280,7 +307,7 @@ public sealed class TabletopEnvironment : IVisualShiftEnvironment
         }
         ctrl[_scene.FingerCtrl] = ctrl[_scene.FingerCtrl + 1] = _arm.FingerTravel * (1 - Math.Clamp(gripper, -1f, 1f)) / 2;
 
-        _scene.Step(TabletopScene.PhysicsStepsPerControlStep);
+        Advance();
         _episodeStep++;
         var status = Task.Evaluate(_scene);
         var terminated = status.IsSuccess;
@@ -311,18 +338,76 @@ public sealed class TabletopEnvironment : IVisualShiftEnvironment
         throw new ArgumentException($"no camera named '{camera}'; the scene has {string.Join(", ", TabletopScene.CameraNames)}", nameof(camera));
     }
 
+    /// <summary>
+    /// One control period of physics. Without latency, the new command from the start; with it, the
+    /// previous command for the first <see cref="_commandLatency"/> steps, and the cameras' images taken
+    /// <see cref="_cameraLatency"/> steps before the period ends.
+    /// </summary>
+    private void Advance()
+    {
+        const int total = TabletopScene.PhysicsStepsPerControlStep;
+        var applyAt = _commandLatency;
+        var renderAt = _renderer is null || _cameraLatency == 0 ? total : total - _cameraLatency;
+        _imagesTaken = false;
+        if (applyAt == 0 && renderAt == total)
+        {
+            _scene.Step(total);
+            return;
+        }
+        var ctrl = _scene.Ctrl.Span;
+        if (applyAt > 0)
+        {
+            ctrl.CopyTo(_nextCtrl);
+            _previousCtrl.CopyTo(ctrl);
+        }
+        var done = 0;
+        var applied = applyAt == 0;
+        var rendered = renderAt == total;
+        while (done < total)
+        {
+            var next = total;
+            if (!applied)
+                next = Math.Min(next, applyAt);
+            if (!rendered)
+                next = Math.Min(next, renderAt);
+            if (next > done)
+            {
+                _scene.Step(next - done);
+                done = next;
+            }
+            if (!applied && done == applyAt)
+            {
+                _nextCtrl.CopyTo(ctrl);
+                applied = true;
+            }
+            if (!rendered && done == renderAt)
+            {
+                RenderCameras();
+                rendered = true;
+                _imagesTaken = true;
+            }
+        }
+    }
+
+    private void RenderCameras()
+    {
+        var time = _scene.Data.Time;
+        for (var i = 0; i < _observation.Cameras.Count; i++)
+        {
+            var image = _observation.Cameras[i];
+            _renderer!.Render(_scene.Data, _scene.CameraIds[i], image.Width, image.Height, image.Rgb);
+            image.TimestampSeconds = time;
+        }
+    }
+
     private void Observe()
     {
         var time = _scene.Data.Time;
-        if (_renderer is not null)
-        {
-            for (var i = 0; i < _observation.Cameras.Count; i++)
-            {
-                var image = _observation.Cameras[i];
-                _renderer.Render(_scene.Data, _scene.CameraIds[i], image.Width, image.Height, image.Rgb);
-                image.TimestampSeconds = time;
-            }
-        }
+        // With camera latency the period's images were taken before its end (Advance).
+        if (_imagesTaken)
+            _imagesTaken = false;
+        else if (_renderer is not null)
+            RenderCameras();
         var proprioception = _observation.Proprioception;
         if (!_arm.IsToy)
         {

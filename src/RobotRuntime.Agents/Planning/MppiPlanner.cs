@@ -82,6 +82,13 @@ public sealed class MppiPlanner : IPlanner
     private bool _hasPrevious;
     private long _iterationTicks;
 
+    /// <summary>The planner's running estimate of one iteration's time, in <see cref="Stopwatch"/> ticks (0: not measured yet); settable by tests.</summary>
+    internal long IterationEstimateTicks
+    {
+        get => _iterationTicks;
+        set => _iterationTicks = value;
+    }
+
     /// <summary>Allocates every buffer for <paramref name="options"/>.</summary>
     /// <exception cref="ArgumentException">Inconsistent options.</exception>
     public MppiPlanner(WorldModel model, PlannerOptions options, AgentRandom random)
@@ -157,6 +164,11 @@ public sealed class MppiPlanner : IPlanner
         }
         if (deadlineTimestamp != 0 && _iterationTicks > 0 && start + 2 * _iterationTicks > deadlineTimestamp)
         {
+            // The estimate is only re-measured by running an iteration, so one slow iteration (the
+            // first one, JIT-compiling; a descheduled thread) would otherwise keep every later plan at
+            // the prior. Halve it on each skip: a stale estimate heals within a few cycles, and a budget
+            // that truly cannot hold an iteration is probed only now and then.
+            _iterationTicks /= 2;
             LastIterations = 0;
             return PlanStatus.BudgetExhausted;
         }

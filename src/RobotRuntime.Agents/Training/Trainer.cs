@@ -100,6 +100,11 @@ public sealed class Trainer : IDisposable
             {
                 throw new InvalidDataException($"run folder '{_run}' holds a run with another agent config ({ConfigDifferences(previous, configJson)}); use a new folder or the same config ({runRecord})");
             }
+            string previousLatency = ReadRunLatency(_run);
+            if (previousLatency != options.Latency)
+            {
+                throw new InvalidDataException($"run folder '{_run}' holds a run trained with loop delays '{previousLatency}'; this one asks for '{options.Latency}': use a new folder or --latency {previousLatency} ({runRecord})");
+            }
             string previousArm = ReadRunArm(_run);
             if (previousArm != options.Arm)
             {
@@ -309,6 +314,21 @@ public sealed class Trainer : IDisposable
         var root = document.RootElement;
         return (root.GetProperty("task").GetString()!, root.GetProperty("encoder").GetString()!,
             AgentConfig.FromJson(root.GetProperty("agent").GetRawText(), record));
+    }
+
+    /// <summary>The loop delays a run trained under (its record's <c>trainer.Latency</c>; "none" for runs from before delays were recorded).</summary>
+    /// <exception cref="InvalidDataException">No run record in <paramref name="runFolder"/>.</exception>
+    public static string ReadRunLatency(string runFolder)
+    {
+        string record = Path.Combine(runFolder, "run.json");
+        if (!File.Exists(record))
+        {
+            throw new InvalidDataException($"'{runFolder}' is not a run folder: {record} is missing");
+        }
+        using var document = JsonDocument.Parse(File.ReadAllText(record));
+        return document.RootElement.TryGetProperty("trainer", out var trainer) && trainer.TryGetProperty("Latency", out var latency) && latency.GetString() is { Length: > 0 } text
+            ? text
+            : "none";
     }
 
     /// <summary>The simulated arm a run trained on (its record's <c>trainer.Arm</c>; "toy4" for runs from before arms were recorded).</summary>

@@ -9,6 +9,13 @@ public sealed record TrainerOptions
     /// <summary>The simulated arm (recorded; the environment factory makes it): "toy4" or "ur5e".</summary>
     public string Arm { get; init; } = "toy4";
 
+    /// <summary>
+    /// The loop delays the environment simulates while training, in <c>rr train --latency</c>'s form
+    /// (camera[,command] milliseconds or ranges, drawn per episode; "none" for the undelayed step).
+    /// Recorded; the environment factory applies it.
+    /// </summary>
+    public string Latency { get; init; } = "none";
+
     /// <summary>Run seed: model initialisation, episode seeds, every random draw.</summary>
     public int Seed { get; init; } = 1;
 

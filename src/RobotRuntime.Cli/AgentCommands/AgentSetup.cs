@@ -26,7 +26,8 @@ internal static class AgentSetup
         {
             return (config, new ImageFeatureExtractor(config.Cameras, config.ImageSize), "scratch", null);
         }
-        var zoo = PvrZoo.Load(zooManifest ?? PvrZoo.DefaultManifestPath());
+        // Without a manifest, the repository's are searched (the public PVRs', then the project's own).
+        var zoo = zooManifest is null ? PvrZoo.LoadShippedContaining(config.Encoder) : PvrZoo.Load(zooManifest);
         var (model, file) = Resolve(zoo, config.Encoder);
         string identity = $"{model.Id} sha256:{AgentPackage.Sha256(file)}";
         switch (config.Mode)

@@ -34,10 +34,11 @@ public static class EvalCommand
         var record = new Option<string?>("--record") { Description = "Also write every evaluated episode into an episode dataset per preset, DIR/<preset> (the agent's cameras at its image size, proprioception, normalised action, reward, success, environment state): data for rr train --from-dataset." };
         var json = new Option<string?>("--json") { Description = "Also write every episode's seed, success, return and length per preset, and the analyses, as JSON here (the format of a grid cell's result.json \"eval\" and \"analysis\")." };
         var firstSeed = new Option<int>("--first-seed") { Description = "Seed of the first episode of each preset (episode k uses first + k). The default is rr eval's evaluation seeds; record data for adaptation on others (e.g. 2000000).", DefaultValueFactory = _ => Trainer.EvaluationSeedBase + 50_000 };
+        var latency = new Option<string>("--latency") { Description = "Delays of a deployed loop to evaluate under: CAMERA[,COMMAND], each a duration or range in ms (e.g. 20ms,4ms or 0..40ms,0..8ms): the image is that old when the agent decides, and the arm follows the previous command that long after it; drawn per episode. none: the simulator's undelayed step.", DefaultValueFactory = _ => "none" };
         var device = new Runtime.DeviceOption();
         var verb = new Command("eval", "Evaluate a trained agent in distribution and under the simulator's visual shift presets.")
         {
-            run, shifts, episodes, zoo, planner, planSamples, planIterations, package, csv, json, plot, record, firstSeed,
+            run, shifts, episodes, zoo, planner, planSamples, planIterations, package, csv, json, plot, record, firstSeed, latency,
         };
         foreach (var option in device.All)
             verb.Options.Add(option);
@@ -48,6 +49,11 @@ public static class EvalCommand
             try
             {
                 string folder = result.GetValue(run)!;
+                var delays = RobotRuntime.Sim.Tabletop.ControlLatency.Parse(result.GetValue(latency)!, "--latency");
+                if (!delays.IsNone)
+                {
+                    output.WriteLine($"rr eval: under loop delays (camera,command) {delays.Describe()}, drawn per episode");
+                }
                 // An agent package (manifest.json, no run.json) is evaluated with its own weights,
                 // checked against their recorded hashes; a run folder with its newest checkpoint.
                 AgentPackage.Loaded? packaged = null;
@@ -65,7 +71,8 @@ public static class EvalCommand
                     string? pvrFile = null;
                     if (packagedConfig.Mode != EncoderMode.Scratch)
                     {
-                        var pvrZoo = PvrZoo.Load(result.GetValue(zoo) ?? PvrZoo.DefaultManifestPath());
+                        // A package names its PVR by id and hash: without --zoo, the repository's manifests are searched.
+                        var pvrZoo = result.GetValue(zoo) is { } given ? PvrZoo.Load(given) : PvrZoo.LoadShippedContaining(packagedConfig.Encoder);
                         pvrModel = pvrZoo.Get(packagedConfig.Encoder);
                         pvrFile = pvrZoo.ResolveFile(pvrModel);
                     }
@@ -81,6 +88,10 @@ public static class EvalCommand
                 {
                     (task, identity, config) = Trainer.ReadRun(folder);
                     armName = Trainer.ReadRunArm(folder);
+                    if (Trainer.ReadRunLatency(folder) is var trained && trained != "none" && result.GetResult(latency) is null or { Implicit: true })
+                    {
+                        output.WriteLine($"rr eval: this run trained under loop delays {trained}; evaluating without them (--latency {trained} evaluates under them)");
+                    }
                 }
                 var (_, features, actualIdentity, tail) = AgentSetup.CreateFeatures(config, result.GetValue(zoo), device.Settings(result));
                 using var ownedFeatures = features;
@@ -109,6 +120,7 @@ public static class EvalCommand
                     Planner = mode,
                     PlanSamples = result.GetValue(planSamples),
                     PlanIterations = result.GetValue(planIterations),
+                    Latency = delays,
                 };
                 var sweep = EvaluationSweep.Run(settings, features,
                     model: environment =>

@@ -47,6 +47,9 @@ internal static class EvaluationSweep
 
         /// <summary>MPPI iterations (0: the config's).</summary>
         public int PlanIterations { get; init; }
+
+        /// <summary>Loop delays the environment simulates (rr eval --latency); none by default.</summary>
+        public RobotRuntime.Sim.Tabletop.ControlLatency Latency { get; init; } = RobotRuntime.Sim.Tabletop.ControlLatency.None;
     }
 
     /// <summary>One preset's outcome.</summary>
@@ -114,6 +117,7 @@ internal static class EvaluationSweep
         {
             cancel.ThrowIfCancellationRequested();
             using var environment = AgentSetup.CreateEnvironment(settings.Task, settings.Config, preset, settings.Arm);
+            environment.Latency = settings.Latency;
             outcome.ArmLayout = environment.Layout;
             check?.Invoke(environment);
             outcome.ControlRate = 1 / environment.Spec.ControlPeriodSeconds;

@@ -39,6 +39,7 @@ public static class TrainCommand
         var planIterations = new Option<int>("--plan-iterations") { Description = "MPPI iterations while training (0: the config's).", DefaultValueFactory = _ => 0 };
         var threads = new Option<int>("--threads") { Description = "Engine threads (1 is bit-reproducible).", DefaultValueFactory = _ => 1 };
         var trainableFrom = new Option<string?>("--trainable-from") { Description = "Partial mode: where the PVR splits into the frozen trunk and the trained tail, a node-name prefix (e.g. /layer2/) or a value name (default: the zoo entry's trainableFrom)." };
+        var latency = new Option<string>("--latency") { Description = "Loop delays to train under, as a deployment has them: CAMERA[,COMMAND], each a duration or range in ms (e.g. 0..40ms,0..8ms), drawn per episode (training and its evaluations): the image is that old when the agent decides, and the arm follows the previous command that long after. none: the simulator's undelayed step.", DefaultValueFactory = _ => "none" };
         var trainShifts = new Option<string>("--train-shifts") { Description = $"Visual shift families randomised in training, comma-separated ({string.Join(", ", VisualShifts.FamilyNames)}), or none: each training episode (not the evaluations) runs under a preset drawn uniformly among in-distribution and those families' easy and hard presets, from the run seed and the episode index.", DefaultValueFactory = _ => "none" };
         var noProgress = new Option<bool>("--no-progress") { Description = "Print a line per evaluation instead of a progress bar." };
         var fromDataset = new Option<string?>("--from-dataset") { Description = "Offline adaptation: fine-tune --package on these recorded datasets (comma-separated folders: rr eval --record, rr run --record, rr collect) instead of training in the simulator." };
@@ -54,7 +55,7 @@ public static class TrainCommand
         var verb = new Command("train", "Train a TD-MPC2-style world-model agent in the simulator.")
         {
             task, arm, encoder, mode, seed, steps, run, size, config, zoo, seedSteps, pretrain, updates, batch, evalEvery, evalEpisodes,
-            checkpointEvery, act, planSamples, planIterations, threads, trainableFrom, trainShifts, noProgress, fromDataset, parentPackage, offlineUpdates, reward, trainable, warmup, lrScale, packageOut,
+            checkpointEvery, act, planSamples, planIterations, threads, trainableFrom, latency, trainShifts, noProgress, fromDataset, parentPackage, offlineUpdates, reward, trainable, warmup, lrScale, packageOut,
         };
         foreach (var option in device.All)
             verb.Options.Add(option);
@@ -141,6 +142,7 @@ public static class TrainCommand
                 {
                     Task = result.GetValue(task)!,
                     Arm = result.GetValue(arm)!,
+                    Latency = RobotRuntime.Sim.Tabletop.ControlLatency.Parse(result.GetValue(latency)!, "--latency").Describe(),
                     Seed = result.GetValue(seed),
                     Steps = stepCount,
                     SeedSteps = result.GetValue(seedSteps),
@@ -160,8 +162,9 @@ public static class TrainCommand
                 using var _ = features;
                 SimArm.Get(options.Arm);
                 using var environment = AgentSetup.CreateEnvironment(options.Task, agent, arm: options.Arm);
+                environment.Latency = RobotRuntime.Sim.Tabletop.ControlLatency.Parse(options.Latency, "--latency");
                 using var trainer = new Trainer(result.GetValue(run)!, agent, options, environment, features, identity, tail);
-                output.WriteLine($"rr train: {(trainer.Resumed ? $"resuming at step {trainer.Step}" : "new run")} · {options.Task} on {options.Arm} · {agent.Mode.ToString().ToLowerInvariant()} {agent.Encoder} · {agent.Size} ({trainer.Model.TrainableParameterCount():N0} parameters) · replay {trainer.Replay.RecordBytes:N0} B/transition · seed steps {trainer.SeedSteps} · γ {trainer.Learner.Discount:F3}"
+                output.WriteLine($"rr train: {(trainer.Resumed ? $"resuming at step {trainer.Step}" : "new run")} · {options.Task} on {options.Arm} · {agent.Mode.ToString().ToLowerInvariant()} {agent.Encoder} · {agent.Size} ({trainer.Model.TrainableParameterCount():N0} parameters){(options.Latency == "none" ? "" : $" · loop delays {options.Latency}")} · replay {trainer.Replay.RecordBytes:N0} B/transition · seed steps {trainer.SeedSteps} · γ {trainer.Learner.Discount:F3}"
                     + (options.TrainShifts.Length > 0 ? $" · training under shifts {string.Join("+", options.TrainShifts)}" : ""));
                 using var stop = new CancellationTokenSource();
                 Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };

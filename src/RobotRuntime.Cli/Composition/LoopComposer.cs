@@ -257,12 +257,15 @@ public sealed class LoopComposer : IDisposable
     }
 
     /// <summary>The loop over the parts made, with the config's rate (and its <c>degrade</c> steps), ages and encoding pipeline.</summary>
-    /// <exception cref="ConfigException">The lowest <c>degrade</c> rate's period is not shorter than the arm's watchdog.</exception>
+    /// <exception cref="ConfigException">The loop's period, or the lowest <c>degrade</c> rate's, is not shorter than the arm's watchdog.</exception>
     public ControlLoop CreateLoop(PolicyBuild build, SafetyFilter safety, RunLogWriter? log, LiveStatusBoard? board,
         RealTimeRequest? realTime = null, CycleRecordRing? cycleRecords = null, RecordingRing? recording = null)
     {
         var config = _context.Config;
         var degrade = config.Degrade;
+        if (_context.Arm is { WatchdogMilliseconds: > 0 } described && 1000 / config.RateHz >= described.WatchdogMilliseconds)
+            throw new ConfigException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"rate_hz: {config.RateHz} Hz is a {1000 / config.RateHz:0.#} ms period, not shorter than the arm's watchdog ({described.WatchdogMilliseconds} ms): the arm would hold on its own between two commands; run above {1000.0 / described.WatchdogMilliseconds:0.#} Hz"));
         if (degrade is not null && _context.Arm is { } arm && degrade.CheckAgainstWatchdog(arm.WatchdogMilliseconds) is { } tooSlow)
             throw new ConfigException("degrade.rates_hz: " + tooSlow);
         return _context.Own(new ControlLoop(new ControlLoopOptions

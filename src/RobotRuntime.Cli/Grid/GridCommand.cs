@@ -145,6 +145,7 @@ public static class GridCommand
                 var (read, cells) = GridCollect.Read(grid);
                 GridCollect.Print(console, read, cells);
                 writer.WriteLine($"rr grid: wrote {GridCollect.WriteResults(grid, cells)}");
+                WriteReport(grid, null, writer);
                 return exit;
             }
             catch (Exception failure) when (failure is GridSpecException or GridChangesRefusedException or ArgumentException)
@@ -206,12 +207,13 @@ public static class GridCommand
     private static Command CreateCollect()
     {
         var folder = new Argument<string>("grid") { Description = "The grid folder." };
-        var verb = new Command("collect", "Read every cell of a grid folder (e.g. from a cluster's shared storage): print the table, write results.csv.") { folder };
+        var report = new Option<string?>("--report") { Description = "Where to write the report (markdown; its figures in a folder beside it). Default: GRID/report.md." };
+        var verb = new Command("collect", "Read every cell of a grid folder (e.g. from a cluster's shared storage): print the table, write results.csv and the report (IQM with bootstrap intervals, curves, analyses, claims).") { folder, report };
         verb.SetAction(result =>
         {
             try
             {
-                return Collect(result.GetValue(folder)!, result.InvocationConfiguration.Output);
+                return Collect(result.GetValue(folder)!, result.InvocationConfiguration.Output, result.GetValue(report));
             }
             catch (Exception failure) when (failure is IOException or InvalidDataException or UnauthorizedAccessException)
             {
@@ -222,12 +224,21 @@ public static class GridCommand
         return verb;
     }
 
-    private static int Collect(string grid, TextWriter writer)
+    private static int Collect(string grid, TextWriter writer, string? report = null)
     {
         var (manifest, cells) = GridCollect.Read(grid);
         GridCollect.Print(GridCollect.ConsoleFor(writer, interactive: !Console.IsOutputRedirected && writer == Console.Out), manifest, cells);
         writer.WriteLine($"rr grid: wrote {GridCollect.WriteResults(grid, cells)}");
+        WriteReport(grid, report, writer);
         return 0;
+    }
+
+    /// <summary>The grid's report (GridReport): at <paramref name="report"/>, or GRID/report.md. A malformed cell result is left out and named in it, so one bad file on shared storage does not hide the rest.</summary>
+    private static void WriteReport(string grid, string? report, TextWriter writer)
+    {
+        var path = report ?? Path.Combine(grid, "report.md");
+        var written = GridReport.Write(grid, path, new GridReportOptions { SkipMalformedResults = true });
+        writer.WriteLine($"rr grid: wrote the report {path} ({written.Count} file(s))");
     }
 
     // Failed cells start again with no failures counted (their attempts stay counted).

@@ -637,6 +637,10 @@ internal sealed class RuntimeSession : IDisposable
         lock (_printGate)
             console.Write(table);
         Say($"missed deadlines: {summary.MissedDeadlines} ({summary.SkippedTicks} ticks skipped); clipped cycles: {summary.ClippedCycles}");
+        // A planner that keeps returning at its budget acts worse than it was evaluated: say so.
+        var loopStatus = Loop.Status;
+        if (loopStatus.PolicyCutShort > 0)
+            Say($"policy cut short by its time budget: {loopStatus.PolicyCutShort} of {loopStatus.Cycles} cycles (a planner with fewer iterations than configured, or its prior alone; its budget is 70 % of the period: a lower rate_hz or fewer planner samples give it room)");
         if (summary.HeldCyclesByReason.Count == 0)
             Say("holds: none");
         foreach (var (reason, cycles) in summary.HeldCyclesByReason)

@@ -103,7 +103,8 @@ public sealed class ControlLoopOptions
 /// <param name="HoldText">The hold's text.</param>
 /// <param name="PolicyError">The policy's last error, if it produced no action.</param>
 /// <param name="RateHz">The rate the loop runs at now: the configured one, or a degraded one (<see cref="ControlLoopOptions.Degrade"/>).</param>
-public readonly record struct ControlLoopStatus(long Cycles, long MissedDeadlines, bool Holding, HoldReason HoldReason, string HoldText, string PolicyError, double RateHz);
+/// <param name="PolicyCutShort">Cycles whose policy returned at its budget before finishing (<see cref="PolicyStatus.BudgetExhausted"/>: e.g. a planner with fewer iterations than configured, or its prior alone).</param>
+public readonly record struct ControlLoopStatus(long Cycles, long MissedDeadlines, bool Holding, HoldReason HoldReason, string HoldText, string PolicyError, double RateHz, long PolicyCutShort = 0);
 
 /// <summary>
 /// The real-time control loop: on each tick of a <see cref="CycleScheduler"/> it takes the newest
@@ -164,7 +165,7 @@ public sealed class ControlLoop : IDisposable
     private long _nextLiveFrameNs;
     private uint _sequence;
     private ArmCommand _requested;
-    private long _cycles, _missed;
+    private long _cycles, _missed, _policyCutShort;
     private long _episode; // +1 at each policy reset: a new episode for the recording
     private volatile bool _holding;
     private volatile string _policyError = "";
@@ -267,7 +268,7 @@ public sealed class ControlLoop : IDisposable
     /// <summary>The newest status, for an operator's display.</summary>
     public ControlLoopStatus Status =>
         new(Interlocked.Read(ref _cycles), Interlocked.Read(ref _missed), _holding, _safety.HoldReason, _safety.HoldText, _policyError,
-            _scheduler.RatesHz[_rateLevel]);
+            _scheduler.RatesHz[_rateLevel], Interlocked.Read(ref _policyCutShort));
 
     /// <summary>Every rate the loop may run at, Hz: the configured one first, then <see cref="ControlLoopOptions.Degrade"/>'s.</summary>
     public IReadOnlyList<double> RatesHz => _scheduler.RatesHz;
@@ -556,6 +557,8 @@ public sealed class ControlLoop : IDisposable
         Interlocked.Increment(ref _cycles);
         if (record.MissedDeadline != 0)
             Interlocked.Increment(ref _missed);
+        if (policyStatus == PolicyStatus.BudgetExhausted)
+            Interlocked.Increment(ref _policyCutShort);
         if (timing.RateChange != RateChange.None)
         {
             _rateLevel = level;

@@ -104,6 +104,30 @@ public sealed class PvrZoo
     public static string DefaultManifestPath() =>
         Path.Combine(Native.NativeLibraryLocator.FindRepositoryRoot(AppContext.BaseDirectory) ?? AppContext.BaseDirectory, "models", "pvr-zoo.json");
 
+    /// <summary>The manifests shipped with the repository, in the order they are searched: <c>models/pvr-zoo.json</c> (public PVRs), <c>models/pretrained/zoo.json</c> (the project's own).</summary>
+    public static IReadOnlyList<string> ShippedManifestPaths()
+    {
+        var models = Path.GetDirectoryName(DefaultManifestPath())!;
+        return [Path.Combine(models, "pvr-zoo.json"), Path.Combine(models, "pretrained", "zoo.json")];
+    }
+
+    /// <summary>
+    /// The first shipped manifest (<see cref="ShippedManifestPaths"/>) that has <paramref name="id"/>; the
+    /// default one when none has (its <see cref="Get(string)"/> then names what it has).
+    /// </summary>
+    public static PvrZoo LoadShippedContaining(string id)
+    {
+        foreach (var path in ShippedManifestPaths())
+        {
+            if (!File.Exists(path))
+                continue;
+            var zoo = Load(path);
+            if (zoo.Models.Any(m => m.Id == id))
+                return zoo;
+        }
+        return Load(DefaultManifestPath());
+    }
+
     /// <summary>Loads and validates a manifest.</summary>
     /// <exception cref="FileNotFoundException">No manifest at <paramref name="manifestPath"/>.</exception>
     /// <exception cref="InvalidDataException">The manifest is malformed; the message names the model and key.</exception>

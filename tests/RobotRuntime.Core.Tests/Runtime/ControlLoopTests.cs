@@ -410,6 +410,40 @@ public sealed partial class ControlLoopTests : IDisposable
     }
 
     [Fact]
+    public void CyclesWhosePolicyRanOutOfBudgetAreCountedForTheOperatorWarmUpExcluded()
+    {
+        // Every third call returns at its budget (as MPPI does with fewer iterations, or the prior alone).
+        int calls = 0;
+        var policy = new StatusPolicy(() => ++calls % 3 == 0 ? PolicyStatus.BudgetExhausted : PolicyStatus.Ok);
+        using var rig = new Rig(LogPath("cut-short"), policy);
+        rig.Arm_();
+        rig.Loop.RunCycles(12);
+        // Warm-up (5 cycles) also called the policy; only the 12 real cycles count.
+        int warmUp = calls - 12;
+        int expected = Enumerable.Range(warmUp + 1, 12).Count(k => k % 3 == 0);
+        Assert.Equal(5, warmUp);
+        Assert.Equal(12, rig.Loop.Status.Cycles);
+        Assert.Equal(expected, rig.Loop.Status.PolicyCutShort);
+    }
+
+    private sealed class StatusPolicy(Func<PolicyStatus> next) : IPolicy
+    {
+        public string Name => "status";
+        public ArmCommandMode Mode => ArmCommandMode.JointPosition;
+        public int EmbeddingSize => 2;
+        public string LastError => "";
+        public void Reset() { }
+
+        public PolicyStatus Act(PolicyObservation observation, ref ArmCommand command)
+        {
+            command = SafetyFilterTests.Positions(0.2, -0.3);
+            return next();
+        }
+
+        public void Dispose() { }
+    }
+
+    [Fact]
     public void AStaleFrameHoldsInsteadOfActingOnOldPixels()
     {
         using var rig = new Rig(LogPath("stale"), Reach((0.3, 0, 0.4)));
