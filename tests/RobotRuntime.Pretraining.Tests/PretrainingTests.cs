@@ -11,11 +11,14 @@ public sealed class PretrainingTests
     private static PretrainOptions Options(PretrainObjective objective, int steps, int checkpointEvery = 1000) =>
         new(objective, "cnn", steps, BatchSize: 16, LearningRate: 1e-3f, Seed: 3, TemporalOffset: 2, ShiftPad: 2, PoolEpisodes: 6, CheckpointEvery: checkpointEvery, Group: 4);
 
-    private static List<float> Losses(string run, EpisodeDataset dataset, PretrainOptions options)
+    private static List<float> Losses(string run, EpisodeDataset dataset, PretrainOptions options) =>
+        Progress(run, dataset, options).Select(p => p.Loss).ToList();
+
+    private static List<PretrainProgress> Progress(string run, EpisodeDataset dataset, PretrainOptions options)
     {
-        var losses = new List<float>();
-        new Pretrainer(run, dataset, options).Run(p => losses.Add(p.Loss));
-        return losses;
+        var progress = new List<PretrainProgress>();
+        new Pretrainer(run, dataset, options).Run(progress.Add);
+        return progress;
     }
 
     [Theory]
@@ -23,22 +26,35 @@ public sealed class PretrainingTests
     [InlineData(PretrainObjective.Idm)]
     [InlineData(PretrainObjective.Bc)]
     [InlineData(PretrainObjective.VideoDynamics)]
+    [InlineData(PretrainObjective.Spr)]
     public void EachObjectiveLowersItsLossOnASmallDataset(PretrainObjective objective)
     {
         TensorEngine.ThreadCount = 1;
         using var folder = new TemporaryFolder();
         var dataset = SyntheticEpisodes.Create(Path.Combine(folder.Path, "data"), episodes: 8, frames: 24, steered: objective == PretrainObjective.Bc);
-        var losses = Losses(Path.Combine(folder.Path, "run"), dataset, Options(objective, 200));
-        var first = losses.Take(20).Average();
-        var last = losses.TakeLast(20).Average();
+        var progress = Progress(Path.Combine(folder.Path, "run"), dataset, Options(objective, 200));
+        var losses = progress.Select(p => p.Loss).ToList();
+        // SPR's loss is a negative cosine in [−1, 1]: compared as 1 + loss = 1 − cosine, which is ≥ 0 like the others.
+        var floor = objective == PretrainObjective.Spr ? -1f : 0f;
+        var first = losses.Take(20).Average() - floor;
+        var last = losses.TakeLast(20).Average() - floor;
         // Means over 20 updates (batches are noisy). A broken gradient leaves the loss where it started;
-        // working objectives end well below (seed 3, 200 updates, groups of 4: ATC 2.84 → 2.00, IDM 0.37 → 0.23, BC 0.048 → 0.037, video dynamics 3.95 → 2.45).
-        Assert.True(last < 0.85 * first, $"{objective}: mean loss of the first 20 updates {first:F4}, of the last 20 {last:F4}");
+        // working objectives end well below (seed 3, 200 updates, groups of 4: ATC 2.84 → 2.00, IDM 0.37 → 0.23, BC 0.048 → 0.037, video dynamics 3.95 → 2.45, SPR 1 − cosine 0.40 → 0.03).
+        Assert.True(last < 0.85 * first, $"{objective}: mean loss (above its floor {floor}) of the first 20 updates {first:F4}, of the last 20 {last:F4}");
+        if (objective == PretrainObjective.Spr)
+        {
+            // Not by collapse: a prediction matches its own window's target far better than another
+            // window's (last 20 updates, seed 3: cosine 0.97 against 0.08).
+            float Part(string name) => progress.TakeLast(20).Average(p => p.Parts.Single(q => q.Name == name).Value);
+            Assert.True(Part("cosine_other_window") < Part("cosine_first_step") - 0.5f,
+                $"SPR: cosine with the own target {Part("cosine_first_step"):F3}, with another window's {Part("cosine_other_window"):F3}");
+        }
     }
 
     [Theory]
     [InlineData(PretrainObjective.Atc)]
     [InlineData(PretrainObjective.VideoDynamics)]
+    [InlineData(PretrainObjective.Spr)]
     public void ASeedGivesTheSameRunEveryTime(PretrainObjective objective)
     {
         TensorEngine.ThreadCount = 1;
@@ -86,12 +102,85 @@ public sealed class PretrainingTests
     }
 
     [Fact]
-    public void AKilledRunResumesFromItsCheckpointAndMatchesAnUninterruptedRun()
+    public void SprWindowsAreConsecutiveFramesOfOneEpisodeWithTheActionsTakenBetweenThem()
+    {
+        using var folder = new TemporaryFolder();
+        var dataset = SyntheticEpisodes.Create(Path.Combine(folder.Path, "data"), episodes: 6, frames: 9);
+        var episodes = Enumerable.Range(0, dataset.Episodes.Count).Select(dataset.Read).ToList();
+        const int steps = 5, size = 12;
+        var pixels = 3 * SyntheticEpisodes.Size * SyntheticEpisodes.Size;
+        // No shift and no jitter: every frame of a window is a dataset image, exactly.
+        var sampler = new FrameSampler(dataset, new RobotRuntime.Agents.Model.AgentRandom(4), 3, 0);
+        var starts = new HashSet<int>();
+        for (var draw = 0; draw < 4; draw++)
+        {
+            var batch = sampler.NextSequence(size, steps);
+            Assert.Equal((steps + 1) * size * pixels, batch.Frames.Length);
+            Assert.Equal(steps * size * 2, batch.Actions.Length);
+            for (var i = 0; i < size; i++)
+            {
+                float[] Frame(int k) => batch.Frames.AsSpan((k * size + i) * pixels, pixels).ToArray();
+                // The (episode, camera, start) whose whole window and actions match; the synthetic
+                // episodes' backgrounds and square positions make a match unique.
+                var matches = (from e in episodes
+                               from camera in new[] { 0, 1 }
+                               from t in Enumerable.Range(0, e.Length - steps)
+                               where Enumerable.Range(0, steps + 1).All(k => Frame(k).SequenceEqual(Planes(e.Image(camera, t + k))))
+                               select (e, t)).ToList();
+                var (episode, start) = Assert.Single(matches);
+                starts.Add(start);
+                for (var k = 0; k < steps; k++)
+                    Assert.Equal(episode.Action(start + k).ToArray(), batch.Actions.AsSpan((k * size + i) * 2, 2).ToArray());
+            }
+        }
+        // 9 frames and K = 5: windows start at 0 … 3, never later (that would run past the episode's end).
+        Assert.Subset(new HashSet<int> { 0, 1, 2, 3 }, starts);
+        Assert.True(starts.Count >= 3, $"starts drawn: {string.Join(", ", starts)}");
+    }
+
+    [Fact]
+    public void SprLearnsOnlyFromEpisodesLongEnoughForAWindow()
+    {
+        using var folder = new TemporaryFolder();
+        var dataset = EpisodeDataset.OpenOrCreate(Path.Combine(folder.Path, "data"), SyntheticEpisodes.Layout);
+        // Lengths 4, 9, 5, 9, 6, 9: with K = 5 only episodes of 6 frames or more hold a window.
+        int[] lengths = [4, 9, 5, 9, 6, 9];
+        for (var e = 0; e < lengths.Length; e++)
+            dataset.Append(SyntheticEpisodes.Make(e, lengths[e], 1));
+        var objective = new SprObjective(Options(PretrainObjective.Spr, 1), SyntheticEpisodes.Size, 2, new Random(1));
+        var sampler = new FrameSampler(dataset, new RobotRuntime.Agents.Model.AgentRandom(5), 3, 2, objective.Includes);
+        for (var i = 0; i < 30; i++)
+        {
+            objective.Draw(sampler, 4, 1);
+            var pool = sampler.SaveState().Split(';')[1].Split(',').Select(int.Parse);
+            Assert.All(pool, e => Assert.True(lengths[e] >= 6, $"episode {e} of {lengths[e]} frames is in the pool"));
+        }
+        var tooShort = new PretrainOptions(PretrainObjective.Spr, SprSteps: 9, PoolEpisodes: 2, BatchSize: 4, Group: 1);
+        var error = Assert.Throws<ArgumentException>(() => new Pretrainer(Path.Combine(folder.Path, "run"), dataset, tooShort));
+        Assert.Contains("at least 10 frames", error.Message);
+    }
+
+    private static float[] Planes(byte[] rgb)
+    {
+        var area = rgb.Length / 3;
+        var planes = new float[rgb.Length];
+        for (var p = 0; p < area; p++)
+        {
+            for (var c = 0; c < 3; c++)
+                planes[c * area + p] = rgb[p * 3 + c] / 255f - 0.5f;
+        }
+        return planes;
+    }
+
+    [Theory]
+    [InlineData(PretrainObjective.Atc)]
+    [InlineData(PretrainObjective.Spr)]
+    public void AKilledRunResumesFromItsCheckpointAndMatchesAnUninterruptedRun(PretrainObjective objective)
     {
         TensorEngine.ThreadCount = 1;
         using var folder = new TemporaryFolder();
         var dataset = SyntheticEpisodes.Create(Path.Combine(folder.Path, "data"), episodes: 10, frames: 12);
-        var options = Options(PretrainObjective.Atc, 12, checkpointEvery: 4);
+        var options = Options(objective, 12, checkpointEvery: 4);
 
         var straight = new Pretrainer(Path.Combine(folder.Path, "straight"), dataset, options);
         straight.Run();
@@ -130,15 +219,16 @@ public sealed class PretrainingTests
     }
 
     [Theory]
-    [InlineData("cnn")]
-    [InlineData("resnet")]
-    public void TheExportedEncoderOnOnnxRuntimeEqualsTheEnginesForward(string architecture)
+    [InlineData(PretrainObjective.Idm, "cnn")]
+    [InlineData(PretrainObjective.Idm, "resnet")]
+    [InlineData(PretrainObjective.Spr, "cnn")]
+    public void TheExportedEncoderOnOnnxRuntimeEqualsTheEnginesForward(PretrainObjective objective, string architecture)
     {
         TensorEngine.ThreadCount = 1;
         using var folder = new TemporaryFolder();
         var dataset = SyntheticEpisodes.Create(Path.Combine(folder.Path, "data"), episodes: 4, frames: 8);
         var run = Path.Combine(folder.Path, "run");
-        var trainer = new Pretrainer(run, dataset, Options(PretrainObjective.Idm, 5) with { Architecture = architecture });
+        var trainer = new Pretrainer(run, dataset, Options(objective, 5) with { Architecture = architecture });
         trainer.Run();
         trainer.Export("synthetic-idm", "test");
 

@@ -72,6 +72,8 @@ public class GradientCheckTests
         ["LogSoftmax"] = new(x => Ops.LogSoftmax(x[0]), r => [R(r, 3, 7)]),
         ["SimNorm"] = new(x => Ops.SimNorm(x[0], 4), r => [R(r, 3, 12)]),
         ["SimNormGroupsOf8"] = new(x => Ops.SimNorm(x[0], 8), r => [R(r, 2, 24)]),
+        ["L2Normalize"] = new(x => Ops.L2Normalize(x[0]), r => [R(r, 4, 6)]),
+        ["L2NormalizeRank3"] = new(x => Ops.L2Normalize(x[0]), r => [R(r, 2, 3, 5)]),
         ["LayerNorm"] = new(x => Ops.LayerNorm(x[0], x[1], x[2]), r => [R(r, 4, 9), R(r, 9), R(r, 9)]),
         ["Sum"] = new(x => Ops.Sum(x[0]), r => [R(r, 3, 4)]),
         ["Mean"] = new(x => Ops.Mean(x[0]), r => [R(r, 3, 4)]),
