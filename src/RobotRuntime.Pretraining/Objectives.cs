@@ -86,6 +86,7 @@ public abstract class PretrainingObjective
         PretrainObjective.Bc => new BehaviourCloningObjective(options, imageSize, actionSize, random),
         PretrainObjective.VideoDynamics => new VideoDynamicsObjective(options, imageSize, random),
         PretrainObjective.Spr => new SprObjective(options, imageSize, actionSize, random),
+        PretrainObjective.Mae => new MaeObjective(options, imageSize, random),
         _ => throw new ArgumentOutOfRangeException(nameof(options), options.Objective, "unknown objective"),
     };
 
@@ -472,5 +473,176 @@ public sealed class SprObjective : PretrainingObjective
         }
         var width = x.Shape[1];
         return Ops.BatchedMatMul(_centring, x.Reshape(_steps, b, width)).Reshape(_steps * b, width);
+    }
+}
+
+/// <summary>What one MAE forward pass made (for the loss and for tests).</summary>
+/// <param name="Loss">Mean squared error over the hidden patches' normalised pixels (on the tape).</param>
+/// <param name="Visible">Per sample, the (ascending) indices of the patches the encoder saw.</param>
+/// <param name="Predictions">The decoder's output for every patch, seen or hidden: [N, T, P·P·3].</param>
+/// <param name="Targets">Every patch's pixels, normalised per patch (mean 0, variance 1 over its P·P·3 values), in the same layout.</param>
+public sealed record MaeReconstruction(Tensor Loss, int[][] Visible, Tensor Predictions, float[] Targets);
+
+/// <summary>
+/// MAE, masked autoencoding (He et al. 2022) with the vision transformer encoder: per image a
+/// random share of its patches (<see cref="PretrainOptions.MaskRatio"/>, 75 %) is hidden; the
+/// encoder's blocks run on the visible patches' tokens only (patch embedding plus positions); a light
+/// decoder — Linear to width 96, a learned mask token in every hidden place, the decoder's own
+/// sine-cosine positions, 2 pre-norm blocks of 3 heads, LayerNorm, Linear to P·P·3 — reconstructs
+/// every patch, and the loss is the mean squared error against the hidden patches' per-patch
+/// normalised pixels only. The encoder's last layer (the token mean) is not used here: it pools the
+/// tokens of a whole image for the embedding a frozen agent reads.
+/// </summary>
+public sealed class MaeObjective : PretrainingObjective
+{
+    private const int DecoderWidth = 96, DecoderHeads = 3, DecoderBlocks = 2;
+    private readonly PatchEmbedding _patches;
+    private readonly Module[] _trunk;
+    private readonly Linear _decoderEmbed;
+    private readonly Parameter _maskToken;
+    private readonly Tensor _decoderPositions;
+    private readonly Sequential _decoder;
+    private readonly int _hidden;
+
+    /// <summary>Builds the decoder around the encoder.</summary>
+    /// <exception cref="ArgumentException">The architecture is not a vision transformer, or the mask ratio leaves no patch seen or none hidden.</exception>
+    public MaeObjective(PretrainOptions options, int imageSize, Random random) : base(options.Architecture, imageSize, random)
+    {
+        if (Encoder.Layers[0] is not PatchEmbedding patches || Encoder.Layers[^1] is not TokenMean)
+            throw new ArgumentException($"the mae objective needs a vision-transformer architecture; '{options.Architecture}' is not one");
+        _patches = patches;
+        _trunk = Encoder.Layers.Skip(1).SkipLast(1).ToArray();
+        var tokens = patches.Tokens;
+        _hidden = (int)Math.Round(tokens * (double)options.MaskRatio);
+        if (_hidden < 1 || _hidden > tokens - 1)
+            throw new ArgumentException($"mask ratio {options.MaskRatio.ToString(System.Globalization.CultureInfo.InvariantCulture)} hides {_hidden} of {tokens} patches at {imageSize} px; at least one must be hidden and one seen");
+        _decoderEmbed = new Linear("mae.decoder.embed", patches.Width, DecoderWidth, random);
+        _maskToken = new Parameter("mae.decoder.mask_token", Tensor.RandomNormal(random, 0.02f, 1, DecoderWidth));
+        _decoderPositions = PatchEmbedding.SineCosinePositions(patches.Side, DecoderWidth);
+        var layers = new List<Module>();
+        for (var i = 0; i < DecoderBlocks; i++)
+            layers.Add(TransformerBlocks.PreNorm($"mae.decoder.block{i}", DecoderWidth, DecoderHeads, 4, random));
+        layers.Add(new RobotRuntime.Tensors.Modules.LayerNorm("mae.decoder.norm", DecoderWidth, 1e-6f));
+        layers.Add(new Linear("mae.decoder.head", DecoderWidth, PatchValues, random));
+        _decoder = new Sequential([.. layers]);
+    }
+
+    /// <summary>Patches per image.</summary>
+    public int Tokens => _patches.Tokens;
+
+    /// <summary>Patches hidden per image: round(T × mask ratio).</summary>
+    public int HiddenPerImage => _hidden;
+
+    /// <summary>Values per patch: P·P·3.</summary>
+    public int PatchValues => _patches.PatchSize * _patches.PatchSize * 3;
+
+    /// <inheritdoc/>
+    public override int Offset => 0;
+
+    /// <inheritdoc/>
+    public override bool UsesSecondFrame => false;
+
+    /// <inheritdoc/>
+    public override bool UsesGroups => false;
+
+    /// <inheritdoc/>
+    public override IEnumerable<Parameter> HeadParameters() => _decoderEmbed.Parameters().Append(_maskToken).Concat(_decoder.Parameters());
+
+    /// <inheritdoc/>
+    public override (IReadOnlyList<Parameter> Online, IReadOnlyList<Parameter> Target) MomentumPairs() => ([], []);
+
+    /// <inheritdoc/>
+    public override (Tensor Loss, IReadOnlyList<(string Name, float Value)> Parts) Loss(FrameBatch frames, AgentRandom random)
+    {
+        var batch = Pairs(frames);
+        var result = Reconstruct(batch.First, batch.Size, random);
+        return (result.Loss, [("masked_mse", result.Loss.Item())]);
+    }
+
+    /// <summary>
+    /// Hides a random <see cref="HiddenPerImage"/> of each image's patches (the choice drawn from
+    /// <paramref name="random"/>), encodes the rest, decodes every patch and scores the hidden ones.
+    /// </summary>
+    /// <param name="images">[count, 3, S, S] planes in [−0.5, 0.5].</param>
+    /// <param name="count">Images.</param>
+    /// <param name="random">The masks' source.</param>
+    public MaeReconstruction Reconstruct(float[] images, int count, AgentRandom random)
+    {
+        int side = ImageSize, tokens = Tokens, seen = tokens - _hidden, width = _patches.Width;
+        var visible = new int[count][];
+        var visibleRows = new int[count * seen];
+        var hiddenRows = new int[count * _hidden];
+        // Row of the decoder's input for every (image, patch): its encoded token, or the mask token (the last row).
+        var placement = new int[count * tokens];
+        var order = new int[tokens];
+        for (var n = 0; n < count; n++)
+        {
+            for (var t = 0; t < tokens; t++)
+                order[t] = t;
+            for (var t = tokens - 1; t > 0; t--)
+            {
+                var j = random.NextInt(t + 1);
+                (order[t], order[j]) = (order[j], order[t]);
+            }
+            visible[n] = order.Take(seen).Order().ToArray();
+            var hidden = order.Skip(seen).Order().ToArray();
+            for (var i = 0; i < seen; i++)
+            {
+                visibleRows[n * seen + i] = n * tokens + visible[n][i];
+                placement[n * tokens + visible[n][i]] = n * seen + i;
+            }
+            for (var i = 0; i < _hidden; i++)
+            {
+                hiddenRows[n * _hidden + i] = n * tokens + hidden[i];
+                placement[n * tokens + hidden[i]] = count * seen;
+            }
+        }
+        var embedded = _patches.Forward(Tensor.FromArray(images.AsSpan(0, count * 3 * side * side), count, 3, side, side));
+        var x = Ops.Gather(embedded.Reshape(count * tokens, width), visibleRows).Reshape(count, seen, width);
+        foreach (var layer in _trunk)
+            x = layer.Forward(x);
+        var decoded = _decoderEmbed.Forward(x).Reshape(count * seen, DecoderWidth);
+        var full = Ops.Gather(Ops.ConcatAxis(0, decoded, _maskToken.Value), placement).Reshape(count, tokens, DecoderWidth);
+        var predictions = _decoder.Forward(Ops.Add(full, _decoderPositions));
+        var targets = PatchTargets(images, count);
+        var hiddenTargets = new float[count * _hidden * PatchValues];
+        for (var r = 0; r < hiddenRows.Length; r++)
+            targets.AsSpan(hiddenRows[r] * PatchValues, PatchValues).CopyTo(hiddenTargets.AsSpan(r * PatchValues, PatchValues));
+        var predicted = Ops.Gather(predictions.Reshape(count * tokens, PatchValues), hiddenRows);
+        var loss = Ops.MseLoss(predicted, Tensor.FromArray(hiddenTargets, count * _hidden, PatchValues));
+        return new MaeReconstruction(loss, visible, predictions, targets);
+    }
+
+    /// <summary>Every patch's pixels [N, T, P·P·3] (row, column, channel within a patch), normalised per patch: (x − mean) / √(variance + 1e-6).</summary>
+    private float[] PatchTargets(float[] images, int count)
+    {
+        int side = ImageSize, patch = _patches.PatchSize, grid = _patches.Side, area = side * side, values = PatchValues;
+        var targets = new float[count * Tokens * values];
+        for (var n = 0; n < count; n++)
+        {
+            for (var t = 0; t < Tokens; t++)
+            {
+                var target = targets.AsSpan((n * Tokens + t) * values, values);
+                int top = t / grid * patch, left = t % grid * patch, k = 0;
+                for (var dy = 0; dy < patch; dy++)
+                {
+                    for (var dx = 0; dx < patch; dx++)
+                    {
+                        for (var c = 0; c < 3; c++)
+                            target[k++] = images[(n * 3 + c) * area + (top + dy) * side + left + dx];
+                    }
+                }
+                double mean = 0, variance = 0;
+                foreach (var v in target)
+                    mean += v;
+                mean /= values;
+                foreach (var v in target)
+                    variance += (v - mean) * (v - mean);
+                var scale = 1 / Math.Sqrt(variance / values + 1e-6);
+                for (var i = 0; i < values; i++)
+                    target[i] = (float)((target[i] - mean) * scale);
+            }
+        }
+        return targets;
     }
 }

@@ -27,6 +27,13 @@ public enum PretrainObjective
     /// momentum encoder sees them; negative cosine similarity.
     /// </summary>
     Spr,
+
+    /// <summary>
+    /// Masked autoencoding (MAE) with a vision transformer: a random share (75 %) of an image's patches
+    /// is hidden, the encoder sees only the others, and a light decoder reconstructs the hidden patches'
+    /// per-patch normalised pixels; mean squared error on the hidden patches only.
+    /// </summary>
+    Mae,
 }
 
 /// <summary>Settings of a pre-training run; stored in the run's <c>run.json</c> and checked on resume.</summary>
@@ -44,6 +51,7 @@ public enum PretrainObjective
 /// <param name="ColourJitter">Colour augmentation strength (0: none; see <see cref="FrameSampler"/>).</param>
 /// <param name="Group">Contrastive objectives (ATC, video dynamics): consecutive samples of a batch taken from one episode and camera (see <see cref="FrameSampler.Next"/>); the others always take 1.</param>
 /// <param name="SprSteps">SPR: K, the steps the transition model is rolled forward (frames t + 1 … t + K are predicted).</param>
+/// <param name="MaskRatio">MAE: the share of an image's patches hidden from the encoder (round(T × ratio) patches; at least one must stay hidden and one seen).</param>
 public sealed record PretrainOptions(
     PretrainObjective Objective,
     string Architecture = "cnn",
@@ -58,7 +66,8 @@ public sealed record PretrainOptions(
     float TargetTau = 0.01f,
     int Group = 8,
     float ColourJitter = 0f,
-    int SprSteps = 5)
+    int SprSteps = 5,
+    float MaskRatio = 0.75f)
 {
     /// <summary>Checks every field; throws naming the first bad one.</summary>
     public void Validate()
@@ -75,6 +84,9 @@ public sealed record PretrainOptions(
         Require(Group >= 1 && Group <= BatchSize, $"group must be 1..batch size ({BatchSize}), got {Group}");
         Require(ColourJitter is >= 0 and <= 1, $"colour jitter must be in [0, 1], got {ColourJitter.ToString(CultureInfo.InvariantCulture)}");
         Require(SprSteps is >= 1 and <= 50, $"SPR steps must be 1..50, got {SprSteps}");
+        Require(MaskRatio is > 0 and < 1, $"mask ratio must be in (0, 1), got {MaskRatio.ToString(CultureInfo.InvariantCulture)}");
+        Require(Objective != PretrainObjective.Mae || EncoderArchitectures.IsTransformer(Architecture),
+            $"the mae objective needs a vision-transformer architecture ({string.Join(", ", EncoderArchitectures.Names.Where(EncoderArchitectures.IsTransformer))}); got '{Architecture}'");
         Require(TargetTau is > 0 and <= 1, $"target tau must be in (0, 1], got {TargetTau.ToString(CultureInfo.InvariantCulture)}");
     }
 
@@ -84,7 +96,7 @@ public sealed record PretrainOptions(
             throw new ArgumentException(message);
     }
 
-    /// <summary>The objective's name on the command line: atc, idm, bc, video-dynamics, spr.</summary>
+    /// <summary>The objective's name on the command line: atc, idm, bc, video-dynamics, spr, mae.</summary>
     public static string NameOf(PretrainObjective objective) => objective switch
     {
         PretrainObjective.Atc => "atc",
@@ -92,6 +104,7 @@ public sealed record PretrainOptions(
         PretrainObjective.Bc => "bc",
         PretrainObjective.VideoDynamics => "video-dynamics",
         PretrainObjective.Spr => "spr",
+        PretrainObjective.Mae => "mae",
         _ => throw new ArgumentOutOfRangeException(nameof(objective), objective, "unknown objective"),
     };
 
@@ -104,6 +117,7 @@ public sealed record PretrainOptions(
         "video-dynamics" or "pvdr" => PretrainObjective.VideoDynamics,
         "bc" or "behaviour-cloning" => PretrainObjective.Bc,
         "spr" => PretrainObjective.Spr,
-        _ => throw new ArgumentException($"unknown objective '{name}'; expected atc, idm, bc, video-dynamics or spr"),
+        "mae" => PretrainObjective.Mae,
+        _ => throw new ArgumentException($"unknown objective '{name}'; expected atc, idm, bc, video-dynamics, spr or mae"),
     };
 }

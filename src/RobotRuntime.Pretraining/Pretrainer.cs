@@ -128,7 +128,8 @@ public sealed class Pretrainer
     /// <summary>
     /// Writes the encoder as <c>encoder.onnx</c> and a one-entry zoo manifest <c>zoo.json</c> for
     /// <paramref name="id"/> (input normalisation pixels / 255 − 0.5, the split for partial fine-tuning
-    /// before the last convolution, SHA-256, dataset, command and seed in its description).
+    /// before the last convolution or, for a transformer, before its last block; SHA-256, dataset, command
+    /// and seed in its description).
     /// </summary>
     /// <returns>The ONNX file's path.</returns>
     public string Export(string id, string command)
@@ -137,7 +138,12 @@ public sealed class Pretrainer
         var onnx = Path.Combine(_run, "encoder.onnx");
         OnnxModelFile.Export(_objective.Encoder, Tensor.Zeros(1, 3, side, side), onnx);
         var graph = OnnxGraph.Load(onnx);
-        var lastConv = graph.Nodes.Last(n => n.OpType == "Conv");
+        // Partial fine-tuning trains the last convolution of a CNN, or the last block of a transformer
+        // (with the final LayerNorm and the token mean): each block holds two LayerNormalization nodes
+        // and the final norm one, so the last block starts at the third LayerNormalization from the end.
+        var trainableFrom = EncoderArchitectures.IsTransformer(_options.Architecture)
+            ? graph.Nodes.Where(n => n.OpType == "LayerNormalization").SkipLast(2).Last().Inputs[0]
+            : graph.Nodes.Last(n => n.OpType == "Conv").Inputs[0];
         var hash = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(onnx))).ToLowerInvariant();
         var entry = new JsonObject
         {
@@ -155,7 +161,7 @@ public sealed class Pretrainer
             ["licence"] = "project model",
             ["source"] = _run,
             ["export"] = command,
-            ["trainableFrom"] = lastConv.Inputs[0],
+            ["trainableFrom"] = trainableFrom,
         };
         var zoo = new JsonObject { ["version"] = 1, ["models"] = new JsonArray(entry) };
         File.WriteAllText(Path.Combine(_run, "zoo.json"), zoo.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
@@ -178,6 +184,7 @@ public sealed class Pretrainer
         ["group"] = _options.Group,
         ["colourJitter"] = _options.ColourJitter,
         ["sprSteps"] = _options.SprSteps,
+        ["maskRatio"] = _options.MaskRatio,
         ["dataset"] = _dataset.Folder,
         ["datasetEpisodes"] = _dataset.Episodes.Count,
         ["imageSize"] = _dataset.Layout.ImageWidth,
@@ -191,8 +198,8 @@ public sealed class Pretrainer
         var stored = JsonNode.Parse(File.ReadAllText(runJson))!.AsObject();
         var now = RunJson();
         // Settings added after runs were made: what those runs had.
-        var before = new Dictionary<string, string> { ["colourJitter"] = "0", ["sprSteps"] = "5" };
-        foreach (var key in new[] { "format", "objective", "architecture", "batchSize", "learningRate", "seed", "temporalOffset", "shiftPad", "poolEpisodes", "targetTau", "group", "colourJitter", "sprSteps", "imageSize", "datasetEpisodes" })
+        var before = new Dictionary<string, string> { ["colourJitter"] = "0", ["sprSteps"] = "5", ["maskRatio"] = "0.75" };
+        foreach (var key in new[] { "format", "objective", "architecture", "batchSize", "learningRate", "seed", "temporalOffset", "shiftPad", "poolEpisodes", "targetTau", "group", "colourJitter", "sprSteps", "maskRatio", "imageSize", "datasetEpisodes" })
         {
             var a = stored[key]?.ToJsonString() ?? before.GetValueOrDefault(key);
             var b = now[key]?.ToJsonString();

@@ -9,7 +9,7 @@ namespace RobotRuntime.Pretraining.Tests;
 public sealed class PretrainingTests
 {
     private static PretrainOptions Options(PretrainObjective objective, int steps, int checkpointEvery = 1000) =>
-        new(objective, "cnn", steps, BatchSize: 16, LearningRate: 1e-3f, Seed: 3, TemporalOffset: 2, ShiftPad: 2, PoolEpisodes: 6, CheckpointEvery: checkpointEvery, Group: 4);
+        new(objective, objective == PretrainObjective.Mae ? "vit-tiny" : "cnn", steps, BatchSize: 16, LearningRate: 1e-3f, Seed: 3, TemporalOffset: 2, ShiftPad: 2, PoolEpisodes: 6, CheckpointEvery: checkpointEvery, Group: 4);
 
     private static List<float> Losses(string run, EpisodeDataset dataset, PretrainOptions options) =>
         Progress(run, dataset, options).Select(p => p.Loss).ToList();
@@ -27,6 +27,7 @@ public sealed class PretrainingTests
     [InlineData(PretrainObjective.Bc)]
     [InlineData(PretrainObjective.VideoDynamics)]
     [InlineData(PretrainObjective.Spr)]
+    [InlineData(PretrainObjective.Mae)]
     public void EachObjectiveLowersItsLossOnASmallDataset(PretrainObjective objective)
     {
         TensorEngine.ThreadCount = 1;
@@ -39,7 +40,7 @@ public sealed class PretrainingTests
         var first = losses.Take(20).Average() - floor;
         var last = losses.TakeLast(20).Average() - floor;
         // Means over 20 updates (batches are noisy). A broken gradient leaves the loss where it started;
-        // working objectives end well below (seed 3, 200 updates, groups of 4: ATC 2.84 → 2.00, IDM 0.37 → 0.23, BC 0.048 → 0.037, video dynamics 3.95 → 2.45, SPR 1 − cosine 0.40 → 0.03).
+        // working objectives end well below (seed 3, 200 updates, groups of 4: ATC 2.84 → 2.00, IDM 0.37 → 0.23, BC 0.048 → 0.037, video dynamics 3.95 → 2.45, SPR 1 − cosine 0.40 → 0.03, MAE on vit-tiny 1.05 → 0.65).
         Assert.True(last < 0.85 * first, $"{objective}: mean loss (above its floor {floor}) of the first 20 updates {first:F4}, of the last 20 {last:F4}");
         if (objective == PretrainObjective.Spr)
         {
@@ -55,6 +56,7 @@ public sealed class PretrainingTests
     [InlineData(PretrainObjective.Atc)]
     [InlineData(PretrainObjective.VideoDynamics)]
     [InlineData(PretrainObjective.Spr)]
+    [InlineData(PretrainObjective.Mae)]
     public void ASeedGivesTheSameRunEveryTime(PretrainObjective objective)
     {
         TensorEngine.ThreadCount = 1;
@@ -175,6 +177,7 @@ public sealed class PretrainingTests
     [Theory]
     [InlineData(PretrainObjective.Atc)]
     [InlineData(PretrainObjective.Spr)]
+    [InlineData(PretrainObjective.Mae)]
     public void AKilledRunResumesFromItsCheckpointAndMatchesAnUninterruptedRun(PretrainObjective objective)
     {
         TensorEngine.ThreadCount = 1;
@@ -200,7 +203,8 @@ public sealed class PretrainingTests
         Assert.Equal(12, resumed.Step);
         foreach (var (pa, pb) in straight.Objective.AllParameters().Zip(resumed.Objective.AllParameters()))
             Assert.True(pa.Value.Span.SequenceEqual(pb.Value.Span), $"{pa.Name} differs between the resumed and the uninterrupted run");
-        static string[] LossColumn(string run) => File.ReadAllLines(Path.Combine(run, "metrics.csv")).Select(l => string.Join(',', l.Split(',').Where((_, i) => i != 1 && i < 5))).ToArray();
+        // Every column but the timings (wall_seconds, second; images_per_second, last).
+        static string[] LossColumn(string run) => File.ReadAllLines(Path.Combine(run, "metrics.csv")).Select(l => l.Split(',')).Select(f => string.Join(',', f.Where((_, i) => i != 1 && i < f.Length - 1))).ToArray();
         Assert.Equal(LossColumn(Path.Combine(folder.Path, "straight")), LossColumn(interruptedRun));
     }
 
@@ -222,6 +226,7 @@ public sealed class PretrainingTests
     [InlineData(PretrainObjective.Idm, "cnn")]
     [InlineData(PretrainObjective.Idm, "resnet")]
     [InlineData(PretrainObjective.Spr, "cnn")]
+    [InlineData(PretrainObjective.Mae, "vit-tiny")]
     public void TheExportedEncoderOnOnnxRuntimeEqualsTheEnginesForward(PretrainObjective objective, string architecture)
     {
         TensorEngine.ThreadCount = 1;
@@ -258,6 +263,110 @@ public sealed class PretrainingTests
         // Same float32 arithmetic in a different order (ONNX Runtime's convolution vs the engine's GEMM): 1e-4 relative.
         for (var i = 0; i < engine.Length; i++)
             Assert.True(Math.Abs(engine[i] - onnx[i]) <= 1e-4f * Math.Max(1f, Math.Abs(engine[i])), $"embedding[{i}]: engine {engine[i]}, ONNX Runtime {onnx[i]}");
+
+        // Partial fine-tuning's split (the zoo's trainableFrom): ONNX Runtime up to it, the engine's graph module
+        // from it (the last convolution; a transformer's last block, final norm and token mean) give the embedding too.
         Assert.False(string.IsNullOrEmpty(model.TrainableFrom));
+        var graph = RobotRuntime.Tensors.Onnx.OnnxGraph.Load(zoo.ResolveFile(model));
+        var trunk = Path.Combine(run, "trunk.onnx");
+        graph.WritePrefix(model.TrainableFrom, "trunk", null, trunk);
+        using var session = RobotRuntime.Onnx.OnnxSessions.Open(trunk);
+        using var value = Microsoft.ML.OnnxRuntime.OrtValue.CreateTensorValueFromMemory(planes, [1, 3, SyntheticEpisodes.Size, SyntheticEpisodes.Size]);
+        using var runOptions = new Microsoft.ML.OnnxRuntime.RunOptions();
+        using var outputs = session.Run(runOptions, ["input"], [value], ["trunk"]);
+        var trunkShape = outputs[0].GetTensorTypeAndShape().Shape.Select(d => (int)d).ToArray();
+        var tail = RobotRuntime.Tensors.Onnx.OnnxGraphModule.Create(graph, model.TrainableFrom);
+        Assert.NotEmpty(tail.Parameters());
+        float[] split;
+        using (Tape.NoGrad())
+            split = tail.Forward(Tensor.FromArray(outputs[0].GetTensorDataAsSpan<float>(), trunkShape)).Span.ToArray();
+        for (var i = 0; i < engine.Length; i++)
+            Assert.True(Math.Abs(engine[i] - split[i]) <= 1e-4f * Math.Max(1f, Math.Abs(engine[i])), $"embedding[{i}]: engine {engine[i]}, ONNX Runtime trunk + engine tail {split[i]}");
+    }
+
+    [Fact]
+    public void MaeHidesTheStatedShareOfPatchesAndScoresOnlyTheHiddenOnes()
+    {
+        TensorEngine.ThreadCount = 1;
+        using var folder = new TemporaryFolder();
+        var dataset = SyntheticEpisodes.Create(Path.Combine(folder.Path, "data"), episodes: 4, frames: 8);
+        var images = new FrameSampler(dataset, new RobotRuntime.Agents.Model.AgentRandom(2), 4, 0).Next(6, 1, second: false).First;
+        var objective = new MaeObjective(Options(PretrainObjective.Mae, 1), SyntheticEpisodes.Size, new Random(1));
+        // 32 px in 8-px patches: 16 patches, round(16 × 0.75) = 12 hidden, 4 seen.
+        Assert.Equal(16, objective.Tokens);
+        Assert.Equal(12, objective.HiddenPerImage);
+        // No tape: the outputs are plain tensors that outlive the call.
+        MaeReconstruction Run(float[] pixels) => objective.Reconstruct(pixels, 6, new RobotRuntime.Agents.Model.AgentRandom(7));
+        var result = Run(images);
+        Assert.All(result.Visible, v =>
+        {
+            Assert.Equal(4, v.Length);
+            Assert.Equal(v.Order().Distinct(), v);
+            Assert.All(v, t => Assert.InRange(t, 0, 15));
+        });
+        Assert.True(result.Visible.Select(v => string.Join(',', v)).Distinct().Count() > 1, "every image got the same mask");
+
+        // The loss, recomputed here in double: the mean squared error over the hidden patches only. Over all patches it would differ.
+        var values = objective.PatchValues;
+        var predictions = result.Predictions.Span.ToArray();
+        double hiddenSum = 0, allSum = 0;
+        for (var n = 0; n < 6; n++)
+        {
+            for (var t = 0; t < 16; t++)
+            {
+                double sum = 0;
+                for (var j = 0; j < values; j++)
+                {
+                    var k = (n * 16 + t) * values + j;
+                    sum += (predictions[k] - (double)result.Targets[k]) * (predictions[k] - result.Targets[k]);
+                }
+                allSum += sum;
+                if (!result.Visible[n].Contains(t))
+                    hiddenSum += sum;
+            }
+        }
+        var expected = hiddenSum / (6 * 12 * values);
+        Assert.True(Math.Abs(result.Loss.Item() - expected) <= 1e-5 * expected, $"loss {result.Loss.Item()}, hidden patches' MSE {expected}");
+        Assert.True(Math.Abs(allSum / (6 * 16 * values) - expected) > 1e-3 * expected, "the test cannot tell hidden-only from all patches");
+
+        // The encoder never sees a hidden patch: repainting one leaves every prediction as it was; repainting a seen one does not.
+        var area = SyntheticEpisodes.Size * SyntheticEpisodes.Size;
+        float[] Repaint(int patch)
+        {
+            var copy = (float[])images.Clone();
+            int top = patch / 4 * 8, left = patch % 4 * 8;
+            for (var c = 0; c < 3; c++)
+            {
+                for (var y = 0; y < 8; y++)
+                {
+                    for (var x = 0; x < 8; x++)
+                        copy[c * area + (top + y) * SyntheticEpisodes.Size + left + x] = 0.45f - 0.1f * c;
+                }
+            }
+            return copy;
+        }
+        var hiddenPatch = Enumerable.Range(0, 16).First(t => !result.Visible[0].Contains(t));
+        Assert.Equal(predictions, Run(Repaint(hiddenPatch)).Predictions.Span.ToArray());
+        Assert.NotEqual(predictions, Run(Repaint(result.Visible[0][0])).Predictions.Span.ToArray());
+
+        // Over many images every patch is hidden about three times in four (1,000 images: 750 ± 14 at one standard deviation).
+        var counts = new int[16];
+        var random = new RobotRuntime.Agents.Model.AgentRandom(11);
+        var many = new float[100 * 3 * area];
+        for (var draw = 0; draw < 10; draw++)
+        {
+            foreach (var v in objective.Reconstruct(many, 100, random).Visible)
+            {
+                for (var t = 0; t < 16; t++)
+                    counts[t] += v.Contains(t) ? 0 : 1;
+            }
+        }
+        Assert.All(counts, c => Assert.InRange(c, 690, 810));
+
+        // Another ratio, and ratios that leave nothing seen or nothing hidden, and MAE on a CNN.
+        Assert.Equal(8, new MaeObjective(Options(PretrainObjective.Mae, 1) with { MaskRatio = 0.5f }, SyntheticEpisodes.Size, new Random(1)).HiddenPerImage);
+        Assert.Contains("at least one must be hidden and one seen",
+            Assert.Throws<ArgumentException>(() => new MaeObjective(Options(PretrainObjective.Mae, 1) with { MaskRatio = 0.99f }, SyntheticEpisodes.Size, new Random(1))).Message);
+        Assert.Contains("vision-transformer", Assert.Throws<ArgumentException>(() => (Options(PretrainObjective.Mae, 1) with { Architecture = "cnn" }).Validate()).Message);
     }
 }
