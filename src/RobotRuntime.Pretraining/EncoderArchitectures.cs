@@ -9,7 +9,13 @@ namespace RobotRuntime.Pretraining;
 public static class EncoderArchitectures
 {
     /// <summary>Architecture names.</summary>
-    public static IReadOnlyList<string> Names { get; } = ["cnn", "cnn-wide", "resnet"];
+    public static IReadOnlyList<string> Names { get; } = ["cnn", "cnn-wide", "resnet", "vit-tiny"];
+
+    /// <summary>The vision transformer "vit-tiny": 8×8 patches, width 128, 4 pre-norm blocks of 4 heads, MLP ratio 2 (sized for about a millisecond per 64 px image on one core under ONNX Runtime).</summary>
+    public static VisionTransformerShape VitTiny { get; } = new(PatchSize: 8, Width: 128, Blocks: 4, Heads: 4, MlpRatio: 2);
+
+    /// <summary>Whether <paramref name="name"/> is a vision transformer (what MAE needs).</summary>
+    public static bool IsTransformer(string name) => name.StartsWith("vit", StringComparison.Ordinal);
 
     /// <summary>
     /// Builds <paramref name="name"/> for <paramref name="imageSize"/>-pixel images:
@@ -20,11 +26,17 @@ public static class EncoderArchitectures
     /// <item>"resnet": ResNet-style — the four stride-2 convolutions with channels 32/48/64/32 and a
     /// residual block (3×3 conv, ReLU, 3×3 conv, identity shortcut, ReLU) after the second and the
     /// third; 512 floats at 64 px, about 2.7× the arithmetic of "cnn".</item>
+    /// <item>"vit-tiny": a vision transformer (<see cref="VitTiny"/>) — <see cref="PatchEmbedding"/> (8×8
+    /// patches, 64 tokens at 64 px, fixed sine-cosine positions), 4 pre-norm blocks, a final LayerNorm and
+    /// the mean of the output tokens (<see cref="TokenMean"/>): 128 floats. No class token: the embedding a
+    /// frozen agent reads is the token mean, which MAE trains every token for.</item>
     /// </list>
     /// </summary>
-    /// <exception cref="ArgumentException">Unknown name, or an image size not divisible by 16.</exception>
+    /// <exception cref="ArgumentException">Unknown name, or an image size not divisible by 16 (by 8 for a transformer).</exception>
     public static Sequential Build(string name, int imageSize, Random random, string prefix = "encoder")
     {
+        if (name == "vit-tiny")
+            return BuildTransformer(VitTiny, imageSize, random, prefix);
         if (imageSize < 16 || imageSize % 16 != 0)
             throw new ArgumentException($"image size must be a multiple of 16 (four stride-2 layers), got {imageSize}");
         int[] channels = name switch
@@ -54,10 +66,38 @@ public static class EncoderArchitectures
         return new Sequential([.. layers]);
     }
 
+    /// <summary>
+    /// A vision transformer: layer 0 the <see cref="PatchEmbedding"/>, then the blocks
+    /// (<see cref="TransformerBlocks.PreNorm"/>, named prefix.block0 …), a LayerNorm (prefix.norm) and
+    /// the <see cref="TokenMean"/> as the last layer — the order <see cref="MaeObjective"/> relies on.
+    /// </summary>
+    /// <exception cref="ArgumentException">The image size is not a multiple of the patch size.</exception>
+    public static Sequential BuildTransformer(VisionTransformerShape shape, int imageSize, Random random, string prefix = "encoder")
+    {
+        if (imageSize < shape.PatchSize || imageSize % shape.PatchSize != 0)
+            throw new ArgumentException($"image size must be a multiple of the transformer's {shape.PatchSize}-pixel patches, got {imageSize}");
+        var layers = new List<Module> { new PatchEmbedding($"{prefix}.patches", 3, imageSize, shape.PatchSize, shape.Width, random) };
+        for (var i = 0; i < shape.Blocks; i++)
+            layers.Add(TransformerBlocks.PreNorm($"{prefix}.block{i}", shape.Width, shape.Heads, shape.MlpRatio, random));
+        layers.Add(new RobotRuntime.Tensors.Modules.LayerNorm($"{prefix}.norm", shape.Width, 1e-6f));
+        layers.Add(new TokenMean());
+        return new Sequential([.. layers]);
+    }
+
     /// <summary>Floats in the embedding of <paramref name="name"/> at <paramref name="imageSize"/>.</summary>
     public static int EmbeddingSize(string name, int imageSize)
     {
+        if (name == "vit-tiny")
+            return VitTiny.Width;
         var side = imageSize / 16;
         return side * side * (name == "cnn-wide" ? 64 : 32);
     }
 }
+
+/// <summary>The size of a vision transformer.</summary>
+/// <param name="PatchSize">Side of a square patch, in pixels.</param>
+/// <param name="Width">Token width D (a multiple of 4 and of the heads).</param>
+/// <param name="Blocks">Pre-norm transformer blocks.</param>
+/// <param name="Heads">Attention heads per block.</param>
+/// <param name="MlpRatio">Hidden width of a block's MLP over D.</param>
+public sealed record VisionTransformerShape(int PatchSize, int Width, int Blocks, int Heads, int MlpRatio);

@@ -4,12 +4,26 @@ using RobotRuntime.Datasets;
 
 namespace RobotRuntime.Pretraining;
 
+/// <summary>One batch an objective learns from: <see cref="FramePairBatch"/> or <see cref="FrameSequenceBatch"/>.</summary>
+/// <param name="Size">Samples.</param>
+public abstract record FrameBatch(int Size);
+
 /// <summary>One batch of frame pairs: frame t and frame t + offset of the same episode and camera, augmented independently.</summary>
 /// <param name="Size">Samples.</param>
 /// <param name="First">Frame t: [Size, 3, S, S] floats in [−0.5, 0.5].</param>
 /// <param name="Second">Frame t + offset (clamped to the episode's last frame), same layout; empty when not asked for.</param>
 /// <param name="Actions">The action taken at frame t: [Size, action dimension].</param>
-public sealed record FramePairBatch(int Size, float[] First, float[] Second, float[] Actions);
+public sealed record FramePairBatch(int Size, float[] First, float[] Second, float[] Actions) : FrameBatch(Size);
+
+/// <summary>
+/// One batch of windows of consecutive frames: frames t, t + 1, …, t + Steps of one episode and
+/// camera, each image augmented on its own, and the actions a_t … a_t+Steps−1 taken between them.
+/// </summary>
+/// <param name="Size">Samples (windows).</param>
+/// <param name="Steps">Actions per window; a window holds Steps + 1 frames.</param>
+/// <param name="Frames">Step-major: frame t + k of every sample is the block [k, Size, 3, S, S] (floats in [−0.5, 0.5]).</param>
+/// <param name="Actions">Step-major: the action taken at frame t + k of every sample is the block [k, Size, action dimension].</param>
+public sealed record FrameSequenceBatch(int Size, int Steps, float[] Frames, float[] Actions) : FrameBatch(Size);
 
 /// <summary>
 /// Streams frame pairs from an episode dataset without loading it whole: a pool of decoded
@@ -41,12 +55,13 @@ public sealed class FrameSampler
     /// offset in [−j/2, j/2] (of the 0..1 range), so two views of a scene do not share its exact
     /// colours; 0 turns it off (and draws nothing from <paramref name="random"/>).
     /// </param>
-    public FrameSampler(EpisodeDataset dataset, AgentRandom random, int poolEpisodes, int shiftPad, Func<EpisodeEntry, bool>? include = null, float colourJitter = 0f)
+    /// <param name="rule">What <paramref name="include"/> asks of an episode, for the error when none qualifies (e.g. "at least 6 frames").</param>
+    public FrameSampler(EpisodeDataset dataset, AgentRandom random, int poolEpisodes, int shiftPad, Func<EpisodeEntry, bool>? include = null, float colourJitter = 0f, string? rule = null)
     {
         _colourJitter = colourJitter;
         _eligible = Enumerable.Range(0, dataset.Episodes.Count).Where(i => include is null || include(dataset.Episodes[i])).ToArray();
         if (_eligible.Length == 0)
-            throw new ArgumentException($"{dataset.Folder} holds no episodes {(include is null ? "" : "this objective can use ")}; collect some first (rr collect)");
+            throw new ArgumentException($"{dataset.Folder} holds no episodes{(include is null ? "" : " this objective can use")}{(rule is null ? "" : $" ({rule})")}; collect some first (rr collect)");
         if (dataset.Layout.ImageWidth != dataset.Layout.ImageHeight)
             throw new ArgumentException($"{dataset.Folder}: images are {dataset.Layout.ImageWidth}x{dataset.Layout.ImageHeight}; pre-training takes square images");
         _dataset = dataset;
@@ -111,6 +126,47 @@ public sealed class FrameSampler
             episode.Action(t).CopyTo(actions.AsSpan(i * ActionSize, ActionSize));
         }
         return new FramePairBatch(size, first, secondFrames, actions);
+    }
+
+    /// <summary>
+    /// Replaces one pool episode, then draws <paramref name="size"/> windows of
+    /// <paramref name="steps"/> + 1 consecutive frames, every one inside one episode: the start t is
+    /// uniform over 0 … length − steps − 1 of its episode (episodes shorter than steps + 1 frames must
+    /// be excluded by the sampler's filter). Each image gets its own random shift (and colour jitter).
+    /// </summary>
+    /// <param name="size">Windows.</param>
+    /// <param name="steps">Actions per window (frames per window − 1).</param>
+    /// <param name="group">Consecutive windows drawn from one episode and camera (see <see cref="Next"/>).</param>
+    /// <exception cref="ArgumentOutOfRangeException">steps is not positive.</exception>
+    /// <exception cref="InvalidOperationException">A pool episode is too short for a window (the filter let it in).</exception>
+    public FrameSequenceBatch NextSequence(int size, int steps, int group = 1)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(steps);
+        Load(_random.NextInt(_pool.Length), _eligible[_random.NextInt(_eligible.Length)]);
+        var pixels = 3 * ImageSize * ImageSize;
+        var frames = new float[(steps + 1) * size * pixels];
+        var actions = new float[steps * size * ActionSize];
+        Episode episode = _pool[0];
+        var camera = 0;
+        for (var i = 0; i < size; i++)
+        {
+            if (i % Math.Max(1, group) == 0)
+            {
+                episode = _pool[_random.NextInt(_pool.Length)];
+                camera = _random.NextInt(episode.Layout.Cameras.Count);
+            }
+            if (episode.Length < steps + 1)
+                throw new InvalidOperationException($"episode {episode.Index} has {episode.Length} frames; a window of {steps} steps needs {steps + 1} (the sampler's filter must exclude shorter episodes)");
+            var t = _random.NextInt(episode.Length - steps);
+            for (var k = 0; k <= steps; k++)
+            {
+                var (dx, dy) = DrawShift();
+                Augment(episode.Image(camera, t + k), frames.AsSpan((k * size + i) * pixels, pixels), dx, dy);
+                if (k < steps)
+                    episode.Action(t + k).CopyTo(actions.AsSpan((k * size + i) * ActionSize, ActionSize));
+            }
+        }
+        return new FrameSequenceBatch(size, steps, frames, actions);
     }
 
     /// <summary>The sampler's state (pool episodes and random state) as text for a checkpoint.</summary>

@@ -20,6 +20,20 @@ public enum PretrainObjective
     /// (e_t, z) → projection of a momentum target's e_t+k) trained with a prediction loss plus β·KL(q ‖ p).
     /// </summary>
     VideoDynamics,
+
+    /// <summary>
+    /// Self-predictive representations (SPR): from the code of frame t, a transition model rolled
+    /// forward with the recorded actions for K steps predicts projections of frames t + 1 … t + K as the
+    /// momentum encoder sees them; negative cosine similarity.
+    /// </summary>
+    Spr,
+
+    /// <summary>
+    /// Masked autoencoding (MAE) with a vision transformer: a random share (75 %) of an image's patches
+    /// is hidden, the encoder sees only the others, and a light decoder reconstructs the hidden patches'
+    /// per-patch normalised pixels; mean squared error on the hidden patches only.
+    /// </summary>
+    Mae,
 }
 
 /// <summary>Settings of a pre-training run; stored in the run's <c>run.json</c> and checked on resume.</summary>
@@ -35,7 +49,9 @@ public enum PretrainObjective
 /// <param name="CheckpointEvery">Updates between checkpoints.</param>
 /// <param name="TargetTau">Momentum-target Polyak rate per update.</param>
 /// <param name="ColourJitter">Colour augmentation strength (0: none; see <see cref="FrameSampler"/>).</param>
-/// <param name="Group">Contrastive objectives (ATC, video dynamics): consecutive samples of a batch taken from one episode and camera (see <see cref="FrameSampler.Next"/>); inverse dynamics always takes 1.</param>
+/// <param name="Group">Contrastive objectives (ATC, video dynamics): consecutive samples of a batch taken from one episode and camera (see <see cref="FrameSampler.Next"/>); the others always take 1.</param>
+/// <param name="SprSteps">SPR: K, the steps the transition model is rolled forward (frames t + 1 … t + K are predicted).</param>
+/// <param name="MaskRatio">MAE: the share of an image's patches hidden from the encoder (round(T × ratio) patches; at least one must stay hidden and one seen).</param>
 public sealed record PretrainOptions(
     PretrainObjective Objective,
     string Architecture = "cnn",
@@ -49,7 +65,9 @@ public sealed record PretrainOptions(
     int CheckpointEvery = 250,
     float TargetTau = 0.01f,
     int Group = 8,
-    float ColourJitter = 0f)
+    float ColourJitter = 0f,
+    int SprSteps = 5,
+    float MaskRatio = 0.75f)
 {
     /// <summary>Checks every field; throws naming the first bad one.</summary>
     public void Validate()
@@ -65,6 +83,10 @@ public sealed record PretrainOptions(
         Require(CheckpointEvery >= 1, $"checkpoint-every must be at least 1, got {CheckpointEvery}");
         Require(Group >= 1 && Group <= BatchSize, $"group must be 1..batch size ({BatchSize}), got {Group}");
         Require(ColourJitter is >= 0 and <= 1, $"colour jitter must be in [0, 1], got {ColourJitter.ToString(CultureInfo.InvariantCulture)}");
+        Require(SprSteps is >= 1 and <= 50, $"SPR steps must be 1..50, got {SprSteps}");
+        Require(MaskRatio is > 0 and < 1, $"mask ratio must be in (0, 1), got {MaskRatio.ToString(CultureInfo.InvariantCulture)}");
+        Require(Objective != PretrainObjective.Mae || EncoderArchitectures.IsTransformer(Architecture),
+            $"the mae objective needs a vision-transformer architecture ({string.Join(", ", EncoderArchitectures.Names.Where(EncoderArchitectures.IsTransformer))}); got '{Architecture}'");
         Require(TargetTau is > 0 and <= 1, $"target tau must be in (0, 1], got {TargetTau.ToString(CultureInfo.InvariantCulture)}");
     }
 
@@ -74,13 +96,16 @@ public sealed record PretrainOptions(
             throw new ArgumentException(message);
     }
 
-    /// <summary>The objective's name on the command line: atc, idm, bc, video-dynamics.</summary>
+    /// <summary>The objective's name on the command line: atc, idm, bc, video-dynamics, spr, mae.</summary>
     public static string NameOf(PretrainObjective objective) => objective switch
     {
         PretrainObjective.Atc => "atc",
         PretrainObjective.Idm => "idm",
         PretrainObjective.Bc => "bc",
-        _ => "video-dynamics",
+        PretrainObjective.VideoDynamics => "video-dynamics",
+        PretrainObjective.Spr => "spr",
+        PretrainObjective.Mae => "mae",
+        _ => throw new ArgumentOutOfRangeException(nameof(objective), objective, "unknown objective"),
     };
 
     /// <summary>Parses an objective name.</summary>
@@ -91,6 +116,8 @@ public sealed record PretrainOptions(
         "idm" or "inverse-dynamics" => PretrainObjective.Idm,
         "video-dynamics" or "pvdr" => PretrainObjective.VideoDynamics,
         "bc" or "behaviour-cloning" => PretrainObjective.Bc,
-        _ => throw new ArgumentException($"unknown objective '{name}'; expected atc, idm, bc or video-dynamics"),
+        "spr" => PretrainObjective.Spr,
+        "mae" => PretrainObjective.Mae,
+        _ => throw new ArgumentException($"unknown objective '{name}'; expected atc, idm, bc, video-dynamics, spr or mae"),
     };
 }

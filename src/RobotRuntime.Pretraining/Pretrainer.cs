@@ -64,7 +64,7 @@ public sealed class Pretrainer
             _momentum.CopyOnlineToTarget();
         }
         _lossRandom = new AgentRandom((ulong)options.Seed * 7919UL + 17UL);
-        _sampler = new FrameSampler(dataset, new AgentRandom((ulong)options.Seed * 104729UL + 3UL), options.PoolEpisodes, options.ShiftPad, _objective.Includes, options.ColourJitter);
+        _sampler = new FrameSampler(dataset, new AgentRandom((ulong)options.Seed * 104729UL + 3UL), options.PoolEpisodes, options.ShiftPad, _objective.Includes, options.ColourJitter, _objective.InclusionRule);
         var runJson = Path.Combine(_run, "run.json");
         if (File.Exists(Path.Combine(_run, "checkpoint.safetensors")))
         {
@@ -88,13 +88,12 @@ public sealed class Pretrainer
     {
         var clock = Stopwatch.StartNew();
         long imagesThisSession = 0;
-        var imagesPerUpdate = _options.Objective == PretrainObjective.Idm ? 2 * _options.BatchSize : _options.BatchSize;
+        var imagesPerUpdate = _objective.ImagesPerSample * _options.BatchSize;
         while (Step < _options.Steps)
         {
             if (cancellation.IsCancellationRequested)
                 break;
-            var batch = _sampler.Next(_options.BatchSize, _objective.Offset, _objective.SameShift,
-                _options.Objective is PretrainObjective.Idm or PretrainObjective.Bc ? 1 : _options.Group, _objective.UsesSecondFrame);
+            var batch = _objective.Draw(_sampler, _options.BatchSize, _options.Group);
             float lossValue;
             IReadOnlyList<(string Name, float Value)> parts;
             using (_tape.Record())
@@ -129,7 +128,8 @@ public sealed class Pretrainer
     /// <summary>
     /// Writes the encoder as <c>encoder.onnx</c> and a one-entry zoo manifest <c>zoo.json</c> for
     /// <paramref name="id"/> (input normalisation pixels / 255 − 0.5, the split for partial fine-tuning
-    /// before the last convolution, SHA-256, dataset, command and seed in its description).
+    /// before the last convolution or, for a transformer, before its last block; SHA-256, dataset, command
+    /// and seed in its description).
     /// </summary>
     /// <returns>The ONNX file's path.</returns>
     public string Export(string id, string command)
@@ -138,7 +138,12 @@ public sealed class Pretrainer
         var onnx = Path.Combine(_run, "encoder.onnx");
         OnnxModelFile.Export(_objective.Encoder, Tensor.Zeros(1, 3, side, side), onnx);
         var graph = OnnxGraph.Load(onnx);
-        var lastConv = graph.Nodes.Last(n => n.OpType == "Conv");
+        // Partial fine-tuning trains the last convolution of a CNN, or the last block of a transformer
+        // (with the final LayerNorm and the token mean): each block holds two LayerNormalization nodes
+        // and the final norm one, so the last block starts at the third LayerNormalization from the end.
+        var trainableFrom = EncoderArchitectures.IsTransformer(_options.Architecture)
+            ? graph.Nodes.Where(n => n.OpType == "LayerNormalization").SkipLast(2).Last().Inputs[0]
+            : graph.Nodes.Last(n => n.OpType == "Conv").Inputs[0];
         var hash = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(onnx))).ToLowerInvariant();
         var entry = new JsonObject
         {
@@ -156,7 +161,7 @@ public sealed class Pretrainer
             ["licence"] = "project model",
             ["source"] = _run,
             ["export"] = command,
-            ["trainableFrom"] = lastConv.Inputs[0],
+            ["trainableFrom"] = trainableFrom,
         };
         var zoo = new JsonObject { ["version"] = 1, ["models"] = new JsonArray(entry) };
         File.WriteAllText(Path.Combine(_run, "zoo.json"), zoo.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
@@ -178,6 +183,8 @@ public sealed class Pretrainer
         ["targetTau"] = _options.TargetTau,
         ["group"] = _options.Group,
         ["colourJitter"] = _options.ColourJitter,
+        ["sprSteps"] = _options.SprSteps,
+        ["maskRatio"] = _options.MaskRatio,
         ["dataset"] = _dataset.Folder,
         ["datasetEpisodes"] = _dataset.Episodes.Count,
         ["imageSize"] = _dataset.Layout.ImageWidth,
@@ -190,10 +197,11 @@ public sealed class Pretrainer
             throw new ArgumentException($"{_run} has a checkpoint but no run.json; it is not a pre-training run folder");
         var stored = JsonNode.Parse(File.ReadAllText(runJson))!.AsObject();
         var now = RunJson();
-        foreach (var key in new[] { "format", "objective", "architecture", "batchSize", "learningRate", "seed", "temporalOffset", "shiftPad", "poolEpisodes", "targetTau", "group", "colourJitter", "imageSize", "datasetEpisodes" })
+        // Settings added after runs were made: what those runs had.
+        var before = new Dictionary<string, string> { ["colourJitter"] = "0", ["sprSteps"] = "5", ["maskRatio"] = "0.75" };
+        foreach (var key in new[] { "format", "objective", "architecture", "batchSize", "learningRate", "seed", "temporalOffset", "shiftPad", "poolEpisodes", "targetTau", "group", "colourJitter", "sprSteps", "maskRatio", "imageSize", "datasetEpisodes" })
         {
-            // Runs made before colour jitter existed had none.
-            var a = stored[key]?.ToJsonString() ?? (key == "colourJitter" ? "0" : null);
+            var a = stored[key]?.ToJsonString() ?? before.GetValueOrDefault(key);
             var b = now[key]?.ToJsonString();
             if (a != b)
                 throw new ArgumentException($"{_run} holds a run with {key} = {a}; this command asks for {b}. Use another --run folder, or the same settings to resume (only --steps may change).");

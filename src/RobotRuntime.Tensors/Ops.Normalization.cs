@@ -147,6 +147,69 @@ public static partial class Ops
     }
 
     /// <summary>
+    /// Each row of the last dimension divided by its Euclidean length: y = x / √(Σx² + <paramref name="eps"/>)
+    /// (eps keeps a zero row finite). The dot product of two such rows is their cosine similarity.
+    /// </summary>
+    public static Tensor L2Normalize(Tensor x, float eps = 1e-12f)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        Shapes.RequireAtLeastRank(x, 1, nameof(x));
+        int d = x.Shape[^1];
+        int rows = d == 0 ? 0 : x.Length / d;
+        var y = Tape.NewOutput(x.ShapeArray);
+        bool record = Tape.ShouldRecord(x);
+        // Per row: 1/√(Σx² + eps), kept for the backward pass.
+        Tensor? inverse = record ? Tape.NewOutput([rows]) : null;
+        var xs = x.Span;
+        var ys = y.Span;
+        for (int r = 0; r < rows; r++)
+        {
+            var xr = xs.Slice(r * d, d);
+            float scale = 1f / MathF.Sqrt(TensorPrimitives.SumOfSquares(xr) + eps);
+            TensorPrimitives.Multiply(xr, scale, ys.Slice(r * d, d));
+            if (inverse is not null)
+            {
+                inverse.Span[r] = scale;
+            }
+        }
+        if (record)
+        {
+            Tape.Push(new L2NormalizeNode(y, x, inverse!, rows, d));
+        }
+        return y;
+    }
+
+    private sealed class L2NormalizeNode(Tensor output, Tensor x, Tensor inverse, int rows, int d) : Node(output)
+    {
+        public override void Backward(Tape tape)
+        {
+            // ∂y_i/∂x_j = (δ_ij − y_i·y_j)/n, so dx = (g − y·(g·y))/n row by row.
+            var g = Output.Grad!.Span;
+            var ys = Output.Span;
+            var gx = tape.GradientOf(x).Span;
+            var inv = inverse.Span;
+            float[] scratch = ArrayPool<float>.Shared.Rent(d);
+            try
+            {
+                var row = scratch.AsSpan(0, d);
+                for (int r = 0; r < rows; r++)
+                {
+                    var gr = g.Slice(r * d, d);
+                    var yr = ys.Slice(r * d, d);
+                    float dot = TensorPrimitives.Dot(gr, yr);
+                    TensorPrimitives.MultiplyAdd(yr, -dot, gr, row);
+                    var dst = gx.Slice(r * d, d);
+                    TensorPrimitives.MultiplyAdd(row, inv[r], dst, dst);
+                }
+            }
+            finally
+            {
+                ArrayPool<float>.Shared.Return(scratch);
+            }
+        }
+    }
+
+    /// <summary>
     /// Layer normalisation over the last dimension: (x − mean) / √(var + eps) · weight + bias, with
     /// the biased variance (as PyTorch). <paramref name="weight"/> and <paramref name="bias"/> are
     /// [last dimension] or null.

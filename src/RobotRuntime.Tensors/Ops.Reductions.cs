@@ -16,6 +16,64 @@ public static partial class Ops
     /// <summary>Means over the last dimension: [..., n] → [...].</summary>
     public static Tensor MeanLastDim(Tensor x) => ReduceLast(x, mean: true);
 
+    /// <summary>
+    /// Means over dimension <paramref name="axis"/> (a negative axis counts from the end), which is
+    /// dropped: [A, n, B] → [A, B] (e.g. the mean of a transformer's tokens [N, T, D] → [N, D]).
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The axis is outside x.</exception>
+    public static Tensor MeanAxis(Tensor x, int axis)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        int a = axis < 0 ? axis + x.Rank : axis;
+        if (a < 0 || a >= x.Rank)
+        {
+            throw new ArgumentOutOfRangeException(nameof(axis), $"axis {axis} is outside x of shape {x.ShapeString}.");
+        }
+        var (outer, inner) = AroundAxis(x, a);
+        int dim = x.Shape[a];
+        var shape = x.Shape.ToArray().Where((_, d) => d != a).ToArray();
+        var y = Tape.NewOutput(shape);
+        float scale = 1f / Math.Max(dim, 1);
+        var xs = x.Span;
+        var ys = y.Span;
+        ys.Clear();
+        for (int o = 0; o < outer; o++)
+        {
+            var row = ys.Slice(o * inner, inner);
+            for (int j = 0; j < dim; j++)
+            {
+                TensorPrimitives.Add(row, xs.Slice((o * dim + j) * inner, inner), row);
+            }
+            TensorPrimitives.Multiply(row, scale, row);
+        }
+        if (Tape.ShouldRecord(x))
+        {
+            Tape.Push(new MeanAxisNode(y, x, a, scale));
+        }
+        return y;
+    }
+
+    private sealed class MeanAxisNode(Tensor output, Tensor x, int axis, float scale) : Node(output)
+    {
+        public override void Backward(Tape tape)
+        {
+            // Every input along the axis gets the output's gradient / n.
+            var (outer, inner) = AroundAxis(x, axis);
+            int dim = x.Shape[axis];
+            var g = Output.Grad!.Span;
+            var gx = tape.GradientOf(x).Span;
+            for (int o = 0; o < outer; o++)
+            {
+                var row = g.Slice(o * inner, inner);
+                for (int j = 0; j < dim; j++)
+                {
+                    var target = gx.Slice((o * dim + j) * inner, inner);
+                    TensorPrimitives.MultiplyAdd(row, scale, target, target);
+                }
+            }
+        }
+    }
+
     /// <summary>Mean squared error mean((a − b)²) over all elements; shapes must match.</summary>
     public static Tensor MseLoss(Tensor prediction, Tensor target)
     {

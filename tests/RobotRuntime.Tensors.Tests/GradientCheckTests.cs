@@ -72,11 +72,15 @@ public class GradientCheckTests
         ["LogSoftmax"] = new(x => Ops.LogSoftmax(x[0]), r => [R(r, 3, 7)]),
         ["SimNorm"] = new(x => Ops.SimNorm(x[0], 4), r => [R(r, 3, 12)]),
         ["SimNormGroupsOf8"] = new(x => Ops.SimNorm(x[0], 8), r => [R(r, 2, 24)]),
+        ["L2Normalize"] = new(x => Ops.L2Normalize(x[0]), r => [R(r, 4, 6)]),
+        ["L2NormalizeRank3"] = new(x => Ops.L2Normalize(x[0]), r => [R(r, 2, 3, 5)]),
         ["LayerNorm"] = new(x => Ops.LayerNorm(x[0], x[1], x[2]), r => [R(r, 4, 9), R(r, 9), R(r, 9)]),
         ["Sum"] = new(x => Ops.Sum(x[0]), r => [R(r, 3, 4)]),
         ["Mean"] = new(x => Ops.Mean(x[0]), r => [R(r, 3, 4)]),
         ["SumLastDim"] = new(x => Ops.SumLastDim(x[0]), r => [R(r, 3, 4)]),
         ["MeanLastDim"] = new(x => Ops.MeanLastDim(x[0]), r => [R(r, 3, 4)]),
+        ["MeanAxisMiddle"] = new(x => Ops.Mish(Ops.MeanAxis(x[0], 1)), r => [R(r, 2, 4, 3)]),
+        ["MeanAxisFirstAndLast"] = new(x => Ops.Add(Ops.MeanAxis(x[0], 0), Ops.MeanAxis(x[1], -1)), r => [R(r, 3, 5), R(r, 5, 2)]),
         ["MseLoss"] = new(x => Ops.MseLoss(x[0], x[1]), r => [R(r, 3, 4), R(r, 3, 4)]),
         ["SoftCrossEntropy"] = new(x => Ops.SoftCrossEntropy(x[0], x[1]), r => [R(r, 3, 6), Positive(r, 3, 6)]),
         ["Reshape"] = new(x => Ops.Mish(x[0].Reshape(4, -1)), r => [R(r, 2, 6)]),
@@ -102,6 +106,8 @@ public class GradientCheckTests
         ["DropoutWithFixedMask"] = new(x => Ops.Dropout(x[0], 0.3f, training: true, new Random(7)), r => [R(r, 4, 6)]),
         ["SwapAxes12"] = new(x => Ops.SwapAxes12(x[0]), r => [R(r, 2, 3, 2, 4)]),
         ["MultiHeadSelfAttention"] = new(x => Ops.MultiHeadSelfAttention(x[0], 2, x[1], x[2], x[3], x[4]), r => [R(r, 2, 3, 4), R(r, 12, 4), R(r, 12), R(r, 4, 4), R(r, 4)]),
+        // A ViT's patch embedding: convolution with kernel = stride (non-overlapping patches), tokens [N, T, D] plus positions.
+        ["PatchEmbeddingOps"] = new(x => Ops.Add(Ops.Permute(Ops.Conv2d(x[0], x[1], x[2], 4, 0).Reshape(2, 3, 4), 0, 2, 1), x[3]), r => [R(r, 2, 2, 8, 8), R(r, 3, 2, 4, 4), R(r, 3), R(r, 4, 3)]),
         ["GatherWithRepeats"] = new(x => Ops.Gather(x[0], [2, 0, 2]), r => [R(r, 3, 4)]),
     };
 

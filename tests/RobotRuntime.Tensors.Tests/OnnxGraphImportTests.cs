@@ -268,6 +268,58 @@ public class OnnxGraphImportTests
     }
 
     [Fact]
+    public void AnExportedViTRunsInTheEngineWholeAndFromItsLastBlockOnTheOrtTrunk()
+    {
+        // The exporter's own ViT (OnnxModelFileTests.TinyVisionTransformer): attention as MatMul on rank-4 heads,
+        // the token mean as ReduceMean. The whole graph in the engine, then ORT up to the last block (the value the
+        // block's first LayerNormalization reads: the third from the end) and the engine from there, as partial
+        // fine-tuning splits it. Reference: ORT on the whole file; tolerance 1e-5 + 1e-4·|y|.
+        var vit = OnnxModelFileTests.TinyVisionTransformer(new Random(21));
+        string path = Path.Combine(Path.GetTempPath(), $"rr-own-vit-{Guid.NewGuid():N}.onnx");
+        string trunk = Path.Combine(Path.GetTempPath(), $"rr-own-vit-trunk-{Guid.NewGuid():N}.onnx");
+        try
+        {
+            OnnxModelFile.Export(vit, Tensor.Zeros(1, 3, 16, 16), path);
+            var graph = OnnxGraph.Load(path);
+            var x = Tensor.RandomNormal(new Random(5), 0.3f, 3, 3, 16, 16);
+            var expected = RunOrt(path, "input", x, out var shape);
+            Assert.Equal(new long[] { 3, 16 }, shape);
+
+            var whole = OnnxGraphModule.Create(graph);
+            Assert.Contains("ReduceMean", whole.OpTypes);
+            Tensor y;
+            using (Tape.NoGrad())
+            {
+                y = whole.Forward(x);
+            }
+            TestSupport.AssertClose(expected, y.Span, 1e-5, 1e-4, "exported ViT in the engine");
+
+            string split = graph.Nodes.Where(n => n.OpType == "LayerNormalization").SkipLast(2).Last().Inputs[0];
+            graph.WritePrefix(split, "trunk", null, trunk);
+            var tokens = RunOrt(trunk, "input", x, out var trunkShape);
+            Assert.Equal(new long[] { 3, 16, 16 }, trunkShape);
+            var tail = OnnxGraphModule.Create(graph, split);
+            using (Tape.NoGrad())
+            {
+                y = tail.Forward(Tensor.FromArray(tokens, 3, 16, 16));
+            }
+            TestSupport.AssertClose(expected, y.Span, 1e-5, 1e-4, "ORT block 0 + engine block 1");
+            // The last block's weights and the final LayerNorm's are trainable: 2 LayerNorms (2 each), attention in/out (2 + 2),
+            // MLP (2 + 2), final LayerNorm (2); plus the scalar constants of the exported GELU (1 and 0.5), which the graph
+            // module makes weights as it does any float initializer outside a Div.
+            var names = tail.Parameters().Select(p => p.Name).ToList();
+            Assert.Equal(16, names.Count);
+            Assert.Contains("vit.block1.attention.in_proj_weight", names);
+            Assert.DoesNotContain(names, n => n.StartsWith("vit.block0", StringComparison.Ordinal));
+        }
+        finally
+        {
+            File.Delete(path);
+            File.Delete(trunk);
+        }
+    }
+
+    [Fact]
     public void AStartAfterTheValuesTheOutputNeedsIsRefused()
     {
         // Starting at layer2's first convolution leaves the downsample branch's input uncomputed.

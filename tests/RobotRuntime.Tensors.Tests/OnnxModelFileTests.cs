@@ -79,7 +79,19 @@ public class OnnxModelFileTests
             new Pool2d(false, 1, 1), new Flatten(), new Linear("cnn.3", 24, 5, random));
         yield return ["mlp", mlp, TestSupport.Random(random, 3, 12)];
         yield return ["cnn", cnn, TestSupport.Random(random, 2, 3, 12, 12)];
+        yield return ["vit", TinyVisionTransformer(random), TestSupport.Random(random, 2, 3, 16, 16)];
     }
+
+    /// <summary>
+    /// A vision transformer in miniature, as rr pretrain builds "vit-tiny": 4×4 patches of a 16-px image
+    /// (16 tokens, width 16), two pre-norm blocks of 2 heads, a final LayerNorm and the token mean.
+    /// </summary>
+    public static Sequential TinyVisionTransformer(Random random) => new(
+        new PatchEmbedding("vit.patches", 3, 16, 4, 16, random),
+        TransformerBlocks.PreNorm("vit.block0", 16, 2, 2, random),
+        TransformerBlocks.PreNorm("vit.block1", 16, 2, 2, random),
+        new LayerNorm("vit.norm", 16, 1e-6f),
+        new TokenMean());
 
     /// <summary>
     /// Exports, then reads the file back with the importer. The exported file, the input and the

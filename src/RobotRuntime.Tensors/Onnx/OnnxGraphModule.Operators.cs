@@ -39,7 +39,10 @@ public sealed partial class OnnxGraphModule
         ["Gemm"] = new(Gemm, static node => node.Float("alpha", 1f) != 1f || node.Float("beta", 1f) != 1f || node.Int("transA", 0) != 0
             ? "only alpha = beta = 1 and transA = 0 are supported"
             : null),
+        // Rank 2 by rank 2, rank ≥ 3 by rank 2, or equal ranks ≥ 3 with equal leading (batch) dimensions.
         ["MatMul"] = new(MatMul),
+        // Floats; axes from the attribute (opset ≤ 17) or the second input (opset 18), each reduced; keepdims as given.
+        ["ReduceMean"] = new(ReduceMean, static node => node.Int("noop_with_empty_axes", 0) != 0 ? "noop_with_empty_axes is not supported" : null),
         // Last axis only.
         ["Softmax"] = new(Softmax),
         // Last axis only.
@@ -301,10 +304,37 @@ public sealed partial class OnnxGraphModule
             var y = Ops.MatMul(a.Reshape(-1, a.Shape[^1]), b);
             v.Floats[output] = y.Reshape([.. lead, b.Shape[1]]);
         }
+        else if (a.Rank > 3 && a.Rank == b.Rank)
+        {
+            var lead = a.Shape[..^2].ToArray();
+            if (!b.Shape[..^2].SequenceEqual(lead))
+            {
+                throw new ArgumentException($"batched MatMul of {a.ShapeString} and {b.ShapeString}: the leading dimensions must be equal (no broadcasting)");
+            }
+            int batch = lead.Aggregate(1, (x, y) => x * y);
+            var y = Ops.BatchedMatMul(a.Reshape(batch, a.Shape[^2], a.Shape[^1]), b.Reshape(batch, b.Shape[^2], b.Shape[^1]));
+            v.Floats[output] = y.Reshape([.. lead, a.Shape[^2], b.Shape[^1]]);
+        }
         else
         {
             v.Floats[output] = a.Rank == 2 ? Ops.MatMul(a, b) : Ops.BatchedMatMul(a, b);
         }
+    }
+
+    private static void ReduceMean(OnnxNode node, Values v)
+    {
+        string[] ins = node.Inputs;
+        var x = v.F(ins[0]);
+        var axes = ins.Length > 1 && ins[1].Length > 0 ? v.I(ins[1]).Values : node.Ints("axes") ?? Enumerable.Range(0, x.Rank).Select(a => (long)a).ToArray();
+        var resolved = axes.Select(a => (int)(a < 0 ? a + x.Rank : a)).Distinct().OrderDescending().ToArray();
+        var kept = x.Shape.ToArray();
+        var y = x;
+        foreach (int axis in resolved)
+        {
+            kept[axis] = 1;
+            y = Ops.MeanAxis(y, axis);
+        }
+        v.Floats[node.Outputs[0]] = node.Int("keepdims", 1) != 0 ? y.Reshape(kept) : y;
     }
 
     private static void Softmax(OnnxNode node, Values v)

@@ -65,9 +65,13 @@ public static class OnnxModelFile
     /// Writes <paramref name="model"/> as an ONNX inference graph with one input "input" shaped like
     /// <paramref name="sampleInput"/> but with a symbolic first dimension "batch", and one output
     /// "output". Parameters become initializers under their names. Supported layers:
-    /// <see cref="Linear"/> (rank-2 input), <see cref="LayerNorm"/>, <see cref="Activation"/>,
+    /// <see cref="Linear"/> (Gemm on rank-2 input; on higher ranks MatMul by the transposed weight, then Add),
+    /// <see cref="LayerNorm"/>, <see cref="Activation"/>,
     /// <see cref="Conv2d"/>, <see cref="BatchNorm"/> (evaluation mode), <see cref="Pool2d"/>,
-    /// <see cref="Flatten"/>, <see cref="SimNorm"/> (rank-2 input), <see cref="Residual"/> and <see cref="Sequential"/> of those.
+    /// <see cref="Flatten"/>, <see cref="SimNorm"/> (rank-2 input), <see cref="PatchEmbedding"/> (Conv, Reshape,
+    /// Transpose, Add of the positional table), <see cref="MultiHeadSelfAttention"/> (rank-3 input: MatMul, Slice,
+    /// Reshape, Transpose, Div, Softmax), <see cref="TokenMean"/> (ReduceMean), <see cref="Residual"/> and
+    /// <see cref="Sequential"/> of those — all standard operators of the opset.
     /// The file is written to a temporary name and renamed.
     /// </summary>
     /// <exception cref="NotSupportedException">A layer is not in the supported list, or a BatchNorm is in training mode.</exception>
@@ -106,13 +110,29 @@ public static class OnnxModelFile
                     foreach (var layer in sequential.Layers)
                     {
                         input = Add(layer, input, rank);
-                        rank = layer is Flatten ? 2 : rank;
+                        rank = RankAfter(layer, rank);
                     }
                     return input;
+                case Linear linear when rank > 2:
+                    return MatMulByTransposed(input, linear.Weight, linear.Bias);
                 case Linear linear:
                     RequireRank(rank, 2, "Linear");
                     return Node("Gemm", [input, Init(linear.Weight), .. linear.Bias is null ? Array.Empty<string>() : [Init(linear.Bias)]],
                         w => IntAttribute(w, "transB", 1));
+                case PatchEmbedding patches:
+                    RequireRank(rank, 4, "PatchEmbedding");
+                    {
+                        string grid = Add(patches.Projection, input, rank);
+                        string flat = Node("Reshape", [grid, Int64Constant([0, patches.Width, -1])], null);
+                        string tokens = Node("Transpose", [flat], w => IntsAttribute(w, "perm", [0, 2, 1]));
+                        return Node("Add", [tokens, Constant(patches.Position)], null);
+                    }
+                case MultiHeadSelfAttention attention:
+                    RequireRank(rank, 3, "MultiHeadSelfAttention");
+                    return AddAttention(attention, input);
+                case TokenMean:
+                    RequireRank(rank, 3, "TokenMean");
+                    return Node("ReduceMean", [input], w => { IntsAttribute(w, "axes", [1]); IntAttribute(w, "keepdims", 0); });
                 case LayerNorm norm:
                     return Node("LayerNormalization", [input, Init(norm.Weight), Init(norm.Bias)],
                         w => { IntAttribute(w, "axis", -1); FloatAttribute(w, "epsilon", norm.Eps); });
@@ -152,6 +172,53 @@ public static class OnnxModelFile
                 default:
                     throw new NotSupportedException($"ONNX export does not support the layer type {module.GetType().Name}.");
             }
+        }
+
+        /// <summary>The rank of a layer's output for an input of <paramref name="rank"/>.</summary>
+        private static int RankAfter(Module layer, int rank) => layer switch
+        {
+            Flatten => 2,
+            PatchEmbedding => 3,
+            TokenMean => rank - 1,
+            Sequential sequential => sequential.Layers.Aggregate(rank, (r, inner) => RankAfter(inner, r)),
+            _ => rank,
+        };
+
+        /// <summary>
+        /// x [..., in] · Wᵀ (+ b) with W kept as its [out, in] initializer under its own name (Transpose
+        /// node; ONNX Runtime folds it into a constant), for inputs of rank above 2, which Gemm does not take.
+        /// </summary>
+        private string MatMulByTransposed(string x, Parameter weight, Parameter? bias)
+        {
+            string transposed = Node("Transpose", [Init(weight)], w => IntsAttribute(w, "perm", [1, 0]));
+            string y = Node("MatMul", [x, transposed], null);
+            return bias is null ? y : Node("Add", [y, Init(bias)], null);
+        }
+
+        /// <summary>
+        /// Multi-head self-attention on x [B, T, D] as <see cref="Ops.MultiHeadSelfAttention"/> computes it:
+        /// q, k, v sliced from one projection and split into heads [B, H, T, D/H] (k transposed to
+        /// [B, H, D/H, T]), softmax(q·kᵀ / √(D/H)) over the last axis, times v, heads merged, out-projection.
+        /// </summary>
+        private string AddAttention(MultiHeadSelfAttention attention, string x)
+        {
+            int model = attention.OutProjectionWeight.Value.Shape[0];
+            int heads = attention.Heads, width = model / heads;
+            string qkv = MatMulByTransposed(x, attention.InProjectionWeight, attention.InProjectionBias);
+            string Head(int part, long[] permutation)
+            {
+                string slice = Node("Slice", [qkv, Int64Constant([part * model]), Int64Constant([(part + 1) * model]), Int64Constant([2])], null);
+                string split = Node("Reshape", [slice, Int64Constant([0, 0, heads, width])], null);
+                return Node("Transpose", [split], w => IntsAttribute(w, "perm", permutation));
+            }
+            string q = Head(0, [0, 2, 1, 3]);
+            string k = Head(1, [0, 2, 3, 1]);
+            string v = Head(2, [0, 2, 1, 3]);
+            string scores = Node("Div", [Node("MatMul", [q, k], null), Scalar(MathF.Sqrt(width))], null);
+            string weights = Node("Softmax", [scores], w => IntAttribute(w, "axis", -1));
+            string mixed = Node("Transpose", [Node("MatMul", [weights, v], null)], w => IntsAttribute(w, "perm", [0, 2, 1, 3]));
+            string merged = Node("Reshape", [mixed, Int64Constant([0, 0, model])], null);
+            return MatMulByTransposed(merged, attention.OutProjectionWeight, attention.OutProjectionBias);
         }
 
         private static void RequireRank(int rank, int expected, string layer)
