@@ -449,7 +449,8 @@ public static class GridReport
             Line();
             Line($"Each claim of the research behind RobotRuntime against what this grid shows. Group comparisons use the probability of improvement P(X > Y) (per stratum, "
                 + $"the share of run pairs in which X scores higher, ties counting half; averaged over strata) with its {Percentage} stratified bootstrap CI; "
-                + "a verdict is *supported* or *not supported* only when the whole interval lies on one side of the comparison (0.5, or 90 % for the memory claim), *inconclusive* when it crosses it.");
+                + "a verdict is *supported* or *not supported* only when the whole interval lies on one side of the comparison (0.5, or 90 % for the memory claim), *inconclusive* when it crosses it. "
+                + $"A comparison uses only strata (tasks) where each group has at least {GridScores.MinimumRunsPerGroup} runs (seeds); with fewer the claim is not tested.");
             Line();
             Line("| # | claim | what this grid shows | interval | verdict |");
             Line("|---:|---|---|---|---|");

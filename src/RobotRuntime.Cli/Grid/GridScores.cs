@@ -68,12 +68,16 @@ internal static class GridScores
         return count == 0 ? null : (RobustStatistics.StratifiedBootstrap(strata, kind, bootstrap), count);
     }
 
-    /// <summary>The probability of improvement P(X &gt; Y) of a score with its interval, strata given by <paramref name="stratum"/>; null when no stratum has both groups.</summary>
+    /// <summary>Runs (seeds) each group needs in a stratum before a comparison uses it: one run says nothing of the spread between seeds, and its bootstrap interval would collapse to a point.</summary>
+    public const int MinimumRunsPerGroup = 2;
+
+    /// <summary>The probability of improvement P(X &gt; Y) of a score with its interval, strata given by <paramref name="stratum"/>; null when no stratum has both groups with at least <see cref="MinimumRunsPerGroup"/> runs each.</summary>
     public static ConfidenceInterval? Compare(IEnumerable<Cell> x, IEnumerable<Cell> y, Func<Cell, double?> score, Func<Cell, string> stratum, BootstrapOptions bootstrap)
     {
         var xs = Scored(x, score, stratum);
         var ys = Scored(y, score, stratum);
-        var keys = xs.Keys.Intersect(ys.Keys).Order(StringComparer.Ordinal).ToArray();
+        var keys = xs.Keys.Intersect(ys.Keys).Where(k => xs[k].Count >= MinimumRunsPerGroup && ys[k].Count >= MinimumRunsPerGroup)
+            .Order(StringComparer.Ordinal).ToArray();
         if (keys.Length == 0)
             return null;
         var strata = keys.Select(k => ((IReadOnlyList<double>)xs[k], (IReadOnlyList<double>)ys[k])).ToArray();

@@ -170,6 +170,22 @@ public sealed class GridReportTests : IDisposable
     }
 
     [Fact]
+    public void ClaimsNeedTwoSeedsOfEachGroupAndOneSeedTestsNothing()
+    {
+        // The same grid with only seed 1: each comparison would rest on one run per group, whose bootstrap
+        // interval collapses to a point (a first real grid with one seed per cell showed "not supported,
+        // 0.00 [0.00, 0.00]"); no claim may be decided on it.
+        var grid = Path.Combine(_folder, "one-seed");
+        SyntheticGrid.Write(grid, Cells().Where(c => c.Seed == Cells().Min(d => d.Seed)).ToList(), Objectives);
+        var markdown = File.ReadAllText(Grid.GridReport.Write(grid, Path.Combine(_folder, "one-seed.md"), new GridReportOptions { Seed = 2, LatentMaps = false })[0]);
+        var claims = markdown[markdown.IndexOf("## Claims", StringComparison.Ordinal)..].Split('\n').Where(l => l.StartsWith("| ", StringComparison.Ordinal) && char.IsDigit(l[2])).ToList();
+        Assert.Equal(5, claims.Count);
+        foreach (var claim in claims.Where(c => !c.StartsWith("| 3 |", StringComparison.Ordinal)))
+            Assert.EndsWith("| not tested |", claim.TrimEnd());
+        Assert.Contains("at least 2 runs (seeds)", markdown);
+    }
+
+    [Fact]
     public void APartialGridSaysSoAndNamesItsFailures()
     {
         var cells = Cells();
