@@ -90,19 +90,7 @@ public static class RobustStatistics
     /// continuously as runs are added. n = 1 gives the score, n = 2 the mean.
     /// </summary>
     /// <exception cref="ArgumentException">No scores, or a NaN among them.</exception>
-    public static double InterquartileMean(ReadOnlySpan<double> values)
-    {
-        var rented = Rent(values.Length, out var scratch);
-        try
-        {
-            values.CopyTo(scratch);
-            return Aggregate(AggregateKind.InterquartileMean, scratch);
-        }
-        finally
-        {
-            ArrayPool<double>.Shared.Return(rented);
-        }
-    }
+    public static double InterquartileMean(ReadOnlySpan<double> values) => AggregateOfCopy(AggregateKind.InterquartileMean, values);
 
     /// <summary>The interquartile mean of scores already sorted ascending (definition at <see cref="InterquartileMean"/>). +∞ scores are allowed: an infinite score with a positive weight makes the IQM +∞.</summary>
     public static double InterquartileMeanOfSorted(ReadOnlySpan<double> sorted)
@@ -146,13 +134,16 @@ public static class RobustStatistics
     }
 
     /// <summary>The median (<see cref="Quantile"/> at 0.5) of unsorted values.</summary>
-    public static double Median(ReadOnlySpan<double> values)
+    public static double Median(ReadOnlySpan<double> values) => AggregateOfCopy(AggregateKind.Median, values);
+
+    // Aggregates a copy of the values in pooled scratch (the aggregate sorts its input in place).
+    private static double AggregateOfCopy(AggregateKind kind, ReadOnlySpan<double> values)
     {
         var rented = Rent(values.Length, out var scratch);
         try
         {
             values.CopyTo(scratch);
-            return Aggregate(AggregateKind.Median, scratch);
+            return Aggregate(kind, scratch);
         }
         finally
         {

@@ -138,11 +138,12 @@ public static class TrainCommand
                     throw new ArgumentException($"--act '{actWith}' is not one of mppi, prior");
                 }
                 long stepCount = result.GetValue(steps);
+                var delays = RobotRuntime.Sim.Tabletop.ControlLatency.Parse(result.GetValue(latency)!, "--latency");
                 var options = new TrainerOptions
                 {
                     Task = result.GetValue(task)!,
                     Arm = result.GetValue(arm)!,
-                    Latency = RobotRuntime.Sim.Tabletop.ControlLatency.Parse(result.GetValue(latency)!, "--latency").Describe(),
+                    Latency = delays.Describe(),
                     Seed = result.GetValue(seed),
                     Steps = stepCount,
                     SeedSteps = result.GetValue(seedSteps),
@@ -162,7 +163,7 @@ public static class TrainCommand
                 using var _ = features;
                 SimArm.Get(options.Arm);
                 using var environment = AgentSetup.CreateEnvironment(options.Task, agent, arm: options.Arm);
-                environment.Latency = RobotRuntime.Sim.Tabletop.ControlLatency.Parse(options.Latency, "--latency");
+                environment.Latency = delays;
                 using var trainer = new Trainer(result.GetValue(run)!, agent, options, environment, features, identity, tail);
                 output.WriteLine($"rr train: {(trainer.Resumed ? $"resuming at step {trainer.Step}" : "new run")} · {options.Task} on {options.Arm} · {agent.Mode.ToString().ToLowerInvariant()} {agent.Encoder} · {agent.Size} ({trainer.Model.TrainableParameterCount():N0} parameters){(options.Latency == "none" ? "" : $" · loop delays {options.Latency}")} · replay {trainer.Replay.RecordBytes:N0} B/transition · seed steps {trainer.SeedSteps} · γ {trainer.Learner.Discount:F3}"
                     + (options.TrainShifts.Length > 0 ? $" · training under shifts {string.Join("+", options.TrainShifts)}" : ""));
