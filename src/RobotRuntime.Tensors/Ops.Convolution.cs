@@ -1,5 +1,7 @@
 using System.Buffers;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using RobotRuntime.Tensors.Kernels;
 
 namespace RobotRuntime.Tensors;
@@ -45,10 +47,10 @@ public static partial class Ops
     /// <summary>
     /// Output pixels per sample below which a convolution puts samples side by side (its GEMMs are too
     /// narrow one sample at a time); at or above it, samples go one at a time, as their GEMMs are wide
-    /// already. The forward puts just enough samples together for a GEMM this wide (more spills the
-    /// caches); the backward as many as fit <see cref="ConvChunkFloats"/> (its weight-gradient GEMM is
-    /// small in rows and columns, so fewer, deeper calls are what pays). Chosen from
-    /// ConvolutionBenchmarks on this project's 2-core hosts (benchmarks/RESULTS.md).
+    /// already. Forward and backward put just enough samples together for a GEMM this wide: more spills
+    /// the caches (a backward over the whole batch at once, 19 MB of im2col for the cnn encoder's second
+    /// layer at batch 64, was 10–20 % slower than chunks of this width). Chosen from side-by-side runs
+    /// on this project's 2-core hosts (benchmarks/RESULTS.md).
     /// </summary>
     internal const int ConvTargetColumns = 2048;
 
@@ -56,46 +58,112 @@ public static partial class Ops
     internal const int ConvChunkFloats = 8 << 20;
 
     // Samples per chunk (at least one; see ConvTargetColumns).
-    private static int ConvChunk(in ConvGeometry g, bool forward)
+    private static int ConvChunk(in ConvGeometry g)
     {
         if (g.Ohw >= ConvTargetColumns)
             return 1;
         int fit = Math.Clamp(ConvChunkFloats / Math.Max(1, g.Ckk * g.Ohw), 1, Math.Max(1, g.N));
-        return forward ? Math.Clamp(ConvTargetColumns / g.Ohw, 1, fit) : fit;
+        int target = Environment.GetEnvironmentVariable("CONVCOLS") is { } e ? int.Parse(e) : ConvTargetColumns;
+        return Math.Clamp(target / g.Ohw, 1, fit);
     }
 
     // y = conv(x, weight) + bias for every sample: the samples of a chunk are im2col'd side by side
     // into one pooled buffer [CKK, chunk·OHW], multiplied by the weight matrix in one GEMM, and the
     // result [O, chunk·OHW] is laid out as [chunk, O, OHW]. Each output element is the same dot product
     // over CKK in the same order as with one sample at a time (the GEMM blocks the depth, not the
-    // columns), so the result does not depend on the chunk. A chunk of one sample (the control loop's
-    // single observation) multiplies straight into y. Shared by Conv2d and Conv2dInto.
+    // columns), so the result depends neither on the chunk nor on the threads. With several threads and
+    // several samples, whole chunks go to the worker threads (each im2cols, multiplies on its own thread
+    // and lays out its chunks); one sample alone (the control loop's observation) threads inside its
+    // GEMM. Shared by Conv2d and Conv2dInto.
     private static void Conv2dForward(Tensor x, Tensor weight, Tensor? bias, Tensor y, in ConvGeometry g)
     {
-        int chunk = ConvChunk(g, forward: true);
-        float[] cols = ArrayPool<float>.Shared.Rent(g.Ckk * g.Ohw * chunk);
-        float[]? wide = chunk > 1 ? ArrayPool<float>.Shared.Rent(g.O * g.Ohw * chunk) : null;
+        int chunk = ConvChunk(g);
+        int parts = ConvParts(g, ref chunk);
+        if (parts <= 1)
+        {
+            ForwardChunks(x, weight, bias, y, g, chunk, 0, (g.N + chunk - 1) / chunk, TensorEngine.ThreadCount);
+            return;
+        }
+        var work = t_convForward ??= new ConvForwardWork();
+        work.Set(x, weight, bias, y, g, chunk);
         try
         {
-            unsafe
+            WorkerPool.Shared.Run(work, parts);
+        }
+        finally
+        {
+            work.Clear();
+        }
+    }
+
+    /// <summary>Multiply-adds below which a convolution stays on the calling thread (as <see cref="Gemm"/>'s threshold).</summary>
+    private const long ConvParallelMultiplyAdds = 1L << 20;
+
+    [ThreadStatic] private static ConvForwardWork? t_convForward;
+    [ThreadStatic] private static ConvBackwardWork? t_convBackward;
+
+    // How many worker threads take whole chunks (1: none; the GEMM threads instead). With more threads
+    // than chunks, or a number of chunks that would leave a thread idle at the end, the chunk shrinks so
+    // the chunks split evenly; a chunk never grows.
+    private static int ConvParts(in ConvGeometry g, ref int chunk)
+    {
+        int threads = Math.Min(TensorEngine.ThreadCount, WorkerPool.Shared.MaxParts);
+        long work = (long)g.N * g.O * g.Ohw * g.Ckk;
+        if (threads <= 1 || g.N <= 1 || work < ConvParallelMultiplyAdds)
+        {
+            return 1;
+        }
+        int chunks = (g.N + chunk - 1) / chunk;
+        if (chunks % threads != 0 && chunks < 8 * threads)
+        {
+            int wanted = Math.Min(g.N, (chunks + threads - 1) / threads * threads);
+            chunk = (g.N + wanted - 1) / wanted;
+            chunks = (g.N + chunk - 1) / chunk;
+        }
+        return Math.Min(threads, chunks);
+    }
+
+    // Part `part` of `parts` of `total` items, as even as whole items allow: (first, count).
+    private static (int First, int Count) EvenShare(int total, int part, int parts)
+    {
+        int per = total / parts, extra = total % parts;
+        return (part * per + Math.Min(part, extra), per + (part < extra ? 1 : 0));
+    }
+
+    // The forward of chunks [chunkStart, chunkEnd) of `chunk` samples each, on the calling thread
+    // (its GEMMs with gemmThreads).
+    private static unsafe void ForwardChunks(Tensor x, Tensor weight, Tensor? bias, Tensor y, in ConvGeometry g, int chunk, int chunkStart, int chunkEnd, int gemmThreads)
+    {
+        float[] cols = ArrayPool<float>.Shared.Rent(g.Ckk * g.Ohw * chunk);
+        float[]? wide = chunk > 1 ? ArrayPool<float>.Shared.Rent(g.O * g.Ohw * chunk) : null;
+        float[]? phase = ScratchFloats(g) > 0 ? ArrayPool<float>.Shared.Rent(ScratchFloats(g)) : null;
+        int xPer = g.C * g.H * g.W;
+        try
+        {
+            fixed (float* pw = weight.Storage, py = y.Storage, px = x.Storage, pc = cols, pwide = wide, pphase = phase)
             {
-                fixed (float* pw = weight.Storage, py = y.Storage, pc = cols, pwide = wide)
+                float* yBase = py + y.Offset;
+                for (int k = chunkStart; k < chunkEnd; k++)
                 {
-                    for (int n0 = 0; n0 < g.N; n0 += chunk)
+                    int n0 = k * chunk;
+                    int count = Math.Min(chunk, g.N - n0);
+                    if (count <= 0)
+                        break;
+                    int width = count * g.Ohw;
+                    for (int s = 0; s < count; s++)
+                        Im2Col(px + x.Offset + (long)(n0 + s) * xPer, pc + s * g.Ohw, width, g, pphase);
+                    float* target = wide is null ? yBase + (long)n0 * g.O * g.Ohw : pwide;
+                    Gemm.Multiply(g.O, width, g.Ckk, pw + weight.Offset, g.Ckk, 1, pc, width, 1,
+                        target, width, accumulate: false, gemmThreads);
+                    for (int s = 0; s < count; s++)
                     {
-                        int count = Math.Min(chunk, g.N - n0);
-                        int width = count * g.Ohw;
-                        for (int s = 0; s < count; s++)
-                            Im2Col(x.Span.Slice((n0 + s) * g.C * g.H * g.W, g.C * g.H * g.W), cols.AsSpan(s * g.Ohw), width, g);
-                        float* target = wide is null ? py + y.Offset + (long)n0 * g.O * g.Ohw : pwide;
-                        Gemm.Multiply(g.O, width, g.Ckk, pw + weight.Offset, g.Ckk, 1, pc, width, 1,
-                            target, width, accumulate: false, TensorEngine.ThreadCount);
-                        if (wide is not null)
+                        for (int o = 0; o < g.O; o++)
                         {
-                            var ys = y.Span;
-                            for (int s = 0; s < count; s++)
-                                for (int o = 0; o < g.O; o++)
-                                    wide.AsSpan(o * width + s * g.Ohw, g.Ohw).CopyTo(ys.Slice(((n0 + s) * g.O + o) * g.Ohw, g.Ohw));
+                            var plane = new Span<float>(yBase + ((long)(n0 + s) * g.O + o) * g.Ohw, g.Ohw);
+                            if (wide is not null)
+                                wide.AsSpan(o * width + s * g.Ohw, g.Ohw).CopyTo(plane);
+                            if (bias is not null)
+                                TensorPrimitives.Add(plane, bias.Span[o], plane);
                         }
                     }
                 }
@@ -106,18 +174,28 @@ public static partial class Ops
             ArrayPool<float>.Shared.Return(cols);
             if (wide is not null)
                 ArrayPool<float>.Shared.Return(wide);
+            if (phase is not null)
+                ArrayPool<float>.Shared.Return(phase);
         }
-        if (bias is not null)
+    }
+
+    private sealed class ConvForwardWork : IParallelWork
+    {
+        private Tensor? _x, _weight, _bias, _y;
+        private ConvGeometry _g;
+        private int _chunk;
+
+        public void Set(Tensor x, Tensor weight, Tensor? bias, Tensor y, in ConvGeometry g, int chunk)
         {
-            var ys = y.Span;
-            for (int n = 0; n < g.N; n++)
-            {
-                for (int o = 0; o < g.O; o++)
-                {
-                    var plane = ys.Slice((n * g.O + o) * g.Ohw, g.Ohw);
-                    TensorPrimitives.Add(plane, bias.Span[o], plane);
-                }
-            }
+            _x = x; _weight = weight; _bias = bias; _y = y; _g = g; _chunk = chunk;
+        }
+
+        public void Clear() => _x = _weight = _bias = _y = null;
+
+        public void Run(int part, int parts)
+        {
+            var (first, count) = EvenShare((_g.N + _chunk - 1) / _chunk, part, parts);
+            ForwardChunks(_x!, _weight!, _bias, _y!, _g, _chunk, first, first + count, gemmThreads: 1);
         }
     }
 
@@ -145,32 +223,91 @@ public static partial class Ops
         }
     }
 
+    // The output columns ow whose input column ow·s − p + j lies inside [0, W): [lo, hi) (empty when hi ≤ lo).
+    private static (int Lo, int Hi) ValidColumns(in ConvGeometry g, int j)
+    {
+        int before = g.Padding - j; // input column of ow = 0 is −before
+        int lo = before <= 0 ? 0 : (before + g.Stride - 1) / g.Stride;
+        int last = g.W - 1 + before; // ow·s ≤ last
+        int hi = last < 0 ? 0 : Math.Min(g.OW, last / g.Stride + 1);
+        return (Math.Min(lo, g.OW), hi);
+    }
+
+    // Output rows narrower than this are im2col'd through a padded copy and a table of offsets
+    // (Im2ColGather): copying them row by row cost more per row than the row held.
+    private const int ConvGatherBelowColumns = 16;
+
+    private static bool UsesGather(in ConvGeometry g) => g.OW < ConvGatherBelowColumns;
+
+    // Floats of the per-sample scratch Im2Col and Col2ImAdd work through: the padded copy and its offset
+    // table (narrow outputs), the phase-split copy (strided), or none.
+    private static int ScratchFloats(in ConvGeometry g) =>
+        UsesGather(g) ? g.C * (g.H + 2 * g.Padding) * (g.W + 2 * g.Padding) + g.Ohw
+        : g.Stride == 1 ? 0 : PhaseFloats(g);
+
+    // Floats of the phase-split copy of one sample a strided convolution works through.
+    private static int PhaseFloats(in ConvGeometry g) => g.C * g.H * g.Stride * PhaseWidth(g);
+
+    // Columns of one phase of a split row: ⌈W / s⌉.
+    private static int PhaseWidth(in ConvGeometry g) => (g.W + g.Stride - 1) / g.Stride;
+
     // cols[(c·KH + i)·KW + j, oh·OW + ow] = x[c, oh·s − p + i, ow·s − p + j] (0 outside); a row of cols
     // starts every rowStride floats (OHW for one sample; chunk·OHW when samples sit side by side).
-    private static void Im2Col(ReadOnlySpan<float> x, Span<float> cols, int rowStride, in ConvGeometry g)
+    // The inside of every row is one block copy: at stride 1 straight from x; at stride s > 1 from a
+    // copy of x split by column phase (`phases`, PhaseFloats long: phases[c, h, r, q] = x[c, h, q·s + r]),
+    // in which the columns a kernel tap reads are adjacent. The split reads x once; gathering every
+    // s-th column for each of the KW taps instead read it KW times, one float at a time.
+    private static unsafe void Im2Col(float* x, float* cols, int rowStride, in ConvGeometry g, float* phases)
     {
+        if (UsesGather(g))
+        {
+            Im2ColGather(x, cols, rowStride, g, phases);
+            return;
+        }
+        int s = g.Stride, wq = PhaseWidth(g);
+        if (s > 1)
+        {
+            for (int row = 0; row < g.C * g.H; row++)
+            {
+                float* src = x + (long)row * g.W;
+                float* dst = phases + (long)row * s * wq;
+                for (int r = 0; r < s; r++)
+                {
+                    float* d = dst + r * wq;
+                    int q = 0;
+                    for (int w = r; w < g.W; w += s)
+                        d[q++] = src[w];
+                }
+            }
+        }
         for (int c = 0; c < g.C; c++)
         {
             for (int i = 0; i < g.KH; i++)
             {
                 for (int j = 0; j < g.KW; j++)
                 {
-                    var row = cols.Slice(((c * g.KH + i) * g.KW + j) * rowStride, g.Ohw);
+                    float* row = cols + (long)((c * g.KH + i) * g.KW + j) * rowStride;
+                    var (lo, hi) = ValidColumns(g, j);
+                    int inside = Math.Max(0, hi - lo);
+                    int first = lo * s - g.Padding + j; // input column of ow = lo
+                    int phase = first % s, q0 = first / s;
                     for (int oh = 0; oh < g.OH; oh++)
                     {
-                        int h = oh * g.Stride - g.Padding + i;
-                        var dst = row.Slice(oh * g.OW, g.OW);
-                        if ((uint)h >= (uint)g.H)
+                        int h = oh * s - g.Padding + i;
+                        float* dst = row + oh * g.OW;
+                        if ((uint)h >= (uint)g.H || inside == 0)
                         {
-                            dst.Clear();
+                            new Span<float>(dst, g.OW).Clear();
                             continue;
                         }
-                        var src = x.Slice((c * g.H + h) * g.W, g.W);
-                        for (int ow = 0; ow < g.OW; ow++)
-                        {
-                            int w = ow * g.Stride - g.Padding + j;
-                            dst[ow] = (uint)w < (uint)g.W ? src[w] : 0f;
-                        }
+                        for (int ow = 0; ow < lo; ow++)
+                            dst[ow] = 0f;
+                        for (int ow = lo + inside; ow < g.OW; ow++)
+                            dst[ow] = 0f;
+                        float* src = s == 1
+                            ? x + ((long)c * g.H + h) * g.W + first
+                            : phases + (((long)c * g.H + h) * s + phase) * wq + q0;
+                        CopyRun(src, dst + lo, inside);
                     }
                 }
             }
@@ -178,94 +315,197 @@ public static partial class Ops
     }
 
     // The adjoint of Im2Col: dx[c, h, w] += Σ over the columns that read it (rows every rowStride floats).
-    private static void Col2ImAdd(ReadOnlySpan<float> cols, Span<float> dx, int rowStride, in ConvGeometry g)
+    // At stride s > 1 the sums are gathered in a zeroed phase-split buffer (as Im2Col's) by adjacent
+    // adds, then added onto dx once.
+    private static unsafe void Col2ImAdd(float* cols, float* dx, int rowStride, in ConvGeometry g, float* phases)
     {
+        if (UsesGather(g))
+        {
+            Col2ImAddGather(cols, dx, rowStride, g, phases);
+            return;
+        }
+        int s = g.Stride, wq = PhaseWidth(g);
+        if (s > 1)
+            new Span<float>(phases, PhaseFloats(g)).Clear();
         for (int c = 0; c < g.C; c++)
         {
             for (int i = 0; i < g.KH; i++)
             {
                 for (int j = 0; j < g.KW; j++)
                 {
-                    var row = cols.Slice(((c * g.KH + i) * g.KW + j) * rowStride, g.Ohw);
+                    float* row = cols + (long)((c * g.KH + i) * g.KW + j) * rowStride;
+                    var (lo, hi) = ValidColumns(g, j);
+                    int inside = hi - lo;
+                    if (inside <= 0)
+                        continue;
+                    int first = lo * s - g.Padding + j;
+                    int phase = first % s, q0 = first / s;
                     for (int oh = 0; oh < g.OH; oh++)
                     {
-                        int h = oh * g.Stride - g.Padding + i;
+                        int h = oh * s - g.Padding + i;
                         if ((uint)h >= (uint)g.H)
-                        {
                             continue;
-                        }
-                        var dst = dx.Slice((c * g.H + h) * g.W, g.W);
-                        for (int ow = 0; ow < g.OW; ow++)
-                        {
-                            int w = ow * g.Stride - g.Padding + j;
-                            if ((uint)w < (uint)g.W)
-                            {
-                                dst[w] += row[oh * g.OW + ow];
-                            }
-                        }
+                        float* d = s == 1
+                            ? dx + ((long)c * g.H + h) * g.W + first
+                            : phases + (((long)c * g.H + h) * s + phase) * wq + q0;
+                        AddInto(d, row + oh * g.OW + lo, inside);
                     }
+                }
+            }
+        }
+        if (s > 1)
+        {
+            for (int row = 0; row < g.C * g.H; row++)
+            {
+                float* dst = dx + (long)row * g.W;
+                float* src = phases + (long)row * s * wq;
+                for (int r = 0; r < s; r++)
+                {
+                    float* p = src + r * wq;
+                    int q = 0;
+                    for (int w = r; w < g.W; w += s)
+                        dst[w] += p[q++];
                 }
             }
         }
     }
 
+    // Narrow outputs: the sample is copied once into zero-padded planes (scratch[0, C·HP·WP)), and every
+    // kernel tap (i, j) reads its OHW values through one table of offsets (after the planes):
+    // offset[oh·OW + ow] = oh·s·WP + ow·s, shifted by i·WP + j. No bounds checks, no per-row work.
+    private static unsafe int* PaddedCopyAndOffsets(float* x, in ConvGeometry g, float* scratch, bool copy)
+    {
+        int p = g.Padding, hp = g.H + 2 * p, wp = g.W + 2 * p;
+        long planes = (long)g.C * hp * wp;
+        int* offsets = (int*)(scratch + planes);
+        for (int oh = 0; oh < g.OH; oh++)
+            for (int ow = 0; ow < g.OW; ow++)
+                offsets[oh * g.OW + ow] = oh * g.Stride * wp + ow * g.Stride;
+        if (!copy)
+        {
+            new Span<float>(scratch, (int)planes).Clear();
+            return offsets;
+        }
+        if (p > 0)
+            new Span<float>(scratch, (int)planes).Clear();
+        for (int c = 0; c < g.C; c++)
+            for (int h = 0; h < g.H; h++)
+                CopyRun(x + ((long)c * g.H + h) * g.W, scratch + ((long)c * hp + h + p) * wp + p, g.W);
+        return offsets;
+    }
+
+    private static unsafe void Im2ColGather(float* x, float* cols, int rowStride, in ConvGeometry g, float* scratch)
+    {
+        int hp = g.H + 2 * g.Padding, wp = g.W + 2 * g.Padding, ohw = g.Ohw;
+        int* offsets = PaddedCopyAndOffsets(x, g, scratch, copy: true);
+        for (int c = 0; c < g.C; c++)
+        {
+            float* plane = scratch + (long)c * hp * wp;
+            for (int i = 0; i < g.KH; i++)
+            {
+                for (int j = 0; j < g.KW; j++)
+                {
+                    float* src = plane + i * wp + j;
+                    float* dst = cols + (long)((c * g.KH + i) * g.KW + j) * rowStride;
+                    for (int q = 0; q < ohw; q++)
+                        dst[q] = src[offsets[q]];
+                }
+            }
+        }
+    }
+
+    // The adjoint of Im2ColGather: sums into zeroed padded planes through the same offsets, then the
+    // planes' insides are added onto dx.
+    private static unsafe void Col2ImAddGather(float* cols, float* dx, int rowStride, in ConvGeometry g, float* scratch)
+    {
+        int p = g.Padding, hp = g.H + 2 * p, wp = g.W + 2 * p, ohw = g.Ohw;
+        int* offsets = PaddedCopyAndOffsets(null, g, scratch, copy: false);
+        for (int c = 0; c < g.C; c++)
+        {
+            float* plane = scratch + (long)c * hp * wp;
+            for (int i = 0; i < g.KH; i++)
+            {
+                for (int j = 0; j < g.KW; j++)
+                {
+                    float* d = plane + i * wp + j;
+                    float* src = cols + (long)((c * g.KH + i) * g.KW + j) * rowStride;
+                    for (int q = 0; q < ohw; q++)
+                        d[offsets[q]] += src[q];
+                }
+            }
+        }
+        for (int c = 0; c < g.C; c++)
+            for (int h = 0; h < g.H; h++)
+                AddInto(dx + ((long)c * g.H + h) * g.W, scratch + ((long)c * hp + h + p) * wp + p, g.W);
+    }
+
+    // dst[k] = src[k] for k < count: runs of a few floats (a row of a small strided output) are copied
+    // inline, where a call per run cost more than the copy.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void CopyRun(float* src, float* dst, int count)
+    {
+        if (count >= 32)
+        {
+            Buffer.MemoryCopy(src, dst, (long)count * sizeof(float), (long)count * sizeof(float));
+            return;
+        }
+        int k = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; k + 8 <= count; k += 8)
+                Vector256.Load(src + k).Store(dst + k);
+        }
+        for (; k < count; k++)
+            dst[k] = src[k];
+    }
+
+    // d[k] += src[k] for k < count: short runs (a kernel tap's row), so no call into a library loop.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void AddInto(float* d, float* src, int count)
+    {
+        int k = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; k + 8 <= count; k += 8)
+                (Vector256.Load(d + k) + Vector256.Load(src + k)).Store(d + k);
+        }
+        for (; k < count; k++)
+            d[k] += src[k];
+    }
+
     private sealed class Conv2dNode(Tensor output, Tensor x, Tensor weight, Tensor? bias, ConvGeometry g) : Node(output)
     {
         // By chunks of samples side by side, as the forward: dW [O, CKK] += dY [O, chunk·OHW] · colsᵀ in
-        // one GEMM (its depth now runs over the chunk's samples too, so dW's rounding differs from one
-        // sample at a time within float precision), and dcols [CKK, chunk·OHW] = Wᵀ · dY in one GEMM,
-        // scattered back onto each sample's input.
+        // one GEMM (its depth runs over the chunk's samples too, so dW's rounding differs from one sample
+        // at a time within float precision), and dcols [CKK, chunk·OHW] = Wᵀ · dY in one GEMM, scattered
+        // back onto each sample's input. With several threads, whole chunks go to the workers: each adds
+        // its chunks' input gradients (samples are disjoint) and its own share of dW, and the shares are
+        // added to dW in part order afterwards, so the result does not depend on which thread ran first.
         public override unsafe void Backward(Tape tape)
         {
             var dy = Output.Grad!;
-            int chunk = ConvChunk(g, forward: false);
-            float[] cols = ArrayPool<float>.Shared.Rent(g.Ckk * g.Ohw * chunk);
-            float[]? wideDy = chunk > 1 ? ArrayPool<float>.Shared.Rent(g.O * g.Ohw * chunk) : null;
-            try
+            var gw = weight.RequiresGrad ? tape.GradientOf(weight) : null;
+            var gx = x.RequiresGrad ? tape.GradientOf(x) : null;
+            int chunk = ConvChunk(g);
+            int parts = ConvParts(g, ref chunk);
+            int chunks = (g.N + chunk - 1) / chunk;
+            if (parts <= 1)
             {
-                var gw = weight.RequiresGrad ? tape.GradientOf(weight) : null;
-                var gx = x.RequiresGrad ? tape.GradientOf(x) : null;
-                var dys = dy.Span;
-                fixed (float* pw = weight.Storage, pc = cols, pwide = wideDy, pdyAll = dy.Storage)
-                {
-                    for (int n0 = 0; n0 < g.N; n0 += chunk)
-                    {
-                        int count = Math.Min(chunk, g.N - n0);
-                        int width = count * g.Ohw;
-                        // dY of the chunk as [O, chunk·OHW] (one sample's is that already).
-                        float* pdy = wideDy is null ? pdyAll + dy.Offset + (long)n0 * g.O * g.Ohw : pwide;
-                        if (wideDy is not null)
-                        {
-                            for (int s = 0; s < count; s++)
-                                for (int o = 0; o < g.O; o++)
-                                    dys.Slice(((n0 + s) * g.O + o) * g.Ohw, g.Ohw).CopyTo(wideDy.AsSpan(o * width + s * g.Ohw, g.Ohw));
-                        }
-                        if (gw is not null)
-                        {
-                            for (int s = 0; s < count; s++)
-                                Im2Col(x.Span.Slice((n0 + s) * g.C * g.H * g.W, g.C * g.H * g.W), cols.AsSpan(s * g.Ohw), width, g);
-                            fixed (float* pgw = gw.Storage)
-                            {
-                                Gemm.Multiply(g.O, g.Ckk, width, pdy, width, 1, pc, 1, width,
-                                    pgw + gw.Offset, g.Ckk, accumulate: true, TensorEngine.ThreadCount);
-                            }
-                        }
-                        if (gx is not null)
-                        {
-                            Gemm.Multiply(g.Ckk, width, g.O, pw + weight.Offset, 1, g.Ckk, pdy, width, 1,
-                                pc, width, accumulate: false, TensorEngine.ThreadCount);
-                            var gxs = gx.Span;
-                            for (int s = 0; s < count; s++)
-                                Col2ImAdd(cols.AsSpan(s * g.Ohw), gxs.Slice((n0 + s) * g.C * g.H * g.W, g.C * g.H * g.W), width, g);
-                        }
-                    }
-                }
+                BackwardChunks(dy, x, weight, gx, gw is null ? null : gw.Storage, gw?.Offset ?? 0, g, chunk, 0, chunks, TensorEngine.ThreadCount);
             }
-            finally
+            else
             {
-                ArrayPool<float>.Shared.Return(cols);
-                if (wideDy is not null)
-                    ArrayPool<float>.Shared.Return(wideDy);
+                var work = t_convBackward ??= new ConvBackwardWork();
+                work.Set(dy, x, weight, gx, gw, g, chunk, parts);
+                try
+                {
+                    WorkerPool.Shared.Run(work, parts);
+                    work.AddShares();
+                }
+                finally
+                {
+                    work.Clear();
+                }
             }
             if (bias is { RequiresGrad: true })
             {
@@ -279,6 +519,108 @@ public static partial class Ops
                     }
                 }
             }
+        }
+    }
+
+    // The backward of chunks [chunkStart, chunkEnd): dW (if gw is given) accumulates into
+    // gw[gwOffset..], dX into gx.
+    private static unsafe void BackwardChunks(Tensor dy, Tensor x, Tensor weight, Tensor? gx, float[]? gw, int gwOffset,
+        in ConvGeometry g, int chunk, int chunkStart, int chunkEnd, int gemmThreads)
+    {
+        float[] cols = ArrayPool<float>.Shared.Rent(g.Ckk * g.Ohw * chunk);
+        float[]? wideDy = chunk > 1 ? ArrayPool<float>.Shared.Rent(g.O * g.Ohw * chunk) : null;
+        float[]? phase = ScratchFloats(g) > 0 ? ArrayPool<float>.Shared.Rent(ScratchFloats(g)) : null;
+        int xPer = g.C * g.H * g.W;
+        try
+        {
+            fixed (float* pw = weight.Storage, pc = cols, pwide = wideDy, pdyAll = dy.Storage, px = x.Storage, pgw = gw, pgx = gx is null ? null : gx.Storage, pphase = phase)
+            {
+                float* dyBase = pdyAll + dy.Offset;
+                for (int k = chunkStart; k < chunkEnd; k++)
+                {
+                    int n0 = k * chunk;
+                    int count = Math.Min(chunk, g.N - n0);
+                    if (count <= 0)
+                        break;
+                    int width = count * g.Ohw;
+                    // dY of the chunk as [O, chunk·OHW] (one sample's is that already).
+                    float* pdy = wideDy is null ? dyBase + (long)n0 * g.O * g.Ohw : pwide;
+                    if (wideDy is not null)
+                    {
+                        for (int s = 0; s < count; s++)
+                            for (int o = 0; o < g.O; o++)
+                                new ReadOnlySpan<float>(dyBase + ((long)(n0 + s) * g.O + o) * g.Ohw, g.Ohw).CopyTo(wideDy.AsSpan(o * width + s * g.Ohw, g.Ohw));
+                    }
+                    if (pgw is not null)
+                    {
+                        for (int s = 0; s < count; s++)
+                            Im2Col(px + x.Offset + (long)(n0 + s) * xPer, pc + s * g.Ohw, width, g, pphase);
+                        Gemm.Multiply(g.O, g.Ckk, width, pdy, width, 1, pc, 1, width,
+                            pgw + gwOffset, g.Ckk, accumulate: true, gemmThreads);
+                    }
+                    if (pgx is not null)
+                    {
+                        Gemm.Multiply(g.Ckk, width, g.O, pw + weight.Offset, 1, g.Ckk, pdy, width, 1,
+                            pc, width, accumulate: false, gemmThreads);
+                        for (int s = 0; s < count; s++)
+                            Col2ImAdd(pc + s * g.Ohw, pgx + gx!.Offset + (long)(n0 + s) * xPer, width, g, pphase);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(cols);
+            if (wideDy is not null)
+                ArrayPool<float>.Shared.Return(wideDy);
+            if (phase is not null)
+                ArrayPool<float>.Shared.Return(phase);
+        }
+    }
+
+    private sealed class ConvBackwardWork : IParallelWork
+    {
+        private Tensor? _dy, _x, _weight, _gx, _gw;
+        private ConvGeometry _g;
+        private int _chunk, _parts;
+        // Parts 1… add their dW into shares of O·CKK floats each; part 0 adds straight into dW.
+        private float[]? _shares;
+
+        public void Set(Tensor dy, Tensor x, Tensor weight, Tensor? gx, Tensor? gw, in ConvGeometry g, int chunk, int parts)
+        {
+            _dy = dy; _x = x; _weight = weight; _gx = gx; _gw = gw; _g = g; _chunk = chunk; _parts = parts;
+            if (gw is not null)
+            {
+                int size = g.O * g.Ckk;
+                _shares = ArrayPool<float>.Shared.Rent(size * (parts - 1));
+                _shares.AsSpan(0, size * (parts - 1)).Clear();
+            }
+        }
+
+        public void Run(int part, int parts)
+        {
+            var (first, count) = EvenShare((_g.N + _chunk - 1) / _chunk, part, parts);
+            float[]? target = _gw is null ? null : part == 0 ? _gw.Storage : _shares;
+            int offset = _gw is null ? 0 : part == 0 ? _gw.Offset : (part - 1) * _g.O * _g.Ckk;
+            BackwardChunks(_dy!, _x!, _weight!, _gx, target, offset, _g, _chunk, first, first + count, gemmThreads: 1);
+        }
+
+        public void AddShares()
+        {
+            if (_gw is null || _shares is null)
+                return;
+            int size = _g.O * _g.Ckk;
+            var dst = _gw.Span.Slice(0, size);
+            for (int p = 1; p < _parts; p++)
+                TensorPrimitives.Add(dst, _shares.AsSpan((p - 1) * size, size), dst);
+        }
+
+        public void Clear()
+        {
+            if (_shares is not null)
+                ArrayPool<float>.Shared.Return(_shares);
+            _shares = null;
+            _dy = _x = _weight = _gx = _gw = null;
         }
     }
 

@@ -13,14 +13,14 @@ public class ConvolutionBatchingTests
     }
 
     [Theory]
-    // 17 × 17 with padding: 289 output pixels; forward chunks of 7, 7, 6 (2048 columns), backward one chunk.
+    // 17 × 17 with padding: 289 output pixels; chunks of 7, 7, 6 (2048 columns) on one thread, 5 a chunk on two.
     [InlineData(20, 5, 17, 3, 1, 1, 1)]
     [InlineData(20, 5, 17, 3, 1, 1, 2)]
     // Stride 2: 64 output pixels, 32 samples a chunk: the whole batch of 6 is one chunk.
     [InlineData(6, 5, 17, 3, 2, 0, 2)]
     // Large images (141 × 141 output pixels): one sample at a time.
     [InlineData(3, 16, 143, 3, 1, 0, 2)]
-    // Small images, 16 channels, batch 300: the backward's buffer budget (8 M floats) splits the batch.
+    // Small images, 16 channels, batch 300: 60 chunks of 5 samples, 30 to each thread.
     [InlineData(300, 16, 20, 3, 1, 1, 2)]
     public void ABatchGivesWhatEachSampleAloneGives(int n, int c, int size, int kernel, int stride, int padding, int threads)
     {
