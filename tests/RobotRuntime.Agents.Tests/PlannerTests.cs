@@ -33,6 +33,19 @@ public class PlannerTests
         return (model, latent);
     }
 
+    [Fact]
+    public void ResizingTheSearchKeepsEliteAndPriorSequencesInProportion()
+    {
+        var options = new PlannerOptions { Samples = 512, Elites = 64, Iterations = 6, PolicyTrajectories = 24 };
+        Assert.Equal(options, options.Resized(0, 0));
+        var small = options.Resized(64, 2);
+        // 64 samples: at most 64 / 8 = 8 elites and 64 / 2 = 32 prior sequences (24 fit).
+        Assert.Equal((64, 2, 8, 24), (small.Samples, small.Iterations, small.Elites, small.PolicyTrajectories));
+        var tiny = options.Resized(4, 0);
+        Assert.Equal((4, 6, 1, 2), (tiny.Samples, tiny.Iterations, tiny.Elites, tiny.PolicyTrajectories));
+        Assert.Throws<ArgumentOutOfRangeException>(() => options.Resized(-1, 0));
+    }
+
     private static PlannerOptions Options(WorldModel model) => PlannerOptions.FromConfig(model.Config, 0.95f);
 
     [Fact]

@@ -78,6 +78,15 @@ public class RunConfigTests
         Assert.False(RunConfig.Parse(Full, "cell.yaml").WithOverride("encoder.pipeline=false").PipelineEncoding);
     }
 
+    [Fact]
+    public void TheAgentsSearchCanBeSizedForTheRunsBudget()
+    {
+        var c = RunConfig.Parse("policy:\n  kind: agent\n  package: models/agent\n  samples: 128\n  iterations: 3\n", "cell.yaml");
+        Assert.Equal((128, 3), (c.AgentPlanSamples, c.AgentPlanIterations));
+        Assert.Equal((0, 0), (RunConfig.Parse(Full, "cell.yaml").AgentPlanSamples, RunConfig.Parse(Full, "cell.yaml").AgentPlanIterations));
+        Assert.Equal(64, RunConfig.Parse(Full, "cell.yaml").WithOverride("policy.samples=64").AgentPlanSamples);
+    }
+
     [Theory]
     [InlineData("rate_hz: 30\nratehz: 50\n", "cell.yaml:2: unknown key 'ratehz'; top-level keys are: rate_hz, duration")]
     [InlineData("arm:\n  stat: tcp://x:1\n", "cell.yaml:2: unknown key 'arm.stat'; keys under 'arm' are: state, command, control")]
@@ -101,6 +110,8 @@ public class RunConfigTests
     [InlineData("cameras: front\n", "'cameras' must be a list of cameras")]
     [InlineData("cameras:\n  - name: front\n", "'cameras[0]' needs 'name' and 'backend'")]
     [InlineData("- rate_hz\n", "the file must be a mapping of keys")]
+    [InlineData("policy:\n  samples: 0\n", "'policy.samples' must be a whole number 1–65536, got '0'")]
+    [InlineData("policy:\n  iterations: many\n", "'policy.iterations' must be a whole number 1–100, got 'many'")]
     public void ABadFileIsRefusedNamingTheKeyAndWhatWasExpected(string yaml, string expected)
     {
         var error = Assert.Throws<ConfigException>(() => RunConfig.Parse(yaml, "cell.yaml"));

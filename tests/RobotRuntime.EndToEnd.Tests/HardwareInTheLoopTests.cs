@@ -222,6 +222,24 @@ public sealed partial class HardwareInTheLoopTests : IDisposable
         Assert.DoesNotContain(log.Records, r => r.HoldReason == HoldReason.PolicyFailed);
     }
 
+    /// <summary>
+    /// The agent's search is sized for the machine from the command line (rr run: policy.samples and
+    /// policy.iterations): the run says what it plans with, and sizing a policy that does not search is
+    /// refused before anything starts.
+    /// </summary>
+    [Fact]
+    public void RrDemoSizesTheAgentsSearchAndRefusesToSizeOneThatDoesNotSearch()
+    {
+        var result = RrProcess.Run(new Dictionary<string, string?>(), TimeSpan.FromMinutes(3), "demo", "--episodes", "1", "--episode-timeout", "4s",
+            "--plan-samples", "64", "--plan-iterations", "2", "--runs", Path.Combine(_folder, "demo-sized"));
+        Assert.True(result.ExitCode == 0, $"exit {result.ExitCode}\n{result.Output}\n{result.Error}");
+        Assert.Contains("planner mppi 64 × 2", result.Output);
+
+        var refused = RrProcess.Run(new Dictionary<string, string?>(), TimeSpan.FromMinutes(1), "demo", "--policy", "scripted", "--plan-samples", "64");
+        Assert.Equal(2, refused.ExitCode);
+        Assert.Contains("--plan-samples and --plan-iterations size the agent's MPPI search: they need --policy agent and --planner mppi", refused.Error);
+    }
+
     [Fact]
     public void RrDemoSolvesEveryEpisodeAndWritesItsRunFolder()
     {

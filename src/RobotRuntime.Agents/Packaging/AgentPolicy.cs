@@ -18,7 +18,7 @@ namespace RobotRuntime.Agents.Packaging;
 /// joint positions from the runtime's inverse kinematics, or joint targets.
 /// </summary>
 /// <remarks>Real-time: <see cref="Act"/> allocates nothing once warm, in every mode (tested), and never throws.</remarks>
-public sealed class AgentPolicy : IPolicy, INormalisedActionSource
+public sealed class AgentPolicy : IPolicy, INormalisedActionSource, IAnytimePolicy
 {
     private readonly WorldModel _model;
     private readonly IPlanner _planner;
@@ -164,6 +164,9 @@ public sealed class AgentPolicy : IPolicy, INormalisedActionSource
         }
         return status == PlanStatus.Complete ? PolicyStatus.Ok : PolicyStatus.BudgetExhausted;
     }
+
+    /// <inheritdoc />
+    public int LastSearchIterations => _planner.LastIterations;
 
     /// <summary>Adds this step's embedding; the first step after <see cref="Reset"/> fills the whole stack (as in training).</summary>
     private void Push(ReadOnlySpan<float> embedding)

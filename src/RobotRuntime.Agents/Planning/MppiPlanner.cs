@@ -47,6 +47,25 @@ public sealed record PlannerOptions
         PolicyTrajectories = config.PolicyTrajectories, Temperature = config.Temperature, MinStd = config.MinStd,
         MaxStd = config.MaxStd, Discount = discount,
     };
+
+    /// <summary>
+    /// These settings with <paramref name="samples"/> sequences and <paramref name="iterations"/>
+    /// iterations (0 keeps the current value); the elites are capped at an eighth of the samples
+    /// (at least one) and the policy-prior sequences at half of them, so a smaller search stays a search.
+    /// </summary>
+    public PlannerOptions Resized(int samples, int iterations)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(samples);
+        ArgumentOutOfRangeException.ThrowIfNegative(iterations);
+        int n = samples > 0 ? samples : Samples;
+        return this with
+        {
+            Samples = n,
+            Iterations = iterations > 0 ? iterations : Iterations,
+            Elites = Math.Min(Elites, Math.Max(1, n / 8)),
+            PolicyTrajectories = Math.Min(PolicyTrajectories, n / 2),
+        };
+    }
 }
 
 /// <summary>What a plan call came to.</summary>

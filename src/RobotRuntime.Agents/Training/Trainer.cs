@@ -126,17 +126,10 @@ public sealed class Trainer : IDisposable
         _seedSteps = options.SeedSteps > 0 ? options.SeedSteps : Math.Max(1000, 5 * spec.MaxEpisodeSteps);
         _pretrainUpdates = options.PretrainUpdates >= 0 ? options.PretrainUpdates : _seedSteps;
         _learner = new TdMpc2Learner(Model, spec.MaxEpisodeSteps, _learnRandom);
-        var plannerOptions = PlannerOptions.FromConfig(config, _learner.Discount) with
+        var plannerOptions = (PlannerOptions.FromConfig(config, _learner.Discount) with
         {
             Kind = options.PlanWhileTraining ? Planners.Mppi : Planners.Prior,
-            Samples = options.PlanSamples > 0 ? options.PlanSamples : config.Samples,
-            Iterations = options.PlanIterations > 0 ? options.PlanIterations : config.Iterations,
-        };
-        plannerOptions = plannerOptions with
-        {
-            Elites = Math.Min(plannerOptions.Elites, Math.Max(1, plannerOptions.Samples / 8)),
-            PolicyTrajectories = Math.Min(plannerOptions.PolicyTrajectories, plannerOptions.Samples / 2),
-        };
+        }).Resized(options.PlanSamples, options.PlanIterations);
         _actor = new AgentActor(Model, features, Planners.Create(Model, plannerOptions, _actRandom));
         _batch = new TrainingBatch(Layout, config.BatchSize, config.Horizon);
         string replayPath = Path.Combine(_run, "replay.bin");

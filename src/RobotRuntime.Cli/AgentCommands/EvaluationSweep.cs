@@ -124,18 +124,10 @@ internal static class EvaluationSweep
             outcome.EpisodeSteps = environment.Spec.MaxEpisodeSteps;
             outcome.Model ??= model(environment);
             var config = settings.Config;
-            var options = PlannerOptions.FromConfig(config, config.DiscountFor(environment.Spec.MaxEpisodeSteps)) with
+            var options = (PlannerOptions.FromConfig(config, config.DiscountFor(environment.Spec.MaxEpisodeSteps)) with
             {
                 Kind = settings.Planner,
-            };
-            int samples = settings.PlanSamples > 0 ? settings.PlanSamples : options.Samples;
-            options = options with
-            {
-                Samples = samples,
-                Iterations = settings.PlanIterations > 0 ? settings.PlanIterations : options.Iterations,
-                Elites = Math.Min(options.Elites, Math.Max(1, samples / 8)),
-                PolicyTrajectories = Math.Min(options.PolicyTrajectories, samples / 2),
-            };
+            }).Resized(settings.PlanSamples, settings.PlanIterations);
             var actor = new AgentActor(outcome.Model, features, Planners.Create(outcome.Model, options, new AgentRandom(7)));
             bool inDistribution = VisualShifts.Get(preset).Name == VisualShifts.InDistribution;
             var traces = inDistribution ? new List<EpisodeTrace>() : null;

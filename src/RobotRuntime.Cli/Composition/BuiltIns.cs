@@ -251,6 +251,12 @@ internal static class BuiltIns
         if (trainedRate > 0 && Math.Abs(trainedRate - config.RateHz) > 0.01 * trainedRate)
             c.Say($"rr: warning: agent '{folder}' was trained acting at {trainedRate:0.##} Hz and this run's rate_hz is {config.RateHz:0.##}; each action is one end-effector step, so the arm moves {config.RateHz / trainedRate:0.##}× as fast as in training");
         var planner = PlannerOptions.FromConfig(agentConfig, agentConfig.DiscountFor(episodeSteps)) with { Kind = config.AgentPlanner };
+        if (config.AgentPlanSamples > 0 || config.AgentPlanIterations > 0)
+        {
+            if (config.AgentPlanner != RobotRuntime.Agents.Planning.Planners.Mppi)
+                throw new ConfigException($"policy.samples and policy.iterations size MPPI's search, but policy.planner is '{config.AgentPlanner}', which does not search: drop them or set policy.planner: mppi");
+            planner = planner.Resized(config.AgentPlanSamples, config.AgentPlanIterations);
+        }
         AgentPolicy policy;
         try
         {
@@ -268,7 +274,7 @@ internal static class BuiltIns
             encoder.Dispose();
             throw e as ConfigException ?? new ConfigException("policy: " + e.Message);
         }
-        c.Say($"rr: agent {policy.Name} from {Path.GetFullPath(folder)} (task {loaded.Task} on {loaded.ArmName}, {agentConfig.Size}, {model.TrainableParameterCount():N0} parameters, planner {config.AgentPlanner}{(trainedRate > 0 ? $", trained at {trainedRate:0.##} Hz" : "")})");
+        c.Say($"rr: agent {policy.Name} from {Path.GetFullPath(folder)} (task {loaded.Task} on {loaded.ArmName}, {agentConfig.Size}, {model.TrainableParameterCount():N0} parameters, planner {config.AgentPlanner}{(config.AgentPlanner == RobotRuntime.Agents.Planning.Planners.Mppi ? $" {planner.Samples} × {planner.Iterations}" : "")}{(trainedRate > 0 ? $", trained at {trainedRate:0.##} Hz" : "")})");
         return new PolicyBuild(policy, encoder);
     }
 }

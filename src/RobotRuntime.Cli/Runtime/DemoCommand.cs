@@ -30,6 +30,8 @@ public static class DemoCommand
         var policy = new Option<string?>("--policy") { Description = "agent (the shipped trained agent, models/agents/" + ShippedAgent + ": frozen on the project's pre-trained PVR, the default when it is present) or scripted (the scripted reach through the test encoder)." };
         var agent = new Option<string?>("--agent") { Description = "Drive the arm with this agent package (rr eval --package) instead of the shipped one; the demo feeds it the cameras it was trained on." };
         var planner = new Option<string>("--planner") { Description = "With --agent: mppi or prior.", DefaultValueFactory = _ => "mppi" };
+        var planSamples = new Option<int>("--plan-samples") { Description = "MPPI sequences per iteration (0: the package's; rr run's policy.samples).", DefaultValueFactory = _ => 0 };
+        var planIterations = new Option<int>("--plan-iterations") { Description = "MPPI iterations per cycle (0: the package's; rr run's policy.iterations).", DefaultValueFactory = _ => 0 };
         var shift = new Option<string>("--shift") { Description = "Visual shift preset of the simulator.", DefaultValueFactory = _ => "in-distribution" };
         var timeout = new Option<string>("--episode-timeout") { Description = "An episode not solved by then counts as failed.", DefaultValueFactory = _ => "15s" };
         var runs = new Option<string>("--runs") { Description = "Folder for the run folder.", DefaultValueFactory = _ => "runs" };
@@ -37,7 +39,7 @@ public static class DemoCommand
         var verb = new Command("demo", "Run the runtime against the simulator in one go: sim-server in this process, cameras → encoder → scripted reach → safety → arm over ZeroMQ; " +
             "prints each episode, the latency summary and where the run log and plots are.")
         {
-            episodes, seed, rate, shift, timeout, runs, livePort, policy, agent, planner,
+            episodes, seed, rate, shift, timeout, runs, livePort, policy, agent, planner, planSamples, planIterations,
         };
         verb.SetAction(result =>
         {
@@ -74,8 +76,19 @@ public static class DemoCommand
                 error.WriteLine($"rr demo: --planner must be mppi or prior, got '{result.GetValue(planner)}'");
                 return 2;
             }
+            int samples = result.GetValue(planSamples), iterations = result.GetValue(planIterations);
+            if (samples is < 0 or > 1 << 16 || iterations is < 0 or > 100)
+            {
+                error.WriteLine($"rr demo: --plan-samples must be 0–65536 and --plan-iterations 0–100 (0: the package's), got {samples} and {iterations}");
+                return 2;
+            }
+            if ((samples > 0 || iterations > 0) && (package is null || result.GetValue(planner) != "mppi"))
+            {
+                error.WriteLine("rr demo: --plan-samples and --plan-iterations size the agent's MPPI search: they need --policy agent and --planner mppi");
+                return 2;
+            }
             return Run(count, result.GetValue(seed), rateHz, result.GetValue(shift)!, episodeTimeout, result.GetValue(runs)!, result.GetValue(livePort),
-                package, result.GetValue(planner)!, output, error);
+                package, result.GetValue(planner)!, samples, iterations, output, error);
         });
         return verb;
     }
@@ -114,7 +127,7 @@ public static class DemoCommand
     }
 
     private static int Run(int episodes, int seed, double rateHz, string shift, TimeSpan episodeTimeout, string runsFolder, int? livePort,
-        string? agentPackage, string planner, TextWriter output, TextWriter error)
+        string? agentPackage, string planner, int planSamples, int planIterations, TextWriter output, TextWriter error)
     {
         var repository = NativeLibraryLocator.FindRepositoryRoot(AppContext.BaseDirectory) ?? Directory.GetCurrentDirectory();
         var zoo = Path.Combine(repository, "models", "test", "test-zoo.json");
@@ -145,7 +158,7 @@ public static class DemoCommand
             var config = new RunConfig
             {
                 RateHz = rateHz, RunsFolder = runsFolder, Policy = agentPackage is null ? "scripted-reach" : "agent",
-                AgentPackage = agentPackage, AgentPlanner = planner,
+                AgentPackage = agentPackage, AgentPlanner = planner, AgentPlanSamples = planSamples, AgentPlanIterations = planIterations,
                 ArmState = endpoints.State, ArmCommand = endpoints.Command, ArmControl = endpoints.Control, ArmSecret = endpoints.Secret,
                 EncoderZoo = agentPackage is null ? zoo : pvr is null ? null : Path.Combine(repository, PretrainedZoo),
                 EncoderId = agentPackage is null ? "test-conv-batched" : pvr,

@@ -162,6 +162,12 @@ public sealed record RunConfig
     /// <summary>How the agent decides: <c>mppi</c> (latent MPPI within the cycle's budget) or <c>prior</c> (the policy prior alone) (<c>policy.planner</c>).</summary>
     public string AgentPlanner { get; init; } = "mppi";
 
+    /// <summary>MPPI's sequences per iteration (<c>policy.samples</c>); 0: the package's config.</summary>
+    public int AgentPlanSamples { get; init; }
+
+    /// <summary>MPPI's iterations per cycle (<c>policy.iterations</c>); 0: the package's config.</summary>
+    public int AgentPlanIterations { get; init; }
+
     /// <summary>Camera frames older than this hold the arm.</summary>
     public TimeSpan MaxFrameAge { get; init; } = TimeSpan.FromMilliseconds(150);
 
@@ -205,7 +211,7 @@ public sealed record RunConfig
         ["arm"] = ["state", "command", "control", "key", "curve_public_key", "kind", "kinematics"],
         ["cameras[]"] = CameraFactory.CommonKeys.ToArray(),
         ["encoder"] = ["zoo", "id", "threads", "pipeline", "device", "device_id", "kind"],
-        ["policy"] = ["kind", "goal", "package", "planner"],
+        ["policy"] = ["kind", "goal", "package", "planner", "samples", "iterations"],
         ["safety"] = ["max_frame_age", "max_state_age", "max_deadline_misses", "joint_margin", "workspace", "estop_gpio", "enable_gpio"],
         ["realtime"] = ["fifo_priority", "cpus"],
     };
@@ -397,6 +403,8 @@ public sealed record RunConfig
                 if (!RobotRuntime.Agents.Planning.Planners.Contains(planner))
                     throw new ConfigException($"{source}:{value.Start.Line}: 'policy.planner' must be one of {string.Join(", ", RobotRuntime.Agents.Planning.Planners.Names)}, got '{planner}'");
                 return this with { AgentPlanner = planner };
+            case "policy.samples": return this with { AgentPlanSamples = Integer(source, where, value, 1, 1 << 16) };
+            case "policy.iterations": return this with { AgentPlanIterations = Integer(source, where, value, 1, 100) };
             case "policy.goal":
                 var goal = Numbers(source, where, value, 3);
                 return this with { Goal = (goal[0], goal[1], goal[2]) };

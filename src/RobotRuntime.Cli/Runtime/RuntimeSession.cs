@@ -640,7 +640,12 @@ internal sealed class RuntimeSession : IDisposable
         // A planner that keeps returning at its budget acts worse than it was evaluated: say so.
         var loopStatus = Loop.Status;
         if (loopStatus.PolicyCutShort > 0)
-            Say($"policy cut short by its time budget: {loopStatus.PolicyCutShort} of {loopStatus.Cycles} cycles (a planner with fewer iterations than configured, or its prior alone; its budget is 70 % of the period: a lower rate_hz or fewer planner samples give it room)");
+        {
+            long fewer = loopStatus.PolicyCutShort - loopStatus.PolicyFallbackOnly;
+            Say($"policy cut short by its time budget: {loopStatus.PolicyCutShort} of {loopStatus.Cycles} cycles: " +
+                $"{fewer} planned with fewer iterations than configured, {loopStatus.PolicyFallbackOnly} acted on the policy prior alone " +
+                "(the planner's budget is 70 % of the period: a lower rate_hz, or fewer policy.samples / policy.iterations, give it room)");
+        }
         if (summary.HeldCyclesByReason.Count == 0)
             Say("holds: none");
         foreach (var (reason, cycles) in summary.HeldCyclesByReason)

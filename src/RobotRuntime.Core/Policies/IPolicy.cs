@@ -20,6 +20,17 @@ public enum PolicyStatus : byte
 }
 
 /// <summary>
+/// A policy whose decision is a search within its time budget (a planner) says how much of the search
+/// its last <see cref="IPolicy.Act"/> ran, so that a cycle cut short can be told apart from one that
+/// never searched at all and acted on its fallback (e.g. MPPI's policy prior).
+/// </summary>
+public interface IAnytimePolicy
+{
+    /// <summary>Search iterations the last <see cref="IPolicy.Act"/> completed; 0 when it acted on its fallback alone.</summary>
+    int LastSearchIterations { get; }
+}
+
+/// <summary>
 /// Everything a policy sees in one control cycle. The loop owns one instance, fills it in place each
 /// cycle and never reallocates it, so a policy must not keep references to its arrays past
 /// <see cref="IPolicy.Act"/>.

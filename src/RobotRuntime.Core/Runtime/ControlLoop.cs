@@ -104,7 +104,8 @@ public sealed class ControlLoopOptions
 /// <param name="PolicyError">The policy's last error, if it produced no action.</param>
 /// <param name="RateHz">The rate the loop runs at now: the configured one, or a degraded one (<see cref="ControlLoopOptions.Degrade"/>).</param>
 /// <param name="PolicyCutShort">Cycles whose policy returned at its budget before finishing (<see cref="PolicyStatus.BudgetExhausted"/>: e.g. a planner with fewer iterations than configured, or its prior alone).</param>
-public readonly record struct ControlLoopStatus(long Cycles, long MissedDeadlines, bool Holding, HoldReason HoldReason, string HoldText, string PolicyError, double RateHz, long PolicyCutShort = 0);
+/// <param name="PolicyFallbackOnly">Of <paramref name="PolicyCutShort"/>, the cycles in which an <see cref="IAnytimePolicy"/> completed no search iteration and acted on its fallback alone.</param>
+public readonly record struct ControlLoopStatus(long Cycles, long MissedDeadlines, bool Holding, HoldReason HoldReason, string HoldText, string PolicyError, double RateHz, long PolicyCutShort = 0, long PolicyFallbackOnly = 0);
 
 /// <summary>
 /// The real-time control loop: on each tick of a <see cref="CycleScheduler"/> it takes the newest
@@ -138,6 +139,7 @@ public sealed class ControlLoop : IDisposable
     private readonly EncodeStage? _stage;
     private long _stageVersion;
     private readonly IPolicy _policy;
+    private readonly IAnytimePolicy? _anytimePolicy;
     private readonly INormalisedActionSource? _normalisedActions;
     private readonly ISafetyFilter _safety;
     private readonly IArmLink _link;
@@ -165,7 +167,7 @@ public sealed class ControlLoop : IDisposable
     private long _nextLiveFrameNs;
     private uint _sequence;
     private ArmCommand _requested;
-    private long _cycles, _missed, _policyCutShort;
+    private long _cycles, _missed, _policyCutShort, _policyFallbackOnly;
     private long _episode; // +1 at each policy reset: a new episode for the recording
     private volatile bool _holding;
     private volatile string _policyError = "";
@@ -218,6 +220,7 @@ public sealed class ControlLoop : IDisposable
         _encoder = encoder;
         _encoderTimes = encoder as IEncoderStageTimes;
         _policy = policy;
+        _anytimePolicy = policy as IAnytimePolicy;
         // A policy with a normalised action of its own (an agent) has it copied into the recording beside the command.
         _normalisedActions = options.Recording is { NormalisedActionLength: > 0 } ? policy as INormalisedActionSource : null;
         _safety = safety;
@@ -268,7 +271,7 @@ public sealed class ControlLoop : IDisposable
     /// <summary>The newest status, for an operator's display.</summary>
     public ControlLoopStatus Status =>
         new(Interlocked.Read(ref _cycles), Interlocked.Read(ref _missed), _holding, _safety.HoldReason, _safety.HoldText, _policyError,
-            _scheduler.RatesHz[_rateLevel], Interlocked.Read(ref _policyCutShort));
+            _scheduler.RatesHz[_rateLevel], Interlocked.Read(ref _policyCutShort), Interlocked.Read(ref _policyFallbackOnly));
 
     /// <summary>Every rate the loop may run at, Hz: the configured one first, then <see cref="ControlLoopOptions.Degrade"/>'s.</summary>
     public IReadOnlyList<double> RatesHz => _scheduler.RatesHz;
@@ -558,7 +561,11 @@ public sealed class ControlLoop : IDisposable
         if (record.MissedDeadline != 0)
             Interlocked.Increment(ref _missed);
         if (policyStatus == PolicyStatus.BudgetExhausted)
+        {
             Interlocked.Increment(ref _policyCutShort);
+            if (_anytimePolicy is { LastSearchIterations: 0 })
+                Interlocked.Increment(ref _policyFallbackOnly);
+        }
         if (timing.RateChange != RateChange.None)
         {
             _rateLevel = level;

@@ -426,6 +426,47 @@ public sealed partial class ControlLoopTests : IDisposable
         Assert.Equal(expected, rig.Loop.Status.PolicyCutShort);
     }
 
+    [Fact]
+    public void ACycleThatNeverSearchedIsToldApartFromOneThatSearchedLess()
+    {
+        // An anytime policy: calls 1, 4, 7, … run out of budget before any iteration (the prior alone),
+        // calls 2, 5, 8, … after one of several iterations, the rest finish.
+        int calls = 0;
+        var policy = new AnytimeStatusPolicy(() => (++calls % 3) switch
+        {
+            1 => (PolicyStatus.BudgetExhausted, 0),
+            2 => (PolicyStatus.BudgetExhausted, 1),
+            _ => (PolicyStatus.Ok, 6),
+        });
+        using var rig = new Rig(LogPath("fallback-only"), policy);
+        rig.Arm_();
+        rig.Loop.RunCycles(12);
+        int warmUp = calls - 12;
+        var real = Enumerable.Range(warmUp + 1, 12).ToList();
+        Assert.Equal(real.Count(k => k % 3 is 1 or 2), rig.Loop.Status.PolicyCutShort);
+        Assert.Equal(real.Count(k => k % 3 == 1), rig.Loop.Status.PolicyFallbackOnly);
+    }
+
+    private sealed class AnytimeStatusPolicy(Func<(PolicyStatus Status, int Iterations)> next) : IPolicy, IAnytimePolicy
+    {
+        public string Name => "anytime";
+        public ArmCommandMode Mode => ArmCommandMode.JointPosition;
+        public int EmbeddingSize => 2;
+        public string LastError => "";
+        public int LastSearchIterations { get; private set; }
+        public void Reset() { }
+
+        public PolicyStatus Act(PolicyObservation observation, ref ArmCommand command)
+        {
+            command = SafetyFilterTests.Positions(0.2, -0.3);
+            var (status, iterations) = next();
+            LastSearchIterations = iterations;
+            return status;
+        }
+
+        public void Dispose() { }
+    }
+
     private sealed class StatusPolicy(Func<PolicyStatus> next) : IPolicy
     {
         public string Name => "status";
