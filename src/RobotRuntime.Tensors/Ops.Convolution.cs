@@ -134,7 +134,9 @@ public static partial class Ops
     // (its GEMMs with gemmThreads).
     private static unsafe void ForwardChunks(Tensor x, Tensor weight, Tensor? bias, Tensor y, in ConvGeometry g, int chunk, int chunkStart, int chunkEnd, int gemmThreads)
     {
-        float[] cols = ArrayPool<float>.Shared.Rent(g.Ckk * g.Ohw * chunk);
+        // With the Vector512 kernel, im2col writes the GEMM's B panels directly (no packing pass).
+        bool panels = Gemm.PackedBPanelColumns == 32;
+        float[] cols = ArrayPool<float>.Shared.Rent(g.Ckk * (panels ? (g.Ohw * chunk + 31) / 32 * 32 : g.Ohw * chunk));
         float[]? wide = chunk > 1 ? ArrayPool<float>.Shared.Rent(g.O * g.Ohw * chunk) : null;
         float[]? phase = ScratchFloats(g) > 0 ? ArrayPool<float>.Shared.Rent(ScratchFloats(g)) : null;
         int xPer = g.C * g.H * g.W;
@@ -150,11 +152,21 @@ public static partial class Ops
                     if (count <= 0)
                         break;
                     int width = count * g.Ohw;
-                    for (int s = 0; s < count; s++)
-                        Im2Col(px + x.Offset + (long)(n0 + s) * xPer, pc + s * g.Ohw, width, g, pphase);
                     float* target = wide is null ? yBase + (long)n0 * g.O * g.Ohw : pwide;
-                    Gemm.Multiply(g.O, width, g.Ckk, pw + weight.Offset, g.Ckk, 1, pc, width, 1,
-                        target, width, accumulate: false, gemmThreads);
+                    if (panels)
+                    {
+                        for (int s = 0; s < count; s++)
+                            Im2Col(px + x.Offset + (long)(n0 + s) * xPer, new PanelColumns(pc, g.Ckk, s * g.Ohw), g, pphase);
+                        Gemm.MultiplyPackedB(g.O, width, g.Ckk, pw + weight.Offset, g.Ckk, 1, pc,
+                            target, width, accumulate: false, gemmThreads);
+                    }
+                    else
+                    {
+                        for (int s = 0; s < count; s++)
+                            Im2Col(px + x.Offset + (long)(n0 + s) * xPer, pc + s * g.Ohw, width, g, pphase);
+                        Gemm.Multiply(g.O, width, g.Ckk, pw + weight.Offset, g.Ckk, 1, pc, width, 1,
+                            target, width, accumulate: false, gemmThreads);
+                    }
                     for (int s = 0; s < count; s++)
                     {
                         for (int o = 0; o < g.O; o++)
@@ -257,11 +269,15 @@ public static partial class Ops
     // copy of x split by column phase (`phases`, PhaseFloats long: phases[c, h, r, q] = x[c, h, q·s + r]),
     // in which the columns a kernel tap reads are adjacent. The split reads x once; gathering every
     // s-th column for each of the KW taps instead read it KW times, one float at a time.
-    private static unsafe void Im2Col(float* x, float* cols, int rowStride, in ConvGeometry g, float* phases)
+    private static unsafe void Im2Col(float* x, float* cols, int rowStride, in ConvGeometry g, float* phases) =>
+        Im2Col(x, new RowMajorColumns(cols, rowStride), g, phases);
+
+    // Im2Col into `target`: row r = (c·KH + i)·KW + j, column q = oh·OW + ow of the sample.
+    private static unsafe void Im2Col<T>(float* x, T target, in ConvGeometry g, float* phases) where T : struct, IColumnTarget
     {
         if (UsesGather(g))
         {
-            Im2ColGather(x, cols, rowStride, g, phases);
+            Im2ColGather(x, target, g, phases);
             return;
         }
         int s = g.Stride, wq = PhaseWidth(g);
@@ -286,7 +302,7 @@ public static partial class Ops
             {
                 for (int j = 0; j < g.KW; j++)
                 {
-                    float* row = cols + (long)((c * g.KH + i) * g.KW + j) * rowStride;
+                    int r = (c * g.KH + i) * g.KW + j;
                     var (lo, hi) = ValidColumns(g, j);
                     int inside = Math.Max(0, hi - lo);
                     int first = lo * s - g.Padding + j; // input column of ow = lo
@@ -294,22 +310,98 @@ public static partial class Ops
                     for (int oh = 0; oh < g.OH; oh++)
                     {
                         int h = oh * s - g.Padding + i;
-                        float* dst = row + oh * g.OW;
+                        int q = oh * g.OW;
                         if ((uint)h >= (uint)g.H || inside == 0)
                         {
-                            new Span<float>(dst, g.OW).Clear();
+                            target.Zero(r, q, g.OW);
                             continue;
                         }
-                        for (int ow = 0; ow < lo; ow++)
-                            dst[ow] = 0f;
-                        for (int ow = lo + inside; ow < g.OW; ow++)
-                            dst[ow] = 0f;
+                        if (lo > 0)
+                            target.Zero(r, q, lo);
+                        if (lo + inside < g.OW)
+                            target.Zero(r, q + lo + inside, g.OW - lo - inside);
                         float* src = s == 1
                             ? x + ((long)c * g.H + h) * g.W + first
                             : phases + (((long)c * g.H + h) * s + phase) * wq + q0;
-                        CopyRun(src, dst + lo, inside);
+                        target.Copy(r, q + lo, src, inside);
                     }
                 }
+            }
+        }
+    }
+
+    // Where Im2Col writes: element (row r, column q of the sample).
+    private interface IColumnTarget
+    {
+        // Columns q … q + count − 1 of row r := src[0 … count − 1].
+        unsafe void Copy(int r, int q, float* src, int count);
+
+        // Columns q … q + count − 1 of row r := 0.
+        void Zero(int r, int q, int count);
+
+        // Columns 0 … ohw − 1 of row r := src[offsets[q]].
+        unsafe void Gather(int r, float* src, int* offsets, int ohw);
+    }
+
+    // cols[r·rowStride + q]: the plain im2col matrix (the backward's, and GEMMs without packed B).
+    private readonly unsafe struct RowMajorColumns(float* cols, int rowStride) : IColumnTarget
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Copy(int r, int q, float* src, int count) => CopyRun(src, cols + (long)r * rowStride + q, count);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Zero(int r, int q, int count) => new Span<float>(cols + (long)r * rowStride + q, count).Clear();
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Gather(int r, float* src, int* offsets, int ohw)
+        {
+            float* dst = cols + (long)r * rowStride;
+            for (int q = 0; q < ohw; q++)
+                dst[q] = src[offsets[q]];
+        }
+    }
+
+    // The same matrix written straight into Gemm.MultiplyPackedB's B panels: column `first + q` of
+    // row r at panels + ((first + q) / P)·depth·P + r·P + (first + q) % P, P = Gemm.PackedBPanelColumns.
+    private readonly unsafe struct PanelColumns(float* panels, int depth, int first) : IColumnTarget
+    {
+        private const int P = 32;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private float* At(int r, int column) => panels + (long)(column / P) * depth * P + (long)r * P + column % P;
+
+        public void Copy(int r, int q, float* src, int count)
+        {
+            int column = first + q;
+            while (count > 0)
+            {
+                int n = Math.Min(P - column % P, count);
+                CopyRun(src, At(r, column), n);
+                src += n; column += n; count -= n;
+            }
+        }
+
+        public void Zero(int r, int q, int count)
+        {
+            int column = first + q;
+            while (count > 0)
+            {
+                int n = Math.Min(P - column % P, count);
+                new Span<float>(At(r, column), n).Clear();
+                column += n; count -= n;
+            }
+        }
+
+        public void Gather(int r, float* src, int* offsets, int ohw)
+        {
+            int q = 0, column = first;
+            while (q < ohw)
+            {
+                int n = Math.Min(P - column % P, ohw - q);
+                float* d = At(r, column);
+                for (int k = 0; k < n; k++)
+                    d[k] = src[offsets[q + k]];
+                q += n; column += n;
             }
         }
     }
@@ -394,9 +486,9 @@ public static partial class Ops
         return offsets;
     }
 
-    private static unsafe void Im2ColGather(float* x, float* cols, int rowStride, in ConvGeometry g, float* scratch)
+    private static unsafe void Im2ColGather<T>(float* x, T target, in ConvGeometry g, float* scratch) where T : struct, IColumnTarget
     {
-        int hp = g.H + 2 * g.Padding, wp = g.W + 2 * g.Padding, ohw = g.Ohw;
+        int hp = g.H + 2 * g.Padding, wp = g.W + 2 * g.Padding;
         int* offsets = PaddedCopyAndOffsets(x, g, scratch, copy: true);
         for (int c = 0; c < g.C; c++)
         {
@@ -405,10 +497,7 @@ public static partial class Ops
             {
                 for (int j = 0; j < g.KW; j++)
                 {
-                    float* src = plane + i * wp + j;
-                    float* dst = cols + (long)((c * g.KH + i) * g.KW + j) * rowStride;
-                    for (int q = 0; q < ohw; q++)
-                        dst[q] = src[offsets[q]];
+                    target.Gather((c * g.KH + i) * g.KW + j, plane + i * wp + j, offsets, g.Ohw);
                 }
             }
         }

@@ -34,6 +34,43 @@ public class GemmTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(OddShapes))]
+    public unsafe void APackedBGivesWhatTheSameBUnpackedGivesBitForBit(int m, int n, int k)
+    {
+        if (Gemm.PackedBPanelColumns == 0)
+        {
+            // Without the Vector512 kernel the call is refused, and says why.
+            var refused = Assert.Throws<InvalidOperationException>(() => Gemm.MultiplyPackedB(1, 1, 1, null, 1, 1, null, null, 1, false, 1));
+            Assert.Contains("Vector512", refused.Message);
+            return;
+        }
+        int p = Gemm.PackedBPanelColumns;
+        var random = new Random(m + 7 * n + 13 * k);
+        var a = RandomArray(random, m * k);
+        var b = RandomArray(random, k * n);
+        // B in full-depth panels of p columns; the last panel's columns past n hold garbage on purpose.
+        int panels = (n + p - 1) / p;
+        var packed = RandomArray(random, panels * k * p);
+        for (int j = 0; j < n; j++)
+            for (int q = 0; q < k; q++)
+                packed[(j / p) * k * p + q * p + j % p] = b[q * n + j];
+        foreach (int threads in new[] { 1, 2 })
+        {
+            foreach (bool accumulate in new[] { false, true })
+            {
+                var expected = RandomArray(new Random(5), m * n);
+                var actual = (float[])expected.Clone();
+                fixed (float* pa = a, pb = b, pp = packed, pe = expected, pc = actual)
+                {
+                    Gemm.Multiply(m, n, k, pa, k, 1, pb, n, 1, pe, n, accumulate, threads, GemmKernel.Vector512Rows8Columns32);
+                    Gemm.MultiplyPackedB(m, n, k, pa, k, 1, pp, pc, n, accumulate, threads);
+                }
+                Assert.Equal(expected, actual);
+            }
+        }
+    }
+
     private static unsafe void Check(Random random, int m, int n, int k, bool ta, bool tb, GemmKernel kernel, int threads, bool accumulate)
     {
         var a = RandomArray(random, m * k);

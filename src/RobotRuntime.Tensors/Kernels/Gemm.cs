@@ -65,7 +65,7 @@ internal static unsafe class Gemm
         var job = t_job ??= new GemmJob();
         job.M = m; job.N = n; job.K = depth;
         job.A = a; job.ARow = aRowStride; job.ACol = aColStride;
-        job.B = b; job.BRow = bRowStride; job.BCol = bColStride;
+        job.B = b; job.BRow = bRowStride; job.BCol = bColStride; job.PackedB = null;
         job.C = c; job.Ldc = ldc; job.Accumulate = accumulate; job.Kernel = kernel;
         (job.Mr, job.Nr) = TileOf(kernel);
         job.SplitRows = m >= n;
@@ -83,6 +83,66 @@ internal static unsafe class Gemm
         }
     }
 
+    /// <summary>
+    /// Columns per panel of a B operand packed by the caller for <see cref="MultiplyPackedB"/>, or 0 when
+    /// this machine's kernel does not take one (no Vector512): the caller then packs nothing and calls
+    /// <see cref="Multiply"/>.
+    /// </summary>
+    public static int PackedBPanelColumns { get; } = HardwareKernel == GemmKernel.Vector512Rows8Columns32 ? 32 : 0;
+
+    /// <summary>
+    /// C[i, j] (+)= Σ_k A(i, k)·B(k, j) as <see cref="Multiply"/>, with B already packed by the caller:
+    /// panels of <see cref="PackedBPanelColumns"/> columns, panel p at <paramref name="packedB"/> +
+    /// p·depth·PackedBPanelColumns, each k-major (B(k, p·PackedBPanelColumns + l) at offset
+    /// k·PackedBPanelColumns + l); columns past n in the last panel are read but never stored. The
+    /// same dot products in the same order as <see cref="Multiply"/>, so the result is bit for bit
+    /// the same. Saves the pass that packs B when the caller can write it packed in the first place
+    /// (a convolution's im2col).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">This machine's kernel takes no packed B (<see cref="PackedBPanelColumns"/> is 0).</exception>
+    public static void MultiplyPackedB(
+        int m, int n, int depth,
+        float* a, int aRowStride, int aColStride,
+        float* packedB,
+        float* c, int ldc, bool accumulate,
+        int threads)
+    {
+        if (PackedBPanelColumns == 0)
+        {
+            throw new InvalidOperationException("MultiplyPackedB needs the Vector512 kernel; this machine has none (PackedBPanelColumns is 0).");
+        }
+        if (m <= 0 || n <= 0)
+        {
+            return;
+        }
+        var job = t_job ??= new GemmJob();
+        job.M = m; job.N = n; job.K = depth;
+        job.A = a; job.ARow = aRowStride; job.ACol = aColStride;
+        job.B = null; job.BRow = 0; job.BCol = 0; job.PackedB = packedB;
+        job.C = c; job.Ldc = ldc; job.Accumulate = accumulate; job.Kernel = GemmKernel.Vector512Rows8Columns32;
+        (job.Mr, job.Nr) = TileOf(job.Kernel);
+        job.SplitRows = m >= n;
+        long work = (long)m * n * Math.Max(depth, 1);
+        int parts = work < ParallelThresholdMultiplyAdds ? 1 : Math.Max(1, threads);
+        int splitUnits = job.SplitRows ? (m + job.Mr - 1) / job.Mr : (n + job.Nr - 1) / job.Nr;
+        parts = Math.Min(parts, splitUnits);
+        try
+        {
+            if (parts <= 1)
+            {
+                job.Run(0, 1);
+            }
+            else
+            {
+                WorkerPool.Shared.Run(job, parts);
+            }
+        }
+        finally
+        {
+            job.PackedB = null;
+        }
+    }
+
     internal static (int Mr, int Nr) TileOf(GemmKernel kernel) => kernel switch
     {
         GemmKernel.Vector512Rows8Columns32 => (8, 32),
@@ -94,6 +154,8 @@ internal static unsafe class Gemm
     {
         public int M, N, K, ARow, ACol, BRow, BCol, Ldc, Mr, Nr;
         public float* A, B, C;
+        // Set only by MultiplyPackedB: B packed by the caller in full-depth panels of Nr columns.
+        public float* PackedB;
         public bool Accumulate, SplitRows;
         public GemmKernel Kernel;
 
@@ -145,14 +207,17 @@ internal static unsafe class Gemm
             int mc = Mr * McPanels;
             int ncBlock = NcBlock;
             float* packA = buffers.A(mc * KcBlock);
-            float* packB = buffers.B(KcBlock * (ncBlock + Nr));
+            float* packB = PackedB is null ? buffers.B(KcBlock * (ncBlock + Nr)) : null;
             for (int jc = 0; jc < colCount; jc += ncBlock)
             {
                 int nc = Math.Min(ncBlock, colCount - jc);
                 for (int pc = 0; pc < K; pc += KcBlock)
                 {
                     int kc = Math.Min(KcBlock, K - pc);
-                    PackB(kc, nc, B + (long)pc * BRow + (long)(colStart + jc) * BCol, BRow, BCol, Nr, packB);
+                    if (PackedB is null)
+                    {
+                        PackB(kc, nc, B + (long)pc * BRow + (long)(colStart + jc) * BCol, BRow, BCol, Nr, packB);
+                    }
                     for (int ic = 0; ic < rowCount; ic += mc)
                     {
                         int mcCur = Math.Min(mc, rowCount - ic);
@@ -160,7 +225,9 @@ internal static unsafe class Gemm
                         for (int jr = 0; jr < nc; jr += Nr)
                         {
                             int nr = Math.Min(Nr, nc - jr);
-                            float* pb = packB + (long)jr * kc;
+                            float* pb = PackedB is null
+                                ? packB + (long)jr * kc
+                                : PackedB + (long)((colStart + jc + jr) / Nr) * K * Nr + (long)pc * Nr;
                             for (int ir = 0; ir < mcCur; ir += Mr)
                             {
                                 int mr = Math.Min(Mr, mcCur - ir);
