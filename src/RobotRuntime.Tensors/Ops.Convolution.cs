@@ -63,8 +63,7 @@ public static partial class Ops
         if (g.Ohw >= ConvTargetColumns)
             return 1;
         int fit = Math.Clamp(ConvChunkFloats / Math.Max(1, g.Ckk * g.Ohw), 1, Math.Max(1, g.N));
-        int target = Environment.GetEnvironmentVariable("CONVCOLS") is { } e ? int.Parse(e) : ConvTargetColumns;
-        return Math.Clamp(target / g.Ohw, 1, fit);
+        return Math.Clamp(ConvTargetColumns / g.Ohw, 1, fit);
     }
 
     // y = conv(x, weight) + bias for every sample: the samples of a chunk are im2col'd side by side
