@@ -53,8 +53,8 @@ public sealed record DatasetColumn(string Name, DatasetColumnType Type, IReadOnl
 /// <param name="Cameras">Camera names, e.g. "front", "wrist"; column "observation.images.&lt;name&gt;".</param>
 /// <param name="ImageWidth">Width of every image in pixels.</param>
 /// <param name="ImageHeight">Height of every image in pixels.</param>
-/// <param name="StateNames">One name per value of "observation.state".</param>
-/// <param name="ActionNames">One name per value of "action".</param>
+/// <param name="StateNames">One name per value of "observation.state"; empty for none (a recording of cameras alone: no such column).</param>
+/// <param name="ActionNames">One name per value of "action"; empty for none (a recording of cameras alone, <c>rr record --dataset</c>: no such column).</param>
 /// <param name="EnvironmentStateNames">One name per value of "observation.environment_state"; empty for none.</param>
 /// <param name="Tasks">The task names, in task_index order.</param>
 /// <remarks>
@@ -74,6 +74,14 @@ public sealed record DatasetLayout(
 {
     /// <summary>Bytes of one camera image (width × height × 3).</summary>
     public int ImageBytes => ImageWidth * ImageHeight * 3;
+
+    /// <summary>Whether frames hold an "action" column (false for a recording of cameras alone).</summary>
+    [JsonIgnore]
+    public bool HasAction => ActionNames.Count > 0;
+
+    /// <summary>Whether frames hold an "observation.state" column (false for a recording of cameras alone).</summary>
+    [JsonIgnore]
+    public bool HasState => StateNames.Count > 0;
 
     /// <summary>Additional per-frame columns, in the order their values are packed (<see cref="Episode.ColumnNumbers"/>, <see cref="Episode.ColumnIntegers"/>); empty for none.</summary>
     public IReadOnlyList<DatasetColumn> Columns { get; init; } = [];
@@ -127,8 +135,6 @@ public sealed record DatasetLayout(
         RequireNames(ActionNames, "action");
         RequireNames(EnvironmentStateNames, "environment state");
         RequireNames(Tasks, "task");
-        if (ActionNames.Count == 0)
-            throw new ArgumentException("dataset layout: no action names");
         if (Tasks.Count == 0)
             throw new ArgumentException("dataset layout: no tasks");
         foreach (var camera in Cameras)

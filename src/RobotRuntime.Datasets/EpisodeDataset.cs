@@ -24,7 +24,8 @@ public sealed record EpisodeEntry(int Index, string Task, int Length, IReadOnlyD
 /// data/chunk-000/episode_000000.parquet   one row per frame
 /// </code>
 /// Each frame row holds "observation.images.&lt;camera&gt;" (an image: struct of PNG "bytes" and
-/// "path"), "observation.state", "observation.environment_state", "action" (float lists),
+/// "path"), "observation.state", "observation.environment_state", "action" (float lists; each only
+/// when the layout has values for it: a recording of cameras alone has none of the three),
 /// "next.reward", "next.done", "next.success", "timestamp", "frame_index", "episode_index",
 /// "index" (the frame's global index) and "task_index", then the layout's additional columns
 /// (<see cref="DatasetLayout.Columns"/>).
@@ -104,7 +105,7 @@ public sealed class EpisodeDataset
         var full = Path.GetFullPath(folder);
         var infoPath = Path.Combine(full, "meta", "info.json");
         if (!File.Exists(infoPath))
-            throw new FileNotFoundException($"{full} is not an episode dataset: no meta/info.json (make one with rr collect)", infoPath);
+            throw new FileNotFoundException($"{full} is not an episode dataset: no meta/info.json (make one with rr collect, rr record --dataset or rr run --record)", infoPath);
         JsonNode info;
         try
         {
@@ -426,8 +427,8 @@ public sealed class EpisodeDataset
                 }
             }
             episode.Add(images,
-                Floats(row, "observation.state", Layout.StateNames.Count, path, frame),
-                Floats(row, "action", Layout.ActionNames.Count, path, frame),
+                Layout.HasState ? Floats(row, "observation.state", Layout.StateNames.Count, path, frame) : [],
+                Layout.HasAction ? Floats(row, "action", Layout.ActionNames.Count, path, frame) : [],
                 Layout.EnvironmentStateNames.Count == 0 ? [] : Floats(row, "observation.environment_state", Layout.EnvironmentStateNames.Count, path, frame),
                 Get<float>(row, "next.reward", path, frame),
                 Get<bool>(row, "next.done", path, frame),
@@ -467,10 +468,12 @@ public sealed class EpisodeDataset
                 ["path"] = null,
             };
         }
-        row["observation.state"] = state.ToArray();
+        if (Layout.HasState)
+            row["observation.state"] = state.ToArray();
         if (Layout.EnvironmentStateNames.Count > 0)
             row["observation.environment_state"] = environmentState.ToArray();
-        row["action"] = action.ToArray();
+        if (Layout.HasAction)
+            row["action"] = action.ToArray();
         row["next.reward"] = reward;
         row["next.done"] = done;
         row["next.success"] = success;
@@ -500,10 +503,12 @@ public sealed class EpisodeDataset
         var fields = new List<Field>();
         foreach (var camera in layout.Cameras)
             fields.Add(new StructField("observation.images." + camera, new DataField<byte[]>("bytes"), new DataField<string>("path", true)));
-        fields.Add(new ListField("observation.state", new DataField<float>("element")));
+        if (layout.HasState)
+            fields.Add(new ListField("observation.state", new DataField<float>("element")));
         if (layout.EnvironmentStateNames.Count > 0)
             fields.Add(new ListField("observation.environment_state", new DataField<float>("element")));
-        fields.Add(new ListField("action", new DataField<float>("element")));
+        if (layout.HasAction)
+            fields.Add(new ListField("action", new DataField<float>("element")));
         fields.Add(new DataField<float>("next.reward"));
         fields.Add(new DataField<bool>("next.done"));
         fields.Add(new DataField<bool>("next.success"));
@@ -644,10 +649,12 @@ public sealed class EpisodeDataset
                 ["names"] = new JsonArray("height", "width", "channel"),
             };
         }
-        features["observation.state"] = Vector(Layout.StateNames);
+        if (Layout.HasState)
+            features["observation.state"] = Vector(Layout.StateNames);
         if (Layout.EnvironmentStateNames.Count > 0)
             features["observation.environment_state"] = Vector(Layout.EnvironmentStateNames);
-        features["action"] = Vector(Layout.ActionNames);
+        if (Layout.HasAction)
+            features["action"] = Vector(Layout.ActionNames);
         features["next.reward"] = Scalar("float32");
         features["next.done"] = Scalar("bool");
         features["next.success"] = Scalar("bool");

@@ -61,7 +61,7 @@ public sealed class FrameSampler
         _colourJitter = colourJitter;
         _eligible = Enumerable.Range(0, dataset.Episodes.Count).Where(i => include is null || include(dataset.Episodes[i])).ToArray();
         if (_eligible.Length == 0)
-            throw new ArgumentException($"{dataset.Folder} holds no episodes{(include is null ? "" : " this objective can use")}{(rule is null ? "" : $" ({rule})")}; collect some first (rr collect)");
+            throw new ArgumentException($"{dataset.Folder} holds no episodes{(include is null ? "" : " this objective can use")}{(rule is null ? "" : $" ({rule})")}; collect some first (rr collect), or record some (rr record --dataset, rr run --record)");
         if (dataset.Layout.ImageWidth != dataset.Layout.ImageHeight)
             throw new ArgumentException($"{dataset.Folder}: images are {dataset.Layout.ImageWidth}x{dataset.Layout.ImageHeight}; pre-training takes square images");
         _dataset = dataset;

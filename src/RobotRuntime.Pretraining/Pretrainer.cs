@@ -44,10 +44,14 @@ public sealed class Pretrainer
     private double _elapsedBefore;
 
     /// <summary>Opens or starts the run in <paramref name="runFolder"/>.</summary>
-    /// <exception cref="ArgumentException">Bad options, or the folder holds a run with other settings (named).</exception>
+    /// <exception cref="ArgumentException">
+    /// Bad options, a dataset that cannot serve the objective or the encoder (<see cref="PretrainingData.Check"/>: no actions
+    /// for an objective that learns from them, an image size the encoder does not take), or the folder holds a run with other settings (named).
+    /// </exception>
     public Pretrainer(string runFolder, EpisodeDataset dataset, PretrainOptions options)
     {
         options.Validate();
+        PretrainingData.Check(dataset, options);
         _run = Path.GetFullPath(runFolder);
         _dataset = dataset;
         _options = options;
@@ -149,7 +153,7 @@ public sealed class Pretrainer
         {
             ["id"] = id,
             ["description"] = string.Create(CultureInfo.InvariantCulture,
-                $"Pre-trained by RobotRuntime: {PretrainOptions.NameOf(_options.Objective)} objective, {_options.Architecture} encoder, {Step} updates of {_options.BatchSize}, seed {_options.Seed}, on {_dataset.Folder} ({_dataset.Episodes.Count} episodes, {_dataset.TotalFrames} frames, both cameras). SHA-256 {hash}."),
+                $"Pre-trained by RobotRuntime: {PretrainOptions.NameOf(_options.Objective)} objective, {_options.Architecture} encoder, {Step} updates of {_options.BatchSize}, seed {_options.Seed}, on {_dataset.Folder} ({_dataset.Episodes.Count} episodes, {_dataset.TotalFrames} frames, cameras {string.Join("+", _dataset.Layout.Cameras)}). SHA-256 {hash}."),
             ["file"] = "encoder.onnx",
             ["input"] = new JsonObject
             {

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
+using RobotRuntime.Datasets;
 using RobotRuntime.Native;
 using RobotRuntime.Safety;
 using RobotRuntime.Telemetry;
@@ -62,6 +63,51 @@ public sealed class RecordReplayProcessTests : IDisposable
         Assert.True(manifest.Complete);
         // 20 frames a second for 2 s; the stream is latest-only and starts with the first frame after connecting.
         Assert.All(manifest.Cameras, camera => Assert.InRange(camera.Frames!.Value, 10, 45));
+        sim.Signal("TERM");
+        sim.WaitForExit(Patience);
+    }
+
+    [Fact]
+    public void ADatasetRecordingOfTheSimServersCamerasSplitOnEnterAndKilledMidEpisodeKeepsItsFramesAndPretrains()
+    {
+        var sockets = Path.Combine(Path.GetTempPath(), "rr-recds-sim-" + Guid.NewGuid().ToString("N")[..8]);
+        string Endpoint(string name) => $"ipc://{sockets}-{name}";
+        using var sim = RrChild.Start("sim-server", "--camera-rate", "20", "--camera-size", "32",
+            "--state", Endpoint("state"), "--command", Endpoint("command"), "--control", Endpoint("control"),
+            "--camera-front", Endpoint("front"), "--camera-wrist", Endpoint("wrist"));
+        WaitFor(() => sim.Lines.FirstOrDefault(l => l.StartsWith("rr sim-server: ready", StringComparison.Ordinal)) is not null, sim, "the sim-server to be ready");
+        var data = Path.Combine(_root, "dataset");
+        var journals = Path.Combine(data, "journal");
+        // The journal of the episode being recorded holds more than its header (a few KB) and a frame or two (two 32 px PNGs, 1-3 KB each).
+        bool JournalGrew() => Directory.Exists(journals) && Directory.GetFiles(journals, "*.rrjournal").Any(f => new FileInfo(f).Length > 12_000);
+
+        using (var rr = RrChild.Start("record", "--camera", $"front=stream,endpoint={Endpoint("front")}", "--camera", $"wrist=stream,endpoint={Endpoint("wrist")}",
+            "--size", "32", "--out", data, "--dataset", "--fps", "10"))
+        {
+            WaitFor(JournalGrew, rr, "the first episode's frames");
+            rr.Type(""); // Enter: the episode ends, the next frame starts another
+            rr.WaitFor(l => l.Contains("episode 0: ", StringComparison.Ordinal), Patience);
+            WaitFor(JournalGrew, rr, "the second episode's frames");
+
+            rr.KillHard(); // SIGKILL mid-episode: no handler runs, the journal is left as it was
+        }
+
+        // Opening the dataset stores the killed episode from its journal, up to its last whole frame.
+        var dataset = EpisodeDataset.Open(data);
+        Assert.Equal(2, dataset.Episodes.Count);
+        Assert.Equal("operator", dataset.Episodes[0].Extra["ended_by"]);
+        Assert.Equal("true", dataset.Episodes[1].Extra["recovered"]);
+        Assert.False(dataset.Episodes[1].Extra.ContainsKey("ended_by"));
+        Assert.All(dataset.Episodes, e => Assert.True(e.Length >= 2, $"episode {e.Index}: {e.Length} frames"));
+        Assert.Empty(Directory.GetFiles(journals, "*.rrjournal"));
+
+        // Every frame decodes: rr pretrain reads both episodes whole (a pool of 2) and trains on them.
+        var run = Path.Combine(_root, "atc");
+        var pretrain = RrProcess.Run(new Dictionary<string, string?>(), Patience, "pretrain", "--data", data, "--run", run, "--objective", "atc",
+            "--steps", "20", "--batch-size", "8", "--group", "4", "--pool-episodes", "2");
+        Assert.True(pretrain.ExitCode == 0, $"rr pretrain exited {pretrain.ExitCode}:\n{pretrain.Output}\n{pretrain.Error}");
+        Assert.Contains("rr pretrain: 20/20 loss ", pretrain.Output);
+        Assert.True(File.Exists(Path.Combine(run, "encoder.onnx")));
         sim.Signal("TERM");
         sim.WaitForExit(Patience);
     }

@@ -25,15 +25,26 @@ public static class RecordCommand
             Required = true,
             Arity = ArgumentArity.OneOrMore,
         };
-        var output = new Option<string>("--out") { Description = "The recording folder (created; must not hold a recording already).", Required = true };
+        var output = new Option<string>("--out") { Description = "The recording folder (created; must not hold a recording already; with --dataset, a dataset of the same cameras, size, fps and task gets more episodes).", Required = true };
         var duration = new Option<string?>("--duration") { Description = "Stop after this long (e.g. 10s, 500ms); default: until Ctrl-C or every camera ended." };
         var size = new Option<string>("--size") { Description = "Frame size of cameras that do not set their own: N or WxH.", DefaultValueFactory = _ => "224" };
-        var quality = new Option<int>("--quality") { Description = "JPEG quality 1..100.", DefaultValueFactory = _ => 90 };
+        var quality = new Option<int>("--quality") { Description = "JPEG quality 1..100 of the videos (a dataset's PNG images are lossless).", DefaultValueFactory = _ => 90 };
         var livePort = new Option<int?>("--live-port") { Description = "Also show the cameras on the live page at http://127.0.0.1:PORT/ (0: a free port)." };
-
-        var verb = new Command("record", "Record cameras to a folder: <camera>.avi (Motion-JPEG) and <camera>.frames.csv (capture times) per camera, and manifest.json. Survives being killed; Ctrl-C stops it cleanly.")
+        var dataset = new Option<bool>("--dataset")
         {
-            cameras, output, duration, size, quality, livePort,
+            Description = "Write an episode dataset in LeRobot's v2.1 layout (what rr collect writes and rr pretrain reads: PNG images in Parquet, one row per tick, "
+                + "column observation.images.<camera>) instead of videos. "
+                + "Enter ends the episode being recorded (the next frame starts a new one); typing stop ends the recording.",
+        };
+        var fps = new Option<double?>("--fps") { Description = "With --dataset: frames (rows) per second; each tick takes every camera's newest frame (default 10)." };
+        var episodeLength = new Option<string?>("--episode-length") { Description = "With --dataset: an episode ends after this many frames (e.g. 200) or this long (e.g. 20s, converted at --fps), and the next starts; default: only Enter or the end of the recording ends one." };
+        var episodes = new Option<int?>("--episodes") { Description = "With --dataset: stop after recording this many episodes." };
+        var task = new Option<string?>("--task") { Description = "With --dataset: the task the episodes are labelled with (default 'unlabelled'; fixed for a dataset)." };
+
+        var verb = new Command("record", "Record cameras to a folder: <camera>.avi (Motion-JPEG) and <camera>.frames.csv (capture times) per camera, and manifest.json; "
+            + "or, with --dataset, an episode dataset for rr pretrain. Survives being killed; Ctrl-C stops it cleanly.")
+        {
+            cameras, output, duration, size, quality, livePort, dataset, fps, episodeLength, episodes, task,
         };
         verb.SetAction(result =>
         {
@@ -51,6 +62,21 @@ public static class RecordCommand
                 var specs = result.GetValue(cameras)!;
                 var settings = specs.Select(spec => (CameraSpec.Parse(spec, width, height), spec)).ToArray();
                 var folder = result.GetValue(output)!;
+                if (result.GetValue(dataset))
+                {
+                    var recording = new DatasetRecordingRequest(folder, settings, limit, result.GetValue(fps), result.GetValue(episodeLength),
+                        result.GetValue(episodes), result.GetValue(task), result.GetValue(livePort));
+                    return DatasetRecording.Execute(recording, stdout, stderr, Console.In);
+                }
+                var datasetOnly = new (string Name, bool Given)[]
+                {
+                    ("--fps", result.GetValue(fps) is not null), ("--episode-length", result.GetValue(episodeLength) is not null),
+                    ("--episodes", result.GetValue(episodes) is not null), ("--task", result.GetValue(task) is not null),
+                }.Where(o => o.Given).Select(o => o.Name).ToList();
+                if (datasetOnly.Count > 0)
+                    throw new ArgumentException($"{string.Join(", ", datasetOnly)}: only with --dataset (a recording of videos has no rows, episodes or task).");
+                if (File.Exists(Path.Combine(folder, "meta", "info.json")))
+                    throw new ArgumentException($"{Path.GetFullPath(folder)} holds an episode dataset; record videos into a folder of their own (or add --dataset to add episodes to it).");
 
                 LiveStatusBoard? board = null;
                 if (result.GetValue(livePort) is not null)

@@ -53,7 +53,7 @@ internal static class RunReplay
         var dataset = EpisodeDataset.Open(folder);
         var layout = dataset.Layout;
         if (!DeploymentLayout.IsDeployment(layout))
-            throw new InvalidDataException($"{dataset.Folder} is an episode dataset but not a recorded run (no cycle and policy columns; made by rr collect?): there is no recorded policy to compare with. Record one with rr run --record.");
+            throw new InvalidDataException($"{dataset.Folder} is an episode dataset but not a recorded run (no cycle and policy columns; made by rr collect or rr record --dataset?): there is no recorded policy to compare with. Record one with rr run --record.");
         if (options.Episode is { } only && (only < 0 || only >= dataset.Episodes.Count))
             throw new ArgumentException($"--episode {only}: the recording has episodes 0..{dataset.Episodes.Count - 1}");
         var policyMode = DeploymentLayout.PolicyModeOf(layout);
