@@ -129,6 +129,41 @@ public sealed class FrameSampler
     }
 
     /// <summary>
+    /// Replaces one pool episode, then draws <paramref name="size"/> pairs of frames exactly
+    /// <paramref name="gap"/> apart, both inside one episode and camera: t uniform over
+    /// 0 … length − gap − 1 of its episode, the second frame t + gap (never clamped, unlike
+    /// <see cref="Next"/>; episodes shorter than gap + 1 frames must be excluded by the sampler's
+    /// filter). Reads no actions: the batch's <see cref="FramePairBatch.Actions"/> is empty.
+    /// </summary>
+    /// <param name="size">Pairs.</param>
+    /// <param name="gap">Frames from the first frame of a pair to the second.</param>
+    /// <param name="sameShift">Both frames of a pair get the same random shift (and each its own colour jitter).</param>
+    /// <exception cref="ArgumentOutOfRangeException">gap is not positive.</exception>
+    /// <exception cref="InvalidOperationException">A pool episode is too short for the gap (the filter let it in).</exception>
+    public FramePairBatch NextSpaced(int size, int gap, bool sameShift)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(gap);
+        Load(_random.NextInt(_pool.Length), _eligible[_random.NextInt(_eligible.Length)]);
+        var pixels = 3 * ImageSize * ImageSize;
+        var first = new float[size * pixels];
+        var second = new float[size * pixels];
+        for (var i = 0; i < size; i++)
+        {
+            var episode = _pool[_random.NextInt(_pool.Length)];
+            var camera = _random.NextInt(episode.Layout.Cameras.Count);
+            if (episode.Length < gap + 1)
+                throw new InvalidOperationException($"episode {episode.Index} has {episode.Length} frames; a pair {gap} frames apart needs {gap + 1} (the sampler's filter must exclude shorter episodes)");
+            var t = _random.NextInt(episode.Length - gap);
+            var (dx, dy) = DrawShift();
+            Augment(episode.Image(camera, t), first.AsSpan(i * pixels, pixels), dx, dy);
+            if (!sameShift)
+                (dx, dy) = DrawShift();
+            Augment(episode.Image(camera, t + gap), second.AsSpan(i * pixels, pixels), dx, dy);
+        }
+        return new FramePairBatch(size, first, second, []);
+    }
+
+    /// <summary>
     /// Replaces one pool episode, then draws <paramref name="size"/> windows of
     /// <paramref name="steps"/> + 1 consecutive frames, every one inside one episode: the start t is
     /// uniform over 0 … length − steps − 1 of its episode (episodes shorter than steps + 1 frames must

@@ -87,6 +87,8 @@ public abstract class PretrainingObjective
         PretrainObjective.VideoDynamics => new VideoDynamicsObjective(options, imageSize, random),
         PretrainObjective.Spr => new SprObjective(options, imageSize, actionSize, random),
         PretrainObjective.Mae => new MaeObjective(options, imageSize, random),
+        PretrainObjective.Curl => new CurlObjective(options, imageSize, random),
+        PretrainObjective.SiamMae => new SiamMaeObjective(options, imageSize, random),
         _ => throw new ArgumentOutOfRangeException(nameof(options), options.Objective, "unknown objective"),
     };
 
@@ -102,6 +104,22 @@ public abstract class PretrainingObjective
         for (var i = 0; i < rows; i++)
             labels.Span[i * rows + i] = 1f;
         return Ops.SoftCrossEntropy(logits, labels);
+    }
+
+    /// <summary>The share of a batch's rows whose largest logit is on the diagonal (their own positive).</summary>
+    protected static float DiagonalAccuracy(Tensor logits, int rows)
+    {
+        var correct = 0;
+        var l = logits.Span;
+        for (var i = 0; i < rows; i++)
+        {
+            var row = l.Slice(i * rows, rows);
+            var best = 0;
+            for (var j = 1; j < row.Length; j++)
+                best = row[j] > row[best] ? j : best;
+            correct += best == i ? 1 : 0;
+        }
+        return correct / (float)rows;
     }
 
     /// <summary>[N, 3, S, S] tensor of a batch's planes.</summary>
@@ -160,18 +178,75 @@ public sealed class AtcObjective : PretrainingObjective
         var anchor = Ops.Add(code, _predictor.Forward(code));
         var logits = Ops.MatMul(Ops.MatMul(anchor, _bilinear.Value), positive, transposeB: true);
         var loss = InfoNce(logits, batch.Size);
-        var correct = 0;
-        var l = logits.Span;
-        for (var i = 0; i < batch.Size; i++)
-        {
-            var row = l.Slice(i * batch.Size, batch.Size);
-            var best = 0;
-            for (var j = 1; j < row.Length; j++)
-                best = row[j] > row[best] ? j : best;
-            correct += best == i ? 1 : 0;
-        }
-        return (loss, [("infonce", loss.Item()), ("accuracy", correct / (float)batch.Size)]);
+        return (loss, [("infonce", loss.Item()), ("accuracy", DiagonalAccuracy(logits, batch.Size))]);
     }
+}
+
+/// <summary>
+/// CURL (Srinivas et al. 2020): two random crops of the same frame — the project's random shift
+/// (edge-replicated padding of <see cref="PretrainOptions.ShiftPad"/> pixels, then a random crop back
+/// to size; DrQ's form of CURL's crop), drawn independently for each view, plus colour jitter when
+/// asked. The query view goes through the encoder and a head (Linear → LayerNorm → tanh, as CURL's
+/// encoder ends), the key view through the momentum (EMA) copies of both; logits = q·W·kᵀ over the
+/// batch with a learned W, InfoNCE with the batch's other samples as negatives.
+/// </summary>
+public sealed class CurlObjective : PretrainingObjective
+{
+    /// <summary>Floats in a query or key code (CURL's paper: 50; here ATC's 128, so the two contrastive heads differ only in what they contrast).</summary>
+    public const int CodeSize = 128;
+
+    private readonly Sequential _head, _targetHead;
+    private readonly Parameter _bilinear;
+
+    /// <summary>Builds the head, its momentum copy and W.</summary>
+    public CurlObjective(PretrainOptions options, int imageSize, Random random) : base(options.Architecture, imageSize, random)
+    {
+        _head = Head("curl.head", random);
+        _targetHead = Head("target.curl.head", random);
+        _bilinear = new Parameter("curl.bilinear", Tensor.RandomNormal(random, 0.01f, CodeSize, CodeSize));
+    }
+
+    /// <summary>W of the bilinear similarity qᵀWk, [code, code].</summary>
+    public Parameter Bilinear => _bilinear;
+
+    /// <summary>Both views are crops of one frame.</summary>
+    public override int Offset => 0;
+
+    /// <inheritdoc/>
+    public override IEnumerable<Parameter> HeadParameters() => _head.Parameters().Append(_bilinear);
+
+    /// <inheritdoc/>
+    public override (IReadOnlyList<Parameter> Online, IReadOnlyList<Parameter> Target) MomentumPairs() =>
+        (Encoder.Parameters().Concat(_head.Parameters()).ToList(), TargetEncoder.Parameters().Concat(_targetHead.Parameters()).ToList());
+
+    /// <summary>
+    /// The codes of a batch: queries q = head(encoder(first views)) [N, code] (on the tape) and keys
+    /// k = momentum head(momentum encoder(second views)) [N, code] (computed without gradients).
+    /// </summary>
+    public (Tensor Queries, Tensor Keys) Codes(FramePairBatch batch)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        Tensor keys;
+        using (Tape.NoGrad())
+            keys = _targetHead.Forward(TargetEncoder.Forward(Images(batch.Second, batch.Size, ImageSize)));
+        var queries = _head.Forward(Encoder.Forward(Images(batch.First, batch.Size, ImageSize)));
+        return (queries, keys);
+    }
+
+    /// <inheritdoc/>
+    public override (Tensor Loss, IReadOnlyList<(string Name, float Value)> Parts) Loss(FrameBatch frames, AgentRandom random)
+    {
+        var batch = Pairs(frames);
+        var (queries, keys) = Codes(batch);
+        var logits = Ops.MatMul(Ops.MatMul(queries, _bilinear.Value), keys, transposeB: true);
+        var loss = InfoNce(logits, batch.Size);
+        return (loss, [("infonce", loss.Item()), ("accuracy", DiagonalAccuracy(logits, batch.Size))]);
+    }
+
+    private Sequential Head(string name, Random random) => new(
+        new Linear(name + ".0", EmbeddingSize, CodeSize, random),
+        new RobotRuntime.Tensors.Modules.LayerNorm(name + ".1", CodeSize),
+        new Activation(ActivationKind.Tanh));
 }
 
 /// <summary>Inverse dynamics: an MLP predicts a_t from [e_t, e_t+1]; mean squared error against the recorded action.</summary>
@@ -569,10 +644,37 @@ public sealed class MaeObjective : PretrainingObjective
     public MaeReconstruction Reconstruct(float[] images, int count, AgentRandom random)
     {
         int side = ImageSize, tokens = Tokens, seen = tokens - _hidden, width = _patches.Width;
+        var mask = PatchMask.Draw(count, tokens, _hidden, random);
+        var embedded = _patches.Forward(Tensor.FromArray(images.AsSpan(0, count * 3 * side * side), count, 3, side, side));
+        var x = Ops.Gather(embedded.Reshape(count * tokens, width), mask.VisibleRows).Reshape(count, seen, width);
+        foreach (var layer in _trunk)
+            x = layer.Forward(x);
+        var decoded = _decoderEmbed.Forward(x).Reshape(count * seen, DecoderWidth);
+        var full = Ops.Gather(Ops.ConcatAxis(0, decoded, _maskToken.Value), mask.Placement).Reshape(count, tokens, DecoderWidth);
+        var predictions = _decoder.Forward(Ops.Add(full, _decoderPositions));
+        var targets = PatchMask.Targets(images, count, side, _patches);
+        var loss = PatchMask.HiddenLoss(predictions, targets, mask.HiddenRows, PatchValues);
+        return new MaeReconstruction(loss, mask.Visible, predictions, targets);
+    }
+}
+
+/// <summary>
+/// Which patches of each image a masked autoencoder hides (MAE's and SiamMAE's masks), and the
+/// per-patch normalised pixels it reconstructs.
+/// </summary>
+/// <param name="Visible">Per image, the (ascending) indices of its seen patches.</param>
+/// <param name="VisibleRows">Rows (image · T + patch) of the seen patches, image by image, ascending.</param>
+/// <param name="HiddenRows">Rows of the hidden patches, image by image, ascending.</param>
+/// <param name="Placement">For every (image, patch) row of the decoder's input: its encoded token's row among the seen ones, or count · seen (the mask token, appended last).</param>
+internal sealed record PatchMask(int[][] Visible, int[] VisibleRows, int[] HiddenRows, int[] Placement)
+{
+    /// <summary>Hides <paramref name="hidden"/> of each image's <paramref name="tokens"/> patches: a Fisher–Yates shuffle per image from <paramref name="random"/>, the last <paramref name="hidden"/> of it hidden.</summary>
+    public static PatchMask Draw(int count, int tokens, int hidden, AgentRandom random)
+    {
+        var seen = tokens - hidden;
         var visible = new int[count][];
         var visibleRows = new int[count * seen];
-        var hiddenRows = new int[count * _hidden];
-        // Row of the decoder's input for every (image, patch): its encoded token, or the mask token (the last row).
+        var hiddenRows = new int[count * hidden];
         var placement = new int[count * tokens];
         var order = new int[tokens];
         for (var n = 0; n < count; n++)
@@ -585,44 +687,31 @@ public sealed class MaeObjective : PretrainingObjective
                 (order[t], order[j]) = (order[j], order[t]);
             }
             visible[n] = order.Take(seen).Order().ToArray();
-            var hidden = order.Skip(seen).Order().ToArray();
+            var hiddenPatches = order.Skip(seen).Order().ToArray();
             for (var i = 0; i < seen; i++)
             {
                 visibleRows[n * seen + i] = n * tokens + visible[n][i];
                 placement[n * tokens + visible[n][i]] = n * seen + i;
             }
-            for (var i = 0; i < _hidden; i++)
+            for (var i = 0; i < hidden; i++)
             {
-                hiddenRows[n * _hidden + i] = n * tokens + hidden[i];
-                placement[n * tokens + hidden[i]] = count * seen;
+                hiddenRows[n * hidden + i] = n * tokens + hiddenPatches[i];
+                placement[n * tokens + hiddenPatches[i]] = count * seen;
             }
         }
-        var embedded = _patches.Forward(Tensor.FromArray(images.AsSpan(0, count * 3 * side * side), count, 3, side, side));
-        var x = Ops.Gather(embedded.Reshape(count * tokens, width), visibleRows).Reshape(count, seen, width);
-        foreach (var layer in _trunk)
-            x = layer.Forward(x);
-        var decoded = _decoderEmbed.Forward(x).Reshape(count * seen, DecoderWidth);
-        var full = Ops.Gather(Ops.ConcatAxis(0, decoded, _maskToken.Value), placement).Reshape(count, tokens, DecoderWidth);
-        var predictions = _decoder.Forward(Ops.Add(full, _decoderPositions));
-        var targets = PatchTargets(images, count);
-        var hiddenTargets = new float[count * _hidden * PatchValues];
-        for (var r = 0; r < hiddenRows.Length; r++)
-            targets.AsSpan(hiddenRows[r] * PatchValues, PatchValues).CopyTo(hiddenTargets.AsSpan(r * PatchValues, PatchValues));
-        var predicted = Ops.Gather(predictions.Reshape(count * tokens, PatchValues), hiddenRows);
-        var loss = Ops.MseLoss(predicted, Tensor.FromArray(hiddenTargets, count * _hidden, PatchValues));
-        return new MaeReconstruction(loss, visible, predictions, targets);
+        return new PatchMask(visible, visibleRows, hiddenRows, placement);
     }
 
     /// <summary>Every patch's pixels [N, T, P·P·3] (row, column, channel within a patch), normalised per patch: (x − mean) / √(variance + 1e-6).</summary>
-    private float[] PatchTargets(float[] images, int count)
+    public static float[] Targets(float[] images, int count, int side, PatchEmbedding patches)
     {
-        int side = ImageSize, patch = _patches.PatchSize, grid = _patches.Side, area = side * side, values = PatchValues;
-        var targets = new float[count * Tokens * values];
+        int patch = patches.PatchSize, grid = patches.Side, area = side * side, values = patch * patch * 3, tokens = patches.Tokens;
+        var targets = new float[count * tokens * values];
         for (var n = 0; n < count; n++)
         {
-            for (var t = 0; t < Tokens; t++)
+            for (var t = 0; t < tokens; t++)
             {
-                var target = targets.AsSpan((n * Tokens + t) * values, values);
+                var target = targets.AsSpan((n * tokens + t) * values, values);
                 int top = t / grid * patch, left = t % grid * patch, k = 0;
                 for (var dy = 0; dy < patch; dy++)
                 {
@@ -644,5 +733,145 @@ public sealed class MaeObjective : PretrainingObjective
             }
         }
         return targets;
+    }
+
+    /// <summary>Mean squared error between the predictions [N, T, V] and the targets on the hidden rows only (on the tape).</summary>
+    public static Tensor HiddenLoss(Tensor predictions, float[] targets, int[] hiddenRows, int values)
+    {
+        var hiddenTargets = new float[hiddenRows.Length * values];
+        for (var r = 0; r < hiddenRows.Length; r++)
+            targets.AsSpan(hiddenRows[r] * values, values).CopyTo(hiddenTargets.AsSpan(r * values, values));
+        var predicted = Ops.Gather(predictions.Reshape(predictions.Length / values, values), hiddenRows);
+        return Ops.MseLoss(predicted, Tensor.FromArray(hiddenTargets, hiddenRows.Length, values));
+    }
+}
+
+/// <summary>
+/// SiamMAE, Siamese masked autoencoding (Gupta et al. 2023) with the vision transformer encoder:
+/// two frames of one episode and camera <see cref="PretrainOptions.SiamMaeGap"/> frames apart, with
+/// the same random shift (so what differs between them is what moved). The encoder (shared by both,
+/// gradients through both) encodes the past frame whole and the future frame's visible patches only
+/// (<see cref="PretrainOptions.SiamMaeMaskRatio"/>, 95 %, hidden). The decoder, MAE's at the same
+/// size: Linear to width 96 for both frames' tokens, a learned mask token in every hidden place of the
+/// future frame, the decoder's sine-cosine positions added to both, then 2 "cross-self" blocks of 3
+/// heads (<see cref="CrossSelfBlock"/>: the future frame's tokens cross-attend to the past frame's,
+/// then attend to each other, then an MLP), LayerNorm, Linear to P·P·3. The loss is the mean squared
+/// error against the future frame's hidden patches' per-patch normalised pixels only. The encoder's
+/// token mean is not used here, as in <see cref="MaeObjective"/>.
+/// </summary>
+public sealed class SiamMaeObjective : PretrainingObjective
+{
+    private const int DecoderWidth = 96, DecoderHeads = 3, DecoderBlocks = 2, DecoderMlpRatio = 4;
+    private readonly PatchEmbedding _patches;
+    private readonly Module[] _trunk;
+    private readonly Linear _decoderEmbed;
+    private readonly Parameter _maskToken;
+    private readonly Tensor _decoderPositions;
+    private readonly CrossSelfBlock[] _blocks;
+    private readonly Sequential _output;
+    private readonly int _hidden, _gap;
+
+    /// <summary>Builds the decoder around the encoder.</summary>
+    /// <exception cref="ArgumentException">The architecture is not a vision transformer, or the mask ratio leaves no patch of the future frame seen or none hidden.</exception>
+    public SiamMaeObjective(PretrainOptions options, int imageSize, Random random) : base(options.Architecture, imageSize, random)
+    {
+        if (Encoder.Layers[0] is not PatchEmbedding patches || Encoder.Layers[^1] is not TokenMean)
+            throw new ArgumentException($"the siammae objective needs a vision-transformer architecture; '{options.Architecture}' is not one");
+        _patches = patches;
+        _trunk = Encoder.Layers.Skip(1).SkipLast(1).ToArray();
+        _gap = options.SiamMaeGap;
+        var tokens = patches.Tokens;
+        _hidden = (int)Math.Round(tokens * (double)options.SiamMaeMaskRatio);
+        if (_hidden < 1 || _hidden > tokens - 1)
+            throw new ArgumentException($"SiamMAE mask ratio {options.SiamMaeMaskRatio.ToString(System.Globalization.CultureInfo.InvariantCulture)} hides {_hidden} of the future frame's {tokens} patches at {imageSize} px; at least one must be hidden and one seen");
+        _decoderEmbed = new Linear("siammae.decoder.embed", patches.Width, DecoderWidth, random);
+        _maskToken = new Parameter("siammae.decoder.mask_token", Tensor.RandomNormal(random, 0.02f, 1, DecoderWidth));
+        _decoderPositions = PatchEmbedding.SineCosinePositions(patches.Side, DecoderWidth);
+        _blocks = Enumerable.Range(0, DecoderBlocks).Select(i => new CrossSelfBlock($"siammae.decoder.block{i}", DecoderWidth, DecoderHeads, DecoderMlpRatio, random)).ToArray();
+        _output = new Sequential(
+            new RobotRuntime.Tensors.Modules.LayerNorm("siammae.decoder.norm", DecoderWidth, 1e-6f),
+            new Linear("siammae.decoder.head", DecoderWidth, PatchValues, random));
+    }
+
+    /// <summary>Patches per frame.</summary>
+    public int Tokens => _patches.Tokens;
+
+    /// <summary>Patches of the future frame hidden: round(T × ratio).</summary>
+    public int HiddenPerImage => _hidden;
+
+    /// <summary>Values per patch: P·P·3.</summary>
+    public int PatchValues => _patches.PatchSize * _patches.PatchSize * 3;
+
+    /// <summary>k: frames from the past frame to the future frame.</summary>
+    public override int Offset => _gap;
+
+    /// <summary>Both frames of a pair get the same shift: a shift between them would be motion the decoder has to explain.</summary>
+    public override bool SameShift => true;
+
+    /// <inheritdoc/>
+    public override bool UsesGroups => false;
+
+    /// <summary>Two frames per sample go through the encoder (the future one with only its visible patches).</summary>
+    public override int ImagesPerSample => 2;
+
+    /// <summary>Only episodes with at least k + 1 frames hold a pair.</summary>
+    public override bool Includes(RobotRuntime.Datasets.EpisodeEntry episode) => episode.Length > _gap;
+
+    /// <inheritdoc/>
+    public override string? InclusionRule => $"SiamMAE with a gap of {_gap} frames needs episodes of at least {_gap + 1} frames";
+
+    /// <summary>Pairs exactly k apart inside one episode (<see cref="FrameSampler.NextSpaced"/>).</summary>
+    public override FrameBatch Draw(FrameSampler sampler, int batchSize, int group) => sampler.NextSpaced(batchSize, _gap, SameShift);
+
+    /// <inheritdoc/>
+    public override IEnumerable<Parameter> HeadParameters() =>
+        _decoderEmbed.Parameters().Append(_maskToken).Concat(_blocks.SelectMany(b => b.Parameters())).Concat(_output.Parameters());
+
+    /// <inheritdoc/>
+    public override (IReadOnlyList<Parameter> Online, IReadOnlyList<Parameter> Target) MomentumPairs() => ([], []);
+
+    /// <inheritdoc/>
+    public override (Tensor Loss, IReadOnlyList<(string Name, float Value)> Parts) Loss(FrameBatch frames, AgentRandom random)
+    {
+        var batch = Pairs(frames);
+        var result = Reconstruct(batch.First, batch.Second, batch.Size, random);
+        return (result.Loss, [("masked_mse", result.Loss.Item())]);
+    }
+
+    /// <summary>
+    /// Encodes the past frames whole and the future frames' visible patches (a random
+    /// <see cref="HiddenPerImage"/> of each future frame's patches hidden, drawn from
+    /// <paramref name="random"/>), decodes every patch of the future frames with their tokens
+    /// cross-attending to the past frames', and scores the hidden ones.
+    /// </summary>
+    /// <param name="past">[count, 3, S, S] planes in [−0.5, 0.5]: frame t.</param>
+    /// <param name="future">The same layout: frame t + k of the same episode and camera.</param>
+    /// <param name="count">Pairs.</param>
+    /// <param name="random">The masks' source.</param>
+    /// <returns>The reconstruction of the future frames (<see cref="MaeReconstruction.Visible"/>: the future frames' seen patches).</returns>
+    public MaeReconstruction Reconstruct(float[] past, float[] future, int count, AgentRandom random)
+    {
+        ArgumentNullException.ThrowIfNull(past);
+        ArgumentNullException.ThrowIfNull(future);
+        int side = ImageSize, tokens = Tokens, seen = tokens - _hidden, width = _patches.Width, pixels = 3 * side * side;
+        if (past.Length < count * pixels || future.Length < count * pixels)
+            throw new ArgumentException($"{count} pairs of {side}-px frames need {count * pixels} floats per frame; got {past.Length} past and {future.Length} future");
+        var mask = PatchMask.Draw(count, tokens, _hidden, random);
+        var context = _patches.Forward(Tensor.FromArray(past.AsSpan(0, count * pixels), count, 3, side, side));
+        foreach (var layer in _trunk)
+            context = layer.Forward(context);
+        var embedded = _patches.Forward(Tensor.FromArray(future.AsSpan(0, count * pixels), count, 3, side, side));
+        var x = Ops.Gather(embedded.Reshape(count * tokens, width), mask.VisibleRows).Reshape(count, seen, width);
+        foreach (var layer in _trunk)
+            x = layer.Forward(x);
+        var pastTokens = Ops.Add(_decoderEmbed.Forward(context), _decoderPositions);
+        var decoded = _decoderEmbed.Forward(x).Reshape(count * seen, DecoderWidth);
+        var y = Ops.Add(Ops.Gather(Ops.ConcatAxis(0, decoded, _maskToken.Value), mask.Placement).Reshape(count, tokens, DecoderWidth), _decoderPositions);
+        foreach (var block in _blocks)
+            y = block.Forward(y, pastTokens);
+        var predictions = _output.Forward(y);
+        var targets = PatchMask.Targets(future, count, side, _patches);
+        var loss = PatchMask.HiddenLoss(predictions, targets, mask.HiddenRows, PatchValues);
+        return new MaeReconstruction(loss, mask.Visible, predictions, targets);
     }
 }

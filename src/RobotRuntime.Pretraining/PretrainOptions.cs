@@ -34,6 +34,21 @@ public enum PretrainObjective
     /// per-patch normalised pixels; mean squared error on the hidden patches only.
     /// </summary>
     Mae,
+
+    /// <summary>
+    /// CURL: InfoNCE between two random crops (independent random shifts) of the same frame; queries
+    /// from the encoder, keys from its momentum copy, bilinear similarity qᵀWk, the batch's other
+    /// samples as negatives.
+    /// </summary>
+    Curl,
+
+    /// <summary>
+    /// Siamese masked autoencoding (SiamMAE) with a vision transformer: two frames of one episode and
+    /// camera k apart; the past frame is encoded whole, the future frame with a large share (95 %) of
+    /// its patches hidden; a decoder whose future-frame tokens cross-attend to the past frame's
+    /// reconstructs the hidden patches' per-patch normalised pixels (mean squared error on them only).
+    /// </summary>
+    SiamMae,
 }
 
 /// <summary>Settings of a pre-training run; stored in the run's <c>run.json</c> and checked on resume.</summary>
@@ -49,9 +64,11 @@ public enum PretrainObjective
 /// <param name="CheckpointEvery">Updates between checkpoints.</param>
 /// <param name="TargetTau">Momentum-target Polyak rate per update.</param>
 /// <param name="ColourJitter">Colour augmentation strength (0: none; see <see cref="FrameSampler"/>).</param>
-/// <param name="Group">Contrastive objectives (ATC, video dynamics): consecutive samples of a batch taken from one episode and camera (see <see cref="FrameSampler.Next"/>); the others always take 1.</param>
+/// <param name="Group">Contrastive objectives (ATC, CURL, video dynamics): consecutive samples of a batch taken from one episode and camera (see <see cref="FrameSampler.Next"/>); the others always take 1.</param>
 /// <param name="SprSteps">SPR: K, the steps the transition model is rolled forward (frames t + 1 … t + K are predicted).</param>
 /// <param name="MaskRatio">MAE: the share of an image's patches hidden from the encoder (round(T × ratio) patches; at least one must stay hidden and one seen).</param>
+/// <param name="SiamMaeGap">SiamMAE: frames from the past frame to the future frame (both inside one episode; shorter episodes are not drawn).</param>
+/// <param name="SiamMaeMaskRatio">SiamMAE: the share of the future frame's patches hidden from the encoder (the past frame is never masked).</param>
 public sealed record PretrainOptions(
     PretrainObjective Objective,
     string Architecture = "cnn",
@@ -67,7 +84,9 @@ public sealed record PretrainOptions(
     int Group = 8,
     float ColourJitter = 0f,
     int SprSteps = 5,
-    float MaskRatio = 0.75f)
+    float MaskRatio = 0.75f,
+    int SiamMaeGap = 4,
+    float SiamMaeMaskRatio = 0.95f)
 {
     /// <summary>Checks every field; throws naming the first bad one.</summary>
     public void Validate()
@@ -87,6 +106,10 @@ public sealed record PretrainOptions(
         Require(MaskRatio is > 0 and < 1, $"mask ratio must be in (0, 1), got {MaskRatio.ToString(CultureInfo.InvariantCulture)}");
         Require(Objective != PretrainObjective.Mae || EncoderArchitectures.IsTransformer(Architecture),
             $"the mae objective needs a vision-transformer architecture ({string.Join(", ", EncoderArchitectures.Names.Where(EncoderArchitectures.IsTransformer))}); got '{Architecture}'");
+        Require(SiamMaeGap is >= 1 and <= 100, $"SiamMAE gap must be 1..100 frames, got {SiamMaeGap}");
+        Require(SiamMaeMaskRatio is > 0 and < 1, $"SiamMAE mask ratio must be in (0, 1), got {SiamMaeMaskRatio.ToString(CultureInfo.InvariantCulture)}");
+        Require(Objective != PretrainObjective.SiamMae || EncoderArchitectures.IsTransformer(Architecture),
+            $"the siammae objective needs a vision-transformer architecture ({string.Join(", ", EncoderArchitectures.Names.Where(EncoderArchitectures.IsTransformer))}); got '{Architecture}'");
         Require(TargetTau is > 0 and <= 1, $"target tau must be in (0, 1], got {TargetTau.ToString(CultureInfo.InvariantCulture)}");
     }
 
@@ -96,7 +119,7 @@ public sealed record PretrainOptions(
             throw new ArgumentException(message);
     }
 
-    /// <summary>The objective's name on the command line: atc, idm, bc, video-dynamics, spr, mae.</summary>
+    /// <summary>The objective's name on the command line: atc, idm, bc, video-dynamics, spr, mae, curl, siammae.</summary>
     public static string NameOf(PretrainObjective objective) => objective switch
     {
         PretrainObjective.Atc => "atc",
@@ -105,6 +128,8 @@ public sealed record PretrainOptions(
         PretrainObjective.VideoDynamics => "video-dynamics",
         PretrainObjective.Spr => "spr",
         PretrainObjective.Mae => "mae",
+        PretrainObjective.Curl => "curl",
+        PretrainObjective.SiamMae => "siammae",
         _ => throw new ArgumentOutOfRangeException(nameof(objective), objective, "unknown objective"),
     };
 
@@ -118,6 +143,8 @@ public sealed record PretrainOptions(
         "bc" or "behaviour-cloning" => PretrainObjective.Bc,
         "spr" => PretrainObjective.Spr,
         "mae" => PretrainObjective.Mae,
-        _ => throw new ArgumentException($"unknown objective '{name}'; expected atc, idm, bc, video-dynamics, spr or mae"),
+        "curl" => PretrainObjective.Curl,
+        "siammae" or "siam-mae" => PretrainObjective.SiamMae,
+        _ => throw new ArgumentException($"unknown objective '{name}'; expected atc, idm, bc, video-dynamics, spr, mae, curl or siammae"),
     };
 }

@@ -189,6 +189,8 @@ public sealed class Pretrainer
         ["colourJitter"] = _options.ColourJitter,
         ["sprSteps"] = _options.SprSteps,
         ["maskRatio"] = _options.MaskRatio,
+        ["siamMaeGap"] = _options.SiamMaeGap,
+        ["siamMaeMaskRatio"] = _options.SiamMaeMaskRatio,
         ["dataset"] = _dataset.Folder,
         ["datasetEpisodes"] = _dataset.Episodes.Count,
         ["imageSize"] = _dataset.Layout.ImageWidth,
@@ -202,8 +204,8 @@ public sealed class Pretrainer
         var stored = JsonNode.Parse(File.ReadAllText(runJson))!.AsObject();
         var now = RunJson();
         // Settings added after runs were made: what those runs had.
-        var before = new Dictionary<string, string> { ["colourJitter"] = "0", ["sprSteps"] = "5", ["maskRatio"] = "0.75" };
-        foreach (var key in new[] { "format", "objective", "architecture", "batchSize", "learningRate", "seed", "temporalOffset", "shiftPad", "poolEpisodes", "targetTau", "group", "colourJitter", "sprSteps", "maskRatio", "imageSize", "datasetEpisodes" })
+        var before = new Dictionary<string, string> { ["colourJitter"] = "0", ["sprSteps"] = "5", ["maskRatio"] = "0.75", ["siamMaeGap"] = "4", ["siamMaeMaskRatio"] = "0.95" };
+        foreach (var key in new[] { "format", "objective", "architecture", "batchSize", "learningRate", "seed", "temporalOffset", "shiftPad", "poolEpisodes", "targetTau", "group", "colourJitter", "sprSteps", "maskRatio", "siamMaeGap", "siamMaeMaskRatio", "imageSize", "datasetEpisodes" })
         {
             var a = stored[key]?.ToJsonString() ?? before.GetValueOrDefault(key);
             var b = now[key]?.ToJsonString();

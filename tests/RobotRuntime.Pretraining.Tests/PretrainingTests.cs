@@ -9,7 +9,7 @@ namespace RobotRuntime.Pretraining.Tests;
 public sealed class PretrainingTests
 {
     private static PretrainOptions Options(PretrainObjective objective, int steps, int checkpointEvery = 1000) =>
-        new(objective, objective == PretrainObjective.Mae ? "vit-tiny" : "cnn", steps, BatchSize: 16, LearningRate: 1e-3f, Seed: 3, TemporalOffset: 2, ShiftPad: 2, PoolEpisodes: 6, CheckpointEvery: checkpointEvery, Group: 4);
+        new(objective, objective is PretrainObjective.Mae or PretrainObjective.SiamMae ? "vit-tiny" : "cnn", steps, BatchSize: 16, LearningRate: 1e-3f, Seed: 3, TemporalOffset: 2, ShiftPad: 2, PoolEpisodes: 6, CheckpointEvery: checkpointEvery, Group: 4, SiamMaeGap: 2);
 
     private static List<float> Losses(string run, EpisodeDataset dataset, PretrainOptions options) =>
         Progress(run, dataset, options).Select(p => p.Loss).ToList();
@@ -28,6 +28,8 @@ public sealed class PretrainingTests
     [InlineData(PretrainObjective.VideoDynamics)]
     [InlineData(PretrainObjective.Spr)]
     [InlineData(PretrainObjective.Mae)]
+    [InlineData(PretrainObjective.Curl)]
+    [InlineData(PretrainObjective.SiamMae)]
     public void EachObjectiveLowersItsLossOnASmallDataset(PretrainObjective objective)
     {
         TensorEngine.ThreadCount = 1;
@@ -40,7 +42,7 @@ public sealed class PretrainingTests
         var first = losses.Take(20).Average() - floor;
         var last = losses.TakeLast(20).Average() - floor;
         // Means over 20 updates (batches are noisy). A broken gradient leaves the loss where it started;
-        // working objectives end well below (seed 3, 200 updates, groups of 4: ATC 2.84 → 2.00, IDM 0.37 → 0.23, BC 0.048 → 0.037, video dynamics 3.95 → 2.45, SPR 1 − cosine 0.40 → 0.03, MAE on vit-tiny 1.05 → 0.65).
+        // working objectives end well below (seed 3, 200 updates, groups of 4: ATC 2.84 → 2.00, IDM 0.37 → 0.23, BC 0.048 → 0.037, video dynamics 3.95 → 2.45, SPR 1 − cosine 0.40 → 0.03, MAE on vit-tiny 1.05 → 0.65, CURL 2.81 → 2.01, SiamMAE on vit-tiny with a gap of 2 frames 1.04 → 0.41; with a gap of 4, 1.05 → 0.87: the square's random walk over 4 frames is less predictable from the past frame).
         Assert.True(last < 0.85 * first, $"{objective}: mean loss (above its floor {floor}) of the first 20 updates {first:F4}, of the last 20 {last:F4}");
         if (objective == PretrainObjective.Spr)
         {
@@ -57,6 +59,8 @@ public sealed class PretrainingTests
     [InlineData(PretrainObjective.VideoDynamics)]
     [InlineData(PretrainObjective.Spr)]
     [InlineData(PretrainObjective.Mae)]
+    [InlineData(PretrainObjective.Curl)]
+    [InlineData(PretrainObjective.SiamMae)]
     public void ASeedGivesTheSameRunEveryTime(PretrainObjective objective)
     {
         TensorEngine.ThreadCount = 1;
@@ -178,6 +182,8 @@ public sealed class PretrainingTests
     [InlineData(PretrainObjective.Atc)]
     [InlineData(PretrainObjective.Spr)]
     [InlineData(PretrainObjective.Mae)]
+    [InlineData(PretrainObjective.Curl)]
+    [InlineData(PretrainObjective.SiamMae)]
     public void AKilledRunResumesFromItsCheckpointAndMatchesAnUninterruptedRun(PretrainObjective objective)
     {
         TensorEngine.ThreadCount = 1;
@@ -227,6 +233,9 @@ public sealed class PretrainingTests
     [InlineData(PretrainObjective.Idm, "resnet")]
     [InlineData(PretrainObjective.Spr, "cnn")]
     [InlineData(PretrainObjective.Mae, "vit-tiny")]
+    [InlineData(PretrainObjective.Curl, "cnn")]
+    [InlineData(PretrainObjective.Curl, "vit-tiny")]
+    [InlineData(PretrainObjective.SiamMae, "vit-tiny")]
     public void TheExportedEncoderOnOnnxRuntimeEqualsTheEnginesForward(PretrainObjective objective, string architecture)
     {
         TensorEngine.ThreadCount = 1;

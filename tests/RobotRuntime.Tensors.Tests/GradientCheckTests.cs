@@ -106,6 +106,9 @@ public class GradientCheckTests
         ["DropoutWithFixedMask"] = new(x => Ops.Dropout(x[0], 0.3f, training: true, new Random(7)), r => [R(r, 4, 6)]),
         ["SwapAxes12"] = new(x => Ops.SwapAxes12(x[0]), r => [R(r, 2, 3, 2, 4)]),
         ["MultiHeadSelfAttention"] = new(x => Ops.MultiHeadSelfAttention(x[0], 2, x[1], x[2], x[3], x[4]), r => [R(r, 2, 3, 4), R(r, 12, 4), R(r, 12), R(r, 4, 4), R(r, 4)]),
+        // Cross-attention: 3 query tokens attend to 5 context tokens (every input's gradient: query, context, both projections and biases).
+        ["MultiHeadCrossAttention"] = new(x => Ops.MultiHeadCrossAttention(x[0], x[1], 2, x[2], x[3], x[4], x[5]), r => [R(r, 2, 3, 4), R(r, 2, 5, 4), R(r, 12, 4), R(r, 12), R(r, 4, 4), R(r, 4)]),
+        ["MultiHeadCrossAttentionNoBiasOneQuery"] = new(x => Ops.MultiHeadCrossAttention(x[0], x[1], 1, x[2], null, x[3], null), r => [R(r, 3, 1, 2), R(r, 3, 4, 2), R(r, 6, 2), R(r, 2, 2)]),
         // A ViT's patch embedding: convolution with kernel = stride (non-overlapping patches), tokens [N, T, D] plus positions.
         ["PatchEmbeddingOps"] = new(x => Ops.Add(Ops.Permute(Ops.Conv2d(x[0], x[1], x[2], 4, 0).Reshape(2, 3, 4), 0, 2, 1), x[3]), r => [R(r, 2, 2, 8, 8), R(r, 3, 2, 4, 4), R(r, 3), R(r, 4, 3)]),
         ["GatherWithRepeats"] = new(x => Ops.Gather(x[0], [2, 0, 2]), r => [R(r, 3, 4)]),

@@ -14,7 +14,7 @@ public static class PretrainCommand
     {
         var data = new Option<string>("--data") { Description = "Episode dataset folder: rr collect's, rr record --dataset's (frames only: atc, video-dynamics, mae) or rr run --record's (frames only too: its action column is the sent command, not one action per frame).", Required = true };
         var run = new Option<string>("--run") { Description = "Run folder (run.json, metrics, curve, checkpoint, encoder.onnx, zoo.json). Resumes if it holds a checkpoint.", Required = true };
-        var objective = new Option<string>("--objective") { Description = "atc, idm, bc, video-dynamics, spr or mae (mae needs --architecture vit-tiny).", Required = true };
+        var objective = new Option<string>("--objective") { Description = "atc, idm, bc, video-dynamics, spr, mae, curl or siammae (mae and siammae need --architecture vit-tiny).", Required = true };
         var architecture = new Option<string>("--architecture") { Description = $"Encoder: {string.Join(", ", EncoderArchitectures.Names)}.", DefaultValueFactory = _ => "cnn" };
         var steps = new Option<int>("--steps") { Description = "Updates in total (a resumed run may be given more).", DefaultValueFactory = _ => 5000 };
         var batch = new Option<int>("--batch-size") { Description = "Samples per update.", DefaultValueFactory = _ => 64 };
@@ -22,16 +22,19 @@ public static class PretrainCommand
         var seed = new Option<int>("--seed") { Description = "Seed.", DefaultValueFactory = _ => 1 };
         var offset = new Option<int>("--offset") { Description = "Frames between anchor and positive (ATC) or the predicted frame (video dynamics).", DefaultValueFactory = _ => 3 };
         var pool = new Option<int>("--pool-episodes") { Description = "Episodes held decoded in memory.", DefaultValueFactory = _ => 96 };
-        var group = new Option<int>("--group") { Description = "ATC and video dynamics: samples of a batch taken from one episode and camera (other moments of the same scene as negatives).", DefaultValueFactory = _ => 8 };
+        var group = new Option<int>("--group") { Description = "ATC, CURL and video dynamics: samples of a batch taken from one episode and camera (other moments of the same scene as negatives).", DefaultValueFactory = _ => 8 };
         var jitter = new Option<float>("--colour-jitter") { Description = "Colour augmentation: per-channel gain in [1-j, 1+j] and offset in [-j/2, j/2] for each image (0: off).", DefaultValueFactory = _ => 0f };
         var sprSteps = new Option<int>("--spr-steps") { Description = "SPR: K, the steps the transition model is rolled forward with the recorded actions (frames t+1 … t+K are predicted).", DefaultValueFactory = _ => 5 };
         var maskRatio = new Option<float>("--mask-ratio") { Description = "MAE: share of each image's patches hidden from the encoder.", DefaultValueFactory = _ => 0.75f };
+        var siamMaeGap = new Option<int>("--siammae-gap") { Description = "SiamMAE: frames from the past frame to the future frame (both inside one episode; shorter episodes are not drawn).", DefaultValueFactory = _ => 4 };
+        var siamMaeMaskRatio = new Option<float>("--siammae-mask-ratio") { Description = "SiamMAE: share of the future frame's patches hidden from the encoder (the past frame is never masked).", DefaultValueFactory = _ => 0.95f };
+        var shiftPad = new Option<int>("--shift-pad") { Description = "Random-shift augmentation (CURL's crop): pixels of edge-replicated padding before a random crop back to size (0: none).", DefaultValueFactory = _ => 4 };
         var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Updates between checkpoints.", DefaultValueFactory = _ => 250 };
         var threads = new Option<int>("--threads") { Description = "Engine threads (1 is bit-reproducible).", DefaultValueFactory = _ => 1 };
         var id = new Option<string?>("--id") { Description = "Zoo id of the exported encoder (default: the run folder's name)." };
         var verb = new Command("pretrain", "Pre-train a visual representation (image encoder) on an episode dataset with a self-supervised objective; export it to ONNX for the PVR zoo.")
         {
-            data, run, objective, architecture, steps, batch, rate, seed, offset, pool, group, jitter, sprSteps, maskRatio, checkpointEvery, threads, id,
+            data, run, objective, architecture, steps, batch, rate, seed, offset, pool, group, jitter, sprSteps, maskRatio, siamMaeGap, siamMaeMaskRatio, shiftPad, checkpointEvery, threads, id,
         };
         verb.SetAction((result, cancellation) =>
         {
@@ -47,12 +50,15 @@ public static class PretrainCommand
                     result.GetValue(rate),
                     result.GetValue(seed),
                     result.GetValue(offset),
+                    ShiftPad: result.GetValue(shiftPad),
                     PoolEpisodes: result.GetValue(pool),
                     CheckpointEvery: result.GetValue(checkpointEvery),
                     Group: result.GetValue(group),
                     ColourJitter: result.GetValue(jitter),
                     SprSteps: result.GetValue(sprSteps),
-                    MaskRatio: result.GetValue(maskRatio));
+                    MaskRatio: result.GetValue(maskRatio),
+                    SiamMaeGap: result.GetValue(siamMaeGap),
+                    SiamMaeMaskRatio: result.GetValue(siamMaeMaskRatio));
                 options.Validate();
                 var threadCount = result.GetValue(threads);
                 if (threadCount is < 1 or > 64)

@@ -136,3 +136,96 @@ public static class TransformerBlocks
             new Activation(ActivationKind.Gelu),
             new Linear(name + ".mlp.2", mlpRatio * width, width, random))));
 }
+
+/// <summary>
+/// Multi-head cross-attention (<see cref="Ops.MultiHeadCrossAttention"/>): queries from one token set,
+/// keys and values from another, with torch.nn.MultiheadAttention's parameter names, layout and
+/// initialisation (as <see cref="MultiHeadSelfAttention"/>'s). Not a <see cref="Module"/>: it takes two
+/// inputs, so it is used by hand (a decoder's <see cref="CrossSelfBlock"/>), and the ONNX export of a
+/// <see cref="Sequential"/> never meets it.
+/// </summary>
+public sealed class MultiHeadCrossAttention
+{
+    /// <summary>Creates the layer: in-projection Xavier-uniform, biases zero, out-projection as Linear. Setup only.</summary>
+    /// <exception cref="ArgumentException">The width is not a positive multiple of the heads.</exception>
+    public MultiHeadCrossAttention(string name, int model, int heads, Random random)
+    {
+        if (heads <= 0 || model <= 0 || model % heads != 0)
+        {
+            throw new ArgumentException($"model width {model} must be a positive multiple of heads = {heads}.", nameof(heads));
+        }
+        Heads = heads;
+        float bound = MathF.Sqrt(6f / (model + 3 * model));
+        InProjectionWeight = new Parameter(name + ".in_proj_weight", Tensor.RandomUniform(random, -bound, bound, 3 * model, model));
+        InProjectionBias = new Parameter(name + ".in_proj_bias", Tensor.Zeros(3 * model));
+        var output = new Linear(name + ".out_proj", model, model, random);
+        OutProjectionWeight = output.Weight;
+        OutProjectionBias = new Parameter(name + ".out_proj.bias", Tensor.Zeros(model));
+    }
+
+    /// <summary>Number of heads.</summary>
+    public int Heads { get; }
+
+    /// <summary>q, k, v projections stacked: [3D, D] (q from the query tokens, k and v from the context's).</summary>
+    public Parameter InProjectionWeight { get; }
+
+    /// <summary>[3D].</summary>
+    public Parameter InProjectionBias { get; }
+
+    /// <summary>[D, D].</summary>
+    public Parameter OutProjectionWeight { get; }
+
+    /// <summary>[D].</summary>
+    public Parameter OutProjectionBias { get; }
+
+    /// <summary>Attends from <paramref name="query"/> [B, Tq, D] to <paramref name="context"/> [B, Tk, D]; returns [B, Tq, D].</summary>
+    /// <exception cref="ArgumentException">Shapes disagree.</exception>
+    public Tensor Forward(Tensor query, Tensor context) => Ops.MultiHeadCrossAttention(query, context, Heads,
+        InProjectionWeight.Value, InProjectionBias.Value, OutProjectionWeight.Value, OutProjectionBias.Value);
+
+    /// <summary>The four parameters, in torch's order.</summary>
+    public IEnumerable<Parameter> Parameters()
+    {
+        yield return InProjectionWeight;
+        yield return InProjectionBias;
+        yield return OutProjectionWeight;
+        yield return OutProjectionBias;
+    }
+}
+
+/// <summary>
+/// A pre-norm "cross-self" transformer decoder block on tokens x [N, T, D] that also read a context
+/// [N, Tc, D]: x + cross-attention(LayerNorm(x) → LayerNorm(context)), then a
+/// <see cref="TransformerBlocks.PreNorm"/> block (x + self-attention(LayerNorm(x)), x + MLP(LayerNorm(x))).
+/// SiamMAE's decoder is a stack of these (the future frame's tokens attend to the past frame's).
+/// Parameters are named <c>name</c>.cross_norm, .context_norm, .cross_attention, then the pre-norm
+/// block's .norm1, .attention, .norm2, .mlp.0, .mlp.2.
+/// </summary>
+public sealed class CrossSelfBlock
+{
+    private readonly LayerNorm _queryNorm, _contextNorm;
+    private readonly MultiHeadCrossAttention _cross;
+    private readonly Sequential _self;
+
+    /// <summary>Creates the block. Setup only.</summary>
+    /// <exception cref="ArgumentException">The width is not a positive multiple of the heads.</exception>
+    public CrossSelfBlock(string name, int width, int heads, int mlpRatio, Random random)
+    {
+        _queryNorm = new LayerNorm(name + ".cross_norm", width, 1e-6f);
+        _contextNorm = new LayerNorm(name + ".context_norm", width, 1e-6f);
+        _cross = new MultiHeadCrossAttention(name + ".cross_attention", width, heads, random);
+        _self = TransformerBlocks.PreNorm(name, width, heads, mlpRatio, random);
+    }
+
+    /// <summary>The block's output for tokens <paramref name="x"/> [N, T, D] reading <paramref name="context"/> [N, Tc, D]: [N, T, D].</summary>
+    /// <exception cref="ArgumentException">Shapes disagree.</exception>
+    public Tensor Forward(Tensor x, Tensor context)
+    {
+        var attended = Ops.Add(x, _cross.Forward(_queryNorm.Forward(x), _contextNorm.Forward(context)));
+        return _self.Forward(attended);
+    }
+
+    /// <summary>Every parameter, in a fixed order.</summary>
+    public IEnumerable<Parameter> Parameters() =>
+        _queryNorm.Parameters().Concat(_contextNorm.Parameters()).Concat(_cross.Parameters()).Concat(_self.Parameters());
+}
