@@ -17,7 +17,7 @@ namespace RobotRuntime.Pretraining;
 public static class PretrainingData
 {
     /// <summary>The objectives that learn from frames alone, in the order the command line lists them.</summary>
-    public static IReadOnlyList<PretrainObjective> FrameOnlyObjectives { get; } = [PretrainObjective.Atc, PretrainObjective.VideoDynamics, PretrainObjective.Mae];
+    public static IReadOnlyList<PretrainObjective> FrameOnlyObjectives { get; } = [PretrainObjective.Atc, PretrainObjective.VideoDynamics, PretrainObjective.Mae, PretrainObjective.Curl, PretrainObjective.SiamMae];
 
     /// <summary>Whether <paramref name="objective"/> learns from the recorded actions (idm, bc, spr).</summary>
     public static bool NeedsActions(PretrainObjective objective) => !FrameOnlyObjectives.Contains(objective);
@@ -73,6 +73,6 @@ public static class PretrainingData
                 + (EncoderArchitectures.IsTransformer(options.Architecture) || layout.ImageWidth != layout.ImageHeight || layout.ImageWidth % 8 != 0 ? "." : ", or train --architecture vit-tiny (sides that are multiples of 8)."));
 
         string Alternatives() =>
-            $"Objectives that learn from frames alone train on it: {string.Join(", ", FrameOnlyObjectives.Select(PretrainOptions.NameOf))} (mae with --architecture vit-tiny).";
+            $"Objectives that learn from frames alone train on it: {string.Join(", ", FrameOnlyObjectives.Select(PretrainOptions.NameOf))} (mae and siammae with --architecture vit-tiny).";
     }
 }

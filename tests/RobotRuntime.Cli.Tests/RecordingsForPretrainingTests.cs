@@ -86,7 +86,7 @@ public sealed class RecordingsForPretrainingTests : IDisposable
             var refused = AgentCommandTests.Rr(Pretrain(data, refusedRun, objective, 20));
             Assert.Equal(1, refused.Exit);
             Assert.Contains($"rr pretrain: {dataset.Folder} has no 'action' column: it is a recording of cameras alone (rr record --dataset). The {objective} objective learns from", refused.Error);
-            Assert.Contains("Objectives that learn from frames alone train on it: atc, video-dynamics, mae", refused.Error);
+            Assert.Contains("Objectives that learn from frames alone train on it: atc, video-dynamics, mae, curl, siammae", refused.Error);
             Assert.False(Directory.Exists(refusedRun));
         }
 
@@ -131,6 +131,6 @@ public sealed class RecordingsForPretrainingTests : IDisposable
         Assert.Equal(1, refused.Exit);
         Assert.Contains($"{Path.GetFullPath(data)} is a recorded deployment (rr run --record): its 'action' column is the command sent to the arm", refused.Error);
         Assert.Contains("not one action per frame", refused.Error);
-        Assert.Contains("Objectives that learn from frames alone train on it: atc, video-dynamics, mae", refused.Error);
+        Assert.Contains("Objectives that learn from frames alone train on it: atc, video-dynamics, mae, curl, siammae", refused.Error);
     }
 }

@@ -48,7 +48,7 @@ public sealed class PretrainingDataTests
         var refused = Assert.Throws<ArgumentException>(() => new Pretrainer(run, dataset, Options(objective)));
 
         Assert.Equal($"{dataset.Folder} has no 'action' column: it is a recording of cameras alone (rr record --dataset). The {PretrainOptions.NameOf(objective)} objective learns from {learns}. "
-            + "Objectives that learn from frames alone train on it: atc, video-dynamics, mae (mae with --architecture vit-tiny).", refused.Message);
+            + "Objectives that learn from frames alone train on it: atc, video-dynamics, mae, curl, siammae (mae and siammae with --architecture vit-tiny).", refused.Message);
         Assert.False(Directory.Exists(run)); // refused before anything is written
     }
 
@@ -56,6 +56,8 @@ public sealed class PretrainingDataTests
     [InlineData(PretrainObjective.Atc, "cnn")]
     [InlineData(PretrainObjective.VideoDynamics, "cnn")]
     [InlineData(PretrainObjective.Mae, "vit-tiny")]
+    [InlineData(PretrainObjective.Curl, "cnn")]
+    [InlineData(PretrainObjective.SiamMae, "vit-tiny")]
     public void AFrameOnlyObjectiveTrainsOnARecordingOfCamerasAlone(PretrainObjective objective, string architecture)
     {
         TensorEngine.ThreadCount = 1;

@@ -12,7 +12,7 @@ public static class PretrainCommand
     /// <summary>Builds the <c>pretrain</c> verb.</summary>
     public static Command Create()
     {
-        var data = new Option<string>("--data") { Description = "Episode dataset folder: rr collect's, rr record --dataset's (frames only: atc, video-dynamics, mae) or rr run --record's (frames only too: its action column is the sent command, not one action per frame).", Required = true };
+        var data = new Option<string>("--data") { Description = "Episode dataset folder: rr collect's, rr record --dataset's (frames only: atc, video-dynamics, mae, curl, siammae) or rr run --record's (frames only too: its action column is the sent command, not one action per frame).", Required = true };
         var run = new Option<string>("--run") { Description = "Run folder (run.json, metrics, curve, checkpoint, encoder.onnx, zoo.json). Resumes if it holds a checkpoint.", Required = true };
         var objective = new Option<string>("--objective") { Description = "atc, idm, bc, video-dynamics, spr, mae, curl or siammae (mae and siammae need --architecture vit-tiny).", Required = true };
         var architecture = new Option<string>("--architecture") { Description = $"Encoder: {string.Join(", ", EncoderArchitectures.Names)}.", DefaultValueFactory = _ => "cnn" };
