@@ -4,6 +4,7 @@ namespace RobotRuntime.Tensors.Tests;
 /// The convolution puts a chunk of samples side by side in one im2col buffer and one GEMM. What it
 /// computes must not depend on that: the reference is the same convolution run on each sample alone.
 /// </summary>
+[Collection(ThreadCountCollection.Name)]
 public class ConvolutionBatchingTests
 {
     private static Tensor Sample(Tensor x, int n)

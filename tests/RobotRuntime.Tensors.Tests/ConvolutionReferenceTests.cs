@@ -7,6 +7,7 @@ namespace RobotRuntime.Tensors.Tests;
 /// split over threads, and the geometries cover stride 1–3, padding 0–3, kernels 1–7, non-square
 /// images and kernels, and kernels wider than the padding.
 /// </summary>
+[Collection(ThreadCountCollection.Name)]
 public class ConvolutionReferenceTests
 {
     [Theory]

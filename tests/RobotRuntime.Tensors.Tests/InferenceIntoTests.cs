@@ -6,6 +6,7 @@ namespace RobotRuntime.Tensors.Tests;
 /// same kernels in the same order; the allocating ops are themselves checked against PyTorch in
 /// <see cref="PyTorchReferenceTests"/>), and no allocation per forward.
 /// </summary>
+[Collection(ThreadCountCollection.Name)]
 public class InferenceIntoTests
 {
     private const int Batch = 37;
