@@ -133,17 +133,24 @@ public static partial class Ops
     // (its GEMMs with gemmThreads).
     private static unsafe void ForwardChunks(Tensor x, Tensor weight, Tensor? bias, Tensor y, in ConvGeometry g, int chunk, int chunkStart, int chunkEnd, int gemmThreads)
     {
-        // With the Vector512 kernel, im2col writes the GEMM's B panels directly (no packing pass).
+        // With the Vector512 kernel, the columns are gathered straight into the GEMM's B panels (no packing pass).
         bool panels = Gemm.PackedBPanelColumns == 32;
-        float[] cols = ArrayPool<float>.Shared.Rent(g.Ckk * (panels ? (g.Ohw * chunk + 31) / 32 * 32 : g.Ohw * chunk));
-        float[]? wide = chunk > 1 ? ArrayPool<float>.Shared.Rent(g.O * g.Ohw * chunk) : null;
-        float[]? phase = ScratchFloats(g) > 0 ? ArrayPool<float>.Shared.Rent(ScratchFloats(g)) : null;
+        int maxWidth = g.Ohw * chunk;
+        float[] cols = ArrayPool<float>.Shared.Rent(g.Ckk * (panels ? (maxWidth + 31) / 32 * 32 : maxWidth));
+        float[]? wide = chunk > 1 ? ArrayPool<float>.Shared.Rent(g.O * maxWidth) : null;
+        float[] padded = ArrayPool<float>.Shared.Rent(PaddedFloats(g) * chunk);
+        int[] taps = ArrayPool<int>.Shared.Rent(g.Ckk);
+        ColumnRun[] runs = ArrayPool<ColumnRun>.Shared.Rent(MaxColumnRuns(g, chunk));
         int xPer = g.C * g.H * g.W;
         try
         {
-            fixed (float* pw = weight.Storage, py = y.Storage, px = x.Storage, pc = cols, pwide = wide, pphase = phase)
+            fixed (float* pw = weight.Storage, py = y.Storage, px = x.Storage, pc = cols, pwide = wide, ppad = padded)
+            fixed (int* ptaps = taps)
+            fixed (ColumnRun* pruns = runs)
             {
+                TapOffsets(g, ptaps);
                 float* yBase = py + y.Offset;
+                int runsOf = 0, runCount = 0;
                 for (int k = chunkStart; k < chunkEnd; k++)
                 {
                     int n0 = k * chunk;
@@ -151,18 +158,31 @@ public static partial class Ops
                     if (count <= 0)
                         break;
                     int width = count * g.Ohw;
+                    if (count != runsOf)
+                    {
+                        runCount = BuildColumnRuns(g, count, panels ? g.Ckk : 0, pruns);
+                        runsOf = count;
+                    }
+                    FillPadded(px + x.Offset + (long)n0 * xPer, ppad, g, count);
                     float* target = wide is null ? yBase + (long)n0 * g.O * g.Ohw : pwide;
                     if (panels)
                     {
-                        for (int s = 0; s < count; s++)
-                            Im2Col(px + x.Offset + (long)(n0 + s) * xPer, new PanelColumns(pc, g.Ckk, s * g.Ohw), g, pphase);
+                        GatherColumns(ppad, ptaps, g.Ckk, pruns, runCount, pc, 32, (long)g.Ckk * 32);
+                        // The last panel's columns past the chunk are multiplied too (never stored): zeros, not
+                        // whatever the pooled buffer held.
+                        int used = width % 32;
+                        if (used != 0)
+                        {
+                            float* last = pc + (long)(width / 32) * g.Ckk * 32;
+                            for (int r = 0; r < g.Ckk; r++)
+                                new Span<float>(last + r * 32 + used, 32 - used).Clear();
+                        }
                         Gemm.MultiplyPackedB(g.O, width, g.Ckk, pw + weight.Offset, g.Ckk, 1, pc,
                             target, width, accumulate: false, gemmThreads);
                     }
                     else
                     {
-                        for (int s = 0; s < count; s++)
-                            Im2Col(px + x.Offset + (long)(n0 + s) * xPer, pc + s * g.Ohw, width, g, pphase);
+                        GatherColumns(ppad, ptaps, g.Ckk, pruns, runCount, pc, width, 32);
                         Gemm.Multiply(g.O, width, g.Ckk, pw + weight.Offset, g.Ckk, 1, pc, width, 1,
                             target, width, accumulate: false, gemmThreads);
                     }
@@ -185,8 +205,9 @@ public static partial class Ops
             ArrayPool<float>.Shared.Return(cols);
             if (wide is not null)
                 ArrayPool<float>.Shared.Return(wide);
-            if (phase is not null)
-                ArrayPool<float>.Shared.Return(phase);
+            ArrayPool<float>.Shared.Return(padded);
+            ArrayPool<int>.Shared.Return(taps);
+            ArrayPool<ColumnRun>.Shared.Return(runs);
         }
     }
 
@@ -234,299 +255,6 @@ public static partial class Ops
         }
     }
 
-    // The output columns ow whose input column ow·s − p + j lies inside [0, W): [lo, hi) (empty when hi ≤ lo).
-    private static (int Lo, int Hi) ValidColumns(in ConvGeometry g, int j)
-    {
-        int before = g.Padding - j; // input column of ow = 0 is −before
-        int lo = before <= 0 ? 0 : (before + g.Stride - 1) / g.Stride;
-        int last = g.W - 1 + before; // ow·s ≤ last
-        int hi = last < 0 ? 0 : Math.Min(g.OW, last / g.Stride + 1);
-        return (Math.Min(lo, g.OW), hi);
-    }
-
-    // Output rows narrower than this are im2col'd through a padded copy and a table of offsets
-    // (Im2ColGather): copying them row by row cost more per row than the row held.
-    private const int ConvGatherBelowColumns = 16;
-
-    private static bool UsesGather(in ConvGeometry g) => g.OW < ConvGatherBelowColumns;
-
-    // Floats of the per-sample scratch Im2Col and Col2ImAdd work through: the padded copy and its offset
-    // table (narrow outputs), the phase-split copy (strided), or none.
-    private static int ScratchFloats(in ConvGeometry g) =>
-        UsesGather(g) ? g.C * (g.H + 2 * g.Padding) * (g.W + 2 * g.Padding) + g.Ohw
-        : g.Stride == 1 ? 0 : PhaseFloats(g);
-
-    // Floats of the phase-split copy of one sample a strided convolution works through.
-    private static int PhaseFloats(in ConvGeometry g) => g.C * g.H * g.Stride * PhaseWidth(g);
-
-    // Columns of one phase of a split row: ⌈W / s⌉.
-    private static int PhaseWidth(in ConvGeometry g) => (g.W + g.Stride - 1) / g.Stride;
-
-    // cols[(c·KH + i)·KW + j, oh·OW + ow] = x[c, oh·s − p + i, ow·s − p + j] (0 outside); a row of cols
-    // starts every rowStride floats (OHW for one sample; chunk·OHW when samples sit side by side).
-    // The inside of every row is one block copy: at stride 1 straight from x; at stride s > 1 from a
-    // copy of x split by column phase (`phases`, PhaseFloats long: phases[c, h, r, q] = x[c, h, q·s + r]),
-    // in which the columns a kernel tap reads are adjacent. The split reads x once; gathering every
-    // s-th column for each of the KW taps instead read it KW times, one float at a time.
-    private static unsafe void Im2Col(float* x, float* cols, int rowStride, in ConvGeometry g, float* phases) =>
-        Im2Col(x, new RowMajorColumns(cols, rowStride), g, phases);
-
-    // Im2Col into `target`: row r = (c·KH + i)·KW + j, column q = oh·OW + ow of the sample.
-    private static unsafe void Im2Col<T>(float* x, T target, in ConvGeometry g, float* phases) where T : struct, IColumnTarget
-    {
-        if (UsesGather(g))
-        {
-            Im2ColGather(x, target, g, phases);
-            return;
-        }
-        int s = g.Stride, wq = PhaseWidth(g);
-        if (s > 1)
-        {
-            for (int row = 0; row < g.C * g.H; row++)
-            {
-                float* src = x + (long)row * g.W;
-                float* dst = phases + (long)row * s * wq;
-                for (int r = 0; r < s; r++)
-                {
-                    float* d = dst + r * wq;
-                    int q = 0;
-                    for (int w = r; w < g.W; w += s)
-                        d[q++] = src[w];
-                }
-            }
-        }
-        for (int c = 0; c < g.C; c++)
-        {
-            for (int i = 0; i < g.KH; i++)
-            {
-                for (int j = 0; j < g.KW; j++)
-                {
-                    int r = (c * g.KH + i) * g.KW + j;
-                    var (lo, hi) = ValidColumns(g, j);
-                    int inside = Math.Max(0, hi - lo);
-                    int first = lo * s - g.Padding + j; // input column of ow = lo
-                    int phase = first % s, q0 = first / s;
-                    for (int oh = 0; oh < g.OH; oh++)
-                    {
-                        int h = oh * s - g.Padding + i;
-                        int q = oh * g.OW;
-                        if ((uint)h >= (uint)g.H || inside == 0)
-                        {
-                            target.Zero(r, q, g.OW);
-                            continue;
-                        }
-                        if (lo > 0)
-                            target.Zero(r, q, lo);
-                        if (lo + inside < g.OW)
-                            target.Zero(r, q + lo + inside, g.OW - lo - inside);
-                        float* src = s == 1
-                            ? x + ((long)c * g.H + h) * g.W + first
-                            : phases + (((long)c * g.H + h) * s + phase) * wq + q0;
-                        target.Copy(r, q + lo, src, inside);
-                    }
-                }
-            }
-        }
-    }
-
-    // Where Im2Col writes: element (row r, column q of the sample).
-    private interface IColumnTarget
-    {
-        // Columns q … q + count − 1 of row r := src[0 … count − 1].
-        unsafe void Copy(int r, int q, float* src, int count);
-
-        // Columns q … q + count − 1 of row r := 0.
-        void Zero(int r, int q, int count);
-
-        // Columns 0 … ohw − 1 of row r := src[offsets[q]].
-        unsafe void Gather(int r, float* src, int* offsets, int ohw);
-    }
-
-    // cols[r·rowStride + q]: the plain im2col matrix (the backward's, and GEMMs without packed B).
-    private readonly unsafe struct RowMajorColumns(float* cols, int rowStride) : IColumnTarget
-    {
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public void Copy(int r, int q, float* src, int count) => CopyRun(src, cols + (long)r * rowStride + q, count);
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public void Zero(int r, int q, int count) => new Span<float>(cols + (long)r * rowStride + q, count).Clear();
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public void Gather(int r, float* src, int* offsets, int ohw)
-        {
-            float* dst = cols + (long)r * rowStride;
-            for (int q = 0; q < ohw; q++)
-                dst[q] = src[offsets[q]];
-        }
-    }
-
-    // The same matrix written straight into Gemm.MultiplyPackedB's B panels: column `first + q` of
-    // row r at panels + ((first + q) / P)·depth·P + r·P + (first + q) % P, P = Gemm.PackedBPanelColumns.
-    private readonly unsafe struct PanelColumns(float* panels, int depth, int first) : IColumnTarget
-    {
-        private const int P = 32;
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private float* At(int r, int column) => panels + (long)(column / P) * depth * P + (long)r * P + column % P;
-
-        public void Copy(int r, int q, float* src, int count)
-        {
-            int column = first + q;
-            while (count > 0)
-            {
-                int n = Math.Min(P - column % P, count);
-                CopyRun(src, At(r, column), n);
-                src += n; column += n; count -= n;
-            }
-        }
-
-        public void Zero(int r, int q, int count)
-        {
-            int column = first + q;
-            while (count > 0)
-            {
-                int n = Math.Min(P - column % P, count);
-                new Span<float>(At(r, column), n).Clear();
-                column += n; count -= n;
-            }
-        }
-
-        public void Gather(int r, float* src, int* offsets, int ohw)
-        {
-            int q = 0, column = first;
-            while (q < ohw)
-            {
-                int n = Math.Min(P - column % P, ohw - q);
-                float* d = At(r, column);
-                for (int k = 0; k < n; k++)
-                    d[k] = src[offsets[q + k]];
-                q += n; column += n;
-            }
-        }
-    }
-
-    // The adjoint of Im2Col: dx[c, h, w] += Σ over the columns that read it (rows every rowStride floats).
-    // At stride s > 1 the sums are gathered in a zeroed phase-split buffer (as Im2Col's) by adjacent
-    // adds, then added onto dx once.
-    private static unsafe void Col2ImAdd(float* cols, float* dx, int rowStride, in ConvGeometry g, float* phases)
-    {
-        if (UsesGather(g))
-        {
-            Col2ImAddGather(cols, dx, rowStride, g, phases);
-            return;
-        }
-        int s = g.Stride, wq = PhaseWidth(g);
-        if (s > 1)
-            new Span<float>(phases, PhaseFloats(g)).Clear();
-        for (int c = 0; c < g.C; c++)
-        {
-            for (int i = 0; i < g.KH; i++)
-            {
-                for (int j = 0; j < g.KW; j++)
-                {
-                    float* row = cols + (long)((c * g.KH + i) * g.KW + j) * rowStride;
-                    var (lo, hi) = ValidColumns(g, j);
-                    int inside = hi - lo;
-                    if (inside <= 0)
-                        continue;
-                    int first = lo * s - g.Padding + j;
-                    int phase = first % s, q0 = first / s;
-                    for (int oh = 0; oh < g.OH; oh++)
-                    {
-                        int h = oh * s - g.Padding + i;
-                        if ((uint)h >= (uint)g.H)
-                            continue;
-                        float* d = s == 1
-                            ? dx + ((long)c * g.H + h) * g.W + first
-                            : phases + (((long)c * g.H + h) * s + phase) * wq + q0;
-                        AddInto(d, row + oh * g.OW + lo, inside);
-                    }
-                }
-            }
-        }
-        if (s > 1)
-        {
-            for (int row = 0; row < g.C * g.H; row++)
-            {
-                float* dst = dx + (long)row * g.W;
-                float* src = phases + (long)row * s * wq;
-                for (int r = 0; r < s; r++)
-                {
-                    float* p = src + r * wq;
-                    int q = 0;
-                    for (int w = r; w < g.W; w += s)
-                        dst[w] += p[q++];
-                }
-            }
-        }
-    }
-
-    // Narrow outputs: the sample is copied once into zero-padded planes (scratch[0, C·HP·WP)), and every
-    // kernel tap (i, j) reads its OHW values through one table of offsets (after the planes):
-    // offset[oh·OW + ow] = oh·s·WP + ow·s, shifted by i·WP + j. No bounds checks, no per-row work.
-    private static unsafe int* PaddedCopyAndOffsets(float* x, in ConvGeometry g, float* scratch, bool copy)
-    {
-        int p = g.Padding, hp = g.H + 2 * p, wp = g.W + 2 * p;
-        long planes = (long)g.C * hp * wp;
-        int* offsets = (int*)(scratch + planes);
-        for (int oh = 0; oh < g.OH; oh++)
-            for (int ow = 0; ow < g.OW; ow++)
-                offsets[oh * g.OW + ow] = oh * g.Stride * wp + ow * g.Stride;
-        if (!copy)
-        {
-            new Span<float>(scratch, (int)planes).Clear();
-            return offsets;
-        }
-        if (p > 0)
-            new Span<float>(scratch, (int)planes).Clear();
-        for (int c = 0; c < g.C; c++)
-            for (int h = 0; h < g.H; h++)
-                CopyRun(x + ((long)c * g.H + h) * g.W, scratch + ((long)c * hp + h + p) * wp + p, g.W);
-        return offsets;
-    }
-
-    private static unsafe void Im2ColGather<T>(float* x, T target, in ConvGeometry g, float* scratch) where T : struct, IColumnTarget
-    {
-        int hp = g.H + 2 * g.Padding, wp = g.W + 2 * g.Padding;
-        int* offsets = PaddedCopyAndOffsets(x, g, scratch, copy: true);
-        for (int c = 0; c < g.C; c++)
-        {
-            float* plane = scratch + (long)c * hp * wp;
-            for (int i = 0; i < g.KH; i++)
-            {
-                for (int j = 0; j < g.KW; j++)
-                {
-                    target.Gather((c * g.KH + i) * g.KW + j, plane + i * wp + j, offsets, g.Ohw);
-                }
-            }
-        }
-    }
-
-    // The adjoint of Im2ColGather: sums into zeroed padded planes through the same offsets, then the
-    // planes' insides are added onto dx.
-    private static unsafe void Col2ImAddGather(float* cols, float* dx, int rowStride, in ConvGeometry g, float* scratch)
-    {
-        int p = g.Padding, hp = g.H + 2 * p, wp = g.W + 2 * p, ohw = g.Ohw;
-        int* offsets = PaddedCopyAndOffsets(null, g, scratch, copy: false);
-        for (int c = 0; c < g.C; c++)
-        {
-            float* plane = scratch + (long)c * hp * wp;
-            for (int i = 0; i < g.KH; i++)
-            {
-                for (int j = 0; j < g.KW; j++)
-                {
-                    float* d = plane + i * wp + j;
-                    float* src = cols + (long)((c * g.KH + i) * g.KW + j) * rowStride;
-                    for (int q = 0; q < ohw; q++)
-                        d[offsets[q]] += src[q];
-                }
-            }
-        }
-        for (int c = 0; c < g.C; c++)
-            for (int h = 0; h < g.H; h++)
-                AddInto(dx + ((long)c * g.H + h) * g.W, scratch + ((long)c * hp + h + p) * wp + p, g.W);
-    }
-
     // dst[k] = src[k] for k < count: runs of a few floats (a row of a small strided output) are copied
     // inline, where a call per run cost more than the copy.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -551,14 +279,15 @@ public static partial class Ops
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe void AddInto(float* d, float* src, int count)
     {
-        int k = 0;
-        if (Vector256.IsHardwareAccelerated)
+        if (Vector512.IsHardwareAccelerated)
         {
-            for (; k + 8 <= count; k += 8)
-                (Vector256.Load(d + k) + Vector256.Load(src + k)).Store(d + k);
+            for (; count >= 16; count -= 16, d += 16, src += 16)
+                (Vector512.Load(d) + Vector512.Load(src)).Store(d);
         }
-        for (; k < count; k++)
-            d[k] += src[k];
+        for (; count >= 8; count -= 8, d += 8, src += 8)
+            (Vector256.Load(d) + Vector256.Load(src)).Store(d);
+        for (; count > 0; count--)
+            *d++ += *src++;
     }
 
     private sealed class Conv2dNode(Tensor output, Tensor x, Tensor weight, Tensor? bias, ConvGeometry g) : Node(output)
@@ -617,13 +346,19 @@ public static partial class Ops
     {
         float[] cols = ArrayPool<float>.Shared.Rent(g.Ckk * g.Ohw * chunk);
         float[]? wideDy = chunk > 1 ? ArrayPool<float>.Shared.Rent(g.O * g.Ohw * chunk) : null;
-        float[]? phase = ScratchFloats(g) > 0 ? ArrayPool<float>.Shared.Rent(ScratchFloats(g)) : null;
+        float[] padded = ArrayPool<float>.Shared.Rent(PaddedFloats(g) * chunk);
+        int[] taps = ArrayPool<int>.Shared.Rent(g.Ckk);
+        ColumnRun[] runs = ArrayPool<ColumnRun>.Shared.Rent(MaxColumnRuns(g, chunk));
         int xPer = g.C * g.H * g.W;
         try
         {
-            fixed (float* pw = weight.Storage, pc = cols, pwide = wideDy, pdyAll = dy.Storage, px = x.Storage, pgw = gw, pgx = gx is null ? null : gx.Storage, pphase = phase)
+            fixed (float* pw = weight.Storage, pc = cols, pwide = wideDy, pdyAll = dy.Storage, px = x.Storage, pgw = gw, pgx = gx is null ? null : gx.Storage, ppad = padded)
+            fixed (int* ptaps = taps)
+            fixed (ColumnRun* pruns = runs)
             {
+                TapOffsets(g, ptaps);
                 float* dyBase = pdyAll + dy.Offset;
+                int runsOf = 0, runCount = 0;
                 for (int k = chunkStart; k < chunkEnd; k++)
                 {
                     int n0 = k * chunk;
@@ -631,6 +366,11 @@ public static partial class Ops
                     if (count <= 0)
                         break;
                     int width = count * g.Ohw;
+                    if (count != runsOf)
+                    {
+                        runCount = BuildColumnRuns(g, count, 0, pruns);
+                        runsOf = count;
+                    }
                     // dY of the chunk as [O, chunk·OHW] (one sample's is that already).
                     float* pdy = wideDy is null ? dyBase + (long)n0 * g.O * g.Ohw : pwide;
                     if (wideDy is not null)
@@ -641,8 +381,8 @@ public static partial class Ops
                     }
                     if (pgw is not null)
                     {
-                        for (int s = 0; s < count; s++)
-                            Im2Col(px + x.Offset + (long)(n0 + s) * xPer, pc + s * g.Ohw, width, g, pphase);
+                        FillPadded(px + x.Offset + (long)n0 * xPer, ppad, g, count);
+                        GatherColumns(ppad, ptaps, g.Ckk, pruns, runCount, pc, width, 32);
                         Gemm.Multiply(g.O, g.Ckk, width, pdy, width, 1, pc, 1, width,
                             pgw + gwOffset, g.Ckk, accumulate: true, gemmThreads);
                     }
@@ -650,8 +390,9 @@ public static partial class Ops
                     {
                         Gemm.Multiply(g.Ckk, width, g.O, pw + weight.Offset, 1, g.Ckk, pdy, width, 1,
                             pc, width, accumulate: false, gemmThreads);
-                        for (int s = 0; s < count; s++)
-                            Col2ImAdd(pc + s * g.Ohw, pgx + gx!.Offset + (long)(n0 + s) * xPer, width, g, pphase);
+                        new Span<float>(ppad, PaddedFloats(g) * count).Clear();
+                        ScatterAddColumns(pc, width, ptaps, g.Ckk, pruns, runCount, ppad);
+                        AddPaddedInto(ppad, pgx + gx!.Offset + (long)n0 * xPer, g, count);
                     }
                 }
             }
@@ -661,8 +402,9 @@ public static partial class Ops
             ArrayPool<float>.Shared.Return(cols);
             if (wideDy is not null)
                 ArrayPool<float>.Shared.Return(wideDy);
-            if (phase is not null)
-                ArrayPool<float>.Shared.Return(phase);
+            ArrayPool<float>.Shared.Return(padded);
+            ArrayPool<int>.Shared.Return(taps);
+            ArrayPool<ColumnRun>.Shared.Return(runs);
         }
     }
 

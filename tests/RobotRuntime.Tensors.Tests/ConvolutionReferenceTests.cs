@@ -20,6 +20,11 @@ public class ConvolutionReferenceTests
     [InlineData(11, 6, 12, 12, 5, 1, 1, 1, 0, 2)]  // 1×1
     [InlineData(4, 8, 50, 50, 4, 3, 3, 1, 1, 2)]   // 2,500 output pixels: one sample a chunk
     [InlineData(3, 2, 9, 9, 3, 5, 5, 1, 0, 2)]     // no padding, kernel larger than half the image
+    [InlineData(5, 3, 37, 45, 4, 3, 3, 2, 0, 2)]   // stride 2, no padding, odd widths past 32 (vector phase split and its tail)
+    [InlineData(4, 2, 34, 70, 3, 4, 4, 2, 1, 2)]   // even kernel at stride 2: output rows of 35, across 32-column blocks
+    [InlineData(9, 5, 8, 8, 6, 3, 3, 1, 1, 2)]     // output rows of 8 (four to a block); 64-pixel samples
+    [InlineData(17, 4, 8, 8, 5, 3, 3, 2, 1, 2)]    // output rows of 4 (eight to a block), two samples to a block
+    [InlineData(6, 3, 14, 14, 4, 3, 3, 2, 1, 2)]   // output rows of 7: 49-pixel samples that straddle blocks
     public void MatchesTheDefinitionComputedInDouble(int n, int c, int h, int w, int o, int kh, int kw, int stride, int padding, int threads)
     {
         var random = new Random(n * 1000 + c * 100 + h + kh);
@@ -46,6 +51,7 @@ public class ConvolutionReferenceTests
     [InlineData(20, 5, 17, 3, 1, 1)]
     [InlineData(33, 3, 64, 3, 2, 1)]
     [InlineData(6, 16, 60, 3, 1, 1)]
+    [InlineData(13, 4, 14, 3, 2, 1)]
     public void TwoThreadsGiveTheForwardAndInputGradientOfOneBitForBit(int n, int c, int size, int kernel, int stride, int padding)
     {
         var random = new Random(n + c + size);

@@ -1,0 +1,384 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace RobotRuntime.Tensors;
+
+// How a convolution's im2col matrix is read out of its input, and its adjoint.
+//
+// Each sample is first copied once into a zero-padded, column-phase-split plane set:
+//   padded[c, hp, ph, q] = x[c, hp − p, q·s + ph − p]   (0 outside x), hp < H + 2p, ph < s, q < ⌈(W + 2p)/s⌉.
+// In it, the element of im2col row r = (c·KH + i)·KW + j and column (oh, ow) sits at
+//   TapOffset(r) + oh·s·s·Wq + ow,   TapOffset(r) = ((c·Hp + i)·s + j mod s)·Wq + ⌊j/s⌋,
+// so the matrix is an outer sum of a row offset and a column offset: the columns of one output row are
+// adjacent in the source for every row r, whatever the stride, and no read needs a bounds check.
+// A chunk's columns are described once as runs (a destination, a source offset, a length), cut where an
+// output row ends and, for GEMM panels, where a panel ends; every im2col row is then the same runs from a
+// different start, copied with whole vectors.
+public static partial class Ops
+{
+    // One run of adjacent columns: `Length` floats from source offset `Source` (plus the row's tap offset)
+    // to destination offset `Destination` (plus the row's start in the target).
+    private readonly record struct ColumnRun(int Destination, int Source, int Length);
+
+    // Columns of one phase row of the padded copy: ⌈(W + 2p)/s⌉.
+    private static int PaddedPhaseWidth(in ConvGeometry g) => (g.W + 2 * g.Padding + g.Stride - 1) / g.Stride;
+
+    // Floats of one sample's padded copy, rounded up to 16 so every sample's copy starts 64-byte apart.
+    private static int PaddedFloats(in ConvGeometry g) =>
+        (g.C * (g.H + 2 * g.Padding) * g.Stride * PaddedPhaseWidth(g) + 15) / 16 * 16;
+
+    // TapOffset(r) for every im2col row r < CKK.
+    private static unsafe void TapOffsets(in ConvGeometry g, int* offsets)
+    {
+        int s = g.Stride, wq = PaddedPhaseWidth(g), hp = g.H + 2 * g.Padding;
+        for (int c = 0; c < g.C; c++)
+            for (int i = 0; i < g.KH; i++)
+                for (int j = 0; j < g.KW; j++)
+                    offsets[(c * g.KH + i) * g.KW + j] = ((c * hp + i) * s + j % s) * wq + j / s;
+    }
+
+    // Upper bound of the runs BuildColumnRuns writes for `count` samples.
+    private static int MaxColumnRuns(in ConvGeometry g, int count) => count * g.OH * (g.OW / 32 + 2);
+
+    // The runs of `count` samples' columns side by side (sample k's columns at k·OHW, its padded copy at
+    // k·PaddedFloats), each cut where an output row ends and where a block of 32 columns ends. With
+    // panelDepth > 0 the destination is Gemm.MultiplyPackedB's panels of 32 columns (column q at
+    // (q / 32)·depth·32 + q mod 32, a row every 32 floats); otherwise it is a row-major matrix (column q
+    // at q, a row every `width` floats).
+    private static unsafe int BuildColumnRuns(in ConvGeometry g, int count, int panelDepth, ColumnRun* runs)
+    {
+        int wq = PaddedPhaseWidth(g), rowPitch = g.Stride * g.Stride * wq, samplePitch = PaddedFloats(g);
+        int n = 0;
+        for (int k = 0; k < count; k++)
+        {
+            for (int oh = 0; oh < g.OH; oh++)
+            {
+                int column = k * g.Ohw + oh * g.OW, source = k * samplePitch + oh * rowPitch, left = g.OW;
+                while (left > 0)
+                {
+                    int length = Math.Min(left, 32 - column % 32);
+                    int destination = panelDepth > 0 ? column / 32 * panelDepth * 32 + column % 32 : column;
+                    runs[n++] = new ColumnRun(destination, source, length);
+                    column += length; source += length; left -= length;
+                }
+            }
+        }
+        return n;
+    }
+
+    // padded[k] := the padded, phase-split copy of sample k (x + k·C·H·W) for k < count.
+    private static unsafe void FillPadded(float* x, float* padded, in ConvGeometry g, int count)
+    {
+        int s = g.Stride, p = g.Padding, hp = g.H + 2 * p, wq = PaddedPhaseWidth(g), rowFloats = s * wq;
+        int perSample = g.C * g.H * g.W, pitch = PaddedFloats(g);
+        for (int k = 0; k < count; k++)
+        {
+            float* xs = x + (long)k * perSample;
+            float* ps = padded + (long)k * pitch;
+            for (int c = 0; c < g.C; c++)
+            {
+                for (int row = 0; row < hp; row++)
+                {
+                    float* dst = ps + ((long)c * hp + row) * rowFloats;
+                    int h = row - p;
+                    if ((uint)h >= (uint)g.H)
+                    {
+                        new Span<float>(dst, rowFloats).Clear();
+                        continue;
+                    }
+                    float* src = xs + ((long)c * g.H + h) * g.W;
+                    if (s == 1)
+                    {
+                        new Span<float>(dst, p).Clear();
+                        CopyRun(src, dst + p, g.W);
+                        new Span<float>(dst + p + g.W, wq - p - g.W).Clear();
+                    }
+                    else if (s == 2)
+                    {
+                        SplitPhases2(src, g.W, p, dst, wq);
+                    }
+                    else
+                    {
+                        new Span<float>(dst, rowFloats).Clear();
+                        for (int w = 0; w < g.W; w++)
+                        {
+                            int wp = w + p;
+                            dst[wp % s * wq + wp / s] = src[w];
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    // dx[k] += the inside of padded[k] (the adjoint of FillPadded) for k < count.
+    private static unsafe void AddPaddedInto(float* padded, float* dx, in ConvGeometry g, int count)
+    {
+        int s = g.Stride, p = g.Padding, hp = g.H + 2 * p, wq = PaddedPhaseWidth(g), rowFloats = s * wq;
+        int perSample = g.C * g.H * g.W, pitch = PaddedFloats(g);
+        for (int k = 0; k < count; k++)
+        {
+            float* ds = dx + (long)k * perSample;
+            float* ps = padded + (long)k * pitch;
+            for (int c = 0; c < g.C; c++)
+            {
+                for (int h = 0; h < g.H; h++)
+                {
+                    float* src = ps + ((long)c * hp + h + p) * rowFloats;
+                    float* dst = ds + ((long)c * g.H + h) * g.W;
+                    if (s == 1)
+                    {
+                        AddInto(dst, src + p, g.W);
+                    }
+                    else if (s == 2)
+                    {
+                        AddMergedPhases2(src, wq, p, dst, g.W);
+                    }
+                    else
+                    {
+                        for (int w = 0; w < g.W; w++)
+                        {
+                            int wp = w + p;
+                            dst[w] += src[wp % s * wq + wp / s];
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    // Stride 2: padded column w + p of an input row goes to phase (w + p) mod 2, position ⌊(w + p)/2⌋.
+    // So x[2q] lands in phase p mod 2 at q + ⌊p/2⌋ and x[2q + 1] in phase (p + 1) mod 2 at q + ⌊(p + 1)/2⌋;
+    // both are de-interleaved 16 at a time with one two-register permute each.
+    private static unsafe void SplitPhases2(float* src, int w, int p, float* dst, int wq)
+    {
+        float* evens = dst + p % 2 * wq;
+        float* odds = dst + (p + 1) % 2 * wq;
+        int evenAt = p / 2, oddAt = (p + 1) / 2;
+        int evenCount = (w + 1) / 2, oddCount = w / 2;
+        new Span<float>(evens, evenAt).Clear();
+        new Span<float>(evens + evenAt + evenCount, wq - evenAt - evenCount).Clear();
+        new Span<float>(odds, oddAt).Clear();
+        new Span<float>(odds + oddAt + oddCount, wq - oddAt - oddCount).Clear();
+        float* e = evens + evenAt, o = odds + oddAt;
+        int q = 0;
+        if (Avx512F.IsSupported)
+        {
+            var evenIndex = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+            var oddIndex = Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+            for (; 2 * q + 32 <= w; q += 16)
+            {
+                var lo = Vector512.Load(src + 2 * q);
+                var hi = Vector512.Load(src + 2 * q + 16);
+                Avx512F.PermuteVar16x32x2(lo, evenIndex, hi).Store(e + q);
+                Avx512F.PermuteVar16x32x2(lo, oddIndex, hi).Store(o + q);
+            }
+        }
+        for (; 2 * q < w; q++)
+        {
+            e[q] = src[2 * q];
+            if (2 * q + 1 < w)
+                o[q] = src[2 * q + 1];
+        }
+    }
+
+    // The adjoint of SplitPhases2: x[2q] += evens[q], x[2q + 1] += odds[q], re-interleaved 16 pairs at a time.
+    private static unsafe void AddMergedPhases2(float* src, int wq, int p, float* dst, int w)
+    {
+        float* e = src + p % 2 * wq + p / 2;
+        float* o = src + (p + 1) % 2 * wq + (p + 1) / 2;
+        int q = 0;
+        if (Avx512F.IsSupported)
+        {
+            var lowIndex = Vector512.Create(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+            var highIndex = Vector512.Create(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+            for (; 2 * q + 32 <= w; q += 16)
+            {
+                var ev = Vector512.Load(e + q);
+                var od = Vector512.Load(o + q);
+                (Vector512.Load(dst + 2 * q) + Avx512F.PermuteVar16x32x2(ev, lowIndex, od)).Store(dst + 2 * q);
+                (Vector512.Load(dst + 2 * q + 16) + Avx512F.PermuteVar16x32x2(ev, highIndex, od)).Store(dst + 2 * q + 16);
+            }
+        }
+        for (; 2 * q < w; q++)
+        {
+            dst[2 * q] += e[q];
+            if (2 * q + 1 < w)
+                dst[2 * q + 1] += o[q];
+        }
+    }
+
+    // target[row r] := the runs read from padded + tapOffsets[r], for r < rows, a row every rowStep floats.
+    // Block by block of 32 columns (blockFloats: a GEMM panel's depth·32, or 32 in a row-major matrix):
+    // all rows of one block before the next, so a panel is written front to back. A block made of equal
+    // runs (one of 32, two of 16, four of 8, eight of 4: output rows of 32, 16, 8 or 4 columns) keeps its
+    // source offsets in registers and copies each row with whole vectors and no loop over runs.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void GatherColumns(float* padded, int* tapOffsets, int rows, ColumnRun* runs, int runCount,
+        float* target, int rowStep, long blockFloats)
+    {
+        int start = 0;
+        while (start < runCount)
+        {
+            long block = runs[start].Destination / blockFloats;
+            int end = start + 1;
+            while (end < runCount && runs[end].Destination / blockFloats == block)
+                end++;
+            int length = runs[start].Length;
+            bool even = (end - start) * length == 32;
+            for (int k = start + 1; even && k < end; k++)
+                even = runs[k].Length == length && runs[k].Destination == runs[start].Destination + (k - start) * length;
+            float* dst = target + runs[start].Destination;
+            if (even && length == 32)
+            {
+                int o0 = runs[start].Source;
+                for (int r = 0; r < rows; r++, dst += rowStep)
+                {
+                    float* src = padded + tapOffsets[r];
+                    Copy16(src + o0, dst);
+                    Copy16(src + o0 + 16, dst + 16);
+                }
+            }
+            else if (even && length == 16)
+            {
+                int o0 = runs[start].Source, o1 = runs[start + 1].Source;
+                for (int r = 0; r < rows; r++, dst += rowStep)
+                {
+                    float* src = padded + tapOffsets[r];
+                    Copy16(src + o0, dst);
+                    Copy16(src + o1, dst + 16);
+                }
+            }
+            else if (even && length == 8)
+            {
+                int o0 = runs[start].Source, o1 = runs[start + 1].Source, o2 = runs[start + 2].Source, o3 = runs[start + 3].Source;
+                for (int r = 0; r < rows; r++, dst += rowStep)
+                {
+                    float* src = padded + tapOffsets[r];
+                    Vector256.Load(src + o0).Store(dst);
+                    Vector256.Load(src + o1).Store(dst + 8);
+                    Vector256.Load(src + o2).Store(dst + 16);
+                    Vector256.Load(src + o3).Store(dst + 24);
+                }
+            }
+            else if (even && length == 4)
+            {
+                int o0 = runs[start].Source, o1 = runs[start + 1].Source, o2 = runs[start + 2].Source, o3 = runs[start + 3].Source;
+                int o4 = runs[start + 4].Source, o5 = runs[start + 5].Source, o6 = runs[start + 6].Source, o7 = runs[start + 7].Source;
+                for (int r = 0; r < rows; r++, dst += rowStep)
+                {
+                    float* src = padded + tapOffsets[r];
+                    Vector128.Load(src + o0).Store(dst);
+                    Vector128.Load(src + o1).Store(dst + 4);
+                    Vector128.Load(src + o2).Store(dst + 8);
+                    Vector128.Load(src + o3).Store(dst + 12);
+                    Vector128.Load(src + o4).Store(dst + 16);
+                    Vector128.Load(src + o5).Store(dst + 20);
+                    Vector128.Load(src + o6).Store(dst + 24);
+                    Vector128.Load(src + o7).Store(dst + 28);
+                }
+            }
+            else
+            {
+                for (int r = 0; r < rows; r++)
+                {
+                    float* src = padded + tapOffsets[r];
+                    float* row = target + (long)r * rowStep;
+                    for (int k = start; k < end; k++)
+                    {
+                        var run = runs[k];
+                        CopyShort(src + run.Source, row + run.Destination, run.Length);
+                    }
+                }
+            }
+            start = end;
+        }
+    }
+
+    // padded + tapOffsets[r] += the runs of row r of `columns` (row-major, a row every rowStep floats), for
+    // r < rows: the adjoint of GatherColumns. Row after row (not block by block), so each input's sum
+    // takes its taps in the same order whatever the chunk, and so the thread count. Runs all of one
+    // length of 4, 8 or 16 (output rows that narrow) go through a loop of that one vector width.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void ScatterAddColumns(float* columns, int rowStep, int* tapOffsets, int rows,
+        ColumnRun* runs, int runCount, float* padded)
+    {
+        int length = runs[0].Length;
+        for (int k = 1; k < runCount && length > 0; k++)
+        {
+            if (runs[k].Length != length)
+                length = 0;
+        }
+        for (int r = 0; r < rows; r++)
+        {
+            float* dst = padded + tapOffsets[r];
+            float* src = columns + (long)r * rowStep;
+            switch (length)
+            {
+                case 16 when Vector512.IsHardwareAccelerated:
+                    for (int k = 0; k < runCount; k++)
+                    {
+                        float* d = dst + runs[k].Source;
+                        (Vector512.Load(d) + Vector512.Load(src + runs[k].Destination)).Store(d);
+                    }
+                    break;
+                case 8:
+                    for (int k = 0; k < runCount; k++)
+                    {
+                        float* d = dst + runs[k].Source;
+                        (Vector256.Load(d) + Vector256.Load(src + runs[k].Destination)).Store(d);
+                    }
+                    break;
+                case 4:
+                    for (int k = 0; k < runCount; k++)
+                    {
+                        float* d = dst + runs[k].Source;
+                        (Vector128.Load(d) + Vector128.Load(src + runs[k].Destination)).Store(d);
+                    }
+                    break;
+                default:
+                    for (int k = 0; k < runCount; k++)
+                    {
+                        var run = runs[k];
+                        AddInto(dst + run.Source, src + run.Destination, run.Length);
+                    }
+                    break;
+            }
+        }
+    }
+
+    // dst[0..16) = src[0..16).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Copy16(float* src, float* dst)
+    {
+        if (Vector512.IsHardwareAccelerated)
+        {
+            Vector512.Load(src).Store(dst);
+            return;
+        }
+        Vector256.Load(src).Store(dst);
+        Vector256.Load(src + 8).Store(dst + 8);
+    }
+
+    // dst[k] = src[k] for k < count, count small (at most an output row or a panel): whole vectors
+    // of 16, 8 and 4, then single floats, with no call.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void CopyShort(float* src, float* dst, int count)
+    {
+        if (Vector512.IsHardwareAccelerated)
+        {
+            for (; count >= 16; count -= 16, src += 16, dst += 16)
+                Vector512.Load(src).Store(dst);
+        }
+        for (; count >= 8; count -= 8, src += 8, dst += 8)
+            Vector256.Load(src).Store(dst);
+        if (count >= 4)
+        {
+            Vector128.Load(src).Store(dst);
+            count -= 4; src += 4; dst += 4;
+        }
+        for (; count > 0; count--)
+            *dst++ = *src++;
+    }
+}
