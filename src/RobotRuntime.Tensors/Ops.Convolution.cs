@@ -135,16 +135,20 @@ public static partial class Ops
     {
         // With the Vector512 kernel, the columns are gathered straight into the GEMM's B panels (no packing pass).
         bool panels = Gemm.PackedBPanelColumns == 32;
+        // With panels, the GEMM writes each sample's [O, OHW] block in place and adds the bias on the way,
+        // when a sample's columns fill whole panels (or a chunk is one sample); otherwise the chunk's
+        // [O, chunk·OHW] result goes through `wide` and is laid out and biased afterwards.
+        bool inPlace = panels && (chunk == 1 || g.Ohw % 32 == 0);
         int maxWidth = g.Ohw * chunk;
         float[] cols = ArrayPool<float>.Shared.Rent(g.Ckk * (panels ? (maxWidth + 31) / 32 * 32 : maxWidth));
-        float[]? wide = chunk > 1 ? ArrayPool<float>.Shared.Rent(g.O * maxWidth) : null;
+        float[]? wide = chunk > 1 && !inPlace ? ArrayPool<float>.Shared.Rent(g.O * maxWidth) : null;
         float[] padded = ArrayPool<float>.Shared.Rent(PaddedFloats(g) * chunk);
         int[] taps = ArrayPool<int>.Shared.Rent(g.Ckk);
         ColumnRun[] runs = ArrayPool<ColumnRun>.Shared.Rent(MaxColumnRuns(g, chunk));
         int xPer = g.C * g.H * g.W;
         try
         {
-            fixed (float* pw = weight.Storage, py = y.Storage, px = x.Storage, pc = cols, pwide = wide, ppad = padded)
+            fixed (float* pw = weight.Storage, py = y.Storage, px = x.Storage, pc = cols, pwide = wide, ppad = padded, pbias = bias is null ? null : bias.Storage)
             fixed (int* ptaps = taps)
             fixed (ColumnRun* pruns = runs)
             {
@@ -167,7 +171,7 @@ public static partial class Ops
                     float* target = wide is null ? yBase + (long)n0 * g.O * g.Ohw : pwide;
                     if (panels)
                     {
-                        GatherColumns(ppad, ptaps, g.Ckk, pruns, runCount, pc, 32, (long)g.Ckk * 32);
+                        GatherColumns(ppad, ptaps, g.Ckk, pruns, runCount, pc, 32, (long)g.Ckk * 32, rowByRow: false);
                         // The last panel's columns past the chunk are multiplied too (never stored): zeros, not
                         // whatever the pooled buffer held.
                         int used = width % 32;
@@ -177,12 +181,20 @@ public static partial class Ops
                             for (int r = 0; r < g.Ckk; r++)
                                 new Span<float>(last + r * 32 + used, 32 - used).Clear();
                         }
+                        if (inPlace)
+                        {
+                            Gemm.MultiplyPackedB(g.O, width, g.Ckk, pw + weight.Offset, g.Ckk, 1, pc,
+                                target, g.Ohw, accumulate: false, gemmThreads,
+                                rowBias: pbias is null ? null : pbias + bias!.Offset,
+                                columnSegment: count > 1 ? g.Ohw : 0, segmentStride: (long)g.O * g.Ohw);
+                            continue;
+                        }
                         Gemm.MultiplyPackedB(g.O, width, g.Ckk, pw + weight.Offset, g.Ckk, 1, pc,
                             target, width, accumulate: false, gemmThreads);
                     }
                     else
                     {
-                        GatherColumns(ppad, ptaps, g.Ckk, pruns, runCount, pc, width, 32);
+                        GatherColumns(ppad, ptaps, g.Ckk, pruns, runCount, pc, width, 32, rowByRow: true);
                         Gemm.Multiply(g.O, width, g.Ckk, pw + weight.Offset, g.Ckk, 1, pc, width, 1,
                             target, width, accumulate: false, gemmThreads);
                     }
@@ -382,7 +394,7 @@ public static partial class Ops
                     if (pgw is not null)
                     {
                         FillPadded(px + x.Offset + (long)n0 * xPer, ppad, g, count);
-                        GatherColumns(ppad, ptaps, g.Ckk, pruns, runCount, pc, width, 32);
+                        GatherColumns(ppad, ptaps, g.Ckk, pruns, runCount, pc, width, 32, rowByRow: true);
                         Gemm.Multiply(g.O, g.Ckk, width, pdy, width, 1, pc, 1, width,
                             pgw + gwOffset, g.Ckk, accumulate: true, gemmThreads);
                     }

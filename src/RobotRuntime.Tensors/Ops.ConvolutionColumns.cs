@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -90,9 +91,9 @@ public static partial class Ops
                     float* src = xs + ((long)c * g.H + h) * g.W;
                     if (s == 1)
                     {
-                        new Span<float>(dst, p).Clear();
-                        CopyRun(src, dst + p, g.W);
-                        new Span<float>(dst + p + g.W, wq - p - g.W).Clear();
+                        ClearShort(dst, p);
+                        CopyShort(src, dst + p, g.W);
+                        ClearShort(dst + p + g.W, wq - p - g.W);
                     }
                     else if (s == 2)
                     {
@@ -157,10 +158,10 @@ public static partial class Ops
         float* odds = dst + (p + 1) % 2 * wq;
         int evenAt = p / 2, oddAt = (p + 1) / 2;
         int evenCount = (w + 1) / 2, oddCount = w / 2;
-        new Span<float>(evens, evenAt).Clear();
-        new Span<float>(evens + evenAt + evenCount, wq - evenAt - evenCount).Clear();
-        new Span<float>(odds, oddAt).Clear();
-        new Span<float>(odds + oddAt + oddCount, wq - oddAt - oddCount).Clear();
+        ClearShort(evens, evenAt);
+        ClearShort(evens + evenAt + evenCount, wq - evenAt - evenCount);
+        ClearShort(odds, oddAt);
+        ClearShort(odds + oddAt + oddCount, wq - oddAt - oddCount);
         float* e = evens + evenAt, o = odds + oddAt;
         int q = 0;
         if (Avx512F.IsSupported)
@@ -174,6 +175,22 @@ public static partial class Ops
                 Avx512F.PermuteVar16x32x2(lo, evenIndex, hi).Store(e + q);
                 Avx512F.PermuteVar16x32x2(lo, oddIndex, hi).Store(o + q);
             }
+            if (2 * q + 16 <= w)
+            {
+                // Eight pairs: evens to the low half, odds to the high half, in one permute.
+                var v = Avx512F.PermuteVar16x32(Vector512.Load(src + 2 * q),
+                    Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15));
+                v.GetLower().Store(e + q);
+                v.GetUpper().Store(o + q);
+                q += 8;
+            }
+        }
+        if (Avx2.IsSupported && 2 * q + 8 <= w)
+        {
+            var v = Avx2.PermuteVar8x32(Vector256.Load(src + 2 * q), Vector256.Create(0, 2, 4, 6, 1, 3, 5, 7));
+            v.GetLower().Store(e + q);
+            v.GetUpper().Store(o + q);
+            q += 4;
         }
         for (; 2 * q < w; q++)
         {
@@ -183,7 +200,7 @@ public static partial class Ops
         }
     }
 
-    // The adjoint of SplitPhases2: x[2q] += evens[q], x[2q + 1] += odds[q], re-interleaved 16 pairs at a time.
+    // The adjoint of SplitPhases2: x[2q] += evens[q], x[2q + 1] += odds[q], re-interleaved with permutes.
     private static unsafe void AddMergedPhases2(float* src, int wq, int p, float* dst, int w)
     {
         float* e = src + p % 2 * wq + p / 2;
@@ -200,6 +217,20 @@ public static partial class Ops
                 (Vector512.Load(dst + 2 * q) + Avx512F.PermuteVar16x32x2(ev, lowIndex, od)).Store(dst + 2 * q);
                 (Vector512.Load(dst + 2 * q + 16) + Avx512F.PermuteVar16x32x2(ev, highIndex, od)).Store(dst + 2 * q + 16);
             }
+            if (2 * q + 16 <= w)
+            {
+                var pairs = Avx512F.PermuteVar16x32(Vector512.Create(Vector256.Load(e + q), Vector256.Load(o + q)),
+                    Vector512.Create(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15));
+                (Vector512.Load(dst + 2 * q) + pairs).Store(dst + 2 * q);
+                q += 8;
+            }
+        }
+        if (Avx2.IsSupported && 2 * q + 8 <= w)
+        {
+            var pairs = Avx2.PermuteVar8x32(Vector256.Create(Vector128.Load(e + q), Vector128.Load(o + q)),
+                Vector256.Create(0, 4, 1, 5, 2, 6, 3, 7));
+            (Vector256.Load(dst + 2 * q) + pairs).Store(dst + 2 * q);
+            q += 4;
         }
         for (; 2 * q < w; q++)
         {
@@ -209,16 +240,65 @@ public static partial class Ops
         }
     }
 
-    // target[row r] := the runs read from padded + tapOffsets[r], for r < rows, a row every rowStep floats.
-    // Block by block of 32 columns (blockFloats: a GEMM panel's depth·32, or 32 in a row-major matrix):
-    // all rows of one block before the next, so a panel is written front to back. A block made of equal
-    // runs (one of 32, two of 16, four of 8, eight of 4: output rows of 32, 16, 8 or 4 columns) keeps its
-    // source offsets in registers and copies each row with whole vectors and no loop over runs.
+    // d[0..count) = 0 for the few floats of a row's padding, without a call.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void ClearShort(float* d, int count)
+    {
+        for (; count >= 8; count -= 8, d += 8)
+            Vector256<float>.Zero.Store(d);
+        for (; count > 0; count--)
+            *d++ = 0f;
+    }
+
+    // target[row r] := the runs read from padded + tapOffsets[r], for r < rows, a row every rowStep floats,
+    // in blocks of 32 columns (blockFloats: a GEMM panel's depth·32, or 32 in a row-major matrix). GEMM
+    // panels go block by block, all rows of a block before the next, so they are written front to back;
+    // a row-major matrix goes row by row (block by block it would write 128 bytes a row at a stride of
+    // the row, which the caches alias). A block made of equal runs (one of 32, two of 16, four of 8,
+    // eight of 4: output rows of 32, 16, 8 or 4 columns) is copied with whole vectors and no loop.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void GatherColumns(float* padded, int* tapOffsets, int rows, ColumnRun* runs, int runCount,
-        float* target, int rowStep, long blockFloats)
+        float* target, int rowStep, long blockFloats, bool rowByRow)
     {
-        int start = 0;
+        int[] plan = ArrayPool<int>.Shared.Rent(2 * runCount + 2);
+        try
+        {
+            fixed (int* blocks = plan)
+            {
+                int blockCount = PlanBlocks(runs, runCount, blockFloats, blocks);
+                if (rowByRow)
+                {
+                    for (int r = 0; r < rows; r++)
+                    {
+                        float* src = padded + tapOffsets[r];
+                        float* row = target + (long)r * rowStep;
+                        for (int b = 0; b < blockCount; b++)
+                            CopyBlock(src, row, runs, blocks[2 * b], blocks[2 * b + 2], blocks[2 * b + 1]);
+                    }
+                }
+                else
+                {
+                    for (int b = 0; b < blockCount; b++)
+                    {
+                        int start = blocks[2 * b], end = blocks[2 * b + 2], kind = blocks[2 * b + 1];
+                        for (int r = 0; r < rows; r++)
+                            CopyBlock(padded + tapOffsets[r], target + (long)r * rowStep, runs, start, end, kind);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<int>.Shared.Return(plan);
+        }
+    }
+
+    // The blocks of 32 columns the runs fall into: blocks[2b] = the first run of block b, blocks[2b + 1]
+    // = its kind (the length of its equal runs when they fill the block: 32, 16, 8 or 4; else 0), and
+    // blocks[2·count] = runCount. Returns the count.
+    private static unsafe int PlanBlocks(ColumnRun* runs, int runCount, long blockFloats, int* blocks)
+    {
+        int count = 0, start = 0;
         while (start < runCount)
         {
             long block = runs[start].Destination / blockFloats;
@@ -226,73 +306,56 @@ public static partial class Ops
             while (end < runCount && runs[end].Destination / blockFloats == block)
                 end++;
             int length = runs[start].Length;
-            bool even = (end - start) * length == 32;
+            bool even = length is 32 or 16 or 8 or 4 && (end - start) * length == 32;
             for (int k = start + 1; even && k < end; k++)
                 even = runs[k].Length == length && runs[k].Destination == runs[start].Destination + (k - start) * length;
-            float* dst = target + runs[start].Destination;
-            if (even && length == 32)
-            {
-                int o0 = runs[start].Source;
-                for (int r = 0; r < rows; r++, dst += rowStep)
-                {
-                    float* src = padded + tapOffsets[r];
-                    Copy16(src + o0, dst);
-                    Copy16(src + o0 + 16, dst + 16);
-                }
-            }
-            else if (even && length == 16)
-            {
-                int o0 = runs[start].Source, o1 = runs[start + 1].Source;
-                for (int r = 0; r < rows; r++, dst += rowStep)
-                {
-                    float* src = padded + tapOffsets[r];
-                    Copy16(src + o0, dst);
-                    Copy16(src + o1, dst + 16);
-                }
-            }
-            else if (even && length == 8)
-            {
-                int o0 = runs[start].Source, o1 = runs[start + 1].Source, o2 = runs[start + 2].Source, o3 = runs[start + 3].Source;
-                for (int r = 0; r < rows; r++, dst += rowStep)
-                {
-                    float* src = padded + tapOffsets[r];
-                    Vector256.Load(src + o0).Store(dst);
-                    Vector256.Load(src + o1).Store(dst + 8);
-                    Vector256.Load(src + o2).Store(dst + 16);
-                    Vector256.Load(src + o3).Store(dst + 24);
-                }
-            }
-            else if (even && length == 4)
-            {
-                int o0 = runs[start].Source, o1 = runs[start + 1].Source, o2 = runs[start + 2].Source, o3 = runs[start + 3].Source;
-                int o4 = runs[start + 4].Source, o5 = runs[start + 5].Source, o6 = runs[start + 6].Source, o7 = runs[start + 7].Source;
-                for (int r = 0; r < rows; r++, dst += rowStep)
-                {
-                    float* src = padded + tapOffsets[r];
-                    Vector128.Load(src + o0).Store(dst);
-                    Vector128.Load(src + o1).Store(dst + 4);
-                    Vector128.Load(src + o2).Store(dst + 8);
-                    Vector128.Load(src + o3).Store(dst + 12);
-                    Vector128.Load(src + o4).Store(dst + 16);
-                    Vector128.Load(src + o5).Store(dst + 20);
-                    Vector128.Load(src + o6).Store(dst + 24);
-                    Vector128.Load(src + o7).Store(dst + 28);
-                }
-            }
-            else
-            {
-                for (int r = 0; r < rows; r++)
-                {
-                    float* src = padded + tapOffsets[r];
-                    float* row = target + (long)r * rowStep;
-                    for (int k = start; k < end; k++)
-                    {
-                        var run = runs[k];
-                        CopyShort(src + run.Source, row + run.Destination, run.Length);
-                    }
-                }
-            }
+            blocks[2 * count] = start;
+            blocks[2 * count + 1] = even ? length : 0;
+            count++;
             start = end;
+        }
+        blocks[2 * count] = runCount;
+        return count;
+    }
+
+    // One row of one block: runs [start, end) read from src into row (their destinations are offsets in it).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void CopyBlock(float* src, float* row, ColumnRun* runs, int start, int end, int kind)
+    {
+        float* dst = row + runs[start].Destination;
+        switch (kind)
+        {
+            case 32:
+                Copy16(src + runs[start].Source, dst);
+                Copy16(src + runs[start].Source + 16, dst + 16);
+                break;
+            case 16:
+                Copy16(src + runs[start].Source, dst);
+                Copy16(src + runs[start + 1].Source, dst + 16);
+                break;
+            case 8:
+                Vector256.Load(src + runs[start].Source).Store(dst);
+                Vector256.Load(src + runs[start + 1].Source).Store(dst + 8);
+                Vector256.Load(src + runs[start + 2].Source).Store(dst + 16);
+                Vector256.Load(src + runs[start + 3].Source).Store(dst + 24);
+                break;
+            case 4:
+                Vector128.Load(src + runs[start].Source).Store(dst);
+                Vector128.Load(src + runs[start + 1].Source).Store(dst + 4);
+                Vector128.Load(src + runs[start + 2].Source).Store(dst + 8);
+                Vector128.Load(src + runs[start + 3].Source).Store(dst + 12);
+                Vector128.Load(src + runs[start + 4].Source).Store(dst + 16);
+                Vector128.Load(src + runs[start + 5].Source).Store(dst + 20);
+                Vector128.Load(src + runs[start + 6].Source).Store(dst + 24);
+                Vector128.Load(src + runs[start + 7].Source).Store(dst + 28);
+                break;
+            default:
+                for (int k = start; k < end; k++)
+                {
+                    var run = runs[k];
+                    CopyShort(src + run.Source, row + run.Destination, run.Length);
+                }
+                break;
         }
     }
 

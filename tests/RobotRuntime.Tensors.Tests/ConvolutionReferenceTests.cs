@@ -25,6 +25,7 @@ public class ConvolutionReferenceTests
     [InlineData(9, 5, 8, 8, 6, 3, 3, 1, 1, 2)]     // output rows of 8 (four to a block); 64-pixel samples
     [InlineData(17, 4, 8, 8, 5, 3, 3, 2, 1, 2)]    // output rows of 4 (eight to a block), two samples to a block
     [InlineData(6, 3, 14, 14, 4, 3, 3, 2, 1, 2)]   // output rows of 7: 49-pixel samples that straddle blocks
+    [InlineData(5, 3, 20, 26, 4, 3, 3, 2, 1, 2)]   // stride 2 over 26 columns: the 8-pair and 4-pair phase splits and a tail
     public void MatchesTheDefinitionComputedInDouble(int n, int c, int h, int w, int o, int kh, int kw, int stride, int padding, int threads)
     {
         var random = new Random(n * 1000 + c * 100 + h + kh);

@@ -71,6 +71,74 @@ public class GemmTests
         }
     }
 
+    [Theory]
+    [InlineData(64, 4096, 576, 64)]    // the cnn's third layer: 64 samples of 64 output pixels, K past one depth block
+    [InlineData(13, 96, 27, 32)]       // a partial row tile, three segments of one panel
+    [InlineData(32, 2048, 27, 1024)]   // the first layer: two samples of 1,024 pixels
+    public unsafe void ARowBiasAndColumnSegmentsPutEachSamplesBlockInPlaceWithItsBias(int m, int n, int k, int segment)
+    {
+        if (Gemm.PackedBPanelColumns == 0)
+        {
+            return; // refused without the Vector512 kernel, as the test above checks
+        }
+        int p = Gemm.PackedBPanelColumns;
+        var random = new Random(m + n + k);
+        var a = RandomArray(random, m * k);
+        var b = RandomArray(random, k * n);
+        var bias = RandomArray(random, m);
+        var packed = new float[(n + p - 1) / p * k * p];
+        for (int j = 0; j < n; j++)
+            for (int q = 0; q < k; q++)
+                packed[(j / p) * k * p + q * p + j % p] = b[q * n + j];
+        // Reference: the plain product [m, n] in float64, then sample s = column / segment laid out as
+        // out[s, i, column mod segment] + bias[i] (a convolution's [N, O, OHW] output).
+        int samples = n / segment;
+        foreach (int threads in new[] { 1, 2 })
+        {
+            var output = RandomArray(new Random(9), samples * m * segment);
+            fixed (float* pa = a, pp = packed, po = output, pbias = bias)
+            {
+                Gemm.MultiplyPackedB(m, n, k, pa, k, 1, pp, po, segment, accumulate: false, threads,
+                    rowBias: pbias, columnSegment: segment, segmentStride: (long)m * segment);
+            }
+            for (int i = 0; i < m; i++)
+            {
+                for (int j = 0; j < n; j++)
+                {
+                    double sum = bias[i], bound = Math.Abs(bias[i]);
+                    for (int q = 0; q < k; q++)
+                    {
+                        double term = (double)a[i * k + q] * b[q * n + j];
+                        sum += term;
+                        bound += Math.Abs(term);
+                    }
+                    float actual = output[(j / segment) * m * segment + i * segment + j % segment];
+                    // float32 sums of k products and the bias against float64: 1e-5 of the sum of magnitudes.
+                    Assert.True(Math.Abs(actual - sum) <= 1e-5 * bound + 1e-6, $"threads {threads}: C[{i},{j}] = {actual}, expected {sum}");
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public unsafe void ARowBiasIsRefusedWhenAccumulatingAndASegmentMustBeWholePanels()
+    {
+        if (Gemm.PackedBPanelColumns == 0)
+        {
+            return;
+        }
+        var buffer = new float[64 * 64];
+        static unsafe void Call(float[] data, bool accumulate, bool withBias, int segment)
+        {
+            fixed (float* p = data)
+                Gemm.MultiplyPackedB(1, 48, 1, p, 1, 1, p, p, 48, accumulate, 1, rowBias: withBias ? p : null, columnSegment: segment, segmentStride: segment);
+        }
+        var bias = Assert.Throws<ArgumentException>(() => Call(buffer, accumulate: true, withBias: true, segment: 0));
+        Assert.Contains("overwritten", bias.Message);
+        var segment = Assert.Throws<ArgumentException>(() => Call(buffer, accumulate: false, withBias: false, segment: 24));
+        Assert.Contains("multiple of 32", segment.Message);
+    }
+
     private static unsafe void Check(Random random, int m, int n, int k, bool ta, bool tb, GemmKernel kernel, int threads, bool accumulate)
     {
         var a = RandomArray(random, m * k);

@@ -108,14 +108,36 @@ internal static unsafe class Gemm
     /// the same. Saves the pass that packs B when the caller can write it packed in the first place
     /// (a convolution's im2col).
     /// </summary>
+    /// <remarks>
+    /// Two options serve a convolution writing its output in place. <paramref name="rowBias"/> (m floats,
+    /// overwriting only) adds rowBias[i] to row i of C, into the registers of the first depth block, so C
+    /// is written once. <paramref name="columnSegment"/> &gt; 0 (a multiple of <see cref="PackedBPanelColumns"/>)
+    /// lays C out in segments of that many columns, segment k starting at c + k·<paramref name="segmentStride"/>
+    /// with rows ldc apart: column j of row i at c + (j / columnSegment)·segmentStride + i·ldc + j mod
+    /// columnSegment (samples side by side in B, each sample's [rows, columns] block where it belongs).
+    /// </remarks>
     /// <exception cref="InvalidOperationException">This machine's kernel takes no packed B (<see cref="PackedBPanelColumns"/> is 0).</exception>
+    /// <exception cref="ArgumentException">A row bias with accumulate, or a column segment that is not a multiple of the panel width.</exception>
     public static void MultiplyPackedB(
         int m, int n, int depth,
         float* a, int aRowStride, int aColStride,
         float* packedB,
         float* c, int ldc, bool accumulate,
-        int threads)
+        int threads,
+        float* rowBias = null, int columnSegment = 0, long segmentStride = 0)
     {
+        if (rowBias is not null && accumulate)
+        {
+            throw new ArgumentException("a row bias is added only when C is overwritten, not accumulated into", nameof(rowBias));
+        }
+        if (columnSegment < 0 || columnSegment % 32 != 0)
+        {
+            throw new ArgumentException($"the column segment must be a multiple of 32 (the panel width), got {columnSegment}", nameof(columnSegment));
+        }
+        if ((rowBias is not null || columnSegment > 0) && depth <= 0)
+        {
+            throw new ArgumentException($"a row bias or column segments need a depth of at least 1, got {depth}", nameof(depth));
+        }
         if (PackedBPanelColumns == 0)
         {
             throw new InvalidOperationException("MultiplyPackedB needs the Vector512 kernel; this machine has none (PackedBPanelColumns is 0).");
@@ -129,6 +151,7 @@ internal static unsafe class Gemm
         job.A = a; job.ARow = aRowStride; job.ACol = aColStride;
         job.B = null; job.BRow = 0; job.BCol = 0; job.PackedB = packedB;
         job.C = c; job.Ldc = ldc; job.Accumulate = accumulate; job.Kernel = GemmKernel.Vector512Rows8Columns32;
+        job.RowBias = rowBias; job.Segment = columnSegment; job.SegmentStride = segmentStride;
         (job.Mr, job.Nr) = TileOf(job.Kernel);
         job.SplitRows = m >= n;
         long work = (long)m * n * Math.Max(depth, 1);
@@ -149,6 +172,8 @@ internal static unsafe class Gemm
         finally
         {
             job.PackedB = null;
+            job.RowBias = null;
+            job.Segment = 0;
         }
     }
 
@@ -163,8 +188,11 @@ internal static unsafe class Gemm
     {
         public int M, N, K, ARow, ACol, BRow, BCol, Ldc, Mr, Nr;
         public float* A, B, C;
-        // Set only by MultiplyPackedB: B packed by the caller in full-depth panels of Nr columns.
-        public float* PackedB;
+        // Set only by MultiplyPackedB: B packed by the caller in full-depth panels of Nr columns, a bias
+        // per row of C, and C in segments of Segment columns SegmentStride floats apart (0: plain).
+        public float* PackedB, RowBias;
+        public int Segment;
+        public long SegmentStride;
         public bool Accumulate, SplitRows;
         public GemmKernel Kernel;
 
@@ -213,6 +241,7 @@ internal static unsafe class Gemm
             {
                 return;
             }
+            float* overwriteBias = RowBias is null ? null : RowBias + rowStart;
             int mc = Mr * McPanels;
             int ncBlock = rowCount <= SmallRows ? NcBlockFewRows : NcBlock;
             float* packA = buffers.A(mc * KcBlock);
@@ -241,14 +270,20 @@ internal static unsafe class Gemm
                             {
                                 int mr = Math.Min(Mr, mcCur - ir);
                                 float* pa = packA + (long)ir * kc;
-                                float* cTile = c0 + (long)(ic + ir) * Ldc + jc + jr;
+                                int column = colStart + jc + jr;
+                                float* cTile = Segment == 0
+                                    ? c0 + (long)(ic + ir) * Ldc + jc + jr
+                                    : C + column / Segment * SegmentStride + (long)(rowStart + ic + ir) * Ldc + column % Segment;
+                                float* bias = overwriteBias is null ? null : overwriteBias + ic + ir;
                                 // The first depth block of an overwriting multiply stores its tile
                                 // instead of adding it, so C is never cleared beforehand.
                                 bool overwrite = pc == 0 && !Accumulate;
+                                if (!overwrite)
+                                    bias = null;
                                 switch (Kernel)
                                 {
                                     case GemmKernel.Vector512Rows8Columns32:
-                                        Kernel8x32(kc, pa, pb, cTile, Ldc, mr, nr, overwrite);
+                                        Kernel8x32(kc, pa, pb, cTile, Ldc, mr, nr, overwrite, bias);
                                         break;
                                     case GemmKernel.Vector256Rows6Columns16:
                                         Kernel6x16(kc, pa, pb, cTile, Ldc, mr, nr, overwrite);
@@ -429,13 +464,27 @@ internal static unsafe class Gemm
                     }
                 }
             }
-            else if (rowStride == 1 && cols == nr && nr % 8 == 0 && Avx.IsSupported)
+            else if (rowStride == 1 && nr % 8 == 0 && Avx.IsSupported)
             {
-                // Columns of B are contiguous rows of the stored (transposed) matrix: transpose
-                // them eight at a time into the panel.
-                for (int g = 0; g < nr; g += 8)
+                // Columns of B are contiguous rows of the stored (transposed) matrix: transpose them
+                // eight at a time into the panel; a last panel's leftover columns one by one, and zeros
+                // past them (a convolution's weight gradient with CKK = 27 packs 27 of 32 columns).
+                if (cols < nr)
+                {
+                    new Span<float>(panel, kc * nr).Clear();
+                }
+                int g = 0;
+                for (; g + 8 <= cols; g += 8)
                 {
                     Transpose8(b + (long)(j + g) * colStride, colStride, panel + g, nr, kc);
+                }
+                for (; g < cols; g++)
+                {
+                    float* src = b + (long)(j + g) * colStride;
+                    for (int p = 0; p < kc; p++)
+                    {
+                        panel[p * nr + g] = src[p];
+                    }
                 }
             }
             else
@@ -458,7 +507,7 @@ internal static unsafe class Gemm
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel8x32(int kc, float* pa, float* pb, float* c, int ldc, int mr, int nr, bool overwrite)
+    private static void Kernel8x32(int kc, float* pa, float* pb, float* c, int ldc, int mr, int nr, bool overwrite, float* bias)
     {
         Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default;
         Vector512<float> c20 = default, c21 = default, c30 = default, c31 = default;
@@ -486,6 +535,18 @@ internal static unsafe class Gemm
             c70 = Vector512.FusedMultiplyAdd(a, b0, c70); c71 = Vector512.FusedMultiplyAdd(a, b1, c71);
             pa += 8;
             pb += 32;
+        }
+        if (bias is not null)
+        {
+            // Rows past mr (a partial tile) are computed but never stored; their bias is the last row's.
+            var b = Vector512.Create(bias[0]); c00 += b; c01 += b;
+            b = Vector512.Create(bias[Math.Min(1, mr - 1)]); c10 += b; c11 += b;
+            b = Vector512.Create(bias[Math.Min(2, mr - 1)]); c20 += b; c21 += b;
+            b = Vector512.Create(bias[Math.Min(3, mr - 1)]); c30 += b; c31 += b;
+            b = Vector512.Create(bias[Math.Min(4, mr - 1)]); c40 += b; c41 += b;
+            b = Vector512.Create(bias[Math.Min(5, mr - 1)]); c50 += b; c51 += b;
+            b = Vector512.Create(bias[Math.Min(6, mr - 1)]); c60 += b; c61 += b;
+            b = Vector512.Create(bias[Math.Min(7, mr - 1)]); c70 += b; c71 += b;
         }
         if (mr == 8 && nr == 32)
         {
