@@ -133,28 +133,33 @@ public static partial class Ops
     // (its GEMMs with gemmThreads).
     private static unsafe void ForwardChunks(Tensor x, Tensor weight, Tensor? bias, Tensor y, in ConvGeometry g, int chunk, int chunkStart, int chunkEnd, int gemmThreads)
     {
-        // With the Vector512 kernel, the columns are gathered straight into the GEMM's B panels (no packing pass).
+        // With the Vector512 kernel the GEMM gathers its B panels from the padded copy block by block
+        // (ConvColumnsSource), and, when a sample's columns fill whole panels (or a chunk is one sample),
+        // writes each sample's [O, OHW] block in place with the bias added in its registers. Otherwise the
+        // im2col matrix is written whole (`cols`) and/or the result goes through `wide` [O, chunk·OHW] to be
+        // laid out and biased afterwards.
         bool panels = Gemm.PackedBPanelColumns == 32;
-        // With panels, the GEMM writes each sample's [O, OHW] block in place and adds the bias on the way,
-        // when a sample's columns fill whole panels (or a chunk is one sample); otherwise the chunk's
-        // [O, chunk·OHW] result goes through `wide` and is laid out and biased afterwards.
         bool inPlace = panels && (chunk == 1 || g.Ohw % 32 == 0);
         int maxWidth = g.Ohw * chunk;
-        float[] cols = ArrayPool<float>.Shared.Rent(g.Ckk * (panels ? (maxWidth + 31) / 32 * 32 : maxWidth));
+        float[]? cols = panels ? null : ArrayPool<float>.Shared.Rent(g.Ckk * maxWidth);
         float[]? wide = chunk > 1 && !inPlace ? ArrayPool<float>.Shared.Rent(g.O * maxWidth) : null;
         float[] padded = ArrayPool<float>.Shared.Rent(PaddedFloats(g) * chunk);
         int[] taps = ArrayPool<int>.Shared.Rent(g.Ckk);
         ColumnRun[] runs = ArrayPool<ColumnRun>.Shared.Rent(MaxColumnRuns(g, chunk));
+        int[] blocks = ArrayPool<int>.Shared.Rent(MaxColumnBlocks(g, chunk));
+        var source = panels ? t_convColumns ??= new ConvColumnsSource() : null;
         int xPer = g.C * g.H * g.W;
         try
         {
             fixed (float* pw = weight.Storage, py = y.Storage, px = x.Storage, pc = cols, pwide = wide, ppad = padded, pbias = bias is null ? null : bias.Storage)
-            fixed (int* ptaps = taps)
+            fixed (int* ptaps = taps, pblocks = blocks)
             fixed (ColumnRun* pruns = runs)
             {
                 TapOffsets(g, ptaps);
                 float* yBase = py + y.Offset;
-                int runsOf = 0, runCount = 0;
+                float* biasRow = pbias is null ? null : pbias + bias!.Offset;
+                int planOf = 0;
+                ColumnPlan plan = default;
                 for (int k = chunkStart; k < chunkEnd; k++)
                 {
                     int n0 = k * chunk;
@@ -162,39 +167,29 @@ public static partial class Ops
                     if (count <= 0)
                         break;
                     int width = count * g.Ohw;
-                    if (count != runsOf)
+                    if (count != planOf)
                     {
-                        runCount = BuildColumnRuns(g, count, panels ? g.Ckk : 0, pruns);
-                        runsOf = count;
+                        plan = BuildColumnPlan(g, count, pruns, pblocks);
+                        planOf = count;
                     }
                     FillPadded(px + x.Offset + (long)n0 * xPer, ppad, g, count);
                     float* target = wide is null ? yBase + (long)n0 * g.O * g.Ohw : pwide;
                     if (panels)
                     {
-                        GatherColumns(ppad, ptaps, g.Ckk, pruns, runCount, pc, 32, (long)g.Ckk * 32, rowByRow: false);
-                        // The last panel's columns past the chunk are multiplied too (never stored): zeros, not
-                        // whatever the pooled buffer held.
-                        int used = width % 32;
-                        if (used != 0)
-                        {
-                            float* last = pc + (long)(width / 32) * g.Ckk * 32;
-                            for (int r = 0; r < g.Ckk; r++)
-                                new Span<float>(last + r * 32 + used, 32 - used).Clear();
-                        }
+                        source!.Set(ppad, ptaps, plan);
                         if (inPlace)
                         {
-                            Gemm.MultiplyPackedB(g.O, width, g.Ckk, pw + weight.Offset, g.Ckk, 1, pc,
+                            Gemm.MultiplyFromSource(g.O, width, g.Ckk, pw + weight.Offset, g.Ckk, 1, source,
                                 target, g.Ohw, accumulate: false, gemmThreads,
-                                rowBias: pbias is null ? null : pbias + bias!.Offset,
-                                columnSegment: count > 1 ? g.Ohw : 0, segmentStride: (long)g.O * g.Ohw);
+                                rowBias: biasRow, columnSegment: count > 1 ? g.Ohw : 0, segmentStride: (long)g.O * g.Ohw);
                             continue;
                         }
-                        Gemm.MultiplyPackedB(g.O, width, g.Ckk, pw + weight.Offset, g.Ckk, 1, pc,
+                        Gemm.MultiplyFromSource(g.O, width, g.Ckk, pw + weight.Offset, g.Ckk, 1, source,
                             target, width, accumulate: false, gemmThreads);
                     }
                     else
                     {
-                        GatherColumns(ppad, ptaps, g.Ckk, pruns, runCount, pc, width, 32, rowByRow: true);
+                        GatherColumns(ppad, ptaps, g.Ckk, plan, pc, width);
                         Gemm.Multiply(g.O, width, g.Ckk, pw + weight.Offset, g.Ckk, 1, pc, width, 1,
                             target, width, accumulate: false, gemmThreads);
                     }
@@ -214,14 +209,19 @@ public static partial class Ops
         }
         finally
         {
-            ArrayPool<float>.Shared.Return(cols);
+            source?.Clear();
+            if (cols is not null)
+                ArrayPool<float>.Shared.Return(cols);
             if (wide is not null)
                 ArrayPool<float>.Shared.Return(wide);
             ArrayPool<float>.Shared.Return(padded);
             ArrayPool<int>.Shared.Return(taps);
             ArrayPool<ColumnRun>.Shared.Return(runs);
+            ArrayPool<int>.Shared.Return(blocks);
         }
     }
+
+    [ThreadStatic] private static ConvColumnsSource? t_convColumns;
 
     private sealed class ConvForwardWork : IParallelWork
     {
@@ -361,16 +361,18 @@ public static partial class Ops
         float[] padded = ArrayPool<float>.Shared.Rent(PaddedFloats(g) * chunk);
         int[] taps = ArrayPool<int>.Shared.Rent(g.Ckk);
         ColumnRun[] runs = ArrayPool<ColumnRun>.Shared.Rent(MaxColumnRuns(g, chunk));
+        int[] blocks = ArrayPool<int>.Shared.Rent(MaxColumnBlocks(g, chunk));
         int xPer = g.C * g.H * g.W;
         try
         {
             fixed (float* pw = weight.Storage, pc = cols, pwide = wideDy, pdyAll = dy.Storage, px = x.Storage, pgw = gw, pgx = gx is null ? null : gx.Storage, ppad = padded)
-            fixed (int* ptaps = taps)
+            fixed (int* ptaps = taps, pblocks = blocks)
             fixed (ColumnRun* pruns = runs)
             {
                 TapOffsets(g, ptaps);
                 float* dyBase = pdyAll + dy.Offset;
-                int runsOf = 0, runCount = 0;
+                int planOf = 0;
+                ColumnPlan plan = default;
                 for (int k = chunkStart; k < chunkEnd; k++)
                 {
                     int n0 = k * chunk;
@@ -378,10 +380,10 @@ public static partial class Ops
                     if (count <= 0)
                         break;
                     int width = count * g.Ohw;
-                    if (count != runsOf)
+                    if (count != planOf)
                     {
-                        runCount = BuildColumnRuns(g, count, 0, pruns);
-                        runsOf = count;
+                        plan = BuildColumnPlan(g, count, pruns, pblocks);
+                        planOf = count;
                     }
                     // dY of the chunk as [O, chunk·OHW] (one sample's is that already).
                     float* pdy = wideDy is null ? dyBase + (long)n0 * g.O * g.Ohw : pwide;
@@ -394,7 +396,7 @@ public static partial class Ops
                     if (pgw is not null)
                     {
                         FillPadded(px + x.Offset + (long)n0 * xPer, ppad, g, count);
-                        GatherColumns(ppad, ptaps, g.Ckk, pruns, runCount, pc, width, 32, rowByRow: true);
+                        GatherColumns(ppad, ptaps, g.Ckk, plan, pc, width);
                         Gemm.Multiply(g.O, g.Ckk, width, pdy, width, 1, pc, 1, width,
                             pgw + gwOffset, g.Ckk, accumulate: true, gemmThreads);
                     }
@@ -403,7 +405,7 @@ public static partial class Ops
                         Gemm.Multiply(g.Ckk, width, g.O, pw + weight.Offset, 1, g.Ckk, pdy, width, 1,
                             pc, width, accumulate: false, gemmThreads);
                         new Span<float>(ppad, PaddedFloats(g) * count).Clear();
-                        ScatterAddColumns(pc, width, ptaps, g.Ckk, pruns, runCount, ppad);
+                        ScatterAddColumns(pc, width, ptaps, g.Ckk, plan, ppad);
                         AddPaddedInto(ppad, pgx + gx!.Offset + (long)n0 * xPer, g, count);
                     }
                 }
@@ -417,6 +419,7 @@ public static partial class Ops
             ArrayPool<float>.Shared.Return(padded);
             ArrayPool<int>.Shared.Return(taps);
             ArrayPool<ColumnRun>.Shared.Return(runs);
+            ArrayPool<int>.Shared.Return(blocks);
         }
     }
 

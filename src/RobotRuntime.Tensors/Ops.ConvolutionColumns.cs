@@ -1,7 +1,7 @@
-using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using RobotRuntime.Tensors.Kernels;
 
 namespace RobotRuntime.Tensors;
 
@@ -39,15 +39,18 @@ public static partial class Ops
                     offsets[(c * g.KH + i) * g.KW + j] = ((c * hp + i) * s + j % s) * wq + j / s;
     }
 
-    // Upper bound of the runs BuildColumnRuns writes for `count` samples.
+    // Upper bound of the runs BuildColumnPlan writes for `count` samples (an output row of OW columns
+    // crosses at most ⌈OW/32⌉ + 1 block boundaries), and of the ints of its block table.
     private static int MaxColumnRuns(in ConvGeometry g, int count) => count * g.OH * (g.OW / 32 + 2);
 
-    // The runs of `count` samples' columns side by side (sample k's columns at k·OHW, its padded copy at
-    // k·PaddedFloats), each cut where an output row ends and where a block of 32 columns ends. With
-    // panelDepth > 0 the destination is Gemm.MultiplyPackedB's panels of 32 columns (column q at
-    // (q / 32)·depth·32 + q mod 32, a row every 32 floats); otherwise it is a row-major matrix (column q
-    // at q, a row every `width` floats).
-    private static unsafe int BuildColumnRuns(in ConvGeometry g, int count, int panelDepth, ColumnRun* runs)
+    private static int MaxColumnBlocks(in ConvGeometry g, int count) => 2 * ((count * g.Ohw + 31) / 32) + 2;
+
+    // The columns of `count` samples side by side (sample k's at k·OHW, its padded copy at k·PaddedFloats)
+    // as runs, each cut where an output row ends and where a block of 32 columns (one GEMM panel) ends,
+    // and the table of the blocks: blocks[2b] = the first run of block b (columns 32b … 32b + 31),
+    // blocks[2b + 1] = its kind (the length of its equal runs when they fill it: 32, 16, 8 or 4; else 0),
+    // blocks[2·count] = the number of runs.
+    private static unsafe ColumnPlan BuildColumnPlan(in ConvGeometry g, int count, ColumnRun* runs, int* blocks)
     {
         int wq = PaddedPhaseWidth(g), rowPitch = g.Stride * g.Stride * wq, samplePitch = PaddedFloats(g);
         int n = 0;
@@ -59,13 +62,39 @@ public static partial class Ops
                 while (left > 0)
                 {
                     int length = Math.Min(left, 32 - column % 32);
-                    int destination = panelDepth > 0 ? column / 32 * panelDepth * 32 + column % 32 : column;
-                    runs[n++] = new ColumnRun(destination, source, length);
+                    runs[n++] = new ColumnRun(column, source, length);
                     column += length; source += length; left -= length;
                 }
             }
         }
-        return n;
+        int blockCount = 0, start = 0;
+        while (start < n)
+        {
+            int block = runs[start].Destination / 32;
+            int end = start + 1;
+            while (end < n && runs[end].Destination / 32 == block)
+                end++;
+            int length = runs[start].Length;
+            bool even = length is 32 or 16 or 8 or 4 && (end - start) * length == 32;
+            for (int k = start + 1; even && k < end; k++)
+                even = runs[k].Length == length;
+            blocks[2 * blockCount] = start;
+            blocks[2 * blockCount + 1] = even ? length : 0;
+            blockCount++;
+            start = end;
+        }
+        blocks[2 * blockCount] = n;
+        return new ColumnPlan(runs, n, blocks, blockCount, count * g.Ohw);
+    }
+
+    // A chunk's columns as BuildColumnPlan describes them: Width columns in BlockCount blocks of 32.
+    private readonly unsafe struct ColumnPlan(ColumnRun* runs, int runCount, int* blocks, int blockCount, int width)
+    {
+        public readonly ColumnRun* Runs = runs;
+        public readonly int RunCount = runCount;
+        public readonly int* Blocks = blocks;
+        public readonly int BlockCount = blockCount;
+        public readonly int Width = width;
     }
 
     // padded[k] := the padded, phase-split copy of sample k (x + k·C·H·W) for k < count.
@@ -250,72 +279,60 @@ public static partial class Ops
             *d++ = 0f;
     }
 
-    // target[row r] := the runs read from padded + tapOffsets[r], for r < rows, a row every rowStep floats,
-    // in blocks of 32 columns (blockFloats: a GEMM panel's depth·32, or 32 in a row-major matrix). GEMM
-    // panels go block by block, all rows of a block before the next, so they are written front to back;
-    // a row-major matrix goes row by row (block by block it would write 128 bytes a row at a stride of
-    // the row, which the caches alias). A block made of equal runs (one of 32, two of 16, four of 8,
-    // eight of 4: output rows of 32, 16, 8 or 4 columns) is copied with whole vectors and no loop.
+    // target[row r, column q] := im2col element (r, q), for r < rows, a row every rowStep floats; row by
+    // row (block by block would write 128 bytes a row at the row's stride, which the caches alias).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void GatherColumns(float* padded, int* tapOffsets, int rows, ColumnRun* runs, int runCount,
-        float* target, int rowStep, long blockFloats, bool rowByRow)
+    private static unsafe void GatherColumns(float* padded, int* tapOffsets, int rows, in ColumnPlan plan, float* target, int rowStep)
     {
-        int[] plan = ArrayPool<int>.Shared.Rent(2 * runCount + 2);
-        try
+        int* blocks = plan.Blocks;
+        for (int r = 0; r < rows; r++)
         {
-            fixed (int* blocks = plan)
-            {
-                int blockCount = PlanBlocks(runs, runCount, blockFloats, blocks);
-                if (rowByRow)
-                {
-                    for (int r = 0; r < rows; r++)
-                    {
-                        float* src = padded + tapOffsets[r];
-                        float* row = target + (long)r * rowStep;
-                        for (int b = 0; b < blockCount; b++)
-                            CopyBlock(src, row, runs, blocks[2 * b], blocks[2 * b + 2], blocks[2 * b + 1]);
-                    }
-                }
-                else
-                {
-                    for (int b = 0; b < blockCount; b++)
-                    {
-                        int start = blocks[2 * b], end = blocks[2 * b + 2], kind = blocks[2 * b + 1];
-                        for (int r = 0; r < rows; r++)
-                            CopyBlock(padded + tapOffsets[r], target + (long)r * rowStep, runs, start, end, kind);
-                    }
-                }
-            }
-        }
-        finally
-        {
-            ArrayPool<int>.Shared.Return(plan);
+            float* src = padded + tapOffsets[r];
+            float* row = target + (long)r * rowStep;
+            for (int b = 0; b < plan.BlockCount; b++)
+                CopyBlock(src, row, plan.Runs, blocks[2 * b], blocks[2 * b + 2], blocks[2 * b + 1]);
         }
     }
 
-    // The blocks of 32 columns the runs fall into: blocks[2b] = the first run of block b, blocks[2b + 1]
-    // = its kind (the length of its equal runs when they fill the block: 32, 16, 8 or 4; else 0), and
-    // blocks[2·count] = runCount. Returns the count.
-    private static unsafe int PlanBlocks(ColumnRun* runs, int runCount, long blockFloats, int* blocks)
+    // The im2col matrix as Gemm.MultiplyFromSource's B: each block of rows × columns the GEMM asks for is
+    // gathered from the padded copy into its panels right before it is multiplied, so the matrix is never
+    // written whole (an implicit GEMM). One instance per thread; Set before each GEMM.
+    private sealed unsafe class ConvColumnsSource : IPackedBSource
     {
-        int count = 0, start = 0;
-        while (start < runCount)
+        private float* _padded;
+        private int* _taps;
+        private ColumnPlan _plan;
+
+        public void Set(float* padded, int* taps, in ColumnPlan plan)
         {
-            long block = runs[start].Destination / blockFloats;
-            int end = start + 1;
-            while (end < runCount && runs[end].Destination / blockFloats == block)
-                end++;
-            int length = runs[start].Length;
-            bool even = length is 32 or 16 or 8 or 4 && (end - start) * length == 32;
-            for (int k = start + 1; even && k < end; k++)
-                even = runs[k].Length == length && runs[k].Destination == runs[start].Destination + (k - start) * length;
-            blocks[2 * count] = start;
-            blocks[2 * count + 1] = even ? length : 0;
-            count++;
-            start = end;
+            _padded = padded; _taps = taps; _plan = plan;
         }
-        blocks[2 * count] = runCount;
-        return count;
+
+        public void Clear() => _plan = default;
+
+        public void PackBlock(int depthStart, int depth, int columnStart, int columns, float* destination)
+        {
+            int first = columnStart / 32, panels = (columns + 31) / 32;
+            int* blocks = _plan.Blocks;
+            int* taps = _taps + depthStart;
+            for (int t = 0; t < panels; t++)
+            {
+                int b = first + t;
+                int start = blocks[2 * b], end = blocks[2 * b + 2], kind = blocks[2 * b + 1];
+                float* panel = destination + (long)t * depth * 32;
+                // Run destinations are chunk columns: shifted so column 32b lands on the panel's first.
+                float* rowBase = panel - 32 * b;
+                for (int r = 0; r < depth; r++)
+                    CopyBlock(_padded + taps[r], rowBase + r * 32, _plan.Runs, start, end, kind);
+                int used = _plan.Width - 32 * b;
+                if (used < 32)
+                {
+                    // Columns past the chunk: multiplied, never stored; zeros rather than what the buffer held.
+                    for (int r = 0; r < depth; r++)
+                        ClearShort(panel + r * 32 + used, 32 - used);
+                }
+            }
+        }
     }
 
     // One row of one block: runs [start, end) read from src into row (their destinations are offsets in it).
@@ -353,9 +370,36 @@ public static partial class Ops
                 for (int k = start; k < end; k++)
                 {
                     var run = runs[k];
-                    CopyShort(src + run.Source, row + run.Destination, run.Length);
+                    CopyUpTo32(src + run.Source, row + run.Destination, run.Length);
                 }
                 break;
+        }
+    }
+
+    // dst[0..count) = src[0..count) for count ≤ 32 (a run within one block): whole vectors of 16 and one
+    // masked load and store for the rest, which touch nothing past count.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void CopyUpTo32(float* src, float* dst, int count)
+    {
+        if (!Avx512F.IsSupported)
+        {
+            CopyShort(src, dst, count);
+            return;
+        }
+        if (count >= 16)
+        {
+            Vector512.Load(src).Store(dst);
+            src += 16; dst += 16; count -= 16;
+            if (count >= 16)
+            {
+                Vector512.Load(src).Store(dst);
+                src += 16; dst += 16; count -= 16;
+            }
+        }
+        if (count > 0)
+        {
+            var mask = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(count)).AsSingle();
+            Avx512F.MaskStore(dst, mask, Avx512F.MaskLoad(src, mask, Vector512<float>.Zero));
         }
     }
 
@@ -365,8 +409,10 @@ public static partial class Ops
     // length of 4, 8 or 16 (output rows that narrow) go through a loop of that one vector width.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void ScatterAddColumns(float* columns, int rowStep, int* tapOffsets, int rows,
-        ColumnRun* runs, int runCount, float* padded)
+        in ColumnPlan plan, float* padded)
     {
+        ColumnRun* runs = plan.Runs;
+        int runCount = plan.RunCount;
         int length = runs[0].Length;
         for (int k = 1; k < runCount && length > 0; k++)
         {

@@ -12,6 +12,7 @@ public class GemmTests
     {
         { 1, 1, 1 }, { 3, 5, 7 }, { 9, 33, 17 }, { 8, 32, 256 }, { 13, 31, 257 },
         { 129, 65, 300 }, { 37, 200, 513 }, { 300, 70, 45 }, { 7, 2100, 11 },
+        { 20, 700, 600 }, // A packed once for three depth blocks, reused by three column blocks
     };
 
     [Theory]
@@ -68,6 +69,56 @@ public class GemmTests
                 }
                 Assert.Equal(expected, actual);
             }
+        }
+    }
+
+    [Theory]
+    [InlineData(64, 3136, 576)]  // ResNet-18 layer1's forward, one sample: 13 column blocks, 3 depth blocks
+    [InlineData(13, 70, 27)]     // a partial row tile and a partial last panel
+    [InlineData(200, 600, 300)]  // rows past one row block
+    public unsafe void ASourcePackingBOnDemandGivesWhatBStoredWholeGivesBitForBit(int m, int n, int k)
+    {
+        if (Gemm.PackedBPanelColumns == 0)
+        {
+            return; // MultiplyFromSource is refused without the Vector512 kernel, as MultiplyPackedB is
+        }
+        var random = new Random(m + 3 * n + 5 * k);
+        var a = RandomArray(random, m * k);
+        var b = RandomArray(random, k * n);
+        foreach (int threads in new[] { 1, 2 })
+        {
+            var expected = new float[m * n];
+            var actual = new float[m * n];
+            fixed (float* pa = a, pb = b, pe = expected, pc = actual)
+            {
+                Gemm.Multiply(m, n, k, pa, k, 1, pb, n, 1, pe, n, false, threads, GemmKernel.Vector512Rows8Columns32);
+                var source = new RowMajorSource(pb, n, k);
+                Gemm.MultiplyFromSource(m, n, k, pa, k, 1, source, pc, n, false, threads);
+                Assert.True(source.Blocks > 0);
+            }
+            Assert.Equal(expected, actual);
+        }
+    }
+
+    // Packs blocks of a row-major B [k, n] the way IPackedBSource asks, counting the blocks asked for.
+    private sealed unsafe class RowMajorSource(float* b, int n, int k) : IPackedBSource
+    {
+        private int _blocks;
+
+        public int Blocks => _blocks;
+
+        public void PackBlock(int depthStart, int depth, int columnStart, int columns, float* destination)
+        {
+            Interlocked.Increment(ref _blocks);
+            Assert.Equal(0, columnStart % 32);
+            Assert.InRange(depthStart + depth, 1, k);
+            for (int t = 0; t < (columns + 31) / 32; t++)
+                for (int p = 0; p < depth; p++)
+                    for (int l = 0; l < 32; l++)
+                    {
+                        int column = columnStart + 32 * t + l;
+                        destination[(long)t * depth * 32 + p * 32 + l] = column < n ? b[(long)(depthStart + p) * n + column] : 0f;
+                    }
         }
     }
 

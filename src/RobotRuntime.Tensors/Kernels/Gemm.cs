@@ -22,6 +22,22 @@ internal enum GemmKernel
 }
 
 /// <summary>
+/// Packs blocks of a GEMM's B operand on demand for <see cref="Gemm.MultiplyFromSource"/>.
+/// </summary>
+internal unsafe interface IPackedBSource
+{
+    /// <summary>
+    /// Writes B(k, j) for depthStart ≤ k &lt; depthStart + depth and columnStart ≤ j &lt; columnStart + columns
+    /// into <paramref name="destination"/> as panels of <see cref="Gemm.PackedBPanelColumns"/> columns:
+    /// panel t (columns columnStart + 32t …) at destination + t·depth·32, element (k, l) at k·32 + l.
+    /// columnStart is a multiple of 32; columns of the last panel past `columns` must be written too
+    /// (any finite value; they are multiplied but never stored). Called from several threads at once,
+    /// each with its own destination.
+    /// </summary>
+    void PackBlock(int depthStart, int depth, int columnStart, int columns, float* destination);
+}
+
+/// <summary>
 /// Single-precision general matrix multiply C (+)= A·B over strided operands: packed A and B
 /// blocks sized for the caches (GotoBLAS loop order), a register-blocked FMA micro-kernel, and
 /// the rows or columns of C split over the worker threads.
@@ -41,6 +57,9 @@ internal static unsafe class Gemm
     private const int NcBlockFewRows = 256;
     private const int SmallRows = 512;
     private const long ParallelThresholdMultiplyAdds = 1L << 20;
+
+    // Floats of A packed whole (all depth blocks) at most: 1 MB.
+    private const long PackAOnceFloats = 1L << 18;
 
     [ThreadStatic] private static GemmJob? t_job;
     [ThreadStatic] private static PackBuffers? t_buffers;
@@ -74,7 +93,7 @@ internal static unsafe class Gemm
         var job = t_job ??= new GemmJob();
         job.M = m; job.N = n; job.K = depth;
         job.A = a; job.ARow = aRowStride; job.ACol = aColStride;
-        job.B = b; job.BRow = bRowStride; job.BCol = bColStride; job.PackedB = null;
+        job.B = b; job.BRow = bRowStride; job.BCol = bColStride; job.PackedB = null; job.Source = null;
         job.C = c; job.Ldc = ldc; job.Accumulate = accumulate; job.Kernel = kernel;
         (job.Mr, job.Nr) = TileOf(kernel);
         job.SplitRows = m >= n;
@@ -124,7 +143,37 @@ internal static unsafe class Gemm
         float* packedB,
         float* c, int ldc, bool accumulate,
         int threads,
+        float* rowBias = null, int columnSegment = 0, long segmentStride = 0) =>
+        MultiplyPanels(m, n, depth, a, aRowStride, aColStride, packedB, null, c, ldc, accumulate, threads, rowBias, columnSegment, segmentStride);
+
+    /// <summary>
+    /// C (+)= A·B as <see cref="MultiplyPackedB"/> (same options, same result bit for bit), with B never
+    /// stored whole: <paramref name="source"/> packs each block of B the GEMM is about to use, depth
+    /// rows × up to a cache block of columns, into a per-thread buffer that stays in cache. A
+    /// convolution gathers its im2col columns this way straight from the input (an implicit GEMM)
+    /// instead of writing the whole im2col matrix to memory and reading it back.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">This machine's kernel takes no packed B (<see cref="PackedBPanelColumns"/> is 0).</exception>
+    /// <exception cref="ArgumentException">As <see cref="MultiplyPackedB"/>.</exception>
+    public static void MultiplyFromSource(
+        int m, int n, int depth,
+        float* a, int aRowStride, int aColStride,
+        IPackedBSource source,
+        float* c, int ldc, bool accumulate,
+        int threads,
         float* rowBias = null, int columnSegment = 0, long segmentStride = 0)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        MultiplyPanels(m, n, depth, a, aRowStride, aColStride, null, source, c, ldc, accumulate, threads, rowBias, columnSegment, segmentStride);
+    }
+
+    private static void MultiplyPanels(
+        int m, int n, int depth,
+        float* a, int aRowStride, int aColStride,
+        float* packedB, IPackedBSource? source,
+        float* c, int ldc, bool accumulate,
+        int threads,
+        float* rowBias, int columnSegment, long segmentStride)
     {
         if (rowBias is not null && accumulate)
         {
@@ -149,7 +198,7 @@ internal static unsafe class Gemm
         var job = t_job ??= new GemmJob();
         job.M = m; job.N = n; job.K = depth;
         job.A = a; job.ARow = aRowStride; job.ACol = aColStride;
-        job.B = null; job.BRow = 0; job.BCol = 0; job.PackedB = packedB;
+        job.B = null; job.BRow = 0; job.BCol = 0; job.PackedB = packedB; job.Source = source;
         job.C = c; job.Ldc = ldc; job.Accumulate = accumulate; job.Kernel = GemmKernel.Vector512Rows8Columns32;
         job.RowBias = rowBias; job.Segment = columnSegment; job.SegmentStride = segmentStride;
         (job.Mr, job.Nr) = TileOf(job.Kernel);
@@ -172,6 +221,7 @@ internal static unsafe class Gemm
         finally
         {
             job.PackedB = null;
+            job.Source = null;
             job.RowBias = null;
             job.Segment = 0;
         }
@@ -191,6 +241,8 @@ internal static unsafe class Gemm
         // Set only by MultiplyPackedB: B packed by the caller in full-depth panels of Nr columns, a bias
         // per row of C, and C in segments of Segment columns SegmentStride floats apart (0: plain).
         public float* PackedB, RowBias;
+        // Set only by MultiplyFromSource: packs each block of B on demand.
+        public IPackedBSource? Source;
         public int Segment;
         public long SegmentStride;
         public bool Accumulate, SplitRows;
@@ -244,22 +296,46 @@ internal static unsafe class Gemm
             float* overwriteBias = RowBias is null ? null : RowBias + rowStart;
             int mc = Mr * McPanels;
             int ncBlock = rowCount <= SmallRows ? NcBlockFewRows : NcBlock;
-            float* packA = buffers.A(mc * KcBlock);
+            // When all of this part's rows fit one row block and several column blocks follow one another,
+            // A is packed once for every depth block up front (it would be packed again for each column
+            // block otherwise), as long as that stays within 1 MB.
+            int packedRows = (rowCount + Mr - 1) / Mr * Mr;
+            bool packAOnce = rowCount <= mc && colCount > ncBlock && (long)packedRows * K <= PackAOnceFloats;
+            float* packA = buffers.A(packAOnce ? packedRows * K : mc * KcBlock);
             float* packB = PackedB is null ? buffers.B(KcBlock * (ncBlock + Nr)) : null;
+            if (packAOnce)
+            {
+                for (int pc = 0; pc < K; pc += KcBlock)
+                {
+                    PackA(rowCount, Math.Min(KcBlock, K - pc), A + (long)rowStart * ARow + (long)pc * ACol, ARow, ACol, Mr, packA + (long)pc * packedRows);
+                }
+            }
             for (int jc = 0; jc < colCount; jc += ncBlock)
             {
                 int nc = Math.Min(ncBlock, colCount - jc);
                 for (int pc = 0; pc < K; pc += KcBlock)
                 {
                     int kc = Math.Min(KcBlock, K - pc);
-                    if (PackedB is null)
+                    if (Source is not null)
+                    {
+                        Source.PackBlock(pc, kc, colStart + jc, nc, packB);
+                    }
+                    else if (PackedB is null)
                     {
                         PackB(kc, nc, B + (long)pc * BRow + (long)(colStart + jc) * BCol, BRow, BCol, Nr, packB);
                     }
                     for (int ic = 0; ic < rowCount; ic += mc)
                     {
                         int mcCur = Math.Min(mc, rowCount - ic);
-                        PackA(mcCur, kc, A + (long)(rowStart + ic) * ARow + (long)pc * ACol, ARow, ACol, Mr, packA);
+                        float* packedA = packA;
+                        if (packAOnce)
+                        {
+                            packedA = packA + (long)pc * packedRows;
+                        }
+                        else
+                        {
+                            PackA(mcCur, kc, A + (long)(rowStart + ic) * ARow + (long)pc * ACol, ARow, ACol, Mr, packA);
+                        }
                         for (int jr = 0; jr < nc; jr += Nr)
                         {
                             int nr = Math.Min(Nr, nc - jr);
@@ -269,7 +345,7 @@ internal static unsafe class Gemm
                             for (int ir = 0; ir < mcCur; ir += Mr)
                             {
                                 int mr = Math.Min(Mr, mcCur - ir);
-                                float* pa = packA + (long)ir * kc;
+                                float* pa = packedA + (long)ir * kc;
                                 int column = colStart + jc + jr;
                                 float* cTile = Segment == 0
                                     ? c0 + (long)(ic + ir) * Ldc + jc + jr
