@@ -74,17 +74,18 @@ public static partial class Ops
     // several samples, whole chunks go to the worker threads (each im2cols, multiplies on its own thread
     // and lays out its chunks); one sample alone (the control loop's observation) threads inside its
     // GEMM. Shared by Conv2d and Conv2dInto.
-    private static void Conv2dForward(Tensor x, Tensor weight, Tensor? bias, Tensor y, in ConvGeometry g)
+    // With `accumulate`, y += conv(x, weight) (no bias): the backward's input gradient at stride 1.
+    private static void Conv2dForward(Tensor x, Tensor weight, Tensor? bias, Tensor y, in ConvGeometry g, bool accumulate = false)
     {
         int chunk = ConvChunk(g);
         int parts = ConvParts(g, ref chunk);
         if (parts <= 1)
         {
-            ForwardChunks(x, weight, bias, y, g, chunk, 0, (g.N + chunk - 1) / chunk, TensorEngine.ThreadCount);
+            ForwardChunks(x, weight, bias, y, g, chunk, 0, (g.N + chunk - 1) / chunk, TensorEngine.ThreadCount, accumulate);
             return;
         }
         var work = t_convForward ??= new ConvForwardWork();
-        work.Set(x, weight, bias, y, g, chunk);
+        work.Set(x, weight, bias, y, g, chunk, accumulate);
         try
         {
             WorkerPool.Shared.Run(work, parts);
@@ -131,8 +132,10 @@ public static partial class Ops
 
     // The forward of chunks [chunkStart, chunkEnd) of `chunk` samples each, on the calling thread
     // (its GEMMs with gemmThreads).
-    private static unsafe void ForwardChunks(Tensor x, Tensor weight, Tensor? bias, Tensor y, in ConvGeometry g, int chunk, int chunkStart, int chunkEnd, int gemmThreads)
+    private static unsafe void ForwardChunks(Tensor x, Tensor weight, Tensor? bias, Tensor y, in ConvGeometry g, int chunk, int chunkStart, int chunkEnd, int gemmThreads, bool accumulate)
     {
+        if (accumulate && bias is not null)
+            throw new InvalidOperationException("an accumulating convolution takes no bias");
         // With the Vector512 kernel the GEMM gathers its B panels from the padded copy block by block
         // (ConvColumnsSource), and, when a sample's columns fill whole panels (or a chunk is one sample),
         // writes each sample's [O, OHW] block in place with the bias added in its registers. Otherwise the
@@ -180,25 +183,27 @@ public static partial class Ops
                         if (inPlace)
                         {
                             Gemm.MultiplyFromSource(g.O, width, g.Ckk, pw + weight.Offset, g.Ckk, 1, source,
-                                target, g.Ohw, accumulate: false, gemmThreads,
+                                target, g.Ohw, accumulate, gemmThreads,
                                 rowBias: biasRow, columnSegment: count > 1 ? g.Ohw : 0, segmentStride: (long)g.O * g.Ohw);
                             continue;
                         }
                         Gemm.MultiplyFromSource(g.O, width, g.Ckk, pw + weight.Offset, g.Ckk, 1, source,
-                            target, width, accumulate: false, gemmThreads);
+                            target, width, accumulate: accumulate && wide is null, gemmThreads);
                     }
                     else
                     {
                         GatherColumns(ppad, ptaps, g.Ckk, plan, pc, width);
                         Gemm.Multiply(g.O, width, g.Ckk, pw + weight.Offset, g.Ckk, 1, pc, width, 1,
-                            target, width, accumulate: false, gemmThreads);
+                            target, width, accumulate: accumulate && wide is null, gemmThreads);
                     }
                     for (int s = 0; s < count; s++)
                     {
                         for (int o = 0; o < g.O; o++)
                         {
                             var plane = new Span<float>(yBase + ((long)(n0 + s) * g.O + o) * g.Ohw, g.Ohw);
-                            if (wide is not null)
+                            if (wide is not null && accumulate)
+                                TensorPrimitives.Add(plane, wide.AsSpan(o * width + s * g.Ohw, g.Ohw), plane);
+                            else if (wide is not null)
                                 wide.AsSpan(o * width + s * g.Ohw, g.Ohw).CopyTo(plane);
                             if (bias is not null)
                                 TensorPrimitives.Add(plane, bias.Span[o], plane);
@@ -228,10 +233,11 @@ public static partial class Ops
         private Tensor? _x, _weight, _bias, _y;
         private ConvGeometry _g;
         private int _chunk;
+        private bool _accumulate;
 
-        public void Set(Tensor x, Tensor weight, Tensor? bias, Tensor y, in ConvGeometry g, int chunk)
+        public void Set(Tensor x, Tensor weight, Tensor? bias, Tensor y, in ConvGeometry g, int chunk, bool accumulate)
         {
-            _x = x; _weight = weight; _bias = bias; _y = y; _g = g; _chunk = chunk;
+            _x = x; _weight = weight; _bias = bias; _y = y; _g = g; _chunk = chunk; _accumulate = accumulate;
         }
 
         public void Clear() => _x = _weight = _bias = _y = null;
@@ -239,7 +245,7 @@ public static partial class Ops
         public void Run(int part, int parts)
         {
             var (first, count) = EvenShare((_g.N + _chunk - 1) / _chunk, part, parts);
-            ForwardChunks(_x!, _weight!, _bias, _y!, _g, _chunk, first, first + count, gemmThreads: 1);
+            ForwardChunks(_x!, _weight!, _bias, _y!, _g, _chunk, first, first + count, gemmThreads: 1, _accumulate);
         }
     }
 
@@ -302,6 +308,25 @@ public static partial class Ops
             *d++ += *src++;
     }
 
+    // Whether the input gradient is computed as a convolution (stride 1, a square kernel no wider than
+    // its padding allows, the Vector512 GEMM that gathers its own panels).
+    private static bool InputGradientAsConvolution(in ConvGeometry g) =>
+        g.Stride == 1 && g.KH == g.KW && g.Padding <= g.KH - 1 && Gemm.PackedBPanelColumns == 32;
+
+    // The kernel for dX = conv(dY, ·): flipped[c, o, i, j] = weight[o, c, KH − 1 − i, KW − 1 − j].
+    private static Tensor FlippedKernel(Tensor weight, in ConvGeometry g)
+    {
+        var flipped = Tensor.Zeros(g.C, g.O, g.KH, g.KW);
+        var w = weight.Span;
+        var f = flipped.Span;
+        int kk = g.KH * g.KW;
+        for (int o = 0; o < g.O; o++)
+            for (int c = 0; c < g.C; c++)
+                for (int t = 0; t < kk; t++)
+                    f[(c * g.O + o) * kk + kk - 1 - t] = w[(o * g.C + c) * kk + t];
+        return flipped;
+    }
+
     private sealed class Conv2dNode(Tensor output, Tensor x, Tensor weight, Tensor? bias, ConvGeometry g) : Node(output)
     {
         // By chunks of samples side by side, as the forward: dW [O, CKK] += dY [O, chunk·OHW] · colsᵀ in
@@ -315,6 +340,21 @@ public static partial class Ops
             var dy = Output.Grad!;
             var gw = weight.RequiresGrad ? tape.GradientOf(weight) : null;
             var gx = x.RequiresGrad ? tape.GradientOf(x) : null;
+            if (gx is not null && InputGradientAsConvolution(g))
+            {
+                // Stride 1: dX is the convolution of dY with the kernel flipped and its channels swapped,
+                // padded by K − 1 − p: the forward's implicit GEMM, written onto dX in place, with no
+                // dcols matrix and no col2im.
+                var flipped = FlippedKernel(weight, g);
+                var gt = new ConvGeometry(dy, flipped, 1, g.KH - 1 - g.Padding);
+                Conv2dForward(dy, flipped, null, gx, gt, accumulate: true);
+                gx = null;
+            }
+            if (gw is null && gx is null)
+            {
+                AddBiasGradient(tape, dy);
+                return;
+            }
             int chunk = ConvChunk(g);
             int parts = ConvParts(g, ref chunk);
             int chunks = (g.N + chunk - 1) / chunk;
@@ -336,6 +376,11 @@ public static partial class Ops
                     work.Clear();
                 }
             }
+            AddBiasGradient(tape, dy);
+        }
+
+        private void AddBiasGradient(Tape tape, Tensor dy)
+        {
             if (bias is { RequiresGrad: true })
             {
                 var gb = tape.GradientOf(bias).Span;

@@ -75,6 +75,53 @@ public class ConvolutionReferenceTests
             Assert.True(Math.Abs(one.Dw[i] - two.Dw[i]) <= 1e-5 * largest, $"dW[{i}]: {one.Dw[i]} on one thread, {two.Dw[i]} on two");
     }
 
+    [Theory]
+    [InlineData(1, 1)] // stride 1: dX is computed as a convolution written onto dX in place
+    [InlineData(2, 1)] // stride 2: through col2im
+    public void AnInputUsedTwiceGetsTheSumOfBothGradients(int stride, int threads)
+    {
+        var random = new Random(41 + stride);
+        var x = Tensor.RandomNormal(random, 1f, 5, 3, 12, 12);
+        var first = Tensor.RandomNormal(random, 0.3f, 4, 3, 3, 3);
+        var second = Tensor.RandomNormal(random, 0.3f, 6, 3, 3, 3);
+        var bias = Tensor.Zeros(6);
+        int o = (12 + 2 - 3) / stride + 1;
+        float[] Upstream(int channels)
+        {
+            var u = new float[5 * channels * o * o];
+            for (int i = 0; i < u.Length; i++)
+                u[i] = (float)(random.NextDouble() * 2 - 1);
+            return u;
+        }
+        var u1 = Upstream(4);
+        var u2 = Upstream(6);
+        int saved = TensorEngine.ThreadCount;
+        float[] dx;
+        try
+        {
+            TensorEngine.ThreadCount = threads;
+            var input = Tensor.FromArray(x.Span.ToArray(), x.Shape.ToArray());
+            input.RequiresGrad = true;
+            using var tape = new Tape();
+            using (tape.Record())
+            {
+                var y1 = Ops.Conv2d(input, first, null, stride, 1);
+                var y2 = Ops.Conv2d(input, second, null, stride, 1);
+                var loss = Ops.Add(Ops.Sum(Ops.Multiply(y1, Tensor.FromArray(u1, y1.Shape.ToArray()))),
+                    Ops.Sum(Ops.Multiply(y2, Tensor.FromArray(u2, y2.Shape.ToArray()))));
+                tape.Backward(loss);
+            }
+            dx = input.Grad!.Span.ToArray();
+        }
+        finally
+        {
+            TensorEngine.ThreadCount = saved;
+        }
+        var a = Reference(x, first, Tensor.Zeros(4), stride, 1, u1).Dx;
+        var b = Reference(x, second, bias, stride, 1, u2).Dx;
+        AssertClose(a.Zip(b, (p, q) => p + q).ToArray(), dx, "dx");
+    }
+
     private static void AssertClose(double[] expected, float[] actual, string what)
     {
         Assert.Equal(expected.Length, actual.Length);
