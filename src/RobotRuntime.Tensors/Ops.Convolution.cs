@@ -10,9 +10,10 @@ public static partial class Ops
 {
     /// <summary>
     /// 2-D convolution (cross-correlation, as PyTorch): x [N, C, H, W], weight [O, C, KH, KW],
-    /// bias [O] or null → [N, O, OH, OW] with OH = (H + 2·padding − KH)/stride + 1. Computed as an
-    /// im2col buffer of a chunk of samples side by side times the weight matrix: one GEMM per chunk
-    /// (see <see cref="ConvTargetColumns"/>).
+    /// bias [O] or null → [N, O, OH, OW] with OH = (H + 2·padding − KH)/stride + 1. Computed as the
+    /// weight matrix times the im2col matrix of a chunk of samples side by side, one GEMM per chunk
+    /// (see <see cref="ConvTargetColumns"/>); with the Vector512 GEMM the im2col matrix is never stored
+    /// whole: the GEMM gathers each block of it from a padded copy of the input as it goes.
     /// </summary>
     /// <exception cref="ArgumentException">Shapes disagree or the kernel does not fit the padded input.</exception>
     public static Tensor Conv2d(Tensor x, Tensor weight, Tensor? bias, int stride = 1, int padding = 0)
@@ -66,9 +67,11 @@ public static partial class Ops
         return Math.Clamp(ConvTargetColumns / g.Ohw, 1, fit);
     }
 
-    // y = conv(x, weight) + bias for every sample: the samples of a chunk are im2col'd side by side
-    // into one pooled buffer [CKK, chunk·OHW], multiplied by the weight matrix in one GEMM, and the
-    // result [O, chunk·OHW] is laid out as [chunk, O, OHW]. Each output element is the same dot product
+    // y = conv(x, weight) + bias for every sample: the samples of a chunk are copied into padded,
+    // phase-split planes, their im2col columns [CKK, chunk·OHW] are multiplied by the weight matrix in one
+    // GEMM (gathered block by block by the GEMM itself with the Vector512 kernel; else written whole
+    // first), and the result lands as [chunk, O, OHW] (in place when each sample's columns fill whole
+    // panels, else through a [O, chunk·OHW] buffer laid out afterwards). Each output element is the same dot product
     // over CKK in the same order as with one sample at a time (the GEMM blocks the depth, not the
     // columns), so the result depends neither on the chunk nor on the threads. With several threads and
     // several samples, whole chunks go to the worker threads (each im2cols, multiplies on its own thread
@@ -227,6 +230,7 @@ public static partial class Ops
     }
 
     [ThreadStatic] private static ConvColumnsSource? t_convColumns;
+    [ThreadStatic] private static ConvColumnsTransposedSource? t_convColumnsTransposed;
 
     private sealed class ConvForwardWork : IParallelWork
     {
@@ -401,7 +405,10 @@ public static partial class Ops
     private static unsafe void BackwardChunks(Tensor dy, Tensor x, Tensor weight, Tensor? gx, float[]? gw, int gwOffset,
         in ConvGeometry g, int chunk, int chunkStart, int chunkEnd, int gemmThreads)
     {
-        float[] cols = ArrayPool<float>.Shared.Rent(g.Ckk * g.Ohw * chunk);
+        // With the Vector512 GEMM, dW's B (the transposed im2col) is gathered block by block on demand;
+        // the whole matrix is written only for the input gradient's col2im (stride > 1) or without it.
+        var transposed = Gemm.PackedBPanelColumns == 32 && gw is not null ? t_convColumnsTransposed ??= new ConvColumnsTransposedSource() : null;
+        float[] cols = ArrayPool<float>.Shared.Rent(transposed is not null && gx is null ? 1 : g.Ckk * g.Ohw * chunk);
         float[]? wideDy = chunk > 1 ? ArrayPool<float>.Shared.Rent(g.O * g.Ohw * chunk) : null;
         float[] padded = ArrayPool<float>.Shared.Rent(PaddedFloats(g) * chunk);
         int[] taps = ArrayPool<int>.Shared.Rent(g.Ckk);
@@ -441,9 +448,18 @@ public static partial class Ops
                     if (pgw is not null)
                     {
                         FillPadded(px + x.Offset + (long)n0 * xPer, ppad, g, count);
-                        GatherColumns(ppad, ptaps, g.Ckk, plan, pc, width);
-                        Gemm.Multiply(g.O, g.Ckk, width, pdy, width, 1, pc, 1, width,
-                            pgw + gwOffset, g.Ckk, accumulate: true, gemmThreads);
+                        if (transposed is not null)
+                        {
+                            transposed.Set(ppad, ptaps, plan);
+                            Gemm.MultiplyFromSource(g.O, g.Ckk, width, pdy, width, 1, transposed,
+                                pgw + gwOffset, g.Ckk, accumulate: true, gemmThreads);
+                        }
+                        else
+                        {
+                            GatherColumns(ppad, ptaps, g.Ckk, plan, pc, width);
+                            Gemm.Multiply(g.O, g.Ckk, width, pdy, width, 1, pc, 1, width,
+                                pgw + gwOffset, g.Ckk, accumulate: true, gemmThreads);
+                        }
                     }
                     if (pgx is not null)
                     {
@@ -458,6 +474,7 @@ public static partial class Ops
         }
         finally
         {
+            transposed?.Clear();
             ArrayPool<float>.Shared.Return(cols);
             if (wideDy is not null)
                 ArrayPool<float>.Shared.Return(wideDy);

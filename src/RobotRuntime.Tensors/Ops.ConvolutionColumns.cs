@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using RobotRuntime.Tensors.Kernels;
@@ -332,6 +333,52 @@ public static partial class Ops
                         ClearShort(panel + r * 32 + used, 32 - used);
                 }
             }
+        }
+    }
+
+    // The transposed im2col matrix (B(k, j) = element (row j, column k)) as Gemm.MultiplyFromSource's B,
+    // for the weight gradient dW [O, CKK] += dY [O, width] · colsᵀ: each block the GEMM asks for (columns
+    // k0 … k0 + depth of the chunk, rows j0 … j0 + columns of the matrix) is gathered row-major into a
+    // per-thread buffer that stays in cache, then transposed into the GEMM's panels. The matrix is never
+    // written whole. One instance per thread; Set before each GEMM.
+    private sealed unsafe class ConvColumnsTransposedSource : IPackedBSource
+    {
+        [ThreadStatic] private static float* t_block;
+        [ThreadStatic] private static int t_blockFloats;
+
+        private float* _padded;
+        private int* _taps;
+        private ColumnPlan _plan;
+
+        public void Set(float* padded, int* taps, in ColumnPlan plan)
+        {
+            _padded = padded; _taps = taps; _plan = plan;
+        }
+
+        public void Clear() => _plan = default;
+
+        public void PackBlock(int depthStart, int depth, int columnStart, int columns, float* destination)
+        {
+            int needed = columns * depth;
+            if (needed > t_blockFloats)
+            {
+                NativeMemory.AlignedFree(t_block);
+                t_block = (float*)NativeMemory.AlignedAlloc((nuint)needed * sizeof(float), 64);
+                t_blockFloats = needed;
+            }
+            float* block = t_block;
+            int* blocks = _plan.Blocks;
+            // Chunk columns depthStart … depthStart + depth − 1: whole blocks of 32 (depthStart is a
+            // multiple of the GEMM's depth block, and the last block ends where the chunk does).
+            int firstBlock = depthStart / 32, endBlock = (depthStart + depth + 31) / 32;
+            for (int r = 0; r < columns; r++)
+            {
+                float* src = _padded + _taps[columnStart + r];
+                float* row = block + (long)r * depth - depthStart;
+                for (int b = firstBlock; b < endBlock; b++)
+                    CopyBlock(src, row, _plan.Runs, blocks[2 * b], blocks[2 * b + 2], blocks[2 * b + 1]);
+            }
+            Gemm.PackB(depth, columns, block, 1, depth, Gemm.PackedBPanelColumns, destination);
         }
     }
 

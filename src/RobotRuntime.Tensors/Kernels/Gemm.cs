@@ -491,7 +491,7 @@ internal static unsafe class Gemm
 
     /// <summary>Packs a kc×nc block of B into panels of <paramref name="nr"/> columns, k-major, zero-padding the last panel.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void PackB(int kc, int nc, float* b, int rowStride, int colStride, int nr, float* dst)
+    internal static void PackB(int kc, int nc, float* b, int rowStride, int colStride, int nr, float* dst)
     {
         int start = 0;
         if (colStride == 1 && nr == 32 && Vector512.IsHardwareAccelerated)
