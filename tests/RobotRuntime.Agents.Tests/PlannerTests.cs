@@ -7,6 +7,7 @@ using RobotRuntime.Arm;
 using RobotRuntime.Cameras;
 using RobotRuntime.Encoders;
 using RobotRuntime.Policies;
+using RobotRuntime.Testing;
 
 namespace RobotRuntime.Agents.Tests;
 
@@ -143,13 +144,14 @@ public class PlannerTests
             planner.Plan(latent, action, explore: true, deadline);
             planner.PolicyAction(latent, action, explore: true);
         }
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 10; i++)
+        Assert.Equal(0, ThreadAllocations.During(() => // from an empty allocation buffer: see ThreadAllocations.During
         {
-            planner.Plan(latent, action, explore: i % 2 == 0, deadline);
-            planner.PolicyAction(latent, action, explore: true);
-        }
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+            for (int i = 0; i < 10; i++)
+            {
+                planner.Plan(latent, action, explore: i % 2 == 0, deadline);
+                planner.PolicyAction(latent, action, explore: true);
+            }
+        }));
     }
 
     [Fact]
@@ -165,13 +167,14 @@ public class PlannerTests
             observation.Embedding[i] = i * 0.1f;
             Assert.Equal(PolicyStatus.Ok, policy.Act(observation, ref command));
         }
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 10; i++)
+        Assert.Equal(0, ThreadAllocations.During(() => // from an empty allocation buffer: see ThreadAllocations.During
         {
-            observation.Embedding[i] = -i * 0.1f;
-            policy.Act(observation, ref command);
-        }
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+            for (int i = 0; i < 10; i++)
+            {
+                observation.Embedding[i] = -i * 0.1f;
+                policy.Act(observation, ref command);
+            }
+        }));
         Assert.Equal(ArmCommandMode.EndEffectorDelta, command.Mode);
         Assert.Equal(6, command.ValueCount);
         for (int j = 0; j < 3; j++)
@@ -213,12 +216,13 @@ public class PlannerTests
         {
             Cycle(i);
         }
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 3; i < 13; i++)
+        long allocated = ThreadAllocations.During(() => // from an empty allocation buffer: see ThreadAllocations.During
         {
-            Cycle(i);
-        }
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            for (int i = 3; i < 13; i++)
+            {
+                Cycle(i);
+            }
+        });
         Assert.All(statuses, s => Assert.Equal(PolicyStatus.Ok, s));
         Assert.All(encoded, s => Assert.Equal(EncodeStatus.Ok, s));
         Assert.Equal(0, allocated);
