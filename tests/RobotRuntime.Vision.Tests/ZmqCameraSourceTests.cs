@@ -120,7 +120,11 @@ public sealed class ZmqCameraSourceTests
     public void ThePublisherGoingAwayLosesTheCameraAndItsReturnRecoversIt()
     {
         var endpoint = $"tcp://127.0.0.1:{FreePort()}";
-        var options = new CaptureOptions(LostAfterFailures: 2, ReconnectInterval: TimeSpan.FromMilliseconds(50));
+        // Reopened 2 s after a loss (ZMQ connects with nobody listening, so a reopen always succeeds and the camera
+        // says connected until two more captures time out): the read below, taken just after the loss is seen, must
+        // fall inside a lost spell, and 2 s is far longer than this thread can be paused in between. The return is
+        // still seen within one interval, well inside Patience.
+        var options = new CaptureOptions(LostAfterFailures: 2, ReconnectInterval: TimeSpan.FromSeconds(2));
         using var camera = new ZmqCameraSource("wrist", endpoint, 4, 4, frameTimeout: TimeSpan.FromMilliseconds(100), options: options);
         var frame = new CameraFrame(4, 4);
         var publisher = new CameraFramePublisher(endpoint, 4, 4);
@@ -131,10 +135,14 @@ public sealed class ZmqCameraSourceTests
         feed.Dispose();
         publisher.Dispose();
         var deadline = DateTime.UtcNow + Patience;
-        while (camera.Health.IsConnected && DateTime.UtcNow < deadline)
+        var health = camera.Health;
+        while (health.IsConnected && DateTime.UtcNow < deadline)
+        {
             Thread.Sleep(10);
-        Assert.False(camera.Health.IsConnected);
-        Assert.Contains($"no frame from {endpoint} within 100 ms", camera.Health.Reason);
+            health = camera.Health;
+        }
+        Assert.False(health.IsConnected);
+        Assert.Contains($"no frame from {endpoint} within 100 ms", health.Reason);
         Assert.Equal(CameraReadStatus.Lost, camera.TryReadLatest(TimeSpan.FromMilliseconds(50), frame));
 
         using var restarted = new CameraFramePublisher(endpoint, 4, 4);
@@ -186,11 +194,17 @@ public sealed class ZmqCameraSourceTests
         using (var big = new CameraFramePublisher(endpoint, 1040, 1040))
         using (Feed(big, n => Pattern(1040, 1040, n, MonotonicClock.NowNanoseconds)))
         {
+            // Asserted on the snapshot that ended the wait: the camera reopens 50 ms after each loss, so a second
+            // read of Health after a pause of this thread may already say connected.
             var lostBy = DateTime.UtcNow + Patience;
-            while (camera.Health.IsConnected && DateTime.UtcNow < lostBy)
+            var health = camera.Health;
+            while (health.IsConnected && DateTime.UtcNow < lostBy)
+            {
                 Thread.Sleep(10);
-            Assert.False(camera.Health.IsConnected);
-            Assert.Equal(0, camera.Health.FramesCaptured);
+                health = camera.Health;
+            }
+            Assert.False(health.IsConnected);
+            Assert.Equal(0, health.FramesCaptured);
         }
 
         using var right = new CameraFramePublisher(endpoint, 4, 4);
