@@ -140,9 +140,17 @@ public sealed class ZmqArmLinkTests
         Assert.True(report!.WatchdogTrips >= 1);
         Assert.True(Eventually.True(() => endpoint.Logged("watchdog: no valid command")), "the endpoint did not log the watchdog hold");
 
-        // A fresh valid command takes the arm out of the hold.
-        Assert.Equal(ArmSendStatus.Sent, link.Send(velocity, out var again));
-        WaitForState(link, s => s.LastCommandSequence == again.Sequence && s.HoldReason == ArmHoldReason.None, "the arm stayed in hold");
+        // A fresh valid command takes the arm out of the hold. It is sent again at every poll: a state without a hold
+        // lasts only until the watchdog trips again 100 ms after the last command, so a poller that sent once and then
+        // paused for that long would see only the next hold.
+        ArmState resumed = default;
+        var free = Eventually.True(() =>
+        {
+            Assert.Equal(ArmSendStatus.Sent, link.Send(velocity, out _));
+            return link.TryGetLatestState(TimeSpan.MaxValue, out resumed, out _) && resumed.LastCommandSequence > held.LastCommandSequence
+                && resumed.HoldReason == ArmHoldReason.None;
+        });
+        Assert.True(free, $"the arm stayed in hold (last state: command {resumed.LastCommandSequence}, hold reason {resumed.HoldReason})");
     }
 
     [Fact]
