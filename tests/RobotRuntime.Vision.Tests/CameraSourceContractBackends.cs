@@ -70,7 +70,10 @@ public sealed class PushCameraContractTests : CameraSourceContractTests
 
     protected override Subject CreateEnding(string name, int frames)
     {
-        var camera = new PushCameraSource(name, Width, Height, TimeSpan.FromMilliseconds(100), new CaptureOptions(LostAfterFailures: 2, ReconnectInterval: null));
+        // Lost for good after two 1 s captures without a push: the feed thread starts after the camera, and a start
+        // later than two 100 ms timeouts on a busy machine lost the camera before its first frame. Lost 2 s after the
+        // feed stops, well inside the contract's 30 s Patience.
+        var camera = new PushCameraSource(name, Width, Height, TimeSpan.FromSeconds(1), new CaptureOptions(LostAfterFailures: 2, ReconnectInterval: null));
         var feed = Feed(camera, () => camera.Health.FramesCaptured >= frames);
         return new Subject(camera, feed.Begin, feed.End);
     }
@@ -113,7 +116,10 @@ public sealed class ZmqCameraContractTests : CameraSourceContractTests
     {
         ZmqCameraSource? camera = null;
         var (publisher, feed) = Publish(() => camera!.Health.FramesCaptured >= frames);
-        camera = new ZmqCameraSource(name, publisher.Endpoint, Width, Height, TimeSpan.FromMilliseconds(100), new CaptureOptions(LostAfterFailures: 2, ReconnectInterval: null));
+        // Lost for good after two 1 s captures without a frame: the subscription and the feed thread's start can take
+        // longer than two 100 ms timeouts on a busy machine, which lost the camera before its first frame. Lost 2 s
+        // after the feed stops, well inside the contract's 30 s Patience.
+        camera = new ZmqCameraSource(name, publisher.Endpoint, Width, Height, TimeSpan.FromSeconds(1), new CaptureOptions(LostAfterFailures: 2, ReconnectInterval: null));
         return new Subject(camera, feed.Begin, feed.End, publisher);
     }
 
