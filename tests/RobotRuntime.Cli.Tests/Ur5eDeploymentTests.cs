@@ -95,10 +95,13 @@ public sealed class Ur5eDeploymentTests
         Assert.Contains("rr: arm.kinematics 'ur5e' agrees with the arm's reported end-effector pose (0 mm and 0 rad apart)", drive.Output);
         var log = RunLog.Read(Path.Combine(Directory.GetDirectories(Path.Combine(folder, "runs")).Single(d => File.Exists(Path.Combine(d, "run.rrlog")) && RunLog.Read(Path.Combine(d, "run.rrlog")).Records.Count > 10), "run.rrlog"));
         var acting = log.Records.Where(r => r.Safety != SafetyStatus.Hold).ToList();
-        Assert.True(acting.Count > 25, $"{acting.Count} acting cycles of {log.Records.Count}");
+        // At least one: how many cycles of a fixed wall-clock run act depends on the machine (late ticks are
+        // skipped; a frame older than max_frame_age, or a stale state, holds). What the loop decides each cycle is
+        // pinned on the fake clock in Core.Tests (ControlLoopTests); here every acting cycle is checked below.
+        Assert.True(acting.Count > 0, $"{acting.Count} acting cycles of {log.Records.Count}");
         Assert.All(acting, r => Assert.Equal(ArmCommandMode.JointPosition, r.SentMode));
         Assert.DoesNotContain(log.Records, r => r.HoldReason == HoldReason.PolicyFailed);
-        Assert.True(host.Server.Statistics.CommandsApplied - applied > 25, "the simulated UR5e applied the agent's joint commands");
+        Assert.True(host.Server.Statistics.CommandsApplied - applied > 0, "the simulated UR5e applied none of the run's joint commands");
         Assert.Equal(0u, host.Server.Statistics.CommandsRejected);
     }
 }

@@ -49,7 +49,10 @@ public sealed class ExtendingTests
         Assert.Contains("rr: simulator arm toy4 in this process (task reach, shift in-distribution, seed 3; no sockets)", run.Output);
         var log = RunLog.Read(Path.Combine(Directory.GetDirectories(Path.Combine(folder, "runs")).Single(), "run.rrlog"));
         var acting = log.Records.Where(r => r.Safety != SafetyStatus.Hold).ToList();
-        Assert.True(acting.Count > 10, $"{acting.Count} acting cycles of {log.Records.Count}");
+        // At least one: how many cycles of a fixed wall-clock run act depends on the machine (late ticks are
+        // skipped; a frame older than max_frame_age, or a stale state, holds). What the loop decides each cycle is
+        // pinned on the fake clock in Core.Tests (ControlLoopTests); here every acting cycle is checked below.
+        Assert.True(acting.Count > 0, $"{acting.Count} acting cycles of {log.Records.Count}");
         Assert.All(acting, r => Assert.Equal(ArmCommandMode.EndEffectorDelta, r.SentMode));
     }
 
