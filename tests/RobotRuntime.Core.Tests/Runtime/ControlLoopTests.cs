@@ -18,6 +18,7 @@ namespace RobotRuntime.Core.Tests.Runtime;
 /// on its tick and every age, skipped tick and deadline miss is exact; only the tests of the loop's
 /// own thread run on the real clock, and they assert no time.
 /// </summary>
+[Collection(GcLatencyModeCollection.Name)]
 public sealed partial class ControlLoopTests : IDisposable
 {
     private const int Size = 8;

@@ -3,6 +3,7 @@ using RobotRuntime.Runtime;
 
 namespace RobotRuntime.Core.Tests.Runtime;
 
+[Collection(GcLatencyModeCollection.Name)]
 public class RealTimeSetupTests
 {
     /// <summary>Runs <paramref name="action"/> on a thread of its own, so scheduling changes end with it.</summary>
