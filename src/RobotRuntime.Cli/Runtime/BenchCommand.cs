@@ -132,12 +132,19 @@ public static class BenchCommand
                     foreach (var outcome in realTime.Outcomes)
                         output.WriteLine($"rr bench: {outcome.Setting}: {(outcome.Applied ? "applied" : "not applied")} — {outcome.Detail}");
                 }
-                // Let the cameras deliver, then arm (retrying while frames are not there yet).
+                // Let the cameras deliver, then arm (retrying while frames are not there yet), then settle for a second.
+                // A hold latches until a reset: one that began while settling (a frame late past max_frame_age on a
+                // busy machine) would hold every measured cycle, measuring the hold instead of the acting loop. So
+                // arm and settle again while the loop holds, within the same 10 s.
                 var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
                 do
-                    loop.RunCycles(5);
-                while (!loop.RequestReset(TimeSpan.FromSeconds(1)).Succeeded && DateTime.UtcNow < deadline);
-                loop.RunCycles((int)rateHz); // one second settling
+                {
+                    do
+                        loop.RunCycles(5);
+                    while (!loop.RequestReset(TimeSpan.FromSeconds(1)).Succeeded && DateTime.UtcNow < deadline);
+                    loop.RunCycles((int)rateHz); // one second settling
+                }
+                while (loop.Status.Holding && DateTime.UtcNow < deadline);
                 int cycles = (int)Math.Round(seconds * rateHz);
                 // Count from an empty allocation buffer: a blocking gen-0 collection takes back this
                 // thread's partly used buffer first. Otherwise any GC during the window (the in-process
