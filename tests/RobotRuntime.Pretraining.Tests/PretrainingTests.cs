@@ -35,14 +35,19 @@ public sealed class PretrainingTests
         TensorEngine.ThreadCount = 1;
         using var folder = new TemporaryFolder();
         var dataset = SyntheticEpisodes.Create(Path.Combine(folder.Path, "data"), episodes: 8, frames: 24, steered: objective == PretrainObjective.Bc);
-        var progress = Progress(Path.Combine(folder.Path, "run"), dataset, Options(objective, 200));
+        // The contrastive objectives get 400 updates: over 200 on these 8 episodes their InfoNCE loss
+        // depends on the seed and on float rounding (ATC, last 20 / first 20: 0.64-1.16 over seeds 1-3 on
+        // 74e1ba9, 0.68-0.88 on 0f93ab5, whose convolution rounds differently); over 400, 0.58-0.70
+        // (ATC) and 0.48-0.57 (CURL) over seeds 1-3 on 0f93ab5.
+        int steps = objective is PretrainObjective.Atc or PretrainObjective.Curl ? 400 : 200;
+        var progress = Progress(Path.Combine(folder.Path, "run"), dataset, Options(objective, steps));
         var losses = progress.Select(p => p.Loss).ToList();
         // SPR's loss is a negative cosine in [−1, 1]: compared as 1 + loss = 1 − cosine, which is ≥ 0 like the others.
         var floor = objective == PretrainObjective.Spr ? -1f : 0f;
         var first = losses.Take(20).Average() - floor;
         var last = losses.TakeLast(20).Average() - floor;
         // Means over 20 updates (batches are noisy). A broken gradient leaves the loss where it started;
-        // working objectives end well below (seed 3, 200 updates, groups of 4: ATC 2.84 → 2.00, IDM 0.37 → 0.23, BC 0.048 → 0.037, video dynamics 3.95 → 2.45, SPR 1 − cosine 0.40 → 0.03, MAE on vit-tiny 1.05 → 0.65, CURL 2.81 → 2.01, SiamMAE on vit-tiny with a gap of 2 frames 1.04 → 0.41; with a gap of 4, 1.05 → 0.87: the square's random walk over 4 frames is less predictable from the past frame).
+        // working objectives end well below (seed 3, 200 updates unless said, groups of 4, on 74e1ba9: ATC 2.84 → 2.00 (400 updates on 0f93ab5: 2.84 → 1.98), IDM 0.37 → 0.23, BC 0.048 → 0.037, video dynamics 3.95 → 2.45, SPR 1 − cosine 0.40 → 0.03, MAE on vit-tiny 1.05 → 0.65, CURL 2.81 → 2.01 (400 updates on 0f93ab5: 2.81 → 1.60), SiamMAE on vit-tiny with a gap of 2 frames 1.04 → 0.41; with a gap of 4, 1.05 → 0.87: the square's random walk over 4 frames is less predictable from the past frame).
         Assert.True(last < 0.85 * first, $"{objective}: mean loss (above its floor {floor}) of the first 20 updates {first:F4}, of the last 20 {last:F4}");
         if (objective == PretrainObjective.Spr)
         {
