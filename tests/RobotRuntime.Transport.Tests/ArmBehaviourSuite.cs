@@ -664,11 +664,12 @@ public abstract class ArmBehaviourSuite(ITestOutputHelper output)
         // States at 1 Hz: an arm that looked at its watchdog only when it woke to publish would hold up to a second late.
         const int watchdogMilliseconds = 100;
         const long watchdogNs = watchdogMilliseconds * 1_000_000L;
-        // The bound is watchdog_ms + 1 ms; this machine is shared and may wake the arm late (3 ms seen at a load of 17 on
-        // 2 cores), so 25 ms are allowed for its scheduler: still far below the up to 1 s of an arm that woke only for its
-        // states. Every check below reads the arm's own clock (its reply timestamps, its joints), so this test's thread
-        // being late to ask takes nothing from the allowance.
-        const double schedulerAllowanceSeconds = 0.025;
+        // The bound is watchdog_ms + 1 ms. Every check below reads the arm's own clock (its reply timestamps, its joints),
+        // so this test's thread being late to ask changes none of them; but the arm itself may be woken late on this
+        // shared machine: 3 ms at a load of 17 on 2 cores, and a reference arm process stopped its joints 44 ms late
+        // during a whole-suite run. The time bounds allow 200 ms for that, still a fifth of the up to 1 s of an arm that
+        // woke only for its states; the count of late "not held" replies below needs no allowance at all.
+        const double schedulerAllowanceSeconds = 0.2;
         using var arm = StartArm(new ArmSettings(WatchdogMilliseconds: watchdogMilliseconds, StateRateHz: 1));
         using var controller = new RawArmController(arm.Addresses);
         controller.HelloAndClaim();
