@@ -126,8 +126,17 @@ public sealed class RecordedRunTests : IDisposable
                         Assert.Equal(logged.Sent[j], action[6 + j]);
                 }
                 var policy = episode.Numbers(f, Columns.PolicyAction);
-                for (var i = 0; i < 6; i++)
-                    Assert.Equal(logged.Requested[i], policy[i]);
+                if (logged.RequestedMode == ArmCommandMode.None)
+                {
+                    // The policy proposed nothing (on a busy machine: no frame or state young enough to act on): the run
+                    // log keeps zeros, the dataset NaN ("NaN when it proposed nothing").
+                    Assert.All(policy.ToArray(), v => Assert.True(double.IsNaN(v)));
+                }
+                else
+                {
+                    for (var i = 0; i < 6; i++)
+                        Assert.Equal(logged.Requested[i], policy[i]);
+                }
                 // The images decoded (Read checks their size); the synthetic pattern is not blank.
                 Assert.Contains(episode.Image(0, f), b => b != 0);
                 Assert.True(float.IsFinite(episode.Rewards[f]) || f == episode.Length - 1 && e == dataset.Episodes.Count - 1);
