@@ -295,14 +295,12 @@ public static partial class Ops
         }
     }
 
-    // The im2col matrix as Gemm.MultiplyFromSource's B: each block of rows × columns the GEMM asks for is
-    // gathered from the padded copy into its panels right before it is multiplied, so the matrix is never
-    // written whole (an implicit GEMM). One instance per thread; Set before each GEMM.
-    private sealed unsafe class ConvColumnsSource : IPackedBSource
+    // What both im2col sources read: a chunk's padded planes, tap offsets and column plan, set before each GEMM.
+    private abstract unsafe class PaddedColumnsSource : IPackedBSource
     {
-        private float* _padded;
-        private int* _taps;
-        private ColumnPlan _plan;
+        protected float* _padded;
+        protected int* _taps;
+        protected ColumnPlan _plan;
 
         public void Set(float* padded, int* taps, in ColumnPlan plan)
         {
@@ -311,7 +309,15 @@ public static partial class Ops
 
         public void Clear() => _plan = default;
 
-        public void PackBlock(int depthStart, int depth, int columnStart, int columns, float* destination)
+        public abstract void PackBlock(int depthStart, int depth, int columnStart, int columns, float* destination);
+    }
+
+    // The im2col matrix as Gemm.MultiplyFromSource's B: each block of rows × columns the GEMM asks for is
+    // gathered from the padded copy into its panels right before it is multiplied, so the matrix is never
+    // written whole (an implicit GEMM). One instance per thread; Set before each GEMM.
+    private sealed unsafe class ConvColumnsSource : PaddedColumnsSource
+    {
+        public override void PackBlock(int depthStart, int depth, int columnStart, int columns, float* destination)
         {
             int first = columnStart / 32, panels = (columns + 31) / 32;
             int* blocks = _plan.Blocks;
@@ -341,23 +347,12 @@ public static partial class Ops
     // k0 … k0 + depth of the chunk, rows j0 … j0 + columns of the matrix) is gathered row-major into a
     // per-thread buffer that stays in cache, then transposed into the GEMM's panels. The matrix is never
     // written whole. One instance per thread; Set before each GEMM.
-    private sealed unsafe class ConvColumnsTransposedSource : IPackedBSource
+    private sealed unsafe class ConvColumnsTransposedSource : PaddedColumnsSource
     {
         [ThreadStatic] private static float* t_block;
         [ThreadStatic] private static int t_blockFloats;
 
-        private float* _padded;
-        private int* _taps;
-        private ColumnPlan _plan;
-
-        public void Set(float* padded, int* taps, in ColumnPlan plan)
-        {
-            _padded = padded; _taps = taps; _plan = plan;
-        }
-
-        public void Clear() => _plan = default;
-
-        public void PackBlock(int depthStart, int depth, int columnStart, int columns, float* destination)
+        public override void PackBlock(int depthStart, int depth, int columnStart, int columns, float* destination)
         {
             int needed = columns * depth;
             if (needed > t_blockFloats)
