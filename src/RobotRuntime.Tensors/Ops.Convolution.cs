@@ -149,7 +149,7 @@ public static partial class Ops
         int maxWidth = g.Ohw * chunk;
         float[]? cols = panels ? null : ArrayPool<float>.Shared.Rent(g.Ckk * maxWidth);
         float[]? wide = chunk > 1 && !inPlace ? ArrayPool<float>.Shared.Rent(g.O * maxWidth) : null;
-        float[] padded = ArrayPool<float>.Shared.Rent(PaddedFloats(g) * chunk);
+        float[] padded = ArrayPool<float>.Shared.Rent(PaddedChunkFloats(g, chunk));
         int[] taps = ArrayPool<int>.Shared.Rent(g.Ckk);
         ColumnRun[] runs = ArrayPool<ColumnRun>.Shared.Rent(MaxColumnRuns(g, chunk));
         int[] blocks = ArrayPool<int>.Shared.Rent(MaxColumnBlocks(g, chunk));
@@ -410,7 +410,7 @@ public static partial class Ops
         var transposed = Gemm.PackedBPanelColumns == 32 && gw is not null ? t_convColumnsTransposed ??= new ConvColumnsTransposedSource() : null;
         float[] cols = ArrayPool<float>.Shared.Rent(transposed is not null && gx is null ? 1 : g.Ckk * g.Ohw * chunk);
         float[]? wideDy = chunk > 1 ? ArrayPool<float>.Shared.Rent(g.O * g.Ohw * chunk) : null;
-        float[] padded = ArrayPool<float>.Shared.Rent(PaddedFloats(g) * chunk);
+        float[] padded = ArrayPool<float>.Shared.Rent(PaddedChunkFloats(g, chunk));
         int[] taps = ArrayPool<int>.Shared.Rent(g.Ckk);
         ColumnRun[] runs = ArrayPool<ColumnRun>.Shared.Rent(MaxColumnRuns(g, chunk));
         int[] blocks = ArrayPool<int>.Shared.Rent(MaxColumnBlocks(g, chunk));

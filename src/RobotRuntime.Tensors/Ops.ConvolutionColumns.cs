@@ -30,6 +30,13 @@ public static partial class Ops
     private static int PaddedFloats(in ConvGeometry g) =>
         (g.C * (g.H + 2 * g.Padding) * g.Stride * PaddedPhaseWidth(g) + 15) / 16 * 16;
 
+    // Floats past a chunk's padded copies that a gather may read and discard: a block of two or more
+    // runs reads each run as a whole 32 floats (see CopyBlock), up to 31 past the last run's end.
+    private const int PaddedReadSlack = 32;
+
+    // Floats to allocate for the padded copies of `count` samples.
+    private static int PaddedChunkFloats(in ConvGeometry g, int count) => PaddedFloats(g) * count + PaddedReadSlack;
+
     // TapOffset(r) for every im2col row r < CKK.
     private static unsafe void TapOffsets(in ConvGeometry g, int* offsets)
     {
@@ -49,8 +56,9 @@ public static partial class Ops
     // The columns of `count` samples side by side (sample k's at k·OHW, its padded copy at k·PaddedFloats)
     // as runs, each cut where an output row ends and where a block of 32 columns (one GEMM panel) ends,
     // and the table of the blocks: blocks[2b] = the first run of block b (columns 32b … 32b + 31),
-    // blocks[2b + 1] = its kind (the length of its equal runs when they fill it: 32, 16, 8 or 4; else 0),
-    // blocks[2·count] = the number of runs.
+    // blocks[2b + 1] = its kind (the length of its equal runs when they fill it: 32, 16, 8 or 4; −runs
+    // for 2 to 4 runs of other lengths that fill it, with AVX-512; else 0), blocks[2·count] = the number
+    // of runs.
     private static unsafe ColumnPlan BuildColumnPlan(in ConvGeometry g, int count, ColumnRun* runs, int* blocks)
     {
         int wq = PaddedPhaseWidth(g), rowPitch = g.Stride * g.Stride * wq, samplePitch = PaddedFloats(g);
@@ -75,12 +83,18 @@ public static partial class Ops
             int end = start + 1;
             while (end < n && runs[end].Destination / 32 == block)
                 end++;
-            int length = runs[start].Length;
+            int length = runs[start].Length, filled = 0;
             bool even = length is 32 or 16 or 8 or 4 && (end - start) * length == 32;
-            for (int k = start + 1; even && k < end; k++)
-                even = runs[k].Length == length;
+            for (int k = start; k < end; k++)
+            {
+                even &= runs[k].Length == length;
+                filled += runs[k].Length;
+            }
+            // A run after the first starts where an output row does, so its source lies at least its
+            // place in the block past the chunk's start: reading 32 floats from there stays inside.
+            bool blend = Avx512F.IsSupported && !even && filled == 32 && end - start is >= 2 and <= 4;
             blocks[2 * blockCount] = start;
-            blocks[2 * blockCount + 1] = even ? length : 0;
+            blocks[2 * blockCount + 1] = even ? length : blend ? start - end : 0;
             blockCount++;
             start = end;
         }
@@ -329,8 +343,40 @@ public static partial class Ops
                 float* panel = destination + (long)t * depth * 32;
                 // Run destinations are chunk columns: shifted so column 32b lands on the panel's first.
                 float* rowBase = panel - 32 * b;
-                for (int r = 0; r < depth; r++)
-                    CopyBlock(_padded + taps[r], rowBase + r * 32, _plan.Runs, start, end, kind);
+                if (kind == 32 && Vector512.IsHardwareAccelerated)
+                {
+                    // The most common block (a run of 32 within one output row): two loads and two stores
+                    // a row, with nothing decided inside the loop.
+                    float* from = _padded + _plan.Runs[start].Source;
+                    for (int r = 0; r < depth; r++)
+                    {
+                        float* src = from + taps[r];
+                        Vector512.Load(src).Store(panel + r * 32);
+                        Vector512.Load(src + 16).Store(panel + r * 32 + 16);
+                    }
+                }
+                else if (kind == -2)
+                {
+                    // Two runs (an output row ends inside the block): BlendRuns with its masks and offsets
+                    // worked out once for all rows.
+                    ColumnRun left = _plan.Runs[start], right = _plan.Runs[start + 1];
+                    int at = right.Destination - left.Destination;
+                    float* from0 = _padded + left.Source, from1 = _padded + right.Source - at;
+                    var lowMask = Vector512.GreaterThanOrEqual(Vector512<int>.Indices, Vector512.Create(at)).AsSingle();
+                    var highMask = Vector512.GreaterThanOrEqual(Vector512<int>.Indices + Vector512.Create(16), Vector512.Create(at)).AsSingle();
+                    for (int r = 0; r < depth; r++)
+                    {
+                        int tap = taps[r];
+                        float* d = panel + r * 32;
+                        Vector512.ConditionalSelect(lowMask, Vector512.Load(from1 + tap), Vector512.Load(from0 + tap)).Store(d);
+                        Vector512.ConditionalSelect(highMask, Vector512.Load(from1 + tap + 16), Vector512.Load(from0 + tap + 16)).Store(d + 16);
+                    }
+                }
+                else
+                {
+                    for (int r = 0; r < depth; r++)
+                        CopyBlock(_padded + taps[r], rowBase + r * 32, _plan.Runs, start, end, kind);
+                }
                 int used = _plan.Width - 32 * b;
                 if (used < 32)
                 {
@@ -344,36 +390,103 @@ public static partial class Ops
 
     // The transposed im2col matrix (B(k, j) = element (row j, column k)) as Gemm.MultiplyFromSource's B,
     // for the weight gradient dW [O, CKK] += dY [O, width] · colsᵀ: each block the GEMM asks for (columns
-    // k0 … k0 + depth of the chunk, rows j0 … j0 + columns of the matrix) is gathered row-major into a
-    // per-thread buffer that stays in cache, then transposed into the GEMM's panels. The matrix is never
-    // written whole. One instance per thread; Set before each GEMM.
+    // k0 … k0 + depth of the chunk, rows j0 … j0 + columns of the matrix) is read from the padded copy
+    // straight into the GEMM's panels, eight im2col rows at a time transposed in registers, so the
+    // matrix is never written whole and the block is not first gathered row-major and then repacked.
+    // One instance per thread; Set before each GEMM.
     private sealed unsafe class ConvColumnsTransposedSource : PaddedColumnsSource
     {
-        [ThreadStatic] private static float* t_block;
-        [ThreadStatic] private static int t_blockFloats;
-
         public override void PackBlock(int depthStart, int depth, int columnStart, int columns, float* destination)
         {
-            int needed = columns * depth;
-            if (needed > t_blockFloats)
-            {
-                NativeMemory.AlignedFree(t_block);
-                t_block = (float*)NativeMemory.AlignedAlloc((nuint)needed * sizeof(float), 64);
-                t_blockFloats = needed;
-            }
-            float* block = t_block;
+            // Chunk columns depthStart … depthStart + depth − 1 are whole blocks of 32 (depthStart is a
+            // multiple of the GEMM's depth block, and the last block ends where the chunk does), so they
+            // are exactly the runs of those blocks.
             int* blocks = _plan.Blocks;
-            // Chunk columns depthStart … depthStart + depth − 1: whole blocks of 32 (depthStart is a
-            // multiple of the GEMM's depth block, and the last block ends where the chunk does).
-            int firstBlock = depthStart / 32, endBlock = (depthStart + depth + 31) / 32;
-            for (int r = 0; r < columns; r++)
+            int firstRun = blocks[2 * (depthStart / 32)];
+            int endRun = blocks[2 * ((depthStart + depth + 31) / 32)];
+            ColumnRun* runs = _plan.Runs;
+            float** rows = stackalloc float*[8];
+            for (int t = 0; t * 32 < columns; t++)
             {
-                float* src = _padded + _taps[columnStart + r];
-                float* row = block + (long)r * depth - depthStart;
-                for (int b = firstBlock; b < endBlock; b++)
-                    CopyBlock(src, row, _plan.Runs, blocks[2 * b], blocks[2 * b + 2], blocks[2 * b + 1]);
+                float* panel = destination + (long)t * depth * 32;
+                for (int group = 0; group < 32; group += 8)
+                {
+                    int j = columnStart + t * 32 + group;
+                    int present = Math.Clamp(columns - t * 32 - group, 0, 8);
+                    float* target = panel + group;
+                    if (present < 8)
+                    {
+                        // Past the matrix's last row: multiplied, never stored; zeros rather than what the buffer held.
+                        for (int k = 0; k < depth; k++)
+                            new Span<float>(target + k * 32 + present, 8 - present).Clear();
+                    }
+                    if (present == 0)
+                        continue;
+                    for (int i = 0; i < 8; i++)
+                        rows[i] = _padded + _taps[j + Math.Min(i, present - 1)];
+                    for (int k = firstRun; k < endRun; k++)
+                    {
+                        var run = runs[k];
+                        Transpose8Rows(rows, run.Source, run.Length, target + (run.Destination - depthStart) * 32, present);
+                    }
+                }
             }
-            Gemm.PackB(depth, columns, block, 1, depth, Gemm.PackedBPanelColumns, destination);
+        }
+    }
+
+    // dst[q·32 + i] = rows[i][offset + q] for i < present (at most 8), q < count: eight source rows
+    // become eight columns of a 32-wide panel, 8 × 8 blocks transposed in AVX registers (when all eight
+    // rows are present), the rest one float at a time.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Transpose8Rows(float** rows, int offset, int count, float* dst, int present)
+    {
+        int q = 0;
+        if (present == 8 && Avx.IsSupported)
+        {
+            float* s0 = rows[0] + offset, s1 = rows[1] + offset, s2 = rows[2] + offset, s3 = rows[3] + offset;
+            float* s4 = rows[4] + offset, s5 = rows[5] + offset, s6 = rows[6] + offset, s7 = rows[7] + offset;
+            for (; q + 8 <= count; q += 8)
+            {
+                var r0 = Avx.LoadVector256(s0 + q);
+                var r1 = Avx.LoadVector256(s1 + q);
+                var r2 = Avx.LoadVector256(s2 + q);
+                var r3 = Avx.LoadVector256(s3 + q);
+                var r4 = Avx.LoadVector256(s4 + q);
+                var r5 = Avx.LoadVector256(s5 + q);
+                var r6 = Avx.LoadVector256(s6 + q);
+                var r7 = Avx.LoadVector256(s7 + q);
+                var t0 = Avx.UnpackLow(r0, r1);
+                var t1 = Avx.UnpackHigh(r0, r1);
+                var t2 = Avx.UnpackLow(r2, r3);
+                var t3 = Avx.UnpackHigh(r2, r3);
+                var t4 = Avx.UnpackLow(r4, r5);
+                var t5 = Avx.UnpackHigh(r4, r5);
+                var t6 = Avx.UnpackLow(r6, r7);
+                var t7 = Avx.UnpackHigh(r6, r7);
+                var u0 = Avx.Shuffle(t0, t2, 0x44);
+                var u1 = Avx.Shuffle(t0, t2, 0xEE);
+                var u2 = Avx.Shuffle(t1, t3, 0x44);
+                var u3 = Avx.Shuffle(t1, t3, 0xEE);
+                var u4 = Avx.Shuffle(t4, t6, 0x44);
+                var u5 = Avx.Shuffle(t4, t6, 0xEE);
+                var u6 = Avx.Shuffle(t5, t7, 0x44);
+                var u7 = Avx.Shuffle(t5, t7, 0xEE);
+                float* d = dst + q * 32;
+                Avx.Store(d, Avx.Permute2x128(u0, u4, 0x20));
+                Avx.Store(d + 32, Avx.Permute2x128(u1, u5, 0x20));
+                Avx.Store(d + 64, Avx.Permute2x128(u2, u6, 0x20));
+                Avx.Store(d + 96, Avx.Permute2x128(u3, u7, 0x20));
+                Avx.Store(d + 128, Avx.Permute2x128(u0, u4, 0x31));
+                Avx.Store(d + 160, Avx.Permute2x128(u1, u5, 0x31));
+                Avx.Store(d + 192, Avx.Permute2x128(u2, u6, 0x31));
+                Avx.Store(d + 224, Avx.Permute2x128(u3, u7, 0x31));
+            }
+        }
+        for (; q < count; q++)
+        {
+            float* d = dst + q * 32;
+            for (int i = 0; i < present; i++)
+                d[i] = rows[i][offset + q];
         }
     }
 
@@ -408,6 +521,9 @@ public static partial class Ops
                 Vector128.Load(src + runs[start + 6].Source).Store(dst + 24);
                 Vector128.Load(src + runs[start + 7].Source).Store(dst + 28);
                 break;
+            case < 0:
+                BlendRuns(src, dst, runs + start, end - start);
+                break;
             default:
                 for (int k = start; k < end; k++)
                 {
@@ -416,6 +532,33 @@ public static partial class Ops
                 }
                 break;
         }
+    }
+
+    // dst[0..32) := a block filled by `count` runs (2 to 4) of unequal lengths, the first at dst: each run
+    // is read as 32 floats from its source moved back by its place in the block, so its floats land where
+    // they belong, and the later run wins from where it starts. Two stores and no branch on the lengths,
+    // where copying run by run takes a masked load and store per run. Reads up to 31 floats before a
+    // later run's source and past the first's end (the plan allows for both; see PaddedReadSlack).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void BlendRuns(float* src, float* dst, ColumnRun* runs, int count)
+    {
+        int first = runs[0].Destination;
+        float* s0 = src + runs[0].Source;
+        var low = Vector512.Load(s0);
+        var high = Vector512.Load(s0 + 16);
+        var lowIndex = Vector512<int>.Indices;
+        var highIndex = lowIndex + Vector512.Create(16);
+        for (int k = 1; k < count; k++)
+        {
+            int at = runs[k].Destination - first;
+            float* sk = src + runs[k].Source - at;
+            var from = Vector512.Create(at);
+            if (at < 16)
+                low = Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(lowIndex, from).AsSingle(), Vector512.Load(sk), low);
+            high = Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(highIndex, from).AsSingle(), Vector512.Load(sk + 16), high);
+        }
+        low.Store(dst);
+        high.Store(dst + 16);
     }
 
     // dst[0..count) = src[0..count) for count ≤ 32 (a run within one block): whole vectors of 16 and one

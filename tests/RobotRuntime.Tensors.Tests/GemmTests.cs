@@ -171,6 +171,23 @@ public class GemmTests
         }
     }
 
+    // An im2col source is asked for blocks starting on its 32-column blocks, and a depth just past a
+    // multiple of 256 must not leave a thin last block (576 = 3 × 192, not 256 + 256 + 64).
+    [Fact]
+    public void DepthBlocksAreEvenWholeMultiplesOf32AndAsFewAs256Allows()
+    {
+        for (int k = 1; k <= 3000; k++)
+        {
+            int block = Gemm.DepthBlock(k);
+            int blocks = (k + block - 1) / block;
+            Assert.True(block % 32 == 0 && block <= 256, $"depth {k}: block {block}");
+            Assert.Equal((k + 255) / 256, blocks);
+            int last = k - (blocks - 1) * block;
+            Assert.True(last > block - 32 * blocks, $"depth {k}: blocks of {block} leave a last block of {last}");
+        }
+        Assert.Equal(192, Gemm.DepthBlock(576));
+    }
+
     [Fact]
     public unsafe void ARowBiasIsRefusedWhenAccumulatingAndASegmentMustBeWholePanels()
     {

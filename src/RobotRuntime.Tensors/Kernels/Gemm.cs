@@ -45,6 +45,17 @@ internal unsafe interface IPackedBSource
 internal static unsafe class Gemm
 {
     private const int KcBlock = 256;
+
+    // The depth of each block for a depth of k: as few blocks as KcBlock allows, of equal depth rounded
+    // up to a multiple of 32, so a depth just past a multiple of KcBlock (576 = 256 + 256 + 64, a 3 × 3
+    // convolution over 64 channels) is not left a thin last block whose C tile is loaded and stored
+    // for little work (576 → 3 × 192). A multiple of 32 keeps every block's start on an im2col source's
+    // 32-column blocks.
+    internal static int DepthBlock(int k)
+    {
+        int blocks = Math.Max(1, (k + KcBlock - 1) / KcBlock);
+        return Math.Min(KcBlock, ((k + blocks - 1) / blocks + 31) / 32 * 32);
+    }
     private const int McPanels = 16;
     private const int NcBlock = 2048;
 
@@ -301,21 +312,22 @@ internal static unsafe class Gemm
             // block otherwise), as long as that stays within 1 MB.
             int packedRows = (rowCount + Mr - 1) / Mr * Mr;
             bool packAOnce = rowCount <= mc && colCount > ncBlock && (long)packedRows * K <= PackAOnceFloats;
-            float* packA = buffers.A(packAOnce ? packedRows * K : mc * KcBlock);
-            float* packB = PackedB is null ? buffers.B(KcBlock * (ncBlock + Nr)) : null;
+            int kcBlock = DepthBlock(K);
+            float* packA = buffers.A(packAOnce ? packedRows * K : mc * kcBlock);
+            float* packB = PackedB is null ? buffers.B(kcBlock * (ncBlock + Nr)) : null;
             if (packAOnce)
             {
-                for (int pc = 0; pc < K; pc += KcBlock)
+                for (int pc = 0; pc < K; pc += kcBlock)
                 {
-                    PackA(rowCount, Math.Min(KcBlock, K - pc), A + (long)rowStart * ARow + (long)pc * ACol, ARow, ACol, Mr, packA + (long)pc * packedRows);
+                    PackA(rowCount, Math.Min(kcBlock, K - pc), A + (long)rowStart * ARow + (long)pc * ACol, ARow, ACol, Mr, packA + (long)pc * packedRows);
                 }
             }
             for (int jc = 0; jc < colCount; jc += ncBlock)
             {
                 int nc = Math.Min(ncBlock, colCount - jc);
-                for (int pc = 0; pc < K; pc += KcBlock)
+                for (int pc = 0; pc < K; pc += kcBlock)
                 {
-                    int kc = Math.Min(KcBlock, K - pc);
+                    int kc = Math.Min(kcBlock, K - pc);
                     if (Source is not null)
                     {
                         Source.PackBlock(pc, kc, colStart + jc, nc, packB);
@@ -491,7 +503,7 @@ internal static unsafe class Gemm
 
     /// <summary>Packs a kc×nc block of B into panels of <paramref name="nr"/> columns, k-major, zero-padding the last panel.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void PackB(int kc, int nc, float* b, int rowStride, int colStride, int nr, float* dst)
+    private static void PackB(int kc, int nc, float* b, int rowStride, int colStride, int nr, float* dst)
     {
         int start = 0;
         if (colStride == 1 && nr == 32 && Vector512.IsHardwareAccelerated)
