@@ -43,6 +43,13 @@ public sealed class FrameSampler
     private readonly int[] _eligible;
     private readonly float _colourJitter;
 
+    // Actions from an additional column instead of "action" (a recorded deployment's
+    // policy.normalised_action, NaN where the policy did not act): only windows of _actionWindow steps
+    // whose actions were all taken and whose frames were all usable are drawn. Null: "action", every frame.
+    private readonly string? _actionColumn;
+    private readonly int _actionWindow;
+    private readonly int[][] _usableRuns;
+
     /// <summary>Fills the pool with <paramref name="poolEpisodes"/> random episodes (at most the number eligible).</summary>
     /// <param name="dataset">The dataset.</param>
     /// <param name="random">Every choice's source.</param>
@@ -56,8 +63,25 @@ public sealed class FrameSampler
     /// colours; 0 turns it off (and draws nothing from <paramref name="random"/>).
     /// </param>
     /// <param name="rule">What <paramref name="include"/> asks of an episode, for the error when none qualifies (e.g. "at least 6 frames").</param>
-    public FrameSampler(EpisodeDataset dataset, AgentRandom random, int poolEpisodes, int shiftPad, Func<EpisodeEntry, bool>? include = null, float colourJitter = 0f, string? rule = null)
+    /// <param name="actionColumn">
+    /// Read each frame's action from this additional Float64 column (a recorded deployment's
+    /// <c>policy.normalised_action</c>) instead of "action"; null: "action". A frame whose value there is
+    /// NaN (the policy did not act) or whose images were not usable is never part of a drawn window.
+    /// </param>
+    /// <param name="actionWindow">With <paramref name="actionColumn"/>: the steps of every window drawn
+    /// (1 for <see cref="Next"/>'s pairs, the window's steps for <see cref="NextSequence"/>).</param>
+    public FrameSampler(EpisodeDataset dataset, AgentRandom random, int poolEpisodes, int shiftPad, Func<EpisodeEntry, bool>? include = null, float colourJitter = 0f, string? rule = null,
+        string? actionColumn = null, int actionWindow = 0)
     {
+        if (actionColumn is not null)
+        {
+            ArgumentOutOfRangeException.ThrowIfNegativeOrZero(actionWindow);
+            var (column, _) = dataset.Layout.ColumnAt(actionColumn);
+            if (column.IsInteger)
+                throw new ArgumentException($"{dataset.Folder}: column '{actionColumn}' holds {column.Type} values, not actions", nameof(actionColumn));
+        }
+        _actionColumn = actionColumn;
+        _actionWindow = actionWindow;
         _colourJitter = colourJitter;
         _eligible = Enumerable.Range(0, dataset.Episodes.Count).Where(i => include is null || include(dataset.Episodes[i])).ToArray();
         if (_eligible.Length == 0)
@@ -70,6 +94,7 @@ public sealed class FrameSampler
         var size = Math.Min(poolEpisodes, _eligible.Length);
         _poolIndices = new int[size];
         _pool = new Episode[size];
+        _usableRuns = new int[size][];
         for (var i = 0; i < size; i++)
             Load(i, _eligible[_random.NextInt(_eligible.Length)]);
     }
@@ -78,7 +103,60 @@ public sealed class FrameSampler
     public int ImageSize => _dataset.Layout.ImageWidth;
 
     /// <summary>Values per action.</summary>
-    public int ActionSize => _dataset.Layout.ActionNames.Count;
+    public int ActionSize => _actionColumn is null ? _dataset.Layout.ActionNames.Count : _dataset.Layout.ColumnAt(_actionColumn).Column.Width;
+
+    /// <summary>
+    /// The starts t of every window of <paramref name="window"/> steps in an episode of runs[t] frames:
+    /// runs[t] is how many frames from t on in a row have their action and usable images, and
+    /// usableImages[t] whether frame t's images are usable. A window needs actions at t … t + window − 1
+    /// and usable images at t … t + window, all inside the episode.
+    /// </summary>
+    public static int[] WindowStarts(ReadOnlySpan<int> runs, ReadOnlySpan<bool> usableImages, int window)
+    {
+        var starts = new List<int>();
+        for (var t = 0; t + window < runs.Length; t++)
+        {
+            if (runs[t] >= window && usableImages[t + window])
+                starts.Add(t);
+        }
+        return starts.ToArray();
+    }
+
+    // The first frame of a window drawn in pool episode `slot` (of `span` steps when every frame is
+    // eligible): uniform over the episode's windows.
+    private int DrawStart(int slot, int span)
+    {
+        if (_actionColumn is null)
+            return _random.NextInt(span);
+        var starts = _usableRuns[slot];
+        return starts[_random.NextInt(starts.Length)];
+    }
+
+    // A pool episode for the next sample: `slot` if it has a window to draw, else the next one that has.
+    private int UsableSlot(int slot)
+    {
+        if (_actionColumn is null)
+            return slot;
+        for (var k = 0; k < _pool.Length; k++)
+        {
+            var candidate = (slot + k) % _pool.Length;
+            if (_usableRuns[candidate].Length > 0)
+                return candidate;
+        }
+        throw new InvalidOperationException("no pool episode has a window to draw (Load keeps only episodes that have one)");
+    }
+
+    private void CopyAction(Episode episode, int t, Span<float> destination)
+    {
+        if (_actionColumn is null)
+        {
+            episode.Action(t).CopyTo(destination);
+            return;
+        }
+        var values = episode.Numbers(t, _actionColumn);
+        for (var i = 0; i < values.Length; i++)
+            destination[i] = (float)values[i];
+    }
 
     /// <summary>
     /// Replaces one pool episode, then draws <paramref name="size"/> pairs (t, t + <paramref name="offset"/>).
@@ -105,15 +183,17 @@ public sealed class FrameSampler
         var secondFrames = new float[wantSecond ? size * pixels : 0];
         var actions = new float[size * ActionSize];
         Episode episode = _pool[0];
+        var slot = 0;
         var camera = 0;
         for (var i = 0; i < size; i++)
         {
             if (i % Math.Max(1, group) == 0)
             {
-                episode = _pool[_random.NextInt(_pool.Length)];
+                slot = UsableSlot(_random.NextInt(_pool.Length));
+                episode = _pool[slot];
                 camera = _random.NextInt(episode.Layout.Cameras.Count);
             }
-            var t = _random.NextInt(episode.Length);
+            var t = DrawStart(slot, episode.Length);
             var later = Math.Min(t + offset, episode.Length - 1);
             var (dx, dy) = DrawShift();
             Augment(episode.Image(camera, t), first.AsSpan(i * pixels, pixels), dx, dy);
@@ -123,7 +203,7 @@ public sealed class FrameSampler
                     (dx, dy) = DrawShift();
                 Augment(episode.Image(camera, later), secondFrames.AsSpan(i * pixels, pixels), dx, dy);
             }
-            episode.Action(t).CopyTo(actions.AsSpan(i * ActionSize, ActionSize));
+            CopyAction(episode, t, actions.AsSpan(i * ActionSize, ActionSize));
         }
         return new FramePairBatch(size, first, secondFrames, actions);
     }
@@ -182,23 +262,27 @@ public sealed class FrameSampler
         var frames = new float[(steps + 1) * size * pixels];
         var actions = new float[steps * size * ActionSize];
         Episode episode = _pool[0];
+        var slot = 0;
         var camera = 0;
+        if (_actionColumn is not null && steps != _actionWindow)
+            throw new ArgumentException($"windows of {steps} steps asked of a sampler that keeps windows of {_actionWindow}", nameof(steps));
         for (var i = 0; i < size; i++)
         {
             if (i % Math.Max(1, group) == 0)
             {
-                episode = _pool[_random.NextInt(_pool.Length)];
+                slot = UsableSlot(_random.NextInt(_pool.Length));
+                episode = _pool[slot];
                 camera = _random.NextInt(episode.Layout.Cameras.Count);
             }
             if (episode.Length < steps + 1)
                 throw new InvalidOperationException($"episode {episode.Index} has {episode.Length} frames; a window of {steps} steps needs {steps + 1} (the sampler's filter must exclude shorter episodes)");
-            var t = _random.NextInt(episode.Length - steps);
+            var t = DrawStart(slot, episode.Length - steps);
             for (var k = 0; k <= steps; k++)
             {
                 var (dx, dy) = DrawShift();
                 Augment(episode.Image(camera, t + k), frames.AsSpan((k * size + i) * pixels, pixels), dx, dy);
                 if (k < steps)
-                    episode.Action(t + k).CopyTo(actions.AsSpan((k * size + i) * ActionSize, ActionSize));
+                    CopyAction(episode, t + k, actions.AsSpan((k * size + i) * ActionSize, ActionSize));
             }
         }
         return new FrameSequenceBatch(size, steps, frames, actions);
@@ -224,8 +308,47 @@ public sealed class FrameSampler
     {
         if (_pool[slot] is not null && _poolIndices[slot] == episode)
             return;
-        _pool[slot] = _dataset.Read(episode);
-        _poolIndices[slot] = episode;
+        if (_actionColumn is null)
+        {
+            _pool[slot] = _dataset.Read(episode);
+            _poolIndices[slot] = episode;
+            return;
+        }
+        // With actions from a column: an episode with no window where the policy acted throughout (a
+        // recording held or e-stopped from start to end) is passed over for the next eligible one, in order,
+        // so the same draws give the same pool.
+        var at = Array.IndexOf(_eligible, episode);
+        for (var k = 0; k < _eligible.Length; k++)
+        {
+            var candidate = _eligible[(at + k) % _eligible.Length];
+            var read = _dataset.Read(candidate);
+            var starts = WindowStartsOf(read);
+            if (starts.Length == 0)
+                continue;
+            _pool[slot] = read;
+            _poolIndices[slot] = candidate;
+            _usableRuns[slot] = starts;
+            return;
+        }
+        throw new ArgumentException($"{_dataset.Folder}: no episode has {_actionWindow + 1} frames in a row with usable images in which the policy acted "
+            + $"({_actionColumn} is NaN where it did not: the arm was held, or the policy proposed nothing), so there is no window of {_actionWindow} step(s) to learn from");
+    }
+
+    private int[] WindowStartsOf(Episode episode)
+    {
+        var length = episode.Length;
+        var usable = new bool[length];
+        var runs = new int[length];
+        var hasUsable = episode.Layout.Columns.Any(c => c.Name == RobotRuntime.Datasets.Recording.DeploymentLayout.Columns.FramesUsable);
+        for (var t = length - 1; t >= 0; t--)
+        {
+            usable[t] = !hasUsable || episode.Integer(t, RobotRuntime.Datasets.Recording.DeploymentLayout.Columns.FramesUsable) != 0;
+            var acted = usable[t];
+            foreach (var v in episode.Numbers(t, _actionColumn!))
+                acted &= double.IsFinite(v);
+            runs[t] = acted ? 1 + (t + 1 < length ? runs[t + 1] : 0) : 0;
+        }
+        return WindowStarts(runs, usable, _actionWindow);
     }
 
     /// <summary>Random shift: pads by edge replication, crops a random S×S window, writes planar floats in [−0.5, 0.5].</summary>

@@ -55,10 +55,10 @@ public sealed class Pretrainer
         _run = Path.GetFullPath(runFolder);
         _dataset = dataset;
         _options = options;
-        Directory.CreateDirectory(_run);
         var imageSize = dataset.Layout.ImageWidth;
         var init = new Random(options.Seed);
-        _objective = PretrainingObjective.Create(options, imageSize, dataset.Layout.ActionNames.Count, init);
+        var actionColumn = PretrainingData.ActionColumn(dataset.Layout, options.Objective);
+        _objective = PretrainingObjective.Create(options, imageSize, PretrainingData.ActionSize(dataset.Layout, options.Objective), init);
         _trainable = _objective.TrainableParameters().ToArray();
         _optimizer = new Adam([new ParameterGroup(_trainable, options.LearningRate)]);
         var (online, target) = _objective.MomentumPairs();
@@ -68,7 +68,10 @@ public sealed class Pretrainer
             _momentum.CopyOnlineToTarget();
         }
         _lossRandom = new AgentRandom((ulong)options.Seed * 7919UL + 17UL);
-        _sampler = new FrameSampler(dataset, new AgentRandom((ulong)options.Seed * 104729UL + 3UL), options.PoolEpisodes, options.ShiftPad, _objective.Includes, options.ColourJitter, _objective.InclusionRule);
+        _sampler = new FrameSampler(dataset, new AgentRandom((ulong)options.Seed * 104729UL + 3UL), options.PoolEpisodes, options.ShiftPad, _objective.Includes, options.ColourJitter, _objective.InclusionRule,
+            actionColumn, actionColumn is null ? 0 : _objective.Offset);
+        // Made only now: a dataset the sampler cannot draw from is refused before anything is written.
+        Directory.CreateDirectory(_run);
         var runJson = Path.Combine(_run, "run.json");
         if (File.Exists(Path.Combine(_run, "checkpoint.safetensors")))
         {

@@ -9,6 +9,9 @@ namespace RobotRuntime.Pretraining;
 /// <list type="bullet">
 /// <item>idm, bc and spr learn from the action taken at each frame ("action"); atc, video-dynamics and
 /// mae from frames alone. No objective reads "observation.state".</item>
+/// <item>A recorded deployment's "action" is the command the arm was sent, not one action per frame; idm and
+/// spr learn there from the agent's own normalised action (<c>policy.normalised_action</c>), on the frames
+/// where it acted. bc is refused on it: a deployment's actions are its agent's, not a demonstrator's.</item>
 /// <item>Every encoder takes square images of one size, a multiple of 16 for the CNNs (four stride-2
 /// layers) and of 8 for the transformer (its patches); nothing resizes them on the way.</item>
 /// <item>Any number of cameras: each sample is one image of one camera (so one encoder serves them all).</item>
@@ -21,6 +24,20 @@ public static class PretrainingData
 
     /// <summary>Whether <paramref name="objective"/> learns from the recorded actions (idm, bc, spr).</summary>
     public static bool NeedsActions(PretrainObjective objective) => !FrameOnlyObjectives.Contains(objective);
+
+    /// <summary>
+    /// The additional column <paramref name="objective"/> reads its actions from on a dataset of
+    /// <paramref name="layout"/>: a recorded deployment's <c>policy.normalised_action</c> for idm and spr;
+    /// null for "action" (or for an objective that reads none).
+    /// </summary>
+    public static string? ActionColumn(DatasetLayout layout, PretrainObjective objective) =>
+        NeedsActions(objective) && DeploymentLayout.IsDeployment(layout) && DeploymentLayout.NormalisedActionWidth(layout) > 0
+            ? DeploymentLayout.Columns.PolicyNormalisedAction
+            : null;
+
+    /// <summary>Values per action <paramref name="objective"/> learns from on a dataset of <paramref name="layout"/>.</summary>
+    public static int ActionSize(DatasetLayout layout, PretrainObjective objective) =>
+        ActionColumn(layout, objective) is { } column ? layout.ColumnAt(column).Column.Width : layout.ActionNames.Count;
 
     /// <summary>
     /// Why images of <paramref name="width"/> × <paramref name="height"/> cannot go through the
@@ -64,9 +81,16 @@ public static class PretrainingData
                 throw new ArgumentException($"{dataset.Folder} has no 'action' column{what}. The {name} objective learns from {learns}. {Alternatives()}");
             }
             if (DeploymentLayout.IsDeployment(layout))
-                throw new ArgumentException($"{dataset.Folder} is a recorded deployment (rr run --record): its 'action' column is the command sent to the arm, "
-                    + "one block per command mode with NaN where that mode was not sent (and all NaN when nothing was sent), not one action per frame; "
-                    + $"the {name} objective learns from {learns}. {Alternatives()}");
+            {
+                var deployment = $"{dataset.Folder} is a recorded deployment (rr run --record): its 'action' column is the command sent to the arm, "
+                    + "one block per command mode with NaN where that mode was not sent (and all NaN when nothing was sent), not one action per frame";
+                if (options.Objective == PretrainObjective.Bc)
+                    throw new ArgumentException($"{deployment}, and the actions its agent took are the agent's own, not a demonstrator's; "
+                        + $"the bc objective learns from {learns}. idm and spr learn from the agent's actions ({DeploymentLayout.Columns.PolicyNormalisedAction}). {Alternatives()}");
+                if (DeploymentLayout.NormalisedActionWidth(layout) == 0)
+                    throw new ArgumentException($"{deployment}; and it has no '{DeploymentLayout.Columns.PolicyNormalisedAction}' column, the agent's own action that idm and spr learn from "
+                        + $"(its policy has no normalised action of its own, as a scripted one, or it was recorded before rr run kept it). {Alternatives()}");
+            }
         }
         if (ImageSizeProblem(layout.ImageWidth, layout.ImageHeight, options.Architecture) is { } problem)
             throw new ArgumentException($"{dataset.Folder}: {problem}; nothing resizes them. Record at such a size (rr record --size 64, rr collect --size 64)"

@@ -284,6 +284,13 @@ public sealed class AdaptationTests : IDisposable
         Assert.Matches(@"→ [1-9]\d* transitions", adapt.Output);
         Assert.Contains("rewards: dataset", adapt.Output);
 
+        // Pre-training's inverse dynamics learns from the same actions, on the frames where the agent acted.
+        string idmRun = Path.Combine(_folder, "idm");
+        var idm = Rr("pretrain", "--data", data, "--run", idmRun, "--objective", "idm", "--steps", "10", "--batch-size", "8", "--pool-episodes", "2", "--seed", "1");
+        Assert.True(idm.Exit == 0, idm.Output + idm.Error);
+        Assert.Contains("rr pretrain: a recorded deployment: actions from policy.normalised_action (the agent's own)", idm.Output);
+        Assert.True(File.Exists(Path.Combine(idmRun, "encoder.onnx")));
+
         // A recording of a policy without a normalised action of its own has no such column: refused, naming it.
         string scripted = Path.Combine(_folder, "scripted");
         var other = Rr("run", "--config", cell, "--duration", "1s", "--record", scripted, "--set", "policy.kind=hold-still");
@@ -292,5 +299,8 @@ public sealed class AdaptationTests : IDisposable
         var refused = Rr("train", "--from-dataset", scripted, "--package", Shipped, "--run", Path.Combine(_folder, "refused"), "--updates", "2", "--no-progress");
         Assert.Equal(1, refused.Exit);
         Assert.Contains("policy.normalised_action: the recording has no such column", refused.Error);
+        var refusedIdm = Rr("pretrain", "--data", scripted, "--run", Path.Combine(_folder, "refused-idm"), "--objective", "idm", "--steps", "10");
+        Assert.Equal(1, refusedIdm.Exit);
+        Assert.Contains("it has no 'policy.normalised_action' column, the agent's own action that idm and spr learn from", refusedIdm.Error);
     }
 }
