@@ -455,31 +455,7 @@ public static partial class Ops
                 var r5 = Avx.LoadVector256(s5 + q);
                 var r6 = Avx.LoadVector256(s6 + q);
                 var r7 = Avx.LoadVector256(s7 + q);
-                var t0 = Avx.UnpackLow(r0, r1);
-                var t1 = Avx.UnpackHigh(r0, r1);
-                var t2 = Avx.UnpackLow(r2, r3);
-                var t3 = Avx.UnpackHigh(r2, r3);
-                var t4 = Avx.UnpackLow(r4, r5);
-                var t5 = Avx.UnpackHigh(r4, r5);
-                var t6 = Avx.UnpackLow(r6, r7);
-                var t7 = Avx.UnpackHigh(r6, r7);
-                var u0 = Avx.Shuffle(t0, t2, 0x44);
-                var u1 = Avx.Shuffle(t0, t2, 0xEE);
-                var u2 = Avx.Shuffle(t1, t3, 0x44);
-                var u3 = Avx.Shuffle(t1, t3, 0xEE);
-                var u4 = Avx.Shuffle(t4, t6, 0x44);
-                var u5 = Avx.Shuffle(t4, t6, 0xEE);
-                var u6 = Avx.Shuffle(t5, t7, 0x44);
-                var u7 = Avx.Shuffle(t5, t7, 0xEE);
-                float* d = dst + q * 32;
-                Avx.Store(d, Avx.Permute2x128(u0, u4, 0x20));
-                Avx.Store(d + 32, Avx.Permute2x128(u1, u5, 0x20));
-                Avx.Store(d + 64, Avx.Permute2x128(u2, u6, 0x20));
-                Avx.Store(d + 96, Avx.Permute2x128(u3, u7, 0x20));
-                Avx.Store(d + 128, Avx.Permute2x128(u0, u4, 0x31));
-                Avx.Store(d + 160, Avx.Permute2x128(u1, u5, 0x31));
-                Avx.Store(d + 192, Avx.Permute2x128(u2, u6, 0x31));
-                Avx.Store(d + 224, Avx.Permute2x128(u3, u7, 0x31));
+                Gemm.StoreTransposed8x8(r0, r1, r2, r3, r4, r5, r6, r7, dst + q * 32, 32);
             }
         }
         for (; q < count; q++)

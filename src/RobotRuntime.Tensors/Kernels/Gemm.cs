@@ -407,31 +407,7 @@ internal static unsafe class Gemm
             var r5 = Avx.LoadVector256(s + 5 * srcStride);
             var r6 = Avx.LoadVector256(s + 6 * srcStride);
             var r7 = Avx.LoadVector256(s + 7 * srcStride);
-            var t0 = Avx.UnpackLow(r0, r1);
-            var t1 = Avx.UnpackHigh(r0, r1);
-            var t2 = Avx.UnpackLow(r2, r3);
-            var t3 = Avx.UnpackHigh(r2, r3);
-            var t4 = Avx.UnpackLow(r4, r5);
-            var t5 = Avx.UnpackHigh(r4, r5);
-            var t6 = Avx.UnpackLow(r6, r7);
-            var t7 = Avx.UnpackHigh(r6, r7);
-            var u0 = Avx.Shuffle(t0, t2, 0x44);
-            var u1 = Avx.Shuffle(t0, t2, 0xEE);
-            var u2 = Avx.Shuffle(t1, t3, 0x44);
-            var u3 = Avx.Shuffle(t1, t3, 0xEE);
-            var u4 = Avx.Shuffle(t4, t6, 0x44);
-            var u5 = Avx.Shuffle(t4, t6, 0xEE);
-            var u6 = Avx.Shuffle(t5, t7, 0x44);
-            var u7 = Avx.Shuffle(t5, t7, 0xEE);
-            float* d = dst + (long)p * dstStride;
-            Avx.Store(d, Avx.Permute2x128(u0, u4, 0x20));
-            Avx.Store(d + dstStride, Avx.Permute2x128(u1, u5, 0x20));
-            Avx.Store(d + 2 * dstStride, Avx.Permute2x128(u2, u6, 0x20));
-            Avx.Store(d + 3 * dstStride, Avx.Permute2x128(u3, u7, 0x20));
-            Avx.Store(d + 4 * dstStride, Avx.Permute2x128(u0, u4, 0x31));
-            Avx.Store(d + 5 * dstStride, Avx.Permute2x128(u1, u5, 0x31));
-            Avx.Store(d + 6 * dstStride, Avx.Permute2x128(u2, u6, 0x31));
-            Avx.Store(d + 7 * dstStride, Avx.Permute2x128(u3, u7, 0x31));
+            StoreTransposed8x8(r0, r1, r2, r3, r4, r5, r6, r7, dst + (long)p * dstStride, dstStride);
         }
         for (; p < count; p++)
         {
@@ -441,6 +417,40 @@ internal static unsafe class Gemm
                 d[r] = src[r * srcStride + p];
             }
         }
+    }
+
+    /// <summary>
+    /// Stores the 8 × 8 block whose rows are r0 … r7 transposed: row i of the result (column i of the
+    /// block) at d + i·dstStride. Eight unpacks, eight shuffles and eight lane permutes.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void StoreTransposed8x8(Vector256<float> r0, Vector256<float> r1, Vector256<float> r2, Vector256<float> r3,
+        Vector256<float> r4, Vector256<float> r5, Vector256<float> r6, Vector256<float> r7, float* d, long dstStride)
+    {
+        var t0 = Avx.UnpackLow(r0, r1);
+        var t1 = Avx.UnpackHigh(r0, r1);
+        var t2 = Avx.UnpackLow(r2, r3);
+        var t3 = Avx.UnpackHigh(r2, r3);
+        var t4 = Avx.UnpackLow(r4, r5);
+        var t5 = Avx.UnpackHigh(r4, r5);
+        var t6 = Avx.UnpackLow(r6, r7);
+        var t7 = Avx.UnpackHigh(r6, r7);
+        var u0 = Avx.Shuffle(t0, t2, 0x44);
+        var u1 = Avx.Shuffle(t0, t2, 0xEE);
+        var u2 = Avx.Shuffle(t1, t3, 0x44);
+        var u3 = Avx.Shuffle(t1, t3, 0xEE);
+        var u4 = Avx.Shuffle(t4, t6, 0x44);
+        var u5 = Avx.Shuffle(t4, t6, 0xEE);
+        var u6 = Avx.Shuffle(t5, t7, 0x44);
+        var u7 = Avx.Shuffle(t5, t7, 0xEE);
+        Avx.Store(d, Avx.Permute2x128(u0, u4, 0x20));
+        Avx.Store(d + dstStride, Avx.Permute2x128(u1, u5, 0x20));
+        Avx.Store(d + 2 * dstStride, Avx.Permute2x128(u2, u6, 0x20));
+        Avx.Store(d + 3 * dstStride, Avx.Permute2x128(u3, u7, 0x20));
+        Avx.Store(d + 4 * dstStride, Avx.Permute2x128(u0, u4, 0x31));
+        Avx.Store(d + 5 * dstStride, Avx.Permute2x128(u1, u5, 0x31));
+        Avx.Store(d + 6 * dstStride, Avx.Permute2x128(u2, u6, 0x31));
+        Avx.Store(d + 7 * dstStride, Avx.Permute2x128(u3, u7, 0x31));
     }
 
     /// <summary>Packs an mc×kc block of A into panels of <paramref name="mr"/> rows, k-major, zero-padding the last panel.</summary>
