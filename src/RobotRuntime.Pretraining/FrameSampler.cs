@@ -1,6 +1,7 @@
 using System.Globalization;
 using RobotRuntime.Agents.Model;
 using RobotRuntime.Datasets;
+using Deployment = RobotRuntime.Datasets.Recording.DeploymentLayout.Columns;
 
 namespace RobotRuntime.Pretraining;
 
@@ -49,6 +50,7 @@ public sealed class FrameSampler
     private readonly string? _actionColumn;
     private readonly int _actionWindow;
     private readonly int[][] _usableRuns;
+    private readonly HashSet<int> _windowless = [];
 
     /// <summary>Fills the pool with <paramref name="poolEpisodes"/> random episodes (at most the number eligible).</summary>
     /// <param name="dataset">The dataset.</param>
@@ -65,8 +67,9 @@ public sealed class FrameSampler
     /// <param name="rule">What <paramref name="include"/> asks of an episode, for the error when none qualifies (e.g. "at least 6 frames").</param>
     /// <param name="actionColumn">
     /// Read each frame's action from this additional Float64 column (a recorded deployment's
-    /// <c>policy.normalised_action</c>) instead of "action"; null: "action". A frame whose value there is
-    /// NaN (the policy did not act) or whose images were not usable is never part of a drawn window.
+    /// <c>policy.normalised_action</c>) instead of "action"; null: "action". Only the windows
+    /// <see cref="WindowStartsOf"/> finds are drawn (steps whose action was carried out as the agent chose
+    /// it, usable frames one cycle apart), uniformly among a pool episode's windows.
     /// </param>
     /// <param name="actionWindow">With <paramref name="actionColumn"/>: the steps of every window drawn
     /// (1 for <see cref="Next"/>'s pairs, the window's steps for <see cref="NextSequence"/>).</param>
@@ -106,10 +109,10 @@ public sealed class FrameSampler
     public int ActionSize => _actionColumn is null ? _dataset.Layout.ActionNames.Count : _dataset.Layout.ColumnAt(_actionColumn).Column.Width;
 
     /// <summary>
-    /// The starts t of every window of <paramref name="window"/> steps in an episode of runs[t] frames:
-    /// runs[t] is how many frames from t on in a row have their action and usable images, and
-    /// usableImages[t] whether frame t's images are usable. A window needs actions at t … t + window − 1
-    /// and usable images at t … t + window, all inside the episode.
+    /// The starts t of every window of <paramref name="window"/> steps in an episode of runs.Length frames:
+    /// runs[t] is how many steps in a row from t on can be learnt from (a step t → t + 1: the action at t
+    /// taken, frame t usable, frame t + 1 the next one), and usableImages[t] whether frame t's images are
+    /// usable. A window needs the steps t … t + window − 1 and frame t + window's images.
     /// </summary>
     public static int[] WindowStarts(ReadOnlySpan<int> runs, ReadOnlySpan<bool> usableImages, int window)
     {
@@ -176,6 +179,8 @@ public sealed class FrameSampler
     /// <param name="second">Whether the second frame of each pair is wanted (behaviour cloning reads only the first).</param>
     public FramePairBatch Next(int size, int offset, bool sameShift = false, int group = 1, bool second = true)
     {
+        if (_actionColumn is not null && offset != _actionWindow)
+            throw new ArgumentException($"pairs {offset} frames apart asked of a sampler that keeps windows of {_actionWindow} step(s)", nameof(offset));
         Load(_random.NextInt(_pool.Length), _eligible[_random.NextInt(_eligible.Length)]);
         var pixels = 3 * ImageSize * ImageSize;
         var first = new float[size * pixels];
@@ -257,6 +262,8 @@ public sealed class FrameSampler
     public FrameSequenceBatch NextSequence(int size, int steps, int group = 1)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(steps);
+        if (_actionColumn is not null && steps != _actionWindow)
+            throw new ArgumentException($"windows of {steps} steps asked of a sampler that keeps windows of {_actionWindow}", nameof(steps));
         Load(_random.NextInt(_pool.Length), _eligible[_random.NextInt(_eligible.Length)]);
         var pixels = 3 * ImageSize * ImageSize;
         var frames = new float[(steps + 1) * size * pixels];
@@ -264,8 +271,6 @@ public sealed class FrameSampler
         Episode episode = _pool[0];
         var slot = 0;
         var camera = 0;
-        if (_actionColumn is not null && steps != _actionWindow)
-            throw new ArgumentException($"windows of {steps} steps asked of a sampler that keeps windows of {_actionWindow}", nameof(steps));
         for (var i = 0; i < size; i++)
         {
             if (i % Math.Max(1, group) == 0)
@@ -306,49 +311,80 @@ public sealed class FrameSampler
 
     private void Load(int slot, int episode)
     {
+        if (_actionColumn is not null)
+        {
+            LoadWithWindows(slot, episode);
+            return;
+        }
         if (_pool[slot] is not null && _poolIndices[slot] == episode)
             return;
-        if (_actionColumn is null)
-        {
-            _pool[slot] = _dataset.Read(episode);
-            _poolIndices[slot] = episode;
-            return;
-        }
-        // With actions from a column: an episode with no window where the policy acted throughout (a
-        // recording held or e-stopped from start to end) is passed over for the next eligible one, in order,
-        // so the same draws give the same pool.
-        var at = Array.IndexOf(_eligible, episode);
-        for (var k = 0; k < _eligible.Length; k++)
-        {
-            var candidate = _eligible[(at + k) % _eligible.Length];
-            var read = _dataset.Read(candidate);
-            var starts = WindowStartsOf(read);
-            if (starts.Length == 0)
-                continue;
-            _pool[slot] = read;
-            _poolIndices[slot] = candidate;
-            _usableRuns[slot] = starts;
-            return;
-        }
-        throw new ArgumentException($"{_dataset.Folder}: no episode has {_actionWindow + 1} frames in a row with usable images in which the policy acted "
-            + $"({_actionColumn} is NaN where it did not: the arm was held, or the policy proposed nothing), so there is no window of {_actionWindow} step(s) to learn from");
+        _pool[slot] = _dataset.Read(episode);
+        _poolIndices[slot] = episode;
     }
 
-    private int[] WindowStartsOf(Episode episode)
+    // With actions from a column: an episode with no window (a recording held from start to end) is
+    // replaced by another drawn at random from the eligible ones, so every episode that has windows
+    // is as likely as before; episodes found to have none are remembered and not decoded again. The
+    // replacement draws come from the sampler's own random source and Load is called in the same order
+    // on a resume (which loads only episodes that had windows), so a resumed run draws the same.
+    private void LoadWithWindows(int slot, int episode)
     {
+        var candidate = episode;
+        while (true)
+        {
+            if (!_windowless.Contains(candidate))
+            {
+                if (_pool[slot] is not null && _poolIndices[slot] == candidate)
+                    return;
+                var read = _dataset.Read(candidate);
+                var starts = WindowStartsOf(read, _actionColumn!, _actionWindow);
+                if (starts.Length > 0)
+                {
+                    _pool[slot] = read;
+                    _poolIndices[slot] = candidate;
+                    _usableRuns[slot] = starts;
+                    return;
+                }
+                _windowless.Add(candidate);
+            }
+            if (_windowless.Count == _eligible.Length)
+                throw new ArgumentException($"{_dataset.Folder}: no episode has a window of {_actionWindow} step(s) to learn from: {_actionWindow + 1} usable frames one cycle "
+                    + $"apart, the first {_actionWindow} with the agent's action carried out as it chose it ({_actionColumn} finite, the safety filter passed it unclipped, "
+                    + "and it was sent). The agent did not act, or the arm was held, clipped or not reached, throughout the recording");
+            candidate = _eligible[_random.NextInt(_eligible.Length)];
+        }
+    }
+
+    /// <summary>
+    /// The starts of every window of <paramref name="window"/> steps in a recorded deployment's
+    /// <paramref name="episode"/> whose actions are read from <paramref name="actionColumn"/>. A step t → t + 1
+    /// counts when the agent's action at t was carried out as it chose it (the column finite, and, where the
+    /// recording keeps them, safety.status passed — not clipped, not held —, action.mode a command and
+    /// action.send_status sent), frame t's images were usable, and frame t + 1 is the next cycle
+    /// (recording.dropped_before 0); a window also needs frame t + window's images usable.
+    /// </summary>
+    public static int[] WindowStartsOf(Episode episode, string actionColumn, int window)
+    {
+        ArgumentNullException.ThrowIfNull(episode);
         var length = episode.Length;
         var usable = new bool[length];
         var runs = new int[length];
-        var hasUsable = episode.Layout.Columns.Any(c => c.Name == RobotRuntime.Datasets.Recording.DeploymentLayout.Columns.FramesUsable);
+        bool Has(string name) => episode.Layout.Columns.Any(c => c.Name == name);
+        long IntegerOr(int t, string name, bool present, long absent) => present ? episode.Integer(t, name) : absent;
+        bool hasUsable = Has(Deployment.FramesUsable), hasSafety = Has(Deployment.SafetyStatus), hasMode = Has(Deployment.ActionMode),
+            hasSend = Has(Deployment.SendStatus), hasDropped = Has(Deployment.DroppedBefore);
         for (var t = length - 1; t >= 0; t--)
         {
-            usable[t] = !hasUsable || episode.Integer(t, RobotRuntime.Datasets.Recording.DeploymentLayout.Columns.FramesUsable) != 0;
-            var acted = usable[t];
-            foreach (var v in episode.Numbers(t, _actionColumn!))
-                acted &= double.IsFinite(v);
-            runs[t] = acted ? 1 + (t + 1 < length ? runs[t + 1] : 0) : 0;
+            usable[t] = IntegerOr(t, Deployment.FramesUsable, hasUsable, 1) != 0;
+            var step = usable[t] && t + 1 < length && IntegerOr(t + 1, Deployment.DroppedBefore, hasDropped, 0) == 0
+                && IntegerOr(t, Deployment.SafetyStatus, hasSafety, 0) == 0
+                && IntegerOr(t, Deployment.ActionMode, hasMode, 1) != 0
+                && IntegerOr(t, Deployment.SendStatus, hasSend, 0) == 0;
+            foreach (var v in episode.Numbers(t, actionColumn))
+                step &= double.IsFinite(v);
+            runs[t] = step ? 1 + runs[t + 1] : 0;
         }
-        return WindowStarts(runs, usable, _actionWindow);
+        return WindowStarts(runs, usable, window);
     }
 
     /// <summary>Random shift: pads by edge replication, crops a random S×S window, writes planar floats in [−0.5, 0.5].</summary>

@@ -10,8 +10,9 @@ namespace RobotRuntime.Pretraining;
 /// <item>idm, bc and spr learn from the action taken at each frame ("action"); atc, video-dynamics and
 /// mae from frames alone. No objective reads "observation.state".</item>
 /// <item>A recorded deployment's "action" is the command the arm was sent, not one action per frame; idm and
-/// spr learn there from the agent's own normalised action (<c>policy.normalised_action</c>), on the frames
-/// where it acted. bc is refused on it: a deployment's actions are its agent's, not a demonstrator's.</item>
+/// spr learn there from the agent's own normalised action (<c>policy.normalised_action</c>), on the steps
+/// where it was carried out as the agent chose it (<see cref="FrameSampler.WindowStartsOf"/>). bc is refused
+/// on it.</item>
 /// <item>Every encoder takes square images of one size, a multiple of 16 for the CNNs (four stride-2
 /// layers) and of 8 for the transformer (its patches); nothing resizes them on the way.</item>
 /// <item>Any number of cameras: each sample is one image of one camera (so one encoder serves them all).</item>
@@ -31,7 +32,7 @@ public static class PretrainingData
     /// null for "action" (or for an objective that reads none).
     /// </summary>
     public static string? ActionColumn(DatasetLayout layout, PretrainObjective objective) =>
-        NeedsActions(objective) && DeploymentLayout.IsDeployment(layout) && DeploymentLayout.NormalisedActionWidth(layout) > 0
+        objective is PretrainObjective.Idm or PretrainObjective.Spr && DeploymentLayout.IsDeployment(layout) && DeploymentLayout.NormalisedActionWidth(layout) > 0
             ? DeploymentLayout.Columns.PolicyNormalisedAction
             : null;
 
@@ -84,10 +85,13 @@ public static class PretrainingData
             {
                 var deployment = $"{dataset.Folder} is a recorded deployment (rr run --record): its 'action' column is the command sent to the arm, "
                     + "one block per command mode with NaN where that mode was not sent (and all NaN when nothing was sent), not one action per frame";
-                if (options.Objective == PretrainObjective.Bc)
+                bool agent = DeploymentLayout.NormalisedActionWidth(layout) > 0;
+                if (options.Objective == PretrainObjective.Bc && agent)
                     throw new ArgumentException($"{deployment}, and the actions its agent took are the agent's own, not a demonstrator's; "
                         + $"the bc objective learns from {learns}. idm and spr learn from the agent's actions ({DeploymentLayout.Columns.PolicyNormalisedAction}). {Alternatives()}");
-                if (DeploymentLayout.NormalisedActionWidth(layout) == 0)
+                if (options.Objective == PretrainObjective.Bc)
+                    throw new ArgumentException($"{deployment}; the bc objective learns from {learns}. {Alternatives()}");
+                if (!agent)
                     throw new ArgumentException($"{deployment}; and it has no '{DeploymentLayout.Columns.PolicyNormalisedAction}' column, the agent's own action that idm and spr learn from "
                         + $"(its policy has no normalised action of its own, as a scripted one, or it was recorded before rr run kept it). {Alternatives()}");
             }

@@ -399,8 +399,9 @@ public static partial class Ops
         public override void PackBlock(int depthStart, int depth, int columnStart, int columns, float* destination)
         {
             // Chunk columns depthStart … depthStart + depth − 1 are whole blocks of 32 (depthStart is a
-            // multiple of the GEMM's depth block, and the last block ends where the chunk does), so they
-            // are exactly the runs of those blocks.
+            // multiple of 32 by IPackedBSource's contract, and the last block ends where the chunk does), so
+            // they are exactly the runs of those blocks.
+            System.Diagnostics.Debug.Assert(depthStart % 32 == 0, "a depth block starts on a block of 32 chunk columns");
             int* blocks = _plan.Blocks;
             int firstRun = blocks[2 * (depthStart / 32)];
             int endRun = blocks[2 * ((depthStart + depth + 31) / 32)];

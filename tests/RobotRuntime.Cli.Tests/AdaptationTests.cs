@@ -284,12 +284,22 @@ public sealed class AdaptationTests : IDisposable
         Assert.Matches(@"→ [1-9]\d* transitions", adapt.Output);
         Assert.Contains("rewards: dataset", adapt.Output);
 
-        // Pre-training's inverse dynamics learns from the same actions, on the frames where the agent acted.
+        // Pre-training's inverse dynamics learns from the same actions, on the steps the arm carried out as the
+        // agent chose them. How many there are depends on the machine (as above): with none, the run is refused.
+        int steps = dataset.Episodes.Sum(e => RobotRuntime.Pretraining.FrameSampler.WindowStartsOf(dataset.Read(e.Index), Columns.PolicyNormalisedAction, 1).Length);
         string idmRun = Path.Combine(_folder, "idm");
         var idm = Rr("pretrain", "--data", data, "--run", idmRun, "--objective", "idm", "--steps", "10", "--batch-size", "8", "--pool-episodes", "2", "--seed", "1");
-        Assert.True(idm.Exit == 0, idm.Output + idm.Error);
-        Assert.Contains("rr pretrain: a recorded deployment: actions from policy.normalised_action (the agent's own)", idm.Output);
-        Assert.True(File.Exists(Path.Combine(idmRun, "encoder.onnx")));
+        if (steps > 0)
+        {
+            Assert.True(idm.Exit == 0, idm.Output + idm.Error);
+            Assert.Contains("rr pretrain: a recorded deployment: actions from policy.normalised_action (the agent's own)", idm.Output);
+            Assert.True(File.Exists(Path.Combine(idmRun, "encoder.onnx")));
+        }
+        else
+        {
+            Assert.Equal(1, idm.Exit);
+            Assert.Contains("no episode has a window of 1 step(s) to learn from", idm.Error);
+        }
 
         // A recording of a policy without a normalised action of its own has no such column: refused, naming it.
         string scripted = Path.Combine(_folder, "scripted");

@@ -68,7 +68,7 @@ public static class PretrainCommand
                 var runFolder = result.GetValue(run)!;
                 var trainer = new Pretrainer(runFolder, dataset, options);
                 if (PretrainingData.ActionColumn(dataset.Layout, options.Objective) is { } actionColumn)
-                    console.WriteLine($"rr pretrain: a recorded deployment: actions from {actionColumn} (the agent's own), on windows where it acted throughout with usable images");
+                    console.WriteLine($"rr pretrain: a recorded deployment: actions from {actionColumn} (the agent's own), on the steps where the arm carried it out unclipped, with usable frames one cycle apart");
                 if (trainer.Step > 0)
                     console.WriteLine($"rr pretrain: resuming {Path.GetFullPath(runFolder)} at update {trainer.Step}");
                 var lastPrint = DateTime.MinValue;

@@ -30,7 +30,8 @@ internal unsafe interface IPackedBSource
     /// Writes B(k, j) for depthStart ≤ k &lt; depthStart + depth and columnStart ≤ j &lt; columnStart + columns
     /// into <paramref name="destination"/> as panels of <see cref="Gemm.PackedBPanelColumns"/> columns:
     /// panel t (columns columnStart + 32t …) at destination + t·depth·32, element (k, l) at k·32 + l.
-    /// columnStart is a multiple of 32; columns of the last panel past `columns` must be written too
+    /// columnStart is a multiple of 32, and so is depthStart (<see cref="Gemm.DepthBlock"/> blocks the depth
+    /// in multiples of 32); columns of the last panel past `columns` must be written too
     /// (any finite value; they are multiplied but never stored). Called from several threads at once,
     /// each with its own destination.
     /// </summary>
