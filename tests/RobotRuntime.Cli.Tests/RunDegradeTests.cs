@@ -31,17 +31,22 @@ public sealed class RunDegradeTests : IDisposable
         var config = Config("{rates_hz: [12.5], after_misses: 3, within_cycles: 10, recover_after: 1s}");
         var seen = new List<double>();
         var slow = 0; // read by the loop's thread in the goal, set by the host's tick
+        RuntimeSession? armed = null; // likewise
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
         var hooks = new RuntimeHooks
         {
             Goal = () =>
             {
-                if (Volatile.Read(ref slow) != 0)
+                // 60 ms misses 25 Hz's 40 ms deadline but not 12.5 Hz's 80 ms; slow only at 25 Hz, so that on a
+                // busy machine a tick that comes late to clear the flag cannot make 12.5 Hz cycles miss (three in
+                // a row there would hold the arm).
+                if (Volatile.Read(ref slow) != 0 && Volatile.Read(ref armed)?.Loop.Status.RateHz == 25)
                     Thread.Sleep(60);
                 return (0.3, 0.05, 0.15);
             },
             Tick = session =>
             {
+                Volatile.Write(ref armed, session);
                 var rate = session.Loop.Status.RateHz;
                 if (seen.Count == 0 || seen[^1] != rate)
                     seen.Add(rate);
