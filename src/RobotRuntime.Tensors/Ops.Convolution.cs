@@ -343,16 +343,22 @@ public static partial class Ops
         {
             var dy = Output.Grad!;
             var gw = weight.RequiresGrad ? tape.GradientOf(weight) : null;
-            var gx = x.RequiresGrad ? tape.GradientOf(x) : null;
-            if (gx is not null && InputGradientAsConvolution(g))
+            Tensor? gx = null;
+            if (x.RequiresGrad && InputGradientAsConvolution(g))
             {
                 // Stride 1: dX is the convolution of dY with the kernel flipped and its channels swapped,
                 // padded by K − 1 − p: the forward's implicit GEMM, written onto dX in place, with no
-                // dcols matrix and no col2im.
+                // dcols matrix and no col2im. Its output is H × W for any such padding
+                // (OH + 2(K − 1 − p) − K + 1 = H), so it writes every element of dX: the first
+                // contribution overwrites a gradient whose value is zero instead of adding to it.
                 var flipped = FlippedKernel(weight, g);
                 var gt = new ConvGeometry(dy, flipped, 1, g.KH - 1 - g.Padding);
-                Conv2dForward(dy, flipped, null, gx, gt, accumulate: true);
-                gx = null;
+                var dx = tape.GradientToOverwrite(x, out bool overwrite);
+                Conv2dForward(dy, flipped, null, dx, gt, accumulate: !overwrite);
+            }
+            else if (x.RequiresGrad)
+            {
+                gx = tape.GradientOf(x);
             }
             if (gw is null && gx is null)
             {

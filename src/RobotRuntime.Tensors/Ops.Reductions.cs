@@ -141,8 +141,13 @@ public static partial class Ops
     {
         public override void Backward(Tape tape)
         {
-            var gx = tape.GradientOf(input).Span;
-            TensorPrimitives.Add(gx, Output.Grad!.Span[0] * scale, gx);
+            // Every element gets the same value: fill a gradient whose value is zero, add to one that has one.
+            var gx = tape.GradientToOverwrite(input, out bool overwrite).Span;
+            float value = Output.Grad!.Span[0] * scale;
+            if (overwrite)
+                gx.Fill(value);
+            else
+                TensorPrimitives.Add(gx, value, gx);
         }
     }
 

@@ -200,6 +200,34 @@ public sealed class Tape : IDisposable
         return g;
     }
 
+    /// <summary>
+    /// The gradient buffer of <paramref name="t"/> for a backward that writes every one of its elements:
+    /// when <paramref name="overwrite"/> is true the buffer's value is zero (new, or zeroed by
+    /// <see cref="Tensor.ZeroGrad"/>) and its contents are undefined, so the caller must write rather than
+    /// add; otherwise it holds earlier contributions to add to. Saves clearing the buffer and reading it
+    /// back in the first contribution, e.g. a convolution's input gradient.
+    /// </summary>
+    internal Tensor GradientToOverwrite(Tensor t, out bool overwrite)
+    {
+        if (t.GradForOverwrite(out overwrite) is { } g)
+        {
+            return g;
+        }
+        overwrite = true;
+        if (t.OwnedByTape || t.Creator is not null || !IsLeafStorageOwner(t))
+        {
+            g = new Tensor(Rent(t.Length), 0, t.ShapeArray);
+            t.GradOwnedByTape = true;
+            _gradsBorrowed.Add(t);
+        }
+        else
+        {
+            g = new Tensor(new float[t.Length], 0, t.ShapeArray);
+        }
+        t.Grad = g;
+        return g;
+    }
+
     // A leaf that owns its storage (a parameter or an input made by a factory) keeps its
     // gradient across resets; views and op outputs borrow theirs from the pool.
     private static bool IsLeafStorageOwner(Tensor t) => t.Offset == 0 && t.Storage.Length == t.Length;

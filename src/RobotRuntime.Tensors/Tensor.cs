@@ -58,7 +58,31 @@ public sealed class Tensor
     /// null before any backward pass reached it. For leaves it persists until
     /// <see cref="ZeroGrad"/>; for op outputs it lives until the tape is reset.
     /// </summary>
-    public Tensor? Grad { get; internal set; }
+    public Tensor? Grad
+    {
+        get
+        {
+            if (_gradCleared)
+            {
+                // ZeroGrad deferred the clearing: the first reader sees zeros.
+                _grad!.Span.Clear();
+                _gradCleared = false;
+            }
+            return _grad;
+        }
+        internal set
+        {
+            _grad = value;
+            _gradCleared = false;
+        }
+    }
+
+    private Tensor? _grad;
+
+    // Set by ZeroGrad: the gradient's value is zero but its buffer still holds the old values. Grad
+    // clears it on first read; Tape.GradientToOverwrite hands the buffer to a backward that writes every
+    // element, so the clear and the accumulating read are both skipped.
+    private bool _gradCleared;
 
     /// <summary>Size of dimension <paramref name="dim"/>; negative counts from the end.</summary>
     public int Size(int dim)
@@ -167,7 +191,26 @@ public sealed class Tensor
     public Tensor SliceRows(int start, int count) => Ops.SliceRows(this, start, count);
 
     /// <summary>Sets the accumulated gradient of this tensor to zero (keeps its buffer).</summary>
-    public void ZeroGrad() => Grad?.Span.Clear();
+    public void ZeroGrad()
+    {
+        if (_grad is not null)
+        {
+            _gradCleared = true;
+        }
+    }
+
+    /// <summary>
+    /// The gradient buffer for a backward that writes every element of it: an existing gradient that
+    /// holds a value (accumulate into it; <paramref name="overwrite"/> false), or one whose value is zero
+    /// (a buffer zeroed by <see cref="ZeroGrad"/> but not yet cleared; <paramref name="overwrite"/> true,
+    /// and its contents are undefined until written). Null when there is no buffer yet.
+    /// </summary>
+    internal Tensor? GradForOverwrite(out bool overwrite)
+    {
+        overwrite = _gradCleared;
+        _gradCleared = false;
+        return _grad;
+    }
 
     /// <summary>Copies <paramref name="source"/>'s elements into this tensor.</summary>
     /// <exception cref="ArgumentException">The shapes differ.</exception>

@@ -95,6 +95,102 @@ public class TapeTests
         Assert.Equal(0f, w.Grad!.Span[0]);
     }
 
+    // A stride-1 convolution writes its input's whole gradient: after ZeroGrad (or on a fresh buffer) it
+    // overwrites instead of adding. These pin that the first contribution replaces the stale values, that
+    // later ones still add, and that a gradient zeroed but not yet written reads as zeros.
+    private static (Tensor X, Tensor Weight) ConvInputs(int seed)
+    {
+        var random = new Random(seed);
+        var x = TestSupport.Random(random, 2, 3, 6, 5);
+        x.RequiresGrad = true;
+        var w = TestSupport.Random(random, 4, 3, 3, 3);
+        return (x, w);
+    }
+
+    private static float[] ConvInputGradient(Tensor x, Tensor w, Tape tape, int uses = 1)
+    {
+        using (tape.Record())
+        {
+            var y = Ops.Conv2d(x, w, null, stride: 1, padding: 1);
+            var loss = Ops.Sum(Ops.Multiply(y, y));
+            for (int u = 1; u < uses; u++)
+                loss = Ops.Add(loss, Ops.Sum(Ops.Multiply(Ops.Conv2d(x, w, null, stride: 1, padding: 1), y)));
+            tape.Backward(loss);
+        }
+        tape.Reset();
+        return x.Grad!.Span.ToArray();
+    }
+
+    [Fact]
+    public void AConvolutionsInputGradientAfterZeroGradIsTheFreshOneNotTheSumWithTheStaleOne()
+    {
+        var (x, w) = ConvInputs(5);
+        using var tape = new Tape();
+        var fresh = ConvInputGradient(x, w, tape);
+        Assert.Contains(fresh, v => v != 0f);
+
+        // Without ZeroGrad the second pass adds: twice the first (exact: v + v is exact in float).
+        var twice = ConvInputGradient(x, w, tape);
+        Assert.Equal(fresh.Select(v => 2 * v), twice);
+
+        // Stale values that are not a multiple of the gradient: a pass that added to them would show.
+        x.Grad!.Span.Fill(float.NaN);
+        x.ZeroGrad();
+        Assert.Equal(fresh, ConvInputGradient(x, w, tape));
+
+        // Zeroed and never written: reads as zeros, and the next pass adds to those zeros.
+        x.Grad!.Span.Fill(1e6f);
+        x.ZeroGrad();
+        Assert.All(x.Grad!.Span.ToArray(), v => Assert.Equal(0f, v));
+        Assert.Equal(fresh, ConvInputGradient(x, w, tape));
+    }
+
+    [Fact]
+    public void AnInputUsedByTwoConvolutionsGetsBothContributionsAfterZeroGrad()
+    {
+        // L = Σ y² + Σ c·y with c = conv(x) computed again (equal to y): the first convolution's node gets
+        // dY = 2y + c = 3y, the second's y, so x's gradient is Jᵀ(4y) = twice that of Σ y² alone. Were one
+        // contribution to overwrite the other, it would be 1.5× or 0.5×. Tolerance 1e-5 of the largest
+        // value: the two sums round differently.
+        var (x, w) = ConvInputs(6);
+        using var tape = new Tape();
+        var single = ConvInputGradient(x, w, tape);
+        float scale = single.Max(Math.Abs);
+        foreach (var stale in new[] { float.NaN, 7f })
+        {
+            x.Grad!.Span.Fill(stale);
+            x.ZeroGrad();
+            var both = ConvInputGradient(x, w, tape, uses: 2);
+            for (int i = 0; i < single.Length; i++)
+                Assert.True(Math.Abs(both[i] - 2 * single[i]) <= 1e-5f * scale, $"element {i}: {both[i]} against 2 × {single[i]} (stale {stale})");
+        }
+    }
+
+    [Fact]
+    public void ASumsGradientFillsAZeroedBufferAndAddsToOneThatHoldsAValue()
+    {
+        // Σx + mean(x) over 4 elements: each gets 1 + 1/4 (exact in float), whichever reduction runs first.
+        var x = Tensor.FromArray([1f, -2f, 3f, 0.5f], 4);
+        x.RequiresGrad = true;
+        using var tape = new Tape();
+        void Pass()
+        {
+            using (tape.Record())
+            {
+                tape.Backward(Ops.Add(Ops.Sum(x), Ops.Mean(x)));
+            }
+            tape.Reset();
+        }
+        Pass();
+        Assert.Equal([1.25f, 1.25f, 1.25f, 1.25f], x.Grad!.Span.ToArray());
+        Pass();
+        Assert.Equal([2.5f, 2.5f, 2.5f, 2.5f], x.Grad!.Span.ToArray());
+        x.Grad!.Span.Fill(float.NaN);
+        x.ZeroGrad();
+        Pass();
+        Assert.Equal([1.25f, 1.25f, 1.25f, 1.25f], x.Grad!.Span.ToArray());
+    }
+
     [Fact]
     public void BackwardOfNonScalarNamesTheShape()
     {
