@@ -186,6 +186,21 @@ public sealed class RecordedRunTests : IDisposable
     }
 
     [Fact]
+    public void FramesCapturedFurtherApartThanTheSkewAllowedAreNeverActedOnAndTheOperatorIsToldWhy()
+    {
+        // Two free-running cameras never capture at the same nanosecond: with no skew allowed no set of frames
+        // is usable, so the run cannot arm and says why; at 60 fps the default (50 ms) pairs them (the test above).
+        var run = AgentCommandTests.Rr("run", "--config", Cell(), "--duration", "1s", "--set", "safety.max_frame_skew=0ms");
+        var text = run.Output + run.Error;
+        Assert.Contains("rr: warning: safety.max_frame_skew 0 ms is shorter than the frame period of camera 'front' (16.7 ms at 60 fps)", text);
+        Assert.Matches(@"rr: could not arm: .*camera frames are still older than 500 ms, missing, or captured too far apart \(safety\.max_frame_skew\)", text);
+        var log = RunLog.Read(Path.Combine(Directory.GetDirectories(Path.Combine(_folder, "runs")).Single(), "run.rrlog")).Records;
+        Assert.NotEmpty(log);
+        Assert.All(log, r => Assert.Equal(SafetyStatus.Hold, r.Safety));
+        Assert.All(log, r => Assert.Equal(ArmCommandMode.None, r.RequestedMode)); // the policy never ran
+    }
+
+    [Fact]
     public void ReplayingAnotherPolicyReportsTheCyclesWhereItDiffersAndOnlyThose()
     {
         var data = Path.Combine(_folder, "data");

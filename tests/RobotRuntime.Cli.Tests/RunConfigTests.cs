@@ -42,6 +42,40 @@ public class RunConfigTests
           cpus: [1]
         """;
 
+    private static RunConfig TwoCameras(string fps1, string fps2, string safety = "") => RunConfig.Parse($$"""
+        rate_hz: 20
+        arm: {kind: sim}
+        cameras:
+          - {name: front, backend: synthetic, {{fps1}}}
+          - {name: wrist, backend: synthetic, {{fps2}}}
+        policy: {kind: hold-still}
+        {{safety}}
+        """, "cell.yaml");
+
+    [Theory]
+    // Without the key: 50 ms, or 1.5 periods of the slowest camera with an fps when longer (15 fps: 100 ms;
+    // 30 fps: 50 ms either way; no fps: the source's own rate is unknown, 50 ms).
+    [InlineData("fps: 15", "fps: 30", "", 100, false)]
+    [InlineData("fps: 30", "fps: 60", "", 50, false)]
+    [InlineData("width: 32", "width: 32", "", 50, false)]
+    // Set: as set; below one period of the slowest camera it is kept but warned about.
+    [InlineData("fps: 15", "fps: 30", "safety: {max_frame_skew: 80ms}", 80, false)]
+    [InlineData("fps: 15", "fps: 30", "safety: {max_frame_skew: 20ms}", 20, true)]
+    [InlineData("fps: 30", "fps: 60", "safety: {max_frame_skew: 0ms}", 0, true)]
+    public void TheFrameSkewIsTheOneSetOrWorkedOutFromTheCamerasRates(string fps1, string fps2, string safety, double expectedMs, bool warned)
+    {
+        var config = TwoCameras(fps1, fps2, safety);
+        Assert.Equal(TimeSpan.FromMilliseconds(expectedMs), config.FrameSkewLimit);
+        var warning = config.FrameSkewWarning();
+        Assert.Equal(warned, warning is not null);
+        if (warning is not null)
+        {
+            Assert.StartsWith($"rr: warning: safety.max_frame_skew {expectedMs:0} ms is shorter than the frame period of camera 'front'", warning);
+            Assert.Contains("StaleCameraFrame", warning);
+            Assert.EndsWith($"without the key these cameras get {(fps1 == "fps: 15" ? 100 : 50)} ms", warning);
+        }
+    }
+
     [Fact]
     public void EveryKeyOfAFullFileLandsInItsSetting()
     {
@@ -96,6 +130,7 @@ public class RunConfigTests
     [InlineData("policy:\n  goal: [0.1, 0.2]\n", "'policy.goal' must be a list of 3 numbers")]
     [InlineData("policy:\n  kind: mppi\n", "'policy.kind' must be one of agent, hold-still, scripted-reach")]
     [InlineData("safety:\n  max_frame_age: soon\n", "safety.max_frame_age: 'soon' is not a duration")]
+    [InlineData("safety:\n  max_frame_skew: -5ms\n", "safety.max_frame_skew")]
     [InlineData("encoder:\n  threads: 0\n", "'encoder.threads' must be a whole number 1–64, got '0'")]
     [InlineData("encoder:\n  pipeline: yes please\n", "'encoder.pipeline' must be true or false, got 'yes please'")]
     [InlineData("safety:\n  estop_gpio: {chip: 0}\n", "'safety.estop_gpio' needs 'chip' (N of /dev/gpiochipN) and 'line' (the offset on it)")]

@@ -270,7 +270,7 @@ public sealed class LoopComposer : IDisposable
             throw new ConfigException("degrade.rates_hz: " + tooSlow);
         return _context.Own(new ControlLoop(new ControlLoopOptions
         {
-            RateHz = config.RateHz, MaxFrameAge = config.MaxFrameAge, MaxArmStateAge = config.MaxArmStateAge, RealTime = realTime,
+            RateHz = config.RateHz, MaxFrameAge = config.MaxFrameAge, FramePairingTolerance = config.FrameSkewLimit, MaxArmStateAge = config.MaxArmStateAge, RealTime = realTime,
             PipelineEncoding = config.PipelineEncoding, CycleRecords = cycleRecords, Degrade = degrade, Recording = recording,
         }, _context.Cameras, build.Encoder, build.Policy, safety, _context.Link!, log, board));
     }

@@ -171,6 +171,50 @@ public sealed record RunConfig
     /// <summary>Camera frames older than this hold the arm.</summary>
     public TimeSpan MaxFrameAge { get; init; } = TimeSpan.FromMilliseconds(150);
 
+    /// <summary>
+    /// Frames of one cycle captured further apart than this are not used together: the cycle holds on
+    /// StaleCameraFrame (<c>safety.max_frame_skew</c>). Null: <see cref="FrameSkewLimit"/> works it out
+    /// from the cameras' rates.
+    /// </summary>
+    public TimeSpan? MaxFrameSkew { get; init; }
+
+    /// <summary>The skew allowed when <c>safety.max_frame_skew</c> is not set: 50 ms.</summary>
+    public static readonly TimeSpan DefaultFrameSkew = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>
+    /// The frame skew the loop allows: <c>safety.max_frame_skew</c> when set; else 50 ms, or one and a half
+    /// frame periods of the slowest camera with an <c>fps</c> when that is longer. Two free-running
+    /// cameras' newest frames are up to one period apart, plus capture jitter, so at 15 fps (a 67 ms
+    /// period) 50 ms refuses up to a quarter of the cycles, depending on how the two cameras are phased.
+    /// </summary>
+    public TimeSpan FrameSkewLimit
+    {
+        get
+        {
+            if (MaxFrameSkew is { } set)
+                return set;
+            var slowest = Cameras.Where(c => c.Fps > 0).Select(c => c.Fps).DefaultIfEmpty(double.PositiveInfinity).Min();
+            var fromRate = double.IsPositiveInfinity(slowest) ? TimeSpan.Zero : TimeSpan.FromSeconds(1.5 / slowest);
+            return fromRate > DefaultFrameSkew ? fromRate : DefaultFrameSkew;
+        }
+    }
+
+    /// <summary>
+    /// A warning when <c>safety.max_frame_skew</c> is set shorter than a frame period of the slowest camera
+    /// with an <c>fps</c> (most pairs of free-running cameras would be refused), else null.
+    /// </summary>
+    public string? FrameSkewWarning()
+    {
+        if (MaxFrameSkew is not { } set)
+            return null;
+        var slow = Cameras.Where(c => c.Fps > 0).OrderBy(c => c.Fps).FirstOrDefault();
+        if (slow is null || set.TotalSeconds >= 1 / slow.Fps)
+            return null;
+        var byDefault = (this with { MaxFrameSkew = null }).FrameSkewLimit;
+        return string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"rr: warning: safety.max_frame_skew {set.TotalMilliseconds:0.#} ms is shorter than the frame period of camera '{slow.Name}' ({1000 / slow.Fps:0.#} ms at {slow.Fps:0.##} fps): unless the cameras are triggered together, many cycles will find their frames too far apart and hold (StaleCameraFrame); without the key these cameras get {byDefault.TotalMilliseconds:0.#} ms");
+    }
+
     /// <summary>Arm states older than this hold the arm.</summary>
     public TimeSpan MaxArmStateAge { get; init; } = TimeSpan.FromMilliseconds(100);
 
@@ -212,7 +256,7 @@ public sealed record RunConfig
         ["cameras[]"] = CameraFactory.CommonKeys.ToArray(),
         ["encoder"] = ["zoo", "id", "threads", "pipeline", "device", "device_id", "kind"],
         ["policy"] = ["kind", "goal", "package", "planner", "samples", "iterations"],
-        ["safety"] = ["max_frame_age", "max_state_age", "max_deadline_misses", "joint_margin", "workspace", "estop_gpio", "enable_gpio"],
+        ["safety"] = ["max_frame_age", "max_frame_skew", "max_state_age", "max_deadline_misses", "joint_margin", "workspace", "estop_gpio", "enable_gpio"],
         ["realtime"] = ["fifo_priority", "cpus"],
     };
 
@@ -410,6 +454,7 @@ public sealed record RunConfig
                 return this with { Goal = (goal[0], goal[1], goal[2]) };
             case "safety.max_frame_age": return this with { MaxFrameAge = ParseDuration(source, where, value) };
             case "safety.max_state_age": return this with { MaxArmStateAge = ParseDuration(source, where, value) };
+            case "safety.max_frame_skew": return this with { MaxFrameSkew = ParseDuration(source, where, value) };
             case "safety.max_deadline_misses": return this with { MaxDeadlineMisses = Integer(source, where, value, 1, 1000) };
             case "safety.joint_margin": return this with { JointMargin = Number(source, where, value) };
             case "safety.workspace":

@@ -270,6 +270,8 @@ internal sealed class RuntimeSession : IDisposable
         if (_config.Degrade is { } degrade)
             Say($"rr: on missed deadlines the rate steps down to {string.Join(", then ", degrade.RatesHz.Select(RunLogSummary.Hz))} Hz ({degrade.AfterMisses} misses within {degrade.WithinCycles} cycles), " +
                 $"and back up one rate after {Seconds(degrade.RecoverAfter)} without a miss; at {RunLogSummary.Hz(degrade.RatesHz[^1])} Hz {_config.MaxDeadlineMisses} misses in a row hold the arm");
+        if (_config.Cameras.Count > 1 && _config.FrameSkewWarning() is { } skew)
+            Say(skew);
         var enable = Link.Request(ArmControlRequest.Enable, ControlTimeout);
         Say(enable.Succeeded ? "rr: arm enabled" : $"rr: the arm refused ENABLE: {enable.Detail}");
         if (SpinWait.SpinUntil(() => Loop.RealTimeReport is not null || !Loop.IsRunning, ControlTimeout) && Loop.RealTimeReport is { } report)

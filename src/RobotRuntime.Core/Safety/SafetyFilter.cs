@@ -101,7 +101,7 @@ public sealed class SafetyFilter : ISafetyFilter
     private const string LinkText = "arm link is not up (connecting or lost)";
     private const string StaleStateText = "arm state is older than the configured bound";
     private const string NoStateText = "no arm state received yet";
-    private const string StaleFrameText = "camera frame is older than the configured bound (or missing)";
+    private const string StaleFrameText = "camera frame is older than the configured bound, missing, or captured too far from the other cameras' frames";
     private const string MissesText = "too many consecutive missed deadlines";
     private const string PolicyFailedText = "the policy produced no action";
     private const string ExpiredText = "command is older than the configured expiry";
@@ -558,7 +558,7 @@ public sealed class SafetyFilter : ISafetyFilter
         {
             if (_sawLinkDown) return Refuse(HoldReason.ArmLinkLost, "the arm link is still not up; reconnect the arm (or restart the sim-server) first");
             if (_sawStaleState) return Refuse(HoldReason.StaleArmState, $"the arm state is still older than {_options.MaxArmStateAge.TotalMilliseconds} ms (or missing)");
-            if (_sawStaleFrame) return Refuse(HoldReason.StaleCameraFrame, $"camera frames are still older than {_options.MaxFrameAge?.TotalMilliseconds} ms (or missing); check the cameras");
+            if (_sawStaleFrame) return Refuse(HoldReason.StaleCameraFrame, $"camera frames are still older than {_options.MaxFrameAge?.TotalMilliseconds} ms, missing, or captured too far apart (safety.max_frame_skew); check the cameras");
             if (_sawMisses) return Refuse(HoldReason.DeadlineMisses, $"the loop still misses {_options.MaxConsecutiveDeadlineMisses} or more deadlines in a row; lower the rate or speed up the policy");
             if (_sawOutsideWorkspace) return Refuse(HoldReason.OutsideWorkspace, "the end effector is still outside the workspace box; move it back inside first");
             if (_sawArmEmergencyStop) return Refuse(HoldReason.ArmDisabled, "the arm still reports its own e-stop latched; release it at the arm (firmware RESET) first");

@@ -15,7 +15,7 @@ public enum HoldReason : byte
     ArmLinkLost = 3,
     /// <summary>The newest arm state is older than the configured bound.</summary>
     StaleArmState = 4,
-    /// <summary>The newest camera frame is older than the configured bound (or there is none).</summary>
+    /// <summary>The newest camera frame is older than the configured bound, there is none, or the cameras' newest frames were captured too far apart to be used together.</summary>
     StaleCameraFrame = 5,
     /// <summary>K consecutive cycles missed their deadline.</summary>
     DeadlineMisses = 6,
