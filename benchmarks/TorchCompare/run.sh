@@ -15,7 +15,7 @@
 #     library (libtorch build facts), and a patched COPY of TorchSharp's libLibTorchSharp.so
 #     (the NuGet cache is never modified);
 #  4. put those three next to the program (replacing the unpatched copy the build put there);
-#  5. run, printing markdown.
+#  5. run, printing markdown (with GLIBC_TUNABLES set for libtorch's allocator unless already set).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -101,6 +101,9 @@ for f in "$patched" "$shim" "$diag"; do
   fi
 done
 
-# 5. run
+# 5. run. libtorch's large buffers go back to the OS after each call and are faulted in again unless
+#    glibc keeps them (README, "Allocator note"); the engine does not use malloc for tensors. Set
+#    GLIBC_TUNABLES yourself (even to "") to override.
+export GLIBC_TUNABLES=${GLIBC_TUNABLES-glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=4294967296}
 log "lscpu: $(lscpu | sed -n 's/^Model name: *//p' | head -1)"
 exec dotnet "$out/TorchCompare.dll" "${args[@]}"
