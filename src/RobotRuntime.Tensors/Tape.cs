@@ -100,7 +100,7 @@ public sealed class Tape : IDisposable
     {
         foreach (var t in _gradsBorrowed)
         {
-            if (t.Grad is { } g)
+            if (t.GradBuffer is { } g)
             {
                 Return(g.Storage);
                 t.Grad = null;

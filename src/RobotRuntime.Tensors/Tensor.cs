@@ -190,7 +190,11 @@ public sealed class Tensor
     /// </summary>
     public Tensor SliceRows(int start, int count) => Ops.SliceRows(this, start, count);
 
-    /// <summary>Sets the accumulated gradient of this tensor to zero (keeps its buffer).</summary>
+    /// <summary>
+    /// Sets the accumulated gradient of this tensor to zero (keeps its buffer). The buffer is cleared when
+    /// <see cref="Grad"/> is next read, or written over by the next backward: a reference to the gradient
+    /// tensor taken before this call still shows the old values until then.
+    /// </summary>
     public void ZeroGrad()
     {
         if (_grad is not null)
@@ -198,6 +202,9 @@ public sealed class Tensor
             _gradCleared = true;
         }
     }
+
+    /// <summary>The gradient's buffer as it is, without the clear a <see cref="ZeroGrad"/> deferred (for the tape's reset).</summary>
+    internal Tensor? GradBuffer => _grad;
 
     /// <summary>
     /// The gradient buffer for a backward that writes every element of it: an existing gradient that

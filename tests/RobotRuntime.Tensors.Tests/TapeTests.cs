@@ -146,6 +146,33 @@ public class TapeTests
     }
 
     [Fact]
+    public void AConvolutionOverAnOpOutputGetsTheSameGradientFromAReusedPoolBuffer()
+    {
+        // conv(relu(x)): relu's output gradient is rented from the tape's pool, where the second step gets
+        // back the first step's buffer with its values in it; the convolution writes over it. Both steps
+        // must give x the same gradient (exactly: the same operations on the same numbers). Only on a
+        // machine whose GEMM has 32-column panels (AVX-512) does the stride-1 input gradient take this path;
+        // elsewhere it is col2im, and this checks that path the same way.
+        var (x, w) = ConvInputs(7);
+        using var tape = new Tape();
+        float[] Step()
+        {
+            x.ZeroGrad();
+            using (tape.Record())
+            {
+                var y = Ops.Conv2d(Ops.Relu(x), w, null, stride: 1, padding: 1);
+                tape.Backward(Ops.Sum(Ops.Multiply(y, y)));
+            }
+            tape.Reset();
+            return x.Grad!.Span.ToArray();
+        }
+        var first = Step();
+        Assert.Contains(first, v => v != 0f);
+        Assert.Equal(first, Step());
+        Assert.Equal(first, Step());
+    }
+
+    [Fact]
     public void AnInputUsedByTwoConvolutionsGetsBothContributionsAfterZeroGrad()
     {
         // L = Σ y² + Σ c·y with c = conv(x) computed again (equal to y): the first convolution's node gets
