@@ -81,6 +81,7 @@ public sealed class RecordingKillTests : IDisposable
                     {
                         Assert.False(delivered[c], $"cycle {episode.Integer(f, Columns.CycleIndex)} has no {dataset.Layout.Cameras[c]} frame after earlier ones had");
                         Assert.DoesNotContain(episode.Image(c, f), b => b != 0);
+                        Assert.Equal(RecordedCycle.PolicyNotRun, episode.Integer(f, Columns.PolicyStatus));
                     }
                 }
             }
