@@ -251,6 +251,35 @@ public sealed partial class HardwareInTheLoopTests : IDisposable
         Assert.Contains("--plan-samples and --plan-iterations size the agent's MPPI search: they need --policy agent and --planner mppi", refused.Error);
     }
 
+    /// <summary>
+    /// The machine freezes under the demo (SIGSTOP for 0.8 s: the loop, the simulator and its cameras all
+    /// stop): frames, state and deadlines come out late and the arm holds. The demo is its own operator:
+    /// it releases a hold for lateness once the cause is gone, says so, and still solves every episode.
+    /// A freeze does not always leave a hold (every thread may catch up before the loop judges a cycle), so
+    /// it freezes again, up to five times, until the demo says it released one. (An episode takes about a
+    /// second here, hence twelve of them.)
+    /// </summary>
+    [Fact]
+    public void RrDemoReleasesAHoldForLatenessAfterTheMachineFreezesAndStillSolvesEveryEpisode()
+    {
+        using var demo = RrChild.Start("demo", "--policy", "scripted", "--episodes", "12", "--runs", Path.Combine(_folder, "demo-frozen"));
+        demo.WaitFor(l => l.StartsWith("rr: armed", StringComparison.Ordinal), Patience);
+        static bool Released(string l) => l.StartsWith("rr demo: the arm held (", StringComparison.Ordinal);
+        for (var freeze = 0; freeze < 5 && !demo.HasExited && !demo.Lines.Any(Released); freeze++)
+        {
+            Thread.Sleep(100);
+            demo.Signal("STOP");
+            Thread.Sleep(800);
+            demo.Signal("CONT");
+            Thread.Sleep(700);
+        }
+        Assert.Equal(0, demo.WaitForExit(TimeSpan.FromMinutes(2)));
+        var text = demo.Text;
+        Assert.Matches(@"rr demo: the arm held \((StaleCameraFrame|StaleArmState|DeadlineMisses|CommandExpired): .*\); released it as an operator would", text);
+        Assert.DoesNotContain("NOT reached", text);
+        Assert.Matches(@"rr demo: 12 of 12 episode\(s\) reached the goal; holds for lateness released: \d+ (StaleCameraFrame|StaleArmState|DeadlineMisses|CommandExpired)", text);
+    }
+
     [Fact]
     public void RrDemoSolvesEveryEpisodeAndWritesItsRunFolder()
     {
