@@ -71,6 +71,15 @@ int rrmj_header_version(void) { return mjVERSION_HEADER; }
 
 /* ---- render self-test -------------------------------------------------------------------- */
 
+/* Mesa's llvmpipe (Debian 12: Mesa 22.3) is not safe with two contexts rendering on two threads at
+ * once: mapping a resource (glReadPixels, a texture upload) makes it scan every context's queued
+ * scenes (lp_scene_is_resource_referenced) while their own threads add to them, and `rr collect
+ * --workers 2` died in that scan after ~250k renders. All GL work in this file therefore holds one
+ * process-wide lock: bind() takes it and unbind() releases it, and context creation, destruction and
+ * the self-test hold it too. Physics and everything else stay parallel; llvmpipe rasterises on its
+ * own shared threads anyway. */
+static pthread_mutex_t gl_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static const char selftest_xml[] =
     "<mujoco model='rr_selftest'>"
     "  <visual><global offwidth='%d' offheight='%d'/><quality offsamples='0' shadowsize='0'/></visual>"
@@ -108,6 +117,7 @@ int rrmj_render_selftest(int width, int height, unsigned char* rgb, int rgb_capa
   jmp_buf* previous_target = error_target;
 
   expose_osmesa();
+  pthread_mutex_lock(&gl_lock);
   gl = OSMesaCreateContextExt(OSMESA_RGBA, 24, 8, 0, NULL);
   gl_buffer = malloc((size_t)width * height * 4);
   if (!gl || !gl_buffer || !OSMesaMakeCurrent(gl, gl_buffer, GL_UNSIGNED_BYTE, width, height)) {
@@ -184,6 +194,7 @@ done:
   free(flipped);
   free(vfs);
   if (gl) OSMesaDestroyContext(gl);
+  pthread_mutex_unlock(&gl_lock);
   free(gl_buffer);
   return result;
 }
@@ -418,16 +429,22 @@ struct rrmj_renderer {
   int scene_made, context_made;
 };
 
+/* Makes the renderer's context current and takes gl_lock; on success unbind() must follow. */
 static int bind(rrmj_renderer* renderer) {
+  pthread_mutex_lock(&gl_lock);
   if (!OSMesaMakeCurrent(renderer->gl, renderer->gl_buffer, GL_UNSIGNED_BYTE, renderer->width, renderer->height)) {
+    pthread_mutex_unlock(&gl_lock);
     set_error("could not make the renderer's OSMesa context current");
     return RRMJ_ERR_GL;
   }
   return RRMJ_OK;
 }
 
-/* The context is never left current, so it can be freed from any thread. */
-static void unbind(void) { OSMesaMakeCurrent(NULL, NULL, 0, 0, 0); }
+/* The context is never left current, so it can be freed from any thread. Releases gl_lock. */
+static void unbind(void) {
+  OSMesaMakeCurrent(NULL, NULL, 0, 0, 0);
+  pthread_mutex_unlock(&gl_lock);
+}
 
 void rrmj_renderer_free(rrmj_renderer* renderer) {
   if (!renderer) return;
@@ -440,7 +457,11 @@ void rrmj_renderer_free(rrmj_renderer* renderer) {
     unbind();
   }
   if (renderer->scene_made) mjv_freeScene(&renderer->scene);
-  if (renderer->gl) OSMesaDestroyContext(renderer->gl);
+  if (renderer->gl) {
+    pthread_mutex_lock(&gl_lock);
+    OSMesaDestroyContext(renderer->gl);
+    pthread_mutex_unlock(&gl_lock);
+  }
   free(renderer->gl_buffer);
   free(renderer->bottom_up);
   free(renderer);
@@ -457,7 +478,9 @@ int rrmj_renderer_create(mjModel* model, int width, int height, rrmj_renderer** 
   renderer->height = height;
   renderer->owner = pthread_self();
   expose_osmesa();
+  pthread_mutex_lock(&gl_lock);
   renderer->gl = OSMesaCreateContextExt(OSMESA_RGBA, 24, 8, 0, NULL);
+  pthread_mutex_unlock(&gl_lock);
   renderer->gl_buffer = malloc((size_t)width * height * 4);
   renderer->bottom_up = malloc((size_t)width * height * 3);
   if (!renderer->gl || !renderer->gl_buffer || !renderer->bottom_up || bind(renderer) != RRMJ_OK) {
