@@ -51,9 +51,10 @@ public readonly record struct SimTaskSnapshot(
 /// <param name="WatchdogTrips">Times the watchdog put the arm in hold.</param>
 /// <param name="PhysicsStepsSkipped">Physics steps skipped because the process fell behind the wall clock.</param>
 /// <param name="StateDeadlinesMissed">State deadlines that came more than a period late.</param>
+/// <param name="CommandsExpired">Of <paramref name="CommandsRejected"/>, those that came after their expiry (the sender was late).</param>
 public readonly record struct SimServerStatistics(
     long StatesPublished, long FramesPublished, long FramesDropped, long CommandsApplied, long CommandsRejected,
-    long WatchdogTrips, long PhysicsStepsSkipped, long StateDeadlinesMissed);
+    long WatchdogTrips, long PhysicsStepsSkipped, long StateDeadlinesMissed, long CommandsExpired = 0);
 
 /// <summary>
 /// The simulator as an arm: binds the firmware protocol's three sockets (firmware-interfaces/PROTOCOL.md)
@@ -433,7 +434,7 @@ public sealed class SimServer
     private void PublishStatistics(SimulatedArm arm, CameraSet? cameras)
     {
         var statistics = new SimServerStatistics(_statesPublished, cameras?.Published ?? 0, cameras?.Dropped ?? 0, _firmware.CommandsApplied,
-            _firmware.CommandsRejected, _firmware.WatchdogTrips, arm.StepsSkipped, _deadlinesMissed);
+            _firmware.CommandsRejected, _firmware.WatchdogTrips, arm.StepsSkipped, _deadlinesMissed, _firmware.RejectedFor(FrameStatus.Expired));
         lock (_gate)
             _statistics = statistics;
     }

@@ -78,6 +78,10 @@ public sealed class SimServerRejectionTests
             injector.TrySend(bad);
             return link.QueryFaults(ControlTimeout, out report).Succeeded && report!.RejectedFor(reason) > 0;
         }), $"sim-server never counted a {kind} frame as {reason}");
+        // Its statistics count the expired ones apart (a late sender), and only those.
+        long expired = reason == FrameStatus.Expired ? report!.RejectedFor(FrameStatus.Expired) : 0;
+        Assert.True(Eventually(() => host.Server.Statistics is { CommandsRejected: > 0 } s && s.CommandsExpired == expired),
+            $"statistics: {host.Server.Statistics}, expected {expired} expired");
 
         Assert.Equal(applied, report!.CommandsApplied);
         Assert.Equal(100u, report.LastCommandSequence);
