@@ -180,24 +180,7 @@ public sealed class Tape : IDisposable
     /// <summary>The gradient buffer of <paramref name="t"/>, created zero-filled on first use.</summary>
     internal Tensor GradientOf(Tensor t)
     {
-        if (t.Grad is { } g)
-        {
-            return g;
-        }
-        if (t.OwnedByTape || t.Creator is not null || !IsLeafStorageOwner(t))
-        {
-            var storage = Rent(t.Length);
-            Array.Clear(storage, 0, t.Length);
-            g = new Tensor(storage, 0, t.ShapeArray);
-            t.GradOwnedByTape = true;
-            _gradsBorrowed.Add(t);
-        }
-        else
-        {
-            g = new Tensor(new float[t.Length], 0, t.ShapeArray);
-        }
-        t.Grad = g;
-        return g;
+        return t.Grad ?? NewGradient(t, clear: true);
     }
 
     /// <summary>
@@ -214,9 +197,20 @@ public sealed class Tape : IDisposable
             return g;
         }
         overwrite = true;
+        return NewGradient(t, clear: false);
+    }
+
+    // A new gradient buffer for t, set as its Grad: a leaf that owns its storage gets its own (zeroed by
+    // the runtime), anything else one from the pool, cleared only when the caller will add into it.
+    private Tensor NewGradient(Tensor t, bool clear)
+    {
+        Tensor g;
         if (t.OwnedByTape || t.Creator is not null || !IsLeafStorageOwner(t))
         {
-            g = new Tensor(Rent(t.Length), 0, t.ShapeArray);
+            var storage = Rent(t.Length);
+            if (clear)
+                Array.Clear(storage, 0, t.Length);
+            g = new Tensor(storage, 0, t.ShapeArray);
             t.GradOwnedByTape = true;
             _gradsBorrowed.Add(t);
         }
